@@ -1,0 +1,144 @@
+import type { TransferSyntaxUid } from './uids.js';
+
+/** Typed arrays that hold stored pixel values (before any LUT). */
+export type StoredSamples = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
+
+/** A lookup table as PS3.3 C.11.1 describes it (LUT Descriptor + LUT Data). */
+export interface LookupTable {
+  /** Stored (or modality) value mapped to the first entry. */
+  readonly firstMapped: number;
+  /** Bits per entry from the descriptor's third value (8 or 16; PS3.3 C.11.1.1). */
+  readonly bitsPerEntry: number;
+  /** The entries, already unpacked to one number per entry. */
+  readonly data: Uint16Array;
+  /** LUT Explanation (0028,3003) where present. */
+  readonly explanation?: string;
+}
+
+/** Modality LUT module (PS3.3 C.11.1): a linear rescale or an explicit table. */
+export type ModalityLut =
+  | { readonly kind: 'identity' }
+  | { readonly kind: 'rescale'; readonly slope: number; readonly intercept: number; readonly type?: string }
+  | { readonly kind: 'table'; readonly lut: LookupTable; readonly type?: string };
+
+export type VoiLutFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
+
+export interface VoiWindow {
+  readonly center: number;
+  readonly width: number;
+  readonly explanation?: string;
+}
+
+/** VOI LUT module (PS3.3 C.11.2): windows and/or tables; empty when the file has neither. */
+export interface VoiLut {
+  readonly windows: readonly VoiWindow[];
+  readonly function: VoiLutFunction;
+  readonly tables: readonly LookupTable[];
+}
+
+/** Palette Color Lookup Table module (PS3.3 C.7.9). */
+export interface Palette {
+  readonly red: LookupTable;
+  readonly green: LookupTable;
+  readonly blue: LookupTable;
+}
+
+/** Image Pixel module attributes (PS3.3 C.7.6.3) that decoding depends on. */
+export interface PixelModule {
+  readonly rows: number;
+  readonly columns: number;
+  readonly samplesPerPixel: 1 | 3;
+  readonly photometricInterpretation: string;
+  readonly bitsAllocated: 1 | 8 | 16 | 32;
+  readonly bitsStored: number;
+  readonly highBit: number;
+  /** 0 unsigned, 1 two's complement. */
+  readonly pixelRepresentation: 0 | 1;
+  /** 0 colour-by-pixel (RGBRGB...), 1 colour-by-plane (RRR...GGG...BBB...). */
+  readonly planarConfiguration: 0 | 1;
+  readonly numberOfFrames: number;
+  readonly palette?: Palette;
+}
+
+/** Tags that describe acquisition and equipment; safe to log and to use as metric labels. */
+export interface TechnicalTags {
+  readonly modality?: string;
+  readonly sopClassUid?: string;
+  readonly manufacturer?: string;
+  readonly manufacturerModelName?: string;
+  readonly institutionName?: string;
+  readonly viewPosition?: string;
+  readonly bodyPartExamined?: string;
+  readonly imageType?: string;
+}
+
+/** Identifiers of the object in the DICOM information model (no patient identity). */
+export interface InstanceUids {
+  readonly studyInstanceUid?: string;
+  readonly seriesInstanceUid?: string;
+  readonly sopInstanceUid?: string;
+}
+
+/**
+ * Everything about an image except its pixels. `patientId` is carried only so that a caller can
+ * hash it with a salt for joins; it must never be logged, printed, exported or used as a label.
+ * Patient name is not read at all.
+ */
+export interface DicomImageInfo {
+  readonly transferSyntaxUid: TransferSyntaxUid;
+  /** True when the file lacked the 128-byte preamble + "DICM" and/or file meta information. */
+  readonly hadPreamble: boolean;
+  readonly hadFileMeta: boolean;
+  readonly pixel: PixelModule;
+  readonly modalityLut: ModalityLut;
+  readonly voi: VoiLut;
+  readonly technical: TechnicalTags;
+  readonly uids: InstanceUids;
+  readonly patientId?: string;
+}
+
+/**
+ * One decoded frame in stored-value space: unused high bits masked, signed values sign-extended
+ * from BitsStored, colour converted to interleaved RGB (palette and YBR included), no LUT applied.
+ * `photometricInterpretation` is what the samples are now: MONOCHROME1, MONOCHROME2 or RGB.
+ */
+export interface DecodedFrame {
+  readonly rows: number;
+  readonly columns: number;
+  readonly samplesPerPixel: 1 | 3;
+  readonly photometricInterpretation: 'MONOCHROME1' | 'MONOCHROME2' | 'RGB';
+  /** Row-major; for RGB interleaved R,G,B per pixel. Length rows * columns * samplesPerPixel. */
+  readonly samples: StoredSamples;
+  /** Bits per sample that are meaningful after conversion (BitsStored, or palette entry bits). */
+  readonly bitsStored: number;
+  readonly signed: boolean;
+}
+
+/** What a codec needs to know about the frame it decodes. */
+export interface EncodedFrameInfo {
+  readonly rows: number;
+  readonly columns: number;
+  readonly samplesPerPixel: 1 | 3;
+  readonly bitsAllocated: 1 | 8 | 16 | 32;
+  readonly bitsStored: number;
+  readonly pixelRepresentation: 0 | 1;
+  readonly planarConfiguration: 0 | 1;
+  readonly photometricInterpretation: string;
+}
+
+/**
+ * What a codec returns: the samples in the same layout as native (uncompressed) Pixel Data of
+ * the same frame would have, plus whether a colour transform already produced RGB.
+ * - `samples`: 8-bit sample data as Uint8Array (or Int8Array), up to 16 bits as Uint16Array /
+ *   Int16Array, interleaved unless `planar` is true.
+ * - `colorSpace`: 'RGB' when the codec converted YCbCr to RGB itself (JPEG baseline with YBR_FULL_422,
+ *   JPEG 2000 with an MCT), otherwise 'as-stored'.
+ */
+export interface CodecOutput {
+  readonly samples: StoredSamples;
+  readonly planar: boolean;
+  readonly colorSpace: 'RGB' | 'as-stored';
+}
+
+/** A decoder for one transfer syntax's encapsulated frame. Throws DicomRejectedError('corrupt_stream') on bad input. */
+export type FrameCodec = (encoded: Uint8Array, info: EncodedFrameInfo) => Promise<CodecOutput>;
