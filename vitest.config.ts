@@ -5,6 +5,7 @@ export default defineConfig({
     include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     // Fixture generation (dcmtk/gdcm transcoding) runs once per test run.
     globalSetup: ['test/fixtures/global-setup.ts'],
+    reporters: ['default', './test/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 300_000,
     // Two cores: the decode pool tests spawn their own threads.

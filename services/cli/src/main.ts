@@ -1,1 +1,21 @@
-console.log('cxr');
+/**
+ * The `cxr` command line. Subcommands live in ./commands; this file only wires them together.
+ */
+import { Command } from 'commander';
+import { registerDicomCommands } from './commands/dicom.js';
+import { reportFailure } from './output.js';
+
+export function buildProgram(): Command {
+  const program = new Command('cxr')
+    .description('Chest X-ray screening pipeline: DICOM tools, model tools, screening and evaluation')
+    .showHelpAfterError()
+    .configureHelp({ sortSubcommands: true });
+  registerDicomCommands(program);
+  return program;
+}
+
+buildProgram()
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    process.exitCode = reportFailure(error);
+  });
