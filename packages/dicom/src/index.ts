@@ -1,3 +1,20 @@
 export * from './errors.js';
 export * from './types.js';
 export * from './uids.js';
+export * from './lut.js';
+export * from './tags.js';
+export { parseDicomBytes, type ParsedDicom } from './parse.js';
+export {
+  applyPalette,
+  extractNativeFrame,
+  interleavePlanes,
+  nativePixelDataLength,
+  normalizeStoredValues,
+  storedSamplesPerFrame,
+  toDecodedFrame,
+  ybrFullToRgb,
+  type NativeLayout,
+} from './pixels.js';
+export { decodeFrame, readDicomInfo, type DecodeFrameOptions, type DecodeFrameResult } from './decode.js';
+export { FRAME_DECODERS, frameDecoderFor, type FrameDecoder } from './codecs/index.js';
+export { decodeRle, decodeRleSync } from './codecs/rle.js';

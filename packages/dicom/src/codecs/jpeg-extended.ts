@@ -1,12 +1,34 @@
-// STUB: replaced by the codec implementation. JPEG extended 12-bit DCT (TypeScript)
+// JPEG DCT sequential Huffman (DICOM 1.2.840.10008.1.2.4.51 extended 12-bit; also 8-bit .50
+// baseline as a fallback). ITU-T T.81 Annex F; IJG-compatible IDCT, upsampling and colour.
 import { DicomRejectedError } from '../errors.js';
-import type { CodecOutput, EncodedFrameInfo } from '../types.js';
+import type { CodecOutput, EncodedFrameInfo, FrameCodec } from '../types.js';
+import { decodeDctImage } from './jpeg/dct.js';
+import { decodeLosslessImage } from './jpeg/lossless.js';
+import { findFrameProcess } from './jpeg/markers.js';
 
-export function decodeJpegExtended(_encoded: Uint8Array, _info: EncodedFrameInfo): Promise<CodecOutput> {
-  return Promise.reject(
-    new DicomRejectedError(
+/**
+ * Decodes a JPEG baseline/extended frame (8- or 12-bit). Samples come back interleaved; for three
+ * components with Photometric Interpretation YBR_FULL or YBR_FULL_422 they are converted to RGB
+ * (colorSpace 'RGB', as dcmdjpeg/libjpeg do), otherwise returned as stored. A frame that is
+ * really lossless (SOF3, a mislabelled transfer syntax) is decoded as such.
+ */
+export const decodeJpegExtended: FrameCodec = (encoded, info) => {
+  try {
+    return Promise.resolve(decodeJpegExtendedSync(encoded, info));
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+};
+
+/** Synchronous form of decodeJpegExtended, for callers already on a worker thread. */
+export function decodeJpegExtendedSync(encoded: Uint8Array, info: EncodedFrameInfo): CodecOutput {
+  const process = findFrameProcess(encoded);
+  if (process === 3) return decodeLosslessImage(encoded, info);
+  if (process > 1) {
+    throw new DicomRejectedError(
       'unsupported_transfer_syntax',
-      'JPEG extended 12-bit DCT (TypeScript) is not implemented yet',
-    ),
-  );
+      `JPEG process SOF${process} is not supported`,
+    );
+  }
+  return decodeDctImage(encoded, info);
 }

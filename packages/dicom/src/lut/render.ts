@@ -1,0 +1,341 @@
+// The display rendering used by `cxr dicom render` and by model preprocessing: the grayscale
+// pipeline of PS3.4 Annex N.2.1 (Modality LUT -> VOI LUT -> polarity) producing values in [0, 1].
+import type { DecodedFrame, DicomImageInfo, LookupTable, VoiLutFunction, VoiWindow } from '../types.js';
+import { codeValues, codeView, countCodes, mapCodes, scratchTable } from './codes.js';
+import { applyModalityLut, outputArray } from './modality.js';
+import {
+  percentileRange,
+  percentilesOfSortedCounts,
+  minMaxRange,
+  windowFromRange,
+  type ValueRange,
+} from './statistics.js';
+import {
+  applyVoiTable,
+  applyWindow,
+  invertMonochrome1,
+  isValidLookupTable,
+  isValidWindow,
+  selectVoiWindowIndex,
+  type OutputRange,
+} from './voi.js';
+
+/** Statistical VOI for images without a usable VOI in the file. */
+export type StatisticalVoi = 'minmax' | { readonly percentiles: readonly [number, number] };
+
+/**
+ * Which VOI to apply: the file's (window, else table, else `fallback`), a statistical window, or
+ * an explicit window (LINEAR unless `function` says otherwise).
+ */
+export type VoiChoice =
+  | 'file'
+  | StatisticalVoi
+  | { readonly center: number; readonly width: number; readonly function?: VoiLutFunction };
+
+export interface RenderOptions {
+  /** Default 'file'. */
+  readonly voi?: VoiChoice;
+  /** Window to prefer when the file has several (see selectVoiWindowIndex). */
+  readonly windowIndex?: number;
+  readonly windowExplanation?: string;
+  /** Used with voi 'file' when the file has no usable VOI; default percentiles 0.5 and 99.5. */
+  readonly fallback?: StatisticalVoi;
+}
+
+/** Why a statistical window was used. */
+export type StatisticalReason = 'requested' | 'no-file-voi' | 'invalid-file-voi';
+
+/** Which VOI transformation produced the result: for `cxr dicom inspect`, logs and reports. */
+export type VoiUsed =
+  | {
+      readonly kind: 'file-window';
+      readonly windowIndex: number;
+      readonly center: number;
+      readonly width: number;
+      readonly function: VoiLutFunction;
+      readonly explanation?: string;
+    }
+  | {
+      readonly kind: 'file-table';
+      readonly tableIndex: number;
+      readonly entries: number;
+      readonly firstMapped: number;
+      readonly bitsPerEntry: number;
+      readonly explanation?: string;
+      /** Set when the file also had windows but the selected one was invalid. */
+      readonly invalidWindowIgnored: boolean;
+    }
+  | {
+      readonly kind: 'explicit-window';
+      readonly center: number;
+      readonly width: number;
+      readonly function: VoiLutFunction;
+    }
+  | {
+      readonly kind: 'minmax';
+      readonly low: number;
+      readonly high: number;
+      readonly reason: StatisticalReason;
+    }
+  | {
+      readonly kind: 'percentiles';
+      readonly lowPercentile: number;
+      readonly highPercentile: number;
+      readonly low: number;
+      readonly high: number;
+      readonly reason: StatisticalReason;
+    }
+  /** RGB: no VOI; each sample scaled by 1 / (2^bitsStored - 1). */
+  | { readonly kind: 'none' };
+
+export interface DisplayImage {
+  /** Row-major values in [0, 1]; interleaved R,G,B when channels is 3. */
+  readonly values: Float32Array;
+  readonly channels: 1 | 3;
+  readonly voiUsed: VoiUsed;
+  /** True when MONOCHROME1 polarity was reversed. */
+  readonly inverted: boolean;
+}
+
+export type RenderInfo = Pick<DicomImageInfo, 'modalityLut' | 'voi'>;
+
+const DISPLAY: OutputRange = { min: 0, max: 1 };
+const DEFAULT_FALLBACK: StatisticalVoi = { percentiles: [0.5, 99.5] };
+
+/** What to do after the modality LUT, decided from the file and options before seeing pixels. */
+type VoiPlan =
+  | {
+      readonly kind: 'window';
+      readonly window: VoiWindow;
+      readonly fn: VoiLutFunction;
+      readonly used: VoiUsed;
+    }
+  | { readonly kind: 'table'; readonly table: LookupTable; readonly used: VoiUsed }
+  | { readonly kind: 'statistics'; readonly voi: StatisticalVoi; readonly reason: StatisticalReason };
+
+function checkStatistical(voi: StatisticalVoi): void {
+  if (voi === 'minmax') return;
+  const [low, high] = voi.percentiles;
+  if (!(low >= 0 && low <= high && high <= 100)) {
+    throw new RangeError(`percentiles must satisfy 0 <= low <= high <= 100, got ${low}, ${high}`);
+  }
+}
+
+/** Resolves options and the file's VOI module into one plan (PS3.3 C.11.2: window or table, not both). */
+function planVoi(info: RenderInfo, options: RenderOptions): VoiPlan {
+  const choice = options.voi ?? 'file';
+  const fallback = options.fallback ?? DEFAULT_FALLBACK;
+  checkStatistical(fallback);
+  if (choice === 'minmax' || (typeof choice === 'object' && 'percentiles' in choice)) {
+    checkStatistical(choice);
+    return { kind: 'statistics', voi: choice, reason: 'requested' };
+  }
+  if (choice !== 'file') {
+    const fn = choice.function ?? 'LINEAR';
+    const window: VoiWindow = { center: choice.center, width: choice.width };
+    // A bad explicit window is a configuration error, not a property of the file: say so loudly.
+    if (!isValidWindow(window, fn)) {
+      throw new RangeError(
+        `explicit VOI window center ${choice.center} width ${choice.width} is invalid for ${fn}`,
+      );
+    }
+    return {
+      kind: 'window',
+      window,
+      fn,
+      used: { kind: 'explicit-window', center: window.center, width: window.width, function: fn },
+    };
+  }
+
+  const { voi } = info;
+  const index = selectVoiWindowIndex(voi, {
+    index: options.windowIndex,
+    explanation: options.windowExplanation,
+  });
+  const window = index === undefined ? undefined : voi.windows[index];
+  if (index !== undefined && window !== undefined && isValidWindow(window, voi.function)) {
+    const used: VoiUsed = {
+      kind: 'file-window',
+      windowIndex: index,
+      center: window.center,
+      width: window.width,
+      function: voi.function,
+      ...(window.explanation === undefined ? {} : { explanation: window.explanation }),
+    };
+    return { kind: 'window', window, fn: voi.function, used };
+  }
+  // An invalid window (e.g. width 0, which some modalities write for "no window") is skipped in
+  // favour of the file's table, else a statistical window; other windows of the file are not
+  // tried because they were written for other purposes (bone, lung...).
+  const table = voi.tables[0];
+  if (table !== undefined && isValidLookupTable(table)) {
+    const used: VoiUsed = {
+      kind: 'file-table',
+      tableIndex: 0,
+      entries: table.data.length,
+      firstMapped: table.firstMapped,
+      bitsPerEntry: table.bitsPerEntry,
+      invalidWindowIgnored: window !== undefined,
+      ...(table.explanation === undefined ? {} : { explanation: table.explanation }),
+    };
+    return { kind: 'table', table, used };
+  }
+  const hadVoi = voi.windows.length > 0 || voi.tables.length > 0;
+  return { kind: 'statistics', voi: fallback, reason: hadVoi ? 'invalid-file-voi' : 'no-file-voi' };
+}
+
+/** Turns a statistical plan plus the measured range into the LINEAR window and its description. */
+function statisticalWindow(
+  voi: StatisticalVoi,
+  reason: StatisticalReason,
+  range: ValueRange | undefined,
+): { window: VoiWindow | undefined; used: VoiUsed } {
+  const low = range?.low ?? Number.NaN;
+  const high = range?.high ?? Number.NaN;
+  const used: VoiUsed =
+    voi === 'minmax'
+      ? { kind: 'minmax', low, high, reason }
+      : {
+          kind: 'percentiles',
+          lowPercentile: voi.percentiles[0],
+          highPercentile: voi.percentiles[1],
+          low,
+          high,
+          reason,
+        };
+  return { window: range === undefined ? undefined : windowFromRange(range), used };
+}
+
+/** Applies a resolved VOI in place on modality output values; returns the description. */
+function applyPlanInPlace(values: Float32Array, plan: VoiPlan, range: ValueRange | undefined): VoiUsed {
+  switch (plan.kind) {
+    case 'window':
+      applyWindow(values, plan.window, plan.fn, DISPLAY, values);
+      return plan.used;
+    case 'table':
+      applyVoiTable(values, plan.table, DISPLAY, values);
+      return plan.used;
+    case 'statistics': {
+      const { window, used } = statisticalWindow(plan.voi, plan.reason, range);
+      if (window === undefined) values.fill(0);
+      else applyWindow(values, window, 'LINEAR', DISPLAY, values);
+      return used;
+    }
+  }
+}
+
+/**
+ * Monochrome pipeline evaluated per pixel: modality LUT into a Float32Array, statistics over it
+ * (approximate histogram for non-integer values, see percentileRange), VOI and inversion in place.
+ * Works for any input; exported for tests and benchmarks, renderToDisplay prefers the LUT path.
+ */
+export function renderMonochromePerPixel(
+  frame: DecodedFrame,
+  info: RenderInfo,
+  options: RenderOptions,
+  into?: Float32Array,
+): DisplayImage {
+  const plan = planVoi(info, options);
+  const values = applyModalityLut(frame.samples, info.modalityLut, into);
+  let range: ValueRange | undefined;
+  if (plan.kind === 'statistics') {
+    range =
+      plan.voi === 'minmax'
+        ? minMaxRange(values)
+        : percentileRange(values, plan.voi.percentiles[0], plan.voi.percentiles[1]);
+  }
+  const voiUsed = applyPlanInPlace(values, plan, range);
+  const inverted = frame.photometricInterpretation === 'MONOCHROME1';
+  if (inverted) invertMonochrome1(values, DISPLAY, values);
+  return { values, channels: 1, voiUsed, inverted };
+}
+
+/**
+ * Monochrome pipeline evaluated once per possible stored value: every step is a function of the
+ * stored value, so for 8/16-bit samples it runs over all 2^8 or 2^16 codes and pixels are mapped
+ * through the resulting table in one pass. Statistics come from an exact histogram of codes.
+ * Returns undefined for 32-bit samples, or when the image has fewer pixels than codes.
+ */
+export function renderMonochromeViaStoredValueLut(
+  frame: DecodedFrame,
+  info: RenderInfo,
+  options: RenderOptions,
+  into?: Float32Array,
+): DisplayImage | undefined {
+  const view = codeView(frame.samples);
+  const n = frame.samples.length;
+  if (view === undefined || n < 1 << view.bits) return undefined;
+  const plan = planVoi(info, options);
+  const table = applyModalityLut(codeValues(view), info.modalityLut, scratchTable('render', view));
+
+  let range: ValueRange | undefined;
+  if (plan.kind === 'statistics') {
+    const counts = countCodes(view);
+    // Occupied codes ordered by modality output: signed codes, a negative slope or a
+    // non-monotonic Modality LUT table all break the code order. (An already sorted array costs
+    // one linear pass in V8's TimSort.)
+    const occupied: number[] = [];
+    for (let code = 0; code < counts.length; code++) if (counts[code]! > 0) occupied.push(code);
+    occupied.sort((a, b) => table[a]! - table[b]!);
+    const values = occupied.map((code) => table[code]!);
+    const weights = occupied.map((code) => counts[code]!);
+    if (plan.voi === 'minmax') {
+      range = { low: values[0]!, high: values[values.length - 1]! };
+    } else {
+      const [low, high] = percentilesOfSortedCounts(values, weights, plan.voi.percentiles);
+      range = { low: low!, high: high! };
+    }
+  }
+  const voiUsed = applyPlanInPlace(table, plan, range);
+  const inverted = frame.photometricInterpretation === 'MONOCHROME1';
+  if (inverted) invertMonochrome1(table, DISPLAY, table);
+
+  const values = outputArray(n, into);
+  mapCodes(view, table, values);
+  return { values, channels: 1, voiUsed, inverted };
+}
+
+/**
+ * Renders a decoded frame to display values in [0, 1]. Monochrome: Modality LUT -> VOI (the
+ * file's window, else its VOI LUT table, else `options.fallback`, default the 0.5-99.5 percentile
+ * range; or what `options.voi` asks for) -> MONOCHROME1 inversion (PS3.4 N.2.1). RGB: each sample
+ * divided by 2^bitsStored - 1, no LUT (the Modality and VOI LUTs apply to grayscale only).
+ * Writes into `into` when given (a buffer a decode worker reuses across frames: on this machine
+ * allocating and first touching a fresh 20 MB array costs more than the whole pipeline); the
+ * returned `values` is then `into` (or a view of its first pixels when it is longer).
+ */
+export function renderToDisplay(
+  frame: DecodedFrame,
+  info: RenderInfo,
+  options: RenderOptions = {},
+  into?: Float32Array,
+): DisplayImage {
+  const expected = frame.rows * frame.columns * frame.samplesPerPixel;
+  if (frame.samples.length !== expected) {
+    throw new RangeError(`decoded frame has ${frame.samples.length} samples, expected ${expected}`);
+  }
+  switch (frame.photometricInterpretation) {
+    case 'RGB': {
+      const samples = frame.samples;
+      const n = samples.length;
+      const scale = 1 / (2 ** frame.bitsStored - 1);
+      const values = outputArray(n, into);
+      const view = codeView(samples);
+      if (view !== undefined && n >= 1 << view.bits) {
+        const codes = codeValues(view);
+        const table = scratchTable('rgb', view);
+        for (let code = 0; code < codes.length; code++) table[code] = codes[code]! * scale;
+        mapCodes(view, table, values);
+      } else {
+        for (let i = 0; i < n; i++) values[i] = samples[i]! * scale;
+      }
+      return { values, channels: 3, voiUsed: { kind: 'none' }, inverted: false };
+    }
+    case 'MONOCHROME1':
+    case 'MONOCHROME2':
+      return (
+        renderMonochromeViaStoredValueLut(frame, info, options, into) ??
+        renderMonochromePerPixel(frame, info, options, into)
+      );
+  }
+}

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { DicomRejectedError } from './errors.js';
+import { normalizeStoredValues, toDecodedFrame, ybrFullToRgb } from './pixels.js';
+import type { PixelModule } from './types.js';
+
+const mono16: PixelModule = {
+  rows: 1,
+  columns: 3,
+  samplesPerPixel: 1,
+  photometricInterpretation: 'MONOCHROME2',
+  bitsAllocated: 16,
+  bitsStored: 16,
+  highBit: 15,
+  pixelRepresentation: 0,
+  planarConfiguration: 0,
+  numberOfFrames: 1,
+};
+
+describe('normalizeStoredValues (PS3.5 8.1.1)', () => {
+  it('returns the same array when nothing needs masking (no copy)', () => {
+    const raw = Uint16Array.of(1, 2, 3);
+    expect(normalizeStoredValues(raw, mono16)).toBe(raw);
+  });
+
+  it('reinterprets full-width signed data as a view of the same memory', () => {
+    const raw = Uint16Array.of(0xffff, 1, 0x8000);
+    const out = normalizeStoredValues(raw, { ...mono16, pixelRepresentation: 1 });
+    expect(out).toBeInstanceOf(Int16Array);
+    expect(out.buffer).toBe(raw.buffer);
+    expect(Array.from(out)).toEqual([-1, 1, -32768]);
+  });
+
+  it('sign-extends codec output already held in an Int16Array', () => {
+    const pixel = { ...mono16, bitsStored: 12, highBit: 11, pixelRepresentation: 1 as const };
+    expect(Array.from(normalizeStoredValues(Int16Array.of(-1, 0x0800, 5), pixel))).toEqual([-1, -2048, 5]);
+  });
+});
+
+describe('toDecodedFrame', () => {
+  it('rejects codec output shorter than rows x columns x samples as corrupt_stream', () => {
+    const call = (): unknown =>
+      toDecodedFrame({ samples: new Uint16Array(2), planar: false, colorSpace: 'as-stored' }, mono16);
+    expect(call).toThrow(DicomRejectedError);
+    try {
+      call();
+    } catch (error) {
+      expect((error as DicomRejectedError).reason).toBe('corrupt_stream');
+    }
+  });
+
+  it('skips YBR conversion when the codec already produced RGB', () => {
+    const ybr: PixelModule = {
+      ...mono16,
+      columns: 1,
+      samplesPerPixel: 3,
+      bitsAllocated: 8,
+      bitsStored: 8,
+      highBit: 7,
+      photometricInterpretation: 'YBR_FULL_422',
+    };
+    const samples = Uint8Array.of(100, 150, 90);
+    expect(Array.from(toDecodedFrame({ samples, planar: false, colorSpace: 'RGB' }, ybr).samples)).toEqual([
+      100, 150, 90,
+    ]);
+    // As stored, codec output of YBR_FULL_422 is full resolution YCbCr.
+    expect(
+      Array.from(toDecodedFrame({ samples, planar: false, colorSpace: 'as-stored' }, ybr).samples),
+    ).toEqual([47, 120, 139]);
+  });
+
+  it('interleaves planar codec output', () => {
+    const rgb: PixelModule = {
+      ...mono16,
+      columns: 2,
+      samplesPerPixel: 3,
+      bitsAllocated: 8,
+      bitsStored: 8,
+      highBit: 7,
+      photometricInterpretation: 'RGB',
+    };
+    const out = toDecodedFrame(
+      { samples: Uint8Array.of(1, 2, 3, 4, 5, 6), planar: true, colorSpace: 'as-stored' },
+      rgb,
+    );
+    expect(Array.from(out.samples)).toEqual([1, 3, 5, 2, 4, 6]);
+  });
+});
+
+describe('ybrFullToRgb', () => {
+  it('uses 2^(BitsStored-1) as chroma offset for 12-bit data', () => {
+    // Y=2048, Cb=Cr=2048 is neutral grey; Cr=4095 pushes red to the 12-bit maximum.
+    expect(Array.from(ybrFullToRgb(Uint16Array.of(2048, 2048, 2048, 2048, 2048, 4095), 12))).toEqual([
+      2048, 2048, 2048, 4095, 586, 2048,
+    ]);
+  });
+});

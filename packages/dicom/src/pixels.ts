@@ -1,0 +1,373 @@
+import { DicomRejectedError } from './errors.js';
+import type { CodecOutput, DecodedFrame, LookupTable, Palette, PixelModule, StoredSamples } from './types.js';
+
+/**
+ * Pure functions that turn stored pixel bytes (native Pixel Data or a codec's output) into a
+ * DecodedFrame: PS3.5 8.1.1 bit layout, PS3.3 C.7.6.3 pixel module rules, colour to RGB.
+ */
+
+/** How native Pixel Data of one frame is laid out in memory. */
+export interface NativeLayout {
+  /** True for Explicit VR Big Endian data sets (PS3.5 A.3). */
+  readonly bigEndian: boolean;
+  /** VR of the Pixel Data element: OB is never byte-swapped, OW swaps 16-bit words. */
+  readonly vr?: string;
+}
+
+/**
+ * Stored samples per frame. YBR_FULL_422 native data keeps two samples per pixel, because
+ * chroma is subsampled horizontally: Y0 Y1 Cb Cr per pixel pair (PS3.3 C.7.6.3.1.2).
+ */
+export function storedSamplesPerFrame(pixel: PixelModule): number {
+  const pixels = pixel.rows * pixel.columns;
+  if (pixel.samplesPerPixel === 3 && pixel.photometricInterpretation === 'YBR_FULL_422') return pixels * 2;
+  return pixels * pixel.samplesPerPixel;
+}
+
+/** Bytes native Pixel Data must hold for all frames (1-bit frames are packed without padding, PS3.5 8.1.1). */
+export function nativePixelDataLength(pixel: PixelModule): number {
+  return Math.ceil((storedSamplesPerFrame(pixel) * pixel.numberOfFrames * pixel.bitsAllocated) / 8);
+}
+
+/** Extracts frame `frameIndex` from native (uncompressed) Pixel Data bytes and converts it to a DecodedFrame. */
+export function extractNativeFrame(
+  pixelData: Uint8Array,
+  frameIndex: number,
+  pixel: PixelModule,
+  layout: NativeLayout,
+): DecodedFrame {
+  const count = storedSamplesPerFrame(pixel);
+  const raw = readNativeSamples(pixelData, frameIndex, count, pixel.bitsAllocated, layout);
+  const subsampled422 = pixel.samplesPerPixel === 3 && pixel.photometricInterpretation === 'YBR_FULL_422';
+  return finishFrame(raw, pixel, pixel.planarConfiguration === 1, subsampled422, false);
+}
+
+/**
+ * Converts a codec's output (CodecOutput) to a DecodedFrame with the same masking, sign and colour
+ * rules as native data. Throws corrupt_stream when the codec returned too few samples.
+ */
+export function toDecodedFrame(codecOutput: CodecOutput, pixel: PixelModule): DecodedFrame {
+  const expected = pixel.rows * pixel.columns * pixel.samplesPerPixel;
+  if (codecOutput.samples.length < expected) {
+    throw new DicomRejectedError(
+      'corrupt_stream',
+      `decoder returned ${codecOutput.samples.length} samples, expected ${expected} (${pixel.rows}x${pixel.columns}x${pixel.samplesPerPixel})`,
+    );
+  }
+  const samples =
+    codecOutput.samples.length === expected ? codecOutput.samples : codecOutput.samples.subarray(0, expected);
+  // A codec always returns full-resolution samples, so YBR_FULL_422 is just YBR_FULL here.
+  // The codec's buffer is ours alone, so masking may overwrite it instead of copying.
+  return finishFrame(samples, pixel, codecOutput.planar, false, codecOutput.colorSpace === 'RGB', true);
+}
+
+function finishFrame(
+  raw: StoredSamples,
+  pixel: PixelModule,
+  planar: boolean,
+  subsampled422: boolean,
+  alreadyRgb: boolean,
+  owned = false,
+): DecodedFrame {
+  const stored = normalizeStoredValues(raw, pixel, owned);
+  if (pixel.samplesPerPixel === 1) return monochromeOrPalette(stored, pixel);
+  return colourFrame(stored, pixel, planar, subsampled422, alreadyRgb);
+}
+
+function readNativeSamples(
+  pixelData: Uint8Array,
+  frameIndex: number,
+  count: number,
+  bitsAllocated: PixelModule['bitsAllocated'],
+  layout: NativeLayout,
+): StoredSamples {
+  // OW in big endian swaps bytes within 16-bit words (PS3.5 A.3); OB is a byte stream.
+  const swapWords = layout.bigEndian && layout.vr !== 'OB';
+  switch (bitsAllocated) {
+    case 1:
+      return unpackBits(pixelData, frameIndex * count, count, swapWords);
+    case 8: {
+      // A plain Uint8Array view (not a Buffer subclass) over the caller's bytes: no copy.
+      const frame = new Uint8Array(pixelData.buffer, pixelData.byteOffset + frameIndex * count, count);
+      if (!swapWords) return frame;
+      const out = new Uint8Array(count);
+      for (let i = 0; i < count; i++) out[i] = frame[i ^ 1] ?? 0;
+      return out;
+    }
+    case 16: {
+      const start = pixelData.byteOffset + frameIndex * count * 2;
+      if (!layout.bigEndian && start % 2 === 0) return new Uint16Array(pixelData.buffer, start, count);
+      const view = new DataView(pixelData.buffer, start, count * 2);
+      const out = new Uint16Array(count);
+      const littleEndian = !layout.bigEndian;
+      for (let i = 0; i < count; i++) out[i] = view.getUint16(i * 2, littleEndian);
+      return out;
+    }
+    case 32: {
+      const start = pixelData.byteOffset + frameIndex * count * 4;
+      if (!layout.bigEndian && start % 4 === 0) return new Uint32Array(pixelData.buffer, start, count);
+      const view = new DataView(pixelData.buffer, start, count * 4);
+      const out = new Uint32Array(count);
+      const littleEndian = !layout.bigEndian;
+      for (let i = 0; i < count; i++) out[i] = view.getUint32(i * 4, littleEndian);
+      return out;
+    }
+  }
+}
+
+/** Unpacks 1-bit samples, least significant bit first within each byte (PS3.5 8.1.1, Figure D-1). */
+function unpackBits(pixelData: Uint8Array, firstBit: number, count: number, swapWords: boolean): Uint8Array {
+  const out = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const bit = firstBit + i;
+    let byteIndex = bit >>> 3;
+    if (swapWords) byteIndex ^= 1;
+    out[i] = ((pixelData[byteIndex] ?? 0) >>> (bit & 7)) & 1;
+  }
+  return out;
+}
+
+/**
+ * Keeps bits HighBit-BitsStored+1 .. HighBit of each sample, shifted down to bit 0, and
+ * sign-extends from BitsStored when PixelRepresentation is 1 (PS3.5 8.1.1, PS3.3 C.7.6.3.1).
+ * Returns the input unchanged (no copy) when nothing needs masking; with `inPlace` the result
+ * reuses the input's memory (the caller must own it).
+ */
+export function normalizeStoredValues(
+  raw: StoredSamples,
+  pixel: PixelModule,
+  inPlace = false,
+): StoredSamples {
+  const { bitsStored, highBit, pixelRepresentation } = pixel;
+  const shift = highBit - bitsStored + 1;
+  const containerBits = raw.BYTES_PER_ELEMENT * 8;
+  const signed = pixelRepresentation === 1;
+  if (pixel.bitsAllocated === 1) return raw;
+
+  if (shift === 0 && bitsStored === containerBits) {
+    if (signed === isSignedArray(raw)) return raw;
+    return reinterpret(raw, signed);
+  }
+
+  const count = raw.length;
+  const out = inPlace ? reinterpret(raw, signed) : allocate(raw.BYTES_PER_ELEMENT, signed, count);
+  if (out instanceof Uint16Array && raw instanceof Uint16Array && !signed && bitsStored < 16) {
+    // The common case (12-16 bit unsigned X-ray data), kept monomorphic for speed.
+    const mask = (1 << bitsStored) - 1;
+    for (let i = 0; i < count; i++) out[i] = (raw[i]! >>> shift) & mask;
+  } else if (signed) {
+    const up = 32 - bitsStored;
+    for (let i = 0; i < count; i++) out[i] = ((raw[i]! >>> shift) << up) >> up;
+  } else if (bitsStored >= 32) {
+    for (let i = 0; i < count; i++) out[i] = raw[i]! >>> shift;
+  } else {
+    const mask = 2 ** bitsStored - 1;
+    for (let i = 0; i < count; i++) out[i] = (raw[i]! >>> shift) & mask;
+  }
+  return out;
+}
+
+function isSignedArray(samples: StoredSamples): boolean {
+  return samples instanceof Int8Array || samples instanceof Int16Array || samples instanceof Int32Array;
+}
+
+function reinterpret(samples: StoredSamples, signed: boolean): StoredSamples {
+  const { buffer, byteOffset, length } = samples;
+  switch (samples.BYTES_PER_ELEMENT) {
+    case 1:
+      return signed ? new Int8Array(buffer, byteOffset, length) : new Uint8Array(buffer, byteOffset, length);
+    case 2:
+      return signed
+        ? new Int16Array(buffer, byteOffset, length)
+        : new Uint16Array(buffer, byteOffset, length);
+    default:
+      return signed
+        ? new Int32Array(buffer, byteOffset, length)
+        : new Uint32Array(buffer, byteOffset, length);
+  }
+}
+
+function allocate(bytesPerElement: number, signed: boolean, count: number): StoredSamples {
+  switch (bytesPerElement) {
+    case 1:
+      return signed ? new Int8Array(count) : new Uint8Array(count);
+    case 2:
+      return signed ? new Int16Array(count) : new Uint16Array(count);
+    default:
+      return signed ? new Int32Array(count) : new Uint32Array(count);
+  }
+}
+
+function monochromeOrPalette(samples: StoredSamples, pixel: PixelModule): DecodedFrame {
+  const { rows, columns } = pixel;
+  switch (pixel.photometricInterpretation) {
+    case 'MONOCHROME1':
+    case 'MONOCHROME2':
+      return {
+        rows,
+        columns,
+        samplesPerPixel: 1,
+        photometricInterpretation: pixel.photometricInterpretation,
+        samples,
+        bitsStored: pixel.bitsAllocated === 1 ? 1 : pixel.bitsStored,
+        signed: pixel.pixelRepresentation === 1,
+      };
+    case 'PALETTE COLOR': {
+      if (pixel.palette === undefined) {
+        throw new DicomRejectedError(
+          'unsupported_pixel_module',
+          'PALETTE COLOR image without (0028,1101-1203) palette descriptors and data',
+        );
+      }
+      return applyPalette(samples, pixel, pixel.palette);
+    }
+    default:
+      throw new DicomRejectedError(
+        'unsupported_photometric',
+        `photometric interpretation ${printable(pixel.photometricInterpretation)} with 1 sample per pixel is not supported`,
+      );
+  }
+}
+
+/** Maps palette indices to interleaved RGB (PS3.3 C.7.6.3.1.5); indices outside the table clamp to its ends. */
+export function applyPalette(indices: StoredSamples, pixel: PixelModule, palette: Palette): DecodedFrame {
+  const bits = Math.max(palette.red.bitsPerEntry, palette.green.bitsPerEntry, palette.blue.bitsPerEntry);
+  const count = indices.length;
+  const out = bits > 8 ? new Uint16Array(count * 3) : new Uint8Array(count * 3);
+  const tables: readonly LookupTable[] = [palette.red, palette.green, palette.blue];
+  for (let channel = 0; channel < 3; channel++) {
+    const table = tables[channel]!;
+    const data = table.data;
+    const last = data.length - 1;
+    const first = table.firstMapped;
+    for (let i = 0; i < count; i++) {
+      let index = indices[i]! - first;
+      if (index < 0) index = 0;
+      else if (index > last) index = last;
+      out[i * 3 + channel] = data[index] ?? 0;
+    }
+  }
+  return {
+    rows: pixel.rows,
+    columns: pixel.columns,
+    samplesPerPixel: 3,
+    photometricInterpretation: 'RGB',
+    samples: out,
+    bitsStored: bits,
+    signed: false,
+  };
+}
+
+function colourFrame(
+  samples: StoredSamples,
+  pixel: PixelModule,
+  planar: boolean,
+  subsampled422: boolean,
+  alreadyRgb: boolean,
+): DecodedFrame {
+  const photometric = pixel.photometricInterpretation;
+  const frame = (rgb: StoredSamples): DecodedFrame => ({
+    rows: pixel.rows,
+    columns: pixel.columns,
+    samplesPerPixel: 3,
+    photometricInterpretation: 'RGB',
+    samples: rgb,
+    bitsStored: pixel.bitsStored,
+    signed: pixel.pixelRepresentation === 1,
+  });
+  const interleaved = planar ? interleavePlanes(samples) : samples;
+  // YBR_ICT / YBR_RCT describe the JPEG 2000 component transform, which every JPEG 2000 decoder
+  // inverts itself (PS3.5 A.4.4): the samples it returns are RGB.
+  if (alreadyRgb || photometric === 'RGB' || photometric === 'YBR_ICT' || photometric === 'YBR_RCT') {
+    return frame(interleaved);
+  }
+  if (photometric === 'YBR_FULL') return frame(ybrFullToRgb(interleaved, pixel.bitsStored));
+  if (photometric === 'YBR_FULL_422') {
+    if (!subsampled422) return frame(ybrFullToRgb(interleaved, pixel.bitsStored));
+    if (planar) {
+      throw new DicomRejectedError(
+        'unsupported_pixel_module',
+        'YBR_FULL_422 requires Planar Configuration 0',
+      );
+    }
+    return frame(ybrFull422ToRgb(samples, pixel.rows, pixel.columns, pixel.bitsStored));
+  }
+  throw new DicomRejectedError(
+    'unsupported_photometric',
+    `photometric interpretation ${printable(photometric)} is not supported for native or codec data`,
+  );
+}
+
+/** RRR...GGG...BBB... -> RGBRGB... (Planar Configuration 1, PS3.3 C.7.6.3.1.3). */
+export function interleavePlanes(samples: StoredSamples): StoredSamples {
+  const pixels = Math.floor(samples.length / 3);
+  const out = allocate(samples.BYTES_PER_ELEMENT, isSignedArray(samples), pixels * 3);
+  for (let i = 0, j = 0; i < pixels; i++, j += 3) {
+    out[j] = samples[i]!;
+    out[j + 1] = samples[i + pixels]!;
+    out[j + 2] = samples[i + 2 * pixels]!;
+  }
+  return out;
+}
+
+function clampRound(value: number, max: number): number {
+  if (value <= 0) return 0;
+  if (value >= max) return max;
+  return Math.round(value);
+}
+
+/** YCbCr full range to RGB with the equations of PS3.3 C.7.6.3.1.2, offset 2^(BitsStored-1). */
+export function ybrFullToRgb(ybr: StoredSamples, bitsStored: number): StoredSamples {
+  const out = allocate(ybr.BYTES_PER_ELEMENT, false, ybr.length);
+  const max = 2 ** bitsStored - 1;
+  const half = 2 ** (bitsStored - 1);
+  for (let i = 0; i + 2 < ybr.length; i += 3) {
+    const y = ybr[i]!;
+    const cb = ybr[i + 1]! - half;
+    const cr = ybr[i + 2]! - half;
+    out[i] = clampRound(y + 1.402 * cr, max);
+    out[i + 1] = clampRound(y - 0.344136 * cb - 0.714136 * cr, max);
+    out[i + 2] = clampRound(y + 1.772 * cb, max);
+  }
+  return out;
+}
+
+/** Native YBR_FULL_422: Y0 Y1 Cb Cr per horizontal pixel pair, both pixels share the chroma. */
+function ybrFull422ToRgb(
+  ybr: StoredSamples,
+  rows: number,
+  columns: number,
+  bitsStored: number,
+): StoredSamples {
+  if (columns % 2 !== 0) {
+    throw new DicomRejectedError(
+      'unsupported_pixel_module',
+      `YBR_FULL_422 with an odd column count (${columns})`,
+    );
+  }
+  const pixels = rows * columns;
+  const out = allocate(ybr.BYTES_PER_ELEMENT, false, pixels * 3);
+  const max = 2 ** bitsStored - 1;
+  const half = 2 ** (bitsStored - 1);
+  for (let pair = 0; pair < pixels / 2; pair++) {
+    const i = pair * 4;
+    const cb = ybr[i + 2]! - half;
+    const cr = ybr[i + 3]! - half;
+    const dr = 1.402 * cr;
+    const dg = -0.344136 * cb - 0.714136 * cr;
+    const db = 1.772 * cb;
+    for (let k = 0; k < 2; k++) {
+      const y = ybr[i + k]!;
+      const o = (pair * 2 + k) * 3;
+      out[o] = clampRound(y + dr, max);
+      out[o + 1] = clampRound(y + dg, max);
+      out[o + 2] = clampRound(y + db, max);
+    }
+  }
+  return out;
+}
+
+/** Attribute values in messages are limited to a short printable code string. */
+function printable(value: string): string {
+  return JSON.stringify(value.replace(/[^A-Z0-9_ ]/gi, '?').slice(0, 32));
+}
