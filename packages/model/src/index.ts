@@ -1,0 +1,64 @@
+export {
+  ACTIVATIONS,
+  ARCHITECTURES,
+  DECISION_RULES,
+  IMAGENET_NORMALIZATION,
+  INPUT_LAYOUTS,
+  MANIFEST_FILE,
+  MANIFEST_RESIZE_FILTERS,
+  MODEL_BUNDLE_ERROR_CODES,
+  MODEL_FORMATS,
+  ModelBundleError,
+  loadBundle,
+  modelManifestSchema,
+  parseManifest,
+  readManifest,
+  writeBundle,
+  type InputLayout,
+  type ManifestInput,
+  type ManifestOutput,
+  type ModelBundle,
+  type ModelBundleErrorCode,
+  type ModelFormat,
+  type ModelManifest,
+  type OutputActivation,
+} from './manifest.js';
+export {
+  DENSENET121_BASE_PARAMETERS,
+  DENSENET121_BLOCKS,
+  DENSENET_GROWTH_RATE,
+  buildDenseNetBase,
+  buildDenseNetClassifier,
+  countParameters,
+  type DenseNetClassifierOptions,
+  type DenseNetOptions,
+} from './densenet.js';
+export {
+  LAYERS_MODEL_FILE,
+  LAYERS_WEIGHTS_FILE,
+  countLayersModelParameters,
+  deserializeLayersModel,
+  loadLayersModelFile,
+  saveLayersModel,
+  serializeLayersModel,
+  useCpuBackend,
+  type LayersModelFiles,
+} from './tfjs-io.js';
+export {
+  ONNX_INPUT_NAME,
+  ONNX_OUTPUT_NAME,
+  exportLayersModelToOnnx,
+  type OnnxExportOptions,
+  type OnnxExportResult,
+} from './onnx/export.js';
+export { ONNX_MODEL_FILE, exportBundleToOnnx, onnxManifestFrom } from './onnx/export-bundle.js';
+export {
+  ONNX_IR_VERSION,
+  ONNX_OPSET_VERSION,
+  countOnnxParameters,
+  readOnnxSummary,
+  type OnnxSummary,
+} from './onnx/proto.js';
+export { SEED_MODEL_LABELS, initSeedModel, seedManifest, type InitSeedModelOptions } from './init.js';
+export { describeBundle, type BundleDescription } from './describe.js';
+export * from './runtime/index.js';

@@ -1,0 +1,169 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  loadBundle,
+  ModelBundleError,
+  parseManifest,
+  readManifest,
+  writeBundle,
+  type ModelManifest,
+} from './manifest.js';
+
+function validManifest(): ModelManifest {
+  return {
+    id: 'cxr-test',
+    version: '1.0.0',
+    architecture: 'densenet121',
+    format: 'onnx',
+    weights: ['model.onnx'],
+    input: {
+      size: 512,
+      channels: 3,
+      layout: 'NCHW',
+      crop: 'center-square',
+      resize: 'bilinear',
+      intensity: { method: 'percentiles', low: 0.5, high: 99.5 },
+      normalization: { method: 'imagenet', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+    },
+    output: {
+      activation: 'sigmoid',
+      labels: ['atelectasis', 'effusion'],
+      thresholds: { atelectasis: 0.3, effusion: 0.6 },
+      decision: 'thresholds',
+    },
+    reference: { scores: { effusion: { edges: [0, 0.5, 1], counts: [10, 2] } }, note: 'free-form' },
+    provenance: {
+      trainingData: 'ChestX-ray14 train split',
+      metrics: { auroc: 0.81 },
+      date: '2026-11-01T00:00:00Z',
+      seed: 1,
+    },
+  };
+}
+
+const DELETE = Symbol('delete');
+
+/** Sets (or deletes) a dotted path in a fresh valid manifest and returns parseManifest's error message. */
+function errorFor(...edits: [string, unknown][]): string {
+  const m = structuredClone(validManifest()) as unknown as Record<string, unknown>;
+  for (const [dotted, value] of edits) {
+    const keys = dotted.split('.');
+    let target = m;
+    for (const key of keys.slice(0, -1)) target = target[key] as Record<string, unknown>;
+    const last = keys[keys.length - 1]!;
+    if (value === DELETE) Reflect.deleteProperty(target, last);
+    else target[last] = value;
+  }
+  try {
+    parseManifest(m);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ModelBundleError);
+    expect((error as ModelBundleError).code).toBe('manifest_invalid');
+    return (error as Error).message;
+  }
+  throw new Error('expected parseManifest to throw');
+}
+
+describe('parseManifest', () => {
+  it('accepts a valid multi-label manifest and keeps loose reference/provenance keys', () => {
+    const m = parseManifest(validManifest());
+    expect(m.output.labels).toEqual(['atelectasis', 'effusion']);
+    expect(m.reference).toMatchObject({ note: 'free-form' });
+  });
+
+  it.each([
+    ['input.size: expected a positive integer', 'input.size', 0],
+    ['input.size: expected a positive integer', 'input.size', 224.5],
+    ['input.size: required', 'input.size', DELETE],
+    ['id: required', 'id', DELETE],
+    ['format: expected "onnx" | "tfjs-layers"', 'format', 'pt'],
+    ['architecture: expected "densenet121"', 'architecture', 'resnet50'],
+    ['input.channels: expected 1 or 3', 'input.channels', 2],
+    ['input.layout: expected "NHWC" | "NCHW"', 'input.layout', 'CHW'],
+    ['input.resize: expected "nearest" | "bilinear" | "cubic" | "lanczos3"', 'input.resize', 'area'],
+    ['input.intensity.high: expected low < high', 'input.intensity.high', 0.1],
+    ['input.normalization.std: expected 3 value(s)', 'input.normalization.std', [0.2]],
+    ['input.normalization.method: expected', 'input.normalization', { method: 'zscore' }],
+    ['output.labels[1]: duplicate label "atelectasis"', 'output.labels', ['atelectasis', 'atelectasis']],
+    ['output.thresholds.nodule: not one of output.labels', 'output.thresholds.nodule', 0.5],
+    ['output.thresholds.effusion: expected a number in [0,1]', 'output.thresholds.effusion', 1.5],
+    [
+      'output.thresholds.effusion: required when decision is "thresholds"',
+      'output.thresholds.effusion',
+      DELETE,
+    ],
+    ['output.activation: expected "softmax" | "sigmoid" | "none"', 'output.activation', 'relu'],
+    ['weights[0]: expected a relative file name', 'weights', ['../model.onnx']],
+    ['weights: format onnx expects exactly one .onnx file', 'weights', ['model.json']],
+    [
+      'reference.scores.effusion.counts: expected edges.length - 1 counts',
+      'reference.scores.effusion.counts',
+      [1],
+    ],
+    ['provenance.date: expected an ISO 8601 date-time', 'provenance.date', 'yesterday'],
+    ['(root): unknown key(s) "labels"', 'labels', []],
+  ])('names the bad field: %s', (expected, dotted, value) => {
+    const message = errorFor([dotted, value]);
+    expect(message.startsWith('manifest.json: ')).toBe(true);
+    expect(message).toContain(expected);
+    expect(message).not.toContain('\n');
+  });
+
+  it('lists every bad field, not only the first', () => {
+    const message = errorFor(['input.size', -1], ['output.decision', 'vote']);
+    expect(message).toContain('input.size: expected a positive integer');
+    expect(message).toContain('output.decision: expected "argmax" | "thresholds"');
+  });
+
+  it('allows raw-score thresholds outside [0,1] when the graph applies no activation', () => {
+    const m = validManifest();
+    expect(() =>
+      parseManifest({
+        ...m,
+        output: { ...m.output, activation: 'none', thresholds: { atelectasis: -2, effusion: 3 } },
+      }),
+    ).not.toThrow();
+  });
+});
+
+describe('bundle folders', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'cxr-manifest-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes and loads a bundle', async () => {
+    const out = path.join(dir, 'ok');
+    await writeBundle(out, validManifest(), { 'model.onnx': new Uint8Array([1, 2, 3]) });
+    const bundle = await loadBundle(out);
+    expect(bundle.manifest.id).toBe('cxr-test');
+    expect(bundle.weightPaths).toEqual([path.join(out, 'model.onnx')]);
+  });
+
+  it('refuses a bundle whose weight file is missing, naming the file', async () => {
+    const out = path.join(dir, 'missing');
+    await writeBundle(out, validManifest(), { 'model.onnx': new Uint8Array([1]) });
+    await rm(path.join(out, 'model.onnx'));
+    await expect(loadBundle(out)).rejects.toThrow('manifest.json: weights[0]: file "model.onnx" is missing');
+    await expect(loadBundle(out)).rejects.toMatchObject({ code: 'weights_missing' });
+  });
+
+  it('refuses to write a bundle without the content of a named weight file', async () => {
+    await expect(writeBundle(path.join(dir, 'x'), validManifest(), {})).rejects.toThrow(
+      /weights\[0\]: no content for "model.onnx"/,
+    );
+  });
+
+  it('reports a missing manifest and a manifest that is not JSON', async () => {
+    await expect(readManifest(path.join(dir, 'nowhere'))).rejects.toMatchObject({ code: 'manifest_missing' });
+    const bad = path.join(dir, 'bad');
+    await writeBundle(bad, validManifest(), { 'model.onnx': new Uint8Array([1]) });
+    await writeFile(path.join(bad, 'manifest.json'), '{"id": ');
+    await expect(readManifest(bad)).rejects.toMatchObject({ code: 'manifest_not_json' });
+  });
+});

@@ -1,0 +1,369 @@
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as z from 'zod';
+
+/**
+ * The model bundle manifest (`manifest.json`): the single truth about a model's input tensor,
+ * preprocessing and output. No preprocessing constant lives in code; the imaging package and the
+ * runtimes read everything from here. See ARCHITECTURE.md, "Model bundle".
+ */
+
+export const MANIFEST_FILE = 'manifest.json';
+
+export const MODEL_FORMATS = ['onnx', 'tfjs-layers'] as const;
+export type ModelFormat = (typeof MODEL_FORMATS)[number];
+
+export const ARCHITECTURES = ['densenet121'] as const;
+
+export const INPUT_LAYOUTS = ['NHWC', 'NCHW'] as const;
+export type InputLayout = (typeof INPUT_LAYOUTS)[number];
+
+// Same names as @cxr/imaging's RESIZE_FILTERS (model must not depend on imaging, so they are
+// repeated here; the imaging tests should check the two lists agree).
+export const MANIFEST_RESIZE_FILTERS = ['nearest', 'bilinear', 'cubic', 'lanczos3'] as const;
+
+export const ACTIVATIONS = ['softmax', 'sigmoid', 'none'] as const;
+export type OutputActivation = (typeof ACTIVATIONS)[number];
+
+export const DECISION_RULES = ['argmax', 'thresholds'] as const;
+
+/** ImageNet per-channel statistics (RGB, on [0,1] inputs) for manifests that use them. */
+export const IMAGENET_NORMALIZATION = {
+  method: 'imagenet',
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+} as const;
+
+const positiveInt = z
+  .number({ error: (issue) => (issue.input === undefined ? 'required' : 'expected a positive integer') })
+  .int({ error: 'expected a positive integer' })
+  .positive({ error: 'expected a positive integer' });
+const nonEmptyString = z.string().min(1, { error: 'expected a non-empty string' });
+const finite = z.number({
+  error: (issue) => (issue.input === undefined ? 'required' : 'expected a finite number'),
+});
+const unitInterval = finite.min(0, { error: 'expected a number in [0,1]' }).max(1, {
+  error: 'expected a number in [0,1]',
+});
+
+// Weight files are named relative to the bundle folder; no absolute paths and no `..`, so a
+// manifest cannot make the loader read outside its bundle.
+const bundleFileName = z
+  .string()
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/, {
+    error: 'expected a relative file name inside the bundle (letters, digits, . _ - /; no "..")',
+  })
+  .refine((name) => !name.split('/').includes('..'), { error: 'expected no ".." segment' });
+
+const intensitySchema = z.discriminatedUnion(
+  'method',
+  [
+    // Apply the DICOM VOI window (PS3.3 C.11.2) from the file, falling back to min-max if absent.
+    z.strictObject({ method: z.literal('dicom-window') }),
+    z.strictObject({ method: z.literal('min-max') }),
+    z
+      .strictObject({
+        method: z.literal('percentiles'),
+        low: finite.min(0, { error: 'expected a percentile in [0,100]' }).max(100, {
+          error: 'expected a percentile in [0,100]',
+        }),
+        high: finite.min(0, { error: 'expected a percentile in [0,100]' }).max(100, {
+          error: 'expected a percentile in [0,100]',
+        }),
+      })
+      .refine((v) => v.low < v.high, { error: 'expected low < high', path: ['high'] }),
+  ],
+  { error: 'expected method "dicom-window" | "min-max" | "percentiles"' },
+);
+
+const normalizationSchema = z.discriminatedUnion(
+  'method',
+  [
+    // [0,1]
+    z.strictObject({ method: z.literal('unit') }),
+    // ([0,1] - mean) / std per channel; the statistics are data, so they live in the manifest.
+    z.strictObject({
+      method: z.literal('imagenet'),
+      mean: z.array(finite).min(1).max(3),
+      std: z
+        .array(finite.positive({ error: 'expected a positive number' }))
+        .min(1)
+        .max(3),
+    }),
+    // [-1024,1024], as TorchXRayVision models expect.
+    z.strictObject({ method: z.literal('xrv') }),
+  ],
+  { error: 'expected method "unit" | "imagenet" | "xrv"' },
+);
+
+const inputSchema = z
+  .strictObject({
+    size: positiveInt,
+    channels: z.union([z.literal(1), z.literal(3)], { error: 'expected 1 or 3' }),
+    layout: z.enum(INPUT_LAYOUTS),
+    crop: z.enum(['none', 'center-square']),
+    resize: z.enum(MANIFEST_RESIZE_FILTERS),
+    intensity: intensitySchema,
+    normalization: normalizationSchema,
+  })
+  .superRefine((input, ctx) => {
+    const n = input.normalization;
+    if (n.method === 'imagenet') {
+      for (const key of ['mean', 'std'] as const) {
+        if (n[key].length !== input.channels) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['normalization', key],
+            message: `expected ${input.channels} value(s), one per input channel`,
+          });
+        }
+      }
+    }
+  });
+
+const histogramSchema = z
+  .strictObject({
+    edges: z.array(finite).min(2),
+    counts: z.array(z.number().int().nonnegative({ error: 'expected a non-negative integer' })),
+  })
+  .superRefine((h, ctx) => {
+    if (h.counts.length !== h.edges.length - 1) {
+      ctx.addIssue({ code: 'custom', path: ['counts'], message: 'expected edges.length - 1 counts' });
+    }
+    for (let i = 1; i < h.edges.length; i++) {
+      if (!(h.edges[i]! > h.edges[i - 1]!)) {
+        ctx.addIssue({ code: 'custom', path: ['edges', i], message: 'expected strictly increasing edges' });
+        return;
+      }
+    }
+  });
+
+// Drift reference (filled by a later issue): loosely typed, but histograms that are present must be
+// well formed, and nothing but JSON objects is accepted.
+const referenceSchema = z.looseObject({
+  scores: z.record(z.string(), histogramSchema).optional(),
+  features: z.record(z.string(), histogramSchema).optional(),
+});
+
+const provenanceSchema = z.looseObject({
+  trainingData: z.string().optional(),
+  metrics: z.record(z.string(), finite).optional(),
+  date: z.iso.datetime({ error: 'expected an ISO 8601 date-time' }).optional(),
+  seed: z.number().int({ error: 'expected an integer' }).optional(),
+});
+
+const outputSchema = z
+  .strictObject({
+    // What the graph already applies. Runtimes never apply it again.
+    activation: z.enum(ACTIVATIONS),
+    labels: z.array(nonEmptyString).min(1, { error: 'expected at least one label' }),
+    // Per-label operating points; keys must be labels.
+    thresholds: z.record(z.string(), finite).optional(),
+    // argmax: exactly one label per image (single-label); thresholds: each label with
+    // score >= threshold is positive (multi-label).
+    decision: z.enum(DECISION_RULES),
+  })
+  .superRefine((out, ctx) => {
+    const seen = new Set<string>();
+    out.labels.forEach((label, i) => {
+      if (seen.has(label)) {
+        ctx.addIssue({ code: 'custom', path: ['labels', i], message: `duplicate label "${label}"` });
+      }
+      seen.add(label);
+    });
+    const thresholds = out.thresholds ?? {};
+    for (const [label, value] of Object.entries(thresholds)) {
+      if (!seen.has(label)) {
+        ctx.addIssue({ code: 'custom', path: ['thresholds', label], message: 'not one of output.labels' });
+      } else if (out.activation !== 'none' && !unitInterval.safeParse(value).success) {
+        // Probabilities live in [0,1]; raw scores (activation none) may be any real number.
+        ctx.addIssue({ code: 'custom', path: ['thresholds', label], message: 'expected a number in [0,1]' });
+      }
+    }
+    if (out.decision === 'thresholds') {
+      for (const label of out.labels) {
+        if (!(label in thresholds)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['thresholds', label],
+            message: 'required when decision is "thresholds"',
+          });
+        }
+      }
+    }
+  });
+
+/** Zod schema of manifest.json; prefer `parseManifest`, which formats errors. */
+export const modelManifestSchema = z
+  .strictObject({
+    id: nonEmptyString,
+    version: nonEmptyString,
+    architecture: z.enum(ARCHITECTURES),
+    format: z.enum(MODEL_FORMATS),
+    // onnx: exactly one `.onnx` file. tfjs-layers: the model.json first, then its weight shards.
+    weights: z.array(bundleFileName).min(1, { error: 'expected at least one file' }),
+    input: inputSchema,
+    output: outputSchema,
+    reference: referenceSchema.optional(),
+    provenance: provenanceSchema.optional(),
+  })
+  .superRefine((m, ctx) => {
+    const first = m.weights[0];
+    if (first === undefined) return;
+    if (m.format === 'onnx' && (m.weights.length !== 1 || !first.endsWith('.onnx'))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['weights'],
+        message: 'format onnx expects exactly one .onnx file',
+      });
+    }
+    if (m.format === 'tfjs-layers' && !first.endsWith('.json')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['weights', 0],
+        message: 'format tfjs-layers expects the model.json first',
+      });
+    }
+    if (new Set(m.weights).size !== m.weights.length) {
+      ctx.addIssue({ code: 'custom', path: ['weights'], message: 'duplicate file name' });
+    }
+  });
+
+export type ModelManifest = z.infer<typeof modelManifestSchema>;
+export type ManifestInput = ModelManifest['input'];
+export type ManifestOutput = ModelManifest['output'];
+
+export const MODEL_BUNDLE_ERROR_CODES = [
+  'manifest_missing',
+  'manifest_not_json',
+  'manifest_invalid',
+  'weights_missing',
+] as const;
+export type ModelBundleErrorCode = (typeof MODEL_BUNDLE_ERROR_CODES)[number];
+
+/** A bundle that cannot be used; the message is one line and names the file and field. */
+export class ModelBundleError extends Error {
+  override readonly name = 'ModelBundleError';
+  readonly code: ModelBundleErrorCode;
+
+  constructor(code: ModelBundleErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message.replace(/\s*\n\s*/g, ' '), options);
+    this.code = code;
+  }
+}
+
+function formatPath(segments: readonly PropertyKey[]): string {
+  let out = '';
+  for (const s of segments) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else out += out === '' ? String(s) : `.${String(s)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+// Per-parse error map: default wording for issues the schema does not word itself. A missing
+// key says "required" rather than zod's "expected string, received undefined".
+const errorMap: z.core.$ZodErrorMap = (issue) => {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? 'required' : `expected ${issue.expected}`;
+    case 'invalid_value':
+      return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}`;
+    case 'unrecognized_keys':
+      return `unknown key(s) ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    default:
+      return undefined;
+  }
+};
+
+/** Validates a parsed manifest.json; throws ModelBundleError naming every bad field path. */
+export function parseManifest(json: unknown, source = MANIFEST_FILE): ModelManifest {
+  const result = modelManifestSchema.safeParse(json, { error: errorMap });
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
+  throw new ModelBundleError('manifest_invalid', `${source}: ${issues.join('; ')}`);
+}
+
+/** Reads and validates `<dir>/manifest.json` (weights are not checked; see loadBundle). */
+export async function readManifest(dir: string): Promise<ModelManifest> {
+  const file = path.join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new ModelBundleError('manifest_missing', `${MANIFEST_FILE}: cannot read ${file}`, { cause });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    throw new ModelBundleError('manifest_not_json', `${MANIFEST_FILE}: not valid JSON (${detail})`, {
+      cause,
+    });
+  }
+  return parseManifest(json);
+}
+
+/** A validated bundle on disk: its folder, manifest and the absolute paths of its weight files. */
+export interface ModelBundle {
+  readonly dir: string;
+  readonly manifest: ModelManifest;
+  /** Same order as manifest.weights. */
+  readonly weightPaths: readonly string[];
+}
+
+/** Reads and validates a bundle folder and checks every weight file it names exists. */
+export async function loadBundle(dir: string): Promise<ModelBundle> {
+  const manifest = await readManifest(dir);
+  const weightPaths = manifest.weights.map((name) => path.join(dir, name));
+  for (const [i, name] of manifest.weights.entries()) {
+    try {
+      await access(weightPaths[i]!);
+    } catch (cause) {
+      throw new ModelBundleError(
+        'weights_missing',
+        `${MANIFEST_FILE}: weights[${i}]: file "${name}" is missing`,
+        {
+          cause,
+        },
+      );
+    }
+  }
+  return { dir, manifest, weightPaths };
+}
+
+/**
+ * Writes a bundle: the weight files first, manifest.json last, so a folder with a manifest is
+ * complete. `files` must hold exactly the files manifest.weights names.
+ */
+export async function writeBundle(
+  dir: string,
+  manifest: ModelManifest,
+  files: Readonly<Record<string, Uint8Array>>,
+): Promise<ModelBundle> {
+  const valid = parseManifest(manifest);
+  for (const [i, name] of valid.weights.entries()) {
+    if (!(name in files)) {
+      throw new ModelBundleError(
+        'weights_missing',
+        `${MANIFEST_FILE}: weights[${i}]: no content for "${name}"`,
+      );
+    }
+  }
+  const extra = Object.keys(files).filter((name) => !valid.weights.includes(name));
+  if (extra.length > 0) {
+    throw new ModelBundleError(
+      'manifest_invalid',
+      `${MANIFEST_FILE}: weights: does not name ${extra.join(', ')}`,
+    );
+  }
+  await mkdir(dir, { recursive: true });
+  for (const name of valid.weights) {
+    const target = path.join(dir, name);
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFile(target, files[name]!);
+  }
+  await writeFile(path.join(dir, MANIFEST_FILE), `${JSON.stringify(valid, null, 2)}\n`);
+  return { dir, manifest: valid, weightPaths: valid.weights.map((name) => path.join(dir, name)) };
+}

@@ -1,0 +1,40 @@
+import type { InferenceSession } from 'onnxruntime-node';
+import type { OnnxExecutionProvider, OnnxRuntimeOptions } from './types.js';
+
+// Kept apart from onnx-engine.ts so that importing @cxr/model does not load onnxruntime's native
+// library; only a worker running the onnx engine does.
+
+/**
+ * Session settings the onnx adapter uses unless told otherwise. `pnpm bench runtime` measures
+ * each against onnxruntime's own defaults on DenseNet121.
+ */
+export const ONNX_TUNED_DEFAULTS = {
+  executionProviders: ['cpu'],
+  graphOptimizationLevel: 'all',
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  enableCpuMemArena: true,
+  enableMemPattern: true,
+} as const satisfies Required<OnnxRuntimeOptions>;
+
+/** The onnxruntime SessionOptions for our tuning, without execution providers. */
+export function onnxSessionOptions(
+  threads: number,
+  options: OnnxRuntimeOptions = {},
+): InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: options.graphOptimizationLevel ?? ONNX_TUNED_DEFAULTS.graphOptimizationLevel,
+    intraOpNumThreads: threads,
+    interOpNumThreads: options.interOpNumThreads ?? ONNX_TUNED_DEFAULTS.interOpNumThreads,
+    executionMode: options.executionMode ?? ONNX_TUNED_DEFAULTS.executionMode,
+    enableCpuMemArena: options.enableCpuMemArena ?? ONNX_TUNED_DEFAULTS.enableCpuMemArena,
+    enableMemPattern: options.enableMemPattern ?? ONNX_TUNED_DEFAULTS.enableMemPattern,
+  };
+}
+
+/** Requested providers in order, de-duplicated, with `cpu` last (it always exists). */
+export function providerChain(requested: readonly OnnxExecutionProvider[] | undefined): OnnxExecutionProvider[] {
+  const chain = [...new Set(requested ?? ONNX_TUNED_DEFAULTS.executionProviders)].filter((p) => p !== 'cpu');
+  return [...chain, 'cpu'];
+}
+
