@@ -1,1 +1,4 @@
-export {};
+export * from './decode-pool.js';
+export * from './decode-task.js';
+export * from './png.js';
+export * from './resize.js';

@@ -1,0 +1,141 @@
+import { performance } from 'node:perf_hooks';
+
+import { applyModalityLut, decodeFrame, renderToDisplay } from '@cxr/dicom';
+import type { DecodedFrame, DicomImageInfo, DisplayImage, RenderOptions, StoredSamples } from '@cxr/dicom';
+
+import { resizeGray } from './resize.js';
+import type { ResizeFilter } from './resize.js';
+
+/** A resize to a square model input after rendering to display values. */
+export interface ResizeOutput {
+  readonly size: number;
+  /** Defaults to 'bilinear'. */
+  readonly filter?: ResizeFilter;
+  readonly display?: RenderOptions;
+}
+
+/**
+ * What a decode task returns:
+ * - 'stored': the decoded frame's stored values (no LUT);
+ * - 'modality': modality LUT applied (PS3.3 C.11.1), e.g. Hounsfield units for CT;
+ * - 'display': modality + VOI LUT + MONOCHROME1 inversion, values in [0,1];
+ * - { resize }: display values resized to size x size, values in [0,1].
+ */
+export type DecodeOutput = 'stored' | 'modality' | 'display' | { readonly resize: ResizeOutput };
+
+/** One decode task: which frame and what to make of it. */
+export interface DecodeRequest<O extends DecodeOutput = DecodeOutput> {
+  /** Frame index, 0-based; defaults to 0. */
+  readonly frame?: number;
+  readonly output: O;
+  /** Options for the display rendering of `output: 'display'`. */
+  readonly display?: RenderOptions;
+}
+
+/** Milliseconds spent in each stage of one task, measured in the thread that ran it. */
+export interface StageTimings {
+  /** Parse + decompress + photometric conversion (decodeFrame). */
+  readonly decodeMs: number;
+  /** Modality LUT, or modality + VOI + inversion for display outputs; 0 for 'stored'. */
+  readonly lutMs: number;
+  /** 0 unless the output is a resize. */
+  readonly resizeMs: number;
+}
+
+/** Pixels a task produced: stored samples for 'stored', Float32Array for every other output. */
+export type PixelsFor<O extends DecodeOutput> = O extends 'stored' ? StoredSamples : Float32Array;
+
+/** The result of one decode task. */
+export interface DecodeResult<O extends DecodeOutput = DecodeOutput> {
+  /** Header facts. Carries `patientId` for salted hashing only: never log or print it. */
+  readonly info: DicomImageInfo;
+  readonly frameIndex: number;
+  /** Shape of `pixels`: row-major, interleaved when channels is 3. */
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 1 | 3;
+  /** Photometric interpretation of the decoded frame (before any inversion). */
+  readonly photometricInterpretation: DecodedFrame['photometricInterpretation'];
+  readonly bitsStored: number;
+  readonly signed: boolean;
+  readonly pixels: PixelsFor<O>;
+  /** For display and resize outputs: which VOI was applied and whether MONOCHROME1 was inverted. */
+  readonly display?: Pick<DisplayImage, 'voiUsed' | 'inverted'>;
+  readonly timings: StageTimings;
+}
+
+/** Runs one decode task in the calling thread; the pool's workers call this, tests and benchmarks may too. */
+export async function runDecodeTask<O extends DecodeOutput>(
+  bytes: Uint8Array,
+  request: DecodeRequest<O>,
+): Promise<DecodeResult<O>> {
+  const t0 = performance.now();
+  const { info, frame, frameIndex } = await decodeFrame(
+    bytes,
+    request.frame === undefined ? {} : { frame: request.frame },
+  );
+  const t1 = performance.now();
+  const base = {
+    info,
+    frameIndex,
+    width: frame.columns,
+    height: frame.rows,
+    photometricInterpretation: frame.photometricInterpretation,
+    bitsStored: frame.bitsStored,
+    signed: frame.signed,
+  };
+  const output: DecodeOutput = request.output;
+  if (output === 'stored') {
+    return {
+      ...base,
+      channels: frame.samplesPerPixel,
+      pixels: frame.samples as PixelsFor<O>,
+      timings: { decodeMs: t1 - t0, lutMs: 0, resizeMs: 0 },
+    };
+  }
+  if (output === 'modality') {
+    const pixels = applyModalityLut(frame.samples, info.modalityLut);
+    return {
+      ...base,
+      channels: frame.samplesPerPixel,
+      pixels: pixels as PixelsFor<O>,
+      timings: { decodeMs: t1 - t0, lutMs: performance.now() - t1, resizeMs: 0 },
+    };
+  }
+  const displayOptions = output === 'display' ? request.display : output.resize.display;
+  const rendered = renderToDisplay(frame, info, displayOptions);
+  const t2 = performance.now();
+  const display = { voiUsed: rendered.voiUsed, inverted: rendered.inverted };
+  if (output === 'display') {
+    return {
+      ...base,
+      display,
+      channels: rendered.channels,
+      pixels: rendered.values as PixelsFor<O>,
+      timings: { decodeMs: t1 - t0, lutMs: t2 - t1, resizeMs: 0 },
+    };
+  }
+  // Chest X-ray models are grey-scale; an RGB secondary capture is reduced to luma first
+  // (ITU-R BT.601 weights, as DICOM's YBR_FULL definition in PS3.3 C.7.6.3.1.2 uses).
+  const gray = rendered.channels === 3 ? rgbToLuma(rendered.values) : rendered.values;
+  const { size, filter = 'bilinear' } = output.resize;
+  const resized = await resizeGray(gray, frame.columns, frame.rows, size, filter);
+  return {
+    ...base,
+    width: size,
+    height: size,
+    channels: 1,
+    display,
+    pixels: resized as PixelsFor<O>,
+    timings: { decodeMs: t1 - t0, lutMs: t2 - t1, resizeMs: performance.now() - t2 },
+  };
+}
+
+/** Interleaved RGB values in [0,1] to one luma value per pixel. */
+function rgbToLuma(rgb: Float32Array): Float32Array {
+  const out = new Float32Array(rgb.length / 3);
+  for (let i = 0, j = 0; i < out.length; i++, j += 3) {
+    out[i] = 0.299 * rgb[j]! + 0.587 * rgb[j + 1]! + 0.114 * rgb[j + 2]!;
+  }
+  return out;
+}
