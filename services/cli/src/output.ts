@@ -20,9 +20,9 @@ export class RejectedInputError extends Error {
   override readonly name = 'RejectedInputError';
   constructor(
     readonly file: string,
-    readonly cause: Error & { reason: string },
+    readonly rejection: Error & { reason: string },
   ) {
-    super(`${file}: rejected (${cause.reason}): ${cause.message}`);
+    super(`${file}: rejected (${rejection.reason}): ${rejection.message}`);
   }
 }
 
