@@ -34,6 +34,10 @@ export async function useCpuBackend(): Promise<void> {
     if (!ok) throw new Error('tfjs: cannot select the cpu backend');
   }
   await tf.ready();
+  // The cpu backend prints a banner recommending tfjs-node on its first tensor in Node. tfjs-node
+  // cannot be installed here (see README, Runtimes) and the banner would pollute CLI output.
+  const backend = tf.backend() as unknown as { firstUse?: boolean };
+  if (backend.firstUse === true) backend.firstUse = false;
 }
 
 /** Serializes a layers model to model.json + a single weights.bin shard (deterministic bytes). */

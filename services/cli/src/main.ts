@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { registerDicomCommands } from './commands/dicom.js';
+import { registerModelCommands } from './commands/model.js';
 import { reportFailure } from './output.js';
 
 export function buildProgram(): Command {
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true });
   registerDicomCommands(program);
+  registerModelCommands(program);
   return program;
 }
 

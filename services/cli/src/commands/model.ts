@@ -1,0 +1,142 @@
+/** `cxr model init | export-onnx | info`: build, convert and describe model bundles. */
+import type { Command } from 'commander';
+import {
+  ACTIVATIONS,
+  MODEL_FORMATS,
+  SEED_MODEL_LABELS,
+  describeBundle,
+  exportBundleToOnnx,
+  initSeedModel,
+  loadBundle,
+  probeRuntimes,
+  type ModelFormat,
+  type OutputActivation,
+} from '@cxr/model';
+import { CliError, ExitCode } from '../output.js';
+
+function parseChoice<T extends string>(flag: string, allowed: readonly T[]) {
+  return (raw: string): T => {
+    const match = allowed.find((candidate) => candidate === raw);
+    if (match === undefined) {
+      throw new CliError(`${flag} must be one of ${allowed.join(', ')}, got "${raw}"`, ExitCode.Usage);
+    }
+    return match;
+  };
+}
+
+function parseInteger(flag: string, min: number) {
+  return (raw: string): number => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) {
+      throw new CliError(`${flag} must be an integer >= ${min}, got "${raw}"`, ExitCode.Usage);
+    }
+    return value;
+  };
+}
+
+function parseLabels(raw: string): string[] {
+  const labels = raw.split(',').map((l) => l.trim());
+  if (labels.some((l) => l === '') || new Set(labels).size !== labels.length) {
+    throw new CliError(
+      `--labels must be distinct, non-empty, comma-separated names, got "${raw}"`,
+      ExitCode.Usage,
+    );
+  }
+  return labels;
+}
+
+export function registerModelCommands(program: Command): void {
+  const model = program.command('model').description('Build, convert and describe model bundles');
+
+  model
+    .command('init')
+    .description(
+      'Build the seed model: DenseNet121 + global average pooling + Dense(256, relu) + Dropout(0.5) + ' +
+        'Dense(labels), with seeded weights (no weights are downloaded)',
+    )
+    .requiredOption('--out <dir>', 'bundle folder to write')
+    .option('--size <pixels>', 'input size (square)', parseInteger('--size', 32), 512)
+    .option('--labels <list>', 'comma-separated output labels', parseLabels, [...SEED_MODEL_LABELS])
+    .option(
+      '--activation <fn>',
+      `output activation (${ACTIVATIONS.join(' | ')})`,
+      parseChoice('--activation', ACTIVATIONS),
+      'softmax',
+    )
+    .option('--seed <n>', 'weight seed (same seed, same weights)', parseInteger('--seed', 0), 0)
+    .option(
+      '--format <format>',
+      `weights format (${MODEL_FORMATS.join(' | ')})`,
+      parseChoice('--format', MODEL_FORMATS),
+      'onnx',
+    )
+    .action(
+      async (options: {
+        out: string;
+        size: number;
+        labels: string[];
+        activation: OutputActivation;
+        seed: number;
+        format: ModelFormat;
+      }) => {
+        const bundle = await initSeedModel({
+          outDir: options.out,
+          size: options.size,
+          labels: options.labels,
+          activation: options.activation,
+          seed: options.seed,
+          format: options.format,
+        });
+        process.stdout.write(
+          `wrote ${bundle.dir}: ${bundle.manifest.id} ${bundle.manifest.version} (${bundle.manifest.format}, ` +
+            `${bundle.manifest.input.size}x${bundle.manifest.input.size}, labels ${bundle.manifest.output.labels.join(',')})\n`,
+        );
+      },
+    );
+
+  model
+    .command('export-onnx')
+    .description('Convert a tfjs-layers bundle to ONNX (BatchNorm folded where exact) and copy its manifest')
+    .argument('<src>', 'tfjs-layers bundle folder')
+    .requiredOption('--out <dir>', 'ONNX bundle folder to write')
+    .action(async (src: string, options: { out: string }) => {
+      const { bundle, export: result } = await exportBundleToOnnx(src, options.out, {});
+      process.stdout.write(
+        `wrote ${bundle.dir}: ${result.foldedBatchNorms.length} BatchNorms folded, input ${result.inputLayout}\n`,
+      );
+    });
+
+  model
+    .command('info')
+    .description('Print the manifest, the parameter count and which runtimes can load the bundle')
+    .argument('<dir>', 'bundle folder')
+    .option('--json', 'print JSON')
+    .action(async (dir: string, options: { json?: boolean }) => {
+      const description = await describeBundle(dir);
+      const runtimes = await probeRuntimes(await loadBundle(dir));
+      if (options.json === true) {
+        process.stdout.write(`${JSON.stringify({ ...description, runtimes }, null, 2)}\n`);
+        return;
+      }
+      const m = description.manifest;
+      const lines = [
+        `bundle        ${description.dir}`,
+        `model         ${m.id} ${m.version} (${m.architecture}, ${m.format})`,
+        `parameters    ${description.parameterCount.toLocaleString('en-US')}` +
+          (description.sourceParameterCount !== undefined
+            ? ` stored (source model: ${description.sourceParameterCount.toLocaleString('en-US')})`
+            : ''),
+        `weights       ${(description.weightBytes / 1024 / 1024).toFixed(1)} MiB`,
+        `input         ${m.input.size}x${m.input.size}x${m.input.channels} ${m.input.layout}, crop ${m.input.crop}, ` +
+          `resize ${m.input.resize}, intensity ${m.input.intensity.method}, normalization ${m.input.normalization.method}`,
+        `output        ${m.output.activation} over ${m.output.labels.join(', ')}; decision ${m.output.decision}`,
+        'runtimes',
+        ...runtimes.map(
+          (r) => `  ${r.runtime.padEnd(14)} ${r.canLoad ? 'yes' : `no: ${r.reason ?? 'unknown'}`}`,
+        ),
+        'manifest',
+        JSON.stringify(m, null, 2),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}
