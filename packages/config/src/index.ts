@@ -17,9 +17,25 @@ export interface DecodeConfig {
   readonly threads: number;
 }
 
+/** Runtime names as `@cxr/model` defines them (a test keeps the two lists equal). */
+export const RUNTIME_CHOICES = ['auto', 'onnx', 'tfjs-node-gpu', 'tfjs-node', 'tfjs-wasm'] as const;
+export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
+export const ONNX_EXECUTION_PROVIDERS = ['tensorrt', 'cuda', 'cpu'] as const;
+export type OnnxExecutionProvider = (typeof ONNX_EXECUTION_PROVIDERS)[number];
+
+export interface RuntimeConfig {
+  /** CXR_RUNTIME: which inference runtime; `auto` picks the fastest that loads the bundle. */
+  readonly runtime: RuntimeChoice;
+  /** CXR_RUNTIME_THREADS: compute threads of the runtime (default: one per core). */
+  readonly threads: number;
+  /** CXR_ONNX_EXECUTION_PROVIDERS: tried in order, cpu always last (e.g. `tensorrt,cuda,cpu`). */
+  readonly onnxExecutionProviders: readonly OnnxExecutionProvider[];
+}
+
 export interface AppConfig {
   readonly logLevel: LogLevel;
   readonly decode: DecodeConfig;
+  readonly runtime: RuntimeConfig;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -44,10 +60,32 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   return match;
 }
 
+function listOf<T extends string>(
+  env: Env,
+  name: string,
+  allowed: readonly T[],
+  fallback: readonly T[],
+): T[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return [...fallback];
+  return raw.split(',').map((item) => {
+    const match = allowed.find((candidate) => candidate === item.trim());
+    if (match === undefined) {
+      throw new ConfigError(`${name} must be a comma-separated list of ${allowed.join(', ')}, got "${raw}"`);
+    }
+    return match;
+  });
+}
+
 /** Reads and validates the whole configuration; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
   return {
     logLevel: oneOf(env, 'CXR_LOG_LEVEL', LOG_LEVELS, 'info'),
     decode: { threads: positiveInt(env, 'CXR_DECODE_THREADS', availableParallelism()) },
+    runtime: {
+      runtime: oneOf(env, 'CXR_RUNTIME', RUNTIME_CHOICES, 'auto'),
+      threads: positiveInt(env, 'CXR_RUNTIME_THREADS', availableParallelism()),
+      onnxExecutionProviders: listOf(env, 'CXR_ONNX_EXECUTION_PROVIDERS', ONNX_EXECUTION_PROVIDERS, ['cpu']),
+    },
   };
 }

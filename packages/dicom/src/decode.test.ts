@@ -1,30 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, readDicomInfo } from './decode.js';
 import { DicomRejectedError, type RejectReason } from './errors.js';
-import { imagePixelElements, rleFrame, writeDicom, type WriterElement } from './testing/write-dicom.js';
+import { imagePixelElements, rleFrame, writeDicom, type DataElement, type Vr } from './testing/index.js';
 import { TransferSyntax } from './uids.js';
 
 type PixelSpec = Parameters<typeof imagePixelElements>[0];
 
 function image(
   pixel: PixelSpec,
-  pixelData: WriterElement['value'],
+  pixelData: DataElement['value'],
   options: {
     transferSyntaxUid?: string;
     preamble?: boolean;
-    meta?: boolean;
-    extra?: WriterElement[];
-    vr?: string;
+    fileMeta?: boolean;
+    extra?: DataElement[];
+    vr?: Vr;
   } = {},
 ): Uint8Array {
-  return writeDicom({
-    ...options,
-    elements: [
+  return writeDicom(
+    [
       ...imagePixelElements(pixel),
       ...(options.extra ?? []),
       { tag: 0x7fe00010, vr: options.vr ?? (pixel.bitsAllocated > 8 ? 'OW' : 'OB'), value: pixelData },
     ],
-  });
+    options,
+  );
 }
 
 async function samplesOf(bytes: Uint8Array, frame = 0): Promise<number[]> {
@@ -190,8 +190,8 @@ describe('decodeFrame: colour (PS3.3 C.7.6.3.1.2)', () => {
   });
 
   it('maps PALETTE COLOR through 16-bit tables, clamping indices outside the table', async () => {
-    const descriptor = (entries: number): WriterElement['value'] => [entries, 10, 16];
-    const extra: WriterElement[] = [
+    const descriptor = (entries: number): DataElement['value'] => [entries, 10, 16];
+    const extra: DataElement[] = [
       { tag: 0x00281101, vr: 'US', value: descriptor(4) },
       { tag: 0x00281102, vr: 'US', value: descriptor(4) },
       { tag: 0x00281103, vr: 'US', value: descriptor(4) },
@@ -212,7 +212,7 @@ describe('decodeFrame: colour (PS3.3 C.7.6.3.1.2)', () => {
   });
 
   it('reads 8-bit palette entries written one per 16-bit word, high byte or low byte', async () => {
-    const extra: WriterElement[] = [
+    const extra: DataElement[] = [
       { tag: 0x00281101, vr: 'US', value: [2, 0, 8] },
       { tag: 0x00281102, vr: 'US', value: [2, 0, 8] },
       { tag: 0x00281103, vr: 'US', value: [2, 0, 8] },
@@ -295,7 +295,7 @@ describe('decodeFrame: encodings and file structure', () => {
     ['explicit VR little endian', TransferSyntax.ExplicitVRLittleEndian],
     ['explicit VR big endian', TransferSyntax.ExplicitVRBigEndian],
   ])('opens a bare %s data set without preamble or meta', async (_name, uid) => {
-    const bytes = image(pixel16, values16, { transferSyntaxUid: uid, preamble: false, meta: false });
+    const bytes = image(pixel16, values16, { transferSyntaxUid: uid, preamble: false, fileMeta: false });
     const result = await decodeFrame(bytes);
     expect(result.info.hadPreamble).toBe(false);
     expect(result.info.hadFileMeta).toBe(false);
@@ -304,11 +304,13 @@ describe('decodeFrame: encodings and file structure', () => {
   });
 
   it('follows the bytes when the meta says explicit VR but the data set is implicit', async () => {
-    const bytes = writeDicom({
-      transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
-      encoding: { explicitVr: false, bigEndian: false },
-      elements: [...imagePixelElements(pixel16), { tag: 0x7fe00010, vr: 'OW', value: values16 }],
-    });
+    const bytes = writeDicom(
+      [...imagePixelElements(pixel16), { tag: 0x7fe00010, vr: 'OW', value: values16 }],
+      {
+        transferSyntaxUid: TransferSyntax.ExplicitVRLittleEndian,
+        encoding: { explicitVr: false, bigEndian: false },
+      },
+    );
     expect(await samplesOf(bytes)).toEqual(expected16);
   });
 });
@@ -323,7 +325,7 @@ describe('decodeFrame: RLE Lossless (PS3.5 Annex G) inside Part 10', () => {
     const f1 = frame([10, 20, 0x7fff, 0xfffe]);
     const bytes = image(
       { rows: 2, columns: 2, bitsAllocated: 16, pixelRepresentation: 1, numberOfFrames: 2 },
-      { fragments: [f0, f1.subarray(0, 40), f1.subarray(40)], basicOffsetTable: [0, f0.length + 8] },
+      { kind: 'encapsulated', frames: [[f0], [f1.subarray(0, 40), f1.subarray(40)]] },
       { transferSyntaxUid: rle },
     );
     expect(await samplesOf(bytes, 0)).toEqual([-1, -32768, 1, 2]);
@@ -333,7 +335,11 @@ describe('decodeFrame: RLE Lossless (PS3.5 Annex G) inside Part 10', () => {
   it('uses one fragment per frame when there is no offset table', async () => {
     const bytes = image(
       { rows: 1, columns: 3, bitsAllocated: 8, numberOfFrames: 2 },
-      { fragments: [rleFrame([Uint8Array.of(1, 1, 1)]), rleFrame([Uint8Array.of(7, 8, 9)])] },
+      {
+        kind: 'encapsulated',
+        frames: [[rleFrame([Uint8Array.of(1, 1, 1)])], [rleFrame([Uint8Array.of(7, 8, 9)])]],
+        offsetTable: false,
+      },
       { transferSyntaxUid: rle },
     );
     expect(await samplesOf(bytes, 1)).toEqual([7, 8, 9]);
@@ -349,7 +355,11 @@ describe('decodeFrame: RLE Lossless (PS3.5 Annex G) inside Part 10', () => {
     const bytes = image(
       { rows: 1, columns: 2, bitsAllocated: 8, numberOfFrames: 3 },
       // Frame 2 split into two fragments so "one fragment per frame" cannot be what finds it.
-      { fragments: [f0, f1, f2.subarray(0, 66), f2.subarray(66)] },
+      {
+        kind: 'encapsulated',
+        frames: [[f0], [f1], [f2.subarray(0, 66), f2.subarray(66)]],
+        offsetTable: false,
+      },
       {
         transferSyntaxUid: rle,
         extra: [
@@ -365,7 +375,11 @@ describe('decodeFrame: RLE Lossless (PS3.5 Annex G) inside Part 10', () => {
   it('decodes colour RLE (one segment per sample) to interleaved RGB', async () => {
     const bytes = image(
       { rows: 1, columns: 2, bitsAllocated: 8, samplesPerPixel: 3 },
-      { fragments: [rleFrame([Uint8Array.of(10, 11), Uint8Array.of(20, 21), Uint8Array.of(30, 31)])] },
+      {
+        kind: 'encapsulated',
+        frames: [[rleFrame([Uint8Array.of(10, 11), Uint8Array.of(20, 21), Uint8Array.of(30, 31)])]],
+        offsetTable: false,
+      },
       { transferSyntaxUid: rle },
     );
     expect(await samplesOf(bytes)).toEqual([10, 20, 30, 11, 21, 31]);
@@ -374,7 +388,7 @@ describe('decodeFrame: RLE Lossless (PS3.5 Annex G) inside Part 10', () => {
   it('rejects an RLE frame whose segment is short as corrupt_stream', async () => {
     const bytes = image(
       { rows: 2, columns: 2, bitsAllocated: 8 },
-      { fragments: [rleFrame([Uint8Array.of(1, 2, 3)])] },
+      { kind: 'encapsulated', frames: [[rleFrame([Uint8Array.of(1, 2, 3)])]], offsetTable: false },
       { transferSyntaxUid: rle },
     );
     await expectReason(() => decodeFrame(bytes), 'corrupt_stream');
@@ -419,7 +433,7 @@ describe('readDicomInfo: LUT modules and identifiers', () => {
   });
 
   it('reads a Modality LUT Sequence with a signed first mapped value and 0 meaning 65536 entries', () => {
-    const signedItem: WriterElement[] = [
+    const signedItem: DataElement[] = [
       { tag: 0x00283002, vr: 'US', value: [3, 0xfffe, 16] },
       { tag: 0x00283004, vr: 'LO', value: 'HU' },
       { tag: 0x00283006, vr: 'OW', value: Uint16Array.of(100, 200, 300) },
@@ -441,7 +455,7 @@ describe('readDicomInfo: LUT modules and identifiers', () => {
     const unsignedInfo = readDicomInfo(unsignedFile);
     expect(unsignedInfo.modalityLut.kind === 'table' && unsignedInfo.modalityLut.lut.firstMapped).toBe(65534);
 
-    const fullItem: WriterElement[] = [
+    const fullItem: DataElement[] = [
       { tag: 0x00283002, vr: 'US', value: [0, 0, 16] },
       { tag: 0x00283006, vr: 'OW', value: Uint16Array.from({ length: 65536 }, (_, i) => 65535 - i) },
     ];
@@ -453,7 +467,7 @@ describe('readDicomInfo: LUT modules and identifiers', () => {
   });
 
   it('reads VOI LUT Sequence tables in an implicit VR file', () => {
-    const item: WriterElement[] = [
+    const item: DataElement[] = [
       { tag: 0x00283002, vr: 'US', value: [2, 5, 12] },
       { tag: 0x00283003, vr: 'LO', value: 'NORMAL' },
       { tag: 0x00283006, vr: 'OW', value: Uint16Array.of(0, 4095) },
@@ -511,12 +525,10 @@ describe('rejections', () => {
   });
 
   it('rejects an object without Pixel Data as no_pixel_data', async () => {
-    const sr = writeDicom({
-      elements: [
-        { tag: 0x00080016, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.88.11' },
-        { tag: 0x00080060, vr: 'CS', value: 'SR' },
-      ],
-    });
+    const sr = writeDicom([
+      { tag: 0x00080016, vr: 'UI', value: '1.2.840.10008.5.1.4.1.1.88.11' },
+      { tag: 0x00080060, vr: 'CS', value: 'SR' },
+    ]);
     await expectReason(() => decodeFrame(sr), 'no_pixel_data');
   });
 
@@ -568,12 +580,10 @@ describe('rejections', () => {
         decodeFrame(image({ rows: 2, columns: 2, bitsAllocated: 8, samplesPerPixel: 2 }, new Uint8Array(8))),
       'unsupported_pixel_module',
     );
-    const noRows = writeDicom({
-      elements: [
-        ...imagePixelElements({ rows: 2, columns: 2, bitsAllocated: 8 }).filter((e) => e.tag !== 0x00280010),
-        { tag: 0x7fe00010, vr: 'OB', value: new Uint8Array(4) },
-      ],
-    });
+    const noRows = writeDicom([
+      ...imagePixelElements({ rows: 2, columns: 2, bitsAllocated: 8 }).filter((e) => e.tag !== 0x00280010),
+      { tag: 0x7fe00010, vr: 'OB', value: new Uint8Array(4) },
+    ]);
     await expectReason(() => decodeFrame(noRows), 'unsupported_pixel_module');
   });
 });

@@ -2,7 +2,10 @@ import { performance } from 'node:perf_hooks';
 
 import { applyModalityLut, decodeFrame, renderToDisplay } from '@cxr/dicom';
 import type { DecodedFrame, DicomImageInfo, DisplayImage, RenderOptions, StoredSamples } from '@cxr/dicom';
+import type { InputLayout, ManifestInput } from '@cxr/model/manifest';
 
+import { preprocessForModel } from './preprocess.js';
+import type { IntensityUsed } from './preprocess.js';
 import { resizeGray } from './resize.js';
 import type { ResizeFilter } from './resize.js';
 
@@ -14,14 +17,21 @@ export interface ResizeOutput {
   readonly display?: RenderOptions;
 }
 
+/** The model input tensor a bundle's manifest describes (see preprocessForModel). */
+export interface ModelOutput {
+  readonly model: ManifestInput;
+}
+
 /**
  * What a decode task returns:
  * - 'stored': the decoded frame's stored values (no LUT);
  * - 'modality': modality LUT applied (PS3.3 C.11.1), e.g. Hounsfield units for CT;
  * - 'display': modality + VOI LUT + MONOCHROME1 inversion, values in [0,1];
- * - { resize }: display values resized to size x size, values in [0,1].
+ * - { resize }: display values resized to size x size, values in [0,1];
+ * - { model }: the model input tensor for one image, in the manifest's layout (preprocessForModel).
  */
-export type DecodeOutput = 'stored' | 'modality' | 'display' | { readonly resize: ResizeOutput };
+export type DecodeOutput =
+  'stored' | 'modality' | 'display' | { readonly resize: ResizeOutput } | ModelOutput;
 
 /** One decode task: which frame and what to make of it. */
 export interface DecodeRequest<O extends DecodeOutput = DecodeOutput> {
@@ -38,8 +48,10 @@ export interface StageTimings {
   readonly decodeMs: number;
   /** Modality LUT, or modality + VOI + inversion for display outputs; 0 for 'stored'. */
   readonly lutMs: number;
-  /** 0 unless the output is a resize. */
+  /** 0 unless the output is a resize (for model outputs: crop + resize). */
   readonly resizeMs: number;
+  /** Model outputs only: normalization, channel replication and layout. */
+  readonly normalizeMs?: number;
 }
 
 /** Pixels a task produced: stored samples for 'stored', Float32Array for every other output. */
@@ -50,7 +62,10 @@ export interface DecodeResult<O extends DecodeOutput = DecodeOutput> {
   /** Header facts. Carries `patientId` for salted hashing only: never log or print it. */
   readonly info: DicomImageInfo;
   readonly frameIndex: number;
-  /** Shape of `pixels`: row-major, interleaved when channels is 3. */
+  /**
+   * Shape of `pixels`: row-major, interleaved when channels is 3; for model outputs size x size x
+   * channels in `model.layout` order (planar for NCHW).
+   */
   readonly width: number;
   readonly height: number;
   readonly channels: 1 | 3;
@@ -61,6 +76,8 @@ export interface DecodeResult<O extends DecodeOutput = DecodeOutput> {
   readonly pixels: PixelsFor<O>;
   /** For display and resize outputs: which VOI was applied and whether MONOCHROME1 was inverted. */
   readonly display?: Pick<DisplayImage, 'voiUsed' | 'inverted'>;
+  /** For model outputs: the tensor's layout and how intensity was turned into [0,1]. */
+  readonly model?: { readonly layout: InputLayout; readonly intensityUsed: IntensityUsed };
   readonly timings: StageTimings;
 }
 
@@ -100,6 +117,25 @@ export async function runDecodeTask<O extends DecodeOutput>(
       channels: frame.samplesPerPixel,
       pixels: pixels as PixelsFor<O>,
       timings: { decodeMs: t1 - t0, lutMs: performance.now() - t1, resizeMs: 0 },
+    };
+  }
+  if (typeof output === 'object' && 'model' in output) {
+    const input = output.model;
+    const { tensor, timings, intensityUsed } = await preprocessForModel(frame, info, input);
+    return {
+      ...base,
+      width: input.size,
+      height: input.size,
+      channels: input.channels,
+      display: { voiUsed: intensityUsed.voiUsed, inverted: intensityUsed.inverted },
+      model: { layout: input.layout, intensityUsed },
+      pixels: tensor as PixelsFor<O>,
+      timings: {
+        decodeMs: t1 - t0,
+        lutMs: timings.intensityMs,
+        resizeMs: timings.cropMs + timings.resizeMs,
+        normalizeMs: timings.normalizeMs,
+      },
     };
   }
   const displayOptions = output === 'display' ? request.display : output.resize.display;

@@ -1,4 +1,5 @@
 export * from './decode-pool.js';
 export * from './decode-task.js';
 export * from './png.js';
+export * from './preprocess.js';
 export * from './resize.js';

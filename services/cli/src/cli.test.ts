@@ -2,52 +2,13 @@
  * The `cxr dicom` commands as a user runs them: real processes, generated fixtures, exit codes
  * and the one-line error contract. Canary patient data must never reach stdout or stderr.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { applyModalityLut, decodeFrame } from '@cxr/dicom';
-import {
-  CANARY_PATIENT_ID,
-  CANARY_PATIENT_NAME,
-  loadFixtureManifest,
-  type FixtureSet,
-} from '@cxr/test/fixtures';
-
-const require = createRequire(import.meta.url);
-const TSX_CLI = require.resolve('tsx/cli');
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-
-interface RunResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cxr(...args: string[]): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSX_CLI, MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function expectNoCanary(result: RunResult): void {
-  for (const text of [result.stdout, result.stderr]) {
-    expect(text).not.toContain(CANARY_PATIENT_ID);
-    expect(text).not.toContain(CANARY_PATIENT_NAME);
-    expect(text).not.toContain('CANARY');
-  }
-}
+import { loadFixtureManifest, type FixtureSet } from '@cxr/test/fixtures';
+import { cxr, expectNoCanary } from './testing/run-cxr.js';
 
 let fixtures: FixtureSet;
 let out: string;

@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { registerDicomCommands } from './commands/dicom.js';
 import { registerModelCommands } from './commands/model.js';
+import { registerPredictCommand } from './commands/predict.js';
 import { reportFailure } from './output.js';
 
 export function buildProgram(): Command {
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: true });
   registerDicomCommands(program);
   registerModelCommands(program);
+  registerPredictCommand(program);
   return program;
 }
 

@@ -12,7 +12,7 @@ import {
   makePhantom,
   maxAbsDiff,
   scratchDir,
-} from './wasm-test-support.js';
+} from '../testing/index.js';
 
 const scratch = scratchDir();
 afterAll(() => {

@@ -9,10 +9,11 @@ import {
   frameInfoOf,
   makePhantom,
   maxAbsDiff,
+  meanAbsDiff,
   readPublicDicom,
   scratchDir,
   type ParsedPart10,
-} from './wasm-test-support.js';
+} from '../testing/index.js';
 
 const scratch = scratchDir();
 afterAll(() => {
@@ -21,13 +22,6 @@ afterAll(() => {
 
 const mono8 = makePhantom({ rows: 257, columns: 301, bitsStored: 8, seed: 3 });
 const rgb8 = makePhantom({ rows: 257, columns: 301, bitsStored: 8, samplesPerPixel: 3, seed: 4 });
-
-/** Mean absolute difference: lossy JPEG vs its source is judged on average, not per sample. */
-function meanAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += Math.abs((a[i] ?? 0) - (b[i] ?? 0));
-  return sum / a.length;
-}
 
 /*
  * libjpeg-turbo (wasm, via TurboJPEG) vs dcmtk's IJG libjpeg 6b, measured here: identical (max

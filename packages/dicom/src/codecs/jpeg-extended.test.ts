@@ -1,51 +1,34 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DicomRejectedError } from '../errors.js';
 import type { EncodedFrameInfo } from '../types.js';
 import { decodeJpegExtended, decodeJpegExtendedSync } from './jpeg-extended.js';
 import { decodeJpegLosslessSync } from './jpeg-lossless.js';
+import { dcmcjpegStream, dcmdjpegDecode, encodeDcOnly, jpegTestImage } from './jpeg/test-support.js';
 import {
-  dcmcjpegStream,
-  dcmdjpegDecode,
-  encodeDcOnly,
-  makePhantom,
+  firstFrameCodestream,
+  maxAbsDiff,
+  mulberry32,
   nativeSamples,
-  prng,
-  readDicom,
+  readDicomFile,
   runTool,
-  writeNativeDicom,
+  scratchDir,
+  writeNativeImage,
   type NativeImage,
-  type ReadDicom,
-} from './jpeg/test-support.js';
+  type ParsedPart10,
+} from '../testing/index.js';
 
 // Tolerance against dcmtk's IJG decode (dcmdjpeg): the decoder ports IJG's islow IDCT, fancy
 // upsampling and YCbCr->RGB exactly, so the measured difference is 0 and the tests demand 0.
 const TOLERANCE = 0;
 
-let dir = '';
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'cxr-jpeg-dct-'));
-});
+const scratch = scratchDir('cxr-jpeg-dct-');
+const dir = scratch.dir;
 afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
+  scratch.cleanup();
 });
 
-function image(width: number, height: number, bits: number, channels: 1 | 3, seed: number): NativeImage {
-  return {
-    rows: height,
-    columns: width,
-    samplesPerPixel: channels,
-    bitsAllocated: bits > 8 ? 16 : 8,
-    bitsStored: bits,
-    pixelRepresentation: 0,
-    photometric: channels === 3 ? 'RGB' : 'MONOCHROME2',
-    samples: makePhantom(width, height, bits, channels, seed),
-  };
-}
-
-function infoOf(file: ReadDicom): EncodedFrameInfo {
+function infoOf(file: ParsedPart10): EncodedFrameInfo {
   return {
     rows: file.rows,
     columns: file.columns,
@@ -54,23 +37,16 @@ function infoOf(file: ReadDicom): EncodedFrameInfo {
     bitsStored: file.bitsStored,
     pixelRepresentation: file.pixelRepresentation,
     planarConfiguration: file.planarConfiguration,
-    photometricInterpretation: file.photometric,
+    photometricInterpretation: file.photometricInterpretation,
   };
-}
-
-function maxAbsDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  expect(actual.length).toBe(expected.length);
-  let max = 0;
-  for (let i = 0; i < expected.length; i++) max = Math.max(max, Math.abs(actual[i]! - expected[i]!));
-  return max;
 }
 
 /** Compresses with dcmcjpeg, decodes with dcmdjpeg and with our decoder; returns both. */
 async function roundTrip(name: string, img: NativeImage, options: readonly string[]) {
   dcmcjpegStream(dir, name, img, options);
-  const compressed = readDicom(`${dir}/${name}.jpg.dcm`);
+  const compressed = readDicomFile(`${dir}/${name}.jpg.dcm`);
   const reference = dcmdjpegDecode(dir, name, `${dir}/${name}.jpg.dcm`);
-  const out = await decodeJpegExtended(compressed.pixelBytes, infoOf(compressed));
+  const out = await decodeJpegExtended(firstFrameCodestream(compressed), infoOf(compressed));
   return { compressed, reference, out };
 }
 
@@ -82,13 +58,13 @@ describe('decodeJpegExtended against dcmdjpeg (T.81 Annex F, PS3.5 A.4.1)', () =
   ] as const) {
     for (const quality of ['90', '40']) {
       it(`12-bit extended (SOF1) ${w}x${h} q${quality} is within ${TOLERANCE}`, async () => {
-        const img = image(w, h, 12, 1, w + h);
+        const img = jpegTestImage(w, h, 12, 1, w + h);
         const { compressed, reference, out } = await roundTrip(`ee12-${w}-${quality}`, img, [
           '+ee',
           '+q',
           quality,
         ]);
-        expect(compressed.transferSyntax).toBe('1.2.840.10008.1.2.4.51');
+        expect(compressed.transferSyntaxUid).toBe('1.2.840.10008.1.2.4.51');
         expect(out.samples).toBeInstanceOf(Uint16Array);
         expect(out.colorSpace).toBe('as-stored');
         expect(maxAbsDiff(out.samples, nativeSamples(reference))).toBeLessThanOrEqual(TOLERANCE);
@@ -100,7 +76,7 @@ describe('decodeJpegExtended against dcmdjpeg (T.81 Annex F, PS3.5 A.4.1)', () =
 
   it('8-bit baseline (SOF0) and 8-bit extended (SOF1) grayscale', async () => {
     for (const options of [['+eb'], ['+ee', '+q', '75']]) {
-      const img = image(131, 77, 8, 1, 3);
+      const img = jpegTestImage(131, 77, 8, 1, 3);
       const { reference, out } = await roundTrip(`g8-${options[0]!}`, img, options);
       expect(out.samples).toBeInstanceOf(Uint8Array);
       expect(maxAbsDiff(out.samples, nativeSamples(reference))).toBeLessThanOrEqual(TOLERANCE);
@@ -114,41 +90,40 @@ describe('decodeJpegExtended against dcmdjpeg (T.81 Annex F, PS3.5 A.4.1)', () =
     ['4:1:1 YBR_FULL', ['+eb', '+n1'], 'YBR_FULL'],
   ] as const) {
     it(`8-bit colour ${label} converts to RGB like dcmdjpeg`, async () => {
-      const img = image(101, 67, 8, 3, 11);
+      const img = jpegTestImage(101, 67, 8, 3, 11);
       const { compressed, reference, out } = await roundTrip(`c-${label.replace(/\W/g, '')}`, img, options);
-      expect(compressed.photometric).toBe(photometric);
-      expect(reference.photometric).toBe('RGB');
+      expect(compressed.photometricInterpretation).toBe(photometric);
+      expect(reference.photometricInterpretation).toBe('RGB');
       expect(out.colorSpace).toBe('RGB');
       expect(maxAbsDiff(out.samples, nativeSamples(reference))).toBeLessThanOrEqual(TOLERANCE);
     });
   }
 
   it('8-bit colour coded as RGB (+cr) is returned as stored', async () => {
-    const img = image(50, 41, 8, 3, 12);
+    const img = jpegTestImage(50, 41, 8, 3, 12);
     const { compressed, reference, out } = await roundTrip('c-rgb', img, ['+eb', '+cr']);
-    expect(compressed.photometric).toBe('RGB');
+    expect(compressed.photometricInterpretation).toBe('RGB');
     expect(out.colorSpace).toBe('as-stored');
     expect(maxAbsDiff(out.samples, nativeSamples(reference))).toBeLessThanOrEqual(TOLERANCE);
   });
 
   it('4:2:0 (h2v2 fancy upsampling) from gdcmconv matches dcmdjpeg', async () => {
-    const img = image(70, 63, 8, 3, 13);
-    writeFileSync(`${dir}/g420.raw.dcm`, writeNativeDicom(img));
+    const img = jpegTestImage(70, 63, 8, 3, 13);
+    writeFileSync(`${dir}/g420.raw.dcm`, writeNativeImage(img));
     runTool('gdcmconv', ['--jpeg', '--lossy', '-q', '90', `${dir}/g420.raw.dcm`, `${dir}/g420.jpg.dcm`]);
-    const compressed = readDicom(`${dir}/g420.jpg.dcm`);
-    const sof = compressed.pixelBytes.findIndex(
-      (b, i) => b === 0xff && compressed.pixelBytes[i + 1] === 0xc0,
-    );
-    expect(compressed.pixelBytes[sof + 11]).toBe(0x22); // first component H=2, V=2
+    const compressed = readDicomFile(`${dir}/g420.jpg.dcm`);
+    const stream = firstFrameCodestream(compressed);
+    const sof = stream.findIndex((b, i) => b === 0xff && stream[i + 1] === 0xc0);
+    expect(stream[sof + 11]).toBe(0x22); // first component H=2, V=2
     const reference = nativeSamples(dcmdjpegDecode(dir, 'g420', `${dir}/g420.jpg.dcm`));
-    const out = await decodeJpegExtended(compressed.pixelBytes, infoOf(compressed));
+    const out = await decodeJpegExtended(stream, infoOf(compressed));
     expect(maxAbsDiff(out.samples, reference)).toBeLessThanOrEqual(TOLERANCE);
   });
 
   it('decodes a lossless stream mislabelled as extended (dispatch on SOF3)', async () => {
-    const img = image(40, 30, 12, 1, 14);
+    const img = jpegTestImage(40, 30, 12, 1, 14);
     const stream = dcmcjpegStream(dir, 'mislabel', img, ['+e1']);
-    const info = { ...infoOf(readDicom(`${dir}/mislabel.jpg.dcm`)) };
+    const info = { ...infoOf(readDicomFile(`${dir}/mislabel.jpg.dcm`)) };
     const out = await decodeJpegExtended(stream, info);
     expect(Array.from(out.samples)).toEqual(Array.from(img.samples));
     // ...and the other way round: a DCT stream given to the lossless codec.
@@ -163,7 +138,7 @@ describe('decodeJpegExtended on DC-only streams (restart intervals)', () => {
       it(`${precision}-bit, restart interval ${restartInterval}`, () => {
         const blocksWide = 9;
         const blocksHigh = 6;
-        const random = prng(precision + restartInterval);
+        const random = mulberry32(precision + restartInterval);
         const limit = precision === 8 ? 150 : 2400;
         const dc = Int32Array.from({ length: blocksWide * blocksHigh }, () =>
           Math.round((random() - 0.5) * 2 * limit),
@@ -201,9 +176,9 @@ describe('decodeJpegExtended rejects corrupt streams with corrupt_stream', () =>
   let stream: Uint8Array = new Uint8Array(0);
   let info: EncodedFrameInfo;
   beforeAll(() => {
-    const img = image(64, 48, 12, 1, 1);
+    const img = jpegTestImage(64, 48, 12, 1, 1);
     stream = dcmcjpegStream(dir, 'corrupt', img, ['+ee']);
-    info = infoOf(readDicom(`${dir}/corrupt.jpg.dcm`));
+    info = infoOf(readDicomFile(`${dir}/corrupt.jpg.dcm`));
   });
 
   async function expectCorrupt(bytes: Uint8Array, frameInfo: EncodedFrameInfo = info): Promise<void> {
@@ -239,11 +214,11 @@ describe('decodeJpegExtended rejects corrupt streams with corrupt_stream', () =>
   });
 
   it('refuses progressive streams as unsupported, not corrupt', async () => {
-    const img = image(32, 32, 8, 1, 2);
+    const img = jpegTestImage(32, 32, 8, 1, 2);
     const progressive = dcmcjpegStream(dir, 'prog', img, ['+ep']);
     const error: unknown = await decodeJpegExtended(
       progressive,
-      infoOf(readDicom(`${dir}/prog.jpg.dcm`)),
+      infoOf(readDicomFile(`${dir}/prog.jpg.dcm`)),
     ).then(
       () => undefined,
       (e: unknown) => e,
@@ -253,7 +228,7 @@ describe('decodeJpegExtended rejects corrupt streams with corrupt_stream', () =>
   });
 
   it('never throws anything but DicomRejectedError on mutated input', async () => {
-    const random = prng(99);
+    const random = mulberry32(99);
     for (let n = 0; n < 300; n++) {
       const bad = stream.slice(0, Math.max(4, Math.floor(random() * stream.length * 1.05)));
       for (let k = 0; k < 3; k++) bad[Math.floor(random() * bad.length)] = Math.floor(random() * 256);

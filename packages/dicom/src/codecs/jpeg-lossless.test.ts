@@ -1,45 +1,26 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DicomRejectedError } from '../errors.js';
 import type { EncodedFrameInfo } from '../types.js';
 import { decodeJpegLossless, decodeJpegLosslessSync } from './jpeg-lossless.js';
+import { dcmcjpegStream, dcmdjpegDecode, encodeLossless, jpegTestImage } from './jpeg/test-support.js';
 import {
-  dcmcjpegStream,
-  dcmdjpegDecode,
-  encodeLossless,
-  makePhantom,
+  firstFrameCodestream,
+  mulberry32,
   nativeSamples,
-  prng,
-  readDicom,
+  publicDicomPath,
+  readDicomFile,
   runTool,
-  writeNativeDicom,
+  scratchDir,
+  writeNativeImage,
   type NativeImage,
-} from './jpeg/test-support.js';
+} from '../testing/index.js';
 
-const PUBLIC = join(import.meta.dirname, '../../../../../shared/data/public-dicom');
-
-let dir = '';
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'cxr-jpeg-lossless-'));
-});
+const scratch = scratchDir('cxr-jpeg-lossless-');
+const dir = scratch.dir;
 afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
+  scratch.cleanup();
 });
-
-function image(width: number, height: number, bits: number, channels: 1 | 3, seed: number): NativeImage {
-  return {
-    rows: height,
-    columns: width,
-    samplesPerPixel: channels,
-    bitsAllocated: bits > 8 ? 16 : 8,
-    bitsStored: bits,
-    pixelRepresentation: 0,
-    photometric: channels === 3 ? 'RGB' : 'MONOCHROME2',
-    samples: makePhantom(width, height, bits, channels, seed),
-  };
-}
 
 function infoOf(img: NativeImage, pixelRepresentation: 0 | 1 = 0): EncodedFrameInfo {
   return {
@@ -50,7 +31,7 @@ function infoOf(img: NativeImage, pixelRepresentation: 0 | 1 = 0): EncodedFrameI
     bitsStored: img.bitsStored,
     pixelRepresentation,
     planarConfiguration: 0,
-    photometricInterpretation: img.photometric,
+    photometricInterpretation: img.photometricInterpretation,
   };
 }
 
@@ -78,7 +59,7 @@ describe('decodeJpegLossless against dcmcjpeg (T.81 Annex H, PS3.5 A.4.1)', () =
   for (const bits of [8, 12, 16]) {
     for (let predictor = 1; predictor <= 7; predictor++) {
       it(`is exact for ${bits}-bit, predictor ${predictor}, 300x257`, async () => {
-        const img = image(300, 257, bits, 1, bits * 10 + predictor);
+        const img = jpegTestImage(300, 257, bits, 1, bits * 10 + predictor);
         // dcmcjpeg's true-lossless codec codes 12-bit data at precision 16; its older IJG codec (+pl +bt) keeps 12.
         const base = predictor === 1 ? ['+e1'] : ['+el', '+sv', String(predictor)];
         const options = bits === 12 ? [...base, '+pl', '+bt'] : base;
@@ -100,7 +81,7 @@ describe('decodeJpegLossless against dcmcjpeg (T.81 Annex H, PS3.5 A.4.1)', () =
       [7, 1],
       [33, 5],
     ] as const) {
-      const img = image(w, h, 12, 1, w * 100 + h);
+      const img = jpegTestImage(w, h, 12, 1, w * 100 + h);
       const stream = dcmcjpegStream(dir, `small-${w}x${h}`, img, ['+el', '+sv', '7']);
       const out = await decodeJpegLossless(stream, infoOf(img));
       expectSamples(out.samples, img.samples);
@@ -108,7 +89,7 @@ describe('decodeJpegLossless against dcmcjpeg (T.81 Annex H, PS3.5 A.4.1)', () =
   });
 
   it('is exact for 8-bit RGB, interleaved (SV1)', async () => {
-    const img = image(211, 97, 8, 3, 77);
+    const img = jpegTestImage(211, 97, 8, 3, 77);
     const stream = dcmcjpegStream(dir, 'rgb8', img, ['+e1']);
     const out = await decodeJpegLossless(stream, infoOf(img));
     expect(out.samples).toBeInstanceOf(Uint8Array);
@@ -116,10 +97,10 @@ describe('decodeJpegLossless against dcmcjpeg (T.81 Annex H, PS3.5 A.4.1)', () =
   });
 
   it('applies the point transform exactly as dcmdjpeg does', async () => {
-    const img = image(120, 77, 12, 1, 5);
+    const img = jpegTestImage(120, 77, 12, 1, 5);
     dcmcjpegStream(dir, 'pt', img, ['+el', '+sv', '1', '+pt', '3']);
     const reference = nativeSamples(dcmdjpegDecode(dir, 'pt', `${dir}/pt.jpg.dcm`));
-    const stream = readDicom(`${dir}/pt.jpg.dcm`).pixelBytes;
+    const stream = firstFrameCodestream(readDicomFile(`${dir}/pt.jpg.dcm`));
     const out = await decodeJpegLossless(stream, infoOf(img));
     expectSamples(out.samples, reference);
     expectSamples(
@@ -129,7 +110,7 @@ describe('decodeJpegLossless against dcmcjpeg (T.81 Annex H, PS3.5 A.4.1)', () =
   });
 
   it('returns the raw bits as Int16Array for Pixel Representation 1', async () => {
-    const img = image(64, 40, 16, 1, 9);
+    const img = jpegTestImage(64, 40, 16, 1, 9);
     const stream = dcmcjpegStream(dir, 'signed', img, ['+e1']);
     const out = await decodeJpegLossless(stream, infoOf(img, 1));
     expect(out.samples).toBeInstanceOf(Int16Array);
@@ -140,12 +121,12 @@ describe('decodeJpegLossless against dcmcjpeg (T.81 Annex H, PS3.5 A.4.1)', () =
   });
 
   it('is exact for a gdcmconv --jpeg (lossless) stream', async () => {
-    const img = image(173, 131, 12, 1, 21);
-    writeFileSync(`${dir}/gdcm.raw.dcm`, writeNativeDicom(img));
+    const img = jpegTestImage(173, 131, 12, 1, 21);
+    writeFileSync(`${dir}/gdcm.raw.dcm`, writeNativeImage(img));
     runTool('gdcmconv', ['--jpeg', `${dir}/gdcm.raw.dcm`, `${dir}/gdcm.jpg.dcm`]);
-    const file = readDicom(`${dir}/gdcm.jpg.dcm`);
-    expect(file.transferSyntax).toMatch(/^1\.2\.840\.10008\.1\.2\.4\.(57|70)$/);
-    const out = await decodeJpegLossless(file.pixelBytes, infoOf(img));
+    const file = readDicomFile(`${dir}/gdcm.jpg.dcm`);
+    expect(file.transferSyntaxUid).toMatch(/^1\.2\.840\.10008\.1\.2\.4\.(57|70)$/);
+    const out = await decodeJpegLossless(firstFrameCodestream(file), infoOf(img));
     expectSamples(out.samples, img.samples);
   });
 });
@@ -154,7 +135,7 @@ describe('decodeJpegLossless on streams no installed tool writes (reference enco
   it('handles restart intervals of 1 and 7 rows for every predictor', () => {
     for (const restartRows of [1, 7]) {
       for (let predictor = 1; predictor <= 7; predictor++) {
-        const img = image(61, 45, 12, 1, predictor);
+        const img = jpegTestImage(61, 45, 12, 1, predictor);
         const stream = encodeLossless(img.samples, {
           width: 61,
           height: 45,
@@ -171,7 +152,7 @@ describe('decodeJpegLossless on streams no installed tool writes (reference enco
 
   it('handles 3 components interleaved with restarts and per-component tables', () => {
     for (let predictor = 1; predictor <= 7; predictor++) {
-      const img = image(37, 29, 8, 3, predictor + 40);
+      const img = jpegTestImage(37, 29, 8, 3, predictor + 40);
       const stream = encodeLossless(img.samples, {
         width: 37,
         height: 29,
@@ -187,7 +168,7 @@ describe('decodeJpegLossless on streams no installed tool writes (reference enco
 
   it('handles 3 components in separate (non-interleaved) scans', () => {
     for (const predictor of [1, 4, 6]) {
-      const img = image(50, 33, 16, 3, predictor + 60);
+      const img = jpegTestImage(50, 33, 16, 3, predictor + 60);
       const stream = encodeLossless(img.samples, {
         width: 50,
         height: 33,
@@ -204,7 +185,7 @@ describe('decodeJpegLossless on streams no installed tool writes (reference enco
 
   it('handles precisions 2..16 with long (10..16-bit) Huffman codes and category 16', () => {
     for (let bits = 2; bits <= 16; bits++) {
-      const img = image(41, 23, bits, 1, bits);
+      const img = jpegTestImage(41, 23, bits, 1, bits);
       const stream = encodeLossless(img.samples, {
         width: 41,
         height: 23,
@@ -218,7 +199,7 @@ describe('decodeJpegLossless on streams no installed tool writes (reference enco
   });
 
   it('handles a point transform with restarts', () => {
-    const img = image(40, 20, 16, 1, 3);
+    const img = jpegTestImage(40, 20, 16, 1, 3);
     const stream = encodeLossless(img.samples, {
       width: 40,
       height: 20,
@@ -242,10 +223,10 @@ describe('decodeJpegLossless on public files, against dcmdjpeg', () => {
     'fo_CR-ModalitySequenceLUT.dcm',
   ]) {
     it(`is exact on ${name}`, async () => {
-      const path = join(PUBLIC, name);
-      const file = readDicom(path);
+      const path = publicDicomPath(name);
+      const file = readDicomFile(path);
       const reference = nativeSamples(dcmdjpegDecode(dir, name, path));
-      const out = await decodeJpegLossless(file.pixelBytes, {
+      const out = await decodeJpegLossless(firstFrameCodestream(file), {
         rows: file.rows,
         columns: file.columns,
         samplesPerPixel: file.samplesPerPixel,
@@ -253,7 +234,7 @@ describe('decodeJpegLossless on public files, against dcmdjpeg', () => {
         bitsStored: file.bitsStored,
         pixelRepresentation: file.pixelRepresentation,
         planarConfiguration: file.planarConfiguration,
-        photometricInterpretation: file.photometric,
+        photometricInterpretation: file.photometricInterpretation,
       });
       expect(out.samples).toBeInstanceOf(file.bitsAllocated > 8 ? Uint16Array : Uint8Array);
       expectSamples(out.samples, reference);
@@ -262,7 +243,7 @@ describe('decodeJpegLossless on public files, against dcmdjpeg', () => {
 });
 
 describe('decodeJpegLossless rejects corrupt streams with corrupt_stream', () => {
-  const img = image(64, 48, 12, 1, 1);
+  const img = jpegTestImage(64, 48, 12, 1, 1);
   const info = infoOf(img);
   let stream: Uint8Array = new Uint8Array(0);
   beforeAll(() => {
@@ -335,7 +316,7 @@ describe('decodeJpegLossless rejects corrupt streams with corrupt_stream', () =>
   });
 
   it('never throws anything but DicomRejectedError on mutated input', async () => {
-    const random = prng(1234);
+    const random = mulberry32(1234);
     for (let n = 0; n < 300; n++) {
       const bad = stream.slice(0, Math.max(4, Math.floor(random() * stream.length * 1.05)));
       for (let k = 0; k < 3; k++) bad[Math.floor(random() * bad.length)] = Math.floor(random() * 256);

@@ -13,8 +13,8 @@ import {
   readPublicDicom,
   scratchDir,
   type ParsedPart10,
-  type RawImage,
-} from './wasm-test-support.js';
+  type NativeImage,
+} from '../testing/index.js';
 
 const scratch = scratchDir();
 afterAll(() => {
@@ -26,7 +26,7 @@ const phantoms = {
   mono16: makePhantom({ rows: 257, columns: 301, bitsStored: 16, seed: 2 }),
   mono8: makePhantom({ rows: 257, columns: 301, bitsStored: 8, seed: 3 }),
   rgb8: makePhantom({ rows: 257, columns: 301, bitsStored: 8, samplesPerPixel: 3, seed: 4 }),
-} satisfies Record<string, RawImage>;
+} satisfies Record<string, NativeImage>;
 
 describe('decodeJpegLs (CharLS wasm)', () => {
   const encoded = new Map<string, ParsedPart10>();

@@ -15,7 +15,7 @@ import {
   readPublicDicom,
   scratchDir,
   type ParsedPart10,
-} from './wasm-test-support.js';
+} from '../testing/index.js';
 
 const scratch = scratchDir();
 afterAll(() => {

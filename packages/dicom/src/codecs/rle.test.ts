@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DicomRejectedError } from '../errors.js';
-import { rleFrame } from '../testing/write-dicom.js';
+import { rleFrame } from '../testing/index.js';
 import type { EncodedFrameInfo } from '../types.js';
 import { decodeRle, decodeRleSync } from './rle.js';
 

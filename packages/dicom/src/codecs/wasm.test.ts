@@ -17,7 +17,7 @@ import {
   WASM_BUILDS,
   type WasmBuild,
 } from './wasm.js';
-import { encodeHtj2k, frameInfoOf, makePhantom } from './wasm-test-support.js';
+import { encodeHtj2k, frameInfoOf, makePhantom } from '../testing/index.js';
 
 const info = frameInfoOf(makePhantom({ rows: 2, columns: 3, bitsStored: 12 }));
 const frameInfo = { width: 3, height: 2, bitsPerSample: 12, componentCount: 1 };

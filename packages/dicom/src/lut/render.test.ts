@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { maxAbsDiff, mulberry32 } from '../testing/index.js';
 import type { DecodedFrame, LookupTable, ModalityLut, StoredSamples, VoiLut } from '../types.js';
 import {
   renderMonochromePerPixel,
@@ -32,24 +33,6 @@ function mono(
 
 function asMonochrome1(frame: DecodedFrame): DecodedFrame {
   return { ...frame, photometricInterpretation: 'MONOCHROME1' };
-}
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function maxAbsDifference(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
-  return max;
 }
 
 describe('renderToDisplay: monochrome, hand-computed', () => {
@@ -244,7 +227,7 @@ describe('stored-value LUT path agrees with the per-pixel path', () => {
   // 65,536 pixels: the smallest 16-bit frame the stored-value LUT path accepts.
   const rows = 256;
   const columns = 256;
-  const rnd = random(7);
+  const rnd = mulberry32(7);
   // A CR-like 12-bit frame: most values mid-range, a few outliers at both ends.
   const stored = Uint16Array.from({ length: rows * columns }, () => {
     const r = rnd();
@@ -295,7 +278,7 @@ describe('stored-value LUT path agrees with the per-pixel path', () => {
             expect(viaLut!.voiUsed.kind).toBe(perPixel.voiUsed.kind);
             // Exact statistics on both paths unless the rescale makes values non-integer, where
             // the per-pixel histogram is approximate (see percentileRange).
-            expect(maxAbsDifference(viaLut!.values, perPixel.values)).toBeLessThanOrEqual(tolerance + 1e-6);
+            expect(maxAbsDiff(viaLut!.values, perPixel.values)).toBeLessThanOrEqual(tolerance + 1e-6);
           });
         }
       }
@@ -317,7 +300,7 @@ describe('stored-value LUT path agrees with the per-pixel path', () => {
 describe('renderToDisplay on full-size frames (stored-value LUT path)', () => {
   const rows = 256;
   const columns = 300;
-  const rnd = random(11);
+  const rnd = mulberry32(11);
   const samples = Uint16Array.from({ length: rows * columns }, () => Math.round(rnd() * 1023));
   const info: RenderInfo = {
     modalityLut: { kind: 'rescale', slope: 2, intercept: -7 },
@@ -328,7 +311,7 @@ describe('renderToDisplay on full-size frames (stored-value LUT path)', () => {
     const two = renderToDisplay(mono(samples, rows, columns, 'MONOCHROME2', 10), info);
     const one = renderToDisplay(mono(samples, rows, columns, 'MONOCHROME1', 10), info);
     expect(
-      maxAbsDifference(
+      maxAbsDiff(
         one.values,
         two.values.map((v) => 1 - v),
       ),
@@ -344,7 +327,7 @@ describe('renderToDisplay on full-size frames (stored-value LUT path)', () => {
     expect(result.values.buffer).toBe(buffer.buffer);
     expect(result.values.length).toBe(rows * columns);
     const fresh = renderToDisplay(mono(samples, rows, columns, 'MONOCHROME2', 10), info);
-    expect(maxAbsDifference(result.values, fresh.values)).toBe(0);
+    expect(maxAbsDiff(result.values, fresh.values)).toBe(0);
   });
 
   it('RGB through the per-code table equals division by 2^bitsStored - 1', () => {

@@ -9,6 +9,7 @@ import {
   percentileWindow,
   windowFromRange,
 } from './statistics.js';
+import { mulberry32 } from '../testing/index.js';
 import { applyWindow } from './voi.js';
 
 /** numpy.percentile(values, p) with the default 'linear' method, by sorting: the reference. */
@@ -20,20 +21,8 @@ function referencePercentile(values: Float32Array, p: number): number {
   return h > k ? below + (h - k) * (sorted[k + 1]! - below) : below;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32) so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function shuffled(values: number[], seed: number): Float32Array {
-  const rnd = random(seed);
+  const rnd = mulberry32(seed);
   const out = Float32Array.from(values);
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));
@@ -103,7 +92,7 @@ describe('percentileRange (histogram, O(n))', () => {
   });
 
   it('is exact for integer data (one bin per value) against a sort', () => {
-    const rnd = random(3);
+    const rnd = mulberry32(3);
     const data = Float32Array.from({ length: 20_000 }, () => Math.round(-1024 + rnd() * rnd() * 4000));
     for (const [lo, hi] of [
       [0.5, 99.5],
@@ -118,7 +107,7 @@ describe('percentileRange (histogram, O(n))', () => {
   });
 
   it('float data (rescaled) is within (max - min) / 65536 of the sort-based value', () => {
-    const rnd = random(4);
+    const rnd = mulberry32(4);
     const data = Float32Array.from({ length: 50_000 }, () => rnd() ** 3 * 0.731 - 0.2);
     const range = percentileRange(data, 0.5, 99.5)!;
     const tolerance = 0.731 / APPROXIMATE_HISTOGRAM_BINS;
@@ -127,7 +116,7 @@ describe('percentileRange (histogram, O(n))', () => {
   });
 
   it('integer data wider than the exact histogram is approximate within the same bound', () => {
-    const rnd = random(5);
+    const rnd = mulberry32(5);
     const data = Float32Array.from({ length: 20_000 }, () => Math.round(rnd() * 3_000_000));
     const range = percentileRange(data, 1, 99)!;
     const full = minMaxRange(data)!;

@@ -17,9 +17,10 @@ import {
 } from '@cxr/dicom';
 import { encodeDisplayPng } from '@cxr/imaging';
 import { CliError, ExitCode, RejectedInputError } from '../output.js';
+import { integerOption } from '../options.js';
 
 /** Reads a file and turns a DICOM rejection into an error that names the file. */
-async function withFile<T>(file: string, work: (bytes: Uint8Array) => Promise<T> | T): Promise<T> {
+export async function readInput<T>(file: string, work: (bytes: Uint8Array) => Promise<T> | T): Promise<T> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(file);
@@ -33,22 +34,6 @@ async function withFile<T>(file: string, work: (bytes: Uint8Array) => Promise<T>
     if (isDicomRejectedError(error)) throw new RejectedInputError(file, error);
     throw error;
   }
-}
-
-function parseFrame(raw: string): number {
-  const frame = Number(raw);
-  if (!Number.isInteger(frame) || frame < 0) {
-    throw new CliError(`--frame must be a non-negative integer, got "${raw}"`, ExitCode.Usage);
-  }
-  return frame;
-}
-
-function parseSize(raw: string): number {
-  const size = Number(raw);
-  if (!Number.isInteger(size) || size < 1 || size > 16384) {
-    throw new CliError(`--size must be an integer between 1 and 16384, got "${raw}"`, ExitCode.Usage);
-  }
-  return size;
 }
 
 /** The technical description printed by `cxr dicom inspect` (no patient data by construction). */
@@ -141,7 +126,7 @@ export function registerDicomCommands(program: Command): void {
     .argument('<file>', 'DICOM file')
     .option('--json', 'print JSON instead of text')
     .action(async (file: string, options: { json?: boolean }) => {
-      const view = await withFile(file, (bytes) => describeImage(readDicomInfo(bytes)));
+      const view = await readInput(file, (bytes) => describeImage(readDicomInfo(bytes)));
       process.stdout.write(options.json === true ? `${JSON.stringify(view, null, 2)}\n` : formatHuman(view));
     });
 
@@ -153,9 +138,9 @@ export function registerDicomCommands(program: Command): void {
     )
     .argument('<file>', 'DICOM file')
     .requiredOption('--out <path>', 'output .f32 file')
-    .option('--frame <n>', 'frame index, 0-based', parseFrame, 0)
+    .option('--frame <n>', 'frame index, 0-based', integerOption('--frame', 0), 0)
     .action(async (file: string, options: { out: string; frame: number }) => {
-      const { values, frame } = await withFile(file, async (bytes) => {
+      const { values, frame } = await readInput(file, async (bytes) => {
         const decoded = await decodeFrame(bytes, { frame: options.frame });
         return { values: modalityValues(decoded.frame, decoded.info), frame: decoded.frame };
       });
@@ -170,10 +155,15 @@ export function registerDicomCommands(program: Command): void {
     .description('Render frame N through the full LUT pipeline (modality, VOI, MONOCHROME1) as an 8-bit PNG')
     .argument('<file>', 'DICOM file')
     .requiredOption('--out <path>', 'output .png file')
-    .option('--size <pixels>', 'longest side of the PNG (aspect ratio kept)', parseSize, 512)
-    .option('--frame <n>', 'frame index, 0-based', parseFrame, 0)
+    .option(
+      '--size <pixels>',
+      'longest side of the PNG (aspect ratio kept)',
+      integerOption('--size', 1, 16384),
+      512,
+    )
+    .option('--frame <n>', 'frame index, 0-based', integerOption('--frame', 0), 0)
     .action(async (file: string, options: { out: string; size: number; frame: number }) => {
-      const png = await withFile(file, async (bytes) => {
+      const png = await readInput(file, async (bytes) => {
         const { frame, info } = await decodeFrame(bytes, { frame: options.frame });
         const display = renderToDisplay(frame, info);
         return encodeDisplayPng(display.values, {

@@ -13,26 +13,7 @@ import {
   type OutputActivation,
 } from '@cxr/model';
 import { CliError, ExitCode } from '../output.js';
-
-function parseChoice<T extends string>(flag: string, allowed: readonly T[]) {
-  return (raw: string): T => {
-    const match = allowed.find((candidate) => candidate === raw);
-    if (match === undefined) {
-      throw new CliError(`${flag} must be one of ${allowed.join(', ')}, got "${raw}"`, ExitCode.Usage);
-    }
-    return match;
-  };
-}
-
-function parseInteger(flag: string, min: number) {
-  return (raw: string): number => {
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min) {
-      throw new CliError(`${flag} must be an integer >= ${min}, got "${raw}"`, ExitCode.Usage);
-    }
-    return value;
-  };
-}
+import { choiceOption, integerOption } from '../options.js';
 
 function parseLabels(raw: string): string[] {
   const labels = raw.split(',').map((l) => l.trim());
@@ -55,19 +36,19 @@ export function registerModelCommands(program: Command): void {
         'Dense(labels), with seeded weights (no weights are downloaded)',
     )
     .requiredOption('--out <dir>', 'bundle folder to write')
-    .option('--size <pixels>', 'input size (square)', parseInteger('--size', 32), 512)
+    .option('--size <pixels>', 'input size (square)', integerOption('--size', 32), 512)
     .option('--labels <list>', 'comma-separated output labels', parseLabels, [...SEED_MODEL_LABELS])
     .option(
       '--activation <fn>',
       `output activation (${ACTIVATIONS.join(' | ')})`,
-      parseChoice('--activation', ACTIVATIONS),
+      choiceOption('--activation', ACTIVATIONS),
       'softmax',
     )
-    .option('--seed <n>', 'weight seed (same seed, same weights)', parseInteger('--seed', 0), 0)
+    .option('--seed <n>', 'weight seed (same seed, same weights)', integerOption('--seed', 0), 0)
     .option(
       '--format <format>',
       `weights format (${MODEL_FORMATS.join(' | ')})`,
-      parseChoice('--format', MODEL_FORMATS),
+      choiceOption('--format', MODEL_FORMATS),
       'onnx',
     )
     .action(

@@ -1,249 +1,59 @@
-// Test helpers for the JPEG decoders: synthetic phantoms, a minimal Part 10 writer (explicit VR
-// little endian), a reader for dcmtk's outputs, a dcmtk runner, and a small reference JPEG
-// lossless encoder for what no installed tool writes (restart intervals, non-interleaved scans,
-// odd precisions, several Huffman tables, long codes). Test-only: nothing in src imports it.
-import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import dicomParser from 'dicom-parser';
+// Test helpers for the JPEG decoders: dcmtk round trips on top of the shared test support
+// (@cxr/dicom/testing: writer, reader, phantoms, tool runner), and small reference T.81
+// encoders for what no installed tool writes (restart intervals, non-interleaved scans, odd
+// precisions, several Huffman tables, long codes). Test-only: nothing in src imports it.
+import { join } from 'node:path';
 
-/** Deterministic PRNG (mulberry32) so that phantoms are identical on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import {
+  decodeFileWithTool,
+  encodeWithTool,
+  firstFrameCodestream,
+  makeExtremesPhantom,
+  type NativeImage,
+  type ParsedPart10,
+  type ScratchDir,
+} from '../../testing/index.js';
 
-/**
- * A `bits`-deep phantom: gradient + discs + noise, clamped to [0, 2^bits - 1], with a patch of
- * extreme values (0 / max / half-range checkerboard) that exercises difference category 16.
- */
-export function makePhantom(
+/** A phantom image (see makeExtremesPhantom) with 8 bits allocated up to 8 bits, else 16. */
+export function jpegTestImage(
   width: number,
   height: number,
   bits: number,
   channels: 1 | 3,
   seed: number,
-): Uint16Array {
-  const max = 2 ** bits - 1;
-  const random = prng(seed);
-  const discs = Array.from({ length: 5 }, () => ({
-    cx: random() * width,
-    cy: random() * height,
-    r: (0.05 + random() * 0.25) * Math.min(width, height),
-    level: (random() - 0.5) * 0.6 * max,
-  }));
-  const out = new Uint16Array(width * height * channels);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      for (let c = 0; c < channels; c++) {
-        let v = ((0.55 * x) / width + (0.3 * y) / height + 0.05 * c) * max;
-        for (const d of discs) if ((x - d.cx) ** 2 + (y - d.cy) ** 2 < d.r * d.r) v += d.level;
-        v += (random() - 0.5) * 0.04 * max;
-        out[(y * width + x) * channels + c] = Math.max(0, Math.min(max, Math.round(v)));
-      }
-    }
-  }
-  const half = 2 ** (bits - 1);
-  for (let y = 0; y < Math.min(6, height); y++) {
-    for (let x = 0; x < Math.min(6, width); x++) {
-      for (let c = 0; c < channels; c++)
-        out[(y * width + x) * channels + c] = (x + y) % 2 === 0 ? 0 : x < 3 ? half : max;
-    }
-  }
-  return out;
-}
-
-export interface NativeImage {
-  readonly rows: number;
-  readonly columns: number;
-  readonly samplesPerPixel: 1 | 3;
-  readonly bitsAllocated: 8 | 16;
-  readonly bitsStored: number;
-  readonly pixelRepresentation: 0 | 1;
-  readonly photometric: string;
-  /** Interleaved samples. */
-  readonly samples: Uint16Array;
-}
-
-function element(group: number, elem: number, vr: string, value: Uint8Array): Uint8Array {
-  const long = vr === 'OB' || vr === 'OW' || vr === 'UN' || vr === 'SQ' || vr === 'UT';
-  const header = new Uint8Array(long ? 12 : 8);
-  const view = new DataView(header.buffer);
-  view.setUint16(0, group, true);
-  view.setUint16(2, elem, true);
-  header[4] = vr.charCodeAt(0);
-  header[5] = vr.charCodeAt(1);
-  if (long) view.setUint32(8, value.length, true);
-  else view.setUint16(6, value.length, true);
-  return concat([header, value]);
-}
-
-function text(value: string, pad = ' '): Uint8Array {
-  const s = value.length % 2 === 0 ? value : value + pad;
-  return new TextEncoder().encode(s);
-}
-
-function us(value: number): Uint8Array {
-  return new Uint8Array([value & 0xff, value >> 8]);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
-}
-
-/** A minimal Part 10 Secondary Capture file, explicit VR little endian, holding `image`. */
-export function writeNativeDicom(image: NativeImage): Uint8Array {
-  const sopClass = '1.2.840.10008.5.1.4.1.1.7';
-  const sopInstance = '1.2.826.0.1.3680043.9.7777.1';
-  const explicitLe = '1.2.840.10008.1.2.1';
-  const metaBody = concat([
-    element(0x0002, 0x0001, 'OB', new Uint8Array([0, 1])),
-    element(0x0002, 0x0002, 'UI', text(sopClass, '\0')),
-    element(0x0002, 0x0003, 'UI', text(sopInstance, '\0')),
-    element(0x0002, 0x0010, 'UI', text(explicitLe, '\0')),
-    element(0x0002, 0x0012, 'UI', text('1.2.826.0.1.3680043.9.7777', '\0')),
-  ]);
-  const groupLength = new Uint8Array(4);
-  new DataView(groupLength.buffer).setUint32(0, metaBody.length, true);
-  let pixels: Uint8Array;
-  if (image.bitsAllocated === 16) {
-    pixels = new Uint8Array(image.samples.length * 2);
-    const view = new DataView(pixels.buffer);
-    image.samples.forEach((v, i) => {
-      view.setUint16(2 * i, v, true);
-    });
-  } else {
-    pixels = new Uint8Array(image.samples);
-    if (pixels.length % 2 === 1) pixels = concat([pixels, new Uint8Array(1)]);
-  }
-  const data = [
-    element(0x0008, 0x0016, 'UI', text(sopClass, '\0')),
-    element(0x0008, 0x0018, 'UI', text(sopInstance, '\0')),
-    element(0x0008, 0x0060, 'CS', text('OT')),
-    element(0x0028, 0x0002, 'US', us(image.samplesPerPixel)),
-    element(0x0028, 0x0004, 'CS', text(image.photometric)),
-    ...(image.samplesPerPixel === 3 ? [element(0x0028, 0x0006, 'US', us(0))] : []),
-    element(0x0028, 0x0010, 'US', us(image.rows)),
-    element(0x0028, 0x0011, 'US', us(image.columns)),
-    element(0x0028, 0x0100, 'US', us(image.bitsAllocated)),
-    element(0x0028, 0x0101, 'US', us(image.bitsStored)),
-    element(0x0028, 0x0102, 'US', us(image.bitsStored - 1)),
-    element(0x0028, 0x0103, 'US', us(image.pixelRepresentation)),
-    element(0x7fe0, 0x0010, image.bitsAllocated === 16 ? 'OW' : 'OB', pixels),
-  ];
-  return concat([
-    new Uint8Array(128),
-    new TextEncoder().encode('DICM'),
-    element(0x0002, 0x0000, 'UL', groupLength),
-    metaBody,
-    ...data,
-  ]);
-}
-
-export interface ReadDicom {
-  readonly transferSyntax: string;
-  readonly rows: number;
-  readonly columns: number;
-  readonly samplesPerPixel: 1 | 3;
-  readonly bitsAllocated: 1 | 8 | 16 | 32;
-  readonly bitsStored: number;
-  readonly pixelRepresentation: 0 | 1;
-  readonly planarConfiguration: 0 | 1;
-  readonly photometric: string;
-  /** First frame: the encapsulated fragments joined, or the native pixel bytes. */
-  readonly pixelBytes: Uint8Array;
-  readonly encapsulated: boolean;
-}
-
-/** Reads the pixel module and the first frame's bytes of a Part 10 file with dicom-parser. */
-export function readDicom(path: string): ReadDicom {
-  const bytes = new Uint8Array(readFileSync(path));
-  const dataSet = dicomParser.parseDicom(bytes);
-  const pixel = dataSet.elements.x7fe00010;
-  if (!pixel) throw new Error(`no pixel data in ${path}`);
-  let pixelBytes: Uint8Array;
-  const encapsulated = pixel.encapsulatedPixelData === true;
-  if (encapsulated) {
-    const fragments = pixel.fragments ?? [];
-    pixelBytes = concat(fragments.map((f) => bytes.subarray(f.position, f.position + f.length)));
-  } else {
-    pixelBytes = bytes.slice(pixel.dataOffset, pixel.dataOffset + pixel.length);
-  }
-  const samplesPerPixel = dataSet.uint16('x00280002') === 3 ? 3 : 1;
-  const bitsAllocated = dataSet.uint16('x00280100') ?? 16;
+): NativeImage & { readonly samples: Uint16Array } {
   return {
-    transferSyntax: (dataSet.string('x00020010') ?? '').replace(/\0/g, '').trim(),
-    rows: dataSet.uint16('x00280010') ?? 0,
-    columns: dataSet.uint16('x00280011') ?? 0,
-    samplesPerPixel,
-    bitsAllocated: bitsAllocated === 8 ? 8 : bitsAllocated === 1 ? 1 : bitsAllocated === 32 ? 32 : 16,
-    bitsStored: dataSet.uint16('x00280101') ?? bitsAllocated,
-    pixelRepresentation: dataSet.uint16('x00280103') === 1 ? 1 : 0,
-    planarConfiguration: dataSet.uint16('x00280006') === 1 ? 1 : 0,
-    photometric: (dataSet.string('x00280004') ?? '').trim(),
-    pixelBytes,
-    encapsulated,
+    rows: height,
+    columns: width,
+    samplesPerPixel: channels,
+    bitsAllocated: bits > 8 ? 16 : 8,
+    bitsStored: bits,
+    pixelRepresentation: 0,
+    photometricInterpretation: channels === 3 ? 'RGB' : 'MONOCHROME2',
+    samples: makeExtremesPhantom(width, height, bits, channels, seed),
   };
 }
 
-/** Native pixel bytes as interleaved unsigned samples (planar configuration 1 is interleaved). */
-export function nativeSamples(file: ReadDicom): Uint16Array {
-  const count = file.rows * file.columns * file.samplesPerPixel;
-  const raw = new Uint16Array(count);
-  if (file.bitsAllocated === 16) {
-    const view = new DataView(file.pixelBytes.buffer, file.pixelBytes.byteOffset, file.pixelBytes.byteLength);
-    for (let i = 0; i < count; i++) raw[i] = view.getUint16(2 * i, true);
-  } else {
-    for (let i = 0; i < count; i++) raw[i] = file.pixelBytes[i]!;
-  }
-  if (file.samplesPerPixel === 1 || file.planarConfiguration === 0) return raw;
-  const plane = file.rows * file.columns;
-  const out = new Uint16Array(count);
-  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) out[i * 3 + c] = raw[c * plane + i]!;
-  return out;
-}
-
-/** Runs a dcmtk (or gdcm) command; a missing tool fails the test loudly rather than skipping. */
-export function runTool(tool: string, args: readonly string[]): void {
-  const result = spawnSync(tool, args, { encoding: 'utf8' });
-  if (result.error)
-    throw new Error(`${tool} is required for these tests (install dcmtk): ${result.error.message}`);
-  if (result.status !== 0)
-    throw new Error(`${tool} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
-}
-
-/** Writes `image` as native DICOM, compresses it with dcmcjpeg `options`, returns the JPEG stream. */
+/**
+ * Writes `image` as native DICOM to `<name>.raw.dcm`, compresses it with dcmcjpeg `options`
+ * into `<name>.jpg.dcm` and returns the JPEG stream.
+ */
 export function dcmcjpegStream(
   dir: string,
   name: string,
   image: NativeImage,
   options: readonly string[],
 ): Uint8Array {
-  const input = `${dir}/${name}.raw.dcm`;
-  const output = `${dir}/${name}.jpg.dcm`;
-  writeFileSync(input, writeNativeDicom(image));
-  runTool('dcmcjpeg', [...options, input, output]);
-  const file = readDicom(output);
-  if (!file.encapsulated) throw new Error(`dcmcjpeg did not encapsulate ${name}`);
-  return file.pixelBytes;
+  return firstFrameCodestream(encodeWithTool(inDir(dir), name, image, 'dcmcjpeg', options, '.jpg.dcm'));
 }
 
-/** Decompresses a DICOM file with dcmdjpeg and returns the reference decode. */
-export function dcmdjpegDecode(dir: string, name: string, input: string): ReadDicom {
-  const output = `${dir}/${name}.dec.dcm`;
-  runTool('dcmdjpeg', [input, output]);
-  return readDicom(output);
+/** Decompresses a DICOM file with dcmdjpeg (into `<name>.dec.dcm`) and returns the reference decode. */
+export function dcmdjpegDecode(dir: string, name: string, input: string): ParsedPart10 {
+  return decodeFileWithTool(inDir(dir), input, name, 'dcmdjpeg', []);
+}
+
+function inDir(dir: string): Pick<ScratchDir, 'path'> {
+  return { path: (name) => join(dir, name) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -289,7 +99,7 @@ function canonicalTable(lengths: readonly number[]): { dht: Uint8Array; codes: C
     codes[s.symbol] = { code, length };
     code++;
   }
-  return { dht: concat([bits, new Uint8Array(symbols.map((s) => s.symbol))]), codes };
+  return { dht: new Uint8Array(Buffer.concat([bits, new Uint8Array(symbols.map((s) => s.symbol))])), codes };
 }
 
 class BitWriter {

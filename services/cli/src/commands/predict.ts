@@ -1,0 +1,98 @@
+/**
+ * `cxr predict FILE --model DIR`: one image through the same decode, preprocessing, runtime and
+ * decision rule as the pipeline, printed in the seed's response shape.
+ */
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import type { Command } from 'commander';
+import { RUNTIME_CHOICES, loadConfig, type RuntimeChoice } from '@cxr/config';
+import { decodeFrame } from '@cxr/dicom';
+import { preprocessForModel } from '@cxr/imaging';
+import { decide, loadBundle, loadRuntime } from '@cxr/model';
+import { choiceOption } from '../options.js';
+import { readInput } from './dicom.js';
+
+/** The seed's response shape plus model, runtime and timings (also `POST /v1/predict`'s body). */
+export interface PredictionResponse {
+  readonly diagnosis: string;
+  readonly confidence: number;
+  readonly all_probabilities: Readonly<Record<string, number>>;
+  readonly positives: readonly string[];
+  readonly model: { readonly id: string; readonly version: string };
+  readonly runtime: { readonly name: string; readonly version: string; readonly backend: readonly string[] };
+  readonly timings_ms: Readonly<Record<string, number>>;
+}
+
+const round = (ms: number): number => Math.round(ms * 100) / 100;
+
+export function registerPredictCommand(program: Command): void {
+  program
+    .command('predict')
+    .description('Classify one DICOM file with a model bundle (decode, preprocess, infer, decide)')
+    .argument('<file>', 'DICOM file')
+    .requiredOption('--model <dir>', 'model bundle folder')
+    .option(
+      '--runtime <name>',
+      `inference runtime (${RUNTIME_CHOICES.join(' | ')}; default: CXR_RUNTIME or auto)`,
+      choiceOption('--runtime', RUNTIME_CHOICES),
+    )
+    .option('--json', 'print JSON')
+    .action(async (file: string, options: { model: string; runtime?: RuntimeChoice; json?: boolean }) => {
+      const config = loadConfig();
+      const t0 = performance.now();
+      const bundle = await loadBundle(options.model);
+      const runtime = await loadRuntime(bundle, {
+        runtime: options.runtime ?? config.runtime.runtime,
+        threads: config.runtime.threads,
+        onnx: { executionProviders: config.runtime.onnxExecutionProviders },
+      });
+      try {
+        const t1 = performance.now();
+        const { frame, info, decodeMs } = await readInput(file, async (bytes) => {
+          const start = performance.now();
+          const decoded = await decodeFrame(bytes);
+          return { ...decoded, decodeMs: performance.now() - start };
+        });
+        const t2 = performance.now();
+        const { tensor } = await preprocessForModel(frame, info, bundle.manifest.input);
+        const t3 = performance.now();
+        const scores = await runtime.predict(tensor, 1);
+        const t4 = performance.now();
+        const decision = decide(scores, bundle.manifest.output);
+        const described = runtime.describe();
+        const response: PredictionResponse = {
+          diagnosis: decision.diagnosis,
+          confidence: decision.confidence,
+          all_probabilities: decision.scores,
+          positives: decision.positives,
+          model: { id: bundle.manifest.id, version: bundle.manifest.version },
+          runtime: { name: described.name, version: described.version, backend: described.backend },
+          timings_ms: {
+            load_model: round(t1 - t0),
+            read_and_decode: round(t2 - t1),
+            decode: round(decodeMs),
+            preprocess: round(t3 - t2),
+            infer: round(t4 - t3),
+          },
+        };
+        if (options.json === true) {
+          process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
+          return;
+        }
+        const lines = [
+          `diagnosis     ${response.diagnosis} (${response.confidence.toFixed(4)})`,
+          ...Object.entries(response.all_probabilities).map(
+            ([label, p]) => `  ${label.padEnd(24)} ${p.toFixed(4)}`,
+          ),
+          `model         ${response.model.id} ${response.model.version}`,
+          `runtime       ${response.runtime.name} ${response.runtime.version} [${response.runtime.backend.join(', ')}]`,
+          `timings (ms)  ${Object.entries(response.timings_ms)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        ];
+        process.stdout.write(`${lines.join('\n')}\n`);
+      } finally {
+        await runtime.close();
+      }
+    });
+}

@@ -1,0 +1,25 @@
+/** Parsers for commander options that fail with a usage error naming the flag. */
+import { CliError, ExitCode } from './output.js';
+
+/** An integer option in [min, max]. */
+export function integerOption(flag: string, min: number, max: number = Number.MAX_SAFE_INTEGER) {
+  return (raw: string): number => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
+      throw new CliError(`${flag} must be an integer ${range}, got "${raw}"`, ExitCode.Usage);
+    }
+    return value;
+  };
+}
+
+/** An option whose value is one of a fixed list. */
+export function choiceOption<T extends string>(flag: string, allowed: readonly T[]) {
+  return (raw: string): T => {
+    const match = allowed.find((candidate) => candidate === raw);
+    if (match === undefined) {
+      throw new CliError(`${flag} must be one of ${allowed.join(', ')}, got "${raw}"`, ExitCode.Usage);
+    }
+    return match;
+  };
+}
