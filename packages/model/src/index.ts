@@ -62,3 +62,4 @@ export {
 export { SEED_MODEL_LABELS, initSeedModel, seedManifest, type InitSeedModelOptions } from './init.js';
 export { describeBundle, type BundleDescription } from './describe.js';
 export * from './runtime/index.js';
+export { NEGATIVE_DIAGNOSIS, decide, type Decision } from './decision.js';

@@ -34,7 +34,10 @@ function formatShape(shape: readonly GraphDim[]): string {
 /** Throws input_invalid unless batch holds exactly batchSize images of manifest.input's shape. */
 export function checkBatch(input: ManifestInput, batch: Float32Array, batchSize: number): void {
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-    throw new ModelRuntimeError('input_invalid', `predict: batchSize must be a positive integer, got ${batchSize}`);
+    throw new ModelRuntimeError(
+      'input_invalid',
+      `predict: batchSize must be a positive integer, got ${batchSize}`,
+    );
   }
   const expected = batchSize * valuesPerImage(input);
   if (batch.length !== expected) {
@@ -62,7 +65,11 @@ export function checkGraphInput(label: string, input: ManifestInput, graphShape:
 }
 
 /** Throws bundle_mismatch unless the graph's output is [batch, labels]. */
-export function checkGraphOutput(label: string, manifest: ModelManifest, graphShape: readonly GraphDim[]): void {
+export function checkGraphOutput(
+  label: string,
+  manifest: ModelManifest,
+  graphShape: readonly GraphDim[],
+): void {
   const labels = manifest.output.labels.length;
   if (graphShape.length !== 2 || graphShape[1] !== labels) {
     throw new ModelRuntimeError(

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import type { OutputActivation } from '../manifest.js';
 import { readOnnxSummary } from '../onnx/proto.js';
-import { checkBatch, checkGraphActivation, checkGraphInput, checkGraphOutput, type GraphDim } from './bundle-check.js';
+import { checkBatch, checkGraphActivation, checkGraphInput, checkGraphOutput } from './bundle-check.js';
 import type { Engine, EngineSpec } from './engine.js';
 import { onnxSessionOptions, providerChain } from './onnx-options.js';
 import { ModelRuntimeError, type OnnxExecutionProvider } from './types.js';
@@ -67,10 +67,13 @@ export async function createOnnxEngine(spec: Extract<EngineSpec, { kind: 'onnx' 
     const inputMeta = s.inputMetadata[0]!;
     const outputMeta = s.outputMetadata[0]!;
     if (!inputMeta.isTensor || inputMeta.type !== 'float32') {
-      throw new ModelRuntimeError('bundle_mismatch', `${label}: graph input "${inputMeta.name}" is not a float32 tensor`);
+      throw new ModelRuntimeError(
+        'bundle_mismatch',
+        `${label}: graph input "${inputMeta.name}" is not a float32 tensor`,
+      );
     }
-    checkGraphInput(label, manifest.input, inputMeta.shape as readonly GraphDim[]);
-    checkGraphOutput(label, manifest, outputMeta.isTensor ? (outputMeta.shape as readonly GraphDim[]) : []);
+    checkGraphInput(label, manifest.input, inputMeta.shape);
+    checkGraphOutput(label, manifest, outputMeta.isTensor ? outputMeta.shape : []);
   } catch (error) {
     await s.release();
     throw error;
@@ -95,11 +98,18 @@ export async function createOnnxEngine(spec: Extract<EngineSpec, { kind: 'onnx' 
       try {
         out = await s.run({ [inputName]: feed });
       } catch (cause) {
-        throw new ModelRuntimeError('inference_failed', `${label}: onnxruntime run failed: ${firstLine(cause)}`, { cause });
+        throw new ModelRuntimeError(
+          'inference_failed',
+          `${label}: onnxruntime run failed: ${firstLine(cause)}`,
+          { cause },
+        );
       }
       const scores = out[outputName]?.data;
       if (!(scores instanceof Float32Array) || scores.length !== batchSize * labels) {
-        throw new ModelRuntimeError('inference_failed', `${label}: output is not ${batchSize} x ${labels} float32 values`);
+        throw new ModelRuntimeError(
+          'inference_failed',
+          `${label}: output is not ${batchSize} x ${labels} float32 values`,
+        );
       }
       return scores;
     },

@@ -33,8 +33,9 @@ export function onnxSessionOptions(
 }
 
 /** Requested providers in order, de-duplicated, with `cpu` last (it always exists). */
-export function providerChain(requested: readonly OnnxExecutionProvider[] | undefined): OnnxExecutionProvider[] {
+export function providerChain(
+  requested: readonly OnnxExecutionProvider[] | undefined,
+): OnnxExecutionProvider[] {
   const chain = [...new Set(requested ?? ONNX_TUNED_DEFAULTS.executionProviders)].filter((p) => p !== 'cpu');
   return [...chain, 'cpu'];
 }
-

@@ -23,7 +23,9 @@ function handle(message: HostMessage): Promise<void> {
           engine = loaded;
           send({ type: 'loaded', info: loaded.info });
         },
-        (error: unknown) => send({ type: 'load-failed', error: serializeError(error) }),
+        (error: unknown) => {
+          send({ type: 'load-failed', error: serializeError(error) });
+        },
       );
     case 'predict': {
       const current = engine;
@@ -36,15 +38,21 @@ function handle(message: HostMessage): Promise<void> {
           // Scores are tiny (batch x labels); an exact-size copy may be transferred whatever
           // buffer the engine returned (a wasm heap view, a native external buffer).
           const own = scores.slice();
-          send({ type: 'result', id: message.id, scores: own }, [own.buffer as ArrayBuffer]);
+          send({ type: 'result', id: message.id, scores: own }, [own.buffer]);
         },
-        (error: unknown) => send({ type: 'failed', id: message.id, error: serializeError(error) }),
+        (error: unknown) => {
+          send({ type: 'failed', id: message.id, error: serializeError(error) });
+        },
       );
     }
     case 'close':
       return (engine?.close() ?? Promise.resolve()).then(
-        () => send({ type: 'closed' }),
-        () => send({ type: 'closed' }),
+        () => {
+          send({ type: 'closed' });
+        },
+        () => {
+          send({ type: 'closed' });
+        },
       );
   }
 }

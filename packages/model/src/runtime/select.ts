@@ -69,7 +69,10 @@ export function resolveModule(specifier: string): string | undefined {
   }
 }
 
-function moduleSpecifier(runtime: 'tfjs-node-gpu' | 'tfjs-node', options: Pick<LoadRuntimeOptions, 'modules'>): string {
+function moduleSpecifier(
+  runtime: 'tfjs-node-gpu' | 'tfjs-node',
+  options: Pick<LoadRuntimeOptions, 'modules'>,
+): string {
   return options.modules?.[runtime] ?? TFJS_NATIVE_MODULES[runtime];
 }
 
@@ -77,7 +80,8 @@ function moduleSpecifier(runtime: 'tfjs-node-gpu' | 'tfjs-node', options: Pick<L
 function engineSpec(runtime: RuntimeName, bundle: ModelBundle, options: LoadRuntimeOptions): EngineSpec {
   const label = bundleLabel(bundle);
   const incompatible = formatIncompatibility(runtime, bundle.manifest.format);
-  if (incompatible !== undefined) throw new ModelRuntimeError('runtime_unavailable', `${label}: ${incompatible}`);
+  if (incompatible !== undefined)
+    throw new ModelRuntimeError('runtime_unavailable', `${label}: ${incompatible}`);
   const entry = bundle.weightPaths[0];
   if (entry === undefined) throw new ModelRuntimeError('runtime_unavailable', `${label}: no weight files`);
   const threads = options.threads ?? availableParallelism();
@@ -86,7 +90,15 @@ function engineSpec(runtime: RuntimeName, bundle: ModelBundle, options: LoadRunt
   }
   switch (runtime) {
     case 'onnx':
-      return { kind: 'onnx', runtime, label, modelPath: entry, manifest: bundle.manifest, threads, onnx: options.onnx ?? {} };
+      return {
+        kind: 'onnx',
+        runtime,
+        label,
+        modelPath: entry,
+        manifest: bundle.manifest,
+        threads,
+        onnx: options.onnx ?? {},
+      };
     case 'tfjs-wasm':
       return { kind: 'tfjs', runtime, label, modelJsonPath: entry, manifest: bundle.manifest };
     case 'tfjs-node-gpu':
@@ -96,8 +108,26 @@ function engineSpec(runtime: RuntimeName, bundle: ModelBundle, options: LoadRunt
       if (url === undefined) {
         throw new ModelRuntimeError('runtime_unavailable', `${label}: ${specifier} is not installed`);
       }
-      return { kind: 'tfjs', runtime, label, modelJsonPath: entry, manifest: bundle.manifest, module: { url, name: specifier } };
+      return {
+        kind: 'tfjs',
+        runtime,
+        label,
+        modelJsonPath: entry,
+        manifest: bundle.manifest,
+        module: { url, name: specifier },
+      };
     }
+  }
+}
+
+// Execution providers that failed are recorded by the engine (on its thread); log them here.
+function logProviderFallback(runtime: ModelRuntime, options: LoadRuntimeOptions): void {
+  const failed = runtime.describe().details.failedProviders;
+  if (Array.isArray(failed) && failed.length > 0) {
+    options.log?.('onnx execution provider unavailable, fell back', {
+      failed,
+      using: runtime.describe().backend,
+    });
   }
 }
 
@@ -111,11 +141,13 @@ export async function loadRuntime(bundle: ModelBundle, options: LoadRuntimeOptio
   const identityBundle = { id: m.id, version: m.version, format: m.format };
   if (options.runtime !== 'auto') {
     const name = options.runtime;
-    return WorkerRuntime.start(engineSpec(name, bundle, options), {
+    const runtime = await WorkerRuntime.start(engineSpec(name, bundle, options), {
       name,
       bundle: identityBundle,
       selection: { requested: name, reason: `CXR_RUNTIME=${name}`, skipped: [] },
     });
+    logProviderFallback(runtime, options);
+    return runtime;
   }
   const skipped: SkippedRuntime[] = [];
   for (const name of AUTO_ORDER) {
@@ -133,10 +165,16 @@ export async function loadRuntime(bundle: ModelBundle, options: LoadRuntimeOptio
         },
       });
       if (skipped.length > 0) options.log?.('runtime skipped by auto', { chosen: name, skipped });
+      logProviderFallback(runtime, options);
       return runtime;
     } catch (error) {
       if (isModelRuntimeError(error, 'bundle_mismatch') || !isModelRuntimeError(error)) throw error;
-      skipped.push({ runtime: name, reason: error.message });
+      // The bundle is named once, in the description; each reason is about the runtime.
+      const prefix = `${bundleLabel(bundle)}: `;
+      skipped.push({
+        runtime: name,
+        reason: error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message,
+      });
     }
   }
   throw new ModelRuntimeError(
@@ -176,7 +214,11 @@ async function staticBundleCheck(bundle: ModelBundle): Promise<void> {
     checkGraphInput(label, m.input, input?.shape ?? []);
     checkGraphOutput(label, m, output?.shape ?? []);
     const recorded = summary.metadata['cxr.final_activation'];
-    checkGraphActivation(label, m, recorded === 'softmax' || recorded === 'sigmoid' || recorded === 'none' ? recorded : undefined);
+    checkGraphActivation(
+      label,
+      m,
+      recorded === 'softmax' || recorded === 'sigmoid' || recorded === 'none' ? recorded : undefined,
+    );
     return;
   }
   const json = JSON.parse(new TextDecoder().decode(bytes)) as LayersTopology;

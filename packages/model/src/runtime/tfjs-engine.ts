@@ -3,7 +3,13 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadLayersModelFile } from '../tfjs-io.js';
-import { activationOfLayer, checkBatch, checkGraphActivation, checkGraphInput, checkGraphOutput } from './bundle-check.js';
+import {
+  activationOfLayer,
+  checkBatch,
+  checkGraphActivation,
+  checkGraphInput,
+  checkGraphOutput,
+} from './bundle-check.js';
 import type { Engine, EngineSpec } from './engine.js';
 import { ModelRuntimeError } from './types.js';
 
@@ -35,22 +41,34 @@ async function selectWasm(): Promise<Record<string, unknown>> {
 
 // tfjs-node(-gpu) registers the `tensorflow` backend when imported. It must register it in the
 // same @tensorflow/tfjs-core instance this package uses, i.e. the same tfjs version.
-async function selectNative(label: string, module: { url: string; name: string }): Promise<Record<string, unknown>> {
+async function selectNative(
+  label: string,
+  module: { url: string; name: string },
+): Promise<Record<string, unknown>> {
   try {
     await import(module.url);
   } catch (cause) {
-    throw new ModelRuntimeError('runtime_unavailable', `${label}: ${module.name} failed to load: ${firstLine(cause)}`, {
-      cause,
-    });
+    throw new ModelRuntimeError(
+      'runtime_unavailable',
+      `${label}: ${module.name} failed to load: ${firstLine(cause)}`,
+      {
+        cause,
+      },
+    );
   }
-  if (tf.findBackendFactory('tensorflow') === null) {
+  // Typed as always present, but returns null for an unregistered name.
+  const factory: unknown = tf.findBackendFactory('tensorflow');
+  if (factory === null || factory === undefined) {
     throw new ModelRuntimeError(
       'runtime_unavailable',
       `${label}: ${module.name} loaded but registered no "tensorflow" backend with @tensorflow/tfjs ${tf.version.tfjs} (version mismatch?)`,
     );
   }
   if (!(await tf.setBackend('tensorflow'))) {
-    throw new ModelRuntimeError('runtime_unavailable', `${label}: ${module.name}: the "tensorflow" backend failed to initialise`);
+    throw new ModelRuntimeError(
+      'runtime_unavailable',
+      `${label}: ${module.name}: the "tensorflow" backend failed to initialise`,
+    );
   }
   await tf.ready();
   return {};
@@ -64,9 +82,13 @@ export async function createTfjsEngine(spec: Extract<EngineSpec, { kind: 'tfjs' 
     try {
       details = await selectWasm();
     } catch (cause) {
-      throw new ModelRuntimeError('runtime_unavailable', `${label}: tfjs wasm backend failed: ${firstLine(cause)}`, {
-        cause,
-      });
+      throw new ModelRuntimeError(
+        'runtime_unavailable',
+        `${label}: tfjs wasm backend failed: ${firstLine(cause)}`,
+        {
+          cause,
+        },
+      );
     }
   } else {
     if (spec.module === undefined) throw new Error(`${spec.runtime}: no module to import`);
@@ -83,9 +105,13 @@ export async function createTfjsEngine(spec: Extract<EngineSpec, { kind: 'tfjs' 
   try {
     model = await loadLayersModelFile(spec.modelJsonPath);
   } catch (cause) {
-    throw new ModelRuntimeError('runtime_unavailable', `${label}: cannot load ${spec.modelJsonPath}: ${firstLine(cause)}`, {
-      cause,
-    });
+    throw new ModelRuntimeError(
+      'runtime_unavailable',
+      `${label}: cannot load ${spec.modelJsonPath}: ${firstLine(cause)}`,
+      {
+        cause,
+      },
+    );
   }
   try {
     if (model.inputs.length !== 1 || model.outputs.length !== 1) {
@@ -115,11 +141,16 @@ export async function createTfjsEngine(spec: Extract<EngineSpec, { kind: 'tfjs' 
     },
     async predict(batch, batchSize) {
       checkBatch(manifest.input, batch, batchSize);
-      const y = tf.tidy(() => model.predict(tf.tensor4d(batch, [batchSize, size, size, channels])) as tf.Tensor);
+      const y = tf.tidy(
+        () => model.predict(tf.tensor4d(batch, [batchSize, size, size, channels])) as tf.Tensor,
+      );
       try {
         const scores = await y.data();
         if (!(scores instanceof Float32Array) || scores.length !== batchSize * labels) {
-          throw new ModelRuntimeError('inference_failed', `${label}: output is not ${batchSize} x ${labels} float32 values`);
+          throw new ModelRuntimeError(
+            'inference_failed',
+            `${label}: output is not ${batchSize} x ${labels} float32 values`,
+          );
         }
         return scores;
       } finally {

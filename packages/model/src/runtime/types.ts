@@ -127,7 +127,10 @@ export class ModelRuntimeError extends Error {
 }
 
 /** True for a ModelRuntimeError, optionally with the given code. */
-export function isModelRuntimeError(error: unknown, code?: ModelRuntimeErrorCode): error is ModelRuntimeError {
+export function isModelRuntimeError(
+  error: unknown,
+  code?: ModelRuntimeErrorCode,
+): error is ModelRuntimeError {
   return error instanceof ModelRuntimeError && (code === undefined || error.code === code);
 }
 

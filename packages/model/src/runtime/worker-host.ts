@@ -3,12 +3,7 @@ import type { ManifestInput } from '../manifest.js';
 import { checkBatch } from './bundle-check.js';
 import type { EngineInfo, EngineSpec } from './engine.js';
 import { deserializeError, type HostMessage, type WorkerMessage } from './worker-protocol.js';
-import {
-  ModelRuntimeError,
-  type ModelRuntime,
-  type RuntimeDescription,
-  type RuntimeName,
-} from './types.js';
+import { ModelRuntimeError, type ModelRuntime, type RuntimeDescription, type RuntimeName } from './types.js';
 
 // There is no build step: this file runs as TypeScript under tsx or vitest, and a worker thread
 // starts as plain Node without either. As in @cxr/imaging's decode pool, the worker begins with a
@@ -59,9 +54,15 @@ export class WorkerRuntime implements ModelRuntime {
     this.identity = identity;
     this.input = input;
     this.info = info;
-    worker.on('message', (message: WorkerMessage) => this.onMessage(message));
+    worker.on('message', (message: WorkerMessage) => {
+      this.onMessage(message);
+    });
     worker.on('error', (error) => {
-      this.fail(new ModelRuntimeError('worker_crashed', `${this.name} worker failed: ${error.message}`, { cause: error }));
+      this.fail(
+        new ModelRuntimeError('worker_crashed', `${this.name} worker failed: ${error.message}`, {
+          cause: error,
+        }),
+      );
     });
     worker.on('exit', (code) => {
       this.alive = false;
@@ -83,30 +84,52 @@ export class WorkerRuntime implements ModelRuntime {
       },
     });
     let info: EngineInfo;
+    let detach = (): void => {};
     try {
       info = await new Promise<EngineInfo>((resolve, reject) => {
         const onMessage = (message: WorkerMessage): void => {
           if (message.type === 'loaded') resolve(message.info);
-          else if (message.type === 'load-failed') reject(deserializeError(message.error, 'runtime_unavailable'));
+          else if (message.type === 'load-failed')
+            reject(deserializeError(message.error, 'runtime_unavailable'));
         };
-        const onError = (error: Error): void =>
+        const onError = (error: Error): void => {
           reject(
-            new ModelRuntimeError('runtime_unavailable', `${identity.name}: worker failed to start: ${error.message}`, {
-              cause: error,
-            }),
+            new ModelRuntimeError(
+              'runtime_unavailable',
+              `${identity.name}: worker failed to start: ${error.message}`,
+              {
+                cause: error,
+              },
+            ),
           );
-        const onExit = (code: number): void =>
-          reject(new ModelRuntimeError('runtime_unavailable', `${identity.name}: worker exited (code ${code}) while loading`));
+        };
+        const onExit = (code: number): void => {
+          reject(
+            new ModelRuntimeError(
+              'runtime_unavailable',
+              `${identity.name}: worker exited (code ${code}) while loading`,
+            ),
+          );
+        };
+        // Only our own listeners come off afterwards: Worker keeps internal ones (removeAllListeners
+        // silently stops message delivery).
+        detach = () => {
+          worker.off('message', onMessage);
+          worker.off('error', onError);
+          worker.off('exit', onExit);
+        };
         worker.on('message', onMessage);
-        worker.once('error', onError);
-        worker.once('exit', onExit);
+        worker.on('error', onError);
+        worker.on('exit', onExit);
         const load: HostMessage = { type: 'load', spec };
         worker.postMessage(load);
-      }).finally(() => worker.removeAllListeners());
+      });
     } catch (error) {
+      detach();
       await worker.terminate();
       throw error;
     }
+    detach();
     const runtime = new WorkerRuntime(worker, identity, spec.manifest.input, info);
     // An idle runtime does not keep the process alive; a running batch refs the worker.
     worker.unref();
@@ -139,7 +162,7 @@ export class WorkerRuntime implements ModelRuntime {
     try {
       checkBatch(this.input, batch, batchSize);
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     // A view into a larger buffer would clone the whole buffer: send exactly the batch.
     const exact =

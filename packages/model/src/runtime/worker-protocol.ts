@@ -5,7 +5,12 @@ import { ModelRuntimeError, MODEL_RUNTIME_ERROR_CODES, type ModelRuntimeErrorCod
 
 export type HostMessage =
   | { readonly type: 'load'; readonly spec: EngineSpec }
-  | { readonly type: 'predict'; readonly id: number; readonly batch: Float32Array; readonly batchSize: number }
+  | {
+      readonly type: 'predict';
+      readonly id: number;
+      readonly batch: Float32Array;
+      readonly batchSize: number;
+    }
   | { readonly type: 'close' };
 
 export interface SerializedError {
@@ -23,7 +28,8 @@ export type WorkerMessage =
 
 /** An error as plain data (name, code, message) for postMessage. */
 export function serializeError(error: unknown): SerializedError {
-  if (error instanceof ModelRuntimeError) return { name: error.name, code: error.code, message: error.message };
+  if (error instanceof ModelRuntimeError)
+    return { name: error.name, code: error.code, message: error.message };
   if (error instanceof Error) return { name: error.name, message: error.message };
   return { name: 'Error', message: String(error) };
 }
