@@ -2,7 +2,6 @@
  * `cxr predict FILE --model DIR`: one image through the same decode, preprocessing, runtime and
  * decision rule as the pipeline, printed in the seed's response shape.
  */
-import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { RUNTIME_CHOICES, loadConfig, type RuntimeChoice } from '@cxr/config';
