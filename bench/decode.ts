@@ -20,11 +20,27 @@ import { isDicomRejectedError, TransferSyntax, TRANSFER_SYNTAX_NAMES } from '@cx
 import { DecodePool, runDecodeTask } from '@cxr/imaging';
 import type { DecodeOutput } from '@cxr/imaging';
 
-import { generateBenchSet } from '../test/fixtures/generate.js';
-import type { DecodeFixture } from '../test/fixtures/manifest.js';
+import { IMAGENET_NORMALIZATION } from '@cxr/model/manifest';
+import { generateBenchSet, type DecodeFixture } from '@cxr/test/fixtures';
 
 const OUT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'out');
-const PREPROCESS: DecodeOutput = { resize: { size: 512, filter: 'bilinear' } };
+// "Preprocess" is what the worker does before inference: the seed model's input block (see
+// seedManifest in packages/model/src/init.ts): 512x512x3 NCHW, file window, bilinear, ImageNet.
+const PREPROCESS: DecodeOutput = {
+  model: {
+    size: 512,
+    channels: 3,
+    layout: 'NCHW',
+    crop: 'none',
+    resize: 'bilinear',
+    intensity: { method: 'dicom-window' },
+    normalization: {
+      ...IMAGENET_NORMALIZATION,
+      mean: [...IMAGENET_NORMALIZATION.mean],
+      std: [...IMAGENET_NORMALIZATION.std],
+    },
+  },
+};
 
 /** The dcmtk tool that decodes a transfer syntax, with the arguments that make it write native. */
 function dcmtkTool(ts: string): { tool: string; args: string[] } | undefined {
@@ -378,7 +394,7 @@ function renderMarkdown(
     '',
   );
   lines.push(
-    '| file | transfer syntax | ours decode | ours decode+preprocess 512 (decode/lut/resize) | dcmtk tool | dcmtk | ours/dcmtk | gdcmconv --raw | ours/gdcm |',
+    '| file | transfer syntax | ours decode | ours decode+preprocess to the 512x512x3 model input (decode/intensity/resize) | dcmtk tool | dcmtk | ours/dcmtk | gdcmconv --raw | ours/gdcm |',
     '|---|---|---:|---|---|---:|---:|---:|---:|',
   );
   for (const r of rows) {
@@ -403,7 +419,7 @@ function renderMarkdown(
   if (throughputs.length > 0) {
     lines.push(
       '',
-      `## DecodePool throughput (decode + preprocess to 512, ${throughputs[0]!.images} images: ${mix.join(', ')}; best round, 1 libvips thread per pool thread)`,
+      `## DecodePool throughput (decode + preprocess to the 512x512x3 model input, ${throughputs[0]!.images} images: ${mix.join(', ')}; best round, 1 libvips thread per pool thread)`,
       '',
     );
     lines.push('| threads | seconds | images/s | vs 1 thread |', '|---:|---:|---:|---:|');
