@@ -5,21 +5,13 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyModalityLut, decodeFrame } from '@cxr/dicom';
-import { loadFixtureManifest, type FixtureSet } from '@cxr/test/fixtures';
-import { cxr, expectNoCanary } from './testing/run-cxr.js';
+import { cxr, expectNoCanary, fixturePath as fixture } from './testing/run-cxr.js';
 
-let fixtures: FixtureSet;
 let out: string;
-const fixture = (name: string): string => {
-  const found = fixtures.fixtures.find((f) => f.name === name);
-  if (!found) throw new Error(`no fixture ${name}`);
-  return found.path;
-};
 
 beforeAll(async () => {
-  fixtures = loadFixtureManifest(inject('fixtureManifestPath'));
   out = await mkdtemp(join(tmpdir(), 'cxr-cli-'));
 });
 afterAll(async () => {

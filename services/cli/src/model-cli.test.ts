@@ -5,25 +5,17 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   RUNTIME_CHOICES as CONFIG_RUNTIME_CHOICES,
   ONNX_EXECUTION_PROVIDERS as CONFIG_PROVIDERS,
 } from '@cxr/config';
 import { ONNX_EXECUTION_PROVIDERS, RUNTIME_CHOICES } from '@cxr/model';
-import { loadFixtureManifest, type FixtureSet } from '@cxr/test/fixtures';
-import { cxr, cxrWithEnv, expectNoCanary } from './testing/run-cxr.js';
+import { cxr, cxrWithEnv, expectNoCanary, fixturePath as fixture } from './testing/run-cxr.js';
 
 let dir: string;
-let fixtures: FixtureSet;
-const fixture = (name: string): string => {
-  const found = fixtures.fixtures.find((f) => f.name === name);
-  if (!found) throw new Error(`no fixture ${name}`);
-  return found.path;
-};
 
 beforeAll(async () => {
-  fixtures = loadFixtureManifest(inject('fixtureManifestPath'));
   dir = await mkdtemp(join(tmpdir(), 'cxr-model-cli-'));
   const tfjs = await cxr(
     'model',

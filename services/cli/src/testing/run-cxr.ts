@@ -2,8 +2,13 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
-import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME } from '@cxr/test/fixtures';
+import { expect, inject } from 'vitest';
+import {
+  CANARY_PATIENT_ID,
+  CANARY_PATIENT_NAME,
+  loadFixtureManifest,
+  type FixtureSet,
+} from '@cxr/test/fixtures';
 
 const require = createRequire(import.meta.url);
 const TSX_CLI = require.resolve('tsx/cli');
@@ -44,4 +49,14 @@ export function expectNoCanary(result: RunResult): void {
 /** Runs `cxr args...`. */
 export function cxr(...args: string[]): Promise<RunResult> {
   return cxrWithEnv({}, ...args);
+}
+
+let fixtures: FixtureSet | undefined;
+
+/** Path of a generated fixture by name (the set vitest's globalSetup provides). */
+export function fixturePath(name: string): string {
+  fixtures ??= loadFixtureManifest(inject('fixtureManifestPath'));
+  const found = fixtures.fixtures.find((f) => f.name === name);
+  if (!found) throw new Error(`no fixture named ${name}`);
+  return found.path;
 }
