@@ -14,6 +14,7 @@ import type {
   ModalityLut,
   Palette,
   PixelModule,
+  SampleAllocator,
   TechnicalTags,
   VoiLut,
   VoiLutFunction,
@@ -31,6 +32,13 @@ export interface DecodeFrameResult {
 export interface DecodeFrameOptions {
   /** Zero-based frame index; 0 by default. */
   readonly frame?: number;
+  /**
+   * Where to allocate the frame's sample arrays, e.g. a FrameBufferCache kept per thread so that
+   * decoding allocates no large arrays in steady state. The returned samples then alias the
+   * allocator's memory and are valid only until the next decodeFrame call with it. Without it
+   * (the default) every array is fresh and the result is the caller's to keep.
+   */
+  readonly buffers?: SampleAllocator;
 }
 
 /** Reads everything about the image except its pixels. Throws DicomRejectedError for unusable input. */
@@ -55,12 +63,14 @@ export async function decodeFrame(
   }
   const element = parsed.dataSet.elements[Tag.PixelData]!;
   const decoder = frameDecoderFor(info.transferSyntaxUid);
+  const buffers = options?.buffers;
+  buffers?.startFrame?.();
   if (decoder === 'native') {
-    return { info, frame: decodeNativeFrame(parsed, element, info.pixel, frameIndex), frameIndex };
+    return { info, frame: decodeNativeFrame(parsed, element, info.pixel, frameIndex, buffers), frameIndex };
   }
 
   const encoded = encapsulatedFrame(parsed, element, frameIndex, frames, info.transferSyntaxUid);
-  const output = await decoder(encoded, encodedFrameInfo(info.pixel)).catch((error: unknown) => {
+  const output = await decoder(encoded, encodedFrameInfo(info.pixel), buffers).catch((error: unknown) => {
     if (error instanceof DicomRejectedError) throw error;
     throw new DicomRejectedError(
       'corrupt_stream',
@@ -70,7 +80,7 @@ export async function decodeFrame(
       },
     );
   });
-  return { info, frame: toDecodedFrame(output, info.pixel), frameIndex };
+  return { info, frame: toDecodedFrame(output, info.pixel, buffers), frameIndex };
 }
 
 function oneLine(error: unknown): string {
@@ -96,6 +106,7 @@ function decodeNativeFrame(
   element: Element,
   pixel: PixelModule,
   frameIndex: number,
+  buffers: SampleAllocator | undefined,
 ): DecodedFrame {
   if (element.encapsulatedPixelData === true || element.hadUndefinedLength === true) {
     throw new DicomRejectedError('corrupt_stream', `encapsulated Pixel Data in a native transfer syntax`);
@@ -112,7 +123,13 @@ function decodeNativeFrame(
     throw new DicomRejectedError('truncated', 'file ends inside Pixel Data');
   }
   const pixelData = byteArray.subarray(element.dataOffset, element.dataOffset + element.length);
-  return extractNativeFrame(pixelData, frameIndex, pixel, { bigEndian: parsed.bigEndian, vr: element.vr });
+  return extractNativeFrame(
+    pixelData,
+    frameIndex,
+    pixel,
+    { bigEndian: parsed.bigEndian, vr: element.vr },
+    buffers,
+  );
 }
 
 const JPEG_FAMILY: ReadonlySet<string> = new Set([

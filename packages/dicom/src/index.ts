@@ -3,6 +3,7 @@ export * from './types.js';
 export * from './uids.js';
 export * from './lut.js';
 export * from './tags.js';
+export { allocateSamples, FrameBufferCache, type FrameBufferCacheOptions } from './buffers.js';
 export { parseDicomBytes, type ParsedDicom } from './parse.js';
 export {
   applyPalette,

@@ -1,9 +1,20 @@
+import { allocateSamples } from './buffers.js';
 import { DicomRejectedError } from './errors.js';
-import type { CodecOutput, DecodedFrame, LookupTable, Palette, PixelModule, StoredSamples } from './types.js';
+import type {
+  CodecOutput,
+  DecodedFrame,
+  LookupTable,
+  Palette,
+  PixelModule,
+  SampleAllocator,
+  StoredSamples,
+} from './types.js';
 
 /**
  * Pure functions that turn stored pixel bytes (native Pixel Data or a codec's output) into a
  * DecodedFrame: PS3.5 8.1.1 bit layout, PS3.3 C.7.6.3 pixel module rules, colour to RGB.
+ * Functions taking an optional `buffers` allocate their output arrays there (see buffers.ts);
+ * without it they return fresh arrays.
  */
 
 /** How native Pixel Data of one frame is laid out in memory. */
@@ -29,24 +40,35 @@ export function nativePixelDataLength(pixel: PixelModule): number {
   return Math.ceil((storedSamplesPerFrame(pixel) * pixel.numberOfFrames * pixel.bitsAllocated) / 8);
 }
 
-/** Extracts frame `frameIndex` from native (uncompressed) Pixel Data bytes and converts it to a DecodedFrame. */
+/**
+ * Extracts frame `frameIndex` from native (uncompressed) Pixel Data bytes and converts it to a
+ * DecodedFrame. Its samples may be a view over `pixelData` when no conversion was needed.
+ */
 export function extractNativeFrame(
   pixelData: Uint8Array,
   frameIndex: number,
   pixel: PixelModule,
   layout: NativeLayout,
+  buffers?: SampleAllocator,
 ): DecodedFrame {
   const count = storedSamplesPerFrame(pixel);
-  const raw = readNativeSamples(pixelData, frameIndex, count, pixel.bitsAllocated, layout);
+  const raw = readNativeSamples(pixelData, frameIndex, count, pixel.bitsAllocated, layout, buffers);
   const subsampled422 = pixel.samplesPerPixel === 3 && pixel.photometricInterpretation === 'YBR_FULL_422';
-  return finishFrame(raw, pixel, pixel.planarConfiguration === 1, subsampled422, false);
+  // A byte-swapped or unpacked copy is ours, so masking may overwrite it; a view over the
+  // caller's Pixel Data must not be written.
+  const owned = raw.buffer !== pixelData.buffer;
+  return finishFrame(raw, pixel, pixel.planarConfiguration === 1, subsampled422, false, owned, buffers);
 }
 
 /**
  * Converts a codec's output (CodecOutput) to a DecodedFrame with the same masking, sign and colour
  * rules as native data. Throws corrupt_stream when the codec returned too few samples.
  */
-export function toDecodedFrame(codecOutput: CodecOutput, pixel: PixelModule): DecodedFrame {
+export function toDecodedFrame(
+  codecOutput: CodecOutput,
+  pixel: PixelModule,
+  buffers?: SampleAllocator,
+): DecodedFrame {
   const expected = pixel.rows * pixel.columns * pixel.samplesPerPixel;
   if (codecOutput.samples.length < expected) {
     throw new DicomRejectedError(
@@ -58,7 +80,15 @@ export function toDecodedFrame(codecOutput: CodecOutput, pixel: PixelModule): De
     codecOutput.samples.length === expected ? codecOutput.samples : codecOutput.samples.subarray(0, expected);
   // A codec always returns full-resolution samples, so YBR_FULL_422 is just YBR_FULL here.
   // The codec's buffer is ours alone, so masking may overwrite it instead of copying.
-  return finishFrame(samples, pixel, codecOutput.planar, false, codecOutput.colorSpace === 'RGB', true);
+  return finishFrame(
+    samples,
+    pixel,
+    codecOutput.planar,
+    false,
+    codecOutput.colorSpace === 'RGB',
+    true,
+    buffers,
+  );
 }
 
 function finishFrame(
@@ -67,11 +97,12 @@ function finishFrame(
   planar: boolean,
   subsampled422: boolean,
   alreadyRgb: boolean,
-  owned = false,
+  owned: boolean,
+  buffers: SampleAllocator | undefined,
 ): DecodedFrame {
-  const stored = normalizeStoredValues(raw, pixel, owned);
-  if (pixel.samplesPerPixel === 1) return monochromeOrPalette(stored, pixel);
-  return colourFrame(stored, pixel, planar, subsampled422, alreadyRgb);
+  const stored = normalizeStoredValues(raw, pixel, owned, buffers);
+  if (pixel.samplesPerPixel === 1) return monochromeOrPalette(stored, pixel, buffers);
+  return colourFrame(stored, pixel, planar, subsampled422, alreadyRgb, buffers);
 }
 
 function readNativeSamples(
@@ -80,17 +111,18 @@ function readNativeSamples(
   count: number,
   bitsAllocated: PixelModule['bitsAllocated'],
   layout: NativeLayout,
+  buffers: SampleAllocator | undefined,
 ): StoredSamples {
   // OW in big endian swaps bytes within 16-bit words (PS3.5 A.3); OB is a byte stream.
   const swapWords = layout.bigEndian && layout.vr !== 'OB';
   switch (bitsAllocated) {
     case 1:
-      return unpackBits(pixelData, frameIndex * count, count, swapWords);
+      return unpackBits(pixelData, frameIndex * count, count, swapWords, buffers);
     case 8: {
       // A plain Uint8Array view (not a Buffer subclass) over the caller's bytes: no copy.
       const frame = new Uint8Array(pixelData.buffer, pixelData.byteOffset + frameIndex * count, count);
       if (!swapWords) return frame;
-      const out = new Uint8Array(count);
+      const out = allocateSamples(Uint8Array, count, buffers);
       for (let i = 0; i < count; i++) out[i] = frame[i ^ 1] ?? 0;
       return out;
     }
@@ -98,7 +130,7 @@ function readNativeSamples(
       const start = pixelData.byteOffset + frameIndex * count * 2;
       if (!layout.bigEndian && start % 2 === 0) return new Uint16Array(pixelData.buffer, start, count);
       const view = new DataView(pixelData.buffer, start, count * 2);
-      const out = new Uint16Array(count);
+      const out = allocateSamples(Uint16Array, count, buffers);
       const littleEndian = !layout.bigEndian;
       for (let i = 0; i < count; i++) out[i] = view.getUint16(i * 2, littleEndian);
       return out;
@@ -107,7 +139,7 @@ function readNativeSamples(
       const start = pixelData.byteOffset + frameIndex * count * 4;
       if (!layout.bigEndian && start % 4 === 0) return new Uint32Array(pixelData.buffer, start, count);
       const view = new DataView(pixelData.buffer, start, count * 4);
-      const out = new Uint32Array(count);
+      const out = allocateSamples(Uint32Array, count, buffers);
       const littleEndian = !layout.bigEndian;
       for (let i = 0; i < count; i++) out[i] = view.getUint32(i * 4, littleEndian);
       return out;
@@ -116,8 +148,14 @@ function readNativeSamples(
 }
 
 /** Unpacks 1-bit samples, least significant bit first within each byte (PS3.5 8.1.1, Figure D-1). */
-function unpackBits(pixelData: Uint8Array, firstBit: number, count: number, swapWords: boolean): Uint8Array {
-  const out = new Uint8Array(count);
+function unpackBits(
+  pixelData: Uint8Array,
+  firstBit: number,
+  count: number,
+  swapWords: boolean,
+  buffers: SampleAllocator | undefined,
+): Uint8Array {
+  const out = allocateSamples(Uint8Array, count, buffers);
   for (let i = 0; i < count; i++) {
     const bit = firstBit + i;
     let byteIndex = bit >>> 3;
@@ -137,6 +175,7 @@ export function normalizeStoredValues(
   raw: StoredSamples,
   pixel: PixelModule,
   inPlace = false,
+  buffers?: SampleAllocator,
 ): StoredSamples {
   const { bitsStored, highBit, pixelRepresentation } = pixel;
   const shift = highBit - bitsStored + 1;
@@ -150,7 +189,7 @@ export function normalizeStoredValues(
   }
 
   const count = raw.length;
-  const out = inPlace ? reinterpret(raw, signed) : allocate(raw.BYTES_PER_ELEMENT, signed, count);
+  const out = inPlace ? reinterpret(raw, signed) : allocate(raw.BYTES_PER_ELEMENT, signed, count, buffers);
   if (out instanceof Uint16Array && raw instanceof Uint16Array && !signed && bitsStored < 16) {
     // The common case (12-16 bit unsigned X-ray data), kept monomorphic for speed.
     const mask = (1 << bitsStored) - 1;
@@ -187,18 +226,33 @@ function reinterpret(samples: StoredSamples, signed: boolean): StoredSamples {
   }
 }
 
-function allocate(bytesPerElement: number, signed: boolean, count: number): StoredSamples {
+function allocate(
+  bytesPerElement: number,
+  signed: boolean,
+  count: number,
+  buffers: SampleAllocator | undefined,
+): StoredSamples {
   switch (bytesPerElement) {
     case 1:
-      return signed ? new Int8Array(count) : new Uint8Array(count);
+      return signed
+        ? allocateSamples(Int8Array, count, buffers)
+        : allocateSamples(Uint8Array, count, buffers);
     case 2:
-      return signed ? new Int16Array(count) : new Uint16Array(count);
+      return signed
+        ? allocateSamples(Int16Array, count, buffers)
+        : allocateSamples(Uint16Array, count, buffers);
     default:
-      return signed ? new Int32Array(count) : new Uint32Array(count);
+      return signed
+        ? allocateSamples(Int32Array, count, buffers)
+        : allocateSamples(Uint32Array, count, buffers);
   }
 }
 
-function monochromeOrPalette(samples: StoredSamples, pixel: PixelModule): DecodedFrame {
+function monochromeOrPalette(
+  samples: StoredSamples,
+  pixel: PixelModule,
+  buffers: SampleAllocator | undefined,
+): DecodedFrame {
   const { rows, columns } = pixel;
   switch (pixel.photometricInterpretation) {
     case 'MONOCHROME1':
@@ -219,7 +273,7 @@ function monochromeOrPalette(samples: StoredSamples, pixel: PixelModule): Decode
           'PALETTE COLOR image without (0028,1101-1203) palette descriptors and data',
         );
       }
-      return applyPalette(samples, pixel, pixel.palette);
+      return applyPalette(samples, pixel, pixel.palette, buffers);
     }
     default:
       throw new DicomRejectedError(
@@ -230,10 +284,18 @@ function monochromeOrPalette(samples: StoredSamples, pixel: PixelModule): Decode
 }
 
 /** Maps palette indices to interleaved RGB (PS3.3 C.7.6.3.1.5); indices outside the table clamp to its ends. */
-export function applyPalette(indices: StoredSamples, pixel: PixelModule, palette: Palette): DecodedFrame {
+export function applyPalette(
+  indices: StoredSamples,
+  pixel: PixelModule,
+  palette: Palette,
+  buffers?: SampleAllocator,
+): DecodedFrame {
   const bits = Math.max(palette.red.bitsPerEntry, palette.green.bitsPerEntry, palette.blue.bitsPerEntry);
   const count = indices.length;
-  const out = bits > 8 ? new Uint16Array(count * 3) : new Uint8Array(count * 3);
+  const out =
+    bits > 8
+      ? allocateSamples(Uint16Array, count * 3, buffers)
+      : allocateSamples(Uint8Array, count * 3, buffers);
   const tables: readonly LookupTable[] = [palette.red, palette.green, palette.blue];
   for (let channel = 0; channel < 3; channel++) {
     const table = tables[channel]!;
@@ -264,6 +326,7 @@ function colourFrame(
   planar: boolean,
   subsampled422: boolean,
   alreadyRgb: boolean,
+  buffers: SampleAllocator | undefined,
 ): DecodedFrame {
   const photometric = pixel.photometricInterpretation;
   const frame = (rgb: StoredSamples): DecodedFrame => ({
@@ -275,22 +338,22 @@ function colourFrame(
     bitsStored: pixel.bitsStored,
     signed: pixel.pixelRepresentation === 1,
   });
-  const interleaved = planar ? interleavePlanes(samples) : samples;
+  const interleaved = planar ? interleavePlanes(samples, buffers) : samples;
   // YBR_ICT / YBR_RCT describe the JPEG 2000 component transform, which every JPEG 2000 decoder
   // inverts itself (PS3.5 A.4.4): the samples it returns are RGB.
   if (alreadyRgb || photometric === 'RGB' || photometric === 'YBR_ICT' || photometric === 'YBR_RCT') {
     return frame(interleaved);
   }
-  if (photometric === 'YBR_FULL') return frame(ybrFullToRgb(interleaved, pixel.bitsStored));
+  if (photometric === 'YBR_FULL') return frame(ybrFullToRgb(interleaved, pixel.bitsStored, buffers));
   if (photometric === 'YBR_FULL_422') {
-    if (!subsampled422) return frame(ybrFullToRgb(interleaved, pixel.bitsStored));
+    if (!subsampled422) return frame(ybrFullToRgb(interleaved, pixel.bitsStored, buffers));
     if (planar) {
       throw new DicomRejectedError(
         'unsupported_pixel_module',
         'YBR_FULL_422 requires Planar Configuration 0',
       );
     }
-    return frame(ybrFull422ToRgb(samples, pixel.rows, pixel.columns, pixel.bitsStored));
+    return frame(ybrFull422ToRgb(samples, pixel.rows, pixel.columns, pixel.bitsStored, buffers));
   }
   throw new DicomRejectedError(
     'unsupported_photometric',
@@ -299,9 +362,9 @@ function colourFrame(
 }
 
 /** RRR...GGG...BBB... -> RGBRGB... (Planar Configuration 1, PS3.3 C.7.6.3.1.3). */
-export function interleavePlanes(samples: StoredSamples): StoredSamples {
+export function interleavePlanes(samples: StoredSamples, buffers?: SampleAllocator): StoredSamples {
   const pixels = Math.floor(samples.length / 3);
-  const out = allocate(samples.BYTES_PER_ELEMENT, isSignedArray(samples), pixels * 3);
+  const out = allocate(samples.BYTES_PER_ELEMENT, isSignedArray(samples), pixels * 3, buffers);
   for (let i = 0, j = 0; i < pixels; i++, j += 3) {
     out[j] = samples[i]!;
     out[j + 1] = samples[i + pixels]!;
@@ -317,8 +380,14 @@ function clampRound(value: number, max: number): number {
 }
 
 /** YCbCr full range to RGB with the equations of PS3.3 C.7.6.3.1.2, offset 2^(BitsStored-1). */
-export function ybrFullToRgb(ybr: StoredSamples, bitsStored: number): StoredSamples {
-  const out = allocate(ybr.BYTES_PER_ELEMENT, false, ybr.length);
+export function ybrFullToRgb(
+  ybr: StoredSamples,
+  bitsStored: number,
+  buffers?: SampleAllocator,
+): StoredSamples {
+  // A reused buffer is not zeroed: write every element, including a trailing partial pixel.
+  const out = allocate(ybr.BYTES_PER_ELEMENT, false, ybr.length, buffers);
+  for (let i = ybr.length - (ybr.length % 3); i < ybr.length; i++) out[i] = 0;
   const max = 2 ** bitsStored - 1;
   const half = 2 ** (bitsStored - 1);
   for (let i = 0; i + 2 < ybr.length; i += 3) {
@@ -338,6 +407,7 @@ function ybrFull422ToRgb(
   rows: number,
   columns: number,
   bitsStored: number,
+  buffers: SampleAllocator | undefined,
 ): StoredSamples {
   if (columns % 2 !== 0) {
     throw new DicomRejectedError(
@@ -346,7 +416,7 @@ function ybrFull422ToRgb(
     );
   }
   const pixels = rows * columns;
-  const out = allocate(ybr.BYTES_PER_ELEMENT, false, pixels * 3);
+  const out = allocate(ybr.BYTES_PER_ELEMENT, false, pixels * 3, buffers);
   const max = 2 ** bitsStored - 1;
   const half = 2 ** (bitsStored - 1);
   for (let pair = 0; pair < pixels / 2; pair++) {

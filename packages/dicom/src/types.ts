@@ -140,5 +140,33 @@ export interface CodecOutput {
   readonly colorSpace: 'RGB' | 'as-stored';
 }
 
-/** A decoder for one transfer syntax's encapsulated frame. Throws DicomRejectedError('corrupt_stream') on bad input. */
-export type FrameCodec = (encoded: Uint8Array, info: EncodedFrameInfo) => Promise<CodecOutput>;
+/** Typed arrays a decoder allocates per frame: stored samples plus float scratch. */
+export type SampleArray = StoredSamples | Float32Array | Float64Array;
+
+/** A typed array constructor (Uint16Array, Float32Array...) as a SampleAllocator receives it. */
+export interface SampleArrayType<T extends SampleArray> {
+  new (length: number): T;
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
+/**
+ * Where decoders get their large per-frame arrays (see FrameBufferCache). Arrays it returns may
+ * hold stale data: a decoder using one must write every element it later reads.
+ */
+export interface SampleAllocator {
+  /** An array of exactly `length` elements. */
+  allocate<T extends SampleArray>(type: SampleArrayType<T>, length: number): T;
+  /** Called by decodeFrame before each frame: arrays handed out earlier may be reused from now on. */
+  startFrame?(): void;
+}
+
+/**
+ * A decoder for one transfer syntax's encapsulated frame. Throws DicomRejectedError('corrupt_stream')
+ * on bad input. With `buffers`, its output arrays come from there instead of being allocated.
+ */
+export type FrameCodec = (
+  encoded: Uint8Array,
+  info: EncodedFrameInfo,
+  buffers?: SampleAllocator,
+) => Promise<CodecOutput>;

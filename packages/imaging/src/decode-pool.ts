@@ -72,7 +72,13 @@ interface Slot {
   ready: boolean;
   /** Last 'error' event of the worker, used as the cause when it exits mid-task. */
   lastError: Error | undefined;
+  /** Input memory shared with this slot's worker, reused for every task whose result cannot alias it. */
+  input: SharedArrayBuffer | undefined;
 }
+
+// Inputs larger than this are not kept in a slot's shared buffer (a rare huge file should not
+// pin its memory for the pool's lifetime).
+const MAX_SHARED_INPUT_BYTES = 256 * 1024 * 1024;
 
 // There is no build step: this file runs as TypeScript under tsx or vitest, and a worker thread
 // starts as plain Node without either. So the worker begins with a tiny CommonJS bootstrap that
@@ -196,7 +202,7 @@ export class DecodePool {
     });
     // An idle pool must not keep the process alive; a running task refs its worker.
     worker.unref();
-    const slot: Slot = { worker, task: undefined, ready: false, lastError: undefined };
+    const slot: Slot = { worker, task: undefined, ready: false, lastError: undefined, input: undefined };
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'ready') {
         slot.ready = true;
@@ -278,7 +284,7 @@ export class DecodePool {
       task.dispatchedAt = performance.now();
       slot.worker.ref();
       try {
-        this.post(slot.worker, task);
+        this.post(slot, task);
       } catch (error) {
         this.finish(slot);
         task.reject(error instanceof Error ? error : new Error(String(error)));
@@ -289,9 +295,11 @@ export class DecodePool {
   /**
    * Structured clone copies a view's whole backing buffer, which for a slice of a large Buffer
    * is far more than the file. So transfer the caller's buffer only when allowed and it holds
-   * exactly the file; otherwise transfer a private exact-size copy (one copy, never two).
+   * exactly the file; otherwise copy it once: into the slot's shared input buffer when the
+   * result cannot alias the input, else into a private exact-size buffer that is transferred.
    */
-  private post(worker: Worker, task: Task): void {
+  private post(slot: Slot, task: Task): void {
+    const { worker } = slot;
     const { bytes, request, id } = task;
     if (
       task.transfer &&
@@ -305,6 +313,20 @@ export class DecodePool {
       } catch {
         // Node marks some buffers untransferable (e.g. its Buffer pool): fall back to a copy.
       }
+    }
+    // A fresh multi-megabyte copy per task is allocated here, page-faulted in, and freed (munmap,
+    // with a TLB shootdown across the process's threads) by the worker's GC: the same cost that
+    // made per-task output arrays scale badly (see @cxr/dicom's FrameBufferCache). Each slot runs
+    // one task at a time, so one shared buffer per slot is safe, except for 'stored' output,
+    // whose samples may be a view of the input and outlive the task.
+    if (request.output !== 'stored' && bytes.byteLength <= MAX_SHARED_INPUT_BYTES) {
+      if (slot.input === undefined || slot.input.byteLength < bytes.byteLength) {
+        slot.input = new SharedArrayBuffer(bytes.byteLength);
+      }
+      const shared = new Uint8Array(slot.input, 0, bytes.byteLength);
+      shared.set(bytes);
+      worker.postMessage({ id, bytes: shared, request } satisfies TaskMessage);
+      return;
     }
     const copy = new Uint8Array(bytes.byteLength);
     copy.set(bytes);

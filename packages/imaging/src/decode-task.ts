@@ -1,9 +1,22 @@
 import { performance } from 'node:perf_hooks';
 
 import { applyModalityLut, decodeFrame, renderToDisplay } from '@cxr/dicom';
-import type { DecodedFrame, DicomImageInfo, DisplayImage, RenderOptions, StoredSamples } from '@cxr/dicom';
+import type {
+  DecodedFrame,
+  DicomImageInfo,
+  DisplayImage,
+  RenderOptions,
+  SampleAllocator,
+  StoredSamples,
+} from '@cxr/dicom';
 import type { InputLayout, ManifestInput } from '@cxr/model/manifest';
 
+import {
+  borrowFrameBuffer,
+  borrowSampleCache,
+  returnFrameBuffer,
+  returnSampleCache,
+} from './frame-buffers.js';
 import { preprocessForModel } from './preprocess.js';
 import type { IntensityUsed } from './preprocess.js';
 import { resizeGray } from './resize.js';
@@ -86,11 +99,27 @@ export async function runDecodeTask<O extends DecodeOutput>(
   bytes: Uint8Array,
   request: DecodeRequest<O>,
 ): Promise<DecodeResult<O>> {
+  // Every output but 'stored' turns the samples into new Float32 values, so the frame can live
+  // in this thread's reused buffers (frame-buffers.ts) until the task ends; 'stored' hands the
+  // samples themselves to the caller (transferred out of a pool worker), so they must be fresh.
+  const buffers = request.output === 'stored' ? undefined : borrowSampleCache();
+  try {
+    return await decodeAndConvert(bytes, request, buffers);
+  } finally {
+    if (buffers !== undefined) returnSampleCache(buffers);
+  }
+}
+
+async function decodeAndConvert<O extends DecodeOutput>(
+  bytes: Uint8Array,
+  request: DecodeRequest<O>,
+  buffers: SampleAllocator | undefined,
+): Promise<DecodeResult<O>> {
   const t0 = performance.now();
-  const { info, frame, frameIndex } = await decodeFrame(
-    bytes,
-    request.frame === undefined ? {} : { frame: request.frame },
-  );
+  const { info, frame, frameIndex } = await decodeFrame(bytes, {
+    ...(request.frame === undefined ? {} : { frame: request.frame }),
+    ...(buffers === undefined ? {} : { buffers }),
+  });
   const t1 = performance.now();
   const base = {
     info,
@@ -138,24 +167,35 @@ export async function runDecodeTask<O extends DecodeOutput>(
       },
     };
   }
-  const displayOptions = output === 'display' ? request.display : output.resize.display;
-  const rendered = renderToDisplay(frame, info, displayOptions);
-  const t2 = performance.now();
-  const display = { voiUsed: rendered.voiUsed, inverted: rendered.inverted };
   if (output === 'display') {
+    // The display values are the result, so they get a fresh array.
+    const rendered = renderToDisplay(frame, info, request.display);
     return {
       ...base,
-      display,
+      display: { voiUsed: rendered.voiUsed, inverted: rendered.inverted },
       channels: rendered.channels,
       pixels: rendered.values as PixelsFor<O>,
-      timings: { decodeMs: t1 - t0, lutMs: t2 - t1, resizeMs: 0 },
+      timings: { decodeMs: t1 - t0, lutMs: performance.now() - t1, resizeMs: 0 },
     };
   }
-  // Chest X-ray models are grey-scale; an RGB secondary capture is reduced to luma first
-  // (ITU-R BT.601 weights, as DICOM's YBR_FULL definition in PS3.3 C.7.6.3.1.2 uses).
-  const gray = rendered.channels === 3 ? rgbToLuma(rendered.values) : rendered.values;
+  // Display values feed only the resize: render into this thread's reused full-frame buffer,
+  // lent until sharp (which reads its input asynchronously) has finished.
+  const scratch = borrowFrameBuffer(frame.rows * frame.columns * frame.samplesPerPixel);
+  let rendered: DisplayImage;
+  let resized: Float32Array;
+  let t2: number;
   const { size, filter = 'bilinear' } = output.resize;
-  const resized = await resizeGray(gray, frame.columns, frame.rows, size, filter);
+  try {
+    rendered = renderToDisplay(frame, info, output.resize.display, scratch);
+    t2 = performance.now();
+    // Chest X-ray models are grey-scale; an RGB secondary capture is reduced to luma first
+    // (ITU-R BT.601 weights, as DICOM's YBR_FULL definition in PS3.3 C.7.6.3.1.2 uses).
+    const gray = rendered.channels === 3 ? rgbToLumaInPlace(rendered.values) : rendered.values;
+    resized = await resizeGray(gray, frame.columns, frame.rows, size, filter);
+  } finally {
+    returnFrameBuffer(scratch);
+  }
+  const display = { voiUsed: rendered.voiUsed, inverted: rendered.inverted };
   return {
     ...base,
     width: size,
@@ -167,11 +207,14 @@ export async function runDecodeTask<O extends DecodeOutput>(
   };
 }
 
-/** Interleaved RGB values in [0,1] to one luma value per pixel. */
-function rgbToLuma(rgb: Float32Array): Float32Array {
-  const out = new Float32Array(rgb.length / 3);
-  for (let i = 0, j = 0; i < out.length; i++, j += 3) {
-    out[i] = 0.299 * rgb[j]! + 0.587 * rgb[j + 1]! + 0.114 * rgb[j + 2]!;
+/**
+ * Interleaved RGB values in [0,1] to one luma value per pixel, written over the first third of
+ * `rgb` (pixel i's luma lands at i <= 3i, after its R, G, B have been read); returns that view.
+ */
+function rgbToLumaInPlace(rgb: Float32Array): Float32Array {
+  const pixels = Math.floor(rgb.length / 3);
+  for (let i = 0, j = 0; i < pixels; i++, j += 3) {
+    rgb[i] = 0.299 * rgb[j]! + 0.587 * rgb[j + 1]! + 0.114 * rgb[j + 2]!;
   }
-  return out;
+  return rgb.subarray(0, pixels);
 }

@@ -9,6 +9,7 @@ import type { DecodedFrame, DicomImageInfo, DisplayImage, RenderOptions, VoiUsed
 // tfjs and onnxruntime, neither of which a decode worker should load.
 import type { ManifestInput } from '@cxr/model/manifest';
 
+import { borrowFrameBuffer, returnFrameBuffer } from './frame-buffers.js';
 import { resizeGray } from './resize.js';
 
 /** How step 1 turned stored values into [0,1] intensities: for logs, reports and drift checks. */
@@ -65,29 +66,6 @@ export function modelInputLength(input: Pick<ManifestInput, 'channels' | 'size'>
 export function centerSquare(width: number, height: number): SquareRegion {
   const side = Math.min(width, height);
   return { left: Math.floor((width - side) / 2), top: Math.floor((height - side) / 2), side };
-}
-
-// Step 1 writes a full-frame Float32Array (20 MB for 2048x2500). Allocating and first touching a
-// fresh one per image cost 20-120 ms here (page faults, GC) against a steady ~21 ms when reused,
-// so finished frame buffers are kept for the next image. A buffer is lent to one call at a time
-// (sharp reads its input asynchronously, so sharing one between concurrent calls would corrupt
-// them) and only one, at most MAX_SPARE_VALUES long, is kept per thread.
-const MAX_SPARE_VALUES = 12_000_000;
-let spareFrame: Float32Array | undefined;
-
-function borrowFrameBuffer(length: number): Float32Array {
-  const spare = spareFrame;
-  if (spare !== undefined && spare.length >= length) {
-    spareFrame = undefined;
-    return spare;
-  }
-  return new Float32Array(length);
-}
-
-function returnFrameBuffer(buffer: Float32Array): void {
-  if (buffer.length <= MAX_SPARE_VALUES && (spareFrame === undefined || spareFrame.length < buffer.length)) {
-    spareFrame = buffer;
-  }
 }
 
 /** Step 1's render options for each intensity method (see preprocessForModel). */
@@ -227,6 +205,8 @@ export async function preprocessForModel(
 ): Promise<PreprocessedImage> {
   checkInput(input);
   const t0 = performance.now();
+  // Step 1's full-frame values (20 MB for 2048x2500) go to a reused buffer (frame-buffers.ts);
+  // sharp reads its input asynchronously, so it is lent until every resize has finished.
   const scratch = borrowFrameBuffer(frame.rows * frame.columns * frame.samplesPerPixel);
   let rendered: DisplayImage;
   let colour: IntensityUsed['colour'];

@@ -7,16 +7,20 @@
  * stream without Part 15 capabilities goes to OpenJPEG, which decodes both kinds.
  */
 import { DicomRejectedError } from '../errors.js';
-import type { CodecOutput, EncodedFrameInfo } from '../types.js';
+import type { CodecOutput, EncodedFrameInfo, SampleAllocator } from '../types.js';
 import { decodeWithOpenJpeg, j2kColorSpace, readJ2kMainHeader, rejectTruncated } from './jpeg2000.js';
 import { lastCodecError, loadCodec, runWasmDecoder, toCodecOutput } from './wasm.js';
 
 const LABEL = 'HTJ2K';
 
 /** Decodes one HTJ2K codestream with OpenJPH; rejects empty output with OpenJPH's own message. */
-async function decodeWithOpenJph(encoded: Uint8Array, info: EncodedFrameInfo): Promise<CodecOutput> {
+async function decodeWithOpenJph(
+  encoded: Uint8Array,
+  info: EncodedFrameInfo,
+  buffers: SampleAllocator | undefined,
+): Promise<CodecOutput> {
   const codec = await loadCodec('openjph');
-  const decoded = runWasmDecoder(codec, 'HTJ2KDecoder', LABEL, encoded);
+  const decoded = runWasmDecoder(codec, 'HTJ2KDecoder', LABEL, encoded, undefined, buffers);
   if (decoded.bytes.length === 0) {
     throw new DicomRejectedError(
       'corrupt_stream',
@@ -24,24 +28,28 @@ async function decodeWithOpenJph(encoded: Uint8Array, info: EncodedFrameInfo): P
     );
   }
   const mct = decoded.frameInfo.isUsingColorTransform === true;
-  return toCodecOutput(LABEL, decoded, info, j2kColorSpace(info, mct));
+  return toCodecOutput(LABEL, decoded, info, j2kColorSpace(info, mct), buffers);
 }
 
 /** Decodes an HTJ2K frame (.201, .202, .203), or a classic JPEG 2000 frame found in those syntaxes. */
-export async function decodeHtj2k(encoded: Uint8Array, info: EncodedFrameInfo): Promise<CodecOutput> {
+export async function decodeHtj2k(
+  encoded: Uint8Array,
+  info: EncodedFrameInfo,
+  buffers?: SampleAllocator,
+): Promise<CodecOutput> {
   const header = readJ2kMainHeader(encoded);
   if (!header)
     throw new DicomRejectedError('corrupt_stream', `${LABEL}: no JPEG 2000 codestream (SOC/SIZ) found`);
   rejectTruncated(header, LABEL);
-  if (!header.htj2k) return decodeWithOpenJpeg(encoded, info, `${LABEL} (classic JPEG 2000 stream)`);
+  if (!header.htj2k) return decodeWithOpenJpeg(encoded, info, `${LABEL} (classic JPEG 2000 stream)`, buffers);
   try {
-    return await decodeWithOpenJph(encoded, info);
+    return await decodeWithOpenJph(encoded, info, buffers);
   } catch (error) {
     // OpenJPH leaves out some Part 15 options (e.g. mixed HT/classic code-blocks) that OpenJPEG
     // decodes; a stream both decoders refuse is reported with OpenJPH's reason.
     if (!(error instanceof DicomRejectedError)) throw error;
     try {
-      return await decodeWithOpenJpeg(encoded, info, LABEL);
+      return await decodeWithOpenJpeg(encoded, info, LABEL, buffers);
     } catch {
       throw error;
     }

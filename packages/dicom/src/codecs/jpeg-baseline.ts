@@ -2,7 +2,7 @@
  * JPEG baseline 8-bit (PS3.5 A.4.1, transfer syntax 1.2.840.10008.1.2.4.50; ISO/IEC 10918-1
  * process 1) with the libjpeg-turbo wasm build.
  */
-import type { CodecOutput, EncodedFrameInfo } from '../types.js';
+import type { CodecOutput, EncodedFrameInfo, SampleAllocator } from '../types.js';
 import { loadCodec, runWasmDecoder, toCodecOutput } from './wasm.js';
 
 const LABEL = 'JPEG baseline';
@@ -53,11 +53,15 @@ export function jpegStreamIsYcbcr(bytes: Uint8Array): boolean {
 }
 
 /** Decodes a JPEG baseline frame to 8-bit interleaved samples (YCbCr converted to RGB, as libjpeg does). */
-export async function decodeJpegBaseline(encoded: Uint8Array, info: EncodedFrameInfo): Promise<CodecOutput> {
+export async function decodeJpegBaseline(
+  encoded: Uint8Array,
+  info: EncodedFrameInfo,
+  buffers?: SampleAllocator,
+): Promise<CodecOutput> {
   const codec = await loadCodec('libjpegTurbo');
-  const decoded = runWasmDecoder(codec, 'JPEGDecoder', LABEL, encoded);
+  const decoded = runWasmDecoder(codec, 'JPEGDecoder', LABEL, encoded, undefined, buffers);
   // PS3.5 8.2.1: YBR_FULL_422 / YBR_FULL frames come out of libjpeg as RGB, and the caller must
   // not convert them again.
   const colorSpace = info.samplesPerPixel === 3 && jpegStreamIsYcbcr(encoded) ? 'RGB' : 'as-stored';
-  return toCodecOutput(LABEL, decoded, info, colorSpace);
+  return toCodecOutput(LABEL, decoded, info, colorSpace, buffers);
 }

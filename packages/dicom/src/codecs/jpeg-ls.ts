@@ -3,7 +3,7 @@
  * .81) with the CharLS wasm build. Near-lossless needs nothing special: the NEAR parameter is in
  * the stream's SOF-55/SOS and CharLS reconstructs within +-NEAR of the source.
  */
-import type { CodecOutput, EncodedFrameInfo } from '../types.js';
+import type { CodecOutput, EncodedFrameInfo, SampleAllocator } from '../types.js';
 import { interleavePlanes, loadCodec, runWasmDecoder, toCodecOutput, type WasmDecoder } from './wasm.js';
 
 const LABEL = 'JPEG-LS';
@@ -15,10 +15,19 @@ interface JpegLsDecoder extends WasmDecoder {
 }
 
 /** Decodes a JPEG-LS frame (.80 lossless, .81 near-lossless) to interleaved samples. */
-export async function decodeJpegLs(encoded: Uint8Array, info: EncodedFrameInfo): Promise<CodecOutput> {
+export async function decodeJpegLs(
+  encoded: Uint8Array,
+  info: EncodedFrameInfo,
+  buffers?: SampleAllocator,
+): Promise<CodecOutput> {
   const codec = await loadCodec('charls');
-  const decoded = runWasmDecoder(codec, 'JpegLSDecoder', LABEL, encoded, (decoder) =>
-    (decoder as JpegLsDecoder).getInterleaveMode(),
+  const decoded = runWasmDecoder(
+    codec,
+    'JpegLSDecoder',
+    LABEL,
+    encoded,
+    (decoder) => (decoder as JpegLsDecoder).getInterleaveMode(),
+    buffers,
   );
   const { frameInfo, bytes, extra: interleaveMode } = decoded;
   // CharLS returns colour data in the stream's own layout; interleave mode "none" is planar.
@@ -26,11 +35,11 @@ export async function decodeJpegLs(encoded: Uint8Array, info: EncodedFrameInfo):
     const pixels = frameInfo.width * frameInfo.height;
     const bytesPerSample = frameInfo.bitsPerSample <= 8 ? 1 : 2;
     if (bytes.length === pixels * frameInfo.componentCount * bytesPerSample) {
-      const interleaved = interleavePlanes(bytes, pixels, frameInfo.componentCount, bytesPerSample);
-      return toCodecOutput(LABEL, { frameInfo, bytes: interleaved }, info, 'as-stored');
+      const interleaved = interleavePlanes(bytes, pixels, frameInfo.componentCount, bytesPerSample, buffers);
+      return toCodecOutput(LABEL, { frameInfo, bytes: interleaved }, info, 'as-stored', buffers);
     }
   }
   // DICOM JPEG-LS streams carry no colour transform (PS3.5 8.2.3 uses Part 1 only), so the
   // samples are in the photometric the header states.
-  return toCodecOutput(LABEL, decoded, info, 'as-stored');
+  return toCodecOutput(LABEL, decoded, info, 'as-stored', buffers);
 }

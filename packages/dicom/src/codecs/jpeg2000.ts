@@ -5,7 +5,7 @@
  * classic streams in HTJ2K syntaxes to this decoder.
  */
 import { DicomRejectedError } from '../errors.js';
-import type { CodecOutput, EncodedFrameInfo } from '../types.js';
+import type { CodecOutput, EncodedFrameInfo, SampleAllocator } from '../types.js';
 import { loadCodec, runWasmDecoder, toCodecOutput } from './wasm.js';
 
 /** Main-header facts of a JPEG 2000 codestream (ISO/IEC 15444-1 Annex A) that decoding depends on. */
@@ -118,13 +118,14 @@ export async function decodeWithOpenJpeg(
   encoded: Uint8Array,
   info: EncodedFrameInfo,
   label = 'JPEG 2000',
+  buffers?: SampleAllocator,
 ): Promise<CodecOutput> {
   const codec = await loadCodec('openjpeg');
   const header = readJ2kMainHeader(encoded);
   rejectTruncated(header, label);
   // OpenJPEG reports most failures on stderr and returns an empty frame rather than throwing;
   // toCodecOutput rejects empty and short output, so the message comes from the diagnostics.
-  const decoded = runWasmDecoder(codec, 'J2KDecoder', label, encoded);
+  const decoded = runWasmDecoder(codec, 'J2KDecoder', label, encoded, undefined, buffers);
   if (decoded.bytes.length === 0) {
     const reason = codec.messages.filter((m) => m.startsWith('[ERROR]')).pop();
     return toCodecOutput(
@@ -134,10 +135,14 @@ export async function decodeWithOpenJpeg(
       'as-stored',
     );
   }
-  return toCodecOutput(label, decoded, info, j2kColorSpace(info, header?.mct ?? false));
+  return toCodecOutput(label, decoded, info, j2kColorSpace(info, header?.mct ?? false), buffers);
 }
 
 /** Decodes a JPEG 2000 frame (.90 lossless, .91 lossy) to interleaved samples. */
-export function decodeJpeg2000(encoded: Uint8Array, info: EncodedFrameInfo): Promise<CodecOutput> {
-  return decodeWithOpenJpeg(encoded, info);
+export function decodeJpeg2000(
+  encoded: Uint8Array,
+  info: EncodedFrameInfo,
+  buffers?: SampleAllocator,
+): Promise<CodecOutput> {
+  return decodeWithOpenJpeg(encoded, info, 'JPEG 2000', buffers);
 }

@@ -1,5 +1,6 @@
+import { allocateSamples } from '../buffers.js';
 import { DicomRejectedError } from '../errors.js';
-import type { CodecOutput, EncodedFrameInfo, StoredSamples } from '../types.js';
+import type { CodecOutput, EncodedFrameInfo, SampleAllocator, StoredSamples } from '../types.js';
 
 /**
  * RLE Lossless (PS3.5 Annex G). A frame is a 64-byte header (segment count + 15 offsets) and one
@@ -52,7 +53,11 @@ function decodeSegment(src: Uint8Array, from: number, to: number, out: Uint8Arra
 }
 
 /** Decodes an RLE Lossless frame to planar samples typed by BitsAllocated and PixelRepresentation. */
-export function decodeRleSync(encoded: Uint8Array, info: EncodedFrameInfo): CodecOutput {
+export function decodeRleSync(
+  encoded: Uint8Array,
+  info: EncodedFrameInfo,
+  buffers?: SampleAllocator,
+): CodecOutput {
   const { rows, columns, samplesPerPixel, bitsAllocated } = info;
   if (bitsAllocated !== 8 && bitsAllocated !== 16 && bitsAllocated !== 32) {
     throw new DicomRejectedError('unsupported_pixel_module', `RLE with Bits Allocated ${bitsAllocated}`);
@@ -70,9 +75,10 @@ export function decodeRleSync(encoded: Uint8Array, info: EncodedFrameInfo): Code
 
   const pixels = rows * columns;
   // Each segment is decoded into a contiguous byte plane (PackBits runs become native
-  // fill/set calls or short loops), then a sample's planes are combined in one pass.
-  const planes = Array.from({ length: bytesPerSample }, () => new Uint8Array(pixels));
-  const out = allocateSamples(pixels * samplesPerPixel, bitsAllocated, info.pixelRepresentation);
+  // fill/set calls or short loops), then a sample's planes are combined in one pass. Every
+  // plane byte is written (a short segment is rejected), so reused buffers need no clearing.
+  const planes = Array.from({ length: bytesPerSample }, () => allocateSamples(Uint8Array, pixels, buffers));
+  const out = allocateOutput(pixels * samplesPerPixel, bitsAllocated, info.pixelRepresentation, buffers);
   for (let sample = 0; sample < samplesPerPixel; sample++) {
     for (let b = 0; b < bytesPerSample; b++) {
       const s = sample * bytesPerSample + b;
@@ -107,25 +113,37 @@ function combinePlanes(out: StoredSamples, planes: readonly Uint8Array[], start:
   }
 }
 
-function allocateSamples(
+function allocateOutput(
   count: number,
   bitsAllocated: 8 | 16 | 32,
   pixelRepresentation: 0 | 1,
+  buffers: SampleAllocator | undefined,
 ): StoredSamples {
+  const signed = pixelRepresentation === 1;
   switch (bitsAllocated) {
     case 8:
-      return pixelRepresentation === 1 ? new Int8Array(count) : new Uint8Array(count);
+      return signed
+        ? allocateSamples(Int8Array, count, buffers)
+        : allocateSamples(Uint8Array, count, buffers);
     case 16:
-      return pixelRepresentation === 1 ? new Int16Array(count) : new Uint16Array(count);
+      return signed
+        ? allocateSamples(Int16Array, count, buffers)
+        : allocateSamples(Uint16Array, count, buffers);
     case 32:
-      return pixelRepresentation === 1 ? new Int32Array(count) : new Uint32Array(count);
+      return signed
+        ? allocateSamples(Int32Array, count, buffers)
+        : allocateSamples(Uint32Array, count, buffers);
   }
 }
 
 /** FrameCodec for RLE Lossless (1.2.840.10008.1.2.5); see decodeRleSync. */
-export function decodeRle(encoded: Uint8Array, info: EncodedFrameInfo): Promise<CodecOutput> {
+export function decodeRle(
+  encoded: Uint8Array,
+  info: EncodedFrameInfo,
+  buffers?: SampleAllocator,
+): Promise<CodecOutput> {
   try {
-    return Promise.resolve(decodeRleSync(encoded, info));
+    return Promise.resolve(decodeRleSync(encoded, info, buffers));
   } catch (error) {
     return Promise.reject(error instanceof Error ? error : new Error(String(error)));
   }

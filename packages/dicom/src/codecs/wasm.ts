@@ -10,8 +10,9 @@
  */
 import { createRequire } from 'node:module';
 
+import { allocateSamples } from '../buffers.js';
 import { DicomRejectedError } from '../errors.js';
-import type { CodecOutput, EncodedFrameInfo, StoredSamples } from '../types.js';
+import type { CodecOutput, EncodedFrameInfo, SampleAllocator, StoredSamples } from '../types.js';
 
 const requireCjs = createRequire(import.meta.url);
 
@@ -113,15 +114,18 @@ function discard(build: WasmBuild): void {
 /** What a decoder produced, copied out of the wasm heap. */
 export interface DecodedWasmFrame {
   readonly frameInfo: WasmFrameInfo;
-  /** A copy of the decoded bytes (owned by JS, safe after the decoder is deleted). */
+  /**
+   * A copy of the decoded bytes (owned by JS, safe after the decoder is deleted); with a
+   * SampleAllocator it may be a view at the start of a larger reused buffer.
+   */
   readonly bytes: Uint8Array;
 }
 
 /**
  * Runs one decode with a fresh decoder object: copies `encoded` into the wasm heap, decodes,
- * copies the pixels out and always deletes the decoder. `inspect` runs after decode() while the
- * decoder is alive, for codec-specific getters (e.g. getInterleaveMode). Any exception becomes
- * DicomRejectedError('corrupt_stream').
+ * copies the pixels out (into `buffers` when given) and always deletes the decoder. `inspect`
+ * runs after decode() while the decoder is alive, for codec-specific getters (e.g.
+ * getInterleaveMode). Any exception becomes DicomRejectedError('corrupt_stream').
  */
 export function runWasmDecoder<T = undefined>(
   codec: LoadedCodec,
@@ -129,6 +133,7 @@ export function runWasmDecoder<T = undefined>(
   label: string,
   encoded: Uint8Array,
   inspect?: (decoder: WasmDecoder) => T,
+  buffers?: SampleAllocator,
 ): DecodedWasmFrame & { readonly extra: T | undefined } {
   const Decoder = codec.module[className] as (new () => WasmDecoder) | undefined;
   if (typeof Decoder !== 'function') throw new Error(`${codec.build} has no ${className}`);
@@ -141,8 +146,14 @@ export function runWasmDecoder<T = undefined>(
     const frameInfo = { ...decoder.getFrameInfo() };
     const extra = inspect ? inspect(decoder) : undefined;
     const view = decoder.getDecodedBuffer();
-    // ArrayBuffer.slice is a memcpy; the view itself dies with the decoder or on heap growth.
-    const bytes = new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+    // A copy (a memcpy either way): the view itself dies with the decoder or on heap growth.
+    let bytes: Uint8Array;
+    if (buffers === undefined) {
+      bytes = new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
+    } else {
+      bytes = buffers.allocate(Uint8Array, view.byteLength);
+      bytes.set(view);
+    }
     return { frameInfo, bytes, extra };
   } catch (error) {
     if (error instanceof DicomRejectedError) throw error;
@@ -206,6 +217,7 @@ export function toCodecOutput(
   decoded: DecodedWasmFrame,
   info: EncodedFrameInfo,
   colorSpace: CodecOutput['colorSpace'],
+  buffers?: SampleAllocator,
 ): CodecOutput {
   const { frameInfo: fi, bytes } = decoded;
   const reject = (what: string): never => {
@@ -234,15 +246,23 @@ export function toCodecOutput(
   if (bytes.length !== count * bytesPerSample) {
     reject(`decoder returned ${bytes.length} bytes, expected ${count * bytesPerSample}`);
   }
+  const signed = info.pixelRepresentation === 1;
   let samples: StoredSamples;
   if (info.bitsAllocated === 8) {
     samples = bytes;
   } else if (bytesPerSample === 2) {
-    samples = info.pixelRepresentation === 1 ? new Int16Array(bytes.buffer) : new Uint16Array(bytes.buffer);
+    // `bytes` may be the start of a larger (reused) buffer: view exactly its own bytes.
+    const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice();
+    samples = signed
+      ? new Int16Array(aligned.buffer, aligned.byteOffset, count)
+      : new Uint16Array(aligned.buffer, aligned.byteOffset, count);
   } else {
     // An 8-bit stream in a 16-bit container (BitsStored <= 8, BitsAllocated 16): widen.
-    samples =
-      info.pixelRepresentation === 1 ? Int16Array.from(new Int8Array(bytes.buffer)) : Uint16Array.from(bytes);
+    const wide = signed
+      ? allocateSamples(Int16Array, count, buffers)
+      : allocateSamples(Uint16Array, count, buffers);
+    wide.set(signed ? new Int8Array(bytes.buffer, bytes.byteOffset, count) : bytes);
+    samples = wide;
   }
   return { samples, planar: false, colorSpace };
 }
@@ -253,8 +273,9 @@ export function interleavePlanes(
   pixels: number,
   components: number,
   bytesPerSample: number,
+  buffers?: SampleAllocator,
 ): Uint8Array {
-  const out = new Uint8Array(planar.length);
+  const out = allocateSamples(Uint8Array, planar.length, buffers);
   const plane = pixels * bytesPerSample;
   for (let c = 0; c < components; c++) {
     for (let p = 0; p < pixels; p++) {

@@ -11,7 +11,8 @@
 //   3-component frame is returned as stored.
 // Out-of-range IDCT results are clamped to [0, 2^P - 1]; IJG's range table instead wraps for
 // values beyond twice the sample range, which only a corrupt stream can produce.
-import type { CodecOutput, EncodedFrameInfo } from '../../types.js';
+import { allocateSamples } from '../../buffers.js';
+import type { CodecOutput, EncodedFrameInfo, SampleAllocator } from '../../types.js';
 import { DicomRejectedError } from '../../errors.js';
 import type { HuffmanTable } from './huffman.js';
 import {
@@ -42,8 +43,16 @@ interface ComponentPlane {
   readonly samples: Uint16Array;
 }
 
-/** Decodes one DCT sequential (SOF0/SOF1) image synchronously; see decodeJpegExtended. */
-export function decodeDctImage(data: Uint8Array, info: EncodedFrameInfo): CodecOutput {
+/**
+ * Decodes one DCT sequential (SOF0/SOF1) image synchronously; see decodeJpegExtended. Output and
+ * full-resolution planes come from `buffers` when given (every element is written); the
+ * block-padded component planes stay fresh, since not every scan layout writes their padding.
+ */
+export function decodeDctImage(
+  data: Uint8Array,
+  info: EncodedFrameInfo,
+  buffers?: SampleAllocator,
+): CodecOutput {
   let planes: ComponentPlane[] = [];
   const decoded: boolean[] = [];
   const frame = walkJpeg(data, {
@@ -90,13 +99,13 @@ export function decodeDctImage(data: Uint8Array, info: EncodedFrameInfo): CodecO
   const height = frame.lines;
   if (planes.length === 1) {
     const plane = planes[0]!;
-    const out = new Uint16Array(width * height);
+    const out = allocateSamples(Uint16Array, width * height, buffers);
     for (let y = 0; y < height; y++)
       out.set(plane.samples.subarray(y * plane.stride, y * plane.stride + width), y * width);
-    return packSamples(out, frame.precision, info);
+    return packSamples(out, frame.precision, info, 'as-stored', buffers);
   }
-  const full = planes.map((p) => upsample(p, frame, width, height));
-  const out = new Uint16Array(width * height * full.length);
+  const full = planes.map((p) => upsample(p, frame, width, height, buffers));
+  const out = allocateSamples(Uint16Array, width * height * full.length, buffers);
   const photometric = info.photometricInterpretation.trim().toUpperCase();
   const toRgb = full.length === 3 && (photometric === 'YBR_FULL' || photometric === 'YBR_FULL_422');
   if (toRgb) {
@@ -108,7 +117,7 @@ export function decodeDctImage(data: Uint8Array, info: EncodedFrameInfo): CodecO
       for (let i = 0, j = c; i < src.length; i++, j += n) out[j] = src[i]!;
     }
   }
-  return packSamples(out, frame.precision, info, toRgb ? 'RGB' : 'as-stored');
+  return packSamples(out, frame.precision, info, toRgb ? 'RGB' : 'as-stored', buffers);
 }
 
 function decodeScan(
@@ -386,12 +395,18 @@ function idctIslow(
  * 2:1 horizontal (h2v1) and 2:1 both ways (h2v2), box replication for other integral ratios.
  * Edge rows and columns are replicated, as IJG's context rows do.
  */
-function upsample(p: ComponentPlane, frame: FrameHeader, width: number, height: number): Uint16Array {
+function upsample(
+  p: ComponentPlane,
+  frame: FrameHeader,
+  width: number,
+  height: number,
+  buffers: SampleAllocator | undefined,
+): Uint16Array {
   const hx = frame.maxH / p.h;
   const vx = frame.maxV / p.v;
   if (!Number.isInteger(hx) || !Number.isInteger(vx))
     corrupt('JPEG sampling factors with a non-integral ratio are not supported');
-  const out = new Uint16Array(width * height);
+  const out = allocateSamples(Uint16Array, width * height, buffers);
   const src = p.samples;
   const dw = p.width;
   if (hx === 1 && vx === 1) {

@@ -1,7 +1,8 @@
 // JPEG lossless, process 14 (ITU-T T.81 Annex H; DICOM 1.2.840.10008.1.2.4.57 and .70 SV1).
 // Samples are reconstructed as prediction + decoded difference, modulo 2^16 (H.1.2.1), in a
 // Uint16Array with the frame's components interleaved, then shifted left by the point transform.
-import type { CodecOutput, EncodedFrameInfo } from '../../types.js';
+import { allocateSamples } from '../../buffers.js';
+import type { CodecOutput, EncodedFrameInfo, SampleAllocator } from '../../types.js';
 import type { HuffmanTable } from './huffman.js';
 import {
   BitReader,
@@ -14,7 +15,11 @@ import {
 import { checkFrameAgainstInfo, packSamples } from './output.js';
 
 /** Decodes one JPEG lossless (SOF3) image synchronously; see decodeJpegLossless for the contract. */
-export function decodeLosslessImage(data: Uint8Array, info: EncodedFrameInfo): CodecOutput {
+export function decodeLosslessImage(
+  data: Uint8Array,
+  info: EncodedFrameInfo,
+  buffers?: SampleAllocator,
+): CodecOutput {
   let out = new Uint16Array(0);
   const decoded: boolean[] = [];
   let pointTransform = -1;
@@ -29,7 +34,8 @@ export function decodeLosslessImage(data: Uint8Array, info: EncodedFrameInfo): C
       if (f.components.some((c) => c.h !== f.maxH || c.v !== f.maxV)) {
         corrupt('JPEG lossless frame with subsampled components is not supported');
       }
-      out = new Uint16Array(f.samplesPerLine * f.lines * f.components.length);
+      // Every sample is written: each component's scan covers all rows and columns (checked below).
+      out = allocateSamples(Uint16Array, f.samplesPerLine * f.lines * f.components.length, buffers);
     },
     onScan(f, scan, tables, pos) {
       if (scan.ss < 1 || scan.ss > 7 || scan.se !== 0 || scan.ah !== 0 || scan.al >= f.precision) {
@@ -51,7 +57,7 @@ export function decodeLosslessImage(data: Uint8Array, info: EncodedFrameInfo): C
   if (pointTransform > 0) {
     for (let i = 0; i < out.length; i++) out[i] = out[i]! << pointTransform;
   }
-  return packSamples(out, frame.precision, info);
+  return packSamples(out, frame.precision, info, 'as-stored', buffers);
 }
 
 /**

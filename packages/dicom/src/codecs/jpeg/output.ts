@@ -1,6 +1,7 @@
 // Checks shared by both JPEG decoders: the frame header against the DICOM pixel module, and the
 // typed array the samples are returned in.
-import type { CodecOutput, EncodedFrameInfo } from '../../types.js';
+import { allocateSamples } from '../../buffers.js';
+import type { CodecOutput, EncodedFrameInfo, SampleAllocator } from '../../types.js';
 import { corrupt, type FrameHeader } from './markers.js';
 
 /** Refuses a frame whose size or component count disagrees with Rows/Columns/Samples per Pixel. */
@@ -28,6 +29,7 @@ export function packSamples(
   precision: number,
   info: EncodedFrameInfo,
   colorSpace: CodecOutput['colorSpace'] = 'as-stored',
+  buffers?: SampleAllocator,
 ): CodecOutput {
   if (precision > 8 || info.bitsAllocated > 8) {
     const words =
@@ -36,5 +38,7 @@ export function packSamples(
         : samples;
     return { samples: words, planar: false, colorSpace };
   }
-  return { samples: new Uint8Array(samples), planar: false, colorSpace };
+  const bytes = allocateSamples(Uint8Array, samples.length, buffers);
+  bytes.set(samples);
+  return { samples: bytes, planar: false, colorSpace };
 }
