@@ -1,1 +1,3 @@
-export {};
+export * from './contract.js';
+export * from './metrics.js';
+export * from './drift.js';

@@ -1,1 +1,10 @@
-export {};
+export * from './names.js';
+export * from './payloads.js';
+export * from './job-id.js';
+export * from './job-options.js';
+export * from './connection.js';
+export * from './errors.js';
+export * from './batcher.js';
+export * from './screen-queue.js';
+export * from './screen-worker.js';
+export * from './result-queue.js';

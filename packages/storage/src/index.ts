@@ -1,1 +1,25 @@
-export {};
+export type { ListOptions, ObjectEntry, ObjectFetcher, ObjectSource } from './types.js';
+export {
+  ManifestFormatError,
+  ObjectFetchError,
+  ObjectListError,
+  ObjectSourceConfigError,
+  ObjectSourceError,
+  type ObjectOperation,
+} from './errors.js';
+export { describeError, isTransientError } from './classify.js';
+export {
+  S3_ENV_VARIABLES,
+  S3ObjectSource,
+  createS3Client,
+  fetchS3Object,
+  formatS3Uri,
+  parseS3Uri,
+  resolveS3Settings,
+  type Env,
+  type S3Location,
+  type S3Options,
+} from './s3.js';
+export { FileObjectSource, fetchFileObject, filePathFromUri } from './file.js';
+export { ManifestObjectSource, parseCsvLine, type ManifestFormat } from './manifest.js';
+export { createObjectFetcher, openObjectSource, type ObjectSourceDeps } from './open.js';

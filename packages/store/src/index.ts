@@ -1,1 +1,40 @@
-export {};
+export {
+  OUTCOMES,
+  STAGES,
+  InvalidResultRowError,
+  parseResultRow,
+  resultKeyString,
+  resultRowSchema,
+  type Outcome,
+  type ResultKey,
+  type ResultRow,
+  type ResultRowInput,
+  type Stage,
+  type StageTimings,
+  type StoredResult,
+} from './result-row.js';
+export { hashPatientId } from './patient-id.js';
+export { collapseBatch, replacesExisting, type UpsertOptions } from './replacement.js';
+export { MIGRATIONS, MIGRATIONS_TABLE, type Migration } from './migrations.js';
+export type {
+  ExistingResult,
+  IterateOptions,
+  ReasonCount,
+  ResultStore,
+  RunSummary,
+  UpsertSummary,
+} from './result-store.js';
+export { SqliteResultStore, type SqliteStoreOptions } from './sqlite-store.js';
+export { PostgresResultStore, type PostgresStoreOptions } from './postgres-store.js';
+export { openStore, type OpenStoreOptions } from './open-store.js';
+export {
+  csvField,
+  csvRecord,
+  exportCells,
+  exportHeader,
+  jsonlRecord,
+  writeExport,
+  type ExportFormat,
+  type ExportOptions,
+  type ExportRow,
+} from './export.js';

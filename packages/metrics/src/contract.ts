@@ -1,0 +1,95 @@
+import type { RejectReason } from '@cxr/dicom';
+
+/**
+ * The metric contract of ARCHITECTURE.md ("Metrics (contract)"): names, types and label names.
+ * Grafana dashboards and Prometheus alert rules in infra/ use exactly these names; tests check them
+ * against this table, and createMetrics builds every metric from it.
+ */
+export const METRIC_CONTRACT = {
+  cxr_ingest_enqueued_total: { type: 'counter', labelNames: ['source'] },
+  cxr_ingest_duplicates_total: { type: 'counter', labelNames: ['source'] },
+  cxr_queue_jobs: { type: 'gauge', labelNames: ['queue', 'state'] },
+  cxr_queue_oldest_waiting_age_seconds: { type: 'gauge', labelNames: ['queue'] },
+  cxr_stage_duration_seconds: { type: 'histogram', labelNames: ['stage'] },
+  cxr_batch_size: { type: 'histogram', labelNames: [] },
+  cxr_inference_batch_duration_seconds: { type: 'histogram', labelNames: ['runtime'] },
+  cxr_items_total: { type: 'counter', labelNames: ['outcome'] },
+  cxr_rejected_total: { type: 'counter', labelNames: ['reason'] },
+  cxr_end_to_end_seconds: { type: 'histogram', labelNames: [] },
+  cxr_prediction_score: { type: 'histogram', labelNames: ['label'] },
+  cxr_positive_rate: { type: 'gauge', labelNames: ['label'] },
+  cxr_prediction_drift_psi: { type: 'gauge', labelNames: ['label'] },
+  cxr_input_drift_psi: { type: 'gauge', labelNames: ['feature'] },
+  cxr_model_info: { type: 'gauge', labelNames: ['model', 'version', 'runtime'] },
+} as const satisfies Record<
+  string,
+  { type: 'counter' | 'gauge' | 'histogram'; labelNames: readonly string[] }
+>;
+
+/** A metric name of the contract. */
+export type MetricName = keyof typeof METRIC_CONTRACT;
+
+/** Every metric name of the contract, in ARCHITECTURE.md order. */
+export const METRIC_NAMES = Object.keys(METRIC_CONTRACT) as readonly MetricName[];
+
+/** Pipeline stages timed by cxr_stage_duration_seconds{stage}. */
+export const STAGES = ['fetch', 'decode', 'preprocess', 'batch_wait', 'infer', 'store'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Final outcome of one item (cxr_items_total{outcome}). */
+export const OUTCOMES = ['ok', 'rejected', 'failed'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/**
+ * Why an item failed after its retries (transient faults, as opposed to RejectReason, which is a
+ * property of the input). These share cxr_rejected_total{reason} with the RejectReason codes so
+ * one panel shows every reason an item did not produce a result; the codes do not overlap.
+ */
+export const FAILURE_REASONS = [
+  'fetch_error',
+  'timeout',
+  'inference_error',
+  'store_error',
+  'retries_exhausted',
+  'internal_error',
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/**
+ * The RejectReason codes of @cxr/dicom, repeated here so that importing the metrics does not load
+ * the DICOM codecs (only the type is imported). The two assertions below make tsc fail if the lists
+ * drift apart in either direction.
+ */
+export const REJECT_REASON_LABELS = [
+  'not_dicom',
+  'truncated',
+  'no_pixel_data',
+  'pixel_data_short',
+  'unsupported_transfer_syntax',
+  'unsupported_photometric',
+  'unsupported_pixel_module',
+  'corrupt_stream',
+  'frame_out_of_range',
+] as const satisfies readonly RejectReason[];
+type MissingRejectReason = Exclude<RejectReason, (typeof REJECT_REASON_LABELS)[number]>;
+const _rejectReasonsComplete: [MissingRejectReason] extends [never] ? true : MissingRejectReason = true;
+
+/** Any value of the `reason` label. */
+export type ItemReason = RejectReason | FailureReason;
+
+/**
+ * BullMQ job states reported in cxr_queue_jobs{state}. `prioritized` is listed on purpose: BullMQ
+ * keeps prioritized jobs outside the wait list, and a backlog gauge that forgets them under-counts
+ * every /v1/predict request.
+ */
+export const QUEUE_STATES = [
+  'waiting',
+  'prioritized',
+  'active',
+  'delayed',
+  'waiting-children',
+  'paused',
+  'completed',
+  'failed',
+] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];

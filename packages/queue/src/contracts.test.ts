@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { redisConnectionFromUrl } from './connection.js';
+import { JobRejectedError, isJobRejectedError } from './errors.js';
+import { screenJobId } from './job-id.js';
+import { screenJobOptions, screenRetention, workerLockOptions } from './job-options.js';
+import { JobName, QueueName, queueOfJob } from './names.js';
+import { parseJobPayload, resultMessageSchema, type ResultMessage } from './payloads.js';
+import { UnrecoverableError } from 'bullmq';
+
+describe('names', () => {
+  it('keeps the queue names of the architecture contract and maps every job to a queue', () => {
+    expect(QueueName).toEqual({ Screen: 'cxr-screen', Results: 'cxr-results' });
+    expect(queueOfJob[JobName.ScreenObject]).toBe('cxr-screen');
+    expect(queueOfJob[JobName.ScreenResult]).toBe('cxr-results');
+    expect(Object.keys(queueOfJob).sort()).toEqual(Object.values(JobName).sort());
+  });
+});
+
+describe('screenJobId', () => {
+  const base = ['s3://b/a.dcm', '"abc"', 'densenet121', '1.0.0'] as const;
+
+  it('is deterministic, short, and free of ":"', () => {
+    const id = screenJobId(...base);
+    expect(id).toBe(screenJobId(...base));
+    expect(id).toMatch(/^scr_[0-9a-f]{40}$/);
+  });
+
+  it('changes with the object version, the model version and a force nonce', () => {
+    const id = screenJobId(...base);
+    expect(screenJobId('s3://b/a.dcm', '"abd"', 'densenet121', '1.0.0')).not.toBe(id);
+    expect(screenJobId('s3://b/a.dcm', '"abc"', 'densenet121', '1.0.1')).not.toBe(id);
+    expect(screenJobId('s3://b/a.dcm', '"abc"', 'other', '1.0.0')).not.toBe(id);
+    expect(screenJobId(...base, 'run-7')).not.toBe(id);
+    // A size and an ETag that print the same are different versions.
+    expect(screenJobId('u', 12, 'm', 'v')).not.toBe(screenJobId('u', '12', 'm', 'v'));
+  });
+
+  it('does not collide when a separator moves between fields', () => {
+    expect(screenJobId('a|b', 'c', 'm', 'v')).not.toBe(screenJobId('a', 'b|c', 'm', 'v'));
+  });
+
+  it('treats quoted, unquoted and weak ETags alike', () => {
+    const id = screenJobId('u', '"abc"', 'm', 'v');
+    expect(screenJobId('u', 'abc', 'm', 'v')).toBe(id);
+    expect(screenJobId('u', 'W/"abc"', 'm', 'v')).toBe(id);
+  });
+});
+
+describe('payload schemas', () => {
+  const screen = {
+    uri: 's3://b/a.dcm',
+    size: 10,
+    runId: 'r',
+    modelId: 'm',
+    modelVersion: '1',
+    enqueuedAt: 1_700_000_000_000,
+  };
+
+  it('accepts a screen payload and rejects unknown fields (no pixel data, no patient name)', () => {
+    expect(parseJobPayload(JobName.ScreenObject, screen)).toEqual(screen);
+    expect(() => parseJobPayload(JobName.ScreenObject, { ...screen, pixels: [1, 2] })).toThrow();
+    expect(() => parseJobPayload(JobName.ScreenObject, { ...screen, patientName: 'CANARY^NAME' })).toThrow();
+    expect(() => parseJobPayload(JobName.ScreenObject, { ...screen, size: -1 })).toThrow();
+    expect(() => parseJobPayload(JobName.ScreenObject, { ...screen, priority: 0 })).toThrow();
+  });
+
+  const result: ResultMessage = {
+    jobId: 'scr_x',
+    uri: 's3://b/a.dcm',
+    runId: 'r',
+    modelId: 'm',
+    modelVersion: '1',
+    runtime: 'onnx',
+    uids: { sopInstanceUid: '1.2.3' },
+    technical: { modality: 'CR', rows: 2048, columns: 2500 },
+    patientIdHash: 'a'.repeat(64),
+    timingsMs: { fetch: 3, decode: 40, infer: 120 },
+    enqueuedAt: 1,
+    finishedAt: 2,
+    attemptsMade: 0,
+    outcome: 'ok',
+    scores: { normal: 0.7, pneumonia: 0.2, further_evaluation: 0.1 },
+    decision: 'normal',
+  };
+
+  it('discriminates result messages by outcome', () => {
+    expect(resultMessageSchema.parse(result)).toEqual(result);
+    // An ok result needs scores; a rejected one needs a reason and carries no scores.
+    const { scores: _scores, decision: _decision, ...rest } = result;
+    expect(() => resultMessageSchema.parse({ ...rest, outcome: 'ok' })).toThrow();
+    expect(resultMessageSchema.parse({ ...rest, outcome: 'rejected', reason: 'not_dicom' })).toMatchObject({
+      outcome: 'rejected',
+    });
+    expect(() => resultMessageSchema.parse({ ...rest, outcome: 'rejected' })).toThrow();
+    expect(() => resultMessageSchema.parse({ ...result, outcome: 'maybe' })).toThrow();
+  });
+
+  it('accepts only a hash for the patient, never the raw ID', () => {
+    expect(() => resultMessageSchema.parse({ ...result, patientIdHash: 'PAT-12345' })).toThrow();
+    expect(() => resultMessageSchema.parse({ ...result, patientId: 'PAT-12345' })).toThrow();
+  });
+});
+
+describe('redisConnectionFromUrl', () => {
+  it('parses host, port, db, credentials and TLS', () => {
+    expect(redisConnectionFromUrl('redis://127.0.0.1:6379/2')).toMatchObject({
+      host: '127.0.0.1',
+      port: 6379,
+      db: 2,
+      maxRetriesPerRequest: null,
+    });
+    const tls = redisConnectionFromUrl('rediss://user:p%40ss@redis.example:6380');
+    expect(tls).toMatchObject({
+      host: 'redis.example',
+      port: 6380,
+      db: 0,
+      username: 'user',
+      password: 'p@ss',
+    });
+    expect(tls.tls).toBeDefined();
+  });
+
+  it('rejects other schemes and never echoes the password', () => {
+    expect(() => redisConnectionFromUrl('http://x')).toThrow(/scheme/);
+    expect(() => redisConnectionFromUrl('redis://h/abc')).toThrow(/database/);
+    try {
+      redisConnectionFromUrl('not a url secretpw');
+      expect.unreachable();
+    } catch (error) {
+      expect(String(error)).not.toContain('secretpw');
+    }
+  });
+});
+
+describe('errors and options', () => {
+  it('JobRejectedError is an UnrecoverableError with a reason code', () => {
+    const error = new JobRejectedError('not_dicom', 'no DICM prefix');
+    expect(error).toBeInstanceOf(UnrecoverableError);
+    expect(error.reason).toBe('not_dicom');
+    expect(isJobRejectedError(error)).toBe(true);
+    expect(isJobRejectedError(new Error('x'))).toBe(false);
+  });
+
+  it('keeps completed screen jobs long enough for dedupe and stalls within lock limits', () => {
+    expect(screenRetention.removeOnComplete.age).toBeGreaterThanOrEqual(3600);
+    expect(screenJobOptions.attempts).toBeGreaterThan(1);
+    // Retention is a worker option: per-job opts are stored in every job hash.
+    expect(screenJobOptions).not.toHaveProperty('removeOnComplete');
+    expect(workerLockOptions.stalledInterval).toBeLessThanOrEqual(workerLockOptions.lockDuration);
+  });
+});

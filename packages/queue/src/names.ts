@@ -1,0 +1,30 @@
+/**
+ * Queue and job names. These strings are contracts: Redis keys, dashboards
+ * (`cxr_queue_jobs{queue}`) and KEDA scalers in infra/ use them, so change one only on purpose
+ * and everywhere at once (ARCHITECTURE.md, Metrics).
+ */
+
+/** BullMQ queue names. */
+export const QueueName = {
+  Screen: 'cxr-screen',
+  Results: 'cxr-results',
+} as const;
+export type QueueName = (typeof QueueName)[keyof typeof QueueName];
+
+/** Job names; each one belongs to exactly one queue (see `queueOfJob`). */
+export const JobName = {
+  /** Screen one stored object: fetch, decode, preprocess, infer. */
+  ScreenObject: 'screen-object',
+  /** Carry one outcome (ok, rejected, failed) from a worker to the results service. */
+  ScreenResult: 'screen-result',
+} as const;
+export type JobName = (typeof JobName)[keyof typeof JobName];
+
+/**
+ * The queue each job goes to. A `Record` over every `JobName` makes the compiler reject a job
+ * name that has no queue (Immich's pattern).
+ */
+export const queueOfJob: Readonly<Record<JobName, QueueName>> = {
+  [JobName.ScreenObject]: QueueName.Screen,
+  [JobName.ScreenResult]: QueueName.Results,
+};

@@ -1,0 +1,146 @@
+/**
+ * Job payloads: zod schemas (validated at both ends of the queue) and the types inferred from
+ * them. Payloads carry URIs and metadata only, never pixel data, and no patient identifier except
+ * a salted hash of the Patient ID. Objects are strict so an unexpected field (a patient name, a
+ * pixel buffer) is a validation error rather than something silently stored in Redis.
+ */
+import { z } from 'zod';
+import { JobName } from './names.js';
+
+/** BullMQ's largest priority (2^21); 1 is the highest priority, no priority is FIFO. */
+export const MAX_PRIORITY = 2_097_152;
+
+const nonEmpty = z.string().min(1);
+/** Milliseconds since the Unix epoch (Date.now()). */
+const epochMs = z.number().int().nonnegative();
+
+/** Payload of a `screen-object` job on `cxr-screen`. */
+export const screenJobPayloadSchema = z.strictObject({
+  /** Object URI as the source lists it (`s3://bucket/key`, `file:///path`). */
+  uri: nonEmpty,
+  /** Object version from the source (S3 ETag); absent for sources without one. */
+  etag: nonEmpty.optional(),
+  /** Object size in bytes. */
+  size: z.number().int().nonnegative(),
+  runId: nonEmpty,
+  modelId: nonEmpty,
+  modelVersion: nonEmpty,
+  enqueuedAt: epochMs,
+  /** BullMQ priority (1 = highest): the synchronous `/v1/predict` path jumps the archive queue. */
+  priority: z.number().int().min(1).max(MAX_PRIORITY).optional(),
+});
+export type ScreenJobPayload = z.infer<typeof screenJobPayloadSchema>;
+
+/** Pipeline stages timed per item; the keys are the `stage` label of `cxr_stage_duration_seconds`. */
+export const STAGES = ['fetch', 'decode', 'preprocess', 'batch_wait', 'infer'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/** Per-stage durations in milliseconds; a stage an item never reached is absent. */
+export const stageTimingsSchema = z.strictObject({
+  fetch: z.number().nonnegative().optional(),
+  decode: z.number().nonnegative().optional(),
+  preprocess: z.number().nonnegative().optional(),
+  batch_wait: z.number().nonnegative().optional(),
+  infer: z.number().nonnegative().optional(),
+});
+export type StageTimings = z.infer<typeof stageTimingsSchema>;
+
+/** DICOM instance identifiers (PS3.3 C.7.2.1, C.7.3.1, C.12.1); no patient identity. */
+export const instanceUidsSchema = z.strictObject({
+  studyInstanceUid: nonEmpty.optional(),
+  seriesInstanceUid: nonEmpty.optional(),
+  sopInstanceUid: nonEmpty.optional(),
+});
+export type ResultUids = z.infer<typeof instanceUidsSchema>;
+
+/** Acquisition and equipment tags that are safe to store and to use as metric labels. */
+export const technicalTagsSchema = z.strictObject({
+  modality: z.string().optional(),
+  viewPosition: z.string().optional(),
+  bodyPartExamined: z.string().optional(),
+  manufacturer: z.string().optional(),
+  manufacturerModelName: z.string().optional(),
+  institutionName: z.string().optional(),
+  photometricInterpretation: z.string().optional(),
+  transferSyntaxUid: z.string().optional(),
+  rows: z.number().int().positive().optional(),
+  columns: z.number().int().positive().optional(),
+});
+export type ResultTechnicalTags = z.infer<typeof technicalTagsSchema>;
+
+/** Fields every result message has, whatever the outcome. */
+const resultBaseShape = {
+  /** The `cxr-screen` job id (see `screenJobId`); the store's idempotency key with the model. */
+  jobId: nonEmpty,
+  uri: nonEmpty,
+  etag: nonEmpty.optional(),
+  runId: nonEmpty,
+  modelId: nonEmpty,
+  modelVersion: nonEmpty,
+  /** Runtime adapter that ran (or would have run) inference, e.g. `onnx`, `tfjs-wasm`. */
+  runtime: nonEmpty,
+  uids: instanceUidsSchema,
+  technical: technicalTagsSchema,
+  /** sha256 hex of salt + Patient ID (0010,0020), for joins in retrospective studies only. */
+  patientIdHash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+  timingsMs: stageTimingsSchema,
+  enqueuedAt: epochMs,
+  finishedAt: epochMs,
+  /** BullMQ attempts made before this outcome (0 on first try). */
+  attemptsMade: z.number().int().nonnegative(),
+};
+
+/** Screening succeeded: scores per model label and the manifest's decision. */
+export const okResultSchema = z.strictObject({
+  ...resultBaseShape,
+  outcome: z.literal('ok'),
+  scores: z.record(z.string(), z.number()),
+  decision: nonEmpty,
+});
+/** Bad input (not DICOM, truncated, unsupported syntax ...): a reject reason code, never retried. */
+export const rejectedResultSchema = z.strictObject({
+  ...resultBaseShape,
+  outcome: z.literal('rejected'),
+  /** A `RejectReason` code from @cxr/dicom (kept a string here: queue does not depend on dicom). */
+  reason: nonEmpty,
+});
+/** Transient faults that outlived every retry, or an unexpected error: a reason, no message text. */
+export const failedResultSchema = z.strictObject({
+  ...resultBaseShape,
+  outcome: z.literal('failed'),
+  reason: nonEmpty,
+});
+
+/** Payload of a `screen-result` job on `cxr-results`, discriminated by `outcome`. */
+export const resultMessageSchema = z.discriminatedUnion('outcome', [
+  okResultSchema,
+  rejectedResultSchema,
+  failedResultSchema,
+]);
+export type ResultMessage = z.infer<typeof resultMessageSchema>;
+export type ResultOutcome = ResultMessage['outcome'];
+
+/** Payload schema of each job name; keyed by `JobName` so a job without a schema fails to compile. */
+export const payloadSchemaOfJob = {
+  [JobName.ScreenObject]: screenJobPayloadSchema,
+  [JobName.ScreenResult]: resultMessageSchema,
+} as const satisfies Record<JobName, z.ZodType>;
+
+/** Payload type of each job name. */
+export interface JobPayloadMap {
+  [JobName.ScreenObject]: ScreenJobPayload;
+  [JobName.ScreenResult]: ResultMessage;
+}
+
+/** A job as a discriminated union keyed by job name (Immich's `JobItem`). */
+export type JobItem = {
+  [N in JobName]: { readonly name: N; readonly data: JobPayloadMap[N] };
+}[JobName];
+
+/** Validates a payload for its job name; throws a ZodError naming the bad fields (no values). */
+export function parseJobPayload<N extends JobName>(name: N, data: unknown): JobPayloadMap[N] {
+  return payloadSchemaOfJob[name].parse(data) as JobPayloadMap[N];
+}

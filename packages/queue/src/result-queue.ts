@@ -1,0 +1,95 @@
+/** The `cxr-results` queue adapter: workers publish outcomes, the results service consumes them. */
+import { Queue, Worker, type Job } from 'bullmq';
+import { resultJobOptions, workerLockOptions } from './job-options.js';
+import { JobName, QueueName } from './names.js';
+import { resultMessageSchema, type ResultMessage } from './payloads.js';
+import type { Redis } from 'ioredis';
+import { createRedisClient } from './connection.js';
+import type { QueueLocation } from './screen-queue.js';
+
+/** Producer side of `cxr-results`. */
+export class ResultQueue {
+  readonly #queue: Queue;
+  readonly #redis: Redis;
+
+  constructor(location: QueueLocation) {
+    this.#redis = createRedisClient(location.connection);
+    this.#queue = new Queue(QueueName.Results, {
+      connection: this.#redis,
+      ...(location.prefix !== undefined ? { prefix: location.prefix } : {}),
+      defaultJobOptions: resultJobOptions,
+    });
+  }
+
+  /**
+   * Publishes result messages. The message's job id is the screen job id, so a screen job that is
+   * redelivered after a stall does not publish a second message while the first one exists (the
+   * store's upsert covers the rest).
+   */
+  async publish(messages: readonly ResultMessage[]): Promise<void> {
+    const jobs = messages.map((message) => {
+      const data = resultMessageSchema.parse(message);
+      return { name: JobName.ScreenResult, data, opts: { jobId: data.jobId } };
+    });
+    try {
+      await this.#queue.addBulk(jobs);
+    } catch (cause) {
+      throw new Error(`publish of ${jobs.length} results on ${QueueName.Results} failed`, {
+        cause,
+      });
+    }
+  }
+
+  /** Deletes the queue and its jobs (tests, admin). */
+  async obliterate(options: { readonly force?: boolean } = {}): Promise<void> {
+    await this.#queue.obliterate({ force: options.force ?? false });
+  }
+
+  /** Closes the Redis connection. */
+  async close(): Promise<void> {
+    await this.#queue.close();
+    await this.#redis.quit();
+  }
+}
+
+/** Consumer side of `cxr-results`: hands each validated message to `consume`. */
+export class ResultConsumer {
+  readonly #worker: Worker<unknown, void>;
+  readonly #redis: Redis;
+
+  constructor(
+    options: QueueLocation & {
+      readonly consume: (message: ResultMessage) => Promise<void>;
+      readonly concurrency?: number;
+    },
+  ) {
+    this.#redis = createRedisClient(options.connection);
+    const consume = options.consume;
+    this.#worker = new Worker<unknown, void>(
+      QueueName.Results,
+      async (job: Job<unknown, void>) => {
+        await consume(resultMessageSchema.parse(job.data));
+      },
+      {
+        connection: this.#redis,
+        ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
+        // Concurrency lets the results service batch upserts the same way the screen worker
+        // batches inference (a DynamicBatcher in front of the store).
+        concurrency: options.concurrency ?? 64,
+        ...workerLockOptions,
+      },
+    );
+    this.#worker.on('error', () => undefined);
+  }
+
+  /** Subscribes to connection-level errors (for logging; BullMQ keeps reconnecting). */
+  onError(listener: (error: Error) => void): void {
+    this.#worker.on('error', listener);
+  }
+
+  /** Graceful shutdown: waits for active messages, closes connections. */
+  async close(): Promise<void> {
+    await this.#worker.close();
+    await this.#redis.quit();
+  }
+}

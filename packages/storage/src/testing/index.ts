@@ -1,0 +1,8 @@
+export {
+  S3RVER_ACCESS_KEY,
+  createTestS3Client,
+  seedBucket,
+  startS3rver,
+  type RunningS3rver,
+} from './s3rver.js';
+export { startFaultProxy, type FaultKind, type FaultProxy } from './fault-proxy.js';

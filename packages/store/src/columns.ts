@@ -1,0 +1,127 @@
+/**
+ * The one list of `results` columns shared by both adapters and the export, so a new column is
+ * added in one place (plus a migration).
+ */
+import { parseResultRow, type ResultRow, type StoredResult } from './result-row.js';
+
+export type SqlValue = string | number | null;
+
+interface ColumnSpec {
+  /** Column name in SQL and in exports. */
+  readonly name: string;
+  readonly toSql: (row: ResultRow) => SqlValue;
+}
+
+// Order: identity first, then the DICOM facts, the model, the outcome and the timings.
+export const DATA_COLUMNS: readonly ColumnSpec[] = [
+  { name: 'uri', toSql: (r) => r.uri },
+  { name: 'model_id', toSql: (r) => r.modelId },
+  { name: 'model_version', toSql: (r) => r.modelVersion },
+  { name: 'run_id', toSql: (r) => r.runId },
+  { name: 'etag', toSql: (r) => r.etag },
+  { name: 'size_bytes', toSql: (r) => r.sizeBytes },
+  { name: 'study_instance_uid', toSql: (r) => r.studyInstanceUid },
+  { name: 'series_instance_uid', toSql: (r) => r.seriesInstanceUid },
+  { name: 'sop_instance_uid', toSql: (r) => r.sopInstanceUid },
+  { name: 'patient_id_hash', toSql: (r) => r.patientIdHash },
+  { name: 'modality', toSql: (r) => r.modality },
+  { name: 'view_position', toSql: (r) => r.viewPosition },
+  { name: 'manufacturer', toSql: (r) => r.manufacturer },
+  { name: 'institution', toSql: (r) => r.institution },
+  { name: 'photometric', toSql: (r) => r.photometric },
+  { name: 'transfer_syntax', toSql: (r) => r.transferSyntax },
+  { name: 'rows', toSql: (r) => r.rows },
+  { name: 'columns', toSql: (r) => r.columns },
+  { name: 'runtime', toSql: (r) => r.runtime },
+  { name: 'scores', toSql: (r) => (r.scores === null ? null : JSON.stringify(r.scores)) },
+  { name: 'decision', toSql: (r) => r.decision },
+  { name: 'outcome', toSql: (r) => r.outcome },
+  { name: 'reason', toSql: (r) => r.reason },
+  { name: 'fetch_ms', toSql: (r) => r.timings.fetch },
+  { name: 'decode_ms', toSql: (r) => r.timings.decode },
+  { name: 'preprocess_ms', toSql: (r) => r.timings.preprocess },
+  { name: 'batch_wait_ms', toSql: (r) => r.timings.batch_wait },
+  { name: 'infer_ms', toSql: (r) => r.timings.infer },
+  { name: 'store_ms', toSql: (r) => r.timings.store },
+  { name: 'enqueued_at', toSql: (r) => r.enqueuedAt },
+];
+
+/** Double-quoted identifier: `rows` and `columns` are keywords in SQLite and PostgreSQL. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Page size ceiling: a page is held in memory, so bound it whatever the caller asks. */
+export const MAX_PAGE_SIZE = 10_000;
+
+function text(record: Record<string, unknown>, name: string): string | null {
+  const value = record[name];
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string') return value;
+  throw new Error(`column ${name} has an unexpected type`);
+}
+
+function num(record: Record<string, unknown>, name: string): number | null {
+  const value = record[name];
+  if (value === null || value === undefined) return null;
+  // pg returns BIGINT as a string to avoid precision loss; sizes stay far below 2^53.
+  if (typeof value === 'number' || typeof value === 'string' || typeof value === 'bigint')
+    return Number(value);
+  throw new Error(`column ${name} has an unexpected type`);
+}
+
+function instant(record: Record<string, unknown>, name: string): string | null {
+  const value = record[name];
+  if (value instanceof Date) return value.toISOString();
+  return text(record, name);
+}
+
+function jsonObject(record: Record<string, unknown>, name: string): unknown {
+  const value = record[name];
+  // JSONB arrives parsed from pg, TEXT JSON arrives as a string from SQLite.
+  if (typeof value === 'string') return JSON.parse(value) as unknown;
+  return value ?? null;
+}
+
+/** Maps a database record (either dialect) back to a validated StoredResult. */
+export function storedResultFromRecord(record: Record<string, unknown>): StoredResult {
+  const row = parseResultRow({
+    runId: text(record, 'run_id'),
+    uri: text(record, 'uri'),
+    etag: text(record, 'etag'),
+    sizeBytes: num(record, 'size_bytes'),
+    studyInstanceUid: text(record, 'study_instance_uid'),
+    seriesInstanceUid: text(record, 'series_instance_uid'),
+    sopInstanceUid: text(record, 'sop_instance_uid'),
+    patientIdHash: text(record, 'patient_id_hash'),
+    modality: text(record, 'modality'),
+    viewPosition: text(record, 'view_position'),
+    manufacturer: text(record, 'manufacturer'),
+    institution: text(record, 'institution'),
+    photometric: text(record, 'photometric'),
+    transferSyntax: text(record, 'transfer_syntax'),
+    rows: num(record, 'rows'),
+    columns: num(record, 'columns'),
+    modelId: text(record, 'model_id'),
+    modelVersion: text(record, 'model_version'),
+    runtime: text(record, 'runtime'),
+    scores: jsonObject(record, 'scores'),
+    decision: text(record, 'decision'),
+    outcome: text(record, 'outcome'),
+    reason: text(record, 'reason'),
+    timings: {
+      fetch: num(record, 'fetch_ms'),
+      decode: num(record, 'decode_ms'),
+      preprocess: num(record, 'preprocess_ms'),
+      batch_wait: num(record, 'batch_wait_ms'),
+      infer: num(record, 'infer_ms'),
+      store: num(record, 'store_ms'),
+    },
+    enqueuedAt: instant(record, 'enqueued_at'),
+  });
+  return {
+    ...row,
+    createdAt: instant(record, 'created_at') ?? '',
+    updatedAt: instant(record, 'updated_at') ?? '',
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * Export of a run for retrospective studies: CSV (RFC 4180) or JSON Lines with the same fields in
+ * the same order. Streaming: rows are written as they arrive, honouring backpressure.
+ */
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { DATA_COLUMNS } from './columns.js';
+import type { ResultRow } from './result-row.js';
+
+export type ExportFormat = 'csv' | 'jsonl';
+
+export interface ExportOptions {
+  readonly format: ExportFormat;
+  /** Model labels, in manifest order: one `score_<label>` column each. */
+  readonly labels: readonly string[];
+}
+
+/** A row to export: a result, with the store's timestamps when it came from the store. */
+export type ExportRow = ResultRow & { readonly createdAt?: string; readonly updatedAt?: string };
+
+// What a study needs first; the technical columns follow, then the store timestamps.
+const LEADING = ['uri', 'sop_instance_uid', 'study_instance_uid', 'outcome', 'reason', 'decision'] as const;
+const TRAILING = [
+  ...DATA_COLUMNS.map((c) => c.name).filter(
+    (name) => name !== 'scores' && !(LEADING as readonly string[]).includes(name),
+  ),
+  'created_at',
+  'updated_at',
+];
+
+type Cell = string | number | null;
+
+/** The export header: leading study columns, one score column per label, technical columns. */
+export function exportHeader(labels: readonly string[]): string[] {
+  const seen = new Set<string>();
+  for (const label of labels) {
+    if (seen.has(label)) throw new Error(`duplicate label in export: ${label}`);
+    seen.add(label);
+  }
+  return [...LEADING, ...labels.map((label) => `score_${label}`), ...TRAILING];
+}
+
+const BY_NAME = new Map(DATA_COLUMNS.map((c) => [c.name, c.toSql]));
+
+/** The cells of one row in exportHeader order (scores of labels not listed are not exported). */
+export function exportCells(row: ExportRow, labels: readonly string[]): Cell[] {
+  const cell = (name: string): Cell => {
+    if (name === 'created_at') return row.createdAt ?? null;
+    if (name === 'updated_at') return row.updatedAt ?? null;
+    const toSql = BY_NAME.get(name);
+    if (toSql === undefined) throw new Error(`unknown export column ${name}`);
+    return toSql(row);
+  };
+  return [...LEADING.map(cell), ...labels.map((label) => row.scores?.[label] ?? null), ...TRAILING.map(cell)];
+}
+
+/** One CSV field per RFC 4180 section 2: quoted when it holds a comma, quote, CR or LF. */
+export function csvField(value: Cell): string {
+  if (value === null) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** One CSV record, CRLF-terminated as RFC 4180 section 2 rule 1 says. */
+export function csvRecord(values: readonly Cell[]): string {
+  return `${values.map(csvField).join(',')}\r\n`;
+}
+
+/** One JSON Lines record with the same keys, in the same order, as the CSV header. */
+export function jsonlRecord(header: readonly string[], values: readonly Cell[]): string {
+  const record: Record<string, Cell> = {};
+  header.forEach((name, index) => {
+    record[name] = values[index] ?? null;
+  });
+  return `${JSON.stringify(record)}\n`;
+}
+
+/**
+ * Streams rows to `out` as CSV or JSONL and resolves with the number of rows written. Does not end
+ * `out` (it may be stdout); the caller ends it and awaits 'finish'.
+ */
+export async function writeExport(
+  rows: AsyncIterable<ExportRow>,
+  options: ExportOptions,
+  out: Writable,
+): Promise<{ rows: number }> {
+  const header = exportHeader(options.labels);
+  const write = async (chunk: string): Promise<void> => {
+    if (!out.write(chunk)) await once(out, 'drain');
+  };
+  if (options.format === 'csv') await write(csvRecord(header));
+  let count = 0;
+  for await (const row of rows) {
+    const cells = exportCells(row, options.labels);
+    await write(options.format === 'csv' ? csvRecord(cells) : jsonlRecord(header, cells));
+    count += 1;
+  }
+  return { rows: count };
+}

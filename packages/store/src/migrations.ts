@@ -1,0 +1,98 @@
+/**
+ * Versioned schema migrations, each with its SQL for both dialects side by side so the logical
+ * schema stays one. Append only: never edit a migration that has shipped; add the next version.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sqlite: string;
+  readonly postgres: string;
+}
+
+export const MIGRATIONS_TABLE = 'cxr_schema_migrations';
+
+// Note for both dialects: there is deliberately no column for Patient's Name (0010,0010); the
+// contract test asserts it. Patient ID appears only as patient_id_hash (see patient-id.ts).
+const V1_SQLITE = `
+CREATE TABLE results (
+  uri TEXT NOT NULL,
+  model_id TEXT NOT NULL,
+  model_version TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  etag TEXT,
+  size_bytes INTEGER,
+  study_instance_uid TEXT,
+  series_instance_uid TEXT,
+  sop_instance_uid TEXT,
+  patient_id_hash TEXT,
+  modality TEXT,
+  view_position TEXT,
+  manufacturer TEXT,
+  institution TEXT,
+  photometric TEXT,
+  transfer_syntax TEXT,
+  "rows" INTEGER,
+  "columns" INTEGER,
+  runtime TEXT,
+  scores TEXT CHECK (scores IS NULL OR json_valid(scores)),
+  decision TEXT,
+  outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'rejected', 'failed')),
+  reason TEXT,
+  fetch_ms REAL,
+  decode_ms REAL,
+  preprocess_ms REAL,
+  batch_wait_ms REAL,
+  infer_ms REAL,
+  store_ms REAL,
+  enqueued_at TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (model_id, model_version, uri)
+) STRICT;
+CREATE INDEX results_run ON results (run_id, uri, model_id, model_version);
+`;
+
+// COLLATE "C" on the key columns: keyset pagination and exports order bytewise, the same order as
+// SQLite's BINARY collation, whatever the database locale.
+const V1_POSTGRES = `
+CREATE TABLE results (
+  uri TEXT COLLATE "C" NOT NULL,
+  model_id TEXT COLLATE "C" NOT NULL,
+  model_version TEXT COLLATE "C" NOT NULL,
+  run_id TEXT COLLATE "C" NOT NULL,
+  etag TEXT,
+  size_bytes BIGINT,
+  study_instance_uid TEXT,
+  series_instance_uid TEXT,
+  sop_instance_uid TEXT,
+  patient_id_hash TEXT,
+  modality TEXT,
+  view_position TEXT,
+  manufacturer TEXT,
+  institution TEXT,
+  photometric TEXT,
+  transfer_syntax TEXT,
+  "rows" INTEGER,
+  "columns" INTEGER,
+  runtime TEXT,
+  scores JSONB,
+  decision TEXT,
+  outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'rejected', 'failed')),
+  reason TEXT,
+  fetch_ms DOUBLE PRECISION,
+  decode_ms DOUBLE PRECISION,
+  preprocess_ms DOUBLE PRECISION,
+  batch_wait_ms DOUBLE PRECISION,
+  infer_ms DOUBLE PRECISION,
+  store_ms DOUBLE PRECISION,
+  enqueued_at TIMESTAMPTZ,
+  created_at TIMESTAMPTZ NOT NULL,
+  updated_at TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (model_id, model_version, uri)
+);
+CREATE INDEX results_run ON results (run_id, uri, model_id, model_version);
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'results', sqlite: V1_SQLITE, postgres: V1_POSTGRES },
+];

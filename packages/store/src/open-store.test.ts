@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { openStore } from './open-store.js';
+import { sampleRow } from './testing/store-contract.js';
+
+describe('openStore', () => {
+  it('opens and migrates an in-memory SQLite store', async () => {
+    const store = await openStore('sqlite::memory:');
+    try {
+      expect(store.dialect).toBe('sqlite');
+      expect(await store.appliedMigrations()).toEqual([1]);
+      expect(await store.upsertResults([sampleRow('a')])).toMatchObject({ inserted: 1 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses unknown schemes without echoing the URL (it may hold a password)', async () => {
+    const error: unknown = await openStore('mysql://user:secret@host/db').catch((e: unknown) => e);
+    expect(String(error)).toMatch(/unsupported store URL scheme mysql:/);
+    expect(String(error)).not.toContain('secret');
+    await expect(openStore('sqlite:')).rejects.toThrow(/needs a path/);
+  });
+});

@@ -1,0 +1,73 @@
+/** The results store port: what ingest, results and the CLI need, independent of the database. */
+import type { Outcome, ResultKey, ResultRow, StoredResult } from './result-row.js';
+import type { UpsertOptions } from './replacement.js';
+
+export interface UpsertSummary {
+  /** Keys that had no row. */
+  readonly inserted: number;
+  /** Rows replaced under the replacement rule (replacement.ts). */
+  readonly updated: number;
+  /** Rows left as they were (a final result re-delivered), including duplicates inside the batch. */
+  readonly unchanged: number;
+}
+
+export interface ExistingResult extends ResultKey {
+  readonly outcome: Outcome;
+}
+
+export interface ReasonCount {
+  readonly outcome: Outcome;
+  readonly reason: string;
+  readonly count: number;
+}
+
+export interface RunSummary {
+  readonly runId: string;
+  readonly total: number;
+  readonly byOutcome: Readonly<Record<Outcome, number>>;
+  readonly firstCreatedAt: string;
+  readonly lastUpdatedAt: string;
+}
+
+export interface IterateOptions {
+  /** Rows per database round trip (keyset page); default 500, at most MAX_PAGE_SIZE. */
+  readonly batchSize?: number;
+}
+
+export interface ResultStore {
+  /** `sqlite` or `postgres`, for logs. */
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Applies pending migrations; a no-op when the schema is current. */
+  migrate(): Promise<{ applied: number[] }>;
+  /** Versions recorded in the migrations table, ascending. */
+  appliedMigrations(): Promise<number[]>;
+  /** Validated, batched, idempotent upsert: one transaction per call. */
+  upsertResults(rows: readonly ResultRow[], options?: UpsertOptions): Promise<UpsertSummary>;
+  /** Whether a row exists for the key (any outcome). */
+  hasResult(key: ResultKey): Promise<boolean>;
+  /** The keys among `keys` that have a row, with their outcome (ingest skips final ones). */
+  existingKeys(keys: readonly ResultKey[]): Promise<ExistingResult[]>;
+  /** Rows of a run per outcome (zeros included). */
+  countByOutcome(runId: string): Promise<Record<Outcome, number>>;
+  /** Rows of a run per (outcome, reason) for rejected and failed rows, most frequent first. */
+  countByReason(runId: string): Promise<ReasonCount[]>;
+  /** Streams a run ordered by (uri, model_id, model_version), one keyset page at a time. */
+  iterateRun(runId: string, options?: IterateOptions): AsyncIterable<StoredResult>;
+  /** Every run with counts, most recently updated first. */
+  listRuns(): Promise<RunSummary[]>;
+  /** Column names of the `results` table (the privacy test asserts no patient-name column). */
+  resultColumns(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Clamps a requested page size to [1, max]. */
+export function pageSize(requested: number | undefined, max: number): number {
+  if (requested === undefined) return 500;
+  if (!Number.isInteger(requested) || requested < 1) throw new Error('batchSize must be a positive integer');
+  return Math.min(requested, max);
+}
+
+/** Zeroed outcome counts. */
+export function emptyOutcomeCounts(): Record<Outcome, number> {
+  return { ok: 0, rejected: 0, failed: 0 };
+}

@@ -1,0 +1,273 @@
+/** SQLite adapter (better-sqlite3): the embedded default for one machine and for tests. */
+import Database from 'better-sqlite3';
+import { DATA_COLUMNS, MAX_PAGE_SIZE, quoteIdent, storedResultFromRecord, type SqlValue } from './columns.js';
+import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.js';
+import { collapseBatch, type UpsertOptions } from './replacement.js';
+import {
+  OUTCOMES,
+  parseResultRow,
+  type Outcome,
+  type ResultKey,
+  type ResultRow,
+  type StoredResult,
+} from './result-row.js';
+import {
+  emptyOutcomeCounts,
+  pageSize,
+  type ExistingResult,
+  type IterateOptions,
+  type ReasonCount,
+  type ResultStore,
+  type RunSummary,
+  type UpsertSummary,
+} from './result-store.js';
+
+const KEY_COLUMNS = ['uri', 'model_id', 'model_version'];
+const UPDATABLE = DATA_COLUMNS.filter((column) => !KEY_COLUMNS.includes(column.name));
+const SELECT_LIST = [...DATA_COLUMNS.map((c) => quoteIdent(c.name)), 'created_at', 'updated_at'].join(', ');
+
+/**
+ * better-sqlite3 is synchronous; the port is async. Running the body inside a promise turns a
+ * synchronous throw (validation, SQLITE_BUSY) into a rejection, as callers of the port expect.
+ */
+function settle<T>(body: () => T): Promise<T> {
+  return new Promise<T>((resolve) => {
+    resolve(body());
+  });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function records(rows: unknown[]): Record<string, unknown>[] {
+  return rows.filter(isRecord);
+}
+
+function isOutcome(value: unknown): value is Outcome {
+  return OUTCOMES.some((outcome) => outcome === value);
+}
+
+export interface SqliteStoreOptions {
+  /** Milliseconds a writer waits for another process's lock before failing. */
+  readonly busyTimeoutMs?: number;
+}
+
+export class SqliteResultStore implements ResultStore {
+  readonly dialect = 'sqlite';
+  private readonly db: Database.Database;
+
+  /** `path` is a file path or `:memory:`. */
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.db = new Database(path);
+    // WAL lets exports read while the results service writes; busy_timeout makes a second
+    // process (two `cxr` commands on one file) wait for the write lock instead of failing.
+    if (path !== ':memory:') this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+  }
+
+  migrate(): Promise<{ applied: number[] }> {
+    return settle(() => {
+      this.db.exec(
+        `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT`,
+      );
+      const applied: number[] = [];
+      const isApplied = this.db.prepare(`SELECT 1 FROM ${MIGRATIONS_TABLE} WHERE version = ?`);
+      const record = this.db.prepare(
+        `INSERT INTO ${MIGRATIONS_TABLE} (version, name, applied_at) VALUES (?, ?, ?)`,
+      );
+      for (const migration of MIGRATIONS) {
+        // IMMEDIATE takes the write lock before the check, so two processes cannot both decide a
+        // migration is pending; the loser waits (busy_timeout), then sees it applied.
+        const apply = this.db.transaction(() => {
+          if (isApplied.get(migration.version) !== undefined) return;
+          this.db.exec(migration.sqlite);
+          record.run(migration.version, migration.name, new Date().toISOString());
+          applied.push(migration.version);
+        });
+        apply.immediate();
+      }
+      return { applied };
+    });
+  }
+
+  appliedMigrations(): Promise<number[]> {
+    return settle(() => {
+      const rows = records(this.db.prepare(`SELECT version FROM ${MIGRATIONS_TABLE} ORDER BY version`).all());
+      return rows.map((row) => Number(row.version));
+    });
+  }
+
+  upsertResults(rows: readonly ResultRow[], options: UpsertOptions = {}): Promise<UpsertSummary> {
+    return settle(() => {
+      const valid = rows.map((row) => parseResultRow(row));
+      const batch = collapseBatch(valid, options);
+      const columns = DATA_COLUMNS.map((c) => quoteIdent(c.name));
+      const insert = this.db.prepare(
+        `INSERT INTO results (${columns.join(', ')}, created_at, updated_at)
+       VALUES (${columns.map(() => '?').join(', ')}, ?, ?)
+       ON CONFLICT (model_id, model_version, uri) DO NOTHING`,
+      );
+      // Mirrors replacesExisting (replacement.ts); `IS NOT` is SQLite's null-safe inequality.
+      const update = this.db.prepare(
+        `UPDATE results SET ${UPDATABLE.map((c) => `${quoteIdent(c.name)} = ?`).join(', ')}, updated_at = ?
+       WHERE model_id = ? AND model_version = ? AND uri = ?
+         AND (? = 1 OR outcome = 'failed' OR (? IS NOT NULL AND etag IS NOT ?))`,
+      );
+      const now = new Date().toISOString();
+      let inserted = 0;
+      let updated = 0;
+      this.db
+        .transaction(() => {
+          for (const row of batch) {
+            const values: SqlValue[] = DATA_COLUMNS.map((c) => c.toSql(row));
+            if (insert.run(...values, now, now).changes === 1) {
+              inserted += 1;
+              continue;
+            }
+            const changes = update.run(
+              ...UPDATABLE.map((c) => c.toSql(row)),
+              now,
+              row.modelId,
+              row.modelVersion,
+              row.uri,
+              options.force === true ? 1 : 0,
+              row.etag,
+              row.etag,
+            ).changes;
+            if (changes === 1) updated += 1;
+          }
+        })
+        .immediate();
+      return { inserted, updated, unchanged: rows.length - inserted - updated };
+    });
+  }
+
+  hasResult(key: ResultKey): Promise<boolean> {
+    return settle(() => {
+      const row = this.db
+        .prepare('SELECT 1 FROM results WHERE model_id = ? AND model_version = ? AND uri = ?')
+        .get(key.modelId, key.modelVersion, key.uri);
+      return row !== undefined;
+    });
+  }
+
+  existingKeys(keys: readonly ResultKey[]): Promise<ExistingResult[]> {
+    return settle(() => {
+      // One indexed point lookup per key: synchronous and in-process, so cheaper than building a
+      // large IN list (SQLite caps bound parameters).
+      const lookup = this.db.prepare(
+        'SELECT outcome FROM results WHERE model_id = ? AND model_version = ? AND uri = ?',
+      );
+      const found: ExistingResult[] = [];
+      for (const key of keys) {
+        const row = lookup.get(key.modelId, key.modelVersion, key.uri);
+        if (isRecord(row) && isOutcome(row.outcome)) {
+          found.push({
+            uri: key.uri,
+            modelId: key.modelId,
+            modelVersion: key.modelVersion,
+            outcome: row.outcome,
+          });
+        }
+      }
+      return found;
+    });
+  }
+
+  countByOutcome(runId: string): Promise<Record<Outcome, number>> {
+    return settle(() => {
+      const counts = emptyOutcomeCounts();
+      const rows = records(
+        this.db
+          .prepare('SELECT outcome, COUNT(*) AS n FROM results WHERE run_id = ? GROUP BY outcome')
+          .all(runId),
+      );
+      for (const row of rows) if (isOutcome(row.outcome)) counts[row.outcome] = Number(row.n);
+      return counts;
+    });
+  }
+
+  countByReason(runId: string): Promise<ReasonCount[]> {
+    return settle(() => {
+      const rows = records(
+        this.db
+          .prepare(
+            `SELECT outcome, reason, COUNT(*) AS n FROM results
+           WHERE run_id = ? AND outcome <> 'ok' AND reason IS NOT NULL
+           GROUP BY outcome, reason ORDER BY n DESC, outcome, reason`,
+          )
+          .all(runId),
+      );
+      return rows.flatMap((row) =>
+        isOutcome(row.outcome) && typeof row.reason === 'string'
+          ? [{ outcome: row.outcome, reason: row.reason, count: Number(row.n) }]
+          : [],
+      );
+    });
+  }
+
+  async *iterateRun(runId: string, options: IterateOptions = {}): AsyncGenerator<StoredResult> {
+    const limit = pageSize(options.batchSize, MAX_PAGE_SIZE);
+    const first = this.db.prepare(
+      `SELECT ${SELECT_LIST} FROM results WHERE run_id = ? ORDER BY uri, model_id, model_version LIMIT ?`,
+    );
+    // Keyset pagination: each page starts after the last key of the previous one, so memory is
+    // one page and concurrent inserts never shift or repeat rows (unlike OFFSET).
+    const next = this.db.prepare(
+      `SELECT ${SELECT_LIST} FROM results
+       WHERE run_id = ? AND (uri, model_id, model_version) > (?, ?, ?)
+       ORDER BY uri, model_id, model_version LIMIT ?`,
+    );
+    let last: StoredResult | undefined;
+    for (;;) {
+      const page = records(
+        last === undefined
+          ? first.all(runId, limit)
+          : next.all(runId, last.uri, last.modelId, last.modelVersion, limit),
+      ).map(storedResultFromRecord);
+      for (const row of page) yield row;
+      if (page.length < limit) return;
+      last = page[page.length - 1];
+      // Let other work (the event loop) run between synchronous pages.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  listRuns(): Promise<RunSummary[]> {
+    return settle(() => {
+      const rows = records(
+        this.db
+          .prepare(
+            `SELECT run_id, COUNT(*) AS total,
+             SUM(CASE WHEN outcome = 'ok' THEN 1 ELSE 0 END) AS ok,
+             SUM(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END) AS rejected,
+             SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END) AS failed,
+             MIN(created_at) AS first_created_at, MAX(updated_at) AS last_updated_at
+           FROM results GROUP BY run_id ORDER BY last_updated_at DESC, run_id`,
+          )
+          .all(),
+      );
+      return rows.map((row) => ({
+        runId: String(row.run_id),
+        total: Number(row.total),
+        byOutcome: { ok: Number(row.ok), rejected: Number(row.rejected), failed: Number(row.failed) },
+        firstCreatedAt: String(row.first_created_at),
+        lastUpdatedAt: String(row.last_updated_at),
+      }));
+    });
+  }
+
+  resultColumns(): Promise<string[]> {
+    return settle(() => {
+      const rows = records(this.db.prepare("SELECT name FROM pragma_table_info('results')").all());
+      return rows.map((row) => String(row.name));
+    });
+  }
+
+  close(): Promise<void> {
+    return settle(() => {
+      this.db.close();
+    });
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * The contract every ResultStore adapter must pass (BullMQ-style conformance suite): the same
+ * tests run against SQLite and PostgreSQL from store.int.test.ts.
+ */
+import { describe, expect, it, beforeEach, afterEach } from 'vitest';
+import { hashPatientId } from '../patient-id.js';
+import { InvalidResultRowError, parseResultRow, type ResultRow, type ResultRowInput } from '../result-row.js';
+import type { ResultStore } from '../result-store.js';
+
+/** A fresh, empty database for one test; `open` may be called more than once (two "processes"). */
+export interface StoreEnvironment {
+  /** Opens a store on this environment's database, not yet migrated. */
+  open(): Promise<ResultStore>;
+  /** Closes nothing it did not open; drops the database/schema. */
+  cleanup(): Promise<void>;
+}
+
+export const CANARY_NAME = 'CANARY^PATIENT^NAME';
+export const CANARY_ID = 'CANARY-PID-0042';
+const SALT = 'contract-test-salt-0123456789';
+
+/** A valid ok row for `uri`; override any field. */
+export function sampleRow(uri: string, overrides: Partial<ResultRowInput> = {}): ResultRow {
+  return parseResultRow({
+    runId: 'run-1',
+    uri,
+    etag: '"etag-1"',
+    sizeBytes: 10_485_760,
+    studyInstanceUid: '1.2.826.0.1.3680043.8.498.1',
+    seriesInstanceUid: '1.2.826.0.1.3680043.8.498.2',
+    sopInstanceUid: '1.2.826.0.1.3680043.8.498.3',
+    patientIdHash: hashPatientId(CANARY_ID, SALT),
+    modality: 'CR',
+    viewPosition: 'PA',
+    manufacturer: 'ACME, "Imaging"',
+    institution: 'General Hospital',
+    photometric: 'MONOCHROME2',
+    transferSyntax: '1.2.840.10008.1.2.4.70',
+    rows: 2500,
+    columns: 2048,
+    modelId: 'seed-densenet121',
+    modelVersion: '1.0.0',
+    runtime: 'onnx',
+    scores: { normal: 0.7, pneumonia: 0.2, further_evaluation: 0.1 },
+    decision: 'normal',
+    outcome: 'ok',
+    reason: null,
+    timings: { fetch: 1.5, decode: 120, preprocess: 25, batch_wait: 3, infer: 250, store: null },
+    enqueuedAt: '2026-11-27T00:00:00.000Z',
+    ...overrides,
+  });
+}
+
+function failed(uri: string, overrides: Partial<ResultRowInput> = {}): ResultRow {
+  return sampleRow(uri, {
+    outcome: 'failed',
+    reason: 's3_timeout',
+    scores: null,
+    decision: null,
+    ...overrides,
+  });
+}
+
+function rejected(uri: string, reason = 'not_dicom', overrides: Partial<ResultRowInput> = {}): ResultRow {
+  return sampleRow(uri, { outcome: 'rejected', reason, scores: null, decision: null, ...overrides });
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of iterable) items.push(item);
+  return items;
+}
+
+const key = (uri: string) => ({ uri, modelId: 'seed-densenet121', modelVersion: '1.0.0' });
+
+/** Registers the contract suite for one adapter. */
+export function describeStoreContract(name: string, factory: () => Promise<StoreEnvironment>): void {
+  describe(`ResultStore contract: ${name}`, () => {
+    let env: StoreEnvironment;
+    let store: ResultStore;
+    const extra: ResultStore[] = [];
+
+    beforeEach(async () => {
+      env = await factory();
+      store = await env.open();
+    });
+
+    afterEach(async () => {
+      await store.close();
+      for (const other of extra.splice(0)) await other.close();
+      await env.cleanup();
+    });
+
+    it('migrates once; a second migrate is a no-op', async () => {
+      expect(await store.migrate()).toEqual({ applied: [1] });
+      expect(await store.migrate()).toEqual({ applied: [] });
+      expect(await store.appliedMigrations()).toEqual([1]);
+    });
+
+    it('two concurrent migrations apply each version exactly once', async () => {
+      const other = await env.open();
+      extra.push(other);
+      const [a, b] = await Promise.all([store.migrate(), other.migrate()]);
+      expect([...a.applied, ...b.applied]).toEqual([1]);
+      expect(await other.appliedMigrations()).toEqual([1]);
+    });
+
+    describe('after migrate', () => {
+      beforeEach(async () => {
+        await store.migrate();
+      });
+
+      it('round-trips every field of a row', async () => {
+        const row = sampleRow('s3://bucket/a.dcm');
+        await store.upsertResults([row]);
+        const [stored] = await collect(store.iterateRun('run-1'));
+        expect(stored).toBeDefined();
+        const { createdAt, updatedAt, ...rest } = stored!;
+        expect(rest).toEqual(row);
+        expect(Date.parse(createdAt)).not.toBeNaN();
+        expect(updatedAt >= createdAt).toBe(true);
+      });
+
+      it('re-delivery of the same result adds no row', async () => {
+        const row = sampleRow('s3://bucket/a.dcm');
+        expect(await store.upsertResults([row])).toEqual({ inserted: 1, updated: 0, unchanged: 0 });
+        expect(await store.upsertResults([row])).toEqual({ inserted: 0, updated: 0, unchanged: 1 });
+        expect(await store.upsertResults([row, row])).toEqual({ inserted: 0, updated: 0, unchanged: 2 });
+        expect(await store.countByOutcome('run-1')).toEqual({ ok: 1, rejected: 0, failed: 0 });
+      });
+
+      it('a later result replaces failed; ok and rejected are final', async () => {
+        await store.upsertResults([failed('u1'), failed('u2'), sampleRow('u3'), rejected('u4')]);
+        const summary = await store.upsertResults([
+          sampleRow('u1'),
+          failed('u2', { reason: 'connection_reset' }),
+          failed('u3'),
+          sampleRow('u4'),
+        ]);
+        expect(summary).toEqual({ inserted: 0, updated: 2, unchanged: 2 });
+        const rows = await collect(store.iterateRun('run-1'));
+        expect(rows.map((r) => [r.uri, r.outcome, r.reason])).toEqual([
+          ['u1', 'ok', null],
+          ['u2', 'failed', 'connection_reset'],
+          ['u3', 'ok', null],
+          ['u4', 'rejected', 'not_dicom'],
+        ]);
+      });
+
+      it('a new ETag (object overwritten) or force replaces a final result', async () => {
+        await store.upsertResults([sampleRow('u1'), sampleRow('u2')]);
+        expect(await store.upsertResults([rejected('u1', 'truncated', { etag: '"etag-2"' })])).toMatchObject({
+          updated: 1,
+        });
+        expect(await store.upsertResults([failed('u2')], { force: true })).toMatchObject({ updated: 1 });
+        const rows = await collect(store.iterateRun('run-1'));
+        expect(rows.map((r) => [r.outcome, r.etag])).toEqual([
+          ['rejected', '"etag-2"'],
+          ['failed', '"etag-1"'],
+        ]);
+      });
+
+      it('duplicates inside one batch collapse by the same rule', async () => {
+        const summary = await store.upsertResults([failed('u1'), sampleRow('u1'), failed('u1')]);
+        expect(summary).toEqual({ inserted: 1, updated: 0, unchanged: 2 });
+        const [row] = await collect(store.iterateRun('run-1'));
+        expect(row?.outcome).toBe('ok');
+      });
+
+      it('upserts a batch of 1000 rows in one call, all or nothing', async () => {
+        const rows = Array.from({ length: 1000 }, (_, i) =>
+          sampleRow(`s3://bucket/${String(i).padStart(4, '0')}.dcm`),
+        );
+        const started = performance.now();
+        expect(await store.upsertResults(rows)).toEqual({ inserted: 1000, updated: 0, unchanged: 0 });
+        const elapsed = performance.now() - started;
+        expect(elapsed).toBeLessThan(10_000);
+        expect((await store.countByOutcome('run-1')).ok).toBe(1000);
+        // One invalid row refuses the whole batch: nothing of it is written.
+        const bad = [
+          sampleRow('s3://bucket/new.dcm'),
+          { ...sampleRow('x'), outcome: 'maybe' } as unknown as ResultRow,
+        ];
+        await expect(store.upsertResults(bad)).rejects.toThrow(InvalidResultRowError);
+        expect(await store.hasResult(key('s3://bucket/new.dcm'))).toBe(false);
+      });
+
+      it('iterateRun streams one run in key order across page boundaries', async () => {
+        const uris = Array.from(
+          { length: 24 },
+          (_, i) => `file:///archive/${String((i * 7) % 24).padStart(2, '0')}.dcm`,
+        );
+        await store.upsertResults(uris.map((uri) => sampleRow(uri)));
+        // Same URIs under another model version, and another run, must not leak in or reorder.
+        await store.upsertResults(uris.slice(0, 5).map((uri) => sampleRow(uri, { modelVersion: '2.0.0' })));
+        await store.upsertResults([sampleRow('file:///archive/zz.dcm', { runId: 'run-2' })]);
+        const expected = [
+          ...uris.map((uri) => `${uri}|1.0.0`),
+          ...uris.slice(0, 5).map((uri) => `${uri}|2.0.0`),
+        ].sort();
+        for (const batchSize of [1, 4, 5, 29, 1000]) {
+          const rows = await collect(store.iterateRun('run-1', { batchSize }));
+          expect(rows.map((r) => `${r.uri}|${r.modelVersion}`)).toEqual(expected);
+        }
+        expect(await collect(store.iterateRun('no-such-run', { batchSize: 3 }))).toEqual([]);
+      });
+
+      it('counts by outcome and by reason', async () => {
+        await store.upsertResults([
+          sampleRow('a'),
+          sampleRow('b'),
+          rejected('c', 'not_dicom'),
+          rejected('d', 'not_dicom'),
+          rejected('e', 'truncated'),
+          failed('f'),
+          sampleRow('g', { runId: 'run-2' }),
+        ]);
+        expect(await store.countByOutcome('run-1')).toEqual({ ok: 2, rejected: 3, failed: 1 });
+        expect(await store.countByReason('run-1')).toEqual([
+          { outcome: 'rejected', reason: 'not_dicom', count: 2 },
+          { outcome: 'failed', reason: 's3_timeout', count: 1 },
+          { outcome: 'rejected', reason: 'truncated', count: 1 },
+        ]);
+        const runs = await store.listRuns();
+        expect(runs.map((r) => [r.runId, r.total, r.byOutcome])).toEqual(
+          expect.arrayContaining([
+            ['run-1', 6, { ok: 2, rejected: 3, failed: 1 }],
+            ['run-2', 1, { ok: 1, rejected: 0, failed: 0 }],
+          ]),
+        );
+        expect(runs).toHaveLength(2);
+      });
+
+      it('existingKeys and hasResult find exactly the stored keys', async () => {
+        await store.upsertResults([sampleRow('a'), failed('b')]);
+        const found = await store.existingKeys([
+          key('a'),
+          key('b'),
+          key('c'),
+          { ...key('a'), modelVersion: '9' },
+        ]);
+        expect(found.sort((x, y) => x.uri.localeCompare(y.uri))).toEqual([
+          { ...key('a'), outcome: 'ok' },
+          { ...key('b'), outcome: 'failed' },
+        ]);
+        expect(await store.existingKeys([])).toEqual([]);
+        expect(await store.hasResult(key('a'))).toBe(true);
+        expect(await store.hasResult(key('c'))).toBe(false);
+      });
+
+      it('never stores a patient name and refuses rows that carry one', async () => {
+        const columns = await store.resultColumns();
+        expect(columns).toContain('patient_id_hash');
+        expect(columns.filter((c) => /name|patient_id$/i.test(c))).toEqual([]);
+
+        const smuggled: unknown[] = [
+          { ...sampleRow('a'), patientName: CANARY_NAME },
+          { ...sampleRow('a'), timings: { ...sampleRow('a').timings, patientName: CANARY_NAME } },
+          { ...sampleRow('a'), sopInstanceUid: CANARY_NAME },
+          { ...sampleRow('a'), patientIdHash: CANARY_ID },
+        ];
+        for (const row of smuggled) {
+          const error: unknown = await store.upsertResults([row as ResultRow]).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(InvalidResultRowError);
+          expect(String(error)).not.toContain(CANARY_NAME);
+          expect(String(error)).not.toContain(CANARY_ID);
+        }
+        expect(await store.countByOutcome('run-1')).toEqual({ ok: 0, rejected: 0, failed: 0 });
+
+        await store.upsertResults([sampleRow('a')]);
+        const stored = JSON.stringify(await collect(store.iterateRun('run-1')));
+        expect(stored).not.toContain(CANARY_NAME);
+        expect(stored).not.toContain(CANARY_ID);
+        expect(stored).toContain(hashPatientId(CANARY_ID, SALT));
+      });
+    });
+  });
+}
