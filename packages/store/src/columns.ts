@@ -125,3 +125,12 @@ export function storedResultFromRecord(record: Record<string, unknown>): StoredR
     updatedAt: instant(record, 'updated_at') ?? '',
   };
 }
+
+/** The primary key: one row per object and model version. */
+export const KEY_COLUMNS: readonly string[] = ['uri', 'model_id', 'model_version'];
+/** Columns an upsert overwrites when the replacement rule lets a new result win. */
+export const UPDATABLE_COLUMNS = DATA_COLUMNS.filter((column) => !KEY_COLUMNS.includes(column.name));
+/** Every stored column, in export order, for SELECT statements. */
+export const SELECT_LIST = [...DATA_COLUMNS.map((c) => quoteIdent(c.name)), 'created_at', 'updated_at'].join(
+  ', ',
+);

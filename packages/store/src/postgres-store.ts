@@ -1,6 +1,14 @@
 /** PostgreSQL adapter (pg Pool): the production store shared by many results consumers. */
 import pg from 'pg';
-import { DATA_COLUMNS, MAX_PAGE_SIZE, quoteIdent, storedResultFromRecord, type SqlValue } from './columns.js';
+import {
+  DATA_COLUMNS,
+  MAX_PAGE_SIZE,
+  SELECT_LIST,
+  UPDATABLE_COLUMNS,
+  quoteIdent,
+  storedResultFromRecord,
+  type SqlValue,
+} from './columns.js';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.js';
 import { collapseBatch, type UpsertOptions } from './replacement.js';
 import {
@@ -22,9 +30,6 @@ import {
   type UpsertSummary,
 } from './result-store.js';
 
-const KEY_COLUMNS = ['uri', 'model_id', 'model_version'];
-const UPDATABLE = DATA_COLUMNS.filter((column) => !KEY_COLUMNS.includes(column.name));
-const SELECT_LIST = [...DATA_COLUMNS.map((c) => quoteIdent(c.name)), 'created_at', 'updated_at'].join(', ');
 // PostgreSQL allows 65,535 bind parameters per statement; 32 per row -> 1,000 rows is ~32,000.
 const ROWS_PER_STATEMENT = 1000;
 // Advisory lock namespace for migrations (an arbitrary constant; the second key is the schema).
@@ -136,7 +141,7 @@ export class PostgresResultStore implements ResultStore {
           const result = await client.query<{ inserted: boolean }>(
             `INSERT INTO results (${columns.join(', ')}) VALUES ${tuples.join(', ')}
              ON CONFLICT (model_id, model_version, uri) DO UPDATE SET
-               ${UPDATABLE.map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`).join(', ')},
+               ${UPDATABLE_COLUMNS.map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`).join(', ')},
                updated_at = EXCLUDED.updated_at
              WHERE ${options.force === true ? 'TRUE' : 'FALSE'}
                OR results.outcome = 'failed'

@@ -1,6 +1,14 @@
 /** SQLite adapter (better-sqlite3): the embedded default for one machine and for tests. */
 import Database from 'better-sqlite3';
-import { DATA_COLUMNS, MAX_PAGE_SIZE, quoteIdent, storedResultFromRecord, type SqlValue } from './columns.js';
+import {
+  DATA_COLUMNS,
+  MAX_PAGE_SIZE,
+  SELECT_LIST,
+  UPDATABLE_COLUMNS,
+  quoteIdent,
+  storedResultFromRecord,
+  type SqlValue,
+} from './columns.js';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.js';
 import { collapseBatch, type UpsertOptions } from './replacement.js';
 import {
@@ -21,10 +29,6 @@ import {
   type RunSummary,
   type UpsertSummary,
 } from './result-store.js';
-
-const KEY_COLUMNS = ['uri', 'model_id', 'model_version'];
-const UPDATABLE = DATA_COLUMNS.filter((column) => !KEY_COLUMNS.includes(column.name));
-const SELECT_LIST = [...DATA_COLUMNS.map((c) => quoteIdent(c.name)), 'created_at', 'updated_at'].join(', ');
 
 /**
  * better-sqlite3 is synchronous; the port is async. Running the body inside a promise turns a
@@ -110,7 +114,7 @@ export class SqliteResultStore implements ResultStore {
       );
       // Mirrors replacesExisting (replacement.ts); `IS NOT` is SQLite's null-safe inequality.
       const update = this.db.prepare(
-        `UPDATE results SET ${UPDATABLE.map((c) => `${quoteIdent(c.name)} = ?`).join(', ')}, updated_at = ?
+        `UPDATE results SET ${UPDATABLE_COLUMNS.map((c) => `${quoteIdent(c.name)} = ?`).join(', ')}, updated_at = ?
        WHERE model_id = ? AND model_version = ? AND uri = ?
          AND (? = 1 OR outcome = 'failed' OR (? IS NOT NULL AND etag IS NOT ?))`,
       );
@@ -126,7 +130,7 @@ export class SqliteResultStore implements ResultStore {
               continue;
             }
             const changes = update.run(
-              ...UPDATABLE.map((c) => c.toSql(row)),
+              ...UPDATABLE_COLUMNS.map((c) => c.toSql(row)),
               now,
               row.modelId,
               row.modelVersion,
