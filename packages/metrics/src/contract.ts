@@ -1,4 +1,4 @@
-import type { RejectReason } from '@cxr/dicom';
+import { REJECT_REASONS, type RejectReason } from '@cxr/dicom/errors';
 
 /**
  * The metric contract of ARCHITECTURE.md ("Metrics (contract)"): names, types and label names.
@@ -56,23 +56,10 @@ export const FAILURE_REASONS = [
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 /**
- * The RejectReason codes of @cxr/dicom, repeated here so that importing the metrics does not load
- * the DICOM codecs (only the type is imported). The two assertions below make tsc fail if the lists
- * drift apart in either direction.
+ * The RejectReason codes of @cxr/dicom. Imported from its `errors` subpath, which loads no codec,
+ * so that importing the metrics stays cheap.
  */
-export const REJECT_REASON_LABELS = [
-  'not_dicom',
-  'truncated',
-  'no_pixel_data',
-  'pixel_data_short',
-  'unsupported_transfer_syntax',
-  'unsupported_photometric',
-  'unsupported_pixel_module',
-  'corrupt_stream',
-  'frame_out_of_range',
-] as const satisfies readonly RejectReason[];
-type MissingRejectReason = Exclude<RejectReason, (typeof REJECT_REASON_LABELS)[number]>;
-const _rejectReasonsComplete: [MissingRejectReason] extends [never] ? true : MissingRejectReason = true;
+export const REJECT_REASON_LABELS: readonly RejectReason[] = REJECT_REASONS;
 
 /** Any value of the `reason` label. */
 export type ItemReason = RejectReason | FailureReason;
