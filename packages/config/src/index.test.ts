@@ -17,7 +17,7 @@ describe('loadConfig', () => {
         CXR_RUNTIME_THREADS: '2',
         CXR_ONNX_EXECUTION_PROVIDERS: 'cuda, cpu',
       }),
-    ).toEqual({
+    ).toMatchObject({
       logLevel: 'debug',
       decode: { threads: 3 },
       runtime: { runtime: 'onnx', threads: 2, onnxExecutionProviders: ['cuda', 'cpu'] },
@@ -34,6 +34,48 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CXR_ONNX_EXECUTION_PROVIDERS: 'cuda,rocm' })).toThrow(
       /CXR_ONNX_EXECUTION_PROVIDERS must be a comma-separated list/,
     );
+  });
+
+  it('reads the store, queue and S3 settings', () => {
+    const config = loadConfig({
+      CXR_STORE_URL: 'postgres://cxr:secret@db:5432/cxr',
+      CXR_PATIENT_ID_SALT: 'a-salt-of-24-characters!',
+      CXR_REDIS_URL: 'redis://redis:6379/1',
+      CXR_MAX_BATCH: '16',
+      CXR_MAX_DELAY_MS: '0',
+      AWS_REGION: 'eu-west-1',
+      AWS_ENDPOINT_URL: 'http://minio:9000',
+      HOME: '/root',
+    });
+    expect(config.store).toEqual({
+      url: 'postgres://cxr:secret@db:5432/cxr',
+      patientIdSalt: 'a-salt-of-24-characters!',
+    });
+    expect(config.queue).toEqual({
+      redisUrl: 'redis://redis:6379/1',
+      maxBatch: 16,
+      maxDelayMs: 0,
+      ingestHighWater: 100_000,
+    });
+    // Only the AWS variables the S3 client honours are passed on.
+    expect(config.s3Env).toEqual({ AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL: 'http://minio:9000' });
+  });
+
+  it('defaults to the embedded SQLite store and local Redis, without a salt', () => {
+    const config = loadConfig({});
+    expect(config.store).toEqual({ url: 'sqlite:./cxr-results.sqlite', patientIdSalt: undefined });
+    expect(config.queue.redisUrl).toBe('redis://127.0.0.1:6379');
+  });
+
+  it('refuses a bad store URL or a short salt without echoing the value', () => {
+    expect(() => loadConfig({ CXR_STORE_URL: 'mysql://root:hunter2@db' })).toThrow(
+      /CXR_STORE_URL must start with/,
+    );
+    expect(() => loadConfig({ CXR_STORE_URL: 'mysql://root:hunter2@db' })).not.toThrow(/hunter2/);
+    expect(() => loadConfig({ CXR_PATIENT_ID_SALT: 'short-secret' })).toThrow(
+      /CXR_PATIENT_ID_SALT must be at least 16/,
+    );
+    expect(() => loadConfig({ CXR_PATIENT_ID_SALT: 'short-secret' })).not.toThrow(/short-secret/);
   });
 
   it('rejects an unknown log level', () => {

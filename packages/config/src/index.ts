@@ -32,10 +32,47 @@ export interface RuntimeConfig {
   readonly onnxExecutionProviders: readonly OnnxExecutionProvider[];
 }
 
+export interface StoreConfig {
+  /** CXR_STORE_URL: `sqlite:PATH`, `sqlite::memory:` or `postgres://...`. */
+  readonly url: string;
+  /** CXR_PATIENT_ID_SALT: secret for the salted Patient ID hash; unset = no hash is stored. */
+  readonly patientIdSalt: string | undefined;
+}
+
+export interface QueueConfig {
+  /** CXR_REDIS_URL: the BullMQ connection (`redis://` or `rediss://`). */
+  readonly redisUrl: string;
+  /** CXR_MAX_BATCH: images per inference batch at most. */
+  readonly maxBatch: number;
+  /** CXR_MAX_DELAY_MS: how long a partial batch waits for more images. */
+  readonly maxDelayMs: number;
+  /** CXR_INGEST_HIGH_WATER: ingest pauses listing while more jobs than this are waiting. */
+  readonly ingestHighWater: number;
+}
+
+/**
+ * The AWS variables the S3 client honours (endpoint, region, credentials, path style), passed
+ * to @cxr/storage as an explicit object: that package never reads process.env itself.
+ */
+export const S3_ENV_VARIABLES = [
+  'AWS_ENDPOINT_URL_S3',
+  'AWS_ENDPOINT_URL',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_MAX_ATTEMPTS',
+  'AWS_S3_FORCE_PATH_STYLE',
+] as const;
+
 export interface AppConfig {
   readonly logLevel: LogLevel;
   readonly decode: DecodeConfig;
   readonly runtime: RuntimeConfig;
+  readonly store: StoreConfig;
+  readonly queue: QueueConfig;
+  readonly s3Env: Readonly<Partial<Record<(typeof S3_ENV_VARIABLES)[number], string>>>;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -77,6 +114,34 @@ function listOf<T extends string>(
   });
 }
 
+function nonNegativeInt(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new ConfigError(`${name} must be a non-negative integer, got "${raw}"`);
+  }
+  return value;
+}
+
+/** A URL-like setting with one of the given prefixes. The value is never echoed: it may hold a password. */
+function urlWithScheme(env: Env, name: string, schemes: readonly string[], fallback: string): string {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!schemes.some((scheme) => raw.startsWith(scheme))) {
+    throw new ConfigError(`${name} must start with ${schemes.join(', ')}`);
+  }
+  return raw;
+}
+
+/** A secret: optional, at least `minLength` characters, never echoed. */
+function optionalSecret(env: Env, name: string, minLength: number): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length < minLength) throw new ConfigError(`${name} must be at least ${minLength} characters`);
+  return raw;
+}
+
 /** Reads and validates the whole configuration; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
   return {
@@ -87,5 +152,23 @@ export function loadConfig(env: Env = process.env): AppConfig {
       threads: positiveInt(env, 'CXR_RUNTIME_THREADS', availableParallelism()),
       onnxExecutionProviders: listOf(env, 'CXR_ONNX_EXECUTION_PROVIDERS', ONNX_EXECUTION_PROVIDERS, ['cpu']),
     },
+    store: {
+      url: urlWithScheme(
+        env,
+        'CXR_STORE_URL',
+        ['sqlite:', 'postgres://', 'postgresql://'],
+        'sqlite:./cxr-results.sqlite',
+      ),
+      patientIdSalt: optionalSecret(env, 'CXR_PATIENT_ID_SALT', 16),
+    },
+    queue: {
+      redisUrl: urlWithScheme(env, 'CXR_REDIS_URL', ['redis://', 'rediss://'], 'redis://127.0.0.1:6379'),
+      maxBatch: positiveInt(env, 'CXR_MAX_BATCH', 8),
+      maxDelayMs: nonNegativeInt(env, 'CXR_MAX_DELAY_MS', 50),
+      ingestHighWater: positiveInt(env, 'CXR_INGEST_HIGH_WATER', 100_000),
+    },
+    s3Env: Object.fromEntries(
+      S3_ENV_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),
+    ),
   };
 }

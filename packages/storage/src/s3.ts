@@ -72,18 +72,11 @@ function nonEmpty(raw: string | undefined): string | undefined {
   return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
 }
 
-/** Variables of the standard AWS environment this adapter reads from the injected env. */
-export const S3_ENV_VARIABLES = [
-  'AWS_ENDPOINT_URL_S3',
-  'AWS_ENDPOINT_URL',
-  'AWS_REGION',
-  'AWS_DEFAULT_REGION',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'AWS_MAX_ATTEMPTS',
-  'AWS_S3_FORCE_PATH_STYLE',
-] as const;
+/**
+ * Variables of the standard AWS environment this adapter reads from the injected env. The list
+ * lives in @cxr/config, which reads them from process.env and passes them in as `s3Env`.
+ */
+export { S3_ENV_VARIABLES } from '@cxr/config';
 
 /** Resolves S3 client settings from env + explicit options (options win). Pure. */
 export function resolveS3Settings(env: Env, options: S3Options = {}): S3Options {
