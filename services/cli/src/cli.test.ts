@@ -125,12 +125,20 @@ describe('cxr dicom render', () => {
 });
 
 describe('cxr --help', () => {
-  it.each([[[]], [['dicom']], [['dicom', 'inspect']], [['dicom', 'decode']], [['dicom', 'render']]])(
-    'prints usage for %j',
-    async (args) => {
-      const result = await cxr(...args, '--help');
-      expect(result.code).toBe(0);
-      expect(result.stdout).toMatch(/^Usage: cxr/m);
-    },
-  );
+  it.each([
+    [[]],
+    [['dicom']],
+    [['dicom', 'inspect']],
+    [['dicom', 'decode']],
+    [['dicom', 'render']],
+    [['model', 'init']],
+    [['model', 'export-onnx']],
+    [['model', 'info']],
+    [['predict']],
+    [['ingest']],
+  ])('prints usage for %j', async (args) => {
+    const result = await cxr(...args, '--help');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: cxr/m);
+  });
 });

@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { registerDicomCommands } from './commands/dicom.js';
+import { registerIngestCommand } from './commands/ingest.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerPredictCommand } from './commands/predict.js';
 import { reportFailure } from './output.js';
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true });
   registerDicomCommands(program);
+  registerIngestCommand(program);
   registerModelCommands(program);
   registerPredictCommand(program);
   return program;

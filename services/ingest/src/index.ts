@@ -1,1 +1,15 @@
-export {};
+export {
+  enqueueSource,
+  DEFAULT_INGEST_CHUNK,
+  type EnqueueSourceOptions,
+  type IngestResult,
+} from './enqueue-source.js';
+export { MemoryCursorStore, RedisCursorStore, type CursorStore } from './cursor-store.js';
+export {
+  ProgressReporter,
+  type IngestProgress,
+  type ProgressReporterOptions,
+  type ProgressStream,
+} from './progress.js';
+export { sourceKindOf, type SourceKind } from './source-kind.js';
+export { runIngest, type RunIngestOptions } from './run-ingest.js';

@@ -1,1 +1,22 @@
-export {};
+export {
+  ResultsService,
+  DEFAULT_STORE_BATCH,
+  DEFAULT_STORE_DELAY_MS,
+  type ResultsServiceOptions,
+} from './results-service.js';
+export { resultRowFromMessage } from './result-row.js';
+export { recordStoredResult } from './record-metrics.js';
+export {
+  buildHttpServer,
+  type HttpServerOptions,
+  type MetricsRegistry,
+  type ReadinessBody,
+  type ReadinessCheck,
+} from './http-server.js';
+export {
+  QueueGaugeUpdater,
+  DEFAULT_QUEUE_GAUGE_INTERVAL_MS,
+  type QueueGaugeUpdaterOptions,
+} from './queue-gauges.js';
+export { startResultsApp, DEFAULT_HTTP_PORT, type ResultsApp, type ResultsAppOptions } from './app.js';
+export { jsonLineLogger, silentLogger, errorSummary, type Logger, type LogLevel } from './log.js';

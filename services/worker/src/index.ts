@@ -1,1 +1,8 @@
-export {};
+export { jsonLineLog, silentLog, type WorkerLog } from './log.js';
+export {
+  ScreenProcessor,
+  failureReasonOf,
+  type ResultPublisher,
+  type ScreenProcessorDeps,
+} from './screen-processor.js';
+export { WorkerService, type WorkerServiceOptions } from './worker-service.js';

@@ -1,0 +1,75 @@
+/**
+ * Composition root of a one-shot ingest: opens the source, queue, cursor store, result store and
+ * progress reporter from the application config, runs `enqueueSource`, and closes everything.
+ * The CLI (`cxr ingest`) and `cxr screen` call this; nothing here reads the environment.
+ */
+import type { AppConfig } from '@cxr/config';
+import type { CxrMetrics } from '@cxr/metrics';
+import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
+import { openObjectSource } from '@cxr/storage';
+import { openStore, type ResultStore } from '@cxr/store';
+import { RedisCursorStore } from './cursor-store.js';
+import { enqueueSource, type IngestResult } from './enqueue-source.js';
+import { ProgressReporter, type ProgressStream } from './progress.js';
+import { sourceKindOf } from './source-kind.js';
+
+export interface RunIngestOptions {
+  readonly config: Pick<AppConfig, 'queue' | 'store' | 's3Env'>;
+  readonly sourceUri: string;
+  readonly runId: string;
+  readonly modelId: string;
+  readonly modelVersion: string;
+  readonly force?: boolean;
+  /** Default: `config.queue.ingestHighWater`. */
+  readonly highWater?: number;
+  /** Skip objects with a final result in `config.store.url` (default true; ignored with `force`). */
+  readonly skipDone?: boolean;
+  /** Redis key prefix of the queue (tests); BullMQ's default otherwise. */
+  readonly queuePrefix?: string;
+  readonly metrics?: Pick<CxrMetrics, 'countEnqueued' | 'countDuplicates'>;
+  /** Where progress goes (the CLI passes process.stderr). */
+  readonly progressStream?: ProgressStream;
+  readonly signal?: AbortSignal;
+}
+
+/** Runs one ingest of `sourceUri` onto `cxr-screen` and returns its counts. */
+export async function runIngest(options: RunIngestOptions): Promise<IngestResult> {
+  const { config } = options;
+  const connection = redisConnectionFromUrl(config.queue.redisUrl);
+  const prefix = options.queuePrefix !== undefined ? { prefix: options.queuePrefix } : {};
+  const source = openObjectSource(options.sourceUri, { env: config.s3Env });
+  const queue = new ScreenQueue({ connection, ...prefix });
+  const cursorStore = new RedisCursorStore(connection, prefix);
+  let store: ResultStore | undefined;
+  try {
+    if (options.force !== true && options.skipDone !== false) store = await openStore(config.store.url);
+    const reporter =
+      options.progressStream !== undefined
+        ? new ProgressReporter({ stream: options.progressStream, source: sourceKindOf(options.sourceUri) })
+        : undefined;
+    const result = await enqueueSource({
+      source,
+      queue,
+      cursorStore,
+      runId: options.runId,
+      modelId: options.modelId,
+      modelVersion: options.modelVersion,
+      highWater: options.highWater ?? config.queue.ingestHighWater,
+      ...(options.force !== undefined ? { force: options.force } : {}),
+      ...(store !== undefined ? { store } : {}),
+      ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(reporter !== undefined
+        ? {
+            onProgress: (p) => {
+              reporter.update(p);
+            },
+          }
+        : {}),
+    });
+    reporter?.finish({ ...result, paused: false });
+    return result;
+  } finally {
+    await Promise.allSettled([source.close(), queue.close(), cursorStore.close(), store?.close()]);
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Wiring of the results service from a loaded configuration: store, consumer, queue gauges and
+ * HTTP. main.ts adds only the process concerns (environment, signals, exit code), so the whole
+ * service can be started and stopped in-process by `cxr screen` and by tests.
+ */
+import type { AppConfig } from '@cxr/config';
+import { createMetrics, type CxrMetrics } from '@cxr/metrics';
+import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
+import { openStore, type ResultStore } from '@cxr/store';
+import { buildHttpServer } from './http-server.js';
+import { errorSummary, silentLogger, type Logger } from './log.js';
+import { QueueGaugeUpdater } from './queue-gauges.js';
+import { ResultsService } from './results-service.js';
+
+/**
+ * HTTP port when none is given. @cxr/config has no CXR_HTTP_PORT yet; until it does, the caller
+ * passes `port` explicitly or gets this.
+ */
+export const DEFAULT_HTTP_PORT = 8080;
+
+/** Options of `startResultsApp`. */
+export interface ResultsAppOptions {
+  readonly config: AppConfig;
+  /** HTTP port (0 = any free port); default DEFAULT_HTTP_PORT. */
+  readonly port?: number;
+  /** Listen address; default all interfaces (a pod's probes and scrapes come from outside). */
+  readonly host?: string;
+  /** BullMQ key prefix (tests); default BullMQ's. */
+  readonly queuePrefix?: string;
+  /** Store options passed to openStore (e.g. a PostgreSQL schema in tests). */
+  readonly storeSchema?: string;
+  readonly maxBatch?: number;
+  readonly maxDelayMs?: number;
+  readonly queueGaugeIntervalMs?: number;
+  readonly log?: Logger;
+}
+
+/** A running results service. */
+export interface ResultsApp {
+  /** The port the HTTP server listens on. */
+  readonly port: number;
+  readonly metrics: CxrMetrics;
+  readonly store: ResultStore;
+  /** Stops consuming, flushes the pending batch, then closes the server, Redis and the store. */
+  stop(): Promise<void>;
+}
+
+/** Opens the store, starts the consumer, the queue gauges and the HTTP server. */
+export async function startResultsApp(options: ResultsAppOptions): Promise<ResultsApp> {
+  const log = options.log ?? silentLogger;
+  const { config } = options;
+  const location = {
+    connection: redisConnectionFromUrl(config.queue.redisUrl),
+    ...(options.queuePrefix !== undefined ? { prefix: options.queuePrefix } : {}),
+  };
+  const store = await openStore(
+    config.store.url,
+    options.storeSchema !== undefined ? { schema: options.storeSchema } : {},
+  );
+  const metrics = createMetrics({ collectDefault: true });
+  const screenQueue = new ScreenQueue(location);
+  const service = new ResultsService({
+    queue: location,
+    store,
+    metrics,
+    log,
+    ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
+    ...(options.maxDelayMs !== undefined ? { maxDelayMs: options.maxDelayMs } : {}),
+  });
+  const gauges = new QueueGaugeUpdater({
+    queue: screenQueue,
+    metrics,
+    log,
+    ...(options.queueGaugeIntervalMs !== undefined ? { intervalMs: options.queueGaugeIntervalMs } : {}),
+  });
+  const http = buildHttpServer({
+    metrics,
+    readiness: [
+      // getJobCounts is a real Redis round trip on the queue's own connection.
+      { name: 'redis', check: () => screenQueue.counts() },
+      { name: 'store', check: () => store.appliedMigrations() },
+    ],
+  });
+
+  const closeAll = async (): Promise<void> => {
+    // Each step runs even if an earlier one failed: a shutdown must release everything it can.
+    const steps: [string, () => Promise<unknown>][] = [
+      ['consumer', () => service.stop()],
+      ['gauges', () => gauges.stop()],
+      ['http', () => http.close()],
+      ['screen-queue', () => screenQueue.close()],
+      ['store', () => store.close()],
+    ];
+    let failure: unknown;
+    for (const [step, run] of steps) {
+      try {
+        await run();
+      } catch (error) {
+        log('error', 'shutdown step failed', { step, ...errorSummary(error) });
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) {
+      throw failure instanceof Error
+        ? failure
+        : new Error('results service shutdown failed', { cause: failure });
+    }
+  };
+
+  try {
+    service.start();
+    gauges.start();
+    await http.listen({ port: options.port ?? DEFAULT_HTTP_PORT, host: options.host ?? '0.0.0.0' });
+  } catch (error) {
+    await closeAll().catch(() => undefined);
+    throw error;
+  }
+  const address = http.server.address();
+  const port =
+    typeof address === 'object' && address !== null ? address.port : (options.port ?? DEFAULT_HTTP_PORT);
+  log('info', 'results http listening', { port });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    metrics,
+    store,
+    stop: () => (stopping ??= closeAll()),
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * Composition root of the results service: `node services/results/src/main.ts` (via tsx) or the
+ * container entry point. Reads the environment once through @cxr/config; SIGTERM / SIGINT stop
+ * consuming, store the pending batch, then close the HTTP server, Redis and the store.
+ */
+import { loadConfig } from '@cxr/config';
+import { DEFAULT_HTTP_PORT, startResultsApp } from './app.js';
+import { errorSummary, jsonLineLogger } from './log.js';
+
+const config = loadConfig();
+const log = jsonLineLogger(config.logLevel);
+
+try {
+  // TODO(config): CXR_HTTP_PORT belongs in @cxr/config; until then the default port is used.
+  const app = await startResultsApp({ config, port: DEFAULT_HTTP_PORT, log });
+  let signalled = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (signalled) return;
+    signalled = true;
+    log('info', 'shutdown requested', { signal });
+    app.stop().then(
+      () => {
+        log('info', 'shutdown complete', {});
+      },
+      (error: unknown) => {
+        log('error', 'shutdown failed', errorSummary(error));
+        process.exitCode = 1;
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+} catch (error) {
+  log('error', 'results service failed to start', errorSummary(error));
+  process.exitCode = 1;
+}

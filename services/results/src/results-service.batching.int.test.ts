@@ -1,0 +1,128 @@
+/**
+ * Batching and acknowledgement of ResultsService against real Redis and a SQLite temp file:
+ * messages are stored in one upsert per batch, stop() flushes a partial batch, and a batch whose
+ * upsert fails is not acknowledged, so BullMQ delivers it again.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMetrics } from '@cxr/metrics';
+import { ResultQueue, redisConnectionFromUrl } from '@cxr/queue';
+import { openStore, type ResultRow, type ResultStore } from '@cxr/store';
+import { ResultsService } from './results-service.js';
+import { sampleMessages } from './testing/messages.js';
+
+const REDIS_URL = process.env.CXR_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const RUN_ID = 'run-results-test';
+
+async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Wraps a store: records each upsert's size and can fail the next `failNext` upserts. */
+function instrumented(store: ResultStore): {
+  store: ResultStore;
+  upserts: number[];
+  failNext: { count: number };
+} {
+  const upserts: number[] = [];
+  const failNext = { count: 0 };
+  const wrapped: ResultStore = Object.create(store) as ResultStore;
+  wrapped.upsertResults = async (rows: readonly ResultRow[]) => {
+    if (failNext.count > 0) {
+      failNext.count -= 1;
+      throw new Error('simulated store outage');
+    }
+    upserts.push(rows.length);
+    return store.upsertResults(rows);
+  };
+  return { store: wrapped, upserts, failNext };
+}
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function setup(): Promise<{
+  store: ResultStore;
+  publisher: ResultQueue;
+  location: { connection: ReturnType<typeof redisConnectionFromUrl>; prefix: string };
+}> {
+  const dir = await mkdtemp(join(tmpdir(), 'cxr-results-batch-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const store = await openStore(`sqlite:${join(dir, 'results.sqlite')}`);
+  cleanups.push(() => store.close());
+  const location = {
+    connection: redisConnectionFromUrl(REDIS_URL),
+    prefix: `cxr-results-test-${randomBytes(6).toString('hex')}`,
+  };
+  const publisher = new ResultQueue(location);
+  cleanups.push(async () => {
+    await publisher.obliterate({ force: true });
+    await publisher.close();
+  });
+  return { store, publisher, location };
+}
+
+describe('ResultsService batching', () => {
+  it('stores a partial batch in one upsert when stopped, before its delay runs out', async () => {
+    const { store, publisher, location } = await setup();
+    const spy = instrumented(store);
+    // A delay far longer than the test: only stop() can flush this batch.
+    const service = new ResultsService({
+      queue: location,
+      store: spy.store,
+      metrics: createMetrics(),
+      maxBatch: 50,
+      maxDelayMs: 600_000,
+    });
+    service.start();
+    cleanups.push(() => service.stop());
+    await publisher.publish(sampleMessages(7));
+    await waitFor('7 pending messages', () => service.pendingCount === 7);
+    expect(spy.upserts).toEqual([]);
+    await service.stop();
+    expect(spy.upserts).toEqual([7]);
+    expect(await store.countByOutcome(RUN_ID)).toEqual({ ok: 5, rejected: 1, failed: 1 });
+  });
+
+  it('a full batch does not wait for the delay; a failed upsert is retried, not acknowledged', async () => {
+    const { store, publisher, location } = await setup();
+    const spy = instrumented(store);
+    spy.failNext.count = 1;
+    const metrics = createMetrics();
+    const service = new ResultsService({
+      queue: location,
+      store: spy.store,
+      metrics,
+      maxBatch: 5,
+      maxDelayMs: 600_000,
+    });
+    service.start();
+    cleanups.push(() => service.stop());
+    await publisher.publish(sampleMessages(10));
+    // The first batch of 5 fails; BullMQ re-delivers it after resultJobOptions' backoff (5 s).
+    await waitFor(
+      '10 stored',
+      async () =>
+        (await store.countByOutcome(RUN_ID)).ok === 6 && spy.upserts.reduce((a, b) => a + b, 0) === 10,
+      30_000,
+    );
+    expect(spy.upserts.every((size) => size === 5)).toBe(true);
+    const text = await metrics.registry.metrics();
+    // Metrics count stored items only: the failed upsert counted nothing.
+    expect(text).toContain('cxr_items_total{outcome="ok"} 6');
+    expect(await store.countByOutcome(RUN_ID)).toEqual({ ok: 6, rejected: 2, failed: 2 });
+  }, 45_000);
+});

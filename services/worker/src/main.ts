@@ -1,0 +1,55 @@
+/**
+ * Composition root of the worker: `tsx services/worker/src/main.ts --model DIR` or the container
+ * entry point. Reads the environment once through @cxr/config. The model folder is not in
+ * @cxr/config yet (CXR_MODEL_DIR belongs there): it comes from `--model DIR`, falling back to the
+ * first positional argument. SIGTERM / SIGINT stop taking jobs, finish the active ones (their
+ * batches run), then close the runtime, the decode pool and the Redis connections.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '@cxr/config';
+import { jsonLineLog } from './log.js';
+import { WorkerService } from './worker-service.js';
+
+const config = loadConfig();
+const log = jsonLineLog(config.logLevel);
+
+/** Error facts safe to log: the class name and a stable code, never a message that could hold data. */
+function errorSummary(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { error: typeof error };
+  const code = (error as { code?: unknown }).code;
+  return { error: error.name, ...(typeof code === 'string' ? { code } : {}) };
+}
+
+try {
+  const { values, positionals } = parseArgs({
+    options: { model: { type: 'string' } },
+    allowPositionals: true,
+  });
+  const modelDir = values.model ?? positionals[0];
+  if (modelDir === undefined) {
+    process.stderr.write('usage: worker --model DIR\n');
+    process.exit(2);
+  }
+  const service = new WorkerService({ config, modelDir, log });
+  await service.start();
+  let signalled = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (signalled) return;
+    signalled = true;
+    log('info', 'shutdown requested', { signal });
+    service.stop().then(
+      () => {
+        log('info', 'shutdown complete', {});
+      },
+      (error: unknown) => {
+        log('error', 'shutdown failed', errorSummary(error));
+        process.exitCode = 1;
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+} catch (error) {
+  log('error', 'worker failed to start', errorSummary(error));
+  process.exitCode = 1;
+}

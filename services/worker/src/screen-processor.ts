@@ -1,0 +1,279 @@
+/**
+ * The screening of one `cxr-screen` job: fetch the object, decode and preprocess it in the decode
+ * pool, run it through the dynamic batcher into the model runtime, apply the manifest's decision
+ * and publish exactly one outcome to `cxr-results`. Pure business logic: BullMQ, Redis and the
+ * object store sit behind the ports passed in (ScreenWorker, ResultPublisher, ObjectFetcher).
+ *
+ * Outcomes (issue 4):
+ * - ok: scores and decision published.
+ * - rejected: bad DICOM (DicomRejectedError) or a permanent fetch error (missing object, access
+ *   denied) -> publish, then throw JobRejectedError so BullMQ fails the job without retrying.
+ * - transient fault (S3 5xx, timeout, reset, an inference error): rethrow so BullMQ retries with
+ *   backoff; on the final attempt publish `failed` with a reason code first, so every outcome
+ *   reaches the store.
+ */
+import { performance } from 'node:perf_hooks';
+import { isDicomRejectedError } from '@cxr/dicom';
+import { packBatch, type DecodePool } from '@cxr/imaging';
+import type { CxrMetrics, FailureReason } from '@cxr/metrics';
+import { decide, isModelRuntimeError, type ModelManifest, type ModelRuntime } from '@cxr/model';
+import {
+  DynamicBatcher,
+  JobRejectedError,
+  type ResultMessage,
+  type ResultTechnicalTags,
+  type ResultUids,
+  type ScreenJobContext,
+  type ScreenJobPayload,
+  type StageTimings,
+} from '@cxr/queue';
+import { ObjectFetchError, type ObjectFetcher } from '@cxr/storage';
+import { hashPatientId } from '@cxr/store';
+import type { DicomImageInfo } from '@cxr/dicom';
+import { silentLog, type WorkerLog } from './log.js';
+
+/** Port: where outcomes go (a `ResultQueue` in production). */
+export interface ResultPublisher {
+  publish(messages: readonly ResultMessage[]): Promise<void>;
+}
+
+/** Everything a `ScreenProcessor` needs; the composition root (WorkerService) builds them. */
+export interface ScreenProcessorDeps {
+  readonly fetcher: ObjectFetcher;
+  readonly pool: DecodePool;
+  readonly runtime: ModelRuntime;
+  readonly manifest: ModelManifest;
+  readonly results: ResultPublisher;
+  readonly metrics: CxrMetrics;
+  /** Dynamic batching (CXR_MAX_BATCH, CXR_MAX_DELAY_MS). */
+  readonly maxBatch: number;
+  readonly maxDelayMs: number;
+  /** CXR_PATIENT_ID_SALT; when unset no Patient ID hash is published at all. */
+  readonly patientIdSalt?: string | undefined;
+  readonly log?: WorkerLog;
+}
+
+/** One image waiting for a batch. */
+interface BatchItem {
+  readonly tensor: Float32Array;
+  /** performance.now() at submit, for the batch_wait stage. */
+  readonly submittedAt: number;
+}
+
+/** What the batcher hands back per image. */
+interface BatchOutput {
+  readonly scores: Float32Array;
+  readonly batchWaitMs: number;
+  readonly inferMs: number;
+}
+
+/** Fields shared by every outcome message of one job. */
+type MessageBase = Omit<Extract<ResultMessage, { outcome: 'ok' }>, 'outcome' | 'scores' | 'decision'>;
+
+const MS_PER_SECOND = 1000;
+
+/** Screens single jobs while batching inference across the jobs that are active together. */
+export class ScreenProcessor {
+  readonly #deps: ScreenProcessorDeps;
+  readonly #batcher: DynamicBatcher<BatchItem, BatchOutput>;
+  readonly #log: WorkerLog;
+
+  constructor(deps: ScreenProcessorDeps) {
+    if (deps.patientIdSalt !== undefined) {
+      // Fail at start-up, not on the first image, when the salt is unusable (too short).
+      hashPatientId('salt-check', deps.patientIdSalt);
+    }
+    this.#deps = deps;
+    this.#log = deps.log ?? silentLog;
+    this.#batcher = new DynamicBatcher<BatchItem, BatchOutput>({
+      maxBatch: deps.maxBatch,
+      maxDelayMs: deps.maxDelayMs,
+      run: (items) => this.#runBatch(items),
+      onBatch: ({ size }) => {
+        deps.metrics.observeBatchSize(size);
+      },
+    });
+  }
+
+  /** The ScreenWorker processor: one job in, one published outcome (or a retryable throw) out. */
+  readonly process = async (payload: ScreenJobPayload, context: ScreenJobContext): Promise<void> => {
+    const timings: StageTimings = {};
+    let info: DicomImageInfo | undefined;
+    try {
+      const fetchStart = performance.now();
+      const bytes = await this.#deps.fetcher.fetch(payload.uri);
+      timings.fetch = nonNegativeMs(performance.now() - fetchStart);
+
+      const decoded = await this.#deps.pool.decode(bytes, { output: { model: this.#deps.manifest.input } });
+      info = decoded.info;
+      const t = decoded.timings;
+      // Time spent waiting for a free decode thread counts as decode: the stages of one item then
+      // add up to its latency, and a saturated pool shows up where its cause is.
+      timings.decode = nonNegativeMs(decoded.queueMs + t.decodeMs);
+      timings.preprocess = nonNegativeMs(t.lutMs + t.resizeMs + (t.normalizeMs ?? 0));
+
+      const out = await this.#batcher.submit({ tensor: decoded.pixels, submittedAt: performance.now() });
+      timings.batch_wait = nonNegativeMs(out.batchWaitMs);
+      timings.infer = nonNegativeMs(out.inferMs);
+
+      const decision = decide(out.scores, this.#deps.manifest.output);
+      await this.#deps.results.publish([
+        {
+          ...this.#base(payload, context, info, timings),
+          outcome: 'ok',
+          scores: { ...decision.scores },
+          decision: decision.diagnosis,
+        },
+      ]);
+      this.#log('debug', 'job screened', { jobId: context.jobId, decision: decision.diagnosis });
+    } catch (error) {
+      await this.#handleError(error, payload, context, info, timings);
+    }
+  };
+
+  /** Runs everything already submitted to the batcher (shutdown: after the worker stopped). */
+  async drain(): Promise<void> {
+    await this.#batcher.drain();
+  }
+
+  /** Rejects new submits and finishes the batches already formed. */
+  async close(): Promise<void> {
+    await this.#batcher.close();
+  }
+
+  async #handleError(
+    error: unknown,
+    payload: ScreenJobPayload,
+    context: ScreenJobContext,
+    info: DicomImageInfo | undefined,
+    timings: StageTimings,
+  ): Promise<never> {
+    const base = (): MessageBase => this.#base(payload, context, info, timings);
+    if (isDicomRejectedError(error)) {
+      // The decoder's message is structural only, but the reason code is all the store needs.
+      await this.#deps.results.publish([{ ...base(), outcome: 'rejected', reason: error.reason }]);
+      this.#log('info', 'job rejected', { jobId: context.jobId, uri: payload.uri, reason: error.reason });
+      throw new JobRejectedError(error.reason, 'DICOM object rejected by the decoder', { cause: error });
+    }
+    if (error instanceof ObjectFetchError && !error.transient) {
+      // A missing object or denied access does not fix itself: fail now, with a reason.
+      await this.#deps.results.publish([{ ...base(), outcome: 'failed', reason: 'fetch_error' }]);
+      this.#log('warn', 'job failed', { jobId: context.jobId, uri: payload.uri, reason: 'fetch_error' });
+      throw new JobRejectedError('fetch_error', 'object fetch failed permanently', { cause: error });
+    }
+    const reason = failureReasonOf(error);
+    if (context.isFinalAttempt) {
+      await this.#deps.results.publish([{ ...base(), outcome: 'failed', reason }]);
+      this.#log('warn', 'job failed', {
+        jobId: context.jobId,
+        uri: payload.uri,
+        reason,
+        attemptsMade: context.attemptsMade,
+      });
+    } else {
+      this.#log('info', 'job will retry', {
+        jobId: context.jobId,
+        uri: payload.uri,
+        reason,
+        attemptsMade: context.attemptsMade,
+      });
+    }
+    // Rethrown as is: BullMQ retries with the queue's exponential backoff.
+    throw error;
+  }
+
+  async #runBatch(items: BatchItem[]): Promise<BatchOutput[]> {
+    const { runtime, manifest, metrics } = this.#deps;
+    const start = performance.now();
+    const batch = packBatch(
+      items.map((item) => item.tensor),
+      manifest.input,
+    );
+    const scores = await runtime.predict(batch, items.length);
+    const inferMs = performance.now() - start;
+    metrics.observeInferenceBatch(runtime.name, inferMs / MS_PER_SECOND);
+    const labels = manifest.output.labels.length;
+    return items.map((item, i) => ({
+      // slice, not subarray: each job keeps only its own scores, not the whole batch buffer.
+      scores: scores.slice(i * labels, (i + 1) * labels),
+      batchWaitMs: Math.max(0, start - item.submittedAt),
+      inferMs,
+    }));
+  }
+
+  #base(
+    payload: ScreenJobPayload,
+    context: ScreenJobContext,
+    info: DicomImageInfo | undefined,
+    timings: StageTimings,
+  ): MessageBase {
+    const { manifest, runtime, patientIdSalt } = this.#deps;
+    const patientId = info?.patientId?.replace(/\0+$/, '').trim();
+    return {
+      jobId: context.jobId,
+      uri: payload.uri,
+      ...(payload.etag !== undefined ? { etag: payload.etag } : {}),
+      runId: payload.runId,
+      // What actually ran: the loaded bundle, not what the ingest expected.
+      modelId: manifest.id,
+      modelVersion: manifest.version,
+      runtime: runtime.name,
+      uids: info === undefined ? {} : uidsOf(info),
+      technical: info === undefined ? {} : technicalTagsOf(info),
+      // Pseudonymised Patient ID only with a configured salt; the raw ID never leaves this line.
+      ...(patientIdSalt !== undefined && patientId !== undefined && patientId !== ''
+        ? { patientIdHash: hashPatientId(patientId, patientIdSalt) }
+        : {}),
+      timingsMs: timings,
+      enqueuedAt: payload.enqueuedAt,
+      finishedAt: Date.now(),
+      attemptsMade: context.attemptsMade,
+    };
+  }
+}
+
+/**
+ * A stage duration for the message. Stages are not observed into cxr_stage_duration_seconds
+ * here: the results service does that from `timingsMs` (plus `store`), and `cxr screen` shares one
+ * registry between both services, so observing here too would count every item twice.
+ */
+function nonNegativeMs(ms: number): number {
+  return Math.max(0, ms);
+}
+
+/** Reason code of a failure that is not bad input (used once retries are exhausted). */
+export function failureReasonOf(error: unknown): FailureReason {
+  if (error instanceof ObjectFetchError) return 'fetch_error';
+  if (isModelRuntimeError(error)) return 'inference_error';
+  return 'internal_error';
+}
+
+/** Instance UIDs of the result message (PS3.3 C.7.2.1, C.7.3.1, C.12.1). */
+function uidsOf(info: DicomImageInfo): ResultUids {
+  return dropUndefined({
+    studyInstanceUid: info.uids.studyInstanceUid,
+    seriesInstanceUid: info.uids.seriesInstanceUid,
+    sopInstanceUid: info.uids.sopInstanceUid,
+  });
+}
+
+/** The technical tags the store keeps: acquisition, equipment and pixel module facts. */
+function technicalTagsOf(info: DicomImageInfo): ResultTechnicalTags {
+  const t = info.technical;
+  return dropUndefined({
+    modality: t.modality,
+    viewPosition: t.viewPosition,
+    bodyPartExamined: t.bodyPartExamined,
+    manufacturer: t.manufacturer,
+    manufacturerModelName: t.manufacturerModelName,
+    institutionName: t.institutionName,
+    photometricInterpretation: info.pixel.photometricInterpretation,
+    transferSyntaxUid: info.transferSyntaxUid,
+    rows: info.pixel.rows > 0 ? info.pixel.rows : undefined,
+    columns: info.pixel.columns > 0 ? info.pixel.columns : undefined,
+  });
+}
+
+function dropUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,158 @@
+/**
+ * The worker service: wires config, the model runtime, the decode pool, the object fetcher and
+ * the queues around a `ScreenProcessor`, and shuts them down in dependency order.
+ *
+ * Batching: ScreenWorker (concurrency 2 x maxBatch) feeds the DynamicBatcher; why this and not
+ * manual `getNextJob` fetching is explained in @cxr/queue's screen-worker.ts (lock renewal).
+ */
+import type { AppConfig } from '@cxr/config';
+import { DecodePool } from '@cxr/imaging';
+import { createMetrics, type CxrMetrics } from '@cxr/metrics';
+import { loadBundle, loadRuntime, type ModelRuntime } from '@cxr/model';
+import { redisConnectionFromUrl, ResultQueue, ScreenWorker } from '@cxr/queue';
+import { createObjectFetcher, type ObjectFetcher } from '@cxr/storage';
+import { silentLog, type WorkerLog } from './log.js';
+import { ScreenProcessor } from './screen-processor.js';
+
+/** Options of `WorkerService`. */
+export interface WorkerServiceOptions {
+  /** From `loadConfig()`: Redis, batching, decode threads, runtime, salt, S3 environment. */
+  readonly config: AppConfig;
+  /** Model bundle folder (CXR_MODEL_DIR is not in @cxr/config yet: passed in by main.ts). */
+  readonly modelDir: string;
+  /** Redis key prefix of the queues (tests use a random one). */
+  readonly queuePrefix?: string;
+  /** Shared registry when the worker runs beside other services in one process (`cxr screen`). */
+  readonly metrics?: CxrMetrics;
+  readonly log?: WorkerLog;
+  /** Replaces the fetcher built from `config.s3Env` (tests with a fault-injecting fetcher). */
+  readonly fetcher?: ObjectFetcher;
+  /** Lock overrides for the screen worker (tests); defaults in @cxr/queue's workerLockOptions. */
+  readonly lock?: { readonly lockDuration?: number; readonly stalledInterval?: number };
+}
+
+interface Running {
+  readonly runtime: ModelRuntime;
+  readonly pool: DecodePool;
+  readonly fetcher: ObjectFetcher;
+  readonly results: ResultQueue;
+  readonly processor: ScreenProcessor;
+  readonly worker: ScreenWorker;
+}
+
+/** Consumes `cxr-screen`, publishes to `cxr-results`; `start()` then `stop()` (SIGTERM). */
+export class WorkerService {
+  readonly metrics: CxrMetrics;
+  readonly #options: WorkerServiceOptions;
+  readonly #log: WorkerLog;
+  #running: Running | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: WorkerServiceOptions) {
+    this.#options = options;
+    this.metrics = options.metrics ?? createMetrics();
+    this.#log = options.log ?? silentLog;
+  }
+
+  /** Loads the model, starts the decode pool and begins consuming jobs. */
+  async start(): Promise<void> {
+    if (this.#running !== undefined) throw new Error('worker service already started');
+    if (this.#stopping !== undefined) throw new Error('worker service was stopped');
+    const { config, modelDir } = this.#options;
+    const bundle = await loadBundle(modelDir);
+    const runtime = await loadRuntime(bundle, {
+      runtime: config.runtime.runtime,
+      threads: config.runtime.threads,
+      onnx: { executionProviders: config.runtime.onnxExecutionProviders },
+      log: (message, data) => {
+        this.#log('info', message, data);
+      },
+    });
+    const { manifest } = bundle;
+    this.metrics.setModelInfo(manifest.id, manifest.version, runtime.name);
+
+    let pool: DecodePool | undefined;
+    let results: ResultQueue | undefined;
+    let processor: ScreenProcessor | undefined;
+    let worker: ScreenWorker | undefined;
+    const fetcher = this.#options.fetcher ?? createObjectFetcher({ env: config.s3Env });
+    try {
+      pool = new DecodePool({ threads: config.decode.threads });
+      const location = {
+        connection: redisConnectionFromUrl(config.queue.redisUrl),
+        ...(this.#options.queuePrefix !== undefined ? { prefix: this.#options.queuePrefix } : {}),
+      };
+      results = new ResultQueue(location);
+      processor = new ScreenProcessor({
+        fetcher,
+        pool,
+        runtime,
+        manifest,
+        results,
+        metrics: this.metrics,
+        maxBatch: config.queue.maxBatch,
+        maxDelayMs: config.queue.maxDelayMs,
+        patientIdSalt: config.store.patientIdSalt,
+        log: this.#log,
+      });
+      worker = new ScreenWorker({
+        ...location,
+        process: processor.process,
+        maxBatch: config.queue.maxBatch,
+        ...(this.#options.lock?.lockDuration !== undefined
+          ? { lockDuration: this.#options.lock.lockDuration }
+          : {}),
+        ...(this.#options.lock?.stalledInterval !== undefined
+          ? { stalledInterval: this.#options.lock.stalledInterval }
+          : {}),
+      });
+    } catch (error) {
+      // Half-started: release what exists so the process can exit with the start-up error.
+      await worker?.close();
+      await results?.close();
+      await pool?.close({ drain: false });
+      await fetcher.close();
+      await runtime.close();
+      throw error;
+    }
+    // Connection errors only (BullMQ reconnects by itself); the message names no patient data.
+    worker.onError((error) => {
+      this.#log('warn', 'screen worker connection error', { error: error.name });
+    });
+    this.#running = { runtime, pool, fetcher, results, processor, worker };
+    const description = runtime.describe();
+    this.#log('info', 'worker started', {
+      model: manifest.id,
+      version: manifest.version,
+      runtime: runtime.name,
+      backend: description.backend,
+      maxBatch: config.queue.maxBatch,
+      maxDelayMs: config.queue.maxDelayMs,
+      decodeThreads: pool.threads,
+    });
+  }
+
+  /**
+   * Graceful shutdown: stop taking jobs and wait for the active ones (their batches still run,
+   * the batcher's delay timer flushes partial batches), drain the batcher, then close the runtime,
+   * the decode pool, the fetcher and the Redis connections. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    const running = this.#running;
+    if (running === undefined) return;
+    this.#log('info', 'worker stopping', {});
+    await running.worker.close();
+    await running.processor.close();
+    await running.runtime.close();
+    await running.pool.close();
+    await running.fetcher.close();
+    await running.results.close();
+    this.#running = undefined;
+    this.#log('info', 'worker stopped', {});
+  }
+}
