@@ -63,6 +63,12 @@ describe('loadConfig', () => {
 
   it('defaults to the embedded SQLite store and local Redis, without a salt', () => {
     const config = loadConfig({});
+    expect(config.httpPort).toBe(8080);
+    expect(config.modelDir).toBeUndefined();
+    expect(loadConfig({ CXR_HTTP_PORT: '9100', CXR_MODEL_DIR: '/models/seed' })).toMatchObject({
+      httpPort: 9100,
+      modelDir: '/models/seed',
+    });
     expect(config.store).toEqual({ url: 'sqlite:./cxr-results.sqlite', patientIdSalt: undefined });
     expect(config.queue.redisUrl).toBe('redis://127.0.0.1:6379');
   });

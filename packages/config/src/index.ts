@@ -68,6 +68,10 @@ export const S3_ENV_VARIABLES = [
 
 export interface AppConfig {
   readonly logLevel: LogLevel;
+  /** CXR_HTTP_PORT: the results service's HTTP port (/metrics, /healthz, /readyz). */
+  readonly httpPort: number;
+  /** CXR_MODEL_DIR: the model bundle the worker serves (a `--model` option overrides it). */
+  readonly modelDir: string | undefined;
   readonly decode: DecodeConfig;
   readonly runtime: RuntimeConfig;
   readonly store: StoreConfig;
@@ -146,6 +150,8 @@ function optionalSecret(env: Env, name: string, minLength: number): string | und
 export function loadConfig(env: Env = process.env): AppConfig {
   return {
     logLevel: oneOf(env, 'CXR_LOG_LEVEL', LOG_LEVELS, 'info'),
+    httpPort: positiveInt(env, 'CXR_HTTP_PORT', 8080),
+    modelDir: env.CXR_MODEL_DIR?.trim() === '' ? undefined : env.CXR_MODEL_DIR,
     decode: { threads: positiveInt(env, 'CXR_DECODE_THREADS', availableParallelism()) },
     runtime: {
       runtime: oneOf(env, 'CXR_RUNTIME', RUNTIME_CHOICES, 'auto'),

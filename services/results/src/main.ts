@@ -4,15 +4,14 @@
  * consuming, store the pending batch, then close the HTTP server, Redis and the store.
  */
 import { loadConfig } from '@cxr/config';
-import { DEFAULT_HTTP_PORT, startResultsApp } from './app.js';
+import { startResultsApp } from './app.js';
 import { errorSummary, jsonLineLogger } from './log.js';
 
 const config = loadConfig();
 const log = jsonLineLogger(config.logLevel);
 
 try {
-  // TODO(config): CXR_HTTP_PORT belongs in @cxr/config; until then the default port is used.
-  const app = await startResultsApp({ config, port: DEFAULT_HTTP_PORT, log });
+  const app = await startResultsApp({ config, port: config.httpPort, log });
   let signalled = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (signalled) return;

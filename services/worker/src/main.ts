@@ -1,8 +1,7 @@
 /**
  * Composition root of the worker: `tsx services/worker/src/main.ts --model DIR` or the container
- * entry point. Reads the environment once through @cxr/config. The model folder is not in
- * @cxr/config yet (CXR_MODEL_DIR belongs there): it comes from `--model DIR`, falling back to the
- * first positional argument. SIGTERM / SIGINT stop taking jobs, finish the active ones (their
+ * entry point. Reads the environment once through @cxr/config. The model folder comes from
+ * `--model DIR`, else the first positional argument, else CXR_MODEL_DIR. SIGTERM / SIGINT stop taking jobs, finish the active ones (their
  * batches run), then close the runtime, the decode pool and the Redis connections.
  */
 import { parseArgs } from 'node:util';
@@ -25,9 +24,9 @@ try {
     options: { model: { type: 'string' } },
     allowPositionals: true,
   });
-  const modelDir = values.model ?? positionals[0];
+  const modelDir = values.model ?? positionals[0] ?? config.modelDir;
   if (modelDir === undefined) {
-    process.stderr.write('usage: worker --model DIR\n');
+    process.stderr.write('usage: worker --model DIR (or CXR_MODEL_DIR)\n');
     process.exit(2);
   }
   const service = new WorkerService({ config, modelDir, log });
