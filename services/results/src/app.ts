@@ -8,7 +8,7 @@ import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { openStore, type ResultStore } from '@cxr/store';
 import { buildHttpServer } from './http-server.js';
-import { errorSummary, silentLogger, type Logger } from './log.js';
+import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
 import { QueueGaugeUpdater } from './queue-gauges.js';
 import { ResultsService } from './results-service.js';
 

@@ -19,4 +19,3 @@ export {
   type QueueGaugeUpdaterOptions,
 } from './queue-gauges.js';
 export { startResultsApp, DEFAULT_HTTP_PORT, type ResultsApp, type ResultsAppOptions } from './app.js';
-export { jsonLineLogger, silentLogger, errorSummary, type Logger, type LogLevel } from './log.js';

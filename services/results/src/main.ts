@@ -5,10 +5,10 @@
  */
 import { loadConfig } from '@cxr/config';
 import { startResultsApp } from './app.js';
-import { errorSummary, jsonLineLogger } from './log.js';
+import { errorSummary, jsonLineLogger } from '@cxr/config/log';
 
 const config = loadConfig();
-const log = jsonLineLogger(config.logLevel);
+const log = jsonLineLogger('results', config.logLevel);
 
 try {
   const app = await startResultsApp({ config, port: config.httpPort, log });

@@ -1,7 +1,7 @@
 /** Periodic sampling of the `cxr-screen` backlog into cxr_queue_jobs and the oldest-waiting age. */
 import { QueueName, type ScreenQueue } from '@cxr/queue';
 import type { CxrMetrics } from '@cxr/metrics';
-import { errorSummary, silentLogger, type Logger } from './log.js';
+import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
 
 /**
  * Sampling period. Prometheus scrapes every 15-30 s and KEDA polls about as often, so 5 s keeps

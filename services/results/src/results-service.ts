@@ -13,7 +13,7 @@ import {
 } from '@cxr/queue';
 import type { CxrMetrics } from '@cxr/metrics';
 import { InvalidResultRowError, type ResultRow, type ResultStore } from '@cxr/store';
-import { errorSummary, silentLogger, type Logger } from './log.js';
+import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
 import { recordStoredResult } from './record-metrics.js';
 import { resultRowFromMessage } from './result-row.js';
 

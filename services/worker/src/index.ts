@@ -1,4 +1,3 @@
-export { jsonLineLog, silentLog, type WorkerLog } from './log.js';
 export {
   ScreenProcessor,
   failureReasonOf,

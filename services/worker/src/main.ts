@@ -6,18 +6,11 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@cxr/config';
-import { jsonLineLog } from './log.js';
+import { errorSummary, jsonLineLogger } from '@cxr/config/log';
 import { WorkerService } from './worker-service.js';
 
 const config = loadConfig();
-const log = jsonLineLog(config.logLevel);
-
-/** Error facts safe to log: the class name and a stable code, never a message that could hold data. */
-function errorSummary(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { error: typeof error };
-  const code = (error as { code?: unknown }).code;
-  return { error: error.name, ...(typeof code === 'string' ? { code } : {}) };
-}
+const log = jsonLineLogger('worker', config.logLevel);
 
 try {
   const { values, positionals } = parseArgs({

@@ -30,7 +30,7 @@ import {
 import { ObjectFetchError, type ObjectFetcher } from '@cxr/storage';
 import { hashPatientId } from '@cxr/store';
 import type { DicomImageInfo } from '@cxr/dicom';
-import { silentLog, type WorkerLog } from './log.js';
+import { silentLogger, type Logger } from '@cxr/config/log';
 
 /** Port: where outcomes go (a `ResultQueue` in production). */
 export interface ResultPublisher {
@@ -50,7 +50,7 @@ export interface ScreenProcessorDeps {
   readonly maxDelayMs: number;
   /** CXR_PATIENT_ID_SALT; when unset no Patient ID hash is published at all. */
   readonly patientIdSalt?: string | undefined;
-  readonly log?: WorkerLog;
+  readonly log?: Logger;
 }
 
 /** One image waiting for a batch. */
@@ -76,7 +76,7 @@ const MS_PER_SECOND = 1000;
 export class ScreenProcessor {
   readonly #deps: ScreenProcessorDeps;
   readonly #batcher: DynamicBatcher<BatchItem, BatchOutput>;
-  readonly #log: WorkerLog;
+  readonly #log: Logger;
 
   constructor(deps: ScreenProcessorDeps) {
     if (deps.patientIdSalt !== undefined) {
@@ -84,7 +84,7 @@ export class ScreenProcessor {
       hashPatientId('salt-check', deps.patientIdSalt);
     }
     this.#deps = deps;
-    this.#log = deps.log ?? silentLog;
+    this.#log = deps.log ?? silentLogger;
     this.#batcher = new DynamicBatcher<BatchItem, BatchOutput>({
       maxBatch: deps.maxBatch,
       maxDelayMs: deps.maxDelayMs,

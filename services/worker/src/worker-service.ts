@@ -11,7 +11,7 @@ import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { loadBundle, loadRuntime, type ModelRuntime } from '@cxr/model';
 import { redisConnectionFromUrl, ResultQueue, ScreenWorker } from '@cxr/queue';
 import { createObjectFetcher, type ObjectFetcher } from '@cxr/storage';
-import { silentLog, type WorkerLog } from './log.js';
+import { silentLogger, type Logger } from '@cxr/config/log';
 import { ScreenProcessor } from './screen-processor.js';
 
 /** Options of `WorkerService`. */
@@ -24,7 +24,7 @@ export interface WorkerServiceOptions {
   readonly queuePrefix?: string;
   /** Shared registry when the worker runs beside other services in one process (`cxr screen`). */
   readonly metrics?: CxrMetrics;
-  readonly log?: WorkerLog;
+  readonly log?: Logger;
   /** Replaces the fetcher built from `config.s3Env` (tests with a fault-injecting fetcher). */
   readonly fetcher?: ObjectFetcher;
   /** Lock overrides for the screen worker (tests); defaults in @cxr/queue's workerLockOptions. */
@@ -44,14 +44,14 @@ interface Running {
 export class WorkerService {
   readonly metrics: CxrMetrics;
   readonly #options: WorkerServiceOptions;
-  readonly #log: WorkerLog;
+  readonly #log: Logger;
   #running: Running | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(options: WorkerServiceOptions) {
     this.#options = options;
     this.metrics = options.metrics ?? createMetrics();
-    this.#log = options.log ?? silentLog;
+    this.#log = options.log ?? silentLogger;
   }
 
   /** Loads the model, starts the decode pool and begins consuming jobs. */

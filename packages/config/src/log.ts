@@ -1,30 +1,26 @@
 /**
- * JSON-line logging for the results service: a fixed message and a data object (house style).
- * Callers pass counts, durations, codes and error class names only, never URIs' patient-bearing
- * paths, patient identifiers or raw error messages from adapters.
+ * JSON-line logging shared by the services: one object per line with a fixed `msg` and a `data`
+ * object (house style), so log pipelines filter on `msg` without parsing sentences. Callers pass
+ * ids, URIs, reason codes, counts and durations only: never a DICOM string, a Patient ID or a raw
+ * error message from an adapter (those may echo values; use `errorSummary`).
  */
-
-/** Log severity. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+import type { LogLevel } from './index.js';
 
 /** A structured logger: `msg` is a constant, `data` carries the variable part. */
 export type Logger = (level: LogLevel, msg: string, data?: Readonly<Record<string, unknown>>) => void;
 
 const ORDER: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-/** A logger writing one JSON object per line to stderr, dropping levels below `minLevel`. */
+/** A logger writing one JSON object per line (stderr by default), dropping levels below `minLevel`. */
 export function jsonLineLogger(
+  service: string,
   minLevel: LogLevel = 'info',
-  write: (line: string) => void = defaultWrite,
+  write: (line: string) => void = (line) => process.stderr.write(line),
 ): Logger {
   return (level, msg, data = {}) => {
     if (ORDER[level] < ORDER[minLevel]) return;
-    write(JSON.stringify({ time: new Date().toISOString(), level, service: 'results', msg, data }) + '\n');
+    write(`${JSON.stringify({ time: new Date().toISOString(), level, service, msg, data })}\n`);
   };
-}
-
-function defaultWrite(line: string): void {
-  process.stderr.write(line);
 }
 
 /** A logger that discards everything (tests, library defaults). */
