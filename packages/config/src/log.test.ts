@@ -1,5 +1,6 @@
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { errorSummary, jsonLineLogger } from './log.js';
+import { errorSummary, jsonLineLogger, stopOnSignals } from './log.js';
 
 describe('jsonLineLogger', () => {
   it('writes one JSON object per line with a fixed message and a data object', () => {
@@ -25,5 +26,29 @@ describe('errorSummary', () => {
     expect(summary).toEqual({ errorName: 'Error', errorCode: 'ECONNRESET' });
     expect(JSON.stringify(summary)).not.toContain('DOE');
     expect(errorSummary('text')).toEqual({ errorName: 'string' });
+  });
+});
+
+describe('stopOnSignals', () => {
+  it('stops once on the first signal and logs the request and the completion', async () => {
+    const lines: string[] = [];
+    let stops = 0;
+    const signals = new EventEmitter();
+    stopOnSignals(
+      () => {
+        stops++;
+        return Promise.resolve();
+      },
+      jsonLineLogger('test', 'info', (line) => lines.push(line)),
+      signals,
+    );
+    signals.emit('SIGTERM', 'SIGTERM');
+    signals.emit('SIGINT', 'SIGINT');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(stops).toBe(1);
+    expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual([
+      'shutdown requested',
+      'shutdown complete',
+    ]);
   });
 });

@@ -32,3 +32,32 @@ export function errorSummary(error: unknown): { errorName: string; errorCode?: s
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? { errorName: error.name, errorCode: code } : { errorName: error.name };
 }
+
+/** Where signals come from: the process, or an EventEmitter in tests. */
+export interface SignalSource {
+  once(event: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown;
+}
+
+/**
+ * A service's shutdown: on the first SIGTERM or SIGINT, log it and run `stop` once; a failed
+ * stop is logged (class name and code only) and sets a non-zero exit code.
+ */
+export function stopOnSignals(stop: () => Promise<void>, log: Logger, signals: SignalSource = process): void {
+  let signalled = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (signalled) return;
+    signalled = true;
+    log('info', 'shutdown requested', { signal });
+    stop().then(
+      () => {
+        log('info', 'shutdown complete', {});
+      },
+      (error: unknown) => {
+        log('error', 'shutdown failed', errorSummary(error));
+        process.exitCode = 1;
+      },
+    );
+  };
+  signals.once('SIGTERM', shutdown);
+  signals.once('SIGINT', shutdown);
+}

@@ -5,30 +5,14 @@
  */
 import { loadConfig } from '@cxr/config';
 import { startResultsApp } from './app.js';
-import { errorSummary, jsonLineLogger } from '@cxr/config/log';
+import { errorSummary, jsonLineLogger, stopOnSignals } from '@cxr/config/log';
 
 const config = loadConfig();
 const log = jsonLineLogger('results', config.logLevel);
 
 try {
   const app = await startResultsApp({ config, port: config.httpPort, log });
-  let signalled = false;
-  const shutdown = (signal: NodeJS.Signals): void => {
-    if (signalled) return;
-    signalled = true;
-    log('info', 'shutdown requested', { signal });
-    app.stop().then(
-      () => {
-        log('info', 'shutdown complete', {});
-      },
-      (error: unknown) => {
-        log('error', 'shutdown failed', errorSummary(error));
-        process.exitCode = 1;
-      },
-    );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  stopOnSignals(() => app.stop(), log);
 } catch (error) {
   log('error', 'results service failed to start', errorSummary(error));
   process.exitCode = 1;

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@cxr/config';
-import { errorSummary, jsonLineLogger } from '@cxr/config/log';
+import { errorSummary, jsonLineLogger, stopOnSignals } from '@cxr/config/log';
 import { WorkerService } from './worker-service.js';
 
 const config = loadConfig();
@@ -24,23 +24,7 @@ try {
   }
   const service = new WorkerService({ config, modelDir, log });
   await service.start();
-  let signalled = false;
-  const shutdown = (signal: NodeJS.Signals): void => {
-    if (signalled) return;
-    signalled = true;
-    log('info', 'shutdown requested', { signal });
-    service.stop().then(
-      () => {
-        log('info', 'shutdown complete', {});
-      },
-      (error: unknown) => {
-        log('error', 'shutdown failed', errorSummary(error));
-        process.exitCode = 1;
-      },
-    );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  stopOnSignals(() => service.stop(), log);
 } catch (error) {
   log('error', 'worker failed to start', errorSummary(error));
   process.exitCode = 1;
