@@ -9,6 +9,7 @@ import {
   firstFrameCodestream,
   firstMismatch,
   frameInfoOf,
+  codecPhantoms,
   makePhantom,
   maxAbsDiff,
   scratchDir,
@@ -20,10 +21,7 @@ afterAll(() => {
 });
 
 const phantoms = {
-  mono12: makePhantom({ rows: 257, columns: 301, bitsStored: 12 }),
-  mono16: makePhantom({ rows: 257, columns: 301, bitsStored: 16, seed: 2 }),
-  mono8: makePhantom({ rows: 257, columns: 301, bitsStored: 8, seed: 3 }),
-  rgb8: makePhantom({ rows: 257, columns: 301, bitsStored: 8, samplesPerPixel: 3, seed: 4 }),
+  ...codecPhantoms(),
   signed12: makePhantom({ rows: 257, columns: 301, bitsStored: 12, signed: true, seed: 5 }),
 };
 

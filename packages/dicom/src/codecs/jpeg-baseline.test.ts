@@ -7,7 +7,7 @@ import {
   encodeWithTool,
   firstFrameCodestream,
   frameInfoOf,
-  makePhantom,
+  codecPhantoms,
   maxAbsDiff,
   meanAbsDiff,
   readPublicDicom,
@@ -20,8 +20,7 @@ afterAll(() => {
   scratch.cleanup();
 });
 
-const mono8 = makePhantom({ rows: 257, columns: 301, bitsStored: 8, seed: 3 });
-const rgb8 = makePhantom({ rows: 257, columns: 301, bitsStored: 8, samplesPerPixel: 3, seed: 4 });
+const { mono8, rgb8 } = codecPhantoms();
 
 /*
  * libjpeg-turbo (wasm, via TurboJPEG) vs dcmtk's IJG libjpeg 6b, measured here: identical (max

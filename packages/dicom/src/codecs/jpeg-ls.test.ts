@@ -8,7 +8,7 @@ import {
   firstMismatch,
   firstFrameCodestream,
   frameInfoOf,
-  makePhantom,
+  codecPhantoms,
   maxAbsDiff,
   readPublicDicom,
   scratchDir,
@@ -22,10 +22,7 @@ afterAll(() => {
 });
 
 const phantoms = {
-  mono12: makePhantom({ rows: 257, columns: 301, bitsStored: 12 }),
-  mono16: makePhantom({ rows: 257, columns: 301, bitsStored: 16, seed: 2 }),
-  mono8: makePhantom({ rows: 257, columns: 301, bitsStored: 8, seed: 3 }),
-  rgb8: makePhantom({ rows: 257, columns: 301, bitsStored: 8, samplesPerPixel: 3, seed: 4 }),
+  ...codecPhantoms(),
 } satisfies Record<string, NativeImage>;
 
 describe('decodeJpegLs (CharLS wasm)', () => {

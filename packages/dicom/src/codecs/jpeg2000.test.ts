@@ -10,7 +10,7 @@ import {
   firstFrameCodestream,
   firstMismatch,
   frameInfoOf,
-  makePhantom,
+  codecPhantoms,
   maxAbsDiff,
   readPublicDicom,
   scratchDir,
@@ -23,10 +23,7 @@ afterAll(() => {
 });
 
 const phantoms = {
-  mono12: makePhantom({ rows: 257, columns: 301, bitsStored: 12 }),
-  mono16: makePhantom({ rows: 257, columns: 301, bitsStored: 16, seed: 2 }),
-  mono8: makePhantom({ rows: 257, columns: 301, bitsStored: 8, seed: 3 }),
-  rgb8: makePhantom({ rows: 257, columns: 301, bitsStored: 8, samplesPerPixel: 3, seed: 4 }),
+  ...codecPhantoms(),
 };
 
 /** gdcm's own (OpenJPEG) decode of a file, as the reference for lossy streams. */
