@@ -4,7 +4,13 @@ import { DicomRejectedError } from '../errors.js';
 import type { EncodedFrameInfo } from '../types.js';
 import { decodeJpegExtended, decodeJpegExtendedSync } from './jpeg-extended.js';
 import { decodeJpegLosslessSync } from './jpeg-lossless.js';
-import { dcmcjpegStream, dcmdjpegDecode, encodeDcOnly, jpegTestImage } from './jpeg/test-support.js';
+import {
+  dcmcjpegStream,
+  dcmdjpegDecode,
+  encodeDcOnly,
+  jpegTestImage,
+  withInvalidHuffmanCodes,
+} from './jpeg/test-support.js';
 import {
   firstFrameCodestream,
   maxAbsDiff,
@@ -203,14 +209,7 @@ describe('decodeJpegExtended rejects corrupt streams with corrupt_stream', () =>
   });
 
   it('with an invalid Huffman code', async () => {
-    const bad = stream.slice();
-    const sos = bad.findIndex((b, i) => b === 0xff && bad[i + 1] === 0xda);
-    const start = sos + 2 + ((bad[sos + 2]! << 8) | bad[sos + 3]!);
-    for (let i = start; i + 1 < bad.length - 2; i += 2) {
-      bad[i] = 0xff;
-      bad[i + 1] = 0x00;
-    }
-    await expectCorrupt(bad);
+    await expectCorrupt(withInvalidHuffmanCodes(stream));
   });
 
   it('refuses progressive streams as unsupported, not corrupt', async () => {

@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DicomRejectedError } from '../errors.js';
 import type { EncodedFrameInfo } from '../types.js';
 import { decodeJpegLossless, decodeJpegLosslessSync } from './jpeg-lossless.js';
-import { dcmcjpegStream, dcmdjpegDecode, encodeLossless, jpegTestImage } from './jpeg/test-support.js';
+import {
+  dcmcjpegStream,
+  dcmdjpegDecode,
+  encodeLossless,
+  jpegTestImage,
+  withInvalidHuffmanCodes,
+} from './jpeg/test-support.js';
 import {
   firstFrameCodestream,
   mulberry32,
@@ -298,15 +304,7 @@ describe('decodeJpegLossless rejects corrupt streams with corrupt_stream', () =>
   });
 
   it('with an invalid Huffman code', async () => {
-    const bad = stream.slice();
-    const sos = bad.findIndex((b, i) => b === 0xff && bad[i + 1] === 0xda);
-    const start = sos + 2 + ((bad[sos + 2]! << 8) | bad[sos + 3]!);
-    // All 1-bits (stuffed) is a code the table does not define (the reserved all-ones code).
-    for (let i = start; i + 1 < bad.length - 2; i += 2) {
-      bad[i] = 0xff;
-      bad[i + 1] = 0x00;
-    }
-    await expectCorrupt(bad);
+    await expectCorrupt(withInvalidHuffmanCodes(stream));
   });
 
   it('with dimensions that disagree with Rows/Columns or Samples per Pixel', async () => {

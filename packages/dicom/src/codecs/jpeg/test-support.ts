@@ -257,3 +257,18 @@ export function encodeDcOnly(dc: Int32Array, o: DcOnlyOptions): Uint8Array {
   out.push(0xff, 0xd9);
   return new Uint8Array(out);
 }
+
+/**
+ * A copy of a JPEG stream whose entropy-coded data after the first SOS is overwritten with
+ * stuffed all-ones bytes (FF 00): the reserved all-ones Huffman code, which no table defines.
+ */
+export function withInvalidHuffmanCodes(stream: Uint8Array): Uint8Array {
+  const bad = stream.slice();
+  const sos = bad.findIndex((b, i) => b === 0xff && bad[i + 1] === 0xda);
+  const start = sos + 2 + ((bad[sos + 2]! << 8) | bad[sos + 3]!);
+  for (let i = start; i + 1 < bad.length - 2; i += 2) {
+    bad[i] = 0xff;
+    bad[i + 1] = 0x00;
+  }
+  return bad;
+}
