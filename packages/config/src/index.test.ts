@@ -56,6 +56,7 @@ describe('loadConfig', () => {
       maxBatch: 16,
       maxDelayMs: 0,
       ingestHighWater: 100_000,
+      prefix: undefined,
     });
     // Only the AWS variables the S3 client honours are passed on.
     expect(config.s3Env).toEqual({ AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL: 'http://minio:9000' });
@@ -82,6 +83,29 @@ describe('loadConfig', () => {
       /CXR_PATIENT_ID_SALT must be at least 16/,
     );
     expect(() => loadConfig({ CXR_PATIENT_ID_SALT: 'short-secret' })).not.toThrow(/short-secret/);
+  });
+
+  it('reads the queue prefix and the API settings, refusing bad values without echoing secrets', () => {
+    const config = loadConfig({
+      CXR_QUEUE_PREFIX: 'site-a',
+      CXR_API_TOKEN: 'token-of-24-characters!!',
+      CXR_PREDICT_MAX_BYTES: '1048576',
+      CXR_PREDICT_TIMEOUT_MS: '5000',
+    });
+    expect(config.queue.prefix).toBe('site-a');
+    expect(config.api).toEqual({
+      token: 'token-of-24-characters!!',
+      predictMaxBytes: 1_048_576,
+      predictTimeoutMs: 5000,
+    });
+    expect(loadConfig({}).api).toEqual({
+      token: undefined,
+      predictMaxBytes: 64 * 1024 * 1024,
+      predictTimeoutMs: 60_000,
+    });
+    expect(() => loadConfig({ CXR_QUEUE_PREFIX: 'a b' })).toThrow(/CXR_QUEUE_PREFIX must be 1-64/);
+    expect(() => loadConfig({ CXR_API_TOKEN: 'tiny-token' })).toThrow(/CXR_API_TOKEN must be at least 16/);
+    expect(() => loadConfig({ CXR_API_TOKEN: 'tiny-token' })).not.toThrow(/tiny-token/);
   });
 
   it('rejects an unknown log level', () => {

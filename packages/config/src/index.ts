@@ -48,6 +48,17 @@ export interface QueueConfig {
   readonly maxDelayMs: number;
   /** CXR_INGEST_HIGH_WATER: ingest pauses listing while more jobs than this are waiting. */
   readonly ingestHighWater: number;
+  /** CXR_QUEUE_PREFIX: Redis key prefix of the queues (several pipelines on one Redis); unset = BullMQ's `bull`. */
+  readonly prefix: string | undefined;
+}
+
+export interface ApiConfig {
+  /** CXR_API_TOKEN: bearer token required by `POST /v1/predict` (and the queue dashboard); unset = no auth. */
+  readonly token: string | undefined;
+  /** CXR_PREDICT_MAX_BYTES: largest accepted upload (a 3000 x 3000 16-bit DX is ~18 MB uncompressed). */
+  readonly predictMaxBytes: number;
+  /** CXR_PREDICT_TIMEOUT_MS: how long `/v1/predict` waits for its result before answering 504. */
+  readonly predictTimeoutMs: number;
 }
 
 /**
@@ -76,6 +87,7 @@ export interface AppConfig {
   readonly runtime: RuntimeConfig;
   readonly store: StoreConfig;
   readonly queue: QueueConfig;
+  readonly api: ApiConfig;
   readonly s3Env: Readonly<Partial<Record<(typeof S3_ENV_VARIABLES)[number], string>>>;
 }
 
@@ -146,6 +158,16 @@ function optionalSecret(env: Env, name: string, minLength: number): string | und
   return raw;
 }
 
+/** A Redis key prefix: optional; letters, digits, `-`, `_`, `.` and `:` only (it becomes part of every key). */
+function queuePrefix(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(raw)) {
+    throw new ConfigError(`${name} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'`);
+  }
+  return raw;
+}
+
 /** Reads and validates the whole configuration; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
   return {
@@ -172,6 +194,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxBatch: positiveInt(env, 'CXR_MAX_BATCH', 8),
       maxDelayMs: nonNegativeInt(env, 'CXR_MAX_DELAY_MS', 50),
       ingestHighWater: positiveInt(env, 'CXR_INGEST_HIGH_WATER', 100_000),
+      prefix: queuePrefix(env, 'CXR_QUEUE_PREFIX'),
+    },
+    api: {
+      token: optionalSecret(env, 'CXR_API_TOKEN', 16),
+      predictMaxBytes: positiveInt(env, 'CXR_PREDICT_MAX_BYTES', 64 * 1024 * 1024),
+      predictTimeoutMs: positiveInt(env, 'CXR_PREDICT_TIMEOUT_MS', 60_000),
     },
     s3Env: Object.fromEntries(
       S3_ENV_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),

@@ -24,7 +24,7 @@ export interface RunIngestOptions {
   readonly highWater?: number;
   /** Skip objects with a final result in `config.store.url` (default true; ignored with `force`). */
   readonly skipDone?: boolean;
-  /** Redis key prefix of the queue (tests); BullMQ's default otherwise. */
+  /** Redis key prefix of the queue; default `config.queue.prefix`, else BullMQ's. */
   readonly queuePrefix?: string;
   readonly metrics?: Pick<CxrMetrics, 'countEnqueued' | 'countDuplicates'>;
   /** Where progress goes (the CLI passes process.stderr). */
@@ -36,7 +36,8 @@ export interface RunIngestOptions {
 export async function runIngest(options: RunIngestOptions): Promise<IngestResult> {
   const { config } = options;
   const connection = redisConnectionFromUrl(config.queue.redisUrl);
-  const prefix = options.queuePrefix !== undefined ? { prefix: options.queuePrefix } : {};
+  const queuePrefix = options.queuePrefix ?? config.queue.prefix;
+  const prefix = queuePrefix !== undefined ? { prefix: queuePrefix } : {};
   const source = openObjectSource(options.sourceUri, { env: config.s3Env });
   const queue = new ScreenQueue({ connection, ...prefix });
   const cursorStore = new RedisCursorStore(connection, prefix);

@@ -12,10 +12,7 @@ import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
 import { QueueGaugeUpdater } from './queue-gauges.js';
 import { ResultsService } from './results-service.js';
 
-/**
- * HTTP port when none is given. @cxr/config has no CXR_HTTP_PORT yet; until it does, the caller
- * passes `port` explicitly or gets this.
- */
+/** HTTP port when none is given (main.ts passes CXR_HTTP_PORT from @cxr/config). */
 export const DEFAULT_HTTP_PORT = 8080;
 
 /** Options of `startResultsApp`. */
@@ -32,6 +29,8 @@ export interface ResultsAppOptions {
   readonly maxBatch?: number;
   readonly maxDelayMs?: number;
   readonly queueGaugeIntervalMs?: number;
+  /** Shared registry when the results service runs beside the worker in one process (`cxr screen`). */
+  readonly metrics?: CxrMetrics;
   readonly log?: Logger;
 }
 
@@ -57,7 +56,7 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     config.store.url,
     options.storeSchema !== undefined ? { schema: options.storeSchema } : {},
   );
-  const metrics = createMetrics({ collectDefault: true });
+  const metrics = options.metrics ?? createMetrics({ collectDefault: true });
   const screenQueue = new ScreenQueue(location);
   const service = new ResultsService({
     queue: location,

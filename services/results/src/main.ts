@@ -11,7 +11,12 @@ const config = loadConfig();
 const log = jsonLineLogger('results', config.logLevel);
 
 try {
-  const app = await startResultsApp({ config, port: config.httpPort, log });
+  const app = await startResultsApp({
+    config,
+    port: config.httpPort,
+    log,
+    ...(config.queue.prefix !== undefined ? { queuePrefix: config.queue.prefix } : {}),
+  });
   stopOnSignals(() => app.stop(), log);
 } catch (error) {
   log('error', 'results service failed to start', errorSummary(error));

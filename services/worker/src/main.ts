@@ -22,7 +22,12 @@ try {
     process.stderr.write('usage: worker --model DIR (or CXR_MODEL_DIR)\n');
     process.exit(2);
   }
-  const service = new WorkerService({ config, modelDir, log });
+  const service = new WorkerService({
+    config,
+    modelDir,
+    log,
+    ...(config.queue.prefix !== undefined ? { queuePrefix: config.queue.prefix } : {}),
+  });
   await service.start();
   stopOnSignals(() => service.stop(), log);
 } catch (error) {
