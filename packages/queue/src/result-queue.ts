@@ -40,6 +40,12 @@ export class ResultQueue {
     }
   }
 
+  /** Result messages not yet stored: waiting, active, or delayed for a retry after a store error. */
+  async pendingCount(): Promise<number> {
+    const counts = await this.#queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+    return Object.values(counts).reduce((sum, n) => sum + n, 0);
+  }
+
   /** Deletes the queue and its jobs (tests, admin). */
   async obliterate(options: { readonly force?: boolean } = {}): Promise<void> {
     await this.#queue.obliterate({ force: options.force ?? false });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openStore } from './open-store.js';
+import { openStore, splitSchemaParameter } from './open-store.js';
 import { sampleRow } from './testing/store-contract.js';
 
 describe('openStore', () => {
@@ -19,5 +19,19 @@ describe('openStore', () => {
     expect(String(error)).toMatch(/unsupported store URL scheme mysql:/);
     expect(String(error)).not.toContain('secret');
     await expect(openStore('sqlite:')).rejects.toThrow(/needs a path/);
+  });
+
+  it('takes the schema out of a PostgreSQL URL and keeps the other parameters', () => {
+    expect(splitSchemaParameter('postgres://u@h/db?schema=cxr')).toEqual({
+      connectionString: 'postgres://u@h/db',
+      schema: 'cxr',
+    });
+    expect(splitSchemaParameter('postgres://u@h/db?sslmode=require&schema=s1')).toEqual({
+      connectionString: 'postgres://u@h/db?sslmode=require',
+      schema: 's1',
+    });
+    expect(splitSchemaParameter('postgres://u@h/db?sslmode=require')).toEqual({
+      connectionString: 'postgres://u@h/db?sslmode=require',
+    });
   });
 });

@@ -1,4 +1,7 @@
-/** Picks the store adapter from a URL: `sqlite:PATH`, `sqlite::memory:` or `postgres://...`. */
+/**
+ * Picks the store adapter from a URL: `sqlite:PATH`, `sqlite::memory:` or `postgres://...`. A
+ * PostgreSQL URL may name the schema of the tables as `?schema=NAME` (created if missing).
+ */
 import { PostgresResultStore, type PostgresStoreOptions } from './postgres-store.js';
 import type { ResultStore } from './result-store.js';
 import { SqliteResultStore, type SqliteStoreOptions } from './sqlite-store.js';
@@ -24,7 +27,11 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
 
 function createStore(url: string, options: OpenStoreOptions): ResultStore {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    return new PostgresResultStore(url, options);
+    const { connectionString, schema } = splitSchemaParameter(url);
+    return new PostgresResultStore(connectionString, {
+      ...options,
+      ...(schema !== undefined && options.schema === undefined ? { schema } : {}),
+    });
   }
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
@@ -34,4 +41,16 @@ function createStore(url: string, options: OpenStoreOptions): ResultStore {
   // Only the scheme is echoed: a postgres URL may carry a password.
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
   throw new Error(`unsupported store URL scheme ${scheme}; use sqlite:PATH or postgres://`);
+}
+
+/** Removes `schema=NAME` from a PostgreSQL URL's query (node-postgres would send it to the server). */
+export function splitSchemaParameter(url: string): { connectionString: string; schema?: string } {
+  const query = url.indexOf('?');
+  if (query === -1) return { connectionString: url };
+  const params = new URLSearchParams(url.slice(query + 1));
+  const schema = params.get('schema');
+  if (schema === null) return { connectionString: url };
+  params.delete('schema');
+  const rest = params.toString();
+  return { connectionString: url.slice(0, query) + (rest === '' ? '' : `?${rest}`), schema };
 }

@@ -49,6 +49,7 @@ export interface PostgresStoreOptions {
 export class PostgresResultStore implements ResultStore {
   readonly dialect = 'postgres';
   private readonly pool: pg.Pool;
+  private readonly schema: string | undefined;
 
   constructor(connectionString: string, options: PostgresStoreOptions = {}) {
     const config: pg.PoolConfig = { connectionString, max: options.maxConnections ?? 4 };
@@ -56,6 +57,7 @@ export class PostgresResultStore implements ResultStore {
       if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(options.schema)) throw new Error('invalid schema name');
       config.options = `-c search_path=${options.schema}`;
     }
+    this.schema = options.schema;
     this.pool = new pg.Pool(config);
     // An idle client losing its connection (server restart) must not crash the process; the
     // next query gets a fresh connection.
@@ -68,8 +70,12 @@ export class PostgresResultStore implements ResultStore {
     try {
       // Session-level advisory lock: a second process running migrate() waits here, then finds
       // everything applied. Keyed by schema so separate schemas migrate independently.
-      await client.query('SELECT pg_advisory_lock($1, hashtext(current_schema()))', [MIGRATION_LOCK_CLASS]);
+      const lockKey =
+        this.schema ?? (await client.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]?.s ?? '';
+      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [MIGRATION_LOCK_CLASS, lockKey]);
       try {
+        // A named schema is created on first use, under the lock (its name matched a strict pattern).
+        if (this.schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.schema}`);
         await client.query(
           `CREATE TABLE IF NOT EXISTS ${MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
         );
@@ -94,9 +100,7 @@ export class PostgresResultStore implements ResultStore {
           }
         }
       } finally {
-        await client.query('SELECT pg_advisory_unlock($1, hashtext(current_schema()))', [
-          MIGRATION_LOCK_CLASS,
-        ]);
+        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [MIGRATION_LOCK_CLASS, lockKey]);
       }
     } finally {
       client.release();

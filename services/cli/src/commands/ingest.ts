@@ -4,27 +4,18 @@
  * on a terminal, JSON lines otherwise); the final counts go to stdout as JSON. Ctrl-C stops after
  * the chunk in flight, and the same command with the same --run-id resumes from the stored cursor.
  */
-import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { loadConfig } from '@cxr/config';
 import { runIngest } from '@cxr/ingest';
 import { readManifest } from '@cxr/model/manifest';
 import { integerOption } from '../options.js';
+import { newRunId } from '../run-id.js';
 
 interface IngestCommandOptions {
   readonly model: string;
   readonly runId?: string;
   readonly force?: boolean;
   readonly highWater?: number;
-}
-
-/** A fresh run id: sortable by start time, unique enough for one archive's runs. */
-function newRunId(now: Date = new Date()): string {
-  const stamp = now
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  return `run-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
 /** Registers `cxr ingest` on the program. */

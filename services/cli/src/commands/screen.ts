@@ -1,0 +1,80 @@
+/**
+ * `cxr screen SOURCE --model DIR [--store URL] [--run-id ID] [--force] [--http-port N] [--json]`:
+ * screens a whole source on one machine (ingest, worker and results in one process against
+ * Redis) and prints a summary. Progress and logs go to stderr, the summary to stdout. Exit codes:
+ * 0 when every object has a final outcome (rejections are outcomes), 1 when some failed after
+ * their retries (run the command again to retry them), 130 when interrupted (run it again to
+ * continue: queued jobs stay in Redis, stored results are skipped).
+ */
+import type { Command } from 'commander';
+import { loadConfig } from '@cxr/config';
+import { jsonLineLogger } from '@cxr/config/log';
+import { integerOption } from '../options.js';
+import { newRunId } from '../run-id.js';
+import { runScreen } from '../screen/run-screen.js';
+import { formatSummary } from '../screen/summary.js';
+
+interface ScreenCommandOptions {
+  readonly model: string;
+  readonly store?: string;
+  readonly runId?: string;
+  readonly force?: boolean;
+  readonly httpPort?: number;
+  readonly json?: boolean;
+}
+
+/** Registers `cxr screen` on the program. */
+export function registerScreenCommand(program: Command): void {
+  program
+    .command('screen')
+    .description(
+      'Screen every object of a source (s3://bucket/prefix, file:///dir, manifest .csv/.jsonl) on this machine and print a summary',
+    )
+    .argument('<source>', 'source URI')
+    .requiredOption('--model <dir>', 'model bundle folder')
+    .option('--store <url>', 'results store: sqlite:PATH or postgres://... (default: CXR_STORE_URL)')
+    .option('--run-id <id>', 'run id (default: a new id); the same id resumes an interrupted listing')
+    .option('--force', 're-screen objects that already have a result for this model version')
+    .option(
+      '--http-port <n>',
+      'serve /metrics, /healthz and /readyz on this port during the run (default: any free port)',
+      integerOption('--http-port', 0, 65535),
+    )
+    .option('--json', 'print the summary as JSON')
+    .action(async (sourceUri: string, options: ScreenCommandOptions) => {
+      const config = loadConfig(
+        options.store !== undefined ? { ...process.env, CXR_STORE_URL: options.store } : process.env,
+      );
+      const log = jsonLineLogger('screen', config.logLevel);
+      const runId = options.runId ?? newRunId();
+      // First Ctrl-C / SIGTERM: stop listing, let active jobs finish, store and summarise; second: exit.
+      const controller = new AbortController();
+      const stop = (): void => {
+        if (controller.signal.aborted) process.exit(130);
+        controller.abort();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      try {
+        const summary = await runScreen({
+          config,
+          sourceUri,
+          modelDir: options.model,
+          runId,
+          log,
+          progressStream: process.stderr,
+          signal: controller.signal,
+          ...(options.force !== undefined ? { force: options.force } : {}),
+          ...(options.httpPort !== undefined ? { httpPort: options.httpPort } : {}),
+        });
+        process.stdout.write(
+          options.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
+        );
+        if (!summary.complete) process.exitCode = 130;
+        else if (summary.outcomes.failed > 0) process.exitCode = 1;
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    });
+}
