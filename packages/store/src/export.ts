@@ -1,16 +1,20 @@
 /**
- * Export of a run for retrospective studies: CSV (RFC 4180) or JSON Lines with the same fields in
- * the same order. Streaming: rows are written as they arrive, honouring backpressure.
+ * Export of a run for retrospective studies: CSV (RFC 4180), JSON Lines or Parquet
+ * (export-parquet.ts) with the same fields in the same order. Streaming: rows are written as they
+ * arrive, honouring backpressure.
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { DATA_COLUMNS } from './columns.js';
 import type { ResultRow } from './result-row.js';
 
-export type ExportFormat = 'csv' | 'jsonl';
+export const EXPORT_FORMATS = ['csv', 'jsonl', 'parquet'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+/** Formats that can be written to any stream (stdout included); Parquet needs a file. */
+export type StreamExportFormat = Exclude<ExportFormat, 'parquet'>;
 
-export interface ExportOptions {
-  readonly format: ExportFormat;
+export interface ExportOptions<F extends ExportFormat = ExportFormat> {
+  readonly format: F;
   /** Model labels, in manifest order: one `score_<label>` column each. */
   readonly labels: readonly string[];
 }
@@ -28,7 +32,7 @@ const TRAILING = [
   'updated_at',
 ];
 
-type Cell = string | number | null;
+export type Cell = string | number | null;
 
 /** The export header: leading study columns, one score column per label, technical columns. */
 export function exportHeader(labels: readonly string[]): string[] {
@@ -81,11 +85,13 @@ export function jsonlRecord(header: readonly string[], values: readonly Cell[]):
  */
 export async function writeExport(
   rows: AsyncIterable<ExportRow>,
-  options: ExportOptions,
+  options: ExportOptions<StreamExportFormat>,
   out: Writable,
 ): Promise<{ rows: number }> {
   const header = exportHeader(options.labels);
   const write = async (chunk: string): Promise<void> => {
+    // A stream that already failed (a full disk, a closed pipe) would never emit 'drain'.
+    if (out.errored) throw out.errored;
     if (!out.write(chunk)) await once(out, 'drain');
   };
   if (options.format === 'csv') await write(csvRecord(header));
@@ -96,4 +102,18 @@ export async function writeExport(
     count += 1;
   }
   return { rows: count };
+}
+
+/**
+ * The score labels of a run when no manifest says them: keys in first-appearance order across the
+ * rows (the worker writes scores in manifest order, so this is the manifest order of the run's
+ * model). One pass; only the label set is held.
+ */
+export async function scoreLabels(rows: AsyncIterable<ExportRow>): Promise<string[]> {
+  const labels = new Set<string>();
+  for await (const row of rows) {
+    if (row.scores === null) continue;
+    for (const label of Object.keys(row.scores)) labels.add(label);
+  }
+  return [...labels];
 }

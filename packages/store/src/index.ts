@@ -28,13 +28,33 @@ export { SqliteResultStore, type SqliteStoreOptions } from './sqlite-store.js';
 export { PostgresResultStore, type PostgresStoreOptions } from './postgres-store.js';
 export { openStore, type OpenStoreOptions } from './open-store.js';
 export {
+  EXPORT_FORMATS,
   csvField,
   csvRecord,
   exportCells,
   exportHeader,
   jsonlRecord,
+  scoreLabels,
   writeExport,
+  type Cell,
   type ExportFormat,
   type ExportOptions,
   type ExportRow,
+  type StreamExportFormat,
 } from './export.js';
+export {
+  PARQUET_NUMERIC_COLUMNS,
+  PARQUET_ROW_GROUP_SIZE,
+  parquetSchema,
+  readParquetExport,
+  writeParquetExport,
+  type ParquetExportOptions,
+  type ParquetExportSummary,
+} from './export-parquet.js';
+export {
+  UnknownRunError,
+  exportRun,
+  writeExportFile,
+  type ExportRunOptions,
+  type ExportRunSummary,
+} from './export-run.js';

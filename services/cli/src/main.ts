@@ -6,6 +6,8 @@ import { registerDicomCommands } from './commands/dicom.js';
 import { registerIngestCommand } from './commands/ingest.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerPredictCommand } from './commands/predict.js';
+import { registerResultsCommands } from './commands/results.js';
+import { registerScreenCommand } from './commands/screen.js';
 import { reportFailure } from './output.js';
 
 export function buildProgram(): Command {
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
   registerIngestCommand(program);
   registerModelCommands(program);
   registerPredictCommand(program);
+  registerResultsCommands(program);
+  registerScreenCommand(program);
   return program;
 }
 
