@@ -24,6 +24,12 @@ export function buildProgram(): Command {
   return program;
 }
 
+// `cxr results export ... | head`: a reader that stops early ends the command quietly.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  process.exitCode = reportFailure(error);
+});
+
 buildProgram()
   .parseAsync(process.argv)
   .catch((error: unknown) => {
