@@ -16,12 +16,22 @@ describe('loadConfig', () => {
         CXR_RUNTIME: 'onnx',
         CXR_RUNTIME_THREADS: '2',
         CXR_ONNX_EXECUTION_PROVIDERS: 'cuda, cpu',
+        CXR_ONNX_ALLOW_SPINNING: '1',
       }),
     ).toMatchObject({
       logLevel: 'debug',
       decode: { threads: 3 },
-      runtime: { runtime: 'onnx', threads: 2, onnxExecutionProviders: ['cuda', 'cpu'] },
+      runtime: {
+        runtime: 'onnx',
+        threads: 2,
+        onnxExecutionProviders: ['cuda', 'cpu'],
+        onnxAllowSpinning: true,
+      },
     });
+    expect(loadConfig({}).runtime.onnxAllowSpinning).toBe(false);
+    expect(() => loadConfig({ CXR_ONNX_ALLOW_SPINNING: 'yes' })).toThrow(
+      /CXR_ONNX_ALLOW_SPINNING must be one of 0, 1/,
+    );
   });
 
   it.each([['0'], ['-1'], ['1.5'], ['two']])('rejects CXR_DECODE_THREADS=%s naming the variable', (raw) => {
@@ -106,6 +116,29 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CXR_QUEUE_PREFIX: 'a b' })).toThrow(/CXR_QUEUE_PREFIX must be 1-64/);
     expect(() => loadConfig({ CXR_API_TOKEN: 'tiny-token' })).toThrow(/CXR_API_TOKEN must be at least 16/);
     expect(() => loadConfig({ CXR_API_TOKEN: 'tiny-token' })).not.toThrow(/tiny-token/);
+  });
+
+  it('reads the retry and lock overrides (tests, tuning), unset by default, refusing out-of-range values', () => {
+    expect(loadConfig({}).queue).toMatchObject({
+      screenAttempts: undefined,
+      screenBackoffMs: undefined,
+      lockDurationMs: undefined,
+      stalledIntervalMs: undefined,
+    });
+    expect(
+      loadConfig({
+        CXR_SCREEN_ATTEMPTS: '2',
+        CXR_SCREEN_BACKOFF_MS: '0',
+        CXR_LOCK_DURATION_MS: '3000',
+        CXR_STALLED_INTERVAL_MS: '1000',
+      }).queue,
+    ).toMatchObject({ screenAttempts: 2, screenBackoffMs: 0, lockDurationMs: 3000, stalledIntervalMs: 1000 });
+    expect(() => loadConfig({ CXR_SCREEN_ATTEMPTS: '0' })).toThrow(/CXR_SCREEN_ATTEMPTS must be an integer/);
+    expect(() => loadConfig({ CXR_SCREEN_BACKOFF_MS: '-5' })).toThrow(/CXR_SCREEN_BACKOFF_MS/);
+    expect(() => loadConfig({ CXR_LOCK_DURATION_MS: '500' })).toThrow(
+      /CXR_LOCK_DURATION_MS must be an integer from 1000/,
+    );
+    expect(() => loadConfig({ CXR_STALLED_INTERVAL_MS: '1.5' })).toThrow(/CXR_STALLED_INTERVAL_MS/);
   });
 
   it('rejects an unknown log level', () => {

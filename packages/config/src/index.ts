@@ -30,6 +30,8 @@ export interface RuntimeConfig {
   readonly threads: number;
   /** CXR_ONNX_EXECUTION_PROVIDERS: tried in order, cpu always last (e.g. `tensorrt,cuda,cpu`). */
   readonly onnxExecutionProviders: readonly OnnxExecutionProvider[];
+  /** CXR_ONNX_ALLOW_SPINNING: let idle onnxruntime threads spin-wait (default off: the decode pool needs the CPU). */
+  readonly onnxAllowSpinning: boolean;
 }
 
 export interface StoreConfig {
@@ -50,6 +52,14 @@ export interface QueueConfig {
   readonly ingestHighWater: number;
   /** CXR_QUEUE_PREFIX: Redis key prefix of the queues (several pipelines on one Redis); unset = BullMQ's `bull`. */
   readonly prefix: string | undefined;
+  /** CXR_SCREEN_ATTEMPTS: tries per screen job, the first included (ingest); unset = @cxr/queue's policy. */
+  readonly screenAttempts: number | undefined;
+  /** CXR_SCREEN_BACKOFF_MS: first retry delay of a screen job, doubled per retry (ingest); unset = @cxr/queue's. */
+  readonly screenBackoffMs: number | undefined;
+  /** CXR_LOCK_DURATION_MS: the screen worker's job lock (tests, tuning); unset = @cxr/queue's workerLockOptions. */
+  readonly lockDurationMs: number | undefined;
+  /** CXR_STALLED_INTERVAL_MS: how often the screen worker looks for stalled jobs (tests, tuning); unset = @cxr/queue's. */
+  readonly stalledIntervalMs: number | undefined;
 }
 
 export interface ApiConfig {
@@ -140,6 +150,17 @@ function nonNegativeInt(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+/** An optional integer in [min, max]; unset = undefined (the owning package's default applies). */
+function optionalIntIn(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
 /** A URL-like setting with one of the given prefixes. The value is never echoed: it may hold a password. */
 function urlWithScheme(env: Env, name: string, schemes: readonly string[], fallback: string): string {
   const raw = env[name]?.trim();
@@ -179,6 +200,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       runtime: oneOf(env, 'CXR_RUNTIME', RUNTIME_CHOICES, 'auto'),
       threads: positiveInt(env, 'CXR_RUNTIME_THREADS', availableParallelism()),
       onnxExecutionProviders: listOf(env, 'CXR_ONNX_EXECUTION_PROVIDERS', ONNX_EXECUTION_PROVIDERS, ['cpu']),
+      onnxAllowSpinning: oneOf(env, 'CXR_ONNX_ALLOW_SPINNING', ['0', '1'], '0') === '1',
     },
     store: {
       url: urlWithScheme(
@@ -195,6 +217,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxDelayMs: nonNegativeInt(env, 'CXR_MAX_DELAY_MS', 50),
       ingestHighWater: positiveInt(env, 'CXR_INGEST_HIGH_WATER', 100_000),
       prefix: queuePrefix(env, 'CXR_QUEUE_PREFIX'),
+      screenAttempts: optionalIntIn(env, 'CXR_SCREEN_ATTEMPTS', 1, 100),
+      screenBackoffMs: optionalIntIn(env, 'CXR_SCREEN_BACKOFF_MS', 0, 3_600_000),
+      // BullMQ renews locks every lockDuration / 2: below a second, a busy event loop loses them.
+      lockDurationMs: optionalIntIn(env, 'CXR_LOCK_DURATION_MS', 1000, 3_600_000),
+      stalledIntervalMs: optionalIntIn(env, 'CXR_STALLED_INTERVAL_MS', 1000, 3_600_000),
     },
     api: {
       token: optionalSecret(env, 'CXR_API_TOKEN', 16),

@@ -44,5 +44,11 @@ export function redisConnectionFromUrl(url: string): RedisConnectionOptions {
  * BullMQ a constructed client instead of options, and close it themselves.
  */
 export function createRedisClient(options: RedisConnectionOptions): Redis {
-  return new Redis({ ...options, maxRetriesPerRequest: null });
+  const client = new Redis({ ...options, maxRetriesPerRequest: null });
+  // While Redis is down every reconnect attempt emits 'error'; without a listener ioredis prints
+  // "[ioredis] Unhandled error event" plus a stack to stderr (non-JSON noise, test/e2e measured
+  // ~10 lines per second per client). The BullMQ object owning the client listens too and
+  // forwards the error to its own 'error' event, where the services log it as one JSON line.
+  client.on('error', () => undefined);
+  return client;
 }

@@ -39,7 +39,15 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
   const queuePrefix = options.queuePrefix ?? config.queue.prefix;
   const prefix = queuePrefix !== undefined ? { prefix: queuePrefix } : {};
   const source = openObjectSource(options.sourceUri, { env: config.s3Env });
-  const queue = new ScreenQueue({ connection, ...prefix });
+  const { screenAttempts, screenBackoffMs } = config.queue;
+  const queue = new ScreenQueue({
+    connection,
+    ...prefix,
+    retry: {
+      ...(screenAttempts !== undefined ? { attempts: screenAttempts } : {}),
+      ...(screenBackoffMs !== undefined ? { backoffDelayMs: screenBackoffMs } : {}),
+    },
+  });
   const cursorStore = new RedisCursorStore(connection, prefix);
   let store: ResultStore | undefined;
   try {

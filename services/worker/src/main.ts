@@ -27,6 +27,12 @@ try {
     modelDir,
     log,
     ...(config.queue.prefix !== undefined ? { queuePrefix: config.queue.prefix } : {}),
+    lock: {
+      ...(config.queue.lockDurationMs !== undefined ? { lockDuration: config.queue.lockDurationMs } : {}),
+      ...(config.queue.stalledIntervalMs !== undefined
+        ? { stalledInterval: config.queue.stalledIntervalMs }
+        : {}),
+    },
   });
   await service.start();
   stopOnSignals(() => service.stop(), log);

@@ -36,6 +36,13 @@ export interface OnnxRuntimeOptions {
   readonly enableCpuMemArena?: boolean;
   /** Default true: reuses the activation buffer plan between runs of the same shape. */
   readonly enableMemPattern?: boolean;
+  /**
+   * Whether idle intra-op threads spin-wait for work (`session.intra_op.allow_spinning`). Spinning
+   * saves microseconds per operator when the cores are otherwise idle, but burns CPU that a decode
+   * pool in the same process needs (`pnpm bench pipeline --spinning` measures both). Default
+   * false (onnxruntime's own default is true).
+   */
+  readonly allowSpinning?: boolean;
 }
 
 /** Options of `loadRuntime`. */

@@ -11,12 +11,23 @@ import type { AddressInfo, Socket } from 'node:net';
  */
 export type FaultKind = 'status-503' | 'reset' | 'hang';
 
+/** Decides per request whether to inject a fault (see `FaultProxy.failWhen`). */
+export type FaultRule = (request: {
+  readonly method: string;
+  readonly path: string;
+}) => FaultKind | undefined;
+
 export interface FaultProxy {
   readonly endpoint: string;
   /** Requests seen so far (failed ones included). */
   readonly requestCount: number;
   /** Fails the next `count` requests with `kind`; later requests are forwarded. */
   failNext(count: number, kind: FaultKind): void;
+  /**
+   * Per-request faults: `rule` sees each request (method and path, e.g. `GET /bucket/key`) and
+   * returns the fault to inject, or undefined to go on (to `failNext`, then forwarding).
+   */
+  failWhen(rule: FaultRule | undefined): void;
   close(): Promise<void>;
 }
 
@@ -26,6 +37,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let pendingFaults = 0;
   let faultKind: FaultKind = 'status-503';
   let requestCount = 0;
+  let rule: FaultRule | undefined;
   const sockets = new Set<Socket>();
 
   const forward = (req: IncomingMessage, res: ServerResponse): void => {
@@ -49,23 +61,29 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     req.pipe(upstream);
   };
 
+  const fail = (kind: FaultKind, req: IncomingMessage, res: ServerResponse): void => {
+    if (kind === 'reset') {
+      req.socket.resetAndDestroy();
+      return;
+    }
+    req.resume();
+    if (kind === 'hang') return;
+    res.writeHead(503, { 'content-type': 'application/xml' });
+    res.end(
+      '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>injected fault</Message></Error>',
+    );
+  };
+
   const server = createServer((req, res) => {
     requestCount++;
+    const ruled = rule?.({ method: req.method ?? '', path: req.url ?? '' });
+    if (ruled !== undefined) {
+      fail(ruled, req, res);
+      return;
+    }
     if (pendingFaults > 0) {
       pendingFaults--;
-      if (faultKind === 'reset') {
-        req.socket.resetAndDestroy();
-        return;
-      }
-      if (faultKind === 'hang') {
-        req.resume();
-        return;
-      }
-      req.resume();
-      res.writeHead(503, { 'content-type': 'application/xml' });
-      res.end(
-        '<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>injected fault</Message></Error>',
-      );
+      fail(faultKind, req, res);
       return;
     }
     forward(req, res);
@@ -84,6 +102,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     failNext(count, kind) {
       pendingFaults = count;
       faultKind = kind;
+    },
+    failWhen(next) {
+      rule = next;
     },
     close() {
       for (const socket of sockets) socket.destroy();

@@ -5,4 +5,4 @@ export {
   startS3rver,
   type RunningS3rver,
 } from './s3rver.js';
-export { startFaultProxy, type FaultKind, type FaultProxy } from './fault-proxy.js';
+export { startFaultProxy, type FaultKind, type FaultProxy, type FaultRule } from './fault-proxy.js';
