@@ -63,3 +63,4 @@ export { SEED_MODEL_LABELS, initSeedModel, seedManifest, type InitSeedModelOptio
 export { describeBundle, type BundleDescription } from './describe.js';
 export * from './runtime/index.js';
 export { NEGATIVE_DIAGNOSIS, decide, type Decision } from './decision.js';
+export { predictionResponse, roundMs, type PredictionParts, type PredictionResponse } from './prediction.js';

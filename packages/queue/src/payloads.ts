@@ -114,6 +114,31 @@ export const failedResultSchema = z.strictObject({
   reason: nonEmpty,
 });
 
+/**
+ * Return value of a completed `screen-object` job (BullMQ keeps it in the job hash and sends it
+ * with the `completed` event): what the synchronous `/v1/predict` path answers with. Scores,
+ * decision, timings and model only; no patient data, no UIDs, no URI.
+ */
+export const screenJobReturnSchema = z.strictObject({
+  outcome: z.literal('ok'),
+  /** Every label's score, in manifest order. */
+  scores: z.record(z.string(), z.number()),
+  /** The manifest's decision rule applied to the scores (see @cxr/model's `decide`). */
+  diagnosis: nonEmpty,
+  confidence: z.number(),
+  positives: z.array(z.string()),
+  modelId: nonEmpty,
+  modelVersion: nonEmpty,
+  runtime: z.strictObject({
+    name: nonEmpty,
+    /** Engine version, e.g. `onnxruntime-node 1.30.0`. */
+    version: z.string(),
+    backend: z.array(z.string()),
+  }),
+  timingsMs: stageTimingsSchema,
+});
+export type ScreenJobReturn = z.infer<typeof screenJobReturnSchema>;
+
 /** Payload of a `screen-result` job on `cxr-results`, discriminated by `outcome`. */
 export const resultMessageSchema = z.discriminatedUnion('outcome', [
   okResultSchema,

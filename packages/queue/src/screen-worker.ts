@@ -18,7 +18,7 @@
 import { Worker, type Job } from 'bullmq';
 import { screenRetention, workerLockOptions } from './job-options.js';
 import { QueueName } from './names.js';
-import { screenJobPayloadSchema, type ScreenJobPayload } from './payloads.js';
+import { screenJobPayloadSchema, type ScreenJobPayload, type ScreenJobReturn } from './payloads.js';
 import type { QueueLocation } from './screen-queue.js';
 import { JobRejectedError } from './errors.js';
 import type { Redis } from 'ioredis';
@@ -38,9 +38,21 @@ export interface ScreenJobContext {
 
 /**
  * Processes one screen job. Resolve on success; throw `JobRejectedError` for bad input (failed
- * at once, no retry); throw anything else for a transient fault (retried with backoff).
+ * at once, no retry); throw anything else for a transient fault (retried with backoff). A
+ * `ScreenJobReturn` resolved becomes the job's BullMQ return value, which `PredictClient` awaits
+ * for `/v1/predict`; a processor without one (tests) resolves nothing.
  */
-export type ScreenJobProcessor = (payload: ScreenJobPayload, context: ScreenJobContext) => Promise<void>;
+export type ScreenJobProcessor = (
+  payload: ScreenJobPayload,
+  context: ScreenJobContext,
+) => Promise<ScreenJobProcessorResult>;
+
+/**
+ * What a processor resolves with. `void` keeps processors that return nothing (tests, callers
+ * older than the return value) assignable.
+ */
+// eslint-disable-next-line @typescript-eslint/no-invalid-void-type
+export type ScreenJobProcessorResult = ScreenJobReturn | undefined | void;
 
 /** Options of `ScreenWorker`. */
 export interface ScreenWorkerOptions extends QueueLocation {
@@ -58,26 +70,28 @@ export interface ScreenWorkerOptions extends QueueLocation {
 
 /** Adapter over a BullMQ `Worker` consuming `cxr-screen`. */
 export class ScreenWorker {
-  readonly #worker: Worker<unknown, void>;
+  readonly #worker: Worker<unknown, ScreenJobReturn | null>;
   readonly #redis: Redis;
 
   constructor(options: ScreenWorkerOptions) {
     this.#redis = createRedisClient(options.connection);
     const process = options.process;
-    this.#worker = new Worker<unknown, void>(
+    this.#worker = new Worker<unknown, ScreenJobReturn | null>(
       QueueName.Screen,
-      async (job: Job<unknown, void>) => {
+      async (job: Job<unknown, ScreenJobReturn | null>) => {
         const parsed = screenJobPayloadSchema.safeParse(job.data);
         if (!parsed.success) {
           // A malformed payload will not get better on retry.
           throw new JobRejectedError('invalid_payload', 'screen job payload failed validation');
         }
         const attemptsAllowed = job.opts.attempts ?? 1;
-        await process(parsed.data, {
+        const returned = await process(parsed.data, {
           jobId: job.id ?? '',
           attemptsMade: job.attemptsMade,
           isFinalAttempt: job.attemptsMade + 1 >= attemptsAllowed,
         });
+        // null rather than undefined: BullMQ stores the JSON of the return value.
+        return returned ?? null;
       },
       {
         connection: this.#redis,

@@ -5,12 +5,20 @@
  */
 import type { AppConfig } from '@cxr/config';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
-import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
+import { readManifest } from '@cxr/model/manifest';
+import {
+  PredictClient,
+  ScreenQueue,
+  UploadStore,
+  redisConnectionFromUrl,
+  uploadTtlSeconds,
+} from '@cxr/queue';
 import { openStore, type ResultStore } from '@cxr/store';
 import { buildHttpServer } from './http-server.js';
 import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
 import { QueueGaugeUpdater } from './queue-gauges.js';
 import { ResultsService } from './results-service.js';
+import type { PredictBackend, PredictModel } from './predict-route.js';
 
 /** HTTP port when none is given (main.ts passes CXR_HTTP_PORT from @cxr/config). */
 export const DEFAULT_HTTP_PORT = 8080;
@@ -31,6 +39,8 @@ export interface ResultsAppOptions {
   readonly queueGaugeIntervalMs?: number;
   /** Shared registry when the results service runs beside the worker in one process (`cxr screen`). */
   readonly metrics?: CxrMetrics;
+  /** Model bundle whose id and version `/v1/predict` jobs carry; default config.modelDir (unset = 503). */
+  readonly modelDir?: string;
   readonly log?: Logger;
 }
 
@@ -72,8 +82,33 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     log,
     ...(options.queueGaugeIntervalMs !== undefined ? { intervalMs: options.queueGaugeIntervalMs } : {}),
   });
+  const model = await predictModel(options.modelDir ?? config.modelDir, log);
+  const uploads = new UploadStore({
+    ...location,
+    ttlSeconds: uploadTtlSeconds(config.api.predictTimeoutMs),
+  });
+  const predictClient = new PredictClient(location);
+  const backend: PredictBackend = {
+    store: (bytes) => uploads.put(bytes),
+    predict: (payload, timeoutMs) => predictClient.predict(payload, timeoutMs),
+    discard: async (uri) => {
+      try {
+        await uploads.delete(uri);
+      } catch (error) {
+        log('warn', 'upload delete failed', { uri, ...errorSummary(error) });
+      }
+    },
+  };
   const http = buildHttpServer({
     metrics,
+    predict: {
+      backend,
+      model,
+      token: config.api.token,
+      maxBytes: config.api.predictMaxBytes,
+      timeoutMs: config.api.predictTimeoutMs,
+      log,
+    },
     readiness: [
       // getJobCounts is a real Redis round trip on the queue's own connection.
       { name: 'redis', check: () => screenQueue.counts() },
@@ -87,6 +122,8 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
       ['consumer', () => service.stop()],
       ['gauges', () => gauges.stop()],
       ['http', () => http.close()],
+      ['predict-client', () => predictClient.close()],
+      ['uploads', () => uploads.close()],
       ['screen-queue', () => screenQueue.close()],
       ['store', () => store.close()],
     ];
@@ -126,4 +163,28 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     store,
     stop: () => (stopping ??= closeAll()),
   };
+}
+
+/**
+ * The model `/v1/predict` names in its jobs, from the manifest in CXR_MODEL_DIR. Without one the
+ * endpoint answers 503 and everything else keeps running: the results service does not need a
+ * model for its main job, so a missing or broken bundle must not stop the consumer.
+ */
+async function predictModel(modelDir: string | undefined, log: Logger): Promise<PredictModel> {
+  if (modelDir === undefined) {
+    return {
+      available: false,
+      reason: 'no model configured (set CXR_MODEL_DIR to the bundle the worker serves)',
+    };
+  }
+  try {
+    const manifest = await readManifest(modelDir);
+    return { available: true, id: manifest.id, version: manifest.version };
+  } catch (error) {
+    log('error', 'model manifest unreadable; /v1/predict disabled', { modelDir, ...errorSummary(error) });
+    return {
+      available: false,
+      reason: 'model manifest in CXR_MODEL_DIR is unreadable (see the service log)',
+    };
+  }
 }

@@ -1,8 +1,10 @@
 /**
- * The results service's HTTP surface: Prometheus scrape and Kubernetes probes. Kept apart from
- * the consumer so it can be tested with fastify.inject and no queue.
+ * The results service's HTTP surface: Prometheus scrape, Kubernetes probes and, when given its
+ * options, the synchronous `POST /v1/predict` (predict-route.ts). Kept apart from the consumer so
+ * it can be tested with fastify.inject and no queue.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { registerPredictRoute, type PredictRouteOptions } from './predict-route.js';
 
 /** The part of a prom-client Registry /metrics needs (results does not depend on prom-client). */
 export interface MetricsRegistry {
@@ -24,6 +26,8 @@ export interface HttpServerOptions {
   readonly readiness: readonly ReadinessCheck[];
   /** Per-check timeout of /readyz in ms (default 2000: a hung dependency answers 503, not a hung probe). */
   readonly readinessTimeoutMs?: number;
+  /** Serves `POST /v1/predict` when given. */
+  readonly predict?: PredictRouteOptions;
 }
 
 /** Body of /readyz. */
@@ -33,7 +37,7 @@ export interface ReadinessBody {
   readonly failed: readonly string[];
 }
 
-/** Builds (does not listen) the fastify app with GET /metrics, /healthz and /readyz. */
+/** Builds (does not listen) the fastify app with GET /metrics, /healthz, /readyz and POST /v1/predict. */
 export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({ logger: false });
   const timeoutMs = options.readinessTimeoutMs ?? 2000;
@@ -58,6 +62,8 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
     const body: ReadinessBody = { status: failed.length === 0 ? 'ready' : 'unready', failed };
     return reply.code(failed.length === 0 ? 200 : 503).send(body);
   });
+
+  if (options.predict !== undefined) registerPredictRoute(app, options.predict);
 
   return app;
 }

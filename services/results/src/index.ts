@@ -19,3 +19,12 @@ export {
   type QueueGaugeUpdaterOptions,
 } from './queue-gauges.js';
 export { startResultsApp, DEFAULT_HTTP_PORT, type ResultsApp, type ResultsAppOptions } from './app.js';
+export {
+  registerPredictRoute,
+  PREDICT_PATH,
+  PREDICT_RUN_ID,
+  type PredictBackend,
+  type PredictErrorBody,
+  type PredictModel,
+  type PredictRouteOptions,
+} from './predict-route.js';

@@ -25,6 +25,7 @@ import {
   type ResultUids,
   type ScreenJobContext,
   type ScreenJobPayload,
+  type ScreenJobReturn,
   type StageTimings,
 } from '@cxr/queue';
 import { ObjectFetchError, type ObjectFetcher } from '@cxr/storage';
@@ -95,8 +96,15 @@ export class ScreenProcessor {
     });
   }
 
-  /** The ScreenWorker processor: one job in, one published outcome (or a retryable throw) out. */
-  readonly process = async (payload: ScreenJobPayload, context: ScreenJobContext): Promise<void> => {
+  /**
+   * The ScreenWorker processor: one job in, one published outcome (or a retryable throw) out.
+   * Resolves with the job's return value (scores, decision, timings, model: what `/v1/predict`
+   * answers with; no patient data).
+   */
+  readonly process = async (
+    payload: ScreenJobPayload,
+    context: ScreenJobContext,
+  ): Promise<ScreenJobReturn> => {
     const timings: StageTimings = {};
     let info: DicomImageInfo | undefined;
     try {
@@ -126,8 +134,21 @@ export class ScreenProcessor {
         },
       ]);
       this.#log('debug', 'job screened', { jobId: context.jobId, decision: decision.diagnosis });
+      const { manifest, runtime } = this.#deps;
+      const described = runtime.describe();
+      return {
+        outcome: 'ok',
+        scores: { ...decision.scores },
+        diagnosis: decision.diagnosis,
+        confidence: decision.confidence,
+        positives: [...decision.positives],
+        modelId: manifest.id,
+        modelVersion: manifest.version,
+        runtime: { name: described.name, version: described.version, backend: [...described.backend] },
+        timingsMs: timings,
+      };
     } catch (error) {
-      await this.#handleError(error, payload, context, info, timings);
+      return await this.#handleError(error, payload, context, info, timings);
     }
   };
 

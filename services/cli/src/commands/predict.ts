@@ -7,22 +7,12 @@ import type { Command } from 'commander';
 import { RUNTIME_CHOICES, loadConfig, type RuntimeChoice } from '@cxr/config';
 import { decodeFrame } from '@cxr/dicom';
 import { preprocessForModel } from '@cxr/imaging';
-import { decide, loadBundle, loadRuntime } from '@cxr/model';
+import { decide, loadBundle, loadRuntime, predictionResponse } from '@cxr/model';
 import { choiceOption } from '../options.js';
 import { readInput } from './dicom.js';
 
-/** The seed's response shape plus model, runtime and timings (also `POST /v1/predict`'s body). */
-export interface PredictionResponse {
-  readonly diagnosis: string;
-  readonly confidence: number;
-  readonly all_probabilities: Readonly<Record<string, number>>;
-  readonly positives: readonly string[];
-  readonly model: { readonly id: string; readonly version: string };
-  readonly runtime: { readonly name: string; readonly version: string; readonly backend: readonly string[] };
-  readonly timings_ms: Readonly<Record<string, number>>;
-}
-
-const round = (ms: number): number => Math.round(ms * 100) / 100;
+/** The response shape lives in @cxr/model: `POST /v1/predict` answers with the same one. */
+export type { PredictionResponse } from '@cxr/model';
 
 export function registerPredictCommand(program: Command): void {
   program
@@ -58,22 +48,18 @@ export function registerPredictCommand(program: Command): void {
         const scores = await runtime.predict(tensor, 1);
         const t4 = performance.now();
         const decision = decide(scores, bundle.manifest.output);
-        const described = runtime.describe();
-        const response: PredictionResponse = {
-          diagnosis: decision.diagnosis,
-          confidence: decision.confidence,
-          all_probabilities: decision.scores,
-          positives: decision.positives,
-          model: { id: bundle.manifest.id, version: bundle.manifest.version },
-          runtime: { name: described.name, version: described.version, backend: described.backend },
-          timings_ms: {
-            load_model: round(t1 - t0),
-            read_and_decode: round(t2 - t1),
-            decode: round(decodeMs),
-            preprocess: round(t3 - t2),
-            infer: round(t4 - t3),
+        const response = predictionResponse({
+          decision,
+          model: bundle.manifest,
+          runtime: runtime.describe(),
+          timingsMs: {
+            load_model: t1 - t0,
+            read_and_decode: t2 - t1,
+            decode: decodeMs,
+            preprocess: t3 - t2,
+            infer: t4 - t3,
           },
-        };
+        });
         if (options.json === true) {
           process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
           return;
