@@ -19,6 +19,9 @@ export class ResultQueue {
       ...(location.prefix !== undefined ? { prefix: location.prefix } : {}),
       defaultJobOptions: resultJobOptions,
     });
+    // Without a listener BullMQ prints every connection error raw while Redis is down; the
+    // consumers' workers report the same outage as one JSON log line each.
+    this.#queue.on('error', () => undefined);
   }
 
   /**

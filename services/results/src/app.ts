@@ -30,7 +30,7 @@ export interface ResultsAppOptions {
   readonly port?: number;
   /** Listen address; default all interfaces (a pod's probes and scrapes come from outside). */
   readonly host?: string;
-  /** BullMQ key prefix (tests); default BullMQ's. */
+  /** BullMQ key prefix (tests); default `config.queue.prefix` (CXR_QUEUE_PREFIX), else BullMQ's. */
   readonly queuePrefix?: string;
   /** Store options passed to openStore (e.g. a PostgreSQL schema in tests). */
   readonly storeSchema?: string;
@@ -58,9 +58,10 @@ export interface ResultsApp {
 export async function startResultsApp(options: ResultsAppOptions): Promise<ResultsApp> {
   const log = options.log ?? silentLogger;
   const { config } = options;
+  const prefix = options.queuePrefix ?? config.queue.prefix;
   const location = {
     connection: redisConnectionFromUrl(config.queue.redisUrl),
-    ...(options.queuePrefix !== undefined ? { prefix: options.queuePrefix } : {}),
+    ...(prefix !== undefined ? { prefix } : {}),
   };
   const store = await openStore(
     config.store.url,

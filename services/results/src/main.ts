@@ -15,7 +15,6 @@ try {
     config,
     port: config.httpPort,
     log,
-    ...(config.queue.prefix !== undefined ? { queuePrefix: config.queue.prefix } : {}),
   });
   stopOnSignals(() => app.stop(), log);
 } catch (error) {

@@ -26,13 +26,6 @@ try {
     config,
     modelDir,
     log,
-    ...(config.queue.prefix !== undefined ? { queuePrefix: config.queue.prefix } : {}),
-    lock: {
-      ...(config.queue.lockDurationMs !== undefined ? { lockDuration: config.queue.lockDurationMs } : {}),
-      ...(config.queue.stalledIntervalMs !== undefined
-        ? { stalledInterval: config.queue.stalledIntervalMs }
-        : {}),
-    },
   });
   await service.start();
   stopOnSignals(() => service.stop(), log);

@@ -32,14 +32,14 @@ export interface WorkerServiceOptions {
   readonly config: AppConfig;
   /** Model bundle folder (CXR_MODEL_DIR is not in @cxr/config yet: passed in by main.ts). */
   readonly modelDir: string;
-  /** Redis key prefix of the queues (tests use a random one). */
+  /** Redis key prefix of the queues (tests); default `config.queue.prefix`, else BullMQ's. */
   readonly queuePrefix?: string;
   /** Shared registry when the worker runs beside other services in one process (`cxr screen`). */
   readonly metrics?: CxrMetrics;
   readonly log?: Logger;
   /** Replaces the fetcher built from `config.s3Env` (tests with a fault-injecting fetcher). */
   readonly fetcher?: ObjectFetcher;
-  /** Lock overrides for the screen worker (tests); defaults in @cxr/queue's workerLockOptions. */
+  /** Lock overrides (tests); else config.queue's lock settings; else @cxr/queue's workerLockOptions. */
   readonly lock?: { readonly lockDuration?: number; readonly stalledInterval?: number };
 }
 
@@ -97,7 +97,7 @@ export class WorkerService {
       pool = new DecodePool({ threads: config.decode.threads });
       const location = {
         connection: redisConnectionFromUrl(config.queue.redisUrl),
-        ...(this.#options.queuePrefix !== undefined ? { prefix: this.#options.queuePrefix } : {}),
+        ...prefixOption(this.#options.queuePrefix ?? config.queue.prefix),
       };
       uploads = new UploadStore({ ...location, ttlSeconds: uploadTtlSeconds(config.api.predictTimeoutMs) });
       fetcher = withUploads(fetcher, uploads);
@@ -118,12 +118,11 @@ export class WorkerService {
         ...location,
         process: deletingUploads(processor.process, uploads, this.#log),
         maxBatch: config.queue.maxBatch,
-        ...(this.#options.lock?.lockDuration !== undefined
-          ? { lockDuration: this.#options.lock.lockDuration }
-          : {}),
-        ...(this.#options.lock?.stalledInterval !== undefined
-          ? { stalledInterval: this.#options.lock.stalledInterval }
-          : {}),
+        // Option (tests) over CXR_LOCK_DURATION_MS / CXR_STALLED_INTERVAL_MS over @cxr/queue's policy.
+        ...definedOnly({
+          lockDuration: this.#options.lock?.lockDuration ?? config.queue.lockDurationMs,
+          stalledInterval: this.#options.lock?.stalledInterval ?? config.queue.stalledIntervalMs,
+        }),
       });
     } catch (error) {
       // Half-started: release what exists so the process can exit with the start-up error.
@@ -209,4 +208,17 @@ function deletingUploads(
     await remove(payload.uri);
     return result;
   };
+}
+
+function prefixOption(prefix: string | undefined): { prefix?: string } {
+  return prefix !== undefined ? { prefix } : {};
+}
+
+/** The entries whose value is defined (exactOptionalPropertyTypes-friendly spreading). */
+function definedOnly<T extends Record<string, number | undefined>>(
+  values: T,
+): Partial<Record<keyof T, number>> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<
+    Record<keyof T, number>
+  >;
 }

@@ -65,14 +65,12 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
       host: '127.0.0.1',
       metrics,
       log,
-      ...(prefix !== undefined ? { queuePrefix: prefix } : {}),
     });
     worker = new WorkerService({
       config,
       modelDir: options.modelDir,
       metrics,
       log,
-      ...(prefix !== undefined ? { queuePrefix: prefix } : {}),
     });
     await worker.start();
     const startedAt = performance.now();
