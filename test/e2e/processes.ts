@@ -23,6 +23,7 @@ const repoFile = (path: string): string => fileURLToPath(new URL(`../../${path}`
 export const ENTRY = {
   worker: repoFile('services/worker/src/main.ts'),
   results: repoFile('services/results/src/main.ts'),
+  ingest: repoFile('services/ingest/src/main.ts'),
   cli: repoFile('services/cli/src/main.ts'),
 } as const;
 
@@ -230,7 +231,8 @@ export class ProcessGroup {
 
   /** The worker service: `tsx services/worker/src/main.ts --model DIR`. */
   startWorker(name: string, modelDir: string, env: Readonly<Record<string, string>>): ManagedProcess {
-    return this.spawnTsx(name, ENTRY.worker, ['--model', modelDir], env);
+    // The worker serves /metrics and the probes too: on any free port, beside the results service.
+    return this.spawnTsx(name, ENTRY.worker, ['--model', modelDir], { ...env, CXR_HTTP_PORT: '0' });
   }
 
   /** The results service: `tsx services/results/src/main.ts`. */

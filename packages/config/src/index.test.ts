@@ -141,6 +141,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CXR_STALLED_INTERVAL_MS: '1.5' })).toThrow(/CXR_STALLED_INTERVAL_MS/);
   });
 
+  it('reads the ingest service settings', () => {
+    expect(loadConfig({}).ingest).toEqual({ sources: [], intervalSeconds: 300, runId: undefined });
+    expect(
+      loadConfig({
+        CXR_INGEST_SOURCES: 's3://archive/cr/, file:///mnt/dx ,',
+        CXR_INGEST_INTERVAL_SECONDS: '60',
+        CXR_INGEST_RUN_ID: 'backlog-2026',
+      }).ingest,
+    ).toEqual({
+      sources: ['s3://archive/cr/', 'file:///mnt/dx'],
+      intervalSeconds: 60,
+      runId: 'backlog-2026',
+    });
+    expect(() => loadConfig({ CXR_INGEST_INTERVAL_SECONDS: '0' })).toThrow(/CXR_INGEST_INTERVAL_SECONDS/);
+  });
+
   it('rejects an unknown log level', () => {
     expect(() => loadConfig({ CXR_LOG_LEVEL: 'loud' })).toThrow(/CXR_LOG_LEVEL must be one of/);
   });

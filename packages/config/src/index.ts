@@ -62,6 +62,15 @@ export interface QueueConfig {
   readonly stalledIntervalMs: number | undefined;
 }
 
+export interface IngestServiceConfig {
+  /** CXR_INGEST_SOURCES: comma-separated source URIs the ingest service lists on every pass. */
+  readonly sources: readonly string[];
+  /** CXR_INGEST_INTERVAL_SECONDS: pause between two passes of the ingest service. */
+  readonly intervalSeconds: number;
+  /** CXR_INGEST_RUN_ID: run id of the ingest service's jobs; unset = `ingest-YYYY-MM-DD` (UTC day of the pass). */
+  readonly runId: string | undefined;
+}
+
 export interface ApiConfig {
   /** CXR_API_TOKEN: bearer token required by `POST /v1/predict` (and the queue dashboard); unset = no auth. */
   readonly token: string | undefined;
@@ -89,7 +98,7 @@ export const S3_ENV_VARIABLES = [
 
 export interface AppConfig {
   readonly logLevel: LogLevel;
-  /** CXR_HTTP_PORT: the results service's HTTP port (/metrics, /healthz, /readyz). */
+  /** CXR_HTTP_PORT: the service's HTTP port (/metrics, /healthz, /readyz; results: /v1/predict); 0 = any free port. */
   readonly httpPort: number;
   /** CXR_MODEL_DIR: the model bundle the worker serves (a `--model` option overrides it). */
   readonly modelDir: string | undefined;
@@ -98,6 +107,7 @@ export interface AppConfig {
   readonly store: StoreConfig;
   readonly queue: QueueConfig;
   readonly api: ApiConfig;
+  readonly ingest: IngestServiceConfig;
   readonly s3Env: Readonly<Partial<Record<(typeof S3_ENV_VARIABLES)[number], string>>>;
 }
 
@@ -193,7 +203,7 @@ function queuePrefix(env: Env, name: string): string | undefined {
 export function loadConfig(env: Env = process.env): AppConfig {
   return {
     logLevel: oneOf(env, 'CXR_LOG_LEVEL', LOG_LEVELS, 'info'),
-    httpPort: positiveInt(env, 'CXR_HTTP_PORT', 8080),
+    httpPort: nonNegativeInt(env, 'CXR_HTTP_PORT', 8080),
     modelDir: env.CXR_MODEL_DIR?.trim() === '' ? undefined : env.CXR_MODEL_DIR,
     decode: { threads: positiveInt(env, 'CXR_DECODE_THREADS', availableParallelism()) },
     runtime: {
@@ -222,6 +232,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
       // BullMQ renews locks every lockDuration / 2: below a second, a busy event loop loses them.
       lockDurationMs: optionalIntIn(env, 'CXR_LOCK_DURATION_MS', 1000, 3_600_000),
       stalledIntervalMs: optionalIntIn(env, 'CXR_STALLED_INTERVAL_MS', 1000, 3_600_000),
+    },
+    ingest: {
+      sources: (env.CXR_INGEST_SOURCES ?? '')
+        .split(',')
+        .map((uri) => uri.trim())
+        .filter((uri) => uri !== ''),
+      intervalSeconds: positiveInt(env, 'CXR_INGEST_INTERVAL_SECONDS', 300),
+      runId: env.CXR_INGEST_RUN_ID?.trim() === '' ? undefined : env.CXR_INGEST_RUN_ID?.trim(),
     },
     api: {
       token: optionalSecret(env, 'CXR_API_TOKEN', 16),

@@ -119,6 +119,12 @@ export class ScreenWorker {
     await this.#worker.run();
   }
 
+  /** Resolves when the worker runs and its Redis connection answers (readiness probe). */
+  async ping(): Promise<void> {
+    if (!this.#worker.isRunning()) throw new Error('screen worker is not running');
+    await this.#redis.ping();
+  }
+
   /** Graceful shutdown: stops fetching, waits for active jobs to finish, closes connections. */
   async close(): Promise<void> {
     await this.#worker.close();

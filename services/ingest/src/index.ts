@@ -13,3 +13,4 @@ export {
 } from './progress.js';
 export { sourceKindOf, type SourceKind } from './source-kind.js';
 export { runIngest, type RunIngestOptions } from './run-ingest.js';
+export { IngestService, type IngestServiceOptions, type PassSummary } from './ingest-service.js';

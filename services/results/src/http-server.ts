@@ -1,91 +1,23 @@
 /**
- * The results service's HTTP surface: Prometheus scrape, Kubernetes probes and, when given its
- * options, the synchronous `POST /v1/predict` (predict-route.ts). Kept apart from the consumer so
- * it can be tested with fastify.inject and no queue.
+ * The results service's HTTP surface: the operations routes every service has (@cxr/http:
+ * /metrics, /healthz, /readyz) and, when given its options, the synchronous `POST /v1/predict`
+ * (predict-route.ts). Kept apart from the consumer so it can be tested with fastify.inject.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { buildOpsServer, type OpsServerOptions } from '@cxr/http';
 import { registerPredictRoute, type PredictRouteOptions } from './predict-route.js';
 
-/** The part of a prom-client Registry /metrics needs (results does not depend on prom-client). */
-export interface MetricsRegistry {
-  readonly contentType: string;
-  metrics(): Promise<string>;
-}
-
-/** One dependency probed by /readyz; `check` rejects (or times out) when it does not answer. */
-export interface ReadinessCheck {
-  /** Short constant name reported in the 503 body (`redis`, `store`). */
-  readonly name: string;
-  readonly check: () => Promise<unknown>;
-}
+export type { MetricsRegistry, ReadinessBody, ReadinessCheck } from '@cxr/http';
 
 /** Options of `buildHttpServer`. */
-export interface HttpServerOptions {
-  /** Anything holding a prom-client registry (a CxrMetrics does). */
-  readonly metrics: { readonly registry: MetricsRegistry };
-  readonly readiness: readonly ReadinessCheck[];
-  /** Per-check timeout of /readyz in ms (default 2000: a hung dependency answers 503, not a hung probe). */
-  readonly readinessTimeoutMs?: number;
+export interface HttpServerOptions extends OpsServerOptions {
   /** Serves `POST /v1/predict` when given. */
   readonly predict?: PredictRouteOptions;
 }
 
-/** Body of /readyz. */
-export interface ReadinessBody {
-  readonly status: 'ready' | 'unready';
-  /** Names of the checks that failed; never the error text (it may carry a URL or password). */
-  readonly failed: readonly string[];
-}
-
-/** Builds (does not listen) the fastify app with GET /metrics, /healthz, /readyz and POST /v1/predict. */
+/** Builds (does not listen) the fastify app with the operations routes and POST /v1/predict. */
 export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
-  const app = Fastify({ logger: false });
-  const timeoutMs = options.readinessTimeoutMs ?? 2000;
-
-  app.get('/metrics', async (_request, reply) => {
-    const registry = options.metrics.registry;
-    const text = await registry.metrics();
-    return reply.header('content-type', registry.contentType).send(text);
-  });
-
-  // Liveness: the process answers. It must not depend on Redis or the store, or an outage of
-  // either would make Kubernetes restart every pod instead of just taking them out of service.
-  app.get('/healthz', () => ({ status: 'ok' }));
-
-  app.get('/readyz', async (_request, reply) => {
-    const results = await Promise.all(
-      options.readiness.map(async ({ name, check }) =>
-        (await answersWithin(check, timeoutMs)) ? undefined : name,
-      ),
-    );
-    const failed = results.filter((name): name is string => name !== undefined);
-    const body: ReadinessBody = { status: failed.length === 0 ? 'ready' : 'unready', failed };
-    return reply.code(failed.length === 0 ? 200 : 503).send(body);
-  });
-
+  const app = buildOpsServer(options);
   if (options.predict !== undefined) registerPredictRoute(app, options.predict);
-
   return app;
-}
-
-async function answersWithin(check: () => Promise<unknown>, timeoutMs: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => {
-      resolve(false);
-    }, timeoutMs);
-  });
-  try {
-    return await Promise.race([
-      Promise.resolve()
-        .then(check)
-        .then(
-          () => true,
-          () => false,
-        ),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,12 +1,14 @@
 /**
  * Composition root of the worker: `tsx services/worker/src/main.ts --model DIR` or the container
  * entry point. Reads the environment once through @cxr/config. The model folder comes from
- * `--model DIR`, else the first positional argument, else CXR_MODEL_DIR. SIGTERM / SIGINT stop taking jobs, finish the active ones (their
- * batches run), then close the runtime, the decode pool and the Redis connections.
+ * `--model DIR`, else the first positional argument, else CXR_MODEL_DIR. Serves /metrics, /healthz
+ * and /readyz on CXR_HTTP_PORT. SIGTERM / SIGINT stop taking jobs, finish the active ones (their
+ * batches run), then close the runtime, the decode pool, the Redis connections and the server.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@cxr/config';
 import { errorSummary, jsonLineLogger, stopOnSignals } from '@cxr/config/log';
+import { buildOpsServer, listeningPort } from '@cxr/http';
 import { WorkerService } from './worker-service.js';
 
 const config = loadConfig();
@@ -28,7 +30,17 @@ try {
     log,
   });
   await service.start();
-  stopOnSignals(() => service.stop(), log);
+  // /metrics (batch sizes, inference time, model info) and the Kubernetes probes.
+  const http = buildOpsServer({
+    metrics: service.metrics,
+    readiness: [{ name: 'worker', check: () => service.ready() }],
+  });
+  await http.listen({ port: config.httpPort, host: '0.0.0.0' });
+  log('info', 'worker http listening', { port: listeningPort(http, config.httpPort) });
+  stopOnSignals(async () => {
+    await service.stop();
+    await http.close();
+  }, log);
 } catch (error) {
   log('error', 'worker failed to start', errorSummary(error));
   process.exitCode = 1;

@@ -151,6 +151,12 @@ export class WorkerService {
     });
   }
 
+  /** Readiness: started, not stopping, and the queue's Redis connection answers. */
+  async ready(): Promise<void> {
+    if (this.#running === undefined || this.#stopping !== undefined) throw new Error('worker not running');
+    await this.#running.worker.ping();
+  }
+
   /**
    * Graceful shutdown: stop taking jobs and wait for the active ones (their batches still run,
    * the batcher's delay timer flushes partial batches), drain the batcher, then close the runtime,

@@ -4,18 +4,18 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '@cxr/metrics';
 import { openStore } from '@cxr/store';
-import { buildHttpServer, type ReadinessBody } from './http-server.js';
+import { buildOpsServer, type ReadinessBody } from './index.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
 });
 
-describe('buildHttpServer', () => {
+describe('buildOpsServer', () => {
   it('serves the registry text with the registry content type', async () => {
     const metrics = createMetrics();
     metrics.countItem('ok');
-    const app = buildHttpServer({ metrics, readiness: [] });
+    const app = buildOpsServer({ metrics, readiness: [] });
     const response = await app.inject({ method: 'GET', url: '/metrics' });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toBe(metrics.registry.contentType);
@@ -24,7 +24,7 @@ describe('buildHttpServer', () => {
   });
 
   it('/healthz answers 200 even when every dependency is down', async () => {
-    const app = buildHttpServer({
+    const app = buildOpsServer({
       metrics: createMetrics(),
       readiness: [{ name: 'redis', check: () => Promise.reject(new Error('down')) }],
     });
@@ -37,7 +37,7 @@ describe('buildHttpServer', () => {
     const dir = await mkdtemp(join(tmpdir(), 'cxr-results-http-'));
     dirs.push(dir);
     const store = await openStore(`sqlite:${join(dir, 'r.sqlite')}`);
-    const app = buildHttpServer({
+    const app = buildOpsServer({
       metrics: createMetrics(),
       readiness: [
         { name: 'redis', check: () => Promise.resolve() },
@@ -55,7 +55,7 @@ describe('buildHttpServer', () => {
   });
 
   it('/readyz reports a check that hangs as failed after the timeout, without the error text', async () => {
-    const app = buildHttpServer({
+    const app = buildOpsServer({
       metrics: createMetrics(),
       readiness: [
         { name: 'redis', check: () => new Promise(() => undefined) },

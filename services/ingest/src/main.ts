@@ -1,0 +1,61 @@
+/**
+ * Composition root of the ingest service (long-running): `node --import tsx
+ * services/ingest/src/main.ts` or the container entry point. Lists CXR_INGEST_SOURCES every
+ * CXR_INGEST_INTERVAL_SECONDS for the model bundle in CXR_MODEL_DIR (its manifest gives the model
+ * id and version of the jobs) and serves /metrics, /healthz and /readyz on CXR_HTTP_PORT.
+ * SIGTERM / SIGINT stop after the chunk in flight (its cursor is saved) and close the server.
+ */
+import { loadConfig } from '@cxr/config';
+import { errorSummary, jsonLineLogger, stopOnSignals } from '@cxr/config/log';
+import { buildOpsServer, listeningPort } from '@cxr/http';
+import { createMetrics } from '@cxr/metrics';
+import { readManifest } from '@cxr/model/manifest';
+import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
+import { IngestService } from './ingest-service.js';
+
+const config = loadConfig();
+const log = jsonLineLogger('ingest', config.logLevel);
+
+try {
+  if (config.modelDir === undefined)
+    throw new Error('CXR_MODEL_DIR is not set: the jobs need a model id and version');
+  const manifest = await readManifest(config.modelDir);
+  const metrics = createMetrics({ collectDefault: true });
+  const prefix = config.queue.prefix;
+  // Readiness only: Redis answers on the queue the ingest writes to.
+  const probeQueue = new ScreenQueue({
+    connection: redisConnectionFromUrl(config.queue.redisUrl),
+    ...(prefix !== undefined ? { prefix } : {}),
+  });
+  const service = new IngestService({
+    config,
+    sources: config.ingest.sources,
+    modelId: manifest.id,
+    modelVersion: manifest.version,
+    intervalMs: config.ingest.intervalSeconds * 1000,
+    metrics,
+    log,
+    ...(config.ingest.runId !== undefined ? { runId: config.ingest.runId } : {}),
+  });
+  service.onPass((summary) => {
+    log('info', 'ingest pass done', { ...summary });
+  });
+  const http = buildOpsServer({ metrics, readiness: [{ name: 'redis', check: () => probeQueue.counts() }] });
+  await http.listen({ port: config.httpPort, host: '0.0.0.0' });
+  log('info', 'ingest service started', {
+    port: listeningPort(http, config.httpPort),
+    sources: config.ingest.sources.length,
+    intervalSeconds: config.ingest.intervalSeconds,
+    model: manifest.id,
+    version: manifest.version,
+  });
+  service.start();
+  stopOnSignals(async () => {
+    await service.stop();
+    await http.close();
+    await probeQueue.close();
+  }, log);
+} catch (error) {
+  log('error', 'ingest service failed to start', errorSummary(error));
+  process.exitCode = 1;
+}
