@@ -7,6 +7,7 @@ import type { AppConfig } from '@cxr/config';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { readManifest } from '@cxr/model/manifest';
 import {
+  openDashboardQueues,
   PredictClient,
   ScreenQueue,
   UploadStore,
@@ -100,8 +101,15 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
       }
     },
   };
+  // The dashboard can retry and delete jobs: only behind a configured token.
+  const dashboard = config.api.token !== undefined ? openDashboardQueues(location) : undefined;
+  if (dashboard === undefined)
+    log('info', 'queue dashboard off: set CXR_API_TOKEN to serve /admin/queues', {});
   const http = buildHttpServer({
     metrics,
+    ...(dashboard !== undefined && config.api.token !== undefined
+      ? { queueDashboard: { queues: dashboard.queues, token: config.api.token } }
+      : {}),
     predict: {
       backend,
       model,
@@ -124,6 +132,7 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
       ['gauges', () => gauges.stop()],
       ['http', () => http.close()],
       ['predict-client', () => predictClient.close()],
+      ['queue-dashboard', async () => dashboard?.close()],
       ['uploads', () => uploads.close()],
       ['screen-queue', () => screenQueue.close()],
       ['store', () => store.close()],

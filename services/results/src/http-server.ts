@@ -1,11 +1,12 @@
 /**
  * The results service's HTTP surface: the operations routes every service has (@cxr/http:
- * /metrics, /healthz, /readyz) and, when given its options, the synchronous `POST /v1/predict`
- * (predict-route.ts). Kept apart from the consumer so it can be tested with fastify.inject.
+ * /metrics, /healthz, /readyz) and, when given their options, the synchronous `POST /v1/predict`
+ * (predict-route.ts) and the operators' queue dashboard (queue-dashboard.ts). Kept apart from the consumer so it can be tested with fastify.inject.
  */
 import type { FastifyInstance } from 'fastify';
 import { buildOpsServer, type OpsServerOptions } from '@cxr/http';
 import { registerPredictRoute, type PredictRouteOptions } from './predict-route.js';
+import { registerQueueDashboard, type QueueDashboardOptions } from './queue-dashboard.js';
 
 export type { MetricsRegistry, ReadinessBody, ReadinessCheck } from '@cxr/http';
 
@@ -13,11 +14,14 @@ export type { MetricsRegistry, ReadinessBody, ReadinessCheck } from '@cxr/http';
 export interface HttpServerOptions extends OpsServerOptions {
   /** Serves `POST /v1/predict` when given. */
   readonly predict?: PredictRouteOptions;
+  /** Serves the queue dashboard at /admin/queues when given. */
+  readonly queueDashboard?: QueueDashboardOptions;
 }
 
-/** Builds (does not listen) the fastify app with the operations routes and POST /v1/predict. */
+/** Builds (does not listen) the fastify app: operations routes, POST /v1/predict, the queue dashboard. */
 export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = buildOpsServer(options);
   if (options.predict !== undefined) registerPredictRoute(app, options.predict);
+  if (options.queueDashboard !== undefined) registerQueueDashboard(app, options.queueDashboard);
   return app;
 }

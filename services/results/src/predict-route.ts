@@ -12,7 +12,6 @@
  * the reject reason code); 502 the worker failed; 503 no model configured; 504 no result in time.
  * Bodies and logs never hold patient data, the uploaded file's name or an adapter's error text.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import fastifyMultipart from '@fastify/multipart';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -20,6 +19,7 @@ import { isDicomRejectedError, readDicomInfo, REJECT_REASONS } from '@cxr/dicom'
 import { predictionResponse, type PredictionResponse } from '@cxr/model/prediction';
 import type { PredictOutcome, ScreenJobPayload } from '@cxr/queue';
 import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
+import { bearerToken, tokenMatches } from './auth.js';
 
 export const PREDICT_PATH = '/v1/predict';
 /** runId of predict jobs in the store: the endpoint's audit trail. */
@@ -69,13 +69,6 @@ function mediaKindOf(contentType: string | undefined): MediaKind | undefined {
   if (type === 'multipart/form-data') return 'multipart';
   if (type === 'application/dicom') return 'dicom';
   return undefined;
-}
-
-/** Compares tokens in constant time (hashing first makes the lengths equal too). */
-function tokenMatches(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
 }
 
 /** Timings of one request, from its first byte. */
@@ -133,9 +126,7 @@ export function registerPredictRoute(app: FastifyInstance, options: PredictRoute
         onRequest: async (request, reply) => {
           requestTimes.set(request, { start: performance.now() });
           if (token !== undefined) {
-            const header = request.headers.authorization;
-            const given =
-              header?.startsWith('Bearer ') === true ? header.slice('Bearer '.length).trim() : undefined;
+            const given = bearerToken(request.headers.authorization);
             if (given === undefined || !tokenMatches(given, token)) {
               // RFC 6750 3: the challenge, with invalid_token when a token was sent.
               void reply.header(
