@@ -1,13 +1,19 @@
 /**
- * `pnpm bench ingest [--keys 1000000] [--redis redis://127.0.0.1:6379/0]`: writes a CSV manifest
- * of N synthetic S3 keys, ingests it onto a fresh `cxr-screen` queue (random key prefix), and
- * prints keys/s and Redis memory per waiting job (INFO used_memory after minus before, over N).
- * Baselines in the same run: listing the same manifest without enqueueing (the listing ceiling),
- * and the queue adapter alone (`ScreenQueue.enqueueBulk` of pre-built payloads in 4,000-job calls,
- * on its own prefix: the enqueue ceiling the ingest is built on).
- * The queue and its cursor are deleted afterwards. Targets (issue 4): >= 20,000 keys/s and
- * <= 1 KiB per waiting job. The memory figure includes anything else writing to the same Redis
- * meanwhile: run it on an idle server.
+ * `pnpm bench ingest [--keys 1000000] [--rounds 3] [--redis redis://127.0.0.1:6379/0]`: writes a
+ * CSV manifest of N synthetic S3 keys (temp dir) and, each round:
+ *  1. ingests it with `enqueueSource` onto a fresh `cxr-screen` queue (random key prefix) and
+ *     reports keys/s and Redis memory per waiting job (INFO used_memory after minus before, over
+ *     the waiting count);
+ *  2. re-runs the same ingest on the now full queue (every key a duplicate: the re-run case);
+ *  3. the baseline on its own fresh prefix: the same ingest with `enqueueVia: 'addBulk'`, i.e.
+ *     BullMQ's addBulk (1,000 jobs per call, 4 in flight) plus the timestamp read-back, the
+ *     implementation before issue 4, and reports ingest keys/s over baseline keys/s.
+ * Every queue is obliterated (and the cursor cleared) right after its measurement, so Redis holds
+ * at most one run's jobs (~1 GB at 1M keys). High water is set above N so backpressure never
+ * pauses the listing: this measures enqueueing, with no worker consuming.
+ * Targets (issue 4): >= 20,000 keys/s and <= 1 KiB per waiting job. Redis figures include
+ * anything else hitting the same server meanwhile, and node and redis-server share the CPU cores:
+ * run it on an idle machine and server.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -16,13 +22,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_INGEST_CHUNK, RedisCursorStore, enqueueSource } from '@cxr/ingest';
-import { ScreenQueue, createRedisClient, redisConnectionFromUrl, type ScreenJobPayload } from '@cxr/queue';
+import { RedisCursorStore, enqueueSource, type IngestResult } from '@cxr/ingest';
+import {
+  ScreenQueue,
+  createRedisClient,
+  redisConnectionFromUrl,
+  type RedisConnectionOptions,
+} from '@cxr/queue';
 import { openObjectSource } from '@cxr/storage';
+
+type RedisClient = ReturnType<typeof createRedisClient>;
 
 function option(args: readonly string[], name: string): string | undefined {
   const at = args.indexOf(name);
   return at === -1 ? undefined : args[at + 1];
+}
+
+function positiveInteger(args: readonly string[], name: string, fallback: number): number {
+  const value = Number(option(args, name) ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
 }
 
 async function writeManifest(path: string, keys: number): Promise<void> {
@@ -37,68 +56,32 @@ async function writeManifest(path: string, keys: number): Promise<void> {
   await once(out, 'finish');
 }
 
-async function usedMemory(redis: ReturnType<typeof createRedisClient>): Promise<number> {
+async function usedMemory(redis: RedisClient): Promise<number> {
   const info = await redis.info('memory');
   const match = /^used_memory:(\d+)/m.exec(info);
   if (match?.[1] === undefined) throw new Error('INFO memory has no used_memory');
   return Number(match[1]);
 }
 
-/** Keys/s of the queue adapter alone: sequential enqueueBulk calls of DEFAULT_INGEST_CHUNK payloads. */
-async function bareEnqueue(
-  connection: ReturnType<typeof redisConnectionFromUrl>,
-  keys: number,
-): Promise<number> {
-  const queue = new ScreenQueue({ connection, prefix: `cxrbench-${randomUUID().slice(0, 8)}` });
-  try {
-    const t0 = performance.now();
-    for (let start = 0; start < keys; start += DEFAULT_INGEST_CHUNK) {
-      const payloads: ScreenJobPayload[] = [];
-      for (let i = start; i < Math.min(keys, start + DEFAULT_INGEST_CHUNK); i += 1) {
-        payloads.push({
-          uri: `s3://bench-archive/cr/2024/05/${String(i).padStart(9, '0')}.dcm`,
-          etag: randomBytes(16).toString('hex'),
-          size: 8_000_000 + (i % 4_000_000),
-          runId: 'bench-bare',
-          modelId: 'densenet121-cxr3',
-          modelVersion: '1.0.0',
-          enqueuedAt: Date.now(),
-        });
-      }
-      await queue.enqueueBulk(payloads);
-    }
-    return Math.round(keys / ((performance.now() - t0) / 1000));
-  } finally {
-    await queue.obliterate({ force: true });
-    await queue.close();
-  }
+interface Measured {
+  readonly result: IngestResult;
+  readonly keysPerSecond: number;
+  readonly bytesPerWaitingJob: number;
+  readonly waiting: number;
 }
 
-/** Runs the ingest benchmark (see the module comment). */
-export async function run(args: readonly string[]): Promise<void> {
-  const keys = Number(option(args, '--keys') ?? 1_000_000);
-  if (!Number.isInteger(keys) || keys < 1) throw new Error('--keys must be a positive integer');
-  const connection = redisConnectionFromUrl(option(args, '--redis') ?? 'redis://127.0.0.1:6379/0');
-  const dir = await mkdtemp(join(tmpdir(), 'cxr-bench-ingest-'));
-  const manifestPath = join(dir, 'keys.csv');
-  const prefix = `cxrbench-${randomUUID().slice(0, 8)}`;
-  const queue = new ScreenQueue({ connection, prefix });
+/** One ingest of the manifest onto `queue`, timed, with the used_memory delta per waiting job. */
+async function ingestOnce(
+  manifestPath: string,
+  queue: ScreenQueue,
+  connection: RedisConnectionOptions,
+  prefix: string,
+  redis: RedisClient,
+  keys: number,
+): Promise<Measured> {
+  const source = openObjectSource(manifestPath, { env: {} });
   const cursors = new RedisCursorStore(connection, { prefix });
-  const redis = createRedisClient(connection);
   try {
-    await writeManifest(manifestPath, keys);
-
-    // Baseline: the listing alone.
-    const listing = openObjectSource(manifestPath, { env: {} });
-    let listedOnly = 0;
-    const l0 = performance.now();
-    for await (const entry of listing.list()) if (entry.uri !== '') listedOnly += 1;
-    const listSeconds = (performance.now() - l0) / 1000;
-    await listing.close();
-
-    const bareKeysPerSecond = await bareEnqueue(connection, keys);
-
-    const source = openObjectSource(manifestPath, { env: {} });
     const before = await usedMemory(redis);
     const t0 = performance.now();
     const result = await enqueueSource({
@@ -112,25 +95,112 @@ export async function run(args: readonly string[]): Promise<void> {
     });
     const seconds = (performance.now() - t0) / 1000;
     const after = await usedMemory(redis);
-    await source.close();
     const waiting = (await queue.counts()).waiting;
+    return {
+      result,
+      keysPerSecond: Math.round(result.listed / seconds),
+      bytesPerWaitingJob: Math.round((after - before) / Math.max(1, waiting)),
+      waiting,
+    };
+  } finally {
+    await cursors.clear(manifestPath, 'bench');
+    await Promise.allSettled([source.close(), cursors.close()]);
+  }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/** Runs the ingest benchmark (see the module comment). */
+export async function run(args: readonly string[]): Promise<void> {
+  const keys = positiveInteger(args, '--keys', 1_000_000);
+  const rounds = positiveInteger(args, '--rounds', 3);
+  const connection = redisConnectionFromUrl(option(args, '--redis') ?? 'redis://127.0.0.1:6379/0');
+  const dir = await mkdtemp(join(tmpdir(), 'cxr-bench-ingest-'));
+  const manifestPath = join(dir, 'keys.csv');
+  const redis = createRedisClient(connection);
+  const open = new Set<ScreenQueue>();
+  const fresh = (enqueueVia: 'script' | 'addBulk'): { queue: ScreenQueue; prefix: string } => {
+    const prefix = `cxrbench-${randomUUID().slice(0, 8)}`;
+    const queue = new ScreenQueue({ connection, prefix, enqueueVia });
+    open.add(queue);
+    return { queue, prefix };
+  };
+  const dispose = async (queue: ScreenQueue): Promise<void> => {
+    await queue.obliterate({ force: true });
+    await queue.close();
+    open.delete(queue);
+  };
+  const log = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
+  try {
+    await writeManifest(manifestPath, keys);
+    const listing = openObjectSource(manifestPath, { env: {} });
+    let listedOnly = 0;
+    const l0 = performance.now();
+    for await (const entry of listing.list()) if (entry.uri !== '') listedOnly += 1;
+    const listOnlyKeysPerSecond = Math.round(listedOnly / ((performance.now() - l0) / 1000));
+    await listing.close();
+
+    const perRound = [];
+    for (let round = 1; round <= rounds; round += 1) {
+      const current = fresh('script');
+      const ingest = await ingestOnce(manifestPath, current.queue, connection, current.prefix, redis, keys);
+      log(`round ${round}: ingest ${ingest.keysPerSecond} keys/s, ${ingest.bytesPerWaitingJob} B/job`);
+      const rerun = await ingestOnce(manifestPath, current.queue, connection, current.prefix, redis, keys);
+      log(`round ${round}: re-run (all duplicates) ${rerun.keysPerSecond} keys/s`);
+      await dispose(current.queue);
+
+      const previous = fresh('addBulk');
+      const baseline = await ingestOnce(
+        manifestPath,
+        previous.queue,
+        connection,
+        previous.prefix,
+        redis,
+        keys,
+      );
+      log(`round ${round}: baseline (addBulk + read-back) ${baseline.keysPerSecond} keys/s`);
+      await dispose(previous.queue);
+
+      if (ingest.result.enqueued !== keys || ingest.waiting !== keys || rerun.result.duplicates !== keys) {
+        throw new Error(
+          `bench ingest round ${round}: expected ${keys} new then ${keys} duplicates, got ${ingest.result.enqueued} new (${ingest.waiting} waiting) then ${rerun.result.duplicates} duplicates`,
+        );
+      }
+      perRound.push({
+        round,
+        ingestKeysPerSecond: ingest.keysPerSecond,
+        rerunKeysPerSecond: rerun.keysPerSecond,
+        baselineKeysPerSecond: baseline.keysPerSecond,
+        ratioToBaseline: Math.round((ingest.keysPerSecond / baseline.keysPerSecond) * 100) / 100,
+        redisBytesPerWaitingJob: ingest.bytesPerWaitingJob,
+        baselineRedisBytesPerWaitingJob: baseline.bytesPerWaitingJob,
+      });
+    }
 
     const report = {
       keys,
-      listOnlyKeysPerSecond: Math.round(listedOnly / listSeconds),
-      bareEnqueueBulkKeysPerSecond: bareKeysPerSecond,
-      ingestSeconds: Math.round(seconds * 100) / 100,
-      ingestKeysPerSecond: Math.round(result.listed / seconds),
-      enqueued: result.enqueued,
-      waiting,
-      redisBytesPerWaitingJob: Math.round((after - before) / Math.max(1, waiting)),
+      rounds,
+      listOnlyKeysPerSecond,
+      perRound,
+      median: {
+        ingestKeysPerSecond: median(perRound.map((r) => r.ingestKeysPerSecond)),
+        rerunKeysPerSecond: median(perRound.map((r) => r.rerunKeysPerSecond)),
+        baselineKeysPerSecond: median(perRound.map((r) => r.baselineKeysPerSecond)),
+        ratioToBaseline: median(perRound.map((r) => r.ratioToBaseline)),
+        redisBytesPerWaitingJob: median(perRound.map((r) => r.redisBytesPerWaitingJob)),
+      },
       targets: { keysPerSecond: 20_000, bytesPerWaitingJob: 1024 },
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } finally {
-    await queue.obliterate({ force: true });
-    await cursors.clear(manifestPath, 'bench');
-    await Promise.allSettled([queue.close(), cursors.close(), redis.quit()]);
+    await Promise.allSettled([...open].map((queue) => dispose(queue)));
+    await redis.quit();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -10,10 +10,98 @@ import { screenJobOptions } from './job-options.js';
 import { JobName, QueueName } from './names.js';
 import { screenJobPayloadSchema, type ScreenJobPayload } from './payloads.js';
 
-/** addBulk chunk: DEPENDENCY_NOTES measured ~13k jobs/s per connection at 1,000 per call. */
+/**
+ * Jobs per `cxrAddScreenJobs` call (one EVALSHA): one call took ~15-20 ms of Redis time in the
+ * 1M-key bench, during which Redis serves no one else (workers' fetches and lock renewals wait);
+ * larger calls would lengthen that pause for little gain (the per-call overhead is already small).
+ */
 export const ENQUEUE_CHUNK = 1000;
-/** Chunks in flight: 4 measured ~14-18k jobs/s; more only queues up behind Redis' single thread. */
-export const ENQUEUE_CHUNKS_IN_FLIGHT = 4;
+/** Calls in flight: 2 lets node build the next call while Redis runs the current one. */
+export const ENQUEUE_CHUNKS_IN_FLIGHT = 2;
+/** addBulk calls in flight on the `addBulk` path (DEPENDENCY_NOTES: 4 gave ~14-18k jobs/s). */
+const ADD_BULK_CHUNKS_IN_FLIGHT = 4;
+
+/**
+ * Adds a batch of jobs exactly as BullMQ 6.7's addStandardJob-9.lua (FIFO) and
+ * addPrioritizedJob-9.lua (priority > 0) store them, for what this queue uses (no delay, parent,
+ * repeat or deduplication options), and reports per job whether it was created (1) or already
+ * existed (0). One call replaces one EVALSHA per job plus a read-back round trip: the per-call
+ * overhead of BullMQ's script dominated Redis CPU (30-53 us per job). Atomic per call, so two
+ * ingests racing on the same ids count every id exactly once as new. Per call: INCRBY of the id
+ * counter by the batch size (BullMQ INCRs once per add, also for existing ids), `maxLenEvents`
+ * and the paused/maxed check. Per new job: the job hash (name, data, opts, timestamp, delay,
+ * priority) plus one lookup (see the script), the `added` event, LPUSH onto wait or ZADD onto
+ * prioritized (score from the `pc` counter), the `waiting` event (trims the stream); an existing
+ * id gets the `duplicated` event only. The marker is added once if any job was. screen-queue-enqueue.int.test.ts compares the
+ * keys with BullMQ's own addBulk: re-run it when upgrading BullMQ.
+ *
+ * KEYS: wait, meta, id, active, events, marker, prioritized, pc. ARGV: job key prefix, job name,
+ * timestamp, the opts JSON after `{"jobId":"<id>",` (and `"priority":<n>,`), then per job: id,
+ * data JSON, priority (0 = none).
+ */
+const ADD_SCREEN_JOBS_LUA = `
+local rcall = redis.call
+local waitKey, metaKey, idKey, activeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local eventsKey, markerKey, prioritizedKey, priorityCounterKey = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local prefix, name, timestamp, optsTail = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local n = (#ARGV - 4) / 3
+local maxEvents = rcall("HGET", metaKey, "opts.maxLenEvents")
+if not maxEvents then
+  maxEvents = 10000
+  rcall("HSET", metaKey, "opts.maxLenEvents", maxEvents)
+end
+rcall("INCRBY", idKey, n)
+local pausedOrMaxed = false
+local attributes = rcall("HMGET", metaKey, "paused", "concurrency")
+if attributes[1] then
+  pausedOrMaxed = true
+elseif attributes[2] then
+  pausedOrMaxed = rcall("LLEN", activeKey) >= tonumber(attributes[2])
+end
+local created = {}
+local any = false
+for i = 1, n do
+  local at = 2 + 3 * i
+  local jobId = ARGV[at]
+  local jobKey = prefix .. jobId
+  if rcall("EXISTS", jobKey) == 1 then
+    rcall("XADD", eventsKey, "MAXLEN", "~", maxEvents, "*", "event", "duplicated", "jobId", jobId)
+    created[i] = 0
+  else
+    local priority = tonumber(ARGV[at + 2])
+    local opts
+    if priority > 0 then
+      opts = '{"jobId":"' .. jobId .. '","priority":' .. priority .. ',' .. optsTail
+    else
+      opts = '{"jobId":"' .. jobId .. '",' .. optsTail
+    end
+    rcall("HMSET", jobKey, "name", name, "data", ARGV[at + 1], "opts", opts, "timestamp", timestamp,
+      "delay", 0, "priority", priority)
+    -- The 5th field doubled the hash's table; a lookup finishes the incremental rehash and frees
+    -- the old table (32 bytes per waiting job otherwise, until a worker first reads the job).
+    rcall("HEXISTS", jobKey, "name")
+    rcall("XADD", eventsKey, "*", "event", "added", "jobId", jobId, "name", name)
+    if priority > 0 then
+      local score = priority * 0x100000000 + rcall("INCR", priorityCounterKey) % 0x100000000
+      rcall("ZADD", prioritizedKey, score, jobId)
+    else
+      rcall("LPUSH", waitKey, jobId)
+    end
+    rcall("XADD", eventsKey, "MAXLEN", "~", maxEvents, "*", "event", "waiting", "jobId", jobId)
+    created[i] = 1
+    any = true
+  end
+end
+if any and not pausedOrMaxed then
+  rcall("ZADD", markerKey, 0, "0")
+end
+return created
+`;
+
+/** The ioredis client with the `cxrAddScreenJobs` command defined on it. */
+type AddScreenJobsClient = Redis & {
+  cxrAddScreenJobs(...keysAndArgs: string[]): Promise<number[]>;
+};
 
 /** Where a queue lives: the connection (see `redisConnectionFromUrl`) and key prefix. */
 export interface QueueLocation {
@@ -26,6 +114,12 @@ export interface QueueLocation {
 export interface ScreenQueueOptions extends QueueLocation {
   /** Overrides of the retry policy in `screenJobOptions` (tests shorten the backoff). */
   readonly retry?: { readonly attempts?: number; readonly backoffDelayMs?: number };
+  /**
+   * How `enqueueBulk` adds jobs: `script` (default, `cxrAddScreenJobs`) or
+   * `addBulk` (BullMQ's addBulk + timestamp read-back, the pre-issue-4 path: the bench baseline,
+   * and a fallback should the script's contract test fail after a BullMQ upgrade).
+   */
+  readonly enqueueVia?: 'script' | 'addBulk';
 }
 
 /** Result of `enqueueBulk`: how many jobs were new and how many already existed. */
@@ -50,41 +144,59 @@ const COUNTED_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'complete
 /** BullMQ's prioritized zset score is priority * 2^32 + an insertion counter (getPriorityScore.lua). */
 const PRIORITY_SCORE_BASE = 0x1_0000_0000;
 
+/** `entries` in arrays of at most `size`, in insertion order. */
+function chunked<K, V>(entries: Map<K, V>, size: number): [K, V][][] {
+  const chunks: [K, V][][] = [];
+  let chunk: [K, V][] = [];
+  for (const entry of entries) {
+    chunk.push(entry);
+    if (chunk.length === size) {
+      chunks.push(chunk);
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
 /** Adapter over the BullMQ `cxr-screen` queue. */
 export class ScreenQueue {
   readonly #queue: Queue;
-  readonly #redis: Redis;
+  readonly #redis: AddScreenJobsClient;
+  /** The stored `opts` JSON after `{"jobId":"<id>",` (what BullMQ stores for the default options). */
+  readonly #optsTail: string;
+  readonly #enqueueVia: 'script' | 'addBulk';
 
   constructor(options: ScreenQueueOptions) {
-    this.#redis = createRedisClient(options.connection);
+    const redis = createRedisClient(options.connection);
+    redis.defineCommand('cxrAddScreenJobs', { numberOfKeys: 8, lua: ADD_SCREEN_JOBS_LUA });
+    this.#redis = redis as AddScreenJobsClient;
+    const defaultJobOptions = {
+      ...screenJobOptions,
+      attempts: options.retry?.attempts ?? screenJobOptions.attempts,
+      backoff: {
+        type: screenJobOptions.backoff.type,
+        delay: options.retry?.backoffDelayMs ?? screenJobOptions.backoff.delay,
+      },
+    };
+    this.#optsTail = JSON.stringify(defaultJobOptions).slice(1);
+    this.#enqueueVia = options.enqueueVia ?? 'script';
     this.#queue = new Queue(QueueName.Screen, {
       connection: this.#redis,
       ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
-      defaultJobOptions: {
-        ...screenJobOptions,
-        attempts: options.retry?.attempts ?? screenJobOptions.attempts,
-        backoff: {
-          type: screenJobOptions.backoff.type,
-          delay: options.retry?.backoffDelayMs ?? screenJobOptions.backoff.delay,
-        },
-      },
+      defaultJobOptions,
     });
   }
 
   /**
-   * Validates and enqueues payloads with deterministic job ids (`screenJobId`) via addBulk in
-   * chunks, and reports new vs duplicate. `forceNonce` (e.g. the run id) re-screens everything.
-   * Holds the payloads of one call in memory: the ingest calls it per listing page.
+   * Validates and enqueues payloads with deterministic job ids (`screenJobId`) and reports new vs
+   * duplicate. `forceNonce` (e.g. the run id) re-screens everything. Holds the payloads of one call
+   * in memory: the ingest calls it per listing chunk.
    *
-   * Duplicate detection: BullMQ's addBulk returns a Job object for every entry, also for ids that
-   * already existed (the script skips those and returns the existing id), and the returned Job's
-   * fields are built client-side, so they cannot tell new from old. So after each chunk the stored
-   * `timestamp` of each id is read back in one pipeline and compared with the client-side
-   * `job.timestamp` (Date.now() when the Job object was built): equal means this call created it,
-   * anything else means it was already there (wrong only if an older add of the same id happened
-   * in the very same millisecond). Unlike a pre-check (EXISTS, then add) this stays right when
-   * two ingests race on the same ids; the cost is one extra round trip per chunk. A job already removed by the time of the read-back (it was
-   * ours and completed very fast) counts as added.
+   * Jobs go through `cxrAddScreenJobs` (see ADD_SCREEN_JOBS_LUA): one script call per
+   * ENQUEUE_CHUNK jobs that adds each absent id and says which ids it created, atomically, so the
+   * counts stay exact when two ingests race on the same ids. `enqueueVia: 'addBulk'` uses
+   * BullMQ's addBulk instead, see `#addViaAddBulk`.
    */
   async enqueueBulk(
     payloads: Iterable<ScreenJobPayload>,
@@ -104,25 +216,65 @@ export class ScreenQueue {
       if (unique.has(id)) duplicates += 1;
       else unique.set(id, payload);
     }
-    const entries = [...unique.entries()];
-    const chunks: [string, ScreenJobPayload][][] = [];
-    for (let i = 0; i < entries.length; i += ENQUEUE_CHUNK) {
-      chunks.push(entries.slice(i, i + ENQUEUE_CHUNK));
-    }
+    const chunks = chunked(unique, ENQUEUE_CHUNK);
+    const viaScript = this.#enqueueVia === 'script';
+    // BullMQ writes the queue's meta (version) once its client is ready; the script relies on it.
+    if (viaScript && chunks.length > 0) await this.#queue.waitUntilReady();
     let added = 0;
     let next = 0;
     const lane = async (): Promise<void> => {
       for (let chunk = chunks[next++]; chunk !== undefined; chunk = chunks[next++]) {
-        const newInChunk = await this.#addChunk(chunk);
-        added += newInChunk;
-        duplicates += chunk.length - newInChunk;
+        const created = viaScript ? await this.#addViaScript(chunk) : await this.#addViaAddBulk(chunk);
+        added += created;
+        duplicates += chunk.length - created;
       }
     };
-    await Promise.all(Array.from({ length: ENQUEUE_CHUNKS_IN_FLIGHT }, lane));
+    const lanes = viaScript ? ENQUEUE_CHUNKS_IN_FLIGHT : ADD_BULK_CHUNKS_IN_FLIGHT;
+    await Promise.all(Array.from({ length: Math.min(lanes, chunks.length) }, lane));
     return { added, duplicates };
   }
 
-  async #addChunk(chunk: readonly [string, ScreenJobPayload][]): Promise<number> {
+  /** One `cxrAddScreenJobs` call; returns how many of the ids it created. */
+  async #addViaScript(chunk: readonly [string, ScreenJobPayload][]): Promise<number> {
+    const args: string[] = [
+      this.#queue.toKey('wait'),
+      this.#queue.toKey('meta'),
+      this.#queue.toKey('id'),
+      this.#queue.toKey('active'),
+      this.#queue.toKey('events'),
+      this.#queue.toKey('marker'),
+      this.#queue.toKey('prioritized'),
+      this.#queue.toKey('pc'),
+      this.#queue.toKey(''),
+      JobName.ScreenObject,
+      String(Date.now()),
+      this.#optsTail,
+    ];
+    for (const [jobId, data] of chunk) args.push(jobId, JSON.stringify(data), String(data.priority ?? 0));
+    let created: number[];
+    try {
+      created = await this.#redis.cxrAddScreenJobs(...args);
+    } catch (cause) {
+      throw new Error(`enqueue of ${chunk.length} jobs on ${QueueName.Screen} failed`, { cause });
+    }
+    if (created.length !== chunk.length) {
+      throw new Error(
+        `enqueue on ${QueueName.Screen}: script answered ${created.length} of ${chunk.length} jobs`,
+      );
+    }
+    let count = 0;
+    for (const flag of created) count += flag;
+    return count;
+  }
+
+  /**
+   * `enqueueVia: 'addBulk'`: BullMQ's addBulk; returns how many jobs it created.
+   * addBulk returns a Job for every entry, also for ids that already existed, with client-side
+   * fields, so the stored `timestamp` of each id is read back and compared with the Job's: equal
+   * means this call created it (wrong only if an older add of the same id happened in the very
+   * same millisecond); a job already gone by then (ours, finished very fast) counts as added.
+   */
+  async #addViaAddBulk(chunk: readonly [string, ScreenJobPayload][]): Promise<number> {
     try {
       const jobs = await this.#queue.addBulk(
         chunk.map(([jobId, data]) => ({

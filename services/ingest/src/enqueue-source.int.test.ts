@@ -141,6 +141,25 @@ describe('enqueueSource', () => {
     expect(await cursors.load(source.uri, 'run-1')).toBeUndefined();
   });
 
+  it('two ingests of the same manifest racing on one queue: each object enqueued once in total', async () => {
+    const { queue, prefix } = setup();
+    // A second adapter, so the two ingests' enqueue calls really interleave on two connections.
+    const other = new ScreenQueue({ connection, prefix });
+    cleanups.push(() => other.close());
+    for (const modelVersion of ['2.0.0', '2.1.0', '2.2.0']) {
+      const [a, b] = await Promise.all([
+        enqueueSource({ ...base(open(manifestPath), queue), modelVersion, chunkSize: 5 }),
+        enqueueSource({ ...base(open(manifestPath), other), runId: 'run-2', modelVersion, chunkSize: 7 }),
+      ]);
+      expect(a.listed).toBe(N);
+      expect(b.listed).toBe(N);
+      expect(a.enqueued + a.duplicates).toBe(N);
+      expect(b.enqueued + b.duplicates).toBe(N);
+      expect(a.enqueued + b.enqueued).toBe(N);
+    }
+    expect((await queue.counts()).waiting).toBe(3 * N);
+  });
+
   it('pauses listing above the high-water mark until a worker drains the queue', async () => {
     const { queue, prefix } = setup();
     const source = open(manifestPath);

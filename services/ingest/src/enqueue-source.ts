@@ -12,12 +12,12 @@ import type { IngestProgress } from './progress.js';
 import { sourceKindOf } from './source-kind.js';
 
 /**
- * Default objects per chunk: the queue adapter sends 1,000-job addBulk calls with 4 in flight,
- * so a 4,000-object chunk keeps all its lanes busy while the cursor still advances every chunk.
+ * Default objects per chunk: the queue adapter sends 1,000-job script calls with 2 in flight,
+ * so a 2,000-object chunk keeps its lanes busy while the cursor still advances every chunk.
  */
 export const DEFAULT_INGEST_CHUNK = ENQUEUE_CHUNK * ENQUEUE_CHUNKS_IN_FLIGHT;
 
-/** Chunks being enqueued at once; with the adapter's 4 lanes per chunk, 2 keep Redis busy. */
+/** Chunks being enqueued at once; with the adapter's 2 lanes per chunk, 2 keep Redis busy. */
 const CHUNKS_IN_FLIGHT = 2;
 
 /** A backpressure wait longer than this is reported as paused. */
