@@ -3,10 +3,12 @@
  * prefix and obliterates its queue afterwards; nothing here flushes the database.
  */
 import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamicBatcher } from './batcher.js';
 import { redisConnectionFromUrl } from './connection.js';
 import { JobRejectedError } from './errors.js';
+import { JobName, QueueName } from './names.js';
 import type { ScreenJobPayload } from './payloads.js';
 import { ScreenQueue, type ScreenQueueOptions } from './screen-queue.js';
 import { ScreenWorker } from './screen-worker.js';
@@ -120,6 +122,23 @@ describe('ScreenQueue (real Redis)', () => {
     const fifo = openQueue().queue;
     await fifo.enqueueBulk(payloads(1, 'fifo'));
     expect(await fifo.oldestWaitingAgeSeconds(Date.now() + 2000)).toBeGreaterThan(1.9);
+  });
+
+  it('is not fooled by a newer LIFO job (a /v1/predict upload) at the tail of the wait list', async () => {
+    const { queue, prefix } = openQueue();
+    const t0 = Date.now();
+    await queue.enqueueBulk(payloads(3, 'archive'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // What PredictClient does: a LIFO job, served next, sitting where the oldest FIFO job sits.
+    const raw = new Queue(QueueName.Screen, { connection, prefix });
+    try {
+      await raw.add(JobName.ScreenObject, payloads(1, 'predict')[0], { jobId: 'predict-1', lifo: true });
+    } finally {
+      await raw.close();
+    }
+    const age = await queue.oldestWaitingAgeSeconds(t0 + 10_000);
+    expect(age).toBeGreaterThan(9.98);
+    expect(age).toBeLessThanOrEqual(10);
   });
 
   it('waitUntilBelow returns once the backlog drops under the high-water mark', async () => {

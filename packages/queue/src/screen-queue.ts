@@ -141,6 +141,9 @@ export interface QueueCounts {
 
 const COUNTED_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'] as const;
 
+/** Wait-list entries read from the tail by oldestWaitingAgeSeconds (LIFO predict jobs sit there too). */
+const WAIT_TAIL_SCAN = 64;
+
 /** BullMQ's prioritized zset score is priority * 2^32 + an insertion counter (getPriorityScore.lua). */
 const PRIORITY_SCORE_BASE = 0x1_0000_0000;
 
@@ -312,32 +315,36 @@ export class ScreenQueue {
 
   /**
    * Age of the oldest job waiting to start (wait list and prioritized set), 0 when none waits.
-   * The wait list is FIFO (oldest at the tail). In the prioritized set the oldest job of each
-   * priority level is that level's first member, so the candidates are the first member of the
-   * highest and of the lowest level: exact with up to two priority levels in use (archive jobs
-   * plus `/v1/predict`), a lower bound with more.
+   * The wait list is FIFO with the oldest job at the tail, except that `/v1/predict` jobs are
+   * added LIFO, also at the tail: so the last WAIT_TAIL_SCAN entries are read and the oldest of
+   * them counts (exact while fewer predict jobs than that wait at once). In the prioritized set
+   * the oldest job of each priority level is that level's first member, so the candidates are
+   * the first member of the highest and of the lowest level: exact with up to two priority levels
+   * in use, a lower bound with more.
    */
   async oldestWaitingAgeSeconds(now: number = Date.now()): Promise<number> {
     const client = this.#redis;
     const waitKey = this.#queue.toKey('wait');
     const prioritizedKey = this.#queue.toKey('prioritized');
-    const [oldestWaiting, highest, lowest] = await Promise.all([
-      client.lindex(waitKey, -1),
+    const [tail, highest, lowest] = await Promise.all([
+      client.lrange(waitKey, -WAIT_TAIL_SCAN, -1),
       client.zrange(prioritizedKey, 0, 0),
       client.zrange(prioritizedKey, -1, -1, 'WITHSCORES'),
     ]);
-    const candidates = [oldestWaiting, highest[0]];
+    const candidates: (string | undefined)[] = [...tail, highest[0]];
     const lowestScore = lowest[1];
     if (lowestScore !== undefined) {
       const levelStart = Math.floor(Number(lowestScore) / PRIORITY_SCORE_BASE) * PRIORITY_SCORE_BASE;
       const [firstOfLowest] = await client.zrangebyscore(prioritizedKey, levelStart, '+inf', 'LIMIT', 0, 1);
       candidates.push(firstOfLowest);
     }
+    const ids = candidates.filter((id): id is string => id !== undefined);
+    if (ids.length === 0) return 0;
+    const pipeline = client.pipeline();
+    for (const id of ids) pipeline.hget(this.#queue.toKey(id), 'timestamp');
     let oldest = Infinity;
-    for (const id of candidates) {
-      if (id === null || id === undefined) continue;
-      const stored = await client.hget(this.#queue.toKey(id), 'timestamp');
-      if (stored !== null) oldest = Math.min(oldest, Number(stored));
+    for (const [error, stored] of (await pipeline.exec()) ?? []) {
+      if (error === null && typeof stored === 'string') oldest = Math.min(oldest, Number(stored));
     }
     return oldest === Infinity ? 0 : Math.max(0, (now - oldest) / 1000);
   }
