@@ -15,10 +15,11 @@ export const ONNX_TUNED_DEFAULTS = {
   executionMode: 'sequential',
   enableCpuMemArena: true,
   enableMemPattern: true,
-  // Off: spinning threads burn the CPU the decode pool needs in the same process. Measured on 2
-  // cores, DenseNet121 at 224, batch 2, 2 intra-op threads: 45% less CPU time per inference and
-  // no slower (faster on a busy machine); `pnpm bench pipeline --spinning` compares both.
-  allowSpinning: false,
+  // On (onnxruntime's default): in `pnpm bench pipeline --spin-ablation` (cxr screen, 2 cores,
+  // 512 px, decode pool in the same process) turning it off cost a third of the throughput,
+  // although a lone session used ~45% less CPU time without it. CXR_ONNX_ALLOW_SPINNING=0 turns
+  // it off where the CPU is needed elsewhere.
+  allowSpinning: true,
 } as const satisfies Required<OnnxRuntimeOptions>;
 
 /** The onnxruntime SessionOptions for our tuning, without execution providers. */

@@ -76,7 +76,7 @@ describe('onnx and tfjs-wasm runtimes', () => {
     expect(onnx.details.sessionOptions).toMatchObject({
       graphOptimizationLevel: 'all',
       intraOpNumThreads: 1,
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
+      extra: { session: { intra_op: { allow_spinning: '1' } } },
     });
     const wasm = wasmRuntime.describe();
     expect(wasm).toMatchObject({ name: 'tfjs-wasm', backend: ['wasm'], threads: 1 });

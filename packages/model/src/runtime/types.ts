@@ -39,8 +39,8 @@ export interface OnnxRuntimeOptions {
   /**
    * Whether idle intra-op threads spin-wait for work (`session.intra_op.allow_spinning`). Spinning
    * saves microseconds per operator when the cores are otherwise idle, but burns CPU that a decode
-   * pool in the same process needs (`pnpm bench pipeline --spinning` measures both). Default
-   * false (onnxruntime's own default is true).
+   * pool in the same process needs (`pnpm bench pipeline --spin-ablation` measures both).
+   * Default true, as onnxruntime's own default.
    */
   readonly allowSpinning?: boolean;
 }
