@@ -16,7 +16,7 @@ describe('loadConfig', () => {
         CXR_RUNTIME: 'onnx',
         CXR_RUNTIME_THREADS: '2',
         CXR_ONNX_EXECUTION_PROVIDERS: 'cuda, cpu',
-        CXR_ONNX_ALLOW_SPINNING: '1',
+        CXR_ONNX_ALLOW_SPINNING: '0',
       }),
     ).toMatchObject({
       logLevel: 'debug',
@@ -25,10 +25,10 @@ describe('loadConfig', () => {
         runtime: 'onnx',
         threads: 2,
         onnxExecutionProviders: ['cuda', 'cpu'],
-        onnxAllowSpinning: true,
+        onnxAllowSpinning: false,
       },
     });
-    expect(loadConfig({}).runtime.onnxAllowSpinning).toBe(false);
+    expect(loadConfig({}).runtime.onnxAllowSpinning).toBe(true);
     expect(() => loadConfig({ CXR_ONNX_ALLOW_SPINNING: 'yes' })).toThrow(
       /CXR_ONNX_ALLOW_SPINNING must be one of 0, 1/,
     );
@@ -155,6 +155,23 @@ describe('loadConfig', () => {
       runId: 'backlog-2026',
     });
     expect(() => loadConfig({ CXR_INGEST_INTERVAL_SECONDS: '0' })).toThrow(/CXR_INGEST_INTERVAL_SECONDS/);
+  });
+
+  it('reads the drift window settings, with defaults and range checks', () => {
+    expect(loadConfig({}).drift).toEqual({ windowCount: 1000, windowSeconds: 3600, minSamples: 200 });
+    expect(
+      loadConfig({
+        CXR_DRIFT_WINDOW_COUNT: '5000',
+        CXR_DRIFT_WINDOW_SECONDS: '0',
+        CXR_DRIFT_MIN_SAMPLES: '50',
+      }).drift,
+    ).toEqual({ windowCount: 5000, windowSeconds: 0, minSamples: 50 });
+    expect(() => loadConfig({ CXR_DRIFT_WINDOW_COUNT: '0' })).toThrow(
+      /CXR_DRIFT_WINDOW_COUNT must be an integer from 1 to 100000/,
+    );
+    expect(() => loadConfig({ CXR_DRIFT_WINDOW_COUNT: '100001' })).toThrow(/CXR_DRIFT_WINDOW_COUNT/);
+    expect(() => loadConfig({ CXR_DRIFT_WINDOW_SECONDS: '-1' })).toThrow(/CXR_DRIFT_WINDOW_SECONDS/);
+    expect(() => loadConfig({ CXR_DRIFT_MIN_SAMPLES: 'many' })).toThrow(/CXR_DRIFT_MIN_SAMPLES/);
   });
 
   it('rejects an unknown log level', () => {

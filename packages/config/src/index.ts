@@ -30,7 +30,7 @@ export interface RuntimeConfig {
   readonly threads: number;
   /** CXR_ONNX_EXECUTION_PROVIDERS: tried in order, cpu always last (e.g. `tensorrt,cuda,cpu`). */
   readonly onnxExecutionProviders: readonly OnnxExecutionProvider[];
-  /** CXR_ONNX_ALLOW_SPINNING: let idle onnxruntime threads spin-wait (default off: the decode pool needs the CPU). */
+  /** CXR_ONNX_ALLOW_SPINNING: let idle onnxruntime intra-op threads spin-wait (default on, onnxruntime's default). */
   readonly onnxAllowSpinning: boolean;
 }
 
@@ -80,6 +80,15 @@ export interface ApiConfig {
   readonly predictTimeoutMs: number;
 }
 
+export interface DriftConfig {
+  /** CXR_DRIFT_WINDOW_COUNT: the drift window holds at most this many recent ok results. */
+  readonly windowCount: number;
+  /** CXR_DRIFT_WINDOW_SECONDS: results older than this leave the drift window; 0 = no age limit. */
+  readonly windowSeconds: number;
+  /** CXR_DRIFT_MIN_SAMPLES: no drift statistic is exported from fewer values than this. */
+  readonly minSamples: number;
+}
+
 /**
  * The AWS variables the S3 client honours (endpoint, region, credentials, path style), passed
  * to @cxr/storage as an explicit object: that package never reads process.env itself.
@@ -108,6 +117,7 @@ export interface AppConfig {
   readonly queue: QueueConfig;
   readonly api: ApiConfig;
   readonly ingest: IngestServiceConfig;
+  readonly drift: DriftConfig;
   readonly s3Env: Readonly<Partial<Record<(typeof S3_ENV_VARIABLES)[number], string>>>;
 }
 
@@ -210,7 +220,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       runtime: oneOf(env, 'CXR_RUNTIME', RUNTIME_CHOICES, 'auto'),
       threads: positiveInt(env, 'CXR_RUNTIME_THREADS', availableParallelism()),
       onnxExecutionProviders: listOf(env, 'CXR_ONNX_EXECUTION_PROVIDERS', ONNX_EXECUTION_PROVIDERS, ['cpu']),
-      onnxAllowSpinning: oneOf(env, 'CXR_ONNX_ALLOW_SPINNING', ['0', '1'], '0') === '1',
+      onnxAllowSpinning: oneOf(env, 'CXR_ONNX_ALLOW_SPINNING', ['0', '1'], '1') === '1',
     },
     store: {
       url: urlWithScheme(
@@ -245,6 +255,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
       token: optionalSecret(env, 'CXR_API_TOKEN', 16),
       predictMaxBytes: positiveInt(env, 'CXR_PREDICT_MAX_BYTES', 64 * 1024 * 1024),
       predictTimeoutMs: positiveInt(env, 'CXR_PREDICT_TIMEOUT_MS', 60_000),
+    },
+    // Defaults as @cxr/metrics' DEFAULT_DRIFT_WINDOW_* (config depends on no package); the
+    // window count is capped at its MAX_DRIFT_WINDOW_COUNT (the ring buffers are preallocated).
+    drift: {
+      windowCount: optionalIntIn(env, 'CXR_DRIFT_WINDOW_COUNT', 1, 100_000) ?? 1000,
+      windowSeconds: optionalIntIn(env, 'CXR_DRIFT_WINDOW_SECONDS', 0, 365 * 24 * 3600) ?? 3600,
+      minSamples: optionalIntIn(env, 'CXR_DRIFT_MIN_SAMPLES', 1, 100_000) ?? 200,
     },
     s3Env: Object.fromEntries(
       S3_ENV_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),

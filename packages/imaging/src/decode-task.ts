@@ -17,6 +17,7 @@ import {
   returnFrameBuffer,
   returnSampleCache,
 } from './frame-buffers.js';
+import { imageFeatures, type ImageFeatures } from './image-features.js';
 import { preprocessForModel } from './preprocess.js';
 import type { IntensityUsed } from './preprocess.js';
 import { resizeGray } from './resize.js';
@@ -91,6 +92,11 @@ export interface DecodeResult<O extends DecodeOutput = DecodeOutput> {
   readonly display?: Pick<DisplayImage, 'voiUsed' | 'inverted'>;
   /** For model outputs: the tensor's layout and how intensity was turned into [0,1]. */
   readonly model?: { readonly layout: InputLayout; readonly intensityUsed: IntensityUsed };
+  /**
+   * For 'modality' and model outputs: mean and standard deviation after the Modality LUT, and Bits
+   * Stored, for drift monitoring (computed here, in the decode thread, while the frame is at hand).
+   */
+  readonly features?: ImageFeatures;
   readonly timings: StageTimings;
 }
 
@@ -144,6 +150,7 @@ async function decodeAndConvert<O extends DecodeOutput>(
     return {
       ...base,
       channels: frame.samplesPerPixel,
+      features: imageFeatures(frame, info.modalityLut),
       pixels: pixels as PixelsFor<O>,
       timings: { decodeMs: t1 - t0, lutMs: performance.now() - t1, resizeMs: 0 },
     };
@@ -151,6 +158,11 @@ async function decodeAndConvert<O extends DecodeOutput>(
   if (typeof output === 'object' && 'model' in output) {
     const input = output.model;
     const { tensor, timings, intensityUsed } = await preprocessForModel(frame, info, input);
+    // After preprocessing, which has already refused a frame the features could not describe (a
+    // non-finite rescale); the stored samples are untouched by it and still this thread's.
+    const tf = performance.now();
+    const features = imageFeatures(frame, info.modalityLut);
+    const featuresMs = performance.now() - tf;
     return {
       ...base,
       width: input.size,
@@ -158,10 +170,12 @@ async function decodeAndConvert<O extends DecodeOutput>(
       channels: input.channels,
       display: { voiUsed: intensityUsed.voiUsed, inverted: intensityUsed.inverted },
       model: { layout: input.layout, intensityUsed },
+      features,
       pixels: tensor as PixelsFor<O>,
       timings: {
         decodeMs: t1 - t0,
-        lutMs: timings.intensityMs,
+        // The feature pass reads the frame once more; it is counted with the intensity step.
+        lutMs: timings.intensityMs + featuresMs,
         resizeMs: timings.cropMs + timings.resizeMs,
         normalizeMs: timings.normalizeMs,
       },

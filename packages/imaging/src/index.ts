@@ -1,5 +1,6 @@
 export * from './decode-pool.js';
 export * from './decode-task.js';
+export * from './image-features.js';
 export * from './png.js';
 export * from './preprocess.js';
 export * from './resize.js';

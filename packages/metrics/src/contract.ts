@@ -19,6 +19,7 @@ export const METRIC_CONTRACT = {
   cxr_prediction_score: { type: 'histogram', labelNames: ['label'] },
   cxr_positive_rate: { type: 'gauge', labelNames: ['label'] },
   cxr_prediction_drift_psi: { type: 'gauge', labelNames: ['label'] },
+  cxr_prediction_drift_js: { type: 'gauge', labelNames: ['label'] },
   cxr_input_drift_psi: { type: 'gauge', labelNames: ['feature'] },
   cxr_model_info: { type: 'gauge', labelNames: ['model', 'version', 'runtime'] },
 } as const satisfies Record<

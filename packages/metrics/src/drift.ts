@@ -121,6 +121,21 @@ export function jensenShannon(p: readonly number[], q: readonly number[]): numbe
   return Math.min(1, Math.max(0, sum));
 }
 
+/** Throws RangeError unless `edges` are at least two strictly increasing numbers (n+1 edges, n bins). */
+export function checkEdges(edges: readonly number[]): void {
+  validateEdges(edges);
+}
+
+/**
+ * The bin of `v` under {@link histogram}'s rules (half-open bins, last one closed, out-of-range
+ * values clamped to the end bins). `edges` are not re-validated: check them once with
+ * {@link checkEdges}; this is the per-value path of the drift windows.
+ */
+export function histogramBin(v: number, edges: readonly number[]): number {
+  if (Number.isNaN(v)) throw new RangeError('histogramBin: value is NaN');
+  return binIndex(v, edges);
+}
+
 function validateEdges(edges: readonly number[]): void {
   if (edges.length < 2) throw new RangeError('histogram: need at least two edges (one bin)');
   for (let i = 0; i < edges.length; i++) {

@@ -62,6 +62,7 @@ function exerciseAll(m: CxrMetrics): void {
   m.observeScore('Cardiomegaly', 0.73);
   m.setPositiveRate('Cardiomegaly', 0.12);
   m.setPredictionDrift('Cardiomegaly', 0.05);
+  m.setPredictionDriftJs('Cardiomegaly', 0.01);
   m.setInputDrift('image_mean', 0.3);
   m.setModelInfo('densenet121-res512', '1.0.0', 'onnx');
 }
@@ -93,6 +94,7 @@ describe('createMetrics: the contract', () => {
         'cxr_items_total',
         'cxr_model_info',
         'cxr_positive_rate',
+        'cxr_prediction_drift_js',
         'cxr_prediction_drift_psi',
         'cxr_prediction_score',
         'cxr_queue_jobs',
@@ -300,6 +302,33 @@ describe('createMetrics: label safety', () => {
 });
 
 describe('createMetrics: helpers', () => {
+  it('clear* removes exactly the drift series of one label or feature', async () => {
+    const m = createMetrics();
+    for (const label of ['a', 'b']) {
+      m.setPredictionDrift(label, 0.2);
+      m.setPredictionDriftJs(label, 0.03);
+      m.setPositiveRate(label, 0.5);
+    }
+    m.setInputDrift('image_mean', 0.4);
+    m.setInputDrift('rows', 0.1);
+    m.clearPredictionDrift('a');
+    m.clearPositiveRate('b');
+    m.clearInputDrift('rows');
+    const series = parseSeries(await m.contractMetricsText())
+      .filter((s) => /drift|positive_rate/.test(s.name))
+      .map((s) => `${s.name}${JSON.stringify(s.labels)}=${s.value}`)
+      .sort();
+    expect(series).toEqual([
+      'cxr_input_drift_psi{"feature":"image_mean"}=0.4',
+      'cxr_positive_rate{"label":"a"}=0.5',
+      'cxr_prediction_drift_js{"label":"b"}=0.03',
+      'cxr_prediction_drift_psi{"label":"b"}=0.2',
+    ]);
+    expect(() => {
+      m.setPredictionDriftJs('a', 1.5);
+    }).toThrow(RangeError);
+  });
+
   it('setModelInfo leaves exactly one info series, the latest', async () => {
     const m = createMetrics();
     m.setModelInfo('densenet121', '1.0.0', 'tfjs');

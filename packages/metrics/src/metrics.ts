@@ -78,6 +78,7 @@ export interface CxrMetricObjects {
   readonly predictionScore: Histogram<'label'>;
   readonly positiveRate: Gauge<'label'>;
   readonly predictionDriftPsi: Gauge<'label'>;
+  readonly predictionDriftJs: Gauge<'label'>;
   readonly inputDriftPsi: Gauge<'feature'>;
   readonly modelInfo: Gauge<'model' | 'version' | 'runtime'>;
 }
@@ -183,6 +184,12 @@ export class CxrMetrics {
         name: 'cxr_prediction_drift_psi',
         help: 'Population stability index of the score distribution per label vs the bundle reference.',
         labelNames: c.cxr_prediction_drift_psi.labelNames,
+        registers,
+      }),
+      predictionDriftJs: new Gauge({
+        name: 'cxr_prediction_drift_js',
+        help: 'Jensen-Shannon divergence (base 2, 0..1) of the score distribution per label vs the bundle reference.',
+        labelNames: c.cxr_prediction_drift_js.labelNames,
         registers,
       }),
       inputDriftPsi: new Gauge({
@@ -293,6 +300,31 @@ export class CxrMetrics {
   /** Sets the score-distribution PSI of a label against the bundle reference. */
   setPredictionDrift(label: string, psiValue: number): void {
     this.metrics.predictionDriftPsi.set({ label: safeLabelValue(label) }, checkCount(psiValue));
+  }
+
+  /** Sets the score-distribution Jensen-Shannon divergence (base 2, in [0, 1]) of a label. */
+  setPredictionDriftJs(label: string, divergence: number): void {
+    this.metrics.predictionDriftJs.set({ label: safeLabelValue(label) }, checkUnit(divergence));
+  }
+
+  /**
+   * Removes the drift series of a label (PSI and Jensen-Shannon): no value is
+   * better than a stale one when the window no longer holds enough results.
+   */
+  clearPredictionDrift(label: string): void {
+    const labels = { label: safeLabelValue(label) };
+    this.metrics.predictionDriftPsi.remove(labels);
+    this.metrics.predictionDriftJs.remove(labels);
+  }
+
+  /** Removes the positive-rate series of a label (empty window). */
+  clearPositiveRate(label: string): void {
+    this.metrics.positiveRate.remove({ label: safeLabelValue(label) });
+  }
+
+  /** Removes the drift series of an input feature. */
+  clearInputDrift(feature: string): void {
+    this.metrics.inputDriftPsi.remove({ feature: safeLabelValue(feature) });
   }
 
   /** Sets the PSI of an input feature (e.g. `image_mean`, `manufacturer`) against the reference. */

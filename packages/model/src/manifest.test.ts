@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,9 @@ import {
   ModelBundleError,
   parseManifest,
   readManifest,
+  withManifestReference,
   writeBundle,
+  writeManifestReference,
   type ModelManifest,
 } from './manifest.js';
 
@@ -33,7 +35,20 @@ function validManifest(): ModelManifest {
       thresholds: { atelectasis: 0.3, effusion: 0.6 },
       decision: 'thresholds',
     },
-    reference: { scores: { effusion: { edges: [0, 0.5, 1], counts: [10, 2] } }, note: 'free-form' },
+    reference: {
+      version: 1,
+      n: 12,
+      source: {
+        kind: 'run',
+        runId: 'validation-2026-11',
+        modelId: 'cxr-test',
+        modelVersion: '1.0.0',
+        computedAt: '2026-11-27T00:00:00.000Z',
+      },
+      scores: { effusion: { edges: [0, 0.5, 1], probabilities: [0.75, 0.25], n: 12 } },
+      numeric: { bits_stored: { edges: [11, 11.5, 12.5, 13], probabilities: [0, 1, 0], n: 12 } },
+      categorical: { manufacturer: { probabilities: { ACME: 0.5, unknown: 0.25, other: 0.25 }, n: 12 } },
+    },
     provenance: {
       trainingData: 'ChestX-ray14 train split',
       metrics: { auroc: 0.81 },
@@ -67,10 +82,10 @@ function errorFor(...edits: [string, unknown][]): string {
 }
 
 describe('parseManifest', () => {
-  it('accepts a valid multi-label manifest and keeps loose reference/provenance keys', () => {
+  it('accepts a valid multi-label manifest with a version 1 drift reference', () => {
     const m = parseManifest(validManifest());
     expect(m.output.labels).toEqual(['atelectasis', 'effusion']);
-    expect(m.reference).toMatchObject({ note: 'free-form' });
+    expect(m.reference).toEqual(validManifest().reference);
   });
 
   it.each([
@@ -98,10 +113,44 @@ describe('parseManifest', () => {
     ['weights[0]: expected a relative file name', 'weights', ['../model.onnx']],
     ['weights: format onnx expects exactly one .onnx file', 'weights', ['model.json']],
     [
-      'reference.scores.effusion.counts: expected edges.length - 1 counts',
-      'reference.scores.effusion.counts',
+      'reference.scores.effusion.probabilities: expected edges.length - 1 probabilities',
+      'reference.scores.effusion.probabilities',
       [1],
     ],
+    [
+      'reference.scores.effusion.probabilities: expected probabilities summing to 1',
+      'reference.scores.effusion.probabilities',
+      [0.5, 0.25],
+    ],
+    [
+      'reference.scores.effusion.edges[2]: expected strictly increasing',
+      'reference.scores.effusion.edges',
+      [0, 1, 1],
+    ],
+    [
+      'reference.scores.nodule: not one of output.labels',
+      'reference.scores.nodule',
+      { edges: [0, 1], probabilities: [1], n: 1 },
+    ],
+    ['reference.version: expected version 1', 'reference.version', 2],
+    ['reference.n: expected a positive integer', 'reference.n', 0],
+    [
+      'reference.numeric: unknown key(s) "pixel_spacing"',
+      'reference.numeric.pixel_spacing',
+      { edges: [0, 1], probabilities: [1], n: 1 },
+    ],
+    [
+      'reference.categorical.manufacturer.probabilities.other: required',
+      'reference.categorical.manufacturer.probabilities',
+      { ACME: 1 },
+    ],
+    [
+      'reference.categorical.manufacturer.probabilities.ACME: expected a probability in [0,1]',
+      'reference.categorical.manufacturer.probabilities.ACME',
+      1.5,
+    ],
+    ['reference.source.computedAt: expected an ISO 8601 date-time', 'reference.source.computedAt', 'today'],
+    ['reference: unknown key(s) "note"', 'reference.note', 'free-form'],
     ['provenance.date: expected an ISO 8601 date-time', 'provenance.date', 'yesterday'],
     ['(root): unknown key(s) "labels"', 'labels', []],
   ])('names the bad field: %s', (expected, dotted, value) => {
@@ -165,5 +214,63 @@ describe('bundle folders', () => {
     await writeBundle(bad, validManifest(), { 'model.onnx': new Uint8Array([1]) });
     await writeFile(path.join(bad, 'manifest.json'), '{"id": ');
     await expect(readManifest(bad)).rejects.toMatchObject({ code: 'manifest_not_json' });
+  });
+});
+
+describe('withManifestReference', () => {
+  const withoutReference = (): Omit<ModelManifest, 'reference'> => {
+    const { reference: _dropped, ...rest } = validManifest();
+    return rest;
+  };
+  const newReference = (): NonNullable<ModelManifest['reference']> => ({
+    ...validManifest().reference!,
+    n: 40,
+    scores: { atelectasis: { edges: [0, 0.5, 1], probabilities: [0.25, 0.75], n: 40 } },
+  });
+
+  it('appends the member and keeps every other byte, with the indentation of the file', () => {
+    // Hand-formatted: odd spacing and key order that JSON.stringify would not reproduce.
+    const original =
+      JSON.stringify(withoutReference(), null, 4).replace('"id": "cxr-test"', '"id":   "cxr-test"') + '\n';
+    const out = withManifestReference(original, newReference());
+    const cut = original.lastIndexOf('\n}');
+    expect(out.slice(0, cut)).toBe(original.slice(0, cut));
+    expect(out.slice(cut)).toBe(
+      `,\n    "reference": ${JSON.stringify(newReference(), null, 4).replaceAll('\n', '\n    ')}\n}\n`,
+    );
+    expect(parseManifest(JSON.parse(out)).reference).toEqual(newReference());
+  });
+
+  it('replaces an existing reference in place', () => {
+    const original = JSON.stringify(validManifest(), null, 2);
+    const out = withManifestReference(original, newReference());
+    const start = original.indexOf('"reference": ') + '"reference": '.length;
+    const end = original.indexOf('\n  "provenance"') - 1; // the comma after the old value
+    expect(out.slice(0, start)).toBe(original.slice(0, start));
+    expect(out.slice(out.length - (original.length - end))).toBe(original.slice(end));
+    expect(JSON.parse(out)).toEqual({ ...validManifest(), reference: newReference() });
+  });
+
+  it('refuses a reference that does not validate, naming the field', () => {
+    const bad = { ...newReference(), scores: { nodule: { edges: [0, 1], probabilities: [1], n: 1 } } };
+    expect(() => withManifestReference(JSON.stringify(validManifest()), bad)).toThrow(
+      'reference.scores.nodule: not one of output.labels',
+    );
+  });
+
+  it('writeManifestReference replaces manifest.json atomically (no temporary file left)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'cxr-manifest-ref-'));
+    try {
+      await writeBundle(dir, validManifest(), { 'model.onnx': new Uint8Array([1]) });
+      const manifest = await writeManifestReference(dir, newReference());
+      expect(manifest.reference).toEqual(newReference());
+      expect((await readManifest(dir)).reference).toEqual(newReference());
+      expect((await readdir(dir)).sort()).toEqual(['manifest.json', 'model.onnx']);
+      const before = await readFile(path.join(dir, 'manifest.json'), 'utf8');
+      await expect(writeManifestReference(dir, { version: 2 })).rejects.toThrow(/reference\.version/);
+      expect(await readFile(path.join(dir, 'manifest.json'), 'utf8')).toBe(before);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

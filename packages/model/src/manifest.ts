@@ -1,4 +1,4 @@
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod';
 
@@ -121,14 +121,55 @@ const inputSchema = z
     }
   });
 
-const histogramSchema = z
+/** Version of the `reference` block this code reads and `cxr model reference` writes. */
+export const REFERENCE_VERSION = 1;
+// Feature names of the drift reference; the same lists as @cxr/metrics' NUMERIC_FEATURES and
+// CATEGORICAL_FEATURES (model must not depend on metrics; the results tests check they agree).
+export const REFERENCE_NUMERIC_FEATURES = [
+  'image_mean',
+  'image_std',
+  'rows',
+  'columns',
+  'bits_stored',
+] as const;
+export const REFERENCE_CATEGORICAL_FEATURES = [
+  'manufacturer',
+  'modality',
+  'view_position',
+  'photometric_interpretation',
+  'transfer_syntax',
+] as const;
+/** The catch-all category every categorical reference distribution carries. */
+export const REFERENCE_OTHER_CATEGORY = 'other';
+// Probabilities are stored as computed (count / n), so their float sum is 1 within a few ulps.
+const PROBABILITY_SUM_TOLERANCE = 1e-6;
+
+const probability = finite.min(0, { error: 'expected a probability in [0,1]' }).max(1, {
+  error: 'expected a probability in [0,1]',
+});
+
+function checkSum(values: readonly number[], ctx: z.RefinementCtx, path: PropertyKey[]): void {
+  const sum = values.reduce((a, b) => a + b, 0);
+  if (Math.abs(sum - 1) > PROBABILITY_SUM_TOLERANCE) {
+    ctx.addIssue({ code: 'custom', path, message: `expected probabilities summing to 1 (sum ${sum})` });
+  }
+}
+
+// A distribution over fixed bins: edges[i] <= x < edges[i+1], the last bin closed, values outside
+// [edges[0], edges[n]] counted in the end bins (see @cxr/metrics histogram).
+const binnedDistributionSchema = z
   .strictObject({
-    edges: z.array(finite).min(2),
-    counts: z.array(z.number().int().nonnegative({ error: 'expected a non-negative integer' })),
+    edges: z.array(finite).min(2, { error: 'expected at least two edges' }),
+    probabilities: z.array(probability),
+    n: positiveInt,
   })
   .superRefine((h, ctx) => {
-    if (h.counts.length !== h.edges.length - 1) {
-      ctx.addIssue({ code: 'custom', path: ['counts'], message: 'expected edges.length - 1 counts' });
+    if (h.probabilities.length !== h.edges.length - 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['probabilities'],
+        message: 'expected edges.length - 1 probabilities',
+      });
     }
     for (let i = 1; i < h.edges.length; i++) {
       if (!(h.edges[i]! > h.edges[i - 1]!)) {
@@ -136,13 +177,52 @@ const histogramSchema = z
         return;
       }
     }
+    checkSum(h.probabilities, ctx, ['probabilities']);
   });
 
-// Drift reference (filled by a later issue): loosely typed, but histograms that are present must be
-// well formed, and nothing but JSON objects is accepted.
-const referenceSchema = z.looseObject({
-  scores: z.record(z.string(), histogramSchema).optional(),
-  features: z.record(z.string(), histogramSchema).optional(),
+const categoricalDistributionSchema = z
+  .strictObject({
+    probabilities: z.record(nonEmptyString, probability),
+    n: positiveInt,
+  })
+  .superRefine((c, ctx) => {
+    if (!(REFERENCE_OTHER_CATEGORY in c.probabilities)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['probabilities', REFERENCE_OTHER_CATEGORY],
+        message: 'required (the bucket of categories the reference does not list)',
+      });
+    }
+    checkSum(Object.values(c.probabilities), ctx, ['probabilities']);
+  });
+
+const numericFeaturesShape = Object.fromEntries(
+  REFERENCE_NUMERIC_FEATURES.map((f) => [f, binnedDistributionSchema.optional()]),
+) as Record<(typeof REFERENCE_NUMERIC_FEATURES)[number], z.ZodOptional<typeof binnedDistributionSchema>>;
+const categoricalFeaturesShape = Object.fromEntries(
+  REFERENCE_CATEGORICAL_FEATURES.map((f) => [f, categoricalDistributionSchema.optional()]),
+) as Record<
+  (typeof REFERENCE_CATEGORICAL_FEATURES)[number],
+  z.ZodOptional<typeof categoricalDistributionSchema>
+>;
+
+// Drift reference, version 1: the distributions the results service compares its sliding window
+// with (cxr_prediction_drift_*, cxr_input_drift_psi). Written by `cxr model reference`.
+const referenceSchema = z.strictObject({
+  version: z.literal(REFERENCE_VERSION, { error: `expected version ${REFERENCE_VERSION}` }),
+  /** Ok results the reference was computed from. */
+  n: positiveInt,
+  source: z.strictObject({
+    kind: z.literal('run'),
+    runId: nonEmptyString,
+    modelId: nonEmptyString,
+    modelVersion: nonEmptyString,
+    computedAt: z.iso.datetime({ error: 'expected an ISO 8601 date-time' }),
+  }),
+  /** Per output label: score distribution. */
+  scores: z.record(nonEmptyString, binnedDistributionSchema),
+  numeric: z.strictObject(numericFeaturesShape),
+  categorical: z.strictObject(categoricalFeaturesShape),
 });
 
 const provenanceSchema = z.looseObject({
@@ -208,6 +288,15 @@ export const modelManifestSchema = z
     provenance: provenanceSchema.optional(),
   })
   .superRefine((m, ctx) => {
+    for (const label of Object.keys(m.reference?.scores ?? {})) {
+      if (!m.output.labels.includes(label)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reference', 'scores', label],
+          message: 'not one of output.labels',
+        });
+      }
+    }
     const first = m.weights[0];
     if (first === undefined) return;
     if (m.format === 'onnx' && (m.weights.length !== 1 || !first.endsWith('.onnx'))) {
@@ -232,6 +321,7 @@ export const modelManifestSchema = z
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
 export type ManifestInput = ModelManifest['input'];
 export type ManifestOutput = ModelManifest['output'];
+export type ManifestReference = NonNullable<ModelManifest['reference']>;
 
 export const MODEL_BUNDLE_ERROR_CODES = [
   'manifest_missing',
@@ -366,4 +456,133 @@ export async function writeBundle(
   }
   await writeFile(path.join(dir, MANIFEST_FILE), `${JSON.stringify(valid, null, 2)}\n`);
   return { dir, manifest: valid, weightPaths: valid.weights.map((name) => path.join(dir, name)) };
+}
+
+/** One top-level member of a JSON object text: where its key starts and its value ends. */
+interface MemberSpan {
+  readonly key: string;
+  readonly keyStart: number;
+  readonly valueStart: number;
+  readonly valueEnd: number;
+}
+
+/** Index just past the JSON string starting at `i` (text[i] is the opening quote). */
+function skipString(text: string, i: number): number {
+  for (let j = i + 1; j < text.length; j++) {
+    if (text[j] === '\\') j++;
+    else if (text[j] === '"') return j + 1;
+  }
+  throw new Error('unterminated string');
+}
+
+/** Index just past the JSON value starting at `i` (valid JSON assumed: the text was parsed first). */
+function skipValue(text: string, i: number): number {
+  if (text[i] === '"') return skipString(text, i);
+  if (text[i] === '{' || text[i] === '[') {
+    let depth = 0;
+    for (let j = i; j < text.length; j++) {
+      const c = text[j];
+      if (c === '"') j = skipString(text, j) - 1;
+      else if (c === '{' || c === '[') depth++;
+      else if (c === '}' || c === ']') {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+    }
+    throw new Error('unterminated object or array');
+  }
+  let j = i;
+  while (j < text.length && !/[\s,}\]]/.test(text[j]!)) j++;
+  return j;
+}
+
+function skipSpace(text: string, i: number): number {
+  let j = i;
+  while (j < text.length && /\s/.test(text[j]!)) j++;
+  return j;
+}
+
+/** The top-level members of a JSON object text, in order. */
+function topLevelMembers(text: string): { members: MemberSpan[]; close: number } {
+  let i = skipSpace(text, 0);
+  if (text[i] !== '{') throw new Error('not a JSON object');
+  const members: MemberSpan[] = [];
+  i = skipSpace(text, i + 1);
+  if (text[i] === '}') return { members, close: i };
+  for (;;) {
+    const keyStart = i;
+    const keyEnd = skipString(text, i);
+    const key = JSON.parse(text.slice(keyStart, keyEnd)) as string;
+    i = skipSpace(text, keyEnd);
+    i = skipSpace(text, i + 1); // past ':'
+    const valueStart = i;
+    const valueEnd = skipValue(text, i);
+    members.push({ key, keyStart, valueStart, valueEnd });
+    i = skipSpace(text, valueEnd);
+    if (text[i] === '}') return { members, close: i };
+    i = skipSpace(text, i + 1); // past ','
+  }
+}
+
+/**
+ * manifest.json text with its `reference` member set to `reference` and every other byte kept:
+ * an existing `reference` value is replaced in place, otherwise the member is appended after the
+ * last one with the indentation the file uses. Throws ModelBundleError when the text is not a
+ * manifest or the result does not validate.
+ */
+export function withManifestReference(text: string, reference: unknown, source = MANIFEST_FILE): string {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new ModelBundleError('manifest_not_json', `${source}: not valid JSON`, { cause });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ModelBundleError('manifest_invalid', `${source}: (root): expected an object`);
+  }
+  // The whole manifest with the new reference must validate before anything is written.
+  const expected = parseManifest({ ...json, reference }, source);
+  const { members, close } = topLevelMembers(text);
+  const existing = members.find((m) => m.key === 'reference');
+  const last = members[members.length - 1];
+  // Indentation of the top-level members (two spaces when the object is empty or on one line).
+  const lineStart = last === undefined ? -1 : text.lastIndexOf('\n', last.keyStart);
+  const indent =
+    last !== undefined && lineStart >= 0
+      ? text.slice(lineStart + 1, last.keyStart).replace(/\S.*$/, '')
+      : '  ';
+  const unit = indent === '' ? '  ' : indent;
+  const value = JSON.stringify(reference, null, unit).replaceAll('\n', `\n${indent}`);
+  let out: string;
+  if (existing !== undefined) {
+    out = text.slice(0, existing.valueStart) + value + text.slice(existing.valueEnd);
+  } else if (last === undefined) {
+    out = `${text.slice(0, close)}\n${unit}"reference": ${value}\n${text.slice(close)}`;
+  } else {
+    out = `${text.slice(0, last.valueEnd)},\n${indent}"reference": ${value}${text.slice(last.valueEnd)}`;
+  }
+  // Belt and braces: the edit must mean exactly the intended manifest.
+  if (JSON.stringify(parseManifest(JSON.parse(out), source)) !== JSON.stringify(expected)) {
+    throw new ModelBundleError('manifest_invalid', `${source}: could not insert the reference in place`);
+  }
+  return out;
+}
+
+/**
+ * Sets the `reference` of the bundle in `dir` (see withManifestReference), writing manifest.json
+ * through a temporary file and a rename so a reader never sees half a manifest.
+ */
+export async function writeManifestReference(dir: string, reference: unknown): Promise<ModelManifest> {
+  const file = path.join(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new ModelBundleError('manifest_missing', `${MANIFEST_FILE}: cannot read ${file}`, { cause });
+  }
+  const updated = withManifestReference(text, reference);
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, updated);
+  await rename(temporary, file);
+  return parseManifest(JSON.parse(updated));
 }

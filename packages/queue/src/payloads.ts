@@ -68,6 +68,18 @@ export const technicalTagsSchema = z.strictObject({
 });
 export type ResultTechnicalTags = z.infer<typeof technicalTagsSchema>;
 
+/**
+ * Per-image input features for drift monitoring, computed in the decode thread: mean and
+ * population standard deviation of the frame after the Modality LUT, and Bits Stored (0028,0101).
+ * Statistics only, never pixel values.
+ */
+export const imageFeaturesSchema = z.strictObject({
+  imageMean: z.number(),
+  imageStd: z.number().nonnegative(),
+  bitsStored: z.number().int().min(1).max(32),
+});
+export type ResultImageFeatures = z.infer<typeof imageFeaturesSchema>;
+
 /** Fields every result message has, whatever the outcome. */
 const resultBaseShape = {
   /** The `cxr-screen` job id (see `screenJobId`); the store's idempotency key with the model. */
@@ -87,6 +99,8 @@ const resultBaseShape = {
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
   timingsMs: stageTimingsSchema,
+  /** Absent when the image was never decoded (fetch failures, rejects) and from older workers. */
+  features: imageFeaturesSchema.optional(),
   enqueuedAt: epochMs,
   finishedAt: epochMs,
   /** BullMQ attempts made before this outcome (0 on first try). */

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DynamicBatcher } from './batcher.js';
-import { redisConnectionFromUrl } from './connection.js';
+import { createRedisClient, redisConnectionFromUrl } from './connection.js';
 import { JobRejectedError } from './errors.js';
 import { JobName, QueueName } from './names.js';
 import type { ScreenJobPayload } from './payloads.js';
@@ -130,11 +130,13 @@ describe('ScreenQueue (real Redis)', () => {
     await queue.enqueueBulk(payloads(3, 'archive'));
     await new Promise((resolve) => setTimeout(resolve, 50));
     // What PredictClient does: a LIFO job, served next, sitting where the oldest FIFO job sits.
-    const raw = new Queue(QueueName.Screen, { connection, prefix });
+    const redis = createRedisClient(connection);
+    const raw = new Queue(QueueName.Screen, { connection: redis, prefix });
     try {
       await raw.add(JobName.ScreenObject, payloads(1, 'predict')[0], { jobId: 'predict-1', lifo: true });
     } finally {
       await raw.close();
+      await redis.quit();
     }
     const age = await queue.oldestWaitingAgeSeconds(t0 + 10_000);
     expect(age).toBeGreaterThan(9.98);

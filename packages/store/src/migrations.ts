@@ -93,6 +93,24 @@ CREATE TABLE results (
 CREATE INDEX results_run ON results (run_id, uri, model_id, model_version);
 `;
 
+// Version 2: drift-monitoring input features (nullable: rows written before it have none), and
+// the index of the results service's start-up query (recentResults): the most recent ok rows of
+// one model version. Partial, so rejected and failed rows cost it nothing.
+const V2_SQLITE = `
+ALTER TABLE results ADD COLUMN image_mean REAL;
+ALTER TABLE results ADD COLUMN image_std REAL;
+ALTER TABLE results ADD COLUMN bits_stored INTEGER;
+CREATE INDEX results_recent_ok ON results (model_id, model_version, updated_at) WHERE outcome = 'ok';
+`;
+
+const V2_POSTGRES = `
+ALTER TABLE results ADD COLUMN image_mean DOUBLE PRECISION;
+ALTER TABLE results ADD COLUMN image_std DOUBLE PRECISION;
+ALTER TABLE results ADD COLUMN bits_stored INTEGER;
+CREATE INDEX results_recent_ok ON results (model_id, model_version, updated_at) WHERE outcome = 'ok';
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'results', sqlite: V1_SQLITE, postgres: V1_POSTGRES },
+  { version: 2, name: 'drift_features', sqlite: V2_SQLITE, postgres: V2_POSTGRES },
 ];

@@ -22,7 +22,9 @@ import {
 import {
   emptyOutcomeCounts,
   pageSize,
+  recentLimit,
   type ExistingResult,
+  type RecentResultsQuery,
   type IterateOptions,
   type ReasonCount,
   type ResultStore,
@@ -30,7 +32,7 @@ import {
   type UpsertSummary,
 } from './result-store.js';
 
-// PostgreSQL allows 65,535 bind parameters per statement; 32 per row -> 1,000 rows is ~32,000.
+// PostgreSQL allows 65,535 bind parameters per statement; 35 per row -> 1,000 rows is ~35,000.
 const ROWS_PER_STATEMENT = 1000;
 // Advisory lock namespace for migrations (an arbitrary constant; the second key is the schema).
 const MIGRATION_LOCK_CLASS = 0x43585231; // "CXR1"
@@ -243,6 +245,22 @@ export class PostgresResultStore implements ResultStore {
       if (page.length < limit) return;
       last = page[page.length - 1];
     }
+  }
+
+  async recentResults(query: RecentResultsQuery): Promise<StoredResult[]> {
+    const limit = recentLimit(query.limit);
+    // The inner query walks the results_recent_ok index backwards; the outer one flips the page
+    // to oldest first.
+    const result = await this.pool.query(
+      `SELECT * FROM (
+         SELECT ${SELECT_LIST} FROM results
+         WHERE model_id = $1 AND model_version = $2 AND outcome = 'ok'
+           AND ($3::timestamptz IS NULL OR updated_at >= $3::timestamptz)
+         ORDER BY updated_at DESC, uri DESC LIMIT $4
+       ) AS recent ORDER BY updated_at, uri`,
+      [query.modelId, query.modelVersion, query.since?.toISOString() ?? null, limit],
+    );
+    return result.rows.map((row: Record<string, unknown>) => storedResultFromRecord(row));
   }
 
   async listRuns(): Promise<RunSummary[]> {

@@ -60,6 +60,13 @@ export const resultRowSchema = z
     transferSyntax: uid.nullable().default(null),
     rows: z.number().int().positive().nullable().default(null),
     columns: z.number().int().positive().nullable().default(null),
+    /**
+     * Input features for drift monitoring: mean and (population) standard deviation of the frame's
+     * values after the modality LUT, and Bits Stored (0028,0101). Image statistics, no pixels.
+     */
+    imageMean: z.number().nullable().default(null),
+    imageStd: z.number().nonnegative().nullable().default(null),
+    bitsStored: z.number().int().min(1).max(32).nullable().default(null),
     modelId: z.string().min(1).max(256),
     modelVersion: z.string().min(1).max(256),
     runtime: shortText.nullable().default(null),

@@ -34,6 +34,19 @@ export interface IterateOptions {
   readonly batchSize?: number;
 }
 
+/** Ceiling of {@link RecentResultsQuery.limit}: the rows are returned in one array. */
+export const MAX_RECENT_RESULTS = 100_000;
+
+/** Which rows {@link ResultStore.recentResults} returns. */
+export interface RecentResultsQuery {
+  readonly modelId: string;
+  readonly modelVersion: string;
+  /** The newest `limit` rows at most (1 .. MAX_RECENT_RESULTS). */
+  readonly limit: number;
+  /** Only rows last written (updated_at) at or after this instant. */
+  readonly since?: Date;
+}
+
 export interface ResultStore {
   /** `sqlite` or `postgres`, for logs. */
   readonly dialect: 'sqlite' | 'postgres';
@@ -53,11 +66,25 @@ export interface ResultStore {
   countByReason(runId: string): Promise<ReasonCount[]>;
   /** Streams a run ordered by (uri, model_id, model_version), one keyset page at a time. */
   iterateRun(runId: string, options?: IterateOptions): AsyncIterable<StoredResult>;
+  /**
+   * The most recent ok rows of one model version (by updated_at, the time the row was last
+   * written), at most `limit` of them, returned OLDEST FIRST: the order in which they entered
+   * the store, so a sliding window can be refilled from them (the results service on start).
+   */
+  recentResults(query: RecentResultsQuery): Promise<StoredResult[]>;
   /** Every run with counts, most recently updated first. */
   listRuns(): Promise<RunSummary[]>;
   /** Column names of the `results` table (the privacy test asserts no patient-name column). */
   resultColumns(): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/** Validates a RecentResultsQuery limit (an integer in 1..MAX_RECENT_RESULTS). */
+export function recentLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECENT_RESULTS) {
+    throw new RangeError(`recentResults: limit must be an integer from 1 to ${MAX_RECENT_RESULTS}`);
+  }
+  return limit;
 }
 
 /** Clamps a requested page size to [1, max]. */

@@ -22,7 +22,9 @@ import {
 import {
   emptyOutcomeCounts,
   pageSize,
+  recentLimit,
   type ExistingResult,
+  type RecentResultsQuery,
   type IterateOptions,
   type ReasonCount,
   type ResultStore,
@@ -236,6 +238,25 @@ export class SqliteResultStore implements ResultStore {
       // Let other work (the event loop) run between synchronous pages.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+  }
+
+  recentResults(query: RecentResultsQuery): Promise<StoredResult[]> {
+    return settle(() => {
+      const limit = recentLimit(query.limit);
+      // updated_at is ISO 8601 UTC text written by toISOString, so text order is time order.
+      // The inner query walks the results_recent_ok index backwards; the outer one flips the
+      // page to oldest first.
+      const rows = this.db
+        .prepare(
+          `SELECT * FROM (
+             SELECT ${SELECT_LIST} FROM results
+             WHERE model_id = ? AND model_version = ? AND outcome = 'ok' AND updated_at >= ?
+             ORDER BY updated_at DESC, uri DESC LIMIT ?
+           ) ORDER BY updated_at, uri`,
+        )
+        .all(query.modelId, query.modelVersion, query.since?.toISOString() ?? '', limit);
+      return records(rows).map(storedResultFromRecord);
+    });
   }
 
   listRuns(): Promise<RunSummary[]> {

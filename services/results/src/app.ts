@@ -5,7 +5,7 @@
  */
 import type { AppConfig } from '@cxr/config';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
-import { readManifest } from '@cxr/model/manifest';
+import { readManifest, type ModelManifest } from '@cxr/model/manifest';
 import {
   openDashboardQueues,
   PredictClient,
@@ -15,6 +15,7 @@ import {
   uploadTtlSeconds,
 } from '@cxr/queue';
 import { openStore, type ResultStore } from '@cxr/store';
+import { DriftMonitor } from './drift-monitor.js';
 import { buildHttpServer } from './http-server.js';
 import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
 import { QueueGaugeUpdater } from './queue-gauges.js';
@@ -40,8 +41,13 @@ export interface ResultsAppOptions {
   readonly queueGaugeIntervalMs?: number;
   /** Shared registry when the results service runs beside the worker in one process (`cxr screen`). */
   readonly metrics?: CxrMetrics;
-  /** Model bundle whose id and version `/v1/predict` jobs carry; default config.modelDir (unset = 503). */
+  /**
+   * Model bundle whose id and version `/v1/predict` jobs carry and whose `reference` the drift
+   * gauges compare with; default config.modelDir (unset = 503, no drift gauges).
+   */
   readonly modelDir?: string;
+  /** Drift gauge refresh period without new results (tests); default DEFAULT_DRIFT_PUBLISH_INTERVAL_MS. */
+  readonly driftPublishIntervalMs?: number;
   readonly log?: Logger;
 }
 
@@ -69,12 +75,25 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     options.storeSchema !== undefined ? { schema: options.storeSchema } : {},
   );
   const metrics = options.metrics ?? createMetrics({ collectDefault: true });
+  const { model, manifest } = await servedModel(options.modelDir ?? config.modelDir, log);
+  const drift = DriftMonitor.create({
+    manifest,
+    metrics,
+    windowCount: config.drift.windowCount,
+    windowSeconds: config.drift.windowSeconds,
+    minSamples: config.drift.minSamples,
+    ...(options.driftPublishIntervalMs !== undefined
+      ? { publishIntervalMs: options.driftPublishIntervalMs }
+      : {}),
+    log,
+  });
   const screenQueue = new ScreenQueue(location);
   const service = new ResultsService({
     queue: location,
     store,
     metrics,
     log,
+    ...(drift !== undefined ? { drift } : {}),
     ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
     ...(options.maxDelayMs !== undefined ? { maxDelayMs: options.maxDelayMs } : {}),
   });
@@ -84,7 +103,6 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     log,
     ...(options.queueGaugeIntervalMs !== undefined ? { intervalMs: options.queueGaugeIntervalMs } : {}),
   });
-  const model = await predictModel(options.modelDir ?? config.modelDir, log);
   const uploads = new UploadStore({
     ...location,
     ttlSeconds: uploadTtlSeconds(config.api.predictTimeoutMs),
@@ -129,6 +147,7 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     // Each step runs even if an earlier one failed: a shutdown must release everything it can.
     const steps: [string, () => Promise<unknown>][] = [
       ['consumer', () => service.stop()],
+      ['drift', () => Promise.resolve(drift?.stop())],
       ['gauges', () => gauges.stop()],
       ['http', () => http.close()],
       ['predict-client', () => predictClient.close()],
@@ -154,6 +173,16 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
   };
 
   try {
+    if (drift !== undefined) {
+      // Before consuming, so the window holds the stored rows first and the new ones after them.
+      try {
+        await drift.rebuild(store);
+      } catch (error) {
+        // Drift is advisory: a failed refill leaves an empty window, never a stopped service.
+        log('warn', 'drift window rebuild failed', errorSummary(error));
+      }
+      drift.start();
+    }
     service.start();
     gauges.start();
     await http.listen({ port: options.port ?? DEFAULT_HTTP_PORT, host: options.host ?? '0.0.0.0' });
@@ -176,25 +205,33 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
 }
 
 /**
- * The model `/v1/predict` names in its jobs, from the manifest in CXR_MODEL_DIR. Without one the
- * endpoint answers 503 and everything else keeps running: the results service does not need a
- * model for its main job, so a missing or broken bundle must not stop the consumer.
+ * The model `/v1/predict` names in its jobs (and the manifest drift monitoring reads), from the
+ * manifest in CXR_MODEL_DIR. Without one the endpoint answers 503, there are no drift gauges and
+ * everything else keeps running: the results service does not need a model for its main job, so
+ * a missing or broken bundle must not stop the consumer.
  */
-async function predictModel(modelDir: string | undefined, log: Logger): Promise<PredictModel> {
+async function servedModel(
+  modelDir: string | undefined,
+  log: Logger,
+): Promise<{ model: PredictModel; manifest?: ModelManifest }> {
   if (modelDir === undefined) {
     return {
-      available: false,
-      reason: 'no model configured (set CXR_MODEL_DIR to the bundle the worker serves)',
+      model: {
+        available: false,
+        reason: 'no model configured (set CXR_MODEL_DIR to the bundle the worker serves)',
+      },
     };
   }
   try {
     const manifest = await readManifest(modelDir);
-    return { available: true, id: manifest.id, version: manifest.version };
+    return { model: { available: true, id: manifest.id, version: manifest.version }, manifest };
   } catch (error) {
     log('error', 'model manifest unreadable; /v1/predict disabled', { modelDir, ...errorSummary(error) });
     return {
-      available: false,
-      reason: 'model manifest in CXR_MODEL_DIR is unreadable (see the service log)',
+      model: {
+        available: false,
+        reason: 'model manifest in CXR_MODEL_DIR is unreadable (see the service log)',
+      },
     };
   }
 }

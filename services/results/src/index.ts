@@ -28,3 +28,9 @@ export {
   type PredictModel,
   type PredictRouteOptions,
 } from './predict-route.js';
+export { driftObservation } from './drift-observation.js';
+export {
+  DriftMonitor,
+  DEFAULT_DRIFT_PUBLISH_INTERVAL_MS,
+  type DriftMonitorOptions,
+} from './drift-monitor.js';

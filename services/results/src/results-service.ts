@@ -14,11 +14,12 @@ import {
 import type { CxrMetrics } from '@cxr/metrics';
 import { InvalidResultRowError, type ResultRow, type ResultStore } from '@cxr/store';
 import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
+import type { DriftMonitor } from './drift-monitor.js';
 import { recordStoredResult } from './record-metrics.js';
 import { resultRowFromMessage } from './result-row.js';
 
 /**
- * Rows per upsert. One transaction per batch: 100 rows keep PostgreSQL statements small (32 bind
+ * Rows per upsert. One transaction per batch: 100 rows keep PostgreSQL statements small (35 bind
  * parameters per row) while cutting round trips and SQLite fsyncs by two orders of magnitude.
  */
 export const DEFAULT_STORE_BATCH = 100;
@@ -35,6 +36,8 @@ export interface ResultsServiceOptions {
   readonly maxBatch?: number;
   /** Longest wait of a partial batch (default DEFAULT_STORE_DELAY_MS). */
   readonly maxDelayMs?: number;
+  /** Drift window of the served model, fed with every stored batch; absent = no drift gauges. */
+  readonly drift?: DriftMonitor;
   readonly log?: Logger;
 }
 
@@ -147,6 +150,19 @@ export class ResultsService {
     }
     if (unknownReasons > 0)
       this.#log('warn', 'results with a reason code outside the contract', { count: unknownReasons });
+    const drift = this.#options.drift;
+    if (drift !== undefined) {
+      try {
+        // Once per batch: binning is O(labels + features) per row and the statistics are O(bins).
+        drift.observe(
+          items.map((item) => item.row),
+          storedAt,
+        );
+        drift.publish(storedAt);
+      } catch (error) {
+        this.#log('warn', 'drift update failed', errorSummary(error));
+      }
+    }
     this.#log('debug', 'result batch stored', { size: items.length, storeSeconds, ...summary });
     return items.map(() => null);
   }

@@ -20,6 +20,7 @@ import { decide, isModelRuntimeError, type ModelManifest, type ModelRuntime } fr
 import {
   DynamicBatcher,
   JobRejectedError,
+  type ResultImageFeatures,
   type ResultMessage,
   type ResultTechnicalTags,
   type ResultUids,
@@ -107,6 +108,7 @@ export class ScreenProcessor {
   ): Promise<ScreenJobReturn> => {
     const timings: StageTimings = {};
     let info: DicomImageInfo | undefined;
+    let features: ResultImageFeatures | undefined;
     try {
       const fetchStart = performance.now();
       const bytes = await this.#deps.fetcher.fetch(payload.uri);
@@ -114,6 +116,7 @@ export class ScreenProcessor {
 
       const decoded = await this.#deps.pool.decode(bytes, { output: { model: this.#deps.manifest.input } });
       info = decoded.info;
+      features = featuresOf(decoded.features);
       const t = decoded.timings;
       // Time spent waiting for a free decode thread counts as decode: the stages of one item then
       // add up to its latency, and a saturated pool shows up where its cause is.
@@ -127,7 +130,7 @@ export class ScreenProcessor {
       const decision = decide(out.scores, this.#deps.manifest.output);
       await this.#deps.results.publish([
         {
-          ...this.#base(payload, context, info, timings),
+          ...this.#base(payload, context, info, timings, features),
           outcome: 'ok',
           scores: { ...decision.scores },
           decision: decision.diagnosis,
@@ -148,7 +151,7 @@ export class ScreenProcessor {
         timingsMs: timings,
       };
     } catch (error) {
-      return await this.#handleError(error, payload, context, info, timings);
+      return await this.#handleError(error, payload, context, info, timings, features);
     }
   };
 
@@ -168,8 +171,9 @@ export class ScreenProcessor {
     context: ScreenJobContext,
     info: DicomImageInfo | undefined,
     timings: StageTimings,
+    features: ResultImageFeatures | undefined,
   ): Promise<never> {
-    const base = (): MessageBase => this.#base(payload, context, info, timings);
+    const base = (): MessageBase => this.#base(payload, context, info, timings, features);
     if (isDicomRejectedError(error)) {
       // The decoder's message is structural only, but the reason code is all the store needs.
       await this.#deps.results.publish([{ ...base(), outcome: 'rejected', reason: error.reason }]);
@@ -227,6 +231,7 @@ export class ScreenProcessor {
     context: ScreenJobContext,
     info: DicomImageInfo | undefined,
     timings: StageTimings,
+    features: ResultImageFeatures | undefined,
   ): MessageBase {
     const { manifest, runtime, patientIdSalt } = this.#deps;
     const patientId = info?.patientId?.replace(/\0+$/, '').trim();
@@ -246,6 +251,7 @@ export class ScreenProcessor {
         ? { patientIdHash: hashPatientId(patientId, patientIdSalt) }
         : {}),
       timingsMs: timings,
+      ...(features !== undefined ? { features } : {}),
       enqueuedAt: payload.enqueuedAt,
       finishedAt: Date.now(),
       attemptsMade: context.attemptsMade,
@@ -267,6 +273,23 @@ export function failureReasonOf(error: unknown): FailureReason {
   if (error instanceof ObjectFetchError) return 'fetch_error';
   if (isModelRuntimeError(error)) return 'inference_error';
   return 'internal_error';
+}
+
+/**
+ * The decode thread's drift features as the message carries them; dropped (with no effect on the
+ * outcome) when a value could not pass the message schema, e.g. a non-finite mean.
+ */
+function featuresOf(features: ResultImageFeatures | undefined): ResultImageFeatures | undefined {
+  if (features === undefined) return undefined;
+  const { imageMean, imageStd, bitsStored } = features;
+  const valid =
+    Number.isFinite(imageMean) &&
+    Number.isFinite(imageStd) &&
+    imageStd >= 0 &&
+    Number.isInteger(bitsStored) &&
+    bitsStored >= 1 &&
+    bitsStored <= 32;
+  return valid ? { imageMean, imageStd, bitsStored } : undefined;
 }
 
 /** Instance UIDs of the result message (PS3.3 C.7.2.1, C.7.3.1, C.12.1). */

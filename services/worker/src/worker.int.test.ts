@@ -195,6 +195,16 @@ describe('WorkerService (Redis, file:// objects, seeded ONNX model)', () => {
         ['batch_wait', 'decode', 'fetch', 'infer', 'preprocess'].sort(),
       );
       expect(message.patientIdHash).toBe(hashPatientId(CANARY_PATIENT_ID, SALT));
+      // Drift features from the decode thread: statistics after the Modality LUT, Bits Stored.
+      expect(message.features, message.uri).toBeDefined();
+      expect(Number.isFinite(message.features?.imageMean)).toBe(true);
+      expect(message.features?.imageStd).toBeGreaterThan(0);
+      expect(message.features?.bitsStored).toBeGreaterThanOrEqual(1);
+      expect(message.features?.bitsStored).toBeLessThanOrEqual(32);
+    }
+    // Never decoded, never described.
+    for (const message of received.filter((m) => m.outcome === 'rejected')) {
+      expect(message.features, message.uri).toBeUndefined();
     }
   });
 

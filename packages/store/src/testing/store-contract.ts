@@ -38,6 +38,9 @@ export function sampleRow(uri: string, overrides: Partial<ResultRowInput> = {}):
     transferSyntax: '1.2.840.10008.1.2.4.70',
     rows: 2500,
     columns: 2048,
+    imageMean: 1834.25,
+    imageStd: 612.0625,
+    bitsStored: 12,
     modelId: 'seed-densenet121',
     modelVersion: '1.0.0',
     runtime: 'onnx',
@@ -92,17 +95,17 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
     });
 
     it('migrates once; a second migrate is a no-op', async () => {
-      expect(await store.migrate()).toEqual({ applied: [1] });
+      expect(await store.migrate()).toEqual({ applied: [1, 2] });
       expect(await store.migrate()).toEqual({ applied: [] });
-      expect(await store.appliedMigrations()).toEqual([1]);
+      expect(await store.appliedMigrations()).toEqual([1, 2]);
     });
 
     it('two concurrent migrations apply each version exactly once', async () => {
       const other = await env.open();
       extra.push(other);
       const [a, b] = await Promise.all([store.migrate(), other.migrate()]);
-      expect([...a.applied, ...b.applied]).toEqual([1]);
-      expect(await other.appliedMigrations()).toEqual([1]);
+      expect([...a.applied, ...b.applied].sort()).toEqual([1, 2]);
+      expect(await other.appliedMigrations()).toEqual([1, 2]);
     });
 
     describe('after migrate', () => {
@@ -119,6 +122,65 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         expect(rest).toEqual(row);
         expect(Date.parse(createdAt)).not.toBeNaN();
         expect(updatedAt >= createdAt).toBe(true);
+      });
+
+      it('stores the drift features as nullable columns (absent on older producers)', async () => {
+        const columns = await store.resultColumns();
+        expect(columns).toEqual(expect.arrayContaining(['image_mean', 'image_std', 'bits_stored']));
+        await store.upsertResults([
+          sampleRow('with'),
+          sampleRow('without', { imageMean: null, imageStd: null, bitsStored: null }),
+          // A producer that predates the features sends no such keys at all.
+          parseResultRow(
+            Object.fromEntries(
+              Object.entries(sampleRow('legacy')).filter(
+                ([k]) => !['imageMean', 'imageStd', 'bitsStored'].includes(k),
+              ),
+            ),
+          ),
+          sampleRow('negative', { imageMean: -1000.5, imageStd: 0 }),
+        ]);
+        const rows = await collect(store.iterateRun('run-1'));
+        expect(rows.map((r) => [r.uri, r.imageMean, r.imageStd, r.bitsStored])).toEqual([
+          ['legacy', null, null, null],
+          ['negative', -1000.5, 0, 12],
+          ['with', 1834.25, 612.0625, 12],
+          ['without', null, null, null],
+        ]);
+        for (const bad of [{ imageStd: -1 }, { bitsStored: 0 }, { bitsStored: 12.5 }]) {
+          expect(() => sampleRow('bad', bad)).toThrow(InvalidResultRowError);
+        }
+      });
+
+      it('recentResults: newest ok rows of one model version, oldest first, by limit and since', async () => {
+        // Three separate upserts get three increasing updated_at values (the store's clock).
+        const tick = () => new Promise((resolve) => setTimeout(resolve, 15));
+        await store.upsertResults([sampleRow('a'), sampleRow('b'), rejected('r1'), failed('f1')]);
+        await tick();
+        const between = new Date();
+        await tick();
+        await store.upsertResults([
+          sampleRow('c'),
+          sampleRow('d', { runId: 'run-2' }),
+          sampleRow('e', { modelVersion: '2.0.0' }),
+        ]);
+        await tick();
+        // A failed row replaced by an ok one counts with its new updated_at.
+        await store.upsertResults([sampleRow('f1')]);
+        const query = { modelId: 'seed-densenet121', modelVersion: '1.0.0' };
+        const uris = async (q: { limit: number; since?: Date }) =>
+          (await store.recentResults({ ...query, ...q })).map((r) => r.uri);
+        // Runs do not matter, other versions and outcomes do; same updated_at -> by uri.
+        expect(await uris({ limit: 100 })).toEqual(['a', 'b', 'c', 'd', 'f1']);
+        expect(await uris({ limit: 3 })).toEqual(['c', 'd', 'f1']);
+        expect(await uris({ limit: 100, since: between })).toEqual(['c', 'd', 'f1']);
+        expect(await uris({ limit: 1, since: between })).toEqual(['f1']);
+        expect(await uris({ limit: 100, since: new Date(Date.now() + 60_000) })).toEqual([]);
+        const [row] = await store.recentResults({ ...query, limit: 1 });
+        expect(row).toMatchObject({ uri: 'f1', outcome: 'ok', imageMean: 1834.25, bitsStored: 12 });
+        expect(await store.recentResults({ modelId: 'nope', modelVersion: '1.0.0', limit: 5 })).toEqual([]);
+        await expect(store.recentResults({ ...query, limit: 0 })).rejects.toThrow(RangeError);
+        await expect(store.recentResults({ ...query, limit: 100_001 })).rejects.toThrow(RangeError);
       });
 
       it('re-delivery of the same result adds no row', async () => {

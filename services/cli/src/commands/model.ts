@@ -1,4 +1,7 @@
-/** `cxr model init | export-onnx | info`: build, convert and describe model bundles. */
+/**
+ * `cxr model init | export-onnx | info | reference`: build, convert and describe model bundles,
+ * and compute their drift reference.
+ */
 import type { Command } from 'commander';
 import {
   ACTIVATIONS,
@@ -13,6 +16,7 @@ import {
   type OutputActivation,
 } from '@cxr/model';
 import { CliError, ExitCode } from '../output.js';
+import { modelReferenceCommand, type ModelReferenceOptions } from './model-reference.js';
 import { choiceOption, integerOption } from '../options.js';
 
 function parseLabels(raw: string): string[] {
@@ -120,4 +124,16 @@ export function registerModelCommands(program: Command): void {
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     });
+
+  model
+    .command('reference')
+    .description(
+      "Compute the drift reference (score and input-feature distributions) from a run's ok results " +
+        'and write it into the manifest as `reference` (the rest of manifest.json is left as it is)',
+    )
+    .argument('<dir>', 'bundle folder')
+    .requiredOption('--from <run>', 'run id whose ok results become the reference (see `cxr results runs`)')
+    .option('--store <url>', 'results store: sqlite:PATH or postgres://... (default: CXR_STORE_URL)')
+    .option('--force', "use the run's ok results even if another model id or version produced them")
+    .action((dir: string, options: ModelReferenceOptions) => modelReferenceCommand(dir, options));
 }

@@ -68,6 +68,7 @@ export function sampleMessages(
           scores: { normal: 0.7, pneumonia: 0.2, further_evaluation: 0.1 },
           decision: 'normal',
           timingsMs: { fetch: 5, decode: 120, preprocess: 20, batch_wait: 15, infer: 250 },
+          features: { imageMean: 1500 + i, imageStd: 300.5, bitsStored: 12 },
         };
     }
   });
