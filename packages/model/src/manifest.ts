@@ -374,15 +374,19 @@ export function parseManifest(json: unknown, source = MANIFEST_FILE): ModelManif
   throw new ModelBundleError('manifest_invalid', `${source}: ${issues.join('; ')}`);
 }
 
-/** Reads and validates `<dir>/manifest.json` (weights are not checked; see loadBundle). */
-export async function readManifest(dir: string): Promise<ModelManifest> {
+/** The path and text of `<dir>/manifest.json`; a missing or unreadable file is `manifest_missing`. */
+async function readManifestText(dir: string): Promise<{ file: string; text: string }> {
   const file = path.join(dir, MANIFEST_FILE);
-  let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    return { file, text: await readFile(file, 'utf8') };
   } catch (cause) {
     throw new ModelBundleError('manifest_missing', `${MANIFEST_FILE}: cannot read ${file}`, { cause });
   }
+}
+
+/** Reads and validates `<dir>/manifest.json` (weights are not checked; see loadBundle). */
+export async function readManifest(dir: string): Promise<ModelManifest> {
+  const { text } = await readManifestText(dir);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -573,13 +577,7 @@ export function withManifestReference(text: string, reference: unknown, source =
  * through a temporary file and a rename so a reader never sees half a manifest.
  */
 export async function writeManifestReference(dir: string, reference: unknown): Promise<ModelManifest> {
-  const file = path.join(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (cause) {
-    throw new ModelBundleError('manifest_missing', `${MANIFEST_FILE}: cannot read ${file}`, { cause });
-  }
+  const { file, text } = await readManifestText(dir);
   const updated = withManifestReference(text, reference);
   const temporary = `${file}.${process.pid}.tmp`;
   await writeFile(temporary, updated);

@@ -9,6 +9,7 @@ import { loadConfig } from '@cxr/config';
 import { runIngest } from '@cxr/ingest';
 import { readManifest } from '@cxr/model/manifest';
 import { integerOption } from '../options.js';
+import { withInterrupt } from '../interrupt.js';
 import { newRunId } from '../run-id.js';
 
 interface IngestCommandOptions {
@@ -42,15 +43,8 @@ export function registerIngestCommand(program: Command): void {
         `${JSON.stringify({ level: 'info', msg: 'ingest started', data: { runId, model: manifest.id, version: manifest.version } })}\n`,
       );
       // First Ctrl-C / SIGTERM: stop after the chunk in flight (the cursor is saved); second: exit.
-      const controller = new AbortController();
-      const stop = (): void => {
-        if (controller.signal.aborted) process.exit(130);
-        controller.abort();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-      try {
-        const result = await runIngest({
+      const result = await withInterrupt((signal) =>
+        runIngest({
           config,
           sourceUri,
           runId,
@@ -59,14 +53,11 @@ export function registerIngestCommand(program: Command): void {
           ...(options.force !== undefined ? { force: options.force } : {}),
           ...(options.highWater !== undefined ? { highWater: options.highWater } : {}),
           progressStream: process.stderr,
-          signal: controller.signal,
-        });
-        process.stdout.write(`${JSON.stringify({ runId, ...result }, null, 2)}\n`);
-        // An interrupted ingest exits non-zero so scripts notice it has to be resumed.
-        if (!result.complete) process.exitCode = 130;
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
+          signal,
+        }),
+      );
+      process.stdout.write(`${JSON.stringify({ runId, ...result }, null, 2)}\n`);
+      // An interrupted ingest exits non-zero so scripts notice it has to be resumed.
+      if (!result.complete) process.exitCode = 130;
     });
 }

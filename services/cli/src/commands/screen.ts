@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '@cxr/config';
 import { jsonLineLogger } from '@cxr/config/log';
 import { integerOption } from '../options.js';
+import { withInterrupt } from '../interrupt.js';
 import { newRunId } from '../run-id.js';
 import { runScreen } from '../screen/run-screen.js';
 import { formatSummary } from '../screen/summary.js';
@@ -48,33 +49,23 @@ export function registerScreenCommand(program: Command): void {
       const log = jsonLineLogger('screen', config.logLevel);
       const runId = options.runId ?? newRunId();
       // First Ctrl-C / SIGTERM: stop listing, let active jobs finish, store and summarise; second: exit.
-      const controller = new AbortController();
-      const stop = (): void => {
-        if (controller.signal.aborted) process.exit(130);
-        controller.abort();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-      try {
-        const summary = await runScreen({
+      const summary = await withInterrupt((signal) =>
+        runScreen({
           config,
           sourceUri,
           modelDir: options.model,
           runId,
           log,
           progressStream: process.stderr,
-          signal: controller.signal,
+          signal,
           ...(options.force !== undefined ? { force: options.force } : {}),
           ...(options.httpPort !== undefined ? { httpPort: options.httpPort } : {}),
-        });
-        process.stdout.write(
-          options.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
-        );
-        if (!summary.complete) process.exitCode = 130;
-        else if (summary.outcomes.failed > 0) process.exitCode = 1;
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
+        }),
+      );
+      process.stdout.write(
+        options.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
+      );
+      if (!summary.complete) process.exitCode = 130;
+      else if (summary.outcomes.failed > 0) process.exitCode = 1;
     });
 }
