@@ -1,15 +1,22 @@
 /**
- * `cxr model reference DIR --from RUN_ID [--store URL] [--force]`: computes the drift reference
+ * `cxr model reference DIR (--from RUN_ID [--store URL] [--force] | --from-source URI)`: computes the drift reference
  * (score and input-feature distributions, @cxr/metrics DriftReferenceBuilder) from the ok results
  * of one run in the store and writes it into DIR/manifest.json as `reference`, every other byte of
  * the file unchanged. The results service compares its sliding window with it.
  */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '@cxr/config';
+import { jsonLineLogger } from '@cxr/config/log';
+import { ResultQueue, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { DriftReferenceBuilder, type DriftReferenceSource } from '@cxr/metrics';
 import { MANIFEST_FILE, readManifest, writeManifestReference } from '@cxr/model/manifest';
 import { driftObservation } from '@cxr/results';
 import { openStore } from '@cxr/store';
 import { CliError, ExitCode } from '../output.js';
+import { runScreen } from '../screen/run-screen.js';
 
 /** Below this many results a reference's own sampling noise is a visible part of every PSI. */
 const SMALL_REFERENCE = 1000;
@@ -92,4 +99,40 @@ export async function modelReferenceCommand(dir: string, options: ModelReference
 
 function placeholderSource(runId: string): DriftReferenceSource {
   return { kind: 'run', runId, modelId: '-', modelVersion: '-', computedAt: new Date().toISOString() };
+}
+
+/**
+ * `--from-source URI`: screens the source (a validation folder, bucket prefix or manifest) with
+ * this bundle, exactly as `cxr screen` would, into a throwaway SQLite store on queues of their
+ * own, then computes the reference from that run. Needs Redis (CXR_REDIS_URL) like `cxr screen`.
+ */
+export async function modelReferenceFromSource(dir: string, sourceUri: string): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'cxr-reference-'));
+  const store = `sqlite:${join(work, 'reference.sqlite')}`;
+  const prefix = `cxr-reference-${randomBytes(4).toString('hex')}`;
+  const runId = `reference-${new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}`;
+  const config = loadConfig({ ...process.env, CXR_STORE_URL: store, CXR_QUEUE_PREFIX: prefix });
+  try {
+    const summary = await runScreen({
+      config,
+      sourceUri,
+      modelDir: dir,
+      runId,
+      force: true,
+      log: jsonLineLogger('reference', config.logLevel),
+      progressStream: process.stderr,
+    });
+    if (!summary.complete) throw new CliError('screening of the source did not complete', ExitCode.Failure);
+    await modelReferenceCommand(dir, { from: runId, store });
+  } finally {
+    const location = { connection: redisConnectionFromUrl(config.queue.redisUrl), prefix };
+    for (const queue of [new ScreenQueue(location), new ResultQueue(location)]) {
+      await queue.obliterate({ force: true }).catch(() => undefined);
+      await queue.close();
+    }
+    await rm(work, { recursive: true, force: true });
+  }
 }

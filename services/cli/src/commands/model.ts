@@ -16,7 +16,11 @@ import {
   type OutputActivation,
 } from '@cxr/model';
 import { CliError, ExitCode } from '../output.js';
-import { modelReferenceCommand, type ModelReferenceOptions } from './model-reference.js';
+import {
+  modelReferenceCommand,
+  modelReferenceFromSource,
+  type ModelReferenceOptions,
+} from './model-reference.js';
 import { choiceOption, integerOption } from '../options.js';
 
 function parseLabels(raw: string): string[] {
@@ -132,8 +136,28 @@ export function registerModelCommands(program: Command): void {
         'and write it into the manifest as `reference` (the rest of manifest.json is left as it is)',
     )
     .argument('<dir>', 'bundle folder')
-    .requiredOption('--from <run>', 'run id whose ok results become the reference (see `cxr results runs`)')
-    .option('--store <url>', 'results store: sqlite:PATH or postgres://... (default: CXR_STORE_URL)')
-    .option('--force', "use the run's ok results even if another model id or version produced them")
-    .action((dir: string, options: ModelReferenceOptions) => modelReferenceCommand(dir, options));
+    .option('--from <run>', 'run id whose ok results become the reference (see `cxr results runs`)')
+    .option(
+      '--from-source <uri>',
+      'screen this source (file:///dir, s3://bucket/prefix, manifest) with the bundle first and use its results',
+    )
+    .option(
+      '--store <url>',
+      'with --from: results store, sqlite:PATH or postgres://... (default: CXR_STORE_URL)',
+    )
+    .option(
+      '--force',
+      "with --from: use the run's ok results even if another model id or version produced them",
+    )
+    .action(async (dir: string, options: Partial<ModelReferenceOptions> & { fromSource?: string }) => {
+      const { from, fromSource, ...rest } = options;
+      if ((from === undefined) === (fromSource === undefined)) {
+        throw new CliError(
+          'cxr model reference needs exactly one of --from RUN_ID and --from-source URI',
+          ExitCode.Usage,
+        );
+      }
+      if (fromSource !== undefined) await modelReferenceFromSource(dir, fromSource);
+      else if (from !== undefined) await modelReferenceCommand(dir, { ...rest, from });
+    });
 }
