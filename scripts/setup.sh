@@ -21,8 +21,9 @@ apt_install() {
 
 log "system packages"
 # dcmtk and gdcm: fixture encoders and reference decoders for the cross-checks;
-# prometheus: promtool, which lints the exported metrics.
-apt_install dcmtk libgdcm-tools prometheus
+# prometheus: promtool, which lints the exported metrics; chromium: the headless browser the
+# `cxr evaluate` report test opens report.html in (through playwright-core, no browser download).
+apt_install dcmtk libgdcm-tools prometheus chromium
 
 log "pnpm $PNPM_VERSION"
 if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then

@@ -3,6 +3,7 @@
  */
 import { Command } from 'commander';
 import { registerDicomCommands } from './commands/dicom.js';
+import { registerEvaluateCommand } from './commands/evaluate.js';
 import { registerIngestCommand } from './commands/ingest.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerPredictCommand } from './commands/predict.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true });
   registerDicomCommands(program);
+  registerEvaluateCommand(program);
   registerIngestCommand(program);
   registerModelCommands(program);
   registerPredictCommand(program);
