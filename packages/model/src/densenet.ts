@@ -225,6 +225,25 @@ export function buildDenseNetClassifier(options: DenseNetClassifierOptions): tf.
   return tf.model({ inputs: input, outputs: x, name: 'densenet121_classifier' });
 }
 
+/** Name of the base's last layer (global average pooling): the feature vector a head reads. */
+export const DENSENET_FEATURES_LAYER = 'avg_pool';
+
+/**
+ * The base of a classifier built like buildDenseNetClassifier (or loaded from such a bundle):
+ * input -> avg_pool, sharing the classifier's layers and weights (no copy).
+ */
+export function denseNetBaseOf(classifier: tf.LayersModel): tf.LayersModel {
+  const features = classifier.layers.find((layer) => layer.name === DENSENET_FEATURES_LAYER);
+  if (features === undefined) {
+    throw new Error(`densenet: model ${classifier.name} has no "${DENSENET_FEATURES_LAYER}" layer`);
+  }
+  return tf.model({
+    inputs: classifier.inputs,
+    outputs: features.output,
+    name: 'densenet121',
+  });
+}
+
 /** Total parameter count (trainable and BN moving statistics), as Keras `count_params` reports. */
 export function countParameters(model: tf.LayersModel): number {
   return model.weights.reduce((sum, w) => sum + w.shape.reduce<number>((a, b) => a * (b ?? 0), 1), 0);

@@ -26,10 +26,12 @@ export {
 export {
   DENSENET121_BASE_PARAMETERS,
   DENSENET121_BLOCKS,
+  DENSENET_FEATURES_LAYER,
   DENSENET_GROWTH_RATE,
   buildDenseNetBase,
   buildDenseNetClassifier,
   countParameters,
+  denseNetBaseOf,
   type DenseNetClassifierOptions,
   type DenseNetOptions,
 } from './densenet.js';

@@ -9,6 +9,7 @@ import { registerModelCommands } from './commands/model.js';
 import { registerPredictCommand } from './commands/predict.js';
 import { registerResultsCommands } from './commands/results.js';
 import { registerScreenCommand } from './commands/screen.js';
+import { registerTrainCommand } from './commands/train.js';
 import { reportFailure } from './output.js';
 
 export function buildProgram(): Command {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerPredictCommand(program);
   registerResultsCommands(program);
   registerScreenCommand(program);
+  registerTrainCommand(program);
   return program;
 }
 

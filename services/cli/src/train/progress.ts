@@ -1,0 +1,179 @@
+/**
+ * Progress of `cxr train` on stderr, in the style of `cxr ingest`'s reporter: on a terminal a
+ * redrawn bar for feature extraction and one line per epoch; otherwise (a pipe, CI, a log
+ * collector) JSON lines with a fixed `msg` and a data object. Counts and metrics only: never a
+ * URI or a patient key.
+ */
+
+/** The part of a writable stream the reporter uses; `isTTY` picks the mode. */
+export interface ProgressStream {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+}
+
+/** Counters of feature extraction. */
+export interface ExtractionProgress {
+  /** Objects looked at (fetched and read), of `total`. */
+  readonly done: number;
+  readonly total: number;
+  /** Feature vectors read from the cache. */
+  readonly cached: number;
+  /** Feature vectors computed by the base model. */
+  readonly computed: number;
+  /** Objects without a label row, rejected or failed. */
+  readonly skipped: number;
+}
+
+/** One epoch as the reporter prints it (a subset of the training core's EpochReport). */
+export interface EpochLine {
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly loss: number;
+  readonly valLoss: number;
+  readonly meanAuroc: number | null;
+  readonly best: boolean;
+  readonly seconds: number;
+  readonly perLabel: Readonly<
+    Record<
+      string,
+      {
+        readonly auroc: number | null;
+        readonly sensitivity: number | null;
+        readonly specificity: number | null;
+      }
+    >
+  >;
+}
+
+const BAR_WIDTH = 20;
+
+function bar(done: number, total: number): string {
+  const share = total > 0 ? Math.min(1, done / total) : 1;
+  const filled = Math.round(share * BAR_WIDTH);
+  return `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${String(Math.floor(share * 100)).padStart(3)}%`;
+}
+
+const fixed = (x: number | null, digits = 3): string =>
+  x !== null && Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
+
+/** JSON-ready number: non-finite values (an AUROC with one class absent) become null. */
+const finiteOrNull = (x: number | null): number | null => (x !== null && Number.isFinite(x) ? x : null);
+
+export interface TrainProgressOptions {
+  readonly stream: ProgressStream;
+  readonly now?: () => number;
+  /** Minimum time between terminal redraws (default 100 ms). */
+  readonly drawIntervalMs?: number;
+  /** Time between extraction JSON lines off a terminal (default 10 s). */
+  readonly logIntervalMs?: number;
+}
+
+/** Draws or logs extraction progress and epoch lines. */
+export class TrainProgress {
+  readonly #stream: ProgressStream;
+  readonly #now: () => number;
+  readonly #drawIntervalMs: number;
+  readonly #logIntervalMs: number;
+  readonly #extractionStartedAt: number;
+  #lastOutputAt = -Infinity;
+
+  constructor(options: TrainProgressOptions) {
+    this.#stream = options.stream;
+    this.#now = options.now ?? Date.now;
+    this.#drawIntervalMs = options.drawIntervalMs ?? 100;
+    this.#logIntervalMs = options.logIntervalMs ?? 10_000;
+    // Created when extraction starts: rates count from here.
+    this.#extractionStartedAt = this.#now();
+  }
+
+  get isTty(): boolean {
+    return this.#stream.isTTY === true;
+  }
+
+  /** Extraction counters; throttled. */
+  extraction(progress: ExtractionProgress): void {
+    const now = this.#now();
+    if (now - this.#lastOutputAt < (this.isTty ? this.#drawIntervalMs : this.#logIntervalMs)) return;
+    this.#lastOutputAt = now;
+    this.#extractionLine(progress, now, 'features progress');
+  }
+
+  /** The final extraction line (a newline after the bar on a terminal). */
+  extractionFinished(progress: ExtractionProgress): void {
+    const now = this.#now();
+    this.#extractionLine(progress, now, 'features finished');
+    if (this.isTty) this.#stream.write('\n');
+  }
+
+  /** One line per epoch: loss, validation loss, and AUROC, sensitivity, specificity per label. */
+  epoch(line: EpochLine): void {
+    if (this.isTty) {
+      const labels = Object.entries(line.perLabel)
+        .map(
+          ([label, m]) =>
+            `${label} auc ${fixed(m.auroc)} sens ${fixed(m.sensitivity)} spec ${fixed(m.specificity)}`,
+        )
+        .join(' | ');
+      const parts = [
+        `epoch ${String(line.epoch).padStart(String(line.epochs).length)}/${line.epochs}`,
+        bar(line.epoch, line.epochs),
+        `loss ${fixed(line.loss, 4)}`,
+        `val_loss ${fixed(line.valLoss, 4)}`,
+        `auc ${fixed(line.meanAuroc)}`,
+        labels,
+        `${line.seconds.toFixed(1)}s`,
+      ];
+      if (line.best) parts.push('*best');
+      this.#stream.write(`${parts.join('  ')}\n`);
+      return;
+    }
+    this.#json('train epoch', {
+      epoch: line.epoch,
+      epochs: line.epochs,
+      loss: finiteOrNull(line.loss),
+      valLoss: finiteOrNull(line.valLoss),
+      meanAuroc: finiteOrNull(line.meanAuroc),
+      best: line.best,
+      seconds: Math.round(line.seconds * 1000) / 1000,
+      perLabel: Object.fromEntries(
+        Object.entries(line.perLabel).map(([label, m]) => [
+          label,
+          {
+            auroc: finiteOrNull(m.auroc),
+            sensitivity: finiteOrNull(m.sensitivity),
+            specificity: finiteOrNull(m.specificity),
+          },
+        ]),
+      ),
+    });
+  }
+
+  #extractionLine(progress: ExtractionProgress, now: number, msg: string): void {
+    const seconds = (now - this.#extractionStartedAt) / 1000;
+    const rate = seconds > 0 ? progress.done / seconds : 0;
+    if (this.isTty) {
+      const parts = [
+        'features',
+        bar(progress.done, progress.total),
+        `${progress.done}/${progress.total}`,
+        `computed ${progress.computed}`,
+        `cached ${progress.cached}`,
+        `skipped ${progress.skipped}`,
+        `${rate.toFixed(1)} images/s`,
+      ];
+      this.#stream.write(`\r${parts.join('  ')}\x1b[K`);
+      return;
+    }
+    this.#json(msg, {
+      ...progress,
+      imagesPerSecond: Math.round(rate * 10) / 10,
+      elapsedSeconds: Math.round(seconds * 10) / 10,
+    });
+  }
+
+  #json(msg: string, data: Readonly<Record<string, unknown>>): void {
+    this.#stream.write(
+      `${JSON.stringify({ level: 'info', time: new Date(this.#now()).toISOString(), msg, data })}\n`,
+    );
+  }
+}
