@@ -4,17 +4,8 @@
  * never used.
  */
 
-/** mulberry32 (Tommy Ettinger): a 32-bit state PRNG, uniform on [0, 1), good enough for shuffles. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the seeded PRNG the evaluation bootstrap uses too (one implementation). */
+export { mulberry32 } from '@cxr/evaluation';
 
 /**
  * Derives an independent 32-bit seed from a base seed and a stream number (epoch, purpose), so
