@@ -16,10 +16,9 @@ import {
   patientSplit,
   thresholdsAtSensitivity,
   trainHead,
-  type ClassWeightsSetting,
+  type TrainHeadOptions,
   type EpochReport,
   type HeadActivation,
-  type LossKind,
   type TrainedHead,
 } from '@cxr/model/train';
 import { openObjectSource, type ObjectEntry } from '@cxr/storage';
@@ -39,7 +38,13 @@ const EXTRACTION_BATCH = 8;
 // The image statistics cache is independent of the base model.
 const IMAGE_STATS_KEY = 'image-stats-v1';
 
-export interface TrainSettings {
+/** The head-training settings pass through to trainHead unchanged. */
+type HeadSettings = Pick<
+  TrainHeadOptions,
+  'epochs' | 'batchSize' | 'learningRate' | 'loss' | 'focalGamma' | 'classWeights' | 'oversample' | 'seed'
+>;
+
+export interface TrainSettings extends HeadSettings {
   readonly dataPath: string;
   readonly imagesUri: string;
   readonly baseDir: string;
@@ -50,14 +55,6 @@ export interface TrainSettings {
   readonly groupBy?: string | undefined;
   readonly holdOut?: readonly string[] | undefined;
   readonly labels?: readonly string[] | undefined;
-  readonly epochs: number;
-  readonly batchSize: number;
-  readonly learningRate: number;
-  readonly loss: LossKind;
-  readonly focalGamma: number;
-  readonly classWeights: ClassWeightsSetting;
-  readonly oversample: boolean;
-  readonly seed: number;
   readonly patience?: number | undefined;
   readonly targetSensitivity: number;
   readonly cacheDir?: string | undefined;
