@@ -15,10 +15,10 @@ export const ONNX_TUNED_DEFAULTS = {
   executionMode: 'sequential',
   enableCpuMemArena: true,
   enableMemPattern: true,
-  // On (onnxruntime's default): in `pnpm bench pipeline --spin-ablation` (cxr screen, 2 cores,
-  // 512 px, decode pool in the same process) turning it off cost a third of the throughput,
-  // although a lone session used ~45% less CPU time without it. CXR_ONNX_ALLOW_SPINNING=0 turns
-  // it off where the CPU is needed elsewhere.
+  // On (onnxruntime's default). A lone session uses ~45% less CPU time without spinning, but in
+  // `pnpm bench pipeline --spin-ablation` (cxr screen, 2 cores, 512 px, decode pool in the same
+  // process) turning it off gave 0.47x to 1.70x across six rounds: no consistent effect, so the
+  // default stays. CXR_ONNX_ALLOW_SPINNING=0 turns it off where the CPU is needed elsewhere.
   allowSpinning: true,
 } as const satisfies Required<OnnxRuntimeOptions>;
 
