@@ -21,6 +21,18 @@ export {
   type HeadWeights,
 } from './head.js';
 export {
+  fineTune,
+  isBetter,
+  isFineTunedLayer,
+  selectFineTuneBackend,
+  validationMetricsOf,
+  type FineTuneBackend,
+  type FineTuneData,
+  type FineTuneOptions,
+  type FineTuneResult,
+  type ValidationScore,
+} from './fine-tune.js';
+export {
   focalLossGradient,
   focalLossValue,
   sigmoidLossTensor,

@@ -37,6 +37,8 @@ interface TrainCommandOptions {
   readonly activation: 'sigmoid' | 'softmax';
   readonly id?: string;
   readonly version?: string;
+  readonly fineTuneEpochs: number;
+  readonly fineTuneLr?: number;
   readonly json?: boolean;
 }
 
@@ -94,7 +96,12 @@ export function formatTrainSummary(s: TrainSummary): string {
       )}${rejected === '' ? '' : `; rejected: ${rejected}`}${d.fetchFailed > 0 ? `; fetch failed ${d.fetchFailed}` : ''}${d.withoutPatientId > 0 ? `; ${d.withoutPatientId} without Patient ID` : ''}`,
     `features     ${d.computed} computed, ${d.cached} from cache (${s.featureCache.dir}) in ${d.seconds.toFixed(1)} s`,
     `split        ${s.split.method}: train ${s.split.train.images} images / ${s.split.train.patients} patients, validation ${s.split.validation.images} images / ${s.split.validation.patients} patients${s.split.patientsInBoth !== undefined && s.split.patientsInBoth > 0 ? ` (WARNING: ${s.split.patientsInBoth} patients in both files)` : ''}`,
-    `best epoch   ${s.bestEpoch} of ${s.epochsRun}; validation mean AUROC ${pct(s.validation.meanAuroc)}`,
+    `best epoch   ${s.bestEpoch} of ${s.epochsRun}${s.fineTune === undefined ? '' : ` (head only: validation mean AUROC ${pct(s.fineTune.headMeanAuroc)})`}; validation mean AUROC ${pct(s.validation.meanAuroc)}`,
+    ...(s.fineTune === undefined
+      ? []
+      : [
+          `fine-tune    ${s.fineTune.epochs} epochs at lr ${s.fineTune.learningRate} on ${s.fineTune.backend}: ${s.fineTune.chosen === 'fine-tune' ? `epoch ${s.fineTune.bestEpoch} kept` : 'no epoch beat the head only model (kept)'}`,
+        ]),
     ...s.labels.map((label) => {
       const m = s.validation.perLabel[label];
       return `  ${label.padEnd(24)} AUROC ${pct(m?.auroc ?? null)}  threshold ${(s.thresholds[label] ?? NaN).toFixed(4)}  sensitivity ${pct(m?.sensitivity ?? null)}  specificity ${pct(m?.specificity ?? null)}`;
@@ -183,6 +190,17 @@ export function registerTrainCommand(program: Command): void {
       choiceOption('--activation', ['sigmoid', 'softmax'] as const),
       'sigmoid',
     )
+    .option(
+      '--fine-tune-epochs <n>',
+      'epochs of an optional fine-tuning phase after the head: last dense block (conv5_*), bn and head trained on the images (slow on CPU; 0 = off)',
+      integerOption('--fine-tune-epochs', 0, 100_000),
+      0,
+    )
+    .option(
+      '--fine-tune-lr <x>',
+      'Adam learning rate of the fine-tuning phase (default --lr / 10)',
+      numberOption('--fine-tune-lr', (x) => x > 0, '> 0'),
+    )
     .option('--id <id>', 'model id of the output (default: <base id>-trained)')
     .option('--version <version>', 'model version of the output (default: train-<timestamp>-<random>)')
     .option('--json', 'print the summary as JSON')
@@ -214,6 +232,8 @@ export function registerTrainCommand(program: Command): void {
           activation: options.activation,
           id: options.id,
           version: options.version,
+          fineTuneEpochs: options.fineTuneEpochs,
+          fineTuneLearningRate: options.fineTuneLr,
         },
         { config, log, progressStream: process.stderr },
       );

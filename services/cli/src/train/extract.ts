@@ -43,6 +43,8 @@ export interface DriftFacts {
 export interface TrainingImage {
   /** uri + version: the feature cache key and a data-hash input. */
   readonly objectKey: string;
+  /** The object's URI in the --images source (re-read by the fine-tuning phase). */
+  readonly uri: string;
   readonly source: LabelSource;
   readonly row: LabelRow;
   /** Hash of the Patient ID (in memory only), or a per-object key when the file has none. */
@@ -246,6 +248,7 @@ export async function extractTrainingFeatures(
         kind: 'ready',
         image: {
           objectKey,
+          uri: entry.uri,
           source: hit.index.source,
           row: hit.row,
           patientKey,
@@ -263,6 +266,7 @@ export async function extractTrainingFeatures(
         tensor: decoded.pixels,
         image: {
           objectKey,
+          uri: entry.uri,
           source: hit.index.source,
           row: hit.row,
           patientKey,

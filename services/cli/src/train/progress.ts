@@ -28,6 +28,8 @@ export interface ExtractionProgress {
 export interface EpochLine {
   readonly epoch: number;
   readonly epochs: number;
+  /** Absent for the head phase; `fine-tune` for the optional fine-tuning phase (epochs count from 1). */
+  readonly phase?: 'fine-tune';
   readonly loss: number;
   readonly valLoss: number;
   readonly meanAuroc: number | null;
@@ -115,6 +117,7 @@ export class TrainProgress {
         )
         .join(' | ');
       const parts = [
+        ...(line.phase === undefined ? [] : [line.phase]),
         `epoch ${String(line.epoch).padStart(String(line.epochs).length)}/${line.epochs}`,
         bar(line.epoch, line.epochs),
         `loss ${fixed(line.loss, 4)}`,
@@ -130,6 +133,7 @@ export class TrainProgress {
     this.#json('train epoch', {
       epoch: line.epoch,
       epochs: line.epochs,
+      ...(line.phase === undefined ? {} : { phase: line.phase }),
       loss: finiteOrNull(line.loss),
       valLoss: finiteOrNull(line.valLoss),
       meanAuroc: finiteOrNull(line.meanAuroc),

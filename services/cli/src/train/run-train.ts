@@ -27,6 +27,7 @@ import { newRunId } from '../run-id.js';
 import { loadBaseModel } from './base-model.js';
 import { writeTrainedBundles, type ValidationMetrics } from './bundle.js';
 import { extractTrainingFeatures, type ExtractionCounts, type TrainingImage } from './extract.js';
+import { runFineTunePhase } from './fine-tune.js';
 import { LabelsFileError, readLabelsFile, type LabelsFile } from './labels.js';
 import { TrainProgress, type ProgressStream } from './progress.js';
 
@@ -61,6 +62,10 @@ export interface TrainSettings extends HeadSettings {
   readonly activation: HeadActivation;
   readonly id?: string | undefined;
   readonly version?: string | undefined;
+  /** Epochs of the optional fine-tuning phase (conv5_*, bn and head on images); 0/undefined = off. */
+  readonly fineTuneEpochs?: number | undefined;
+  /** Adam learning rate of the fine-tuning phase (default learningRate / 10). */
+  readonly fineTuneLearningRate?: number | undefined;
 }
 
 export interface TrainDeps {
@@ -102,6 +107,18 @@ export interface TrainSummary {
   };
   readonly bestEpoch: number;
   readonly epochsRun: number;
+  /** The fine-tuning phase, when --fine-tune-epochs > 0. */
+  readonly fineTune?: {
+    readonly epochs: number;
+    readonly learningRate: number;
+    readonly backend: string;
+    /** 1-based fine-tuning epoch kept, or 0 when the head-only model stayed best. */
+    readonly bestEpoch: number;
+    /** Which model the bundles hold. */
+    readonly chosen: 'head' | 'fine-tune';
+    readonly headMeanAuroc: number | null;
+  };
+  /** Validation metrics of the model written (the fine-tuned one when it won). */
   readonly validation: ValidationMetrics;
   readonly thresholds: Readonly<Record<string, number>>;
   readonly dataHash: string;
@@ -149,6 +166,14 @@ function checkSettings(settings: TrainSettings): void {
   }
   if (settings.holdOut !== undefined && settings.groupBy === undefined) {
     throw new CliError('--hold-out needs --group-by COLUMN', ExitCode.Usage);
+  }
+  const epochs = settings.fineTuneEpochs;
+  if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 0)) {
+    throw new CliError(`--fine-tune-epochs must be an integer >= 0, got ${epochs}`, ExitCode.Usage);
+  }
+  const lr = settings.fineTuneLearningRate;
+  if (lr !== undefined && !(lr > 0 && Number.isFinite(lr))) {
+    throw new CliError(`--fine-tune-lr must be a number > 0, got ${lr}`, ExitCode.Usage);
   }
 }
 
@@ -337,7 +362,7 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
 
   const train = matrices(trainImages, base.featureDim, outputs);
   const validation = matrices(valImages, base.featureDim, outputs);
-  const history: EpochReport[] = [];
+  const history: (EpochReport & { readonly phase?: 'fine-tune' })[] = [];
   let head: TrainedHead;
   try {
     head = await trainHead({
@@ -367,14 +392,65 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
     if (error instanceof RangeError) throw new CliError(`train: ${error.message}`, ExitCode.Usage);
     throw error;
   }
+  const headBest = head.history[head.bestEpoch - 1];
+  // The optional fine-tuning phase; the chosen model (head only, or a fine-tuning epoch) is the
+  // one whose validation scores give the thresholds, the metrics and the drift reference.
+  const fineTuneEpochs = settings.fineTuneEpochs ?? 0;
+  const fineTuneLearningRate = settings.fineTuneLearningRate ?? settings.learningRate / 10;
+  let chosen: TrainedHead = head;
+  let best = headBest;
+  let fineTune: TrainSummary['fineTune'];
+  if (fineTuneEpochs > 0) {
+    const result = await runFineTunePhase({
+      settings: {
+        imagesUri: settings.imagesUri,
+        epochs: fineTuneEpochs,
+        learningRate: fineTuneLearningRate,
+        batchSize: settings.batchSize,
+        loss: settings.loss,
+        focalGamma: settings.focalGamma,
+        classWeights: settings.classWeights === 'none' ? undefined : head.classWeights,
+        oversample: settings.oversample,
+        seed: settings.seed,
+        activation: settings.activation,
+        labelNames,
+        targetSensitivity: settings.targetSensitivity,
+      },
+      base,
+      head: head.weights,
+      headScore: { meanAuroc: headBest?.meanAuroc ?? null, valLoss: headBest?.valLoss ?? Infinity },
+      trainImages,
+      valImages,
+      train,
+      validation,
+      config: deps.config,
+      log: deps.log,
+      onEpoch: (report) => {
+        history.push({ ...report, phase: 'fine-tune' });
+        progress.epoch({ ...report, epochs: fineTuneEpochs, phase: 'fine-tune' });
+      },
+    });
+    if (result.bestEpoch > 0 && result.validationScores !== undefined) {
+      chosen = { ...head, weights: result.head, validationScores: result.validationScores };
+      best = result.history[result.bestEpoch - 1];
+    }
+    fineTune = {
+      epochs: fineTuneEpochs,
+      learningRate: fineTuneLearningRate,
+      backend: result.backend,
+      bestEpoch: result.bestEpoch,
+      chosen: result.bestEpoch > 0 ? 'fine-tune' : 'head',
+      headMeanAuroc: headBest?.meanAuroc ?? null,
+    };
+    deps.log('info', 'train fine-tune finished', { ...fineTune });
+  }
   const thresholdList = thresholdsAtSensitivity(
-    head.validationScores,
+    chosen.validationScores,
     validation.labels,
     outputs,
     settings.targetSensitivity,
   );
   const thresholds = Object.fromEntries(labelNames.map((l, i) => [l, thresholdList[i]!]));
-  const best = head.history[head.bestEpoch - 1];
   const validationMetrics: ValidationMetrics = {
     meanAuroc: best?.meanAuroc ?? null,
     perLabel: Object.fromEntries(
@@ -395,7 +471,7 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
   const written = await writeTrainedBundles({
     outDir: settings.outDir,
     base,
-    head,
+    head: chosen,
     activation: settings.activation,
     labelNames,
     thresholds,
@@ -430,7 +506,14 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
         targetSensitivity: settings.targetSensitivity,
         activation: settings.activation,
         trainingBackend: head.backend,
+        fineTuneEpochs,
+        fineTuneLearningRate: fineTuneEpochs > 0 ? fineTuneLearningRate : null,
+        fineTuneLayers: fineTuneEpochs > 0 ? 'conv5_*, bn, head (BatchNorm in inference mode)' : null,
+        fineTuneBackend: fineTune?.backend ?? null,
       },
+      ...(fineTune === undefined
+        ? {}
+        : { fineTune: { bestEpoch: fineTune.bestEpoch, chosen: fineTune.chosen, epochs: fineTune.epochs } }),
       base: { id: base.bundle.manifest.id, version: base.bundle.manifest.version, featuresKey: base.key },
       bestEpoch: head.bestEpoch,
       epochsRun: head.history.length,
@@ -457,6 +540,7 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
     },
     bestEpoch: head.bestEpoch,
     epochsRun: head.history.length,
+    ...(fineTune === undefined ? {} : { fineTune }),
     validation: validationMetrics,
     thresholds,
     dataHash,
