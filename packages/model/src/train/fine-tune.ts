@@ -6,10 +6,9 @@ import { restoreBackend } from './backend.js';
 import type { HeadActivation } from './class-weights.js';
 import { assembleClassifier, DEFAULT_DROPOUT, headWeightsOf, type HeadWeights } from './head.js';
 import { sigmoidLossTensor, softmaxLossTensor, type LossKind, type LossSpec } from './losses.js';
-import { aurocOf, sensitivitySpecificity, thresholdAtSensitivity } from './metrics.js';
 import { oversampleIndices } from './oversample.js';
 import { deriveSeed, mulberry32, shuffledRange } from './random.js';
-import type { EpochReport, LabelEpochMetrics } from './train-head.js';
+import { dropoutMask, validationMetricsOf, type EpochReport } from './train-head.js';
 
 /**
  * Optional fine-tuning phase of `cxr train` (issue 7): after the head is trained on cached
@@ -188,44 +187,6 @@ function rowsOf(labels: Float32Array, outputs: number, rows: Uint32Array): Float
     out.set(labels.subarray(row * outputs, (row + 1) * outputs), i * outputs);
   });
   return out;
-}
-
-function dropoutMask(size: number, rate: number, random: () => number): Float32Array {
-  const mask = new Float32Array(size);
-  const keep = 1 / (1 - rate);
-  for (let i = 0; i < size; i++) mask[i] = random() < rate ? 0 : keep;
-  return mask;
-}
-
-/** Per-label AUROC and sensitivity/specificity (at thresholdSensitivity, else 0.5), as trainHead. */
-export function validationMetricsOf(
-  scores: Float32Array,
-  labels: Float32Array,
-  labelNames: readonly string[],
-  thresholdSensitivity: number | undefined,
-): { perLabel: Record<string, LabelEpochMetrics>; meanAuroc: number | null; thresholds: number[] } {
-  const outputs = labelNames.length;
-  const perLabel: Record<string, LabelEpochMetrics> = {};
-  const thresholds: number[] = [];
-  const aurocs: number[] = [];
-  labelNames.forEach((name, l) => {
-    const column = new Float32Array(scores.length / outputs);
-    const truth = new Float32Array(scores.length / outputs);
-    for (let i = 0; i < column.length; i++) {
-      column[i] = scores[i * outputs + l]!;
-      truth[i] = labels[i * outputs + l]!;
-    }
-    const auroc = aurocOf(column, truth);
-    if (auroc !== null) aurocs.push(auroc);
-    const threshold =
-      (thresholdSensitivity === undefined
-        ? null
-        : thresholdAtSensitivity(column, truth, 1, 0, thresholdSensitivity)) ?? 0.5;
-    thresholds.push(threshold);
-    perLabel[name] = { auroc, ...sensitivitySpecificity(column, truth, 1, 0, threshold) };
-  });
-  const meanAuroc = aurocs.length === 0 ? null : aurocs.reduce((a, b) => a + b, 0) / aurocs.length;
-  return { perLabel, meanAuroc, thresholds };
 }
 
 type LayerSnapshot = Map<tf.layers.Layer, Float32Array[]>;

@@ -175,7 +175,7 @@ function gatherColumns(values: Float32Array, width: number, rows: Uint32Array): 
 }
 
 /** Inverted dropout mask (Srivastava et al. 2014): 0 with probability `rate`, else 1 / (1 - rate). */
-function dropoutMask(size: number, rate: number, random: () => number): Float32Array {
+export function dropoutMask(size: number, rate: number, random: () => number): Float32Array {
   const mask = new Float32Array(size);
   const keep = 1 / (1 - rate);
   for (let i = 0; i < size; i++) mask[i] = random() < rate ? 0 : keep;
@@ -323,26 +323,30 @@ function validate(
   return { scores, loss: lossSum / nVal };
 }
 
-function epochMetrics(
-  o: TrainHeadOptions,
+/** Per-label AUROC and sensitivity/specificity (at thresholdSensitivity, else 0.5), for trainHead and fineTune. */
+export function validationMetricsOf(
   scores: Float32Array,
-  outputs: number,
+  labels: Float32Array,
+  labelNames: readonly string[],
+  thresholdSensitivity: number | undefined,
 ): { perLabel: Record<string, LabelEpochMetrics>; meanAuroc: number | null; thresholds: number[] } {
+  const outputs = labelNames.length;
   const perLabel: Record<string, LabelEpochMetrics> = {};
   const thresholds: number[] = [];
   const aurocs: number[] = [];
-  o.labelNames.forEach((name, l) => {
+  labelNames.forEach((name, l) => {
     const column = new Float32Array(scores.length / outputs);
     const truth = new Float32Array(scores.length / outputs);
     for (let i = 0; i < column.length; i++) {
       column[i] = scores[i * outputs + l]!;
-      truth[i] = o.validation.labels[i * outputs + l]!;
+      truth[i] = labels[i * outputs + l]!;
     }
     const auroc = aurocOf(column, truth);
     if (auroc !== null) aurocs.push(auroc);
-    const target = o.thresholdSensitivity;
     const threshold =
-      (target === undefined ? null : thresholdAtSensitivity(column, truth, 1, 0, target)) ?? 0.5;
+      (thresholdSensitivity === undefined
+        ? null
+        : thresholdAtSensitivity(column, truth, 1, 0, thresholdSensitivity)) ?? 0.5;
     thresholds.push(threshold);
     perLabel[name] = { auroc, ...sensitivitySpecificity(column, truth, 1, 0, threshold) };
   });
@@ -457,7 +461,12 @@ async function trainOnCurrentBackend(
         );
       }
       const validation = validate(head, o, nVal, outputs, spec);
-      const { perLabel, meanAuroc, thresholds } = epochMetrics(o, validation.scores, outputs);
+      const { perLabel, meanAuroc, thresholds } = validationMetricsOf(
+        validation.scores,
+        o.validation.labels,
+        o.labelNames,
+        o.thresholdSensitivity,
+      );
       // Higher is better: mean AUROC, or minus the validation loss when AUROC is undefined (that
       // depends only on the validation labels, so it is the same for every epoch of a run).
       const score = meanAuroc ?? -validation.loss;
