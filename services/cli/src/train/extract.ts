@@ -238,6 +238,7 @@ export async function extractTrainingFeatures(
       photometricInterpretation: info.pixel.photometricInterpretation,
       transferSyntaxUid: info.transferSyntaxUid,
     };
+    const identity = { objectKey, uri: entry.uri, source: hit.index.source, row: hit.row, patientKey };
     const features = await options.cache.get(objectKey);
     const stats = features === undefined ? undefined : await options.statsCache.get(objectKey);
     const statValues = stats === undefined ? undefined : statsFromCache(stats);
@@ -246,15 +247,7 @@ export async function extractTrainingFeatures(
       const [imageMean, imageStd, bitsStored] = statValues;
       return {
         kind: 'ready',
-        image: {
-          objectKey,
-          uri: entry.uri,
-          source: hit.index.source,
-          row: hit.row,
-          patientKey,
-          features,
-          drift: { ...tags, imageMean, imageStd, bitsStored },
-        },
+        image: { ...identity, features, drift: { ...tags, imageMean, imageStd, bitsStored } },
       };
     }
     try {
@@ -265,11 +258,7 @@ export async function extractTrainingFeatures(
         kind: 'infer',
         tensor: decoded.pixels,
         image: {
-          objectKey,
-          uri: entry.uri,
-          source: hit.index.source,
-          row: hit.row,
-          patientKey,
+          ...identity,
           drift: { ...tags, imageMean: f.imageMean, imageStd: f.imageStd, bitsStored: f.bitsStored },
         },
       };
