@@ -259,6 +259,17 @@ export function recalibrationFit(sorted: SortedClasses): RecalibrationFit {
   return { slope: null, intercept: null, reason: 'the fit did not converge in 100 iterations' };
 }
 
+/** A label whose calibration cannot be computed (no cases, or scores that are not probabilities). */
+const UNDEFINED_CALIBRATION: Calibration = {
+  ece: null,
+  ece_equal_mass: null,
+  brier: null,
+  slope: null,
+  intercept: null,
+  bins: [],
+  bins_equal_mass: [],
+};
+
 /** All calibration statistics of one label; `bins` is B for both binnings. */
 export function calibration(
   sorted: SortedClasses,
@@ -266,29 +277,11 @@ export function calibration(
 ): Calibration & { readonly notes: readonly string[] } {
   const notes: string[] = [];
   if (sorted.positives.length + sorted.negatives.length === 0) {
-    return {
-      ece: null,
-      ece_equal_mass: null,
-      brier: null,
-      slope: null,
-      intercept: null,
-      bins: [],
-      bins_equal_mass: [],
-      notes,
-    };
+    return { ...UNDEFINED_CALIBRATION, notes };
   }
   if (!isProbability(sorted)) {
     notes.push('calibration undefined: scores are not probabilities (outside [0, 1])');
-    return {
-      ece: null,
-      ece_equal_mass: null,
-      brier: null,
-      slope: null,
-      intercept: null,
-      bins: [],
-      bins_equal_mass: [],
-      notes,
-    };
+    return { ...UNDEFINED_CALIBRATION, notes };
   }
   const widthBins = equalWidthBins(sorted, bins);
   const massBins = equalMassBins(sorted, bins);
