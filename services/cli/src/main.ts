@@ -16,7 +16,11 @@ export function buildProgram(): Command {
   const program = new Command('cxr')
     .description('Chest X-ray screening pipeline: DICOM tools, model tools, screening and evaluation')
     .showHelpAfterError()
-    .configureHelp({ sortSubcommands: true });
+    .configureHelp({ sortSubcommands: true })
+    // Commander's own errors (unknown command or option, missing argument or required option)
+    // become a thrown CommanderError instead of process.exit(1): reportFailure maps them to the
+    // usage exit code. Set before the subcommands are added: they inherit it.
+    .exitOverride();
   registerDicomCommands(program);
   registerEvaluateCommand(program);
   registerIngestCommand(program);

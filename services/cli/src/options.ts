@@ -1,5 +1,5 @@
 /** Parsers for commander options that fail with a usage error naming the flag. */
-import { CliError, ExitCode } from './output.js';
+import { UsageError } from './output.js';
 
 /** An integer option in [min, max]. */
 export function integerOption(flag: string, min: number, max: number = Number.MAX_SAFE_INTEGER) {
@@ -7,7 +7,7 @@ export function integerOption(flag: string, min: number, max: number = Number.MA
     const value = Number(raw);
     if (!Number.isInteger(value) || value < min || value > max) {
       const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
-      throw new CliError(`${flag} must be an integer ${range}, got "${raw}"`, ExitCode.Usage);
+      throw new UsageError(`${flag} must be an integer ${range}, got "${raw}"`);
     }
     return value;
   };
@@ -18,7 +18,7 @@ export function choiceOption<T extends string>(flag: string, allowed: readonly T
   return (raw: string): T => {
     const match = allowed.find((candidate) => candidate === raw);
     if (match === undefined) {
-      throw new CliError(`${flag} must be one of ${allowed.join(', ')}, got "${raw}"`, ExitCode.Usage);
+      throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got "${raw}"`);
     }
     return match;
   };

@@ -1,5 +1,7 @@
+import { CommanderError } from 'commander';
 import { isDicomRejectedError } from '@cxr/dicom';
 import { ConfigError } from '@cxr/config';
+import { ObjectListError, ObjectSourceConfigError } from '@cxr/storage';
 
 /** Exit codes: 1 unexpected error, 2 bad configuration or usage, 3 input rejected. */
 export const ExitCode = { Failure: 1, Usage: 2, Rejected: 3 } as const;
@@ -12,6 +14,13 @@ export class CliError extends Error {
     readonly exitCode: number = ExitCode.Failure,
   ) {
     super(message);
+  }
+}
+
+/** Bad usage or configuration (a missing or invalid option, a source that does not exist): exit code 2. */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, ExitCode.Usage);
   }
 }
 
@@ -44,7 +53,24 @@ export function reportFailure(error: unknown): number {
     process.stderr.write(`cxr: configuration: ${error.message}\n`);
     return ExitCode.Usage;
   }
+  if (error instanceof CommanderError) {
+    // Commander printed its one-line error (and the usage) already; --help ends here with 0.
+    return error.exitCode === 0 ? 0 : ExitCode.Usage;
+  }
+  if (isSourceUsageError(error)) {
+    process.stderr.write(`cxr: ${error.message.split('\n')[0] ?? ''}\n`);
+    return ExitCode.Usage;
+  }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`cxr: ${message.split('\n')[0] ?? 'unknown error'}\n`);
   return ExitCode.Failure;
+}
+
+/**
+ * A source the user named that cannot be used as given: an unsupported URI, or a listing that
+ * failed for a reason retrying will not fix (no such folder, bucket or manifest, access denied,
+ * a malformed manifest line). A transient listing failure stays an unexpected failure (1).
+ */
+function isSourceUsageError(error: unknown): error is Error {
+  return error instanceof ObjectSourceConfigError || (error instanceof ObjectListError && !error.transient);
 }

@@ -20,22 +20,52 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-/** Runs `cxr args...` with extra environment variables. */
-export function cxrWithEnv(env: Readonly<Record<string, string>>, ...args: string[]): Promise<RunResult> {
+export interface CxrRunOptions {
+  /** Extra environment variables. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Working directory (default: the test process's). */
+  readonly cwd?: string;
+  /** SIGKILL the command after this long (a command that hangs); `killed` says it happened. */
+  readonly killAfterMs?: number;
+}
+
+export interface KillableRunResult extends RunResult {
+  readonly killed: boolean;
+}
+
+/** Runs `cxr args...` as a process with the given options. */
+export function runCxr(options: CxrRunOptions, ...args: string[]): Promise<KillableRunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [TSX_CLI, MAIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...options.env },
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      // Its own process group, so the kill reaches the node process tsx starts as well.
+      detached: options.killAfterMs !== undefined,
     });
     let stdout = '';
     let stderr = '';
+    let killed = false;
+    const timer =
+      options.killAfterMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            killed = true;
+            if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+          }, options.killAfterMs);
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
-      resolve({ code, stdout, stderr });
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, killed });
     });
   });
+}
+
+/** Runs `cxr args...` with extra environment variables. */
+export function cxrWithEnv(env: Readonly<Record<string, string>>, ...args: string[]): Promise<RunResult> {
+  return runCxr({ env }, ...args);
 }
 
 export function expectNoCanary(result: RunResult): void {
