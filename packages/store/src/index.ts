@@ -16,7 +16,7 @@ export {
 export { hashPatientId } from './patient-id.js';
 export { collapseBatch, replacesExisting, type UpsertOptions } from './replacement.js';
 export { MIGRATIONS, MIGRATIONS_TABLE, type Migration } from './migrations.js';
-export { MAX_RECENT_RESULTS } from './result-store.js';
+export { MAX_RECENT_RESULTS, StoreNotFoundError } from './result-store.js';
 export type {
   ExistingResult,
   IterateOptions,

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from './open-store.js';
+import { StoreNotFoundError } from './result-store.js';
 import { sampleRow } from './testing/store-contract.js';
 
 const BASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -14,6 +15,8 @@ describe('openStore with a PostgreSQL schema parameter', () => {
     const admin = new pg.Client({ connectionString: BASE_URL });
     await admin.connect();
     await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    // Only created if mustExist failed to hold.
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema}_missing CASCADE`);
     await admin.end();
   });
 
@@ -47,5 +50,22 @@ describe('openStore with a PostgreSQL schema parameter', () => {
 
   it('refuses a schema name that is not a plain identifier', async () => {
     await expect(openStore(`${BASE_URL}?schema=x;drop`)).rejects.toThrow(/invalid schema name/);
+  });
+
+  it('with mustExist, refuses a schema that does not exist and does not create it', async () => {
+    const missing = `${schema}_missing`;
+    await expect(openStore(`${BASE_URL}?schema=${missing}`, { mustExist: true })).rejects.toThrow(
+      new StoreNotFoundError(`result store PostgreSQL schema ${missing} holds no cxr results tables`),
+    );
+    const admin = new pg.Client({ connectionString: BASE_URL });
+    await admin.connect();
+    try {
+      const found = await admin.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [
+        missing,
+      ]);
+      expect(found.rowCount).toBe(0);
+    } finally {
+      await admin.end();
+    }
   });
 });

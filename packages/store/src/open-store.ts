@@ -1,31 +1,46 @@
 /**
  * Picks the store adapter from a URL: `sqlite:PATH`, `sqlite::memory:` or `postgres://...`. A
- * PostgreSQL URL may name the schema of the tables as `?schema=NAME` (created if missing).
+ * PostgreSQL URL may name the schema of the tables as `?schema=NAME` (created if missing, unless
+ * the store must exist).
  */
 import { PostgresResultStore, type PostgresStoreOptions } from './postgres-store.js';
-import type { ResultStore } from './result-store.js';
+import { StoreNotFoundError, type ResultStore } from './result-store.js';
 import { SqliteResultStore, type SqliteStoreOptions } from './sqlite-store.js';
 
 export interface OpenStoreOptions extends PostgresStoreOptions, SqliteStoreOptions {
   /** Apply pending migrations before returning (default true). */
   readonly migrate?: boolean;
+  /**
+   * Never create a store: the SQLite file and the store's tables (PostgreSQL: in the schema) must
+   * exist already, else StoreNotFoundError. For commands that only read; pending migrations of
+   * an existing store are still applied.
+   */
+  readonly mustExist?: boolean;
 }
 
 /** Opens (and by default migrates) the store a URL names; throws on an unknown scheme. */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<ResultStore> {
   const store = createStore(url, options);
-  if (options.migrate !== false) {
-    try {
-      await store.migrate();
-    } catch (error) {
-      await store.close();
-      throw error;
+  try {
+    if (options.mustExist === true && !(await store.hasSchema())) {
+      throw new StoreNotFoundError(`result store ${describeStoreUrl(url)} holds no cxr results tables`);
     }
+    if (options.migrate !== false) await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
   }
   return store;
 }
 
-function createStore(url: string, options: OpenStoreOptions): ResultStore {
+/** The store URL as it may be printed: SQLite as given; PostgreSQL without credentials or host. */
+function describeStoreUrl(url: string): string {
+  if (url.startsWith('sqlite:')) return url;
+  const schema = splitSchemaParameter(url).schema;
+  return schema === undefined ? 'PostgreSQL (search path of the connection)' : `PostgreSQL schema ${schema}`;
+}
+
+function createStore(url: string, options: OpenStoreOptions): SqliteResultStore | PostgresResultStore {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const { connectionString, schema } = splitSchemaParameter(url);
     return new PostgresResultStore(connectionString, {

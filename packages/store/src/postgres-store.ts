@@ -110,6 +110,15 @@ export class PostgresResultStore implements ResultStore {
     return { applied };
   }
 
+  /** True when the migrations table is on the search path (the schema holds a cxr store). */
+  async hasSchema(): Promise<boolean> {
+    const result = await this.pool.query<{ present: boolean }>(
+      'SELECT to_regclass($1) IS NOT NULL AS present',
+      [MIGRATIONS_TABLE],
+    );
+    return result.rows[0]?.present === true;
+  }
+
   async appliedMigrations(): Promise<number[]> {
     const result = await this.pool.query<{ version: number }>(
       `SELECT version FROM ${MIGRATIONS_TABLE} ORDER BY version`,

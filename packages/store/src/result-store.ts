@@ -98,3 +98,8 @@ export function pageSize(requested: number | undefined, max: number): number {
 export function emptyOutcomeCounts(): Record<Outcome, number> {
   return { ok: 0, rejected: 0, failed: 0 };
 }
+
+/** The store a read was pointed at does not exist (no SQLite file, no tables): nothing was created. */
+export class StoreNotFoundError extends Error {
+  override readonly name = 'StoreNotFoundError';
+}

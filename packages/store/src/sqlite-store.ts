@@ -1,4 +1,5 @@
 /** SQLite adapter (better-sqlite3): the embedded default for one machine and for tests. */
+import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import {
   DATA_COLUMNS,
@@ -27,6 +28,7 @@ import {
   type RecentResultsQuery,
   type IterateOptions,
   type ReasonCount,
+  StoreNotFoundError,
   type ResultStore,
   type RunSummary,
   type UpsertSummary,
@@ -57,6 +59,8 @@ function isOutcome(value: unknown): value is Outcome {
 export interface SqliteStoreOptions {
   /** Milliseconds a writer waits for another process's lock before failing. */
   readonly busyTimeoutMs?: number;
+  /** Refuse to create the database file: a missing file is a StoreNotFoundError (read commands). */
+  readonly mustExist?: boolean;
 }
 
 export class SqliteResultStore implements ResultStore {
@@ -65,7 +69,11 @@ export class SqliteResultStore implements ResultStore {
 
   /** `path` is a file path or `:memory:`. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
-    this.db = new Database(path);
+    if (options.mustExist === true && (path === ':memory:' || !existsSync(path))) {
+      throw new StoreNotFoundError(`result store sqlite:${path} does not exist`);
+    }
+    // fileMustExist: a file deleted since the check is not created either.
+    this.db = new Database(path, { fileMustExist: options.mustExist === true });
     // WAL lets exports read while the results service writes; busy_timeout makes a second
     // process (two `cxr` commands on one file) wait for the write lock instead of failing.
     if (path !== ':memory:') this.db.pragma('journal_mode = WAL');
@@ -95,6 +103,16 @@ export class SqliteResultStore implements ResultStore {
       }
       return { applied };
     });
+  }
+
+  /** True when the migrations table exists (the file holds a cxr store, possibly an older one). */
+  hasSchema(): Promise<boolean> {
+    return settle(
+      () =>
+        this.db
+          .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?")
+          .get(MIGRATIONS_TABLE) !== undefined,
+    );
   }
 
   appliedMigrations(): Promise<number[]> {

@@ -2,6 +2,7 @@ import { CommanderError } from 'commander';
 import { isDicomRejectedError } from '@cxr/dicom';
 import { ConfigError } from '@cxr/config';
 import { ObjectListError, ObjectSourceConfigError } from '@cxr/storage';
+import { StoreNotFoundError } from '@cxr/store';
 
 /** Exit codes: 1 unexpected error, 2 bad configuration or usage, 3 input rejected. */
 export const ExitCode = { Failure: 1, Usage: 2, Rejected: 3 } as const;
@@ -56,6 +57,10 @@ export function reportFailure(error: unknown): number {
   if (error instanceof CommanderError) {
     // Commander printed its one-line error (and the usage) already; --help ends here with 0.
     return error.exitCode === 0 ? 0 : ExitCode.Usage;
+  }
+  if (error instanceof StoreNotFoundError) {
+    process.stderr.write(`cxr: ${error.message} (check --store or CXR_STORE_URL)\n`);
+    return ExitCode.Usage;
   }
   if (isSourceUsageError(error)) {
     process.stderr.write(`cxr: ${error.message.split('\n')[0] ?? ''}\n`);

@@ -3,6 +3,7 @@
  * only what is new, a source that fails does not stop the others, and stop() ends the loop.
  */
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +67,9 @@ describe('IngestService (Redis, file:// folder)', () => {
     };
     await waitForPasses(1);
     expect(passes[0]).toEqual({ pass: 1, enqueued: 3, duplicates: 0, skipped: 0, failedSources: 1 });
+    // The store is only read (objects already screened are skipped): one that does not exist yet
+    // holds no result and is not created by the ingest.
+    expect(existsSync(join(dir, 'results.sqlite'))).toBe(false);
 
     await writeFile(join(folder, 'new.dcm'), new Uint8Array(20));
     const seen = passes.length;

@@ -7,7 +7,7 @@ import type { AppConfig } from '@cxr/config';
 import type { CxrMetrics } from '@cxr/metrics';
 import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { openObjectSource } from '@cxr/storage';
-import { openStore, type ResultStore } from '@cxr/store';
+import { StoreNotFoundError, openStore, type ResultStore } from '@cxr/store';
 import { RedisCursorStore } from './cursor-store.js';
 import { enqueueSource, type IngestResult } from './enqueue-source.js';
 import { ProgressReporter, type ProgressStream } from './progress.js';
@@ -51,7 +51,7 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
   const cursorStore = new RedisCursorStore(connection, prefix);
   let store: ResultStore | undefined;
   try {
-    if (options.force !== true && options.skipDone !== false) store = await openStore(config.store.url);
+    if (options.force !== true && options.skipDone !== false) store = await openDoneStore(config.store.url);
     const reporter =
       options.progressStream !== undefined
         ? new ProgressReporter({ stream: options.progressStream, source: sourceKindOf(options.sourceUri) })
@@ -80,5 +80,19 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
     return result;
   } finally {
     await Promise.allSettled([source.close(), queue.close(), cursorStore.close(), store?.close()]);
+  }
+}
+
+/**
+ * The store consulted for objects already screened, never created here (the results service or
+ * `cxr screen` creates it when it first writes): a store that does not exist yet holds no result,
+ * so nothing is skipped.
+ */
+async function openDoneStore(url: string): Promise<ResultStore | undefined> {
+  try {
+    return await openStore(url, { mustExist: true });
+  } catch (error) {
+    if (error instanceof StoreNotFoundError) return undefined;
+    throw error;
   }
 }

@@ -84,7 +84,7 @@ async function loadPredictions(
     return inputStep(() => readPredictionsFile(file));
   }
   const runId = options.run ?? '';
-  const store = await openStore(options.store ?? loadConfig().store.url);
+  const store = await openStore(options.store ?? loadConfig().store.url, { mustExist: true });
   try {
     return await inputStep(() => readStorePredictions(store, runId, manifest?.output.labels));
   } finally {

@@ -42,7 +42,7 @@ export async function modelReferenceCommand(dir: string, options: ModelReference
   const used = new Map<string, { modelId: string; modelVersion: string; n: number }>();
   const others = new Map<string, number>();
   let total = 0;
-  const store = await openStore(options.store ?? loadConfig().store.url);
+  const store = await openStore(options.store ?? loadConfig().store.url, { mustExist: true });
   try {
     for await (const row of store.iterateRun(options.from)) {
       total += 1;

@@ -3,7 +3,7 @@
  * store filled through the store API. CSV, JSONL and Parquet must carry the same fields and values,
  * because `cxr evaluate --predictions` reads any of them.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import {
   type Cell,
   type ResultRowInput,
 } from '@cxr/store';
-import { cxr, cxrWithEnv, expectNoCanary } from '../testing/run-cxr.js';
+import { cxr, cxrWithEnv, expectNoCanary, runCxr } from '../testing/run-cxr.js';
 
 const REQUIRED = ['uri', 'sop_instance_uid', 'study_instance_uid', 'outcome', 'reason', 'decision'];
 
@@ -336,5 +336,39 @@ describe('cxr results runs', () => {
     expect(lines[0]).toMatch(/^run\s+total\s+ok\s+rejected\s+failed\s+first created\s+last updated$/);
     expect(lines.find((line) => line.startsWith('run-a '))).toMatch(/^run-a\s+4\s+2\s+1\s+1\s+\d{4}-/);
     expect(lines).toHaveLength(4);
+  });
+});
+
+describe('read commands and a store that does not exist', () => {
+  it('fail with exit 2 and one line naming the store, and create nothing', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'cxr-results-nostore-'));
+    try {
+      // No --store, CXR_STORE_URL unset: the default ./cxr-results.sqlite, relative to cwd.
+      const env = { CXR_STORE_URL: '' };
+      const runs = await runCxr({ env, cwd }, 'results', 'runs');
+      expect(runs.code).toBe(2);
+      expect(runs.stderr).toBe(
+        'cxr: result store sqlite:./cxr-results.sqlite does not exist (check --store or CXR_STORE_URL)\n',
+      );
+      const missing = join(cwd, 'elsewhere.sqlite');
+      const exported = await runCxr(
+        { env, cwd },
+        'results',
+        'export',
+        '--run',
+        'run-a',
+        '--format',
+        'csv',
+        '--store',
+        `sqlite:${missing}`,
+      );
+      expect(exported.code).toBe(2);
+      expect(exported.stderr).toBe(
+        `cxr: result store sqlite:${missing} does not exist (check --store or CXR_STORE_URL)\n`,
+      );
+      expect(await readdir(cwd)).toEqual([]);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
   });
 });

@@ -32,9 +32,12 @@ interface RunsCommandOptions {
   readonly json?: boolean;
 }
 
-/** Opens the store named by --store, else by CXR_STORE_URL; runs `use`, then closes it. */
+/**
+ * Opens the store named by --store, else by CXR_STORE_URL; runs `use`, then closes it. These
+ * commands only read: a store that does not exist is an error, never created.
+ */
 async function withStore<T>(url: string | undefined, use: (store: ResultStore) => Promise<T>): Promise<T> {
-  const store = await openStore(url ?? loadConfig().store.url);
+  const store = await openStore(url ?? loadConfig().store.url, { mustExist: true });
   try {
     return await use(store);
   } finally {
