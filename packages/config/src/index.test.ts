@@ -177,4 +177,12 @@ describe('loadConfig', () => {
   it('rejects an unknown log level', () => {
     expect(() => loadConfig({ CXR_LOG_LEVEL: 'loud' })).toThrow(/CXR_LOG_LEVEL must be one of/);
   });
+
+  it('reads the progress format: a terminal line by default, JSON lines on request', () => {
+    expect(loadConfig({}).logFormat).toBe('auto');
+    expect(loadConfig({ CXR_LOG_FORMAT: 'json' }).logFormat).toBe('json');
+    expect(() => loadConfig({ CXR_LOG_FORMAT: 'pretty' })).toThrow(
+      /CXR_LOG_FORMAT must be one of auto, json/,
+    );
+  });
 });

@@ -11,6 +11,9 @@ export class ConfigError extends Error {
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+/** How long commands show progress: `auto` = a redrawn line on a terminal, JSON lines otherwise; `json` = always JSON lines. */
+export type LogFormat = 'auto' | 'json';
+const LOG_FORMATS: readonly LogFormat[] = ['auto', 'json'];
 
 export interface DecodeConfig {
   /** Worker threads decoding DICOM (CXR_DECODE_THREADS; default: one per core). */
@@ -107,6 +110,8 @@ export const S3_ENV_VARIABLES = [
 
 export interface AppConfig {
   readonly logLevel: LogLevel;
+  /** CXR_LOG_FORMAT: progress of the long commands as a terminal line (`auto`, on a terminal) or JSON lines. */
+  readonly logFormat: LogFormat;
   /** CXR_HTTP_PORT: the service's HTTP port (/metrics, /healthz, /readyz; results: /v1/predict); 0 = any free port. */
   readonly httpPort: number;
   /** CXR_MODEL_DIR: the model bundle the worker serves (a `--model` option overrides it). */
@@ -213,6 +218,7 @@ function queuePrefix(env: Env, name: string): string | undefined {
 export function loadConfig(env: Env = process.env): AppConfig {
   return {
     logLevel: oneOf(env, 'CXR_LOG_LEVEL', LOG_LEVELS, 'info'),
+    logFormat: oneOf(env, 'CXR_LOG_FORMAT', LOG_FORMATS, 'auto'),
     httpPort: nonNegativeInt(env, 'CXR_HTTP_PORT', 8080),
     modelDir: env.CXR_MODEL_DIR?.trim() === '' ? undefined : env.CXR_MODEL_DIR,
     decode: { threads: positiveInt(env, 'CXR_DECODE_THREADS', availableParallelism()) },

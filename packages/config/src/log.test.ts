@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { errorSummary, jsonLineLogger, stopOnSignals } from './log.js';
+import { LogOutput, errorSummary, formatDuration, jsonLineLogger, stopOnSignals } from './log.js';
+import { renderTerminal } from './testing/terminal.js';
 
 describe('jsonLineLogger', () => {
   it('writes one JSON object per line with a fixed message and a data object', () => {
@@ -49,6 +50,92 @@ describe('stopOnSignals', () => {
     expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual([
       'shutdown requested',
       'shutdown complete',
+    ]);
+  });
+});
+
+/** A stream that records what is written, as a terminal or not. */
+function fakeStream(
+  isTTY: boolean,
+  columns?: number,
+): { isTTY: boolean; columns?: number; text: string; write(t: string): boolean } {
+  return {
+    isTTY,
+    ...(columns !== undefined ? { columns } : {}),
+    text: '',
+    write(t: string) {
+      this.text += t;
+      return true;
+    },
+  };
+}
+
+/** Every log line has this shape, whoever writes it. */
+const LOG_KEYS = ['time', 'level', 'service', 'msg', 'data'];
+
+describe('LogOutput', () => {
+  it('on a terminal prints log lines above the progress line, never onto it', () => {
+    const stream = fakeStream(true);
+    const output = new LogOutput(stream);
+    const log = output.logger('screen');
+    expect(output.drawsProgress).toBe(true);
+    log('info', 'worker started', { maxBatch: 8 });
+    output.progress('screening 1/10  0.5 images/s  ETA 18s');
+    log('warn', 'job failed', { jobId: 'j1' });
+    output.progress('screening 2/10  0.7 images/s  ETA 11s');
+    log('info', 'job rejected', { jobId: 'j2' });
+    output.endProgress();
+    log('info', 'screening finished', {});
+    const shown = renderTerminal(stream.text);
+    expect(
+      shown.map((line) => (line.startsWith('{') ? (JSON.parse(line) as { msg: string }).msg : line)),
+    ).toEqual([
+      'worker started',
+      'job failed',
+      'job rejected',
+      'screening 2/10  0.7 images/s  ETA 11s',
+      'screening finished',
+    ]);
+    for (const line of shown.filter((l) => l.startsWith('{'))) {
+      expect(Object.keys(JSON.parse(line) as object)).toEqual(LOG_KEYS);
+    }
+  });
+
+  it('cuts the progress line to the terminal width so it can be redrawn in place', () => {
+    const stream = fakeStream(true, 20);
+    const output = new LogOutput(stream);
+    output.progress('screening 1,234/5,678  12.5 images/s  ETA 5m50s');
+    output.progress('screening 1,240/5,678  12.5 images/s  ETA 5m49s');
+    expect(renderTerminal(stream.text)).toEqual(['screening 1,240/5,6']);
+  });
+
+  it('off a terminal, or with CXR_LOG_FORMAT=json, draws nothing: every line is a log line', () => {
+    for (const [stream, format] of [
+      [fakeStream(false), 'auto'],
+      [fakeStream(true), 'json'],
+    ] as const) {
+      const output = new LogOutput(stream, format);
+      expect(output.drawsProgress).toBe(false);
+      output.logger('ingest')('info', 'ingest started', {});
+      output.progress('ingest 50%');
+      output.endProgress();
+      output.logger('ingest')('info', 'ingest finished', {});
+      const lines = stream.text.trimEnd().split('\n');
+      expect(lines.map((line) => Object.keys(JSON.parse(line) as object))).toEqual([LOG_KEYS, LOG_KEYS]);
+    }
+  });
+});
+
+describe('formatDuration', () => {
+  it('reads like a clock, coarser as it grows', () => {
+    expect([0.4, 45, 185, 3599.6, 7440, Number.POSITIVE_INFINITY, -1].map(formatDuration)).toEqual([
+      '0s',
+      '45s',
+      '3m05s',
+      '1h00m',
+      '2h04m',
+      '?',
+      '?',
     ]);
   });
 });

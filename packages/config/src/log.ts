@@ -4,7 +4,7 @@
  * ids, URIs, reason codes, counts and durations only: never a DICOM string, a Patient ID or a raw
  * error message from an adapter (those may echo values; use `errorSummary`).
  */
-import type { LogLevel } from './index.js';
+import type { LogFormat, LogLevel } from './index.js';
 
 /** A structured logger: `msg` is a constant, `data` carries the variable part. */
 export type Logger = (level: LogLevel, msg: string, data?: Readonly<Record<string, unknown>>) => void;
@@ -25,6 +25,86 @@ export function jsonLineLogger(
 
 /** A logger that discards everything (tests, library defaults). */
 export const silentLogger: Logger = () => undefined;
+
+/** The part of a writable stream the log output uses (process.stderr, or a fake in tests). */
+export interface TextStream {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+  /** Terminal width; the progress line is cut to it (a wrapped line cannot be redrawn in place). */
+  readonly columns?: number;
+}
+
+/** Where the long commands report progress: a line redrawn in place, or nothing (then they log it). */
+export interface ProgressOutput {
+  /** True when a human progress line is drawn; false: report progress as log lines instead. */
+  readonly drawsProgress: boolean;
+  /** Replaces the progress line (ignored when `drawsProgress` is false). */
+  progress(text: string): void;
+  /** Leaves the last progress line on screen, ended: what follows goes below it. */
+  endProgress(): void;
+}
+
+// \r back to column 0, then erase the whole line (ECMA-48 EL 2).
+const CLEAR_LINE = '\r\x1b[2K';
+
+/**
+ * stderr of a command, shared by its log lines and one progress line. On a terminal (unless
+ * CXR_LOG_FORMAT=json) the progress line stays at the bottom, redrawn in place, and each log line
+ * is printed above it: clear the line, write the log line, redraw the progress. Otherwise there is
+ * no progress line (`drawsProgress` false) and the log lines are written as they come, so every
+ * line of the stream is one JSON object.
+ */
+export class LogOutput implements ProgressOutput {
+  readonly drawsProgress: boolean;
+  readonly #stream: TextStream;
+  /** The progress line on screen, still to be ended; undefined when there is none. */
+  #shown: string | undefined;
+
+  constructor(stream: TextStream = process.stderr, format: LogFormat = 'auto') {
+    this.#stream = stream;
+    this.drawsProgress = format === 'auto' && stream.isTTY === true;
+  }
+
+  /** Writes one complete line (ending in a newline) above the progress line. */
+  writeLine(line: string): void {
+    if (this.#shown === undefined) {
+      this.#stream.write(line);
+      return;
+    }
+    this.#stream.write(`${CLEAR_LINE}${line}${this.#shown}`);
+  }
+
+  progress(text: string): void {
+    if (!this.drawsProgress) return;
+    const columns = this.#stream.columns ?? 0;
+    const line = columns > 1 && text.length >= columns ? text.slice(0, columns - 1) : text;
+    this.#shown = line;
+    this.#stream.write(`${CLEAR_LINE}${line}`);
+  }
+
+  endProgress(): void {
+    if (this.#shown === undefined) return;
+    this.#shown = undefined;
+    this.#stream.write('\n');
+  }
+
+  /** A JSON-line logger for `service` writing through this output. */
+  logger(service: string, minLevel: LogLevel = 'info'): Logger {
+    return jsonLineLogger(service, minLevel, (line) => {
+      this.writeLine(line);
+    });
+  }
+}
+
+/** A duration for a progress line: `45s`, `3m05s`, `2h04m`. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole}s`;
+  const minutes = Math.floor(whole / 60);
+  if (minutes < 60) return `${minutes}m${String(whole % 60).padStart(2, '0')}s`;
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
 
 /** The error's class name and code only: adapter messages may echo URLs or values. */
 export function errorSummary(error: unknown): { errorName: string; errorCode?: string } {

@@ -5,12 +5,7 @@ export {
   type IngestResult,
 } from './enqueue-source.js';
 export { MemoryCursorStore, RedisCursorStore, type CursorStore } from './cursor-store.js';
-export {
-  ProgressReporter,
-  type IngestProgress,
-  type ProgressReporterOptions,
-  type ProgressStream,
-} from './progress.js';
+export { ProgressReporter, type IngestProgress, type ProgressReporterOptions } from './progress.js';
 export { sourceKindOf, type SourceKind } from './source-kind.js';
 export { runIngest, type RunIngestOptions } from './run-ingest.js';
 export { IngestService, type IngestServiceOptions, type PassSummary } from './ingest-service.js';

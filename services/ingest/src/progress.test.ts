@@ -1,9 +1,25 @@
 import { describe, expect, it } from 'vitest';
+import type { Logger, ProgressOutput } from '@cxr/config/log';
 import { ProgressReporter, type IngestProgress } from './progress.js';
 
-function fakeStream(isTTY: boolean): { isTTY: boolean; chunks: string[]; write(text: string): boolean } {
-  const chunks: string[] = [];
-  return { isTTY, chunks, write: (text: string) => chunks.push(text) > 0 };
+/** A progress output that records the lines drawn; `drawsProgress` picks the mode. */
+function fakeOutput(drawsProgress: boolean): ProgressOutput & { lines: string[]; ended: number } {
+  const out = {
+    drawsProgress,
+    lines: [] as string[],
+    ended: 0,
+    progress: (text: string) => void out.lines.push(text),
+    endProgress: () => void (out.ended += 1),
+  };
+  return out;
+}
+
+function fakeLog(): Logger & { entries: { level: string; msg: string; data: Record<string, unknown> }[] } {
+  const entries: { level: string; msg: string; data: Record<string, unknown> }[] = [];
+  const log: Logger = (level, msg, data = {}) => {
+    entries.push({ level, msg, data: { ...data } });
+  };
+  return Object.assign(log, { entries });
 }
 
 const at = (listed: number, paused = false): IngestProgress => ({
@@ -15,10 +31,11 @@ const at = (listed: number, paused = false): IngestProgress => ({
 });
 
 describe('ProgressReporter', () => {
-  it('redraws one terminal line with counts, rate and bar, throttled, and ends it with a newline', () => {
-    const stream = fakeStream(true);
+  it('redraws one terminal line with counts, rate, bar and ETA, throttled, and ends it once', () => {
+    const output = fakeOutput(true);
+    const log = fakeLog();
     let now = 1_000;
-    const reporter = new ProgressReporter({ stream, now: () => now, source: 'manifest', total: 100 });
+    const reporter = new ProgressReporter({ output, log, now: () => now, source: 'manifest', total: 100 });
     expect(reporter.isTty).toBe(true);
     now += 1_000;
     reporter.update(at(50));
@@ -27,25 +44,33 @@ describe('ProgressReporter', () => {
     now += 1_000;
     reporter.update(at(80, true));
     reporter.finish(at(100));
-    expect(stream.chunks).toHaveLength(4);
-    const [first, second, last, newline] = stream.chunks;
-    expect(first).toMatch(/^\r/);
-    expect(first).toContain('\x1b[K');
-    expect(first).not.toContain('\n');
+    expect(output.lines).toHaveLength(3);
+    expect(output.ended).toBe(1);
+    const [first, second, last] = output.lines;
+    expect(first).not.toMatch(/[\r\n]/);
     expect(first).toContain('[##########----------]  50%');
     expect(first).toContain('listed 50');
     expect(first).toContain('new 48');
     expect(first).toContain('dup 2');
     expect(first).toContain('50 keys/s');
+    expect(first).toContain('ETA 1s');
     expect(second).toContain('paused');
     expect(last).toContain('100%');
-    expect(newline).toBe('\n');
+    expect(last).not.toContain('ETA');
+    expect(log.entries).toEqual([]);
   });
 
-  it('writes periodic JSON log lines, with a fixed message and a data object, when not a TTY', () => {
-    const stream = fakeStream(false);
+  it('logs progress periodically, with a fixed message and a data object, when no line is drawn', () => {
+    const output = fakeOutput(false);
+    const log = fakeLog();
     let now = Date.UTC(2026, 0, 1);
-    const reporter = new ProgressReporter({ stream, now: () => now, source: 's3', logIntervalMs: 10_000 });
+    const reporter = new ProgressReporter({
+      output,
+      log,
+      now: () => now,
+      source: 's3',
+      logIntervalMs: 10_000,
+    });
     now += 2_000;
     reporter.update(at(1_000));
     now += 5_000; // within the log interval: nothing
@@ -53,22 +78,27 @@ describe('ProgressReporter', () => {
     now += 5_000;
     reporter.update(at(6_000));
     reporter.finish(at(6_000));
-    const lines = stream.chunks.map((chunk) => {
-      expect(chunk.endsWith('\n')).toBe(true);
-      expect(chunk).not.toContain('\r');
-      return JSON.parse(chunk) as { msg: string; level: string; data: Record<string, unknown> };
+    expect(output.lines).toEqual([]);
+    expect(log.entries.map((entry) => `${entry.level} ${entry.msg}`)).toEqual([
+      'info ingest progress',
+      'info ingest progress',
+      'info ingest finished',
+    ]);
+    expect(log.entries[0]?.data).toMatchObject({
+      source: 's3',
+      listed: 1_000,
+      enqueued: 998,
+      keysPerSecond: 500,
     });
-    expect(lines.map((line) => line.msg)).toEqual(['ingest progress', 'ingest progress', 'ingest finished']);
-    expect(lines[0]?.data).toMatchObject({ source: 's3', listed: 1_000, enqueued: 998, keysPerSecond: 500 });
-    expect(lines[1]?.data).toMatchObject({ listed: 6_000, keysPerSecond: 500, elapsedSeconds: 12 });
+    expect(log.entries[1]?.data).toMatchObject({ listed: 6_000, keysPerSecond: 500, elapsedSeconds: 12 });
   });
 
   it('prints nothing after finish', () => {
-    const stream = fakeStream(false);
-    const reporter = new ProgressReporter({ stream, source: 'file' });
+    const log = fakeLog();
+    const reporter = new ProgressReporter({ output: fakeOutput(false), log, source: 'file' });
     reporter.finish(at(3));
     reporter.update(at(4));
     reporter.finish(at(4));
-    expect(stream.chunks).toHaveLength(1);
+    expect(log.entries).toHaveLength(1);
   });
 });

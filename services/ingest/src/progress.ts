@@ -1,9 +1,11 @@
 /**
- * Progress for people: on a terminal a single redrawn line (bar, counts, rate); otherwise (a log
- * collector, CI, a pipe) a JSON line every `logIntervalMs` with a fixed message and a data object.
- * Stream and clock are injected so both modes are testable. Counts only: no URI is ever printed,
- * since object keys and folder names may carry patient data.
+ * Progress for people: on a terminal a single redrawn line (bar, counts, rate, ETA when the total
+ * is known); otherwise (a log collector, CI, a pipe) an `ingest progress` log line every
+ * `logIntervalMs`, in the shape of every other log line. Output, logger and clock are injected so
+ * both modes are testable. Counts only: no URI is ever printed, since object keys and folder names
+ * may carry patient data.
  */
+import { formatDuration, type Logger, type ProgressOutput } from '@cxr/config/log';
 
 /** Counters of one ingest, as `enqueueSource` reports them. */
 export interface IngestProgress {
@@ -19,23 +21,19 @@ export interface IngestProgress {
   readonly paused: boolean;
 }
 
-/** The part of a writable stream the reporter uses; `isTTY` picks the mode. */
-export interface ProgressStream {
-  write(text: string): unknown;
-  readonly isTTY?: boolean;
-}
-
 export interface ProgressReporterOptions {
-  readonly stream: ProgressStream;
+  /** The progress line, when it `drawsProgress`; otherwise progress goes to `log`. */
+  readonly output: ProgressOutput;
+  readonly log: Logger;
   /** Milliseconds clock; default `Date.now`. */
   readonly now?: () => number;
   /** Source kind for the line and the logs (`s3`, `file`, `manifest`); never a path. */
   readonly source: string;
-  /** Objects expected, when known: draws a percentage bar; otherwise an activity bar. */
+  /** Objects expected, when known: draws a percentage bar and an ETA; otherwise an activity bar. */
   readonly total?: number;
   /** Minimum time between terminal redraws (default 100 ms: smooth, cheap). */
   readonly drawIntervalMs?: number;
-  /** Time between JSON log lines when not on a terminal (default 10 s). */
+  /** Time between log lines when no line is drawn (default 10 s). */
   readonly logIntervalMs?: number;
 }
 
@@ -45,7 +43,8 @@ const formatCount = (n: number): string => n.toLocaleString('en-US');
 
 /** Draws or logs ingest progress; call `update` often (it throttles) and `finish` once. */
 export class ProgressReporter {
-  readonly #stream: ProgressStream;
+  readonly #output: ProgressOutput;
+  readonly #log: Logger;
   readonly #now: () => number;
   readonly #source: string;
   readonly #total: number | undefined;
@@ -57,7 +56,8 @@ export class ProgressReporter {
   #finished = false;
 
   constructor(options: ProgressReporterOptions) {
-    this.#stream = options.stream;
+    this.#output = options.output;
+    this.#log = options.log;
     this.#now = options.now ?? Date.now;
     this.#source = options.source;
     this.#total = options.total;
@@ -66,9 +66,9 @@ export class ProgressReporter {
     this.#startedAt = this.#now();
   }
 
-  /** True when drawing a terminal line, false when writing JSON log lines. */
+  /** True when drawing a terminal line, false when writing log lines. */
   get isTty(): boolean {
-    return this.#stream.isTTY === true;
+    return this.#output.drawsProgress;
   }
 
   /** Reports the current counters; output only when the draw/log interval has passed. */
@@ -79,19 +79,19 @@ export class ProgressReporter {
     if (now - this.#lastOutputAt < interval) return;
     this.#lastOutputAt = now;
     if (this.isTty) this.#draw(progress, now);
-    else this.#log('ingest progress', progress, now);
+    else this.#logProgress('ingest progress', progress, now);
   }
 
-  /** Final output: the last line plus a newline on a terminal, an `ingest finished` log line otherwise. */
+  /** Final output: the last line, ended, on a terminal; an `ingest finished` log line otherwise. */
   finish(progress: IngestProgress): void {
     if (this.#finished) return;
     this.#finished = true;
     const now = this.#now();
     if (this.isTty) {
       this.#draw(progress, now);
-      this.#stream.write('\n');
+      this.#output.endProgress();
     } else {
-      this.#log('ingest finished', progress, now);
+      this.#logProgress('ingest finished', progress, now);
     }
   }
 
@@ -125,13 +125,16 @@ export class ProgressReporter {
       `done ${formatCount(progress.skipped)}`,
       `${formatCount(Math.round(this.#rate(progress, now)))} keys/s`,
     ];
+    const rate = this.#rate(progress, now);
+    if (this.#total !== undefined && rate > 0 && progress.listed < this.#total) {
+      parts.push(`ETA ${formatDuration((this.#total - progress.listed) / rate)}`);
+    }
     if (progress.paused) parts.push('(paused: queue above high water)');
-    // \r back to column 0, \x1b[K clears what a longer previous line left behind.
-    this.#stream.write(`\r${parts.join('  ')}\x1b[K`);
+    this.#output.progress(parts.join('  '));
   }
 
-  #log(msg: string, progress: IngestProgress, now: number): void {
-    const data = {
+  #logProgress(msg: string, progress: IngestProgress, now: number): void {
+    this.#log('info', msg, {
       source: this.#source,
       listed: progress.listed,
       enqueued: progress.enqueued,
@@ -140,9 +143,6 @@ export class ProgressReporter {
       paused: progress.paused,
       keysPerSecond: Math.round(this.#rate(progress, now)),
       elapsedSeconds: Math.round((now - this.#startedAt) / 100) / 10,
-    };
-    this.#stream.write(
-      `${JSON.stringify({ level: 'info', time: new Date(now).toISOString(), msg, data })}\n`,
-    );
+    });
   }
 }

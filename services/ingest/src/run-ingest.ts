@@ -4,13 +4,14 @@
  * The CLI (`cxr ingest`) and `cxr screen` call this; nothing here reads the environment.
  */
 import type { AppConfig } from '@cxr/config';
+import { silentLogger, type Logger, type ProgressOutput } from '@cxr/config/log';
 import type { CxrMetrics } from '@cxr/metrics';
 import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { openObjectSource } from '@cxr/storage';
 import { StoreNotFoundError, openStore, type ResultStore } from '@cxr/store';
 import { RedisCursorStore } from './cursor-store.js';
 import { enqueueSource, type IngestResult } from './enqueue-source.js';
-import { ProgressReporter, type ProgressStream } from './progress.js';
+import { ProgressReporter, type IngestProgress } from './progress.js';
 import { sourceKindOf } from './source-kind.js';
 
 export interface RunIngestOptions {
@@ -27,8 +28,11 @@ export interface RunIngestOptions {
   /** Redis key prefix of the queue; default `config.queue.prefix`, else BullMQ's. */
   readonly queuePrefix?: string;
   readonly metrics?: Pick<CxrMetrics, 'countEnqueued' | 'countDuplicates'>;
-  /** Where progress goes (the CLI passes process.stderr). */
-  readonly progressStream?: ProgressStream;
+  /** Progress for people: a line on `output` when it draws one, else `ingest progress` lines on `log`. */
+  readonly output?: ProgressOutput;
+  readonly log?: Logger;
+  /** Gets the counters as the listing goes (`cxr screen` draws its own progress line from them). */
+  readonly onProgress?: (progress: IngestProgress) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -53,9 +57,14 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
   try {
     if (options.force !== true && options.skipDone !== false) store = await openDoneStore(config.store.url);
     const reporter =
-      options.progressStream !== undefined
-        ? new ProgressReporter({ stream: options.progressStream, source: sourceKindOf(options.sourceUri) })
+      options.output !== undefined
+        ? new ProgressReporter({
+            output: options.output,
+            log: options.log ?? silentLogger,
+            source: sourceKindOf(options.sourceUri),
+          })
         : undefined;
+    const onProgress = options.onProgress;
     const result = await enqueueSource({
       source,
       queue,
@@ -68,10 +77,11 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
       ...(store !== undefined ? { store } : {}),
       ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
-      ...(reporter !== undefined
+      ...(reporter !== undefined || onProgress !== undefined
         ? {
-            onProgress: (p) => {
-              reporter.update(p);
+            onProgress: (p: IngestProgress) => {
+              reporter?.update(p);
+              onProgress?.(p);
             },
           }
         : {}),

@@ -1,11 +1,13 @@
 /**
  * `cxr ingest SOURCE --model DIR [--run-id ID] [--force] [--high-water N]`: lists a source and
- * enqueues one screening job per object on `cxr-screen` (one-shot). Progress goes to stderr (a bar
- * on a terminal, JSON lines otherwise); the final counts go to stdout as JSON. Ctrl-C stops after
+ * enqueues one screening job per object on `cxr-screen` (one-shot). Progress goes to stderr (a
+ * redrawn line below the log lines on a terminal, JSON log lines otherwise or with
+ * CXR_LOG_FORMAT=json); the final counts go to stdout as JSON. Ctrl-C stops after
  * the chunk in flight, and the same command with the same --run-id resumes from the stored cursor.
  */
 import type { Command } from 'commander';
 import { loadConfig } from '@cxr/config';
+import { LogOutput } from '@cxr/config/log';
 import { runIngest } from '@cxr/ingest';
 import { readManifest } from '@cxr/model/manifest';
 import { integerOption } from '../options.js';
@@ -37,11 +39,11 @@ export function registerIngestCommand(program: Command): void {
     )
     .action(async (sourceUri: string, options: IngestCommandOptions) => {
       const config = loadConfig();
+      const output = new LogOutput(process.stderr, config.logFormat);
+      const log = output.logger('ingest', config.logLevel);
       const manifest = await readManifest(options.model);
       const runId = options.runId ?? newRunId();
-      process.stderr.write(
-        `${JSON.stringify({ level: 'info', msg: 'ingest started', data: { runId, model: manifest.id, version: manifest.version } })}\n`,
-      );
+      log('info', 'ingest started', { runId, model: manifest.id, version: manifest.version });
       // First Ctrl-C / SIGTERM: stop after the chunk in flight (the cursor is saved); second: exit.
       const result = await withInterrupt((signal) =>
         runIngest({
@@ -52,8 +54,12 @@ export function registerIngestCommand(program: Command): void {
           modelVersion: manifest.version,
           ...(options.force !== undefined ? { force: options.force } : {}),
           ...(options.highWater !== undefined ? { highWater: options.highWater } : {}),
-          progressStream: process.stderr,
+          output,
+          log,
           signal,
+        }).finally(() => {
+          // A failure leaves the progress line drawn: end it so the error line starts on its own.
+          output.endProgress();
         }),
       );
       process.stdout.write(`${JSON.stringify({ runId, ...result }, null, 2)}\n`);

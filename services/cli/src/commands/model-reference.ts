@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@cxr/config';
-import { jsonLineLogger } from '@cxr/config/log';
+import { LogOutput } from '@cxr/config/log';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { DriftReferenceBuilder, type DriftReferenceSource } from '@cxr/metrics';
 import { MANIFEST_FILE, readManifest, writeManifestReference } from '@cxr/model/manifest';
@@ -115,6 +115,7 @@ export async function modelReferenceFromSource(dir: string, sourceUri: string): 
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z')}`;
   const config = loadConfig({ ...process.env, CXR_STORE_URL: store, CXR_QUEUE_PREFIX: prefix });
+  const output = new LogOutput(process.stderr, config.logFormat);
   try {
     const summary = await runScreen({
       config,
@@ -122,12 +123,13 @@ export async function modelReferenceFromSource(dir: string, sourceUri: string): 
       modelDir: dir,
       runId,
       force: true,
-      log: jsonLineLogger('reference', config.logLevel),
-      progressStream: process.stderr,
+      log: output.logger('reference', config.logLevel),
+      output,
     });
     if (!summary.complete) throw new CliError('screening of the source did not complete', ExitCode.Failure);
     await modelReferenceCommand(dir, { from: runId, store });
   } finally {
+    output.endProgress();
     const location = { connection: redisConnectionFromUrl(config.queue.redisUrl), prefix };
     for (const queue of [new ScreenQueue(location), new ResultQueue(location)]) {
       await queue.obliterate({ force: true }).catch(() => undefined);

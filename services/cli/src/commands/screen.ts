@@ -8,7 +8,7 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '@cxr/config';
-import { jsonLineLogger } from '@cxr/config/log';
+import { LogOutput } from '@cxr/config/log';
 import { integerOption } from '../options.js';
 import { withInterrupt } from '../interrupt.js';
 import { newRunId } from '../run-id.js';
@@ -46,7 +46,8 @@ export function registerScreenCommand(program: Command): void {
       const config = loadConfig(
         options.store !== undefined ? { ...process.env, CXR_STORE_URL: options.store } : process.env,
       );
-      const log = jsonLineLogger('screen', config.logLevel);
+      const output = new LogOutput(process.stderr, config.logFormat);
+      const log = output.logger('screen', config.logLevel);
       const runId = options.runId ?? newRunId();
       // First Ctrl-C / SIGTERM: stop listing, let active jobs finish, store and summarise; second: exit.
       const summary = await withInterrupt((signal) =>
@@ -56,10 +57,13 @@ export function registerScreenCommand(program: Command): void {
           modelDir: options.model,
           runId,
           log,
-          progressStream: process.stderr,
+          output,
           signal,
           ...(options.force !== undefined ? { force: options.force } : {}),
           ...(options.httpPort !== undefined ? { httpPort: options.httpPort } : {}),
+        }).finally(() => {
+          // A failure leaves the progress line drawn: end it so the error line starts on its own.
+          output.endProgress();
         }),
       );
       process.stdout.write(

@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import { loadConfig } from '@cxr/config';
-import { jsonLineLogger } from '@cxr/config/log';
+import { LogOutput } from '@cxr/config/log';
 import type { ClassWeightsSetting } from '@cxr/model/train';
 import { CliError, ExitCode } from '../output.js';
 import { choiceOption, integerOption } from '../options.js';
@@ -206,7 +206,8 @@ export function registerTrainCommand(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .action(async (options: TrainCommandOptions) => {
       const config = loadConfig();
-      const log = jsonLineLogger('train', config.logLevel);
+      const output = new LogOutput(process.stderr, config.logFormat);
+      const log = output.logger('train', config.logLevel);
       const summary = await runTrain(
         {
           dataPath: options.data,
@@ -235,8 +236,11 @@ export function registerTrainCommand(program: Command): void {
           fineTuneEpochs: options.fineTuneEpochs,
           fineTuneLearningRate: options.fineTuneLr,
         },
-        { config, log, progressStream: process.stderr },
-      );
+        { config, log, output },
+      ).finally(() => {
+        // A failure leaves the progress line drawn: end it so the error line starts on its own.
+        output.endProgress();
+      });
       process.stdout.write(
         options.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatTrainSummary(summary),
       );

@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '@cxr/config';
-import { silentLogger, type Logger } from '@cxr/config/log';
+import { silentLogger, type Logger, type ProgressOutput } from '@cxr/config/log';
 import { runIngest, type IngestResult } from '@cxr/ingest';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { readManifest } from '@cxr/model/manifest';
@@ -16,6 +16,7 @@ import { ResultQueue, ScreenQueue, redisConnectionFromUrl, type QueueLocation } 
 import { startResultsApp, type ResultsApp } from '@cxr/results';
 import type { ResultStore } from '@cxr/store';
 import { WorkerService } from '@cxr/worker';
+import { ScreenProgress, type ScreenCounts } from './progress.js';
 import { StageLatencyCollector, displayStoreUrl, type ScreenSummary } from './summary.js';
 
 export interface RunScreenOptions {
@@ -27,8 +28,8 @@ export interface RunScreenOptions {
   readonly force?: boolean;
   /** Port of /metrics, /healthz, /readyz during the run; 0 (default) = any free port. */
   readonly httpPort?: number;
-  /** Where ingest and screening progress go (the CLI passes process.stderr). */
-  readonly progressStream?: NodeJS.WritableStream & { readonly isTTY?: boolean };
+  /** The progress line (the CLI's stderr); without one, or off a terminal, progress is logged. */
+  readonly output?: ProgressOutput;
   readonly log?: Logger;
   /** Stops the ingest and the wait; the worker then finishes its active jobs and everything closes. */
   readonly signal?: AbortSignal;
@@ -36,8 +37,12 @@ export interface RunScreenOptions {
   readonly pollMs?: number;
 }
 
-/** Time between screening-progress lines when the progress stream is not a terminal. */
-const PROGRESS_LOG_MS = 10_000;
+/** No progress line: progress goes to the log. */
+const NO_PROGRESS_LINE: ProgressOutput = {
+  drawsProgress: false,
+  progress: () => undefined,
+  endProgress: () => undefined,
+};
 
 /** Runs one screening of `sourceUri` and returns its summary (also for an interrupted run). */
 export async function runScreen(options: RunScreenOptions): Promise<ScreenSummary> {
@@ -74,25 +79,49 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
     });
     await worker.start();
     const startedAt = performance.now();
+    const pollMs = options.pollMs ?? 250;
+    const progress = new ScreenProgress({ output: options.output ?? NO_PROGRESS_LINE, log });
+    let listing = { listed: 0, listing: true, paused: false };
+    const counts = async (): Promise<ScreenCounts> => ({
+      ...listing,
+      ...(await queueCounts(screenQueue, resultQueue)),
+      done: await resultsStored(metrics),
+    });
 
-    const ingest: IngestResult = await runIngest({
+    // The worker screens while the ingest lists: one progress line covers both.
+    const listingRun = runIngest({
       config,
       sourceUri: options.sourceUri,
       runId,
       modelId: manifest.id,
       modelVersion: manifest.version,
       metrics,
+      onProgress: (p) => {
+        listing = { listed: p.listed, listing: true, paused: p.paused };
+      },
       ...(options.force !== undefined ? { force: options.force } : {}),
-      ...(options.progressStream !== undefined ? { progressStream: options.progressStream } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     });
+    // Settles either way; a failed listing is rethrown by the `await listingRun` below.
+    const listingOver = listingRun.then(
+      () => true,
+      () => true,
+    );
+    do {
+      progress.update(await counts());
+    } while (!(await Promise.race([listingOver, sleep(pollMs).then(() => false)])));
+    const ingest: IngestResult = await listingRun;
+    listing = { listed: ingest.listed, listing: false, paused: false };
     const drained =
       ingest.complete &&
       (await waitForIdle(screenQueue, resultQueue, {
-        pollMs: options.pollMs ?? 250,
+        pollMs,
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
-        ...(options.progressStream !== undefined ? { progress: options.progressStream } : {}),
+        onPoll: async () => {
+          progress.update(await counts());
+        },
       }));
+    progress.finish(await counts());
     const wallSeconds = (performance.now() - startedAt) / 1000;
 
     // Graceful: active jobs finish and their results are stored before the summary is read.
@@ -116,9 +145,20 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
   }
 }
 
+/** Jobs of the screen queue not finished, and result messages not stored yet. */
+async function queueCounts(
+  screenQueue: ScreenQueue,
+  resultQueue: ResultQueue,
+): Promise<{ remaining: number; unstored: number }> {
+  // Screen queue first: once it is empty every result message has been published.
+  const c = await screenQueue.counts();
+  const remaining = c.waiting + c.prioritized + c.active + c.delayed;
+  return { remaining, unstored: await resultQueue.pendingCount() };
+}
+
 /**
- * Polls until nothing of the screen queue is left to run and every result message is stored.
- * Returns false when the signal stopped the wait first.
+ * Polls until nothing of the screen queue is left to run and every result message is stored,
+ * calling `onPoll` between polls. Returns false when the signal stopped the wait first.
  */
 async function waitForIdle(
   screenQueue: ScreenQueue,
@@ -126,38 +166,26 @@ async function waitForIdle(
   options: {
     readonly pollMs: number;
     readonly signal?: AbortSignal;
-    readonly progress?: NodeJS.WritableStream & { readonly isTTY?: boolean };
+    readonly onPoll: () => Promise<void>;
   },
 ): Promise<boolean> {
-  const started = performance.now();
-  let lastLog = -Infinity;
-  let first: number | undefined;
   for (;;) {
     if (options.signal?.aborted === true) return false;
-    // Screen queue first: once it is empty every result message has been published.
-    const c = await screenQueue.counts();
-    const remaining = c.waiting + c.prioritized + c.active + c.delayed;
-    const unstored = await resultQueue.pendingCount();
-    if (remaining === 0 && unstored === 0) {
-      if (options.progress?.isTTY === true) options.progress.write('\n');
-      return true;
-    }
-    first ??= remaining;
-    const now = performance.now();
-    const done = Math.max(0, first - remaining);
-    const rate = done / Math.max((now - started) / 1000, 1e-3);
-    const stream = options.progress;
-    if (stream?.isTTY === true) {
-      stream.write(
-        `\r\x1b[2Kscreening: ${remaining} to go, ${unstored} to store, ${rate.toFixed(1)} images/s`,
-      );
-    } else if (stream !== undefined && now - lastLog >= PROGRESS_LOG_MS) {
-      lastLog = now;
-      const data = { remaining, unstored, imagesPerSecond: Number(rate.toFixed(2)) };
-      stream.write(`${JSON.stringify({ level: 'info', msg: 'screening progress', data })}\n`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, options.pollMs));
+    const { remaining, unstored } = await queueCounts(screenQueue, resultQueue);
+    if (remaining === 0 && unstored === 0) return true;
+    await options.onPoll();
+    await sleep(options.pollMs);
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Results the results service of this process stored: the sum of `cxr_items_total`. */
+async function resultsStored(metrics: CxrMetrics): Promise<number> {
+  const { values } = await metrics.metrics.items.get();
+  return values.reduce((sum, v) => sum + v.value, 0);
 }
 
 /** Images run through the model by this process: the sum of the batch-size histogram. */

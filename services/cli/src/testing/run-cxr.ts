@@ -63,6 +63,32 @@ export function runCxr(options: CxrRunOptions, ...args: string[]): Promise<Killa
   });
 }
 
+const shellQuote = (word: string): string => `'${word.replaceAll("'", "'\\''")}'`;
+
+/**
+ * Runs `cxr args...` on a pseudo terminal (util-linux `script`), as a person at a terminal runs
+ * it: stderr and stdout are both the terminal, so `stdout` holds what the terminal received.
+ */
+export function runCxrOnTerminal(options: CxrRunOptions, ...args: string[]): Promise<KillableRunResult> {
+  const command = [process.execPath, TSX_CLI, MAIN, ...args].map(shellQuote).join(' ');
+  return new Promise((resolve, reject) => {
+    // -q: no start/done lines, -e: the command's exit code, -c: run it; the typescript goes nowhere.
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env },
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      resolve({ code, stdout, stderr, killed: false });
+    });
+  });
+}
+
 /** Runs `cxr args...` with extra environment variables. */
 export function cxrWithEnv(env: Readonly<Record<string, string>>, ...args: string[]): Promise<RunResult> {
   return runCxr({ env }, ...args);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Logger, ProgressOutput } from '@cxr/config/log';
 import { TrainProgress, type EpochLine } from './progress.js';
 
 const epoch: EpochLine = {
@@ -12,18 +13,38 @@ const epoch: EpochLine = {
   perLabel: { opacity: { auroc: 0.91, sensitivity: 0.9, specificity: Number.NaN } },
 };
 
-function stream(isTTY: boolean): { write: (t: string) => void; isTTY: boolean; text: () => string } {
-  let out = '';
-  return { write: (t) => void (out += t), isTTY, text: () => out };
+/** A progress output and logger that record everything: the drawn lines and the log entries. */
+function recorder(drawsProgress: boolean): {
+  output: ProgressOutput;
+  log: Logger;
+  lines: string[];
+  entries: { msg: string; data: Record<string, unknown> }[];
+  ended: () => number;
+} {
+  const lines: string[] = [];
+  const entries: { msg: string; data: Record<string, unknown> }[] = [];
+  let ended = 0;
+  return {
+    output: {
+      drawsProgress,
+      progress: (text) => void lines.push(text),
+      endProgress: () => void (ended += 1),
+    },
+    log: (_level, msg, data = {}) => void entries.push({ msg, data: { ...data } }),
+    lines,
+    entries,
+    ended: () => ended,
+  };
 }
 
 describe('TrainProgress', () => {
-  it('writes one JSON line per epoch off a terminal, undefined metrics as null', () => {
-    const s = stream(false);
-    new TrainProgress({ stream: s, now: () => 0 }).epoch(epoch);
-    const line = JSON.parse(s.text()) as { msg: string; data: Record<string, unknown> };
-    expect(line.msg).toBe('train epoch');
-    expect(line.data).toMatchObject({
+  it('logs one line per epoch off a terminal, undefined metrics as null', () => {
+    const r = recorder(false);
+    new TrainProgress({ output: r.output, log: r.log, now: () => 0 }).epoch(epoch);
+    expect(r.lines).toEqual([]);
+    expect(r.entries).toHaveLength(1);
+    expect(r.entries[0]?.msg).toBe('train epoch');
+    expect(r.entries[0]?.data).toMatchObject({
       epoch: 2,
       epochs: 10,
       best: true,
@@ -31,24 +52,28 @@ describe('TrainProgress', () => {
     });
   });
 
-  it('draws an epoch line and a redrawn extraction bar on a terminal', () => {
-    const s = stream(true);
+  it('draws an epoch line and a redrawn extraction line with its ETA on a terminal', () => {
+    const r = recorder(true);
     let now = 0;
-    const progress = new TrainProgress({ stream: s, now: () => now });
+    const progress = new TrainProgress({ output: r.output, log: r.log, now: () => now });
     now = 2000;
     progress.extraction({ done: 10, total: 40, cached: 4, computed: 6, skipped: 0 });
     progress.extraction({ done: 11, total: 40, cached: 4, computed: 7, skipped: 0 }); // throttled
     now = 4000;
     progress.extractionFinished({ done: 40, total: 40, cached: 4, computed: 36, skipped: 0 });
     progress.epoch(epoch);
-    const text = s.text();
-    expect(text).toContain('\r');
-    expect(text).toContain('[#####---------------]  25%  10/40');
-    expect(text).toContain('5.0 images/s');
-    expect(text).not.toContain('11/40');
-    expect(text).toContain('[####################] 100%  40/40');
-    expect(text).toContain('epoch  2/10');
-    expect(text).toContain('opacity auc 0.910 sens 0.900 spec n/a');
-    expect(text).toContain('*best');
+    expect(r.entries).toEqual([]);
+    expect(r.lines).toHaveLength(3);
+    const [first, finished, epochLine] = r.lines;
+    expect(first).toContain('[#####---------------]  25%  10/40');
+    expect(first).toContain('5.0 images/s');
+    expect(first).toContain('ETA 6s');
+    expect(r.lines.join('\n')).not.toContain('11/40');
+    expect(finished).toContain('[####################] 100%  40/40');
+    expect(epochLine).toContain('epoch  2/10');
+    expect(epochLine).toContain('opacity auc 0.910 sens 0.900 spec n/a');
+    expect(epochLine).toContain('*best');
+    // The extraction line and the epoch line each end: they stay on screen.
+    expect(r.ended()).toBe(2);
   });
 });

@@ -1,15 +1,11 @@
 /**
  * Progress of `cxr train` on stderr, in the style of `cxr ingest`'s reporter: on a terminal a
- * redrawn bar for feature extraction and one line per epoch; otherwise (a pipe, CI, a log
- * collector) JSON lines with a fixed `msg` and a data object. Counts and metrics only: never a
- * URI or a patient key.
+ * redrawn line for feature extraction (bar, done/total, rate, ETA) and one line per epoch, below
+ * the log lines; otherwise (a pipe, CI, a log collector, CXR_LOG_FORMAT=json) log lines of the
+ * usual shape with a fixed `msg` and a data object. Counts and metrics only: never a URI or a
+ * patient key.
  */
-
-/** The part of a writable stream the reporter uses; `isTTY` picks the mode. */
-export interface ProgressStream {
-  write(text: string): unknown;
-  readonly isTTY?: boolean;
-}
+import { formatDuration, type Logger, type ProgressOutput } from '@cxr/config/log';
 
 /** Counters of feature extraction. */
 export interface ExtractionProgress {
@@ -62,17 +58,20 @@ const fixed = (x: number | null, digits = 3): string =>
 const finiteOrNull = (x: number | null): number | null => (x !== null && Number.isFinite(x) ? x : null);
 
 export interface TrainProgressOptions {
-  readonly stream: ProgressStream;
+  /** The progress line, when it `drawsProgress`; otherwise progress goes to `log`. */
+  readonly output: ProgressOutput;
+  readonly log: Logger;
   readonly now?: () => number;
   /** Minimum time between terminal redraws (default 100 ms). */
   readonly drawIntervalMs?: number;
-  /** Time between extraction JSON lines off a terminal (default 10 s). */
+  /** Time between extraction log lines off a terminal (default 10 s). */
   readonly logIntervalMs?: number;
 }
 
 /** Draws or logs extraction progress and epoch lines. */
 export class TrainProgress {
-  readonly #stream: ProgressStream;
+  readonly #output: ProgressOutput;
+  readonly #log: Logger;
   readonly #now: () => number;
   readonly #drawIntervalMs: number;
   readonly #logIntervalMs: number;
@@ -80,7 +79,8 @@ export class TrainProgress {
   #lastOutputAt = -Infinity;
 
   constructor(options: TrainProgressOptions) {
-    this.#stream = options.stream;
+    this.#output = options.output;
+    this.#log = options.log;
     this.#now = options.now ?? Date.now;
     this.#drawIntervalMs = options.drawIntervalMs ?? 100;
     this.#logIntervalMs = options.logIntervalMs ?? 10_000;
@@ -89,7 +89,7 @@ export class TrainProgress {
   }
 
   get isTty(): boolean {
-    return this.#stream.isTTY === true;
+    return this.#output.drawsProgress;
   }
 
   /** Extraction counters; throttled. */
@@ -100,11 +100,11 @@ export class TrainProgress {
     this.#extractionLine(progress, now, 'features progress');
   }
 
-  /** The final extraction line (a newline after the bar on a terminal). */
+  /** The final extraction line (ended, on a terminal: the epoch lines follow it). */
   extractionFinished(progress: ExtractionProgress): void {
     const now = this.#now();
     this.#extractionLine(progress, now, 'features finished');
-    if (this.isTty) this.#stream.write('\n');
+    this.#output.endProgress();
   }
 
   /** One line per epoch: loss, validation loss, and AUROC, sensitivity, specificity per label. */
@@ -127,10 +127,12 @@ export class TrainProgress {
         `${line.seconds.toFixed(1)}s`,
       ];
       if (line.best) parts.push('*best');
-      this.#stream.write(`${parts.join('  ')}\n`);
+      // Drawn, then ended: it stays on screen as a line of its own.
+      this.#output.progress(parts.join('  '));
+      this.#output.endProgress();
       return;
     }
-    this.#json('train epoch', {
+    this.#log('info', 'train epoch', {
       epoch: line.epoch,
       epochs: line.epochs,
       ...(line.phase === undefined ? {} : { phase: line.phase }),
@@ -165,19 +167,16 @@ export class TrainProgress {
         `skipped ${progress.skipped}`,
         `${rate.toFixed(1)} images/s`,
       ];
-      this.#stream.write(`\r${parts.join('  ')}\x1b[K`);
+      if (rate > 0 && progress.done < progress.total) {
+        parts.push(`ETA ${formatDuration((progress.total - progress.done) / rate)}`);
+      }
+      this.#output.progress(parts.join('  '));
       return;
     }
-    this.#json(msg, {
+    this.#log('info', msg, {
       ...progress,
       imagesPerSecond: Math.round(rate * 10) / 10,
       elapsedSeconds: Math.round(seconds * 10) / 10,
     });
-  }
-
-  #json(msg: string, data: Readonly<Record<string, unknown>>): void {
-    this.#stream.write(
-      `${JSON.stringify({ level: 'info', time: new Date(this.#now()).toISOString(), msg, data })}\n`,
-    );
   }
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { AppConfig as Config } from '@cxr/config';
-import type { Logger } from '@cxr/config/log';
+import type { Logger, ProgressOutput } from '@cxr/config/log';
 import { DecodePool } from '@cxr/imaging';
 import { sourceKindOf } from '@cxr/ingest';
 import { loadRuntime } from '@cxr/model';
@@ -29,7 +29,7 @@ import { writeTrainedBundles, type ValidationMetrics } from './bundle.js';
 import { extractTrainingFeatures, type ExtractionCounts, type TrainingImage } from './extract.js';
 import { runFineTunePhase } from './fine-tune.js';
 import { LabelsFileError, readLabelsFile, type LabelsFile } from './labels.js';
-import { TrainProgress, type ProgressStream } from './progress.js';
+import { TrainProgress } from './progress.js';
 
 /** Default feature cache: per user, shared by every training run on this machine. */
 export const DEFAULT_CACHE_DIR = path.join(homedir(), '.cache', 'cxr', 'features');
@@ -71,7 +71,8 @@ export interface TrainSettings extends HeadSettings {
 export interface TrainDeps {
   readonly config: Config;
   readonly log: Logger;
-  readonly progressStream: ProgressStream;
+  /** The progress line (the CLI's stderr); progress is logged when it draws none. */
+  readonly output: ProgressOutput;
   readonly now?: () => Date;
 }
 
@@ -251,7 +252,7 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
   const source = await listAll(settings.imagesUri, deps.config);
   let extracted: { images: TrainingImage[]; counts: ExtractionCounts };
   const pool = new DecodePool({ threads: deps.config.decode.threads });
-  const progress = new TrainProgress({ stream: deps.progressStream });
+  const progress = new TrainProgress({ output: deps.output, log: deps.log });
   try {
     const runtime = await loadRuntime(base.featuresBundle, {
       runtime: 'auto',
