@@ -63,6 +63,7 @@ describe('loadConfig', () => {
     });
     expect(config.queue).toEqual({
       redisUrl: 'redis://redis:6379/1',
+      connectTimeoutSeconds: 30,
       maxBatch: 16,
       maxDelayMs: 0,
       ingestHighWater: 100_000,

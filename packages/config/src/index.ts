@@ -47,6 +47,8 @@ export interface StoreConfig {
 export interface QueueConfig {
   /** CXR_REDIS_URL: the BullMQ connection (`redis://` or `rediss://`). */
   readonly redisUrl: string;
+  /** CXR_REDIS_CONNECT_TIMEOUT_SECONDS: how long `cxr screen` / `cxr ingest` wait for Redis at start. */
+  readonly connectTimeoutSeconds: number;
   /** CXR_MAX_BATCH: images per inference batch at most. */
   readonly maxBatch: number;
   /** CXR_MAX_DELAY_MS: how long a partial batch waits for more images. */
@@ -239,6 +241,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     queue: {
       redisUrl: urlWithScheme(env, 'CXR_REDIS_URL', ['redis://', 'rediss://'], 'redis://127.0.0.1:6379'),
+      connectTimeoutSeconds: positiveInt(env, 'CXR_REDIS_CONNECT_TIMEOUT_SECONDS', 30),
       maxBatch: positiveInt(env, 'CXR_MAX_BATCH', 8),
       maxDelayMs: nonNegativeInt(env, 'CXR_MAX_DELAY_MS', 50),
       ingestHighWater: positiveInt(env, 'CXR_INGEST_HIGH_WATER', 100_000),

@@ -4,7 +4,7 @@ import { resultJobOptions, workerLockOptions } from './job-options.js';
 import { JobName, QueueName } from './names.js';
 import { resultMessageSchema, type ResultMessage } from './payloads.js';
 import type { Redis } from 'ioredis';
-import { createRedisClient } from './connection.js';
+import { createRedisClient, isRedisConnectionError } from './connection.js';
 import type { QueueLocation } from './screen-queue.js';
 
 /** Producer side of `cxr-results`. */
@@ -91,9 +91,14 @@ export class ResultConsumer {
     this.#worker.on('error', () => undefined);
   }
 
-  /** Subscribes to connection-level errors (for logging; BullMQ keeps reconnecting). */
+  /**
+   * Subscribes to the worker's errors (for logging), except connection errors: BullMQ keeps
+   * reconnecting, and the process's outage reporter logs an outage once, not per attempt.
+   */
   onError(listener: (error: Error) => void): void {
-    this.#worker.on('error', listener);
+    this.#worker.on('error', (error: Error) => {
+      if (!isRedisConnectionError(error)) listener(error);
+    });
   }
 
   /** Graceful shutdown: waits for active messages, closes connections. */

@@ -189,6 +189,10 @@ export class ScreenQueue {
       ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
       defaultJobOptions,
     });
+    // BullMQ forwards its client's connection errors here; with no listener it prints each one
+    // raw to stderr (a stack per reconnect attempt while Redis is down). The client's own
+    // listener reports them (see createRedisClient).
+    this.#queue.on('error', () => undefined);
   }
 
   /**

@@ -22,7 +22,7 @@ import { screenJobPayloadSchema, type ScreenJobPayload, type ScreenJobReturn } f
 import type { QueueLocation } from './screen-queue.js';
 import { JobRejectedError } from './errors.js';
 import type { Redis } from 'ioredis';
-import { createRedisClient } from './connection.js';
+import { createRedisClient, isRedisConnectionError } from './connection.js';
 
 /** What the processor learns about the job besides its payload. */
 export interface ScreenJobContext {
@@ -109,9 +109,14 @@ export class ScreenWorker {
     this.#worker.on('error', () => undefined);
   }
 
-  /** Subscribes to connection-level errors (for logging; BullMQ keeps reconnecting). */
+  /**
+   * Subscribes to the worker's errors (for logging), except connection errors: BullMQ keeps
+   * reconnecting, and the process's outage reporter logs an outage once, not per attempt.
+   */
   onError(listener: (error: Error) => void): void {
-    this.#worker.on('error', listener);
+    this.#worker.on('error', (error: Error) => {
+      if (!isRedisConnectionError(error)) listener(error);
+    });
   }
 
   /** Starts consuming when constructed with `autorun: false`. */

@@ -10,11 +10,12 @@ import { errorSummary, jsonLineLogger, stopOnSignals } from '@cxr/config/log';
 import { buildOpsServer, listeningPort } from '@cxr/http';
 import { createMetrics } from '@cxr/metrics';
 import { readManifest } from '@cxr/model/manifest';
-import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
+import { ScreenQueue, redisConnectionFromUrl, reportRedisConnectionErrors } from '@cxr/queue';
 import { IngestService } from './ingest-service.js';
 
 const config = loadConfig();
 const log = jsonLineLogger('ingest', config.logLevel);
+reportRedisConnectionErrors(log);
 
 try {
   if (config.modelDir === undefined)

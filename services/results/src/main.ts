@@ -6,9 +6,11 @@
 import { loadConfig } from '@cxr/config';
 import { startResultsApp } from './app.js';
 import { errorSummary, jsonLineLogger, stopOnSignals } from '@cxr/config/log';
+import { reportRedisConnectionErrors } from '@cxr/queue';
 
 const config = loadConfig();
 const log = jsonLineLogger('results', config.logLevel);
+reportRedisConnectionErrors(log);
 
 try {
   const app = await startResultsApp({

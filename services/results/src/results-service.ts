@@ -82,8 +82,9 @@ export class ResultsService {
       // needs at least maxBatch active jobs; twice that lets the next batch form during an upsert.
       concurrency: 2 * this.#maxBatch,
     });
+    // Connection errors are the outage reporter's (reportRedisConnectionErrors): one line per outage.
     this.#consumer.onError((error) => {
-      this.#log('warn', 'results queue connection error', errorSummary(error));
+      this.#log('warn', 'results queue error', errorSummary(error));
     });
     this.#log('info', 'results service started', {
       dialect: this.#options.store.dialect,

@@ -9,10 +9,12 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '@cxr/config';
 import { errorSummary, jsonLineLogger, stopOnSignals } from '@cxr/config/log';
 import { buildOpsServer, listeningPort } from '@cxr/http';
+import { reportRedisConnectionErrors } from '@cxr/queue';
 import { WorkerService } from './worker-service.js';
 
 const config = loadConfig();
 const log = jsonLineLogger('worker', config.logLevel);
+reportRedisConnectionErrors(log);
 
 try {
   const { values, positionals } = parseArgs({

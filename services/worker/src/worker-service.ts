@@ -134,9 +134,10 @@ export class WorkerService {
       await runtime.close();
       throw error;
     }
-    // Connection errors only (BullMQ reconnects by itself); the message names no patient data.
+    // Connection errors are the outage reporter's (reportRedisConnectionErrors): one line per
+    // outage, not one per reconnect attempt. Class name and code only: no patient data.
     worker.onError((error) => {
-      this.#log('warn', 'screen worker connection error', { error: error.name });
+      this.#log('warn', 'screen worker error', errorSummary(error));
     });
     this.#running = { runtime, pool, fetcher, uploads, results, processor, worker };
     const description = runtime.describe();

@@ -12,6 +12,7 @@ import { runIngest } from '@cxr/ingest';
 import { readManifest } from '@cxr/model/manifest';
 import { integerOption } from '../options.js';
 import { withInterrupt } from '../interrupt.js';
+import { connectRedis } from '../redis.js';
 import { newRunId } from '../run-id.js';
 
 interface IngestCommandOptions {
@@ -45,8 +46,9 @@ export function registerIngestCommand(program: Command): void {
       const runId = options.runId ?? newRunId();
       log('info', 'ingest started', { runId, model: manifest.id, version: manifest.version });
       // First Ctrl-C / SIGTERM: stop after the chunk in flight (the cursor is saved); second: exit.
-      const result = await withInterrupt((signal) =>
-        runIngest({
+      const result = await withInterrupt(async (signal) => {
+        if (!(await connectRedis(config, log, signal))) return undefined;
+        return runIngest({
           config,
           sourceUri,
           runId,
@@ -60,8 +62,13 @@ export function registerIngestCommand(program: Command): void {
         }).finally(() => {
           // A failure leaves the progress line drawn: end it so the error line starts on its own.
           output.endProgress();
-        }),
-      );
+        });
+      });
+      if (result === undefined) {
+        // Interrupted while waiting for Redis: nothing was listed.
+        process.exitCode = 130;
+        return;
+      }
       process.stdout.write(`${JSON.stringify({ runId, ...result }, null, 2)}\n`);
       // An interrupted ingest exits non-zero so scripts notice it has to be resumed.
       if (!result.complete) process.exitCode = 130;

@@ -16,6 +16,7 @@ import { MANIFEST_FILE, readManifest, writeManifestReference } from '@cxr/model/
 import { driftObservation } from '@cxr/results';
 import { openStore } from '@cxr/store';
 import { CliError, ExitCode } from '../output.js';
+import { connectRedis } from '../redis.js';
 import { runScreen } from '../screen/run-screen.js';
 
 /** Below this many results a reference's own sampling noise is a visible part of every PSI. */
@@ -116,6 +117,12 @@ export async function modelReferenceFromSource(dir: string, sourceUri: string): 
     .replace(/\.\d+Z$/, 'Z')}`;
   const config = loadConfig({ ...process.env, CXR_STORE_URL: store, CXR_QUEUE_PREFIX: prefix });
   const output = new LogOutput(process.stderr, config.logFormat);
+  const log = output.logger('reference', config.logLevel);
+  // Before the try below: its cleanup talks to Redis, and would wait forever for one not there.
+  await connectRedis(config, log).catch(async (error: unknown) => {
+    await rm(work, { recursive: true, force: true });
+    throw error;
+  });
   try {
     const summary = await runScreen({
       config,
@@ -123,7 +130,7 @@ export async function modelReferenceFromSource(dir: string, sourceUri: string): 
       modelDir: dir,
       runId,
       force: true,
-      log: output.logger('reference', config.logLevel),
+      log,
       output,
     });
     if (!summary.complete) throw new CliError('screening of the source did not complete', ExitCode.Failure);

@@ -11,6 +11,7 @@ import { loadConfig } from '@cxr/config';
 import { LogOutput } from '@cxr/config/log';
 import { integerOption } from '../options.js';
 import { withInterrupt } from '../interrupt.js';
+import { connectRedis } from '../redis.js';
 import { newRunId } from '../run-id.js';
 import { runScreen } from '../screen/run-screen.js';
 import { formatSummary } from '../screen/summary.js';
@@ -50,8 +51,9 @@ export function registerScreenCommand(program: Command): void {
       const log = output.logger('screen', config.logLevel);
       const runId = options.runId ?? newRunId();
       // First Ctrl-C / SIGTERM: stop listing, let active jobs finish, store and summarise; second: exit.
-      const summary = await withInterrupt((signal) =>
-        runScreen({
+      const summary = await withInterrupt(async (signal) => {
+        if (!(await connectRedis(config, log, signal))) return undefined;
+        return runScreen({
           config,
           sourceUri,
           modelDir: options.model,
@@ -64,8 +66,13 @@ export function registerScreenCommand(program: Command): void {
         }).finally(() => {
           // A failure leaves the progress line drawn: end it so the error line starts on its own.
           output.endProgress();
-        }),
-      );
+        });
+      });
+      if (summary === undefined) {
+        // Interrupted while waiting for Redis: nothing was started.
+        process.exitCode = 130;
+        return;
+      }
       process.stdout.write(
         options.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
       );
