@@ -6,6 +6,11 @@
  * exports, and every key and value under the run's Redis prefix (job data, results, failed
  * reasons, cursors). Neither the canary name nor the canary ID appears anywhere, in any obvious
  * spelling; the salted hash of the ID does appear in the store.
+ *
+ * A second canary is in object NAMES (`DOE^QUOKKA_MRN-998877.dcm`, as exported archives name
+ * files): an ok object and the one that vanishes. It must appear in no log line (the logs name an
+ * object by its URI hash) and in nothing the queue dashboard answers; it does appear, by design,
+ * in the store and the exports (a study needs the URI) and in the Redis job payloads.
  */
 import { copyFile, mkdtemp, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +20,7 @@ import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { uriHash } from '@cxr/config/log';
 import { hashPatientId, openStore, writeExport } from '@cxr/store';
 import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME } from '@cxr/test/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,9 +44,16 @@ import {
 } from './pipeline.js';
 
 const SALT = 'e2e-privacy-salt-0123456789';
+const TOKEN = 'e2e-privacy-dashboard-token';
 const GOOD = 8;
+/** A patient name and record number in object names, as exported archives have them. */
+const NAME_CANARY = 'DOE^QUOKKA_MRN-998877';
+/** Spellings of the name canary (file:// URIs percent-encode `^`). */
+const NAME_FORBIDDEN = ['QUOKKA', '998877'];
+/** A good object named after the patient: an `ok` outcome. */
+const NAMED = `${NAME_CANARY}.dcm`;
 /** Listed by the ingest, deleted before the worker fetches it: a `failed` outcome. */
-const VANISHED = 'vanished.dcm';
+const VANISHED = `vanished-${NAME_CANARY}.dcm`;
 
 /** Spellings of the canaries that must not appear (compared case-insensitively). */
 const FORBIDDEN = [
@@ -196,6 +209,9 @@ describe.each(['sqlite', 'postgres'] as const)(
     let storeText = '';
     let redisKeys = 0;
     let okHashes: (string | null)[] = [];
+    let namedUris: string[] = [];
+    /** Everything the queue dashboard's API answered, both queues, every state. */
+    let dashboardText = '';
     let dir: string;
 
     beforeAll(async () => {
@@ -207,6 +223,8 @@ describe.each(['sqlite', 'postgres'] as const)(
         await copyFile(fixture.path, join(objects, `bad-${fixture.name}.dcm`));
       const first = (await stageGoodCopies(join(dir, 'spare'), 1))[0] ?? '';
       await copyFile(join(dir, 'spare', first), join(objects, VANISHED));
+      await copyFile(join(dir, 'spare', first), join(objects, NAMED));
+      namedUris = [NAMED, VANISHED].map((name) => pathToFileURL(join(objects, name)).href);
 
       let storeUrl: string;
       if (dialect === 'sqlite') {
@@ -225,7 +243,12 @@ describe.each(['sqlite', 'postgres'] as const)(
         storeUrl,
         httpPort,
         logLevel: 'debug',
-        extra: { CXR_PATIENT_ID_SALT: SALT, CXR_SCREEN_ATTEMPTS: '2', CXR_SCREEN_BACKOFF_MS: '100' },
+        extra: {
+          CXR_PATIENT_ID_SALT: SALT,
+          CXR_SCREEN_ATTEMPTS: '2',
+          CXR_SCREEN_BACKOFF_MS: '100',
+          CXR_API_TOKEN: TOKEN,
+        },
       });
       const results = group.startResults('results', env);
       await results.waitForLine(RESULTS_READY, START_TIMEOUT_MS);
@@ -234,7 +257,7 @@ describe.each(['sqlite', 'postgres'] as const)(
       await unlink(join(objects, VANISHED));
       const worker = group.startWorker('worker', model.dir, env);
       await worker.waitForLine(WORKER_READY, START_TIMEOUT_MS);
-      const total = GOOD + rejectFixtures().length + 1;
+      const total = GOOD + 1 + rejectFixtures().length + 1;
       await waitUntil(
         'every object stored',
         async () => (await countRun(storeUrl, runId)) >= total,
@@ -248,6 +271,7 @@ describe.each(['sqlite', 'postgres'] as const)(
         .filter((row) => row.outcome === 'ok')
         .map((row) => row.patientIdHash);
       collected.set('metrics', await metricsText(httpPort));
+      dashboardText = await dashboardAnswers(httpPort);
       // Graceful stops: the shutdown lines are part of what is searched.
       await group.stopAll();
       for (const managed of group.all) collected.set(`output of ${managed.name}`, managed.text);
@@ -273,7 +297,7 @@ describe.each(['sqlite', 'postgres'] as const)(
     }, 30_000);
 
     it('ran with ok, rejected and failed outcomes and collected every output', () => {
-      expect(outcomes.get('ok')).toBe(GOOD);
+      expect(outcomes.get('ok')).toBe(GOOD + 1);
       expect(outcomes.get('rejected')).toBe(rejectFixtures().length);
       expect(outcomes.get('failed')).toBe(1);
       // Debug logging was on, and every source holds real content.
@@ -297,9 +321,48 @@ describe.each(['sqlite', 'postgres'] as const)(
 
     it('the salted hash of the Patient ID is what the store keeps', () => {
       const hash = hashPatientId(CANARY_PATIENT_ID, SALT);
-      expect(okHashes).toEqual(Array.from({ length: GOOD }, () => hash));
+      expect(okHashes).toEqual(Array.from({ length: GOOD + 1 }, () => hash));
       expect(storeText).toContain(hash);
       expect(collected.get('csv export')).toContain(hash);
     });
+
+    it('a patient name in an object name reaches no log line and nothing the dashboard shows', () => {
+      const leaks: string[] = [];
+      const outputs = [...collected].filter(
+        ([source]) => source.startsWith('output of ') || source === 'metrics',
+      );
+      for (const [source, text] of [...outputs, ['queue dashboard', dashboardText] as const]) {
+        for (const needle of NAME_FORBIDDEN)
+          if (text.includes(needle)) leaks.push(`${source} contains "${needle}"`);
+      }
+      expect(leaks).toEqual([]);
+      // The logs name the object by its hash instead (the vanished one: `job failed`)...
+      const vanished = namedUris[1] ?? '';
+      expect(collected.get('output of worker')).toContain(`"uriHash":"${uriHash(vanished)}"`);
+      // ...and so does the dashboard, which did list the jobs.
+      expect(dashboardText).toContain(uriHash(namedUris[0] ?? ''));
+    });
+
+    it('the object names are kept where the study needs them: the store and the exports', () => {
+      for (const source of ['store', 'csv export', 'jsonl export']) {
+        expect(collected.get(source), source).toContain('QUOKKA_MRN-998877');
+      }
+    });
   },
 );
+
+/** Every job listing of the results service's queue dashboard: both queues, every state. */
+async function dashboardAnswers(httpPort: number): Promise<string> {
+  const answers: string[] = [];
+  for (const queue of ['cxr-screen', 'cxr-results']) {
+    for (const status of ['latest', 'completed', 'failed']) {
+      const response = await fetch(
+        `http://127.0.0.1:${httpPort}/admin/queues/api/queues?activeQueue=${queue}&status=${status}&jobsPerPage=100`,
+        { headers: { authorization: `Bearer ${TOKEN}` } },
+      );
+      expect(response.status, `${queue} ${status}`).toBe(200);
+      answers.push(await response.text());
+    }
+  }
+  return answers.join('\n');
+}

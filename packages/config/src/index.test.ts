@@ -179,6 +179,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CXR_LOG_LEVEL: 'loud' })).toThrow(/CXR_LOG_LEVEL must be one of/);
   });
 
+  it('keeps object URIs out of log lines unless CXR_LOG_URIS=1', () => {
+    expect(loadConfig({}).logUris).toBe(false);
+    expect(loadConfig({ CXR_LOG_URIS: '1' }).logUris).toBe(true);
+    expect(() => loadConfig({ CXR_LOG_URIS: 'yes' })).toThrow(/CXR_LOG_URIS must be one of 0, 1/);
+  });
+
   it('reads the progress format: a terminal line by default, JSON lines on request', () => {
     expect(loadConfig({}).logFormat).toBe('auto');
     expect(loadConfig({ CXR_LOG_FORMAT: 'json' }).logFormat).toBe('json');

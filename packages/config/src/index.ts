@@ -114,6 +114,8 @@ export interface AppConfig {
   readonly logLevel: LogLevel;
   /** CXR_LOG_FORMAT: progress of the long commands as a terminal line (`auto`, on a terminal) or JSON lines. */
   readonly logFormat: LogFormat;
+  /** CXR_LOG_URIS=1: log lines carry an object's URI next to its hash (object names may hold patient data). */
+  readonly logUris: boolean;
   /** CXR_HTTP_PORT: the service's HTTP port (/metrics, /healthz, /readyz; results: /v1/predict); 0 = any free port. */
   readonly httpPort: number;
   /** CXR_MODEL_DIR: the model bundle the worker serves (a `--model` option overrides it). */
@@ -221,6 +223,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   return {
     logLevel: oneOf(env, 'CXR_LOG_LEVEL', LOG_LEVELS, 'info'),
     logFormat: oneOf(env, 'CXR_LOG_FORMAT', LOG_FORMATS, 'auto'),
+    logUris: oneOf(env, 'CXR_LOG_URIS', ['0', '1'], '0') === '1',
     httpPort: nonNegativeInt(env, 'CXR_HTTP_PORT', 8080),
     modelDir: env.CXR_MODEL_DIR?.trim() === '' ? undefined : env.CXR_MODEL_DIR,
     decode: { threads: positiveInt(env, 'CXR_DECODE_THREADS', availableParallelism()) },

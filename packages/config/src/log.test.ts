@@ -1,6 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { LogOutput, errorSummary, formatDuration, jsonLineLogger, stopOnSignals } from './log.js';
+import { createHash } from 'node:crypto';
+import {
+  LogOutput,
+  errorSummary,
+  formatDuration,
+  jsonLineLogger,
+  redactUris,
+  stopOnSignals,
+  uriHash,
+} from './log.js';
 import { renderTerminal } from './testing/terminal.js';
 
 describe('jsonLineLogger', () => {
@@ -17,6 +26,38 @@ describe('jsonLineLogger', () => {
       msg: 'batch done',
       data: { size: 8 },
     });
+  });
+});
+
+describe('object URIs in log lines', () => {
+  const uri = 's3://archive/export/DOE^JOHN_MRN-998877.dcm';
+
+  it('are written as their hash, at every level and depth, unless CXR_LOG_URIS asks for them', () => {
+    const lines: string[] = [];
+    const log = jsonLineLogger('worker', 'debug', (line) => lines.push(line));
+    log('info', 'job rejected', { jobId: 'scr_1', uri, reason: 'not_dicom' });
+    log('debug', 'batch', { items: [{ uri }], first: { uri } });
+    const text = lines.join('');
+    expect(text).not.toMatch(/DOE|JOHN|998877|archive/);
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      data: { jobId: 'scr_1', uriHash: uriHash(uri), reason: 'not_dicom' },
+    });
+    expect((JSON.parse(lines[1]!) as { data: unknown }).data).toEqual({
+      items: [{ uriHash: uriHash(uri) }],
+      first: { uriHash: uriHash(uri) },
+    });
+
+    const optIn: string[] = [];
+    jsonLineLogger('worker', 'info', (line) => optIn.push(line), { logUris: true })('info', 'job rejected', {
+      uri,
+    });
+    expect(JSON.parse(optIn[0]!)).toMatchObject({ data: { uriHash: uriHash(uri), uri } });
+  });
+
+  it('hash to the first 16 hex digits of the SHA-256 of the URI (computable from the store)', () => {
+    expect(uriHash(uri)).toBe(createHash('sha256').update(uri).digest('hex').slice(0, 16));
+    expect(uriHash(uri)).toMatch(/^[0-9a-f]{16}$/);
+    expect(redactUris({ uri: 42, other: 'x' })).toEqual({ uri: 42, other: 'x' });
   });
 });
 

@@ -2,8 +2,12 @@
  * JSON-line logging shared by the services: one object per line with a fixed `msg` and a `data`
  * object (house style), so log pipelines filter on `msg` without parsing sentences. Callers pass
  * ids, URIs, reason codes, counts and durations only: never a DICOM string, a Patient ID or a raw
- * error message from an adapter (those may echo values; use `errorSummary`).
+ * error message from an adapter (those may echo values; use `errorSummary`). Object names may
+ * carry patient data (`DOE^JOHN_MRN-998877.dcm` is common in exported archives), so the logger
+ * writes a `uri` field as its `uriHash`, and keeps the URI itself only when asked to
+ * (CXR_LOG_URIS=1).
  */
+import { createHash } from 'node:crypto';
 import type { LogFormat, LogLevel } from './index.js';
 
 /** A structured logger: `msg` is a constant, `data` carries the variable part. */
@@ -11,16 +15,58 @@ export type Logger = (level: LogLevel, msg: string, data?: Readonly<Record<strin
 
 const ORDER: Readonly<Record<LogLevel, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+export interface JsonLineLoggerOptions {
+  /** CXR_LOG_URIS: keep `uri` fields next to their hash (default false: the hash only). */
+  readonly logUris?: boolean;
+}
+
 /** A logger writing one JSON object per line (stderr by default), dropping levels below `minLevel`. */
 export function jsonLineLogger(
   service: string,
   minLevel: LogLevel = 'info',
   write: (line: string) => void = (line) => process.stderr.write(line),
+  options: JsonLineLoggerOptions = {},
 ): Logger {
+  const logUris = options.logUris === true;
   return (level, msg, data = {}) => {
     if (ORDER[level] < ORDER[minLevel]) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, service, msg, data })}\n`);
+    const safe = redactUris(data, logUris);
+    write(`${JSON.stringify({ time: new Date().toISOString(), level, service, msg, data: safe })}\n`);
   };
+}
+
+/**
+ * A short, stable, non-reversible name of an object URI: the first 16 hex digits (64 bits) of its
+ * SHA-256. Logs, the queue dashboard and metrics name an object by it; whoever holds the URI (the
+ * store, an export) computes it to find the object's log lines.
+ */
+export function uriHash(uri: string): string {
+  return createHash('sha256').update(uri).digest('hex').slice(0, 16);
+}
+
+/**
+ * A copy of `value` in which every string `uri` field, at any depth of plain objects and arrays,
+ * is replaced by `uriHash` (both are kept with `keepUris`). Other values are left as they are.
+ */
+export function redactUris<T>(value: T, keepUris = false): T {
+  return redact(value, keepUris) as T;
+}
+
+function redact(value: unknown, keepUris: boolean): unknown {
+  if (Array.isArray(value)) return value.map((item) => redact(item, keepUris));
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) {
+    return value;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (key === 'uri' && typeof item === 'string') {
+      out.uriHash = uriHash(item);
+      if (keepUris) out.uri = item;
+    } else {
+      out[key] = redact(item, keepUris);
+    }
+  }
+  return out;
 }
 
 /** A logger that discards everything (tests, library defaults). */
@@ -89,10 +135,15 @@ export class LogOutput implements ProgressOutput {
   }
 
   /** A JSON-line logger for `service` writing through this output. */
-  logger(service: string, minLevel: LogLevel = 'info'): Logger {
-    return jsonLineLogger(service, minLevel, (line) => {
-      this.writeLine(line);
-    });
+  logger(service: string, minLevel: LogLevel = 'info', options: JsonLineLoggerOptions = {}): Logger {
+    return jsonLineLogger(
+      service,
+      minLevel,
+      (line) => {
+        this.writeLine(line);
+      },
+      options,
+    );
   }
 }
 

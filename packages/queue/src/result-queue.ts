@@ -5,6 +5,7 @@ import { JobName, QueueName } from './names.js';
 import { resultMessageSchema, type ResultMessage } from './payloads.js';
 import type { Redis } from 'ioredis';
 import { createRedisClient, isRedisConnectionError } from './connection.js';
+import { errorForQueue } from './errors.js';
 import type { QueueLocation } from './screen-queue.js';
 
 /** Producer side of `cxr-results`. */
@@ -77,7 +78,12 @@ export class ResultConsumer {
     this.#worker = new Worker<unknown, void>(
       QueueName.Results,
       async (job: Job<unknown, void>) => {
-        await consume(resultMessageSchema.parse(job.data));
+        try {
+          await consume(resultMessageSchema.parse(job.data));
+        } catch (error) {
+          // What BullMQ stores (and the dashboard shows) about a failed attempt names no object.
+          throw errorForQueue(error);
+        }
       },
       {
         connection: this.#redis,

@@ -283,4 +283,33 @@ describe('ScreenQueue (real Redis)', () => {
     expect(gap2).toBeGreaterThanOrEqual(2 * backoff - 5);
     expect((await queue.counts()).failed).toBe(0);
   });
+
+  it('keeps object names out of what BullMQ stores about a failed attempt (the dashboard shows it)', async () => {
+    const { queue, prefix } = openQueue({ retry: { attempts: 1 } });
+    const uri = 's3://archive/DOE^QUOKKA_MRN-998877.dcm';
+    await queue.enqueueBulk([{ ...payloads(1)[0]!, uri }]);
+    openWorker({
+      connection,
+      prefix,
+      maxBatch: 1,
+      // What a storage adapter throws: its message names the object.
+      process: () =>
+        Promise.reject(Object.assign(new Error(`fetch ${uri} failed (transient): 503`), { transient: true })),
+    });
+    await waitFor(async () => (await queue.counts()).failed === 1, 10_000);
+    const redis = createRedisClient(connection);
+    const raw = new Queue(QueueName.Screen, { connection: redis, prefix });
+    try {
+      const [job] = await raw.getJobs(['failed']);
+      expect(job?.data).toMatchObject({ uri }); // the payload keeps it: the worker fetches it
+      expect(job?.failedReason).toBe('attempt failed: Error (transient)');
+      expect((job?.stacktrace ?? []).join('\n')).toMatch(
+        /^JobAttemptError: attempt failed: Error \(transient\)/,
+      );
+      expect(JSON.stringify([job?.failedReason, job?.stacktrace])).not.toMatch(/QUOKKA|998877/);
+    } finally {
+      await raw.close();
+      await redis.quit();
+    }
+  });
 });

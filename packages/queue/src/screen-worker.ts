@@ -20,7 +20,7 @@ import { screenRetention, workerLockOptions } from './job-options.js';
 import { QueueName } from './names.js';
 import { screenJobPayloadSchema, type ScreenJobPayload, type ScreenJobReturn } from './payloads.js';
 import type { QueueLocation } from './screen-queue.js';
-import { JobRejectedError } from './errors.js';
+import { JobRejectedError, errorForQueue } from './errors.js';
 import type { Redis } from 'ioredis';
 import { createRedisClient, isRedisConnectionError } from './connection.js';
 
@@ -85,11 +85,17 @@ export class ScreenWorker {
           throw new JobRejectedError('invalid_payload', 'screen job payload failed validation');
         }
         const attemptsAllowed = job.opts.attempts ?? 1;
-        const returned = await process(parsed.data, {
-          jobId: job.id ?? '',
-          attemptsMade: job.attemptsMade,
-          isFinalAttempt: job.attemptsMade + 1 >= attemptsAllowed,
-        });
+        let returned: ScreenJobProcessorResult;
+        try {
+          returned = await process(parsed.data, {
+            jobId: job.id ?? '',
+            attemptsMade: job.attemptsMade,
+            isFinalAttempt: job.attemptsMade + 1 >= attemptsAllowed,
+          });
+        } catch (error) {
+          // What BullMQ stores (and the dashboard shows) about a failed attempt names no object.
+          throw errorForQueue(error);
+        }
         // null rather than undefined: BullMQ stores the JSON of the return value.
         return returned ?? null;
       },

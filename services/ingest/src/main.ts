@@ -14,7 +14,7 @@ import { ScreenQueue, redisConnectionFromUrl, reportRedisConnectionErrors } from
 import { IngestService } from './ingest-service.js';
 
 const config = loadConfig();
-const log = jsonLineLogger('ingest', config.logLevel);
+const log = jsonLineLogger('ingest', config.logLevel, undefined, { logUris: config.logUris });
 reportRedisConnectionErrors(log);
 
 try {

@@ -9,7 +9,7 @@ import { errorSummary, jsonLineLogger, stopOnSignals } from '@cxr/config/log';
 import { reportRedisConnectionErrors } from '@cxr/queue';
 
 const config = loadConfig();
-const log = jsonLineLogger('results', config.logLevel);
+const log = jsonLineLogger('results', config.logLevel, undefined, { logUris: config.logUris });
 reportRedisConnectionErrors(log);
 
 try {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@cxr/config';
+import { uriHash } from '@cxr/config/log';
 import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { startResultsApp, type ResultsApp } from './app.js';
 
@@ -52,6 +53,38 @@ describe('queue dashboard (/admin/queues)', () => {
     const byName = new Map(body.queues.map((q) => [q.name, q]));
     expect([...byName.keys()].sort()).toEqual(['cxr-results', 'cxr-screen']);
     expect(byName.get('cxr-screen')?.counts.waiting).toBe(1);
+  });
+
+  it('shows job data with each object URI as its hash and refuses to edit it', async () => {
+    // Object names in exported archives often carry the patient's name and record number.
+    const uri = 'file:///archive/DOE^QUOKKA_MRN-998877.dcm';
+    await queue.enqueueBulk([
+      { uri, size: 2, runId: 'r', modelId: 'm', modelVersion: '1', enqueuedAt: Date.now() },
+    ]);
+    const url = await start({ CXR_API_TOKEN: TOKEN });
+    const auth = { authorization: `Bearer ${TOKEN}` };
+
+    const listing = await fetch(`${url}/api/queues?activeQueue=cxr-screen&status=waiting`, { headers: auth });
+    expect(listing.status).toBe(200);
+    const text = await listing.text();
+    const body = JSON.parse(text) as { queues: { name: string; jobs: { id: string; data: unknown }[] }[] };
+    const jobs = body.queues.find((q) => q.name === 'cxr-screen')?.jobs ?? [];
+    const job = jobs.find((j) => JSON.stringify(j.data).includes(uriHash(uri)));
+    expect(job?.data).toMatchObject({ uriHash: uriHash(uri), runId: 'r' });
+    expect(text).not.toMatch(/QUOKKA|998877/);
+
+    const single = await fetch(`${url}/api/queues/cxr-screen/${job?.id ?? ''}`, { headers: auth });
+    expect(single.status).toBe(200);
+    expect(await single.text()).not.toMatch(/QUOKKA|998877/);
+
+    const edit = await fetch(`${url}/api/queues/cxr-screen/${job?.id ?? ''}/update-data`, {
+      method: 'PATCH',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ jobData: { uriHash: uriHash(uri) } }),
+    });
+    expect(edit.status).toBe(405);
+    // The stored payload still has the URI the worker needs.
+    expect((await queue.counts()).waiting).toBeGreaterThanOrEqual(1);
   });
 
   it('is not served at all without a configured token', async () => {

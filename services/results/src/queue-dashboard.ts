@@ -2,11 +2,16 @@
  * bull-board (the queue dashboard for operators: counts, failed jobs with their reasons, retry and
  * clean) mounted at /admin/queues behind the API token. A browser sends the token as the password
  * of HTTP Basic (any user name) from its own prompt; scripts may send it as a bearer token.
+ *
+ * Job payloads carry the object URI (the worker fetches it), and object names may carry patient
+ * data: the dashboard shows each `uri` as its `uriHash`, like the logs. Editing a job's data is
+ * refused, since the data shown is not the data stored.
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
+import { redactUris } from '@cxr/config/log';
 import type { DashboardQueues } from '@cxr/queue';
 import { bearerOrBasicToken, tokenMatches } from './auth.js';
 
@@ -28,12 +33,24 @@ export function registerQueueDashboard(app: FastifyInstance, options: QueueDashb
           .code(401)
           .header('www-authenticate', 'Basic realm="cxr queues", charset="UTF-8"')
           .send({ error: 'unauthorized', reason: 'the queue dashboard needs the API token' });
+        return;
+      }
+      // The data the dashboard shows has its URIs replaced by hashes: saved back, it would break the job.
+      if (request.method === 'PATCH' && request.url.split('?')[0]?.endsWith('/update-data') === true) {
+        await reply
+          .code(405)
+          .send({ error: 'method not allowed', reason: 'job data is read-only on this dashboard' });
       }
     });
     const serverAdapter = new FastifyAdapter();
     serverAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
     createBullBoard({
-      queues: options.queues.map((queue) => new BullMQAdapter(queue)),
+      queues: options.queues.map((queue) => {
+        const adapter = new BullMQAdapter(queue);
+        adapter.setFormatter('data', (data: unknown) => redactUris(data));
+        adapter.setFormatter('returnValue', (value: unknown) => redactUris(value));
+        return adapter;
+      }),
       serverAdapter,
       options: { uiConfig: { boardTitle: 'cxr-pipeline queues' } },
     });

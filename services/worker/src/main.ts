@@ -13,7 +13,7 @@ import { reportRedisConnectionErrors } from '@cxr/queue';
 import { WorkerService } from './worker-service.js';
 
 const config = loadConfig();
-const log = jsonLineLogger('worker', config.logLevel);
+const log = jsonLineLogger('worker', config.logLevel, undefined, { logUris: config.logUris });
 reportRedisConnectionErrors(log);
 
 try {

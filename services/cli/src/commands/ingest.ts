@@ -41,7 +41,7 @@ export function registerIngestCommand(program: Command): void {
     .action(async (sourceUri: string, options: IngestCommandOptions) => {
       const config = loadConfig();
       const output = new LogOutput(process.stderr, config.logFormat);
-      const log = output.logger('ingest', config.logLevel);
+      const log = output.logger('ingest', config.logLevel, { logUris: config.logUris });
       const manifest = await readManifest(options.model);
       const runId = options.runId ?? newRunId();
       log('info', 'ingest started', { runId, model: manifest.id, version: manifest.version });
@@ -69,7 +69,10 @@ export function registerIngestCommand(program: Command): void {
         process.exitCode = 130;
         return;
       }
-      process.stdout.write(`${JSON.stringify({ runId, ...result }, null, 2)}\n`);
+      // Counts only: the listing cursor is the last object name, which may carry patient data
+      // (the resume position is kept in Redis; --run-id resumes).
+      const { cursor: _cursor, ...counts } = result;
+      process.stdout.write(`${JSON.stringify({ runId, ...counts }, null, 2)}\n`);
       // An interrupted ingest exits non-zero so scripts notice it has to be resumed.
       if (!result.complete) process.exitCode = 130;
     });

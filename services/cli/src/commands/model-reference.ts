@@ -117,7 +117,7 @@ export async function modelReferenceFromSource(dir: string, sourceUri: string): 
     .replace(/\.\d+Z$/, 'Z')}`;
   const config = loadConfig({ ...process.env, CXR_STORE_URL: store, CXR_QUEUE_PREFIX: prefix });
   const output = new LogOutput(process.stderr, config.logFormat);
-  const log = output.logger('reference', config.logLevel);
+  const log = output.logger('reference', config.logLevel, { logUris: config.logUris });
   // Before the try below: its cleanup talks to Redis, and would wait forever for one not there.
   await connectRedis(config, log).catch(async (error: unknown) => {
     await rm(work, { recursive: true, force: true });

@@ -48,7 +48,7 @@ export function registerScreenCommand(program: Command): void {
         options.store !== undefined ? { ...process.env, CXR_STORE_URL: options.store } : process.env,
       );
       const output = new LogOutput(process.stderr, config.logFormat);
-      const log = output.logger('screen', config.logLevel);
+      const log = output.logger('screen', config.logLevel, { logUris: config.logUris });
       const runId = options.runId ?? newRunId();
       // First Ctrl-C / SIGTERM: stop listing, let active jobs finish, store and summarise; second: exit.
       const summary = await withInterrupt(async (signal) => {

@@ -207,7 +207,7 @@ export function registerTrainCommand(program: Command): void {
     .action(async (options: TrainCommandOptions) => {
       const config = loadConfig();
       const output = new LogOutput(process.stderr, config.logFormat);
-      const log = output.logger('train', config.logLevel);
+      const log = output.logger('train', config.logLevel, { logUris: config.logUris });
       const summary = await runTrain(
         {
           dataPath: options.data,
