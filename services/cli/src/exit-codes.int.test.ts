@@ -90,7 +90,8 @@ describe('cxr exit codes for bad usage and configuration', () => {
     for (const command of ['ingest', 'screen']) {
       const result = await run(command, 'file:///nonexistent/dir', '--model', modelDir);
       expect(result.code, `${command}: ${result.stderr.slice(-1000)}`).toBe(2);
-      expect(errorLine(result), command).toMatch(/^cxr: .*file:\/\/\/nonexistent\/dir.*ENOENT/);
+      // Named as given or as its path, depending on where the source is found missing.
+      expect(errorLine(result), command).toMatch(/^cxr: .*\/nonexistent\/dir\b/);
       expect(result.stderr, command).not.toMatch(/^\s+at /m);
     }
   });
