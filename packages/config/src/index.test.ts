@@ -120,6 +120,7 @@ describe('loadConfig', () => {
 
   it('reads the retry and lock overrides (tests, tuning), unset by default, refusing out-of-range values', () => {
     expect(loadConfig({}).queue).toMatchObject({
+      screenRetrySeconds: undefined,
       screenAttempts: undefined,
       screenBackoffMs: undefined,
       lockDurationMs: undefined,
@@ -127,12 +128,20 @@ describe('loadConfig', () => {
     });
     expect(
       loadConfig({
+        CXR_SCREEN_RETRY_SECONDS: '900',
         CXR_SCREEN_ATTEMPTS: '2',
         CXR_SCREEN_BACKOFF_MS: '0',
         CXR_LOCK_DURATION_MS: '3000',
         CXR_STALLED_INTERVAL_MS: '1000',
       }).queue,
-    ).toMatchObject({ screenAttempts: 2, screenBackoffMs: 0, lockDurationMs: 3000, stalledIntervalMs: 1000 });
+    ).toMatchObject({
+      screenRetrySeconds: 900,
+      screenAttempts: 2,
+      screenBackoffMs: 0,
+      lockDurationMs: 3000,
+      stalledIntervalMs: 1000,
+    });
+    expect(() => loadConfig({ CXR_SCREEN_RETRY_SECONDS: '-1' })).toThrow(/CXR_SCREEN_RETRY_SECONDS/);
     expect(() => loadConfig({ CXR_SCREEN_ATTEMPTS: '0' })).toThrow(/CXR_SCREEN_ATTEMPTS must be an integer/);
     expect(() => loadConfig({ CXR_SCREEN_BACKOFF_MS: '-5' })).toThrow(/CXR_SCREEN_BACKOFF_MS/);
     expect(() => loadConfig({ CXR_LOCK_DURATION_MS: '500' })).toThrow(

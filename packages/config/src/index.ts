@@ -52,9 +52,14 @@ export interface QueueConfig {
   readonly ingestHighWater: number;
   /** CXR_QUEUE_PREFIX: Redis key prefix of the queues (several pipelines on one Redis); unset = BullMQ's `bull`. */
   readonly prefix: string | undefined;
-  /** CXR_SCREEN_ATTEMPTS: tries per screen job, the first included (ingest); unset = @cxr/queue's policy. */
+  /**
+   * CXR_SCREEN_RETRY_SECONDS: how long a screen job's transient faults (a source outage, network
+   * errors) are retried before the object ends as failed (ingest); unset = @cxr/queue's (600 s).
+   */
+  readonly screenRetrySeconds: number | undefined;
+  /** CXR_SCREEN_ATTEMPTS: tries per screen job, the first included (ingest); overrides CXR_SCREEN_RETRY_SECONDS. */
   readonly screenAttempts: number | undefined;
-  /** CXR_SCREEN_BACKOFF_MS: first retry delay of a screen job, doubled per retry (ingest); unset = @cxr/queue's. */
+  /** CXR_SCREEN_BACKOFF_MS: first retry delay of a screen job, doubled per retry up to 60 s (ingest); unset = @cxr/queue's. */
   readonly screenBackoffMs: number | undefined;
   /** CXR_LOCK_DURATION_MS: the screen worker's job lock (tests, tuning); unset = @cxr/queue's workerLockOptions. */
   readonly lockDurationMs: number | undefined;
@@ -237,7 +242,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxDelayMs: nonNegativeInt(env, 'CXR_MAX_DELAY_MS', 50),
       ingestHighWater: positiveInt(env, 'CXR_INGEST_HIGH_WATER', 100_000),
       prefix: queuePrefix(env, 'CXR_QUEUE_PREFIX'),
-      screenAttempts: optionalIntIn(env, 'CXR_SCREEN_ATTEMPTS', 1, 100),
+      screenRetrySeconds: optionalIntIn(env, 'CXR_SCREEN_RETRY_SECONDS', 0, 7 * 24 * 3600),
+      screenAttempts: optionalIntIn(env, 'CXR_SCREEN_ATTEMPTS', 1, 1000),
       screenBackoffMs: optionalIntIn(env, 'CXR_SCREEN_BACKOFF_MS', 0, 3_600_000),
       // BullMQ renews locks every lockDuration / 2: below a second, a busy event loop loses them.
       lockDurationMs: optionalIntIn(env, 'CXR_LOCK_DURATION_MS', 1000, 3_600_000),

@@ -22,6 +22,8 @@ export const METRIC_CONTRACT = {
   cxr_prediction_drift_js: { type: 'gauge', labelNames: ['label'] },
   cxr_input_drift_psi: { type: 'gauge', labelNames: ['feature'] },
   cxr_model_info: { type: 'gauge', labelNames: ['model', 'version', 'runtime'] },
+  cxr_store_up: { type: 'gauge', labelNames: [] },
+  cxr_store_write_errors_total: { type: 'counter', labelNames: [] },
 } as const satisfies Record<
   string,
   { type: 'counter' | 'gauge' | 'histogram'; labelNames: readonly string[] }

@@ -101,6 +101,8 @@ describe('createMetrics: the contract', () => {
         'cxr_queue_oldest_waiting_age_seconds',
         'cxr_rejected_total',
         'cxr_stage_duration_seconds',
+        'cxr_store_up',
+        'cxr_store_write_errors_total',
       ].sort(),
     );
   });

@@ -81,6 +81,8 @@ export interface CxrMetricObjects {
   readonly predictionDriftJs: Gauge<'label'>;
   readonly inputDriftPsi: Gauge<'feature'>;
   readonly modelInfo: Gauge<'model' | 'version' | 'runtime'>;
+  readonly storeUp: Gauge;
+  readonly storeWriteErrors: Counter;
 }
 
 /** Creates and registers every metric of the contract; see {@link CxrMetrics} for the helpers. */
@@ -202,6 +204,18 @@ export class CxrMetrics {
         name: 'cxr_model_info',
         help: 'Model and runtime in use: one series with value 1.',
         labelNames: c.cxr_model_info.labelNames,
+        registers,
+      }),
+      storeUp: new Gauge({
+        name: 'cxr_store_up',
+        help: 'Whether the last result write to the store succeeded (1); 0 while writes fail and result consumption is paused.',
+        labelNames: c.cxr_store_up.labelNames,
+        registers,
+      }),
+      storeWriteErrors: new Counter({
+        name: 'cxr_store_write_errors_total',
+        help: 'Result batch writes to the store that failed (each is retried until it succeeds).',
+        labelNames: c.cxr_store_write_errors_total.labelNames,
         registers,
       }),
     };
@@ -343,6 +357,16 @@ export class CxrMetrics {
       },
       1,
     );
+  }
+
+  /** Records whether the store accepts writes (1 = up); see `cxr_store_up`. */
+  setStoreUp(up: boolean): void {
+    this.metrics.storeUp.set(up ? 1 : 0);
+  }
+
+  /** Counts one failed result batch write. */
+  countStoreWriteError(): void {
+    this.metrics.storeWriteErrors.inc();
   }
 
   /**

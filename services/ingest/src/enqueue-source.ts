@@ -57,7 +57,13 @@ export interface EnqueueSourceOptions {
 
 export interface IngestResult {
   readonly listed: number;
+  /** Jobs created, re-enqueued ones included. */
   readonly enqueued: number;
+  /**
+   * Of `enqueued`: objects whose job the queue remembered as finished but that have no final row
+   * in the store (a result lost on its way, e.g. through a long store outage): screened again.
+   */
+  readonly requeued: number;
   readonly duplicates: number;
   /** Objects skipped because the store already held a final result. */
   readonly skipped: number;
@@ -84,6 +90,7 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
   const aborted = (): boolean => signal?.aborted === true;
   let listed = 0;
   let enqueued = 0;
+  let requeued = 0;
   let duplicates = 0;
   let skipped = 0;
   let cursor = startCursor;
@@ -91,14 +98,18 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
   const result = (complete: boolean): IngestResult => ({
     listed,
     enqueued,
+    requeued,
     duplicates,
     skipped,
     cursor,
     complete,
   });
 
+  // With the store consulted, every object enqueued has no final row: whatever the queue
+  // remembers (a finished job whose result never reached the store), it must be screened again.
+  const requeueFinished = options.store !== undefined && options.force !== true;
   const finalKeys = async (chunk: readonly ObjectEntry[]): Promise<Set<string>> => {
-    if (options.store === undefined || options.force === true) return new Set();
+    if (!requeueFinished) return new Set();
     const existing = await options.store.existingKeys(
       chunk.map(({ uri }) => ({ uri, modelId, modelVersion })),
     );
@@ -120,7 +131,7 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
 
   const enqueueChunk = async (
     chunk: readonly ObjectEntry[],
-  ): Promise<{ added: number; repeated: number }> => {
+  ): Promise<{ added: number; requeued: number; repeated: number }> => {
     const done = await finalKeys(chunk);
     const enqueuedAt = now();
     const payloads: ScreenJobPayload[] = [];
@@ -136,14 +147,19 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
         modelId,
         modelVersion,
         enqueuedAt,
+        ...(options.force === true ? { force: true as const } : {}),
       });
     }
-    if (payloads.length === 0) return { added: 0, repeated: 0 };
-    const { added, duplicates: repeated } = await queue.enqueueBulk(
+    if (payloads.length === 0) return { added: 0, requeued: 0, repeated: 0 };
+    const enqueuedChunk = await queue.enqueueBulk(
       payloads,
-      options.force === true ? { forceNonce: runId } : {},
+      options.force === true ? { forceNonce: runId } : { requeueFinished },
     );
-    return { added, repeated };
+    return {
+      added: enqueuedChunk.added,
+      requeued: enqueuedChunk.requeued,
+      repeated: enqueuedChunk.duplicates,
+    };
   };
 
   // Chunks are enqueued up to CHUNKS_IN_FLIGHT at a time (listing and hashing the next chunk
@@ -156,10 +172,11 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
     if (last === undefined) return;
     const previous = tail;
     const committed = (async (): Promise<void> => {
-      const { added, repeated } = await enqueueChunk(chunk);
+      const { added, requeued: again, repeated } = await enqueueChunk(chunk);
       await previous;
       const alreadyDone = chunk.length - added - repeated;
       enqueued += added;
+      requeued += again;
       duplicates += repeated;
       skipped += alreadyDone;
       if (added > 0) options.metrics?.countEnqueued(kind, added);

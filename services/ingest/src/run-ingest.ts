@@ -39,13 +39,14 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
   const queuePrefix = options.queuePrefix ?? config.queue.prefix;
   const prefix = queuePrefix !== undefined ? { prefix: queuePrefix } : {};
   const source = openObjectSource(options.sourceUri, { env: config.s3Env });
-  const { screenAttempts, screenBackoffMs } = config.queue;
+  const { screenAttempts, screenBackoffMs, screenRetrySeconds } = config.queue;
   const queue = new ScreenQueue({
     connection,
     ...prefix,
     retry: {
       ...(screenAttempts !== undefined ? { attempts: screenAttempts } : {}),
       ...(screenBackoffMs !== undefined ? { backoffDelayMs: screenBackoffMs } : {}),
+      ...(screenRetrySeconds !== undefined ? { budgetSeconds: screenRetrySeconds } : {}),
     },
   });
   const cursorStore = new RedisCursorStore(connection, prefix);

@@ -57,6 +57,8 @@ export interface ResultsApp {
   readonly port: number;
   readonly metrics: CxrMetrics;
   readonly store: ResultStore;
+  /** True while the store refuses writes and result consumption is paused (see ResultsService). */
+  readonly storeDown: boolean;
   /** Stops consuming, flushes the pending batch, then closes the server, Redis and the store. */
   stop(): Promise<void>;
 }
@@ -200,6 +202,9 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     port,
     metrics,
     store,
+    get storeDown() {
+      return service.storeDown;
+    },
     stop: () => (stopping ??= closeAll()),
   };
 }

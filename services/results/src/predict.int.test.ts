@@ -326,7 +326,7 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
         enqueuedAt: Date.now(),
       }));
       events.length = 0;
-      expect(await screen.enqueueBulk(payloads)).toEqual({ added: BACKLOG, duplicates: 0 });
+      expect(await screen.enqueueBulk(payloads)).toEqual({ added: BACKLOG, requeued: 0, duplicates: 0 });
       const answer = await post(app!.port, {
         body: await readFile(good.path),
         contentType: 'application/dicom',

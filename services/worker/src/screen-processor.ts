@@ -4,10 +4,13 @@
  * and publish exactly one outcome to `cxr-results`. Pure business logic: BullMQ, Redis and the
  * object store sit behind the ports passed in (ScreenWorker, ResultPublisher, ObjectFetcher).
  *
- * Outcomes (issue 4):
- * - ok: scores and decision published.
- * - rejected: bad DICOM (DicomRejectedError) or a permanent fetch error (missing object, access
- *   denied) -> publish, then throw JobRejectedError so BullMQ fails the job without retrying.
+ * Outcomes:
+ * - ok: scores and decision published; the job completes with them.
+ * - rejected: bad DICOM (DicomRejectedError) -> publish, and the job completes with the reason:
+ *   a rejection is a final outcome, not a job failure, so BullMQ's failed set (and its alert)
+ *   holds real failures only.
+ * - failed at once: a permanent fetch error (missing object, access denied) -> publish, then
+ *   throw JobRejectedError so BullMQ fails the job without retrying.
  * - transient fault (S3 5xx, timeout, reset, an inference error): rethrow so BullMQ retries with
  *   backoff; on the final attempt publish `failed` with a reason code first, so every outcome
  *   reaches the store.
@@ -26,6 +29,7 @@ import {
   type ResultUids,
   type ScreenJobContext,
   type ScreenJobPayload,
+  type RejectedJobReturn,
   type ScreenJobReturn,
   type StageTimings,
 } from '@cxr/queue';
@@ -172,13 +176,20 @@ export class ScreenProcessor {
     info: DicomImageInfo | undefined,
     timings: StageTimings,
     features: ResultImageFeatures | undefined,
-  ): Promise<never> {
+  ): Promise<RejectedJobReturn> {
     const base = (): MessageBase => this.#base(payload, context, info, timings, features);
     if (isDicomRejectedError(error)) {
       // The decoder's message is structural only, but the reason code is all the store needs.
       await this.#deps.results.publish([{ ...base(), outcome: 'rejected', reason: error.reason }]);
       this.#log('info', 'job rejected', { jobId: context.jobId, uri: payload.uri, reason: error.reason });
-      throw new JobRejectedError(error.reason, 'DICOM object rejected by the decoder', { cause: error });
+      const { manifest } = this.#deps;
+      return {
+        outcome: 'rejected',
+        reason: error.reason,
+        modelId: manifest.id,
+        modelVersion: manifest.version,
+        timingsMs: timings,
+      };
     }
     if (error instanceof ObjectFetchError && !error.transient) {
       // A missing object or denied access does not fix itself: fail now, with a reason.
@@ -255,6 +266,7 @@ export class ScreenProcessor {
       enqueuedAt: payload.enqueuedAt,
       finishedAt: Date.now(),
       attemptsMade: context.attemptsMade,
+      ...(payload.force === true ? { force: true as const } : {}),
     };
   }
 }

@@ -2,9 +2,10 @@
  * `cxr screen SOURCE --model DIR [--store URL] [--run-id ID] [--force] [--http-port N] [--json]`:
  * screens a whole source on one machine (ingest, worker and results in one process against
  * Redis) and prints a summary. Progress and logs go to stderr, the summary to stdout. Exit codes:
- * 0 when every object has a final outcome (rejections are outcomes), 1 when some failed after
- * their retries (run the command again to retry them), 130 when interrupted (run it again to
- * continue: queued jobs stay in Redis, stored results are skipped).
+ * 0 when every listed object has its row with a final outcome (rejections are outcomes), 1 when
+ * some failed after their retries or some listed object has no row (run the command again to
+ * retry or screen them), 130 when interrupted (run it again to continue: queued jobs stay in
+ * Redis, stored results are skipped).
  */
 import type { Command } from 'commander';
 import { loadConfig } from '@cxr/config';
@@ -65,7 +66,7 @@ export function registerScreenCommand(program: Command): void {
       process.stdout.write(
         options.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
       );
-      if (!summary.complete) process.exitCode = 130;
-      else if (summary.outcomes.failed > 0) process.exitCode = 1;
+      if (summary.interrupted) process.exitCode = 130;
+      else if (!summary.complete || summary.outcomes.failed > 0) process.exitCode = 1;
     });
 }
