@@ -10,7 +10,7 @@ import { createRedisClient, redisConnectionFromUrl } from './connection.js';
 import { JobRejectedError } from './errors.js';
 import { screenJobId } from './job-id.js';
 import type { ResultMessage, ScreenJobPayload } from './payloads.js';
-import { ResultQueue } from './result-queue.js';
+import { ResultConsumer, ResultQueue } from './result-queue.js';
 import { ScreenQueue, type ScreenQueueOptions } from './screen-queue.js';
 import { ScreenWorker } from './screen-worker.js';
 
@@ -193,7 +193,7 @@ describe('ScreenQueue script enqueue (real Redis)', () => {
       }
       await worker.close();
       await queue.enqueueBulk([waiting]);
-      // The second completed job's result message still waits to be stored: its row is on its way.
+      // The second completed job's result message will still wait to be stored: its row is on its way.
       const idOf = (p: ScreenJobPayload): string =>
         screenJobId(p.uri, p.etag ?? p.size, p.modelId, p.modelVersion);
       const message: ResultMessage = {
@@ -212,6 +212,17 @@ describe('ScreenQueue script enqueue (real Redis)', () => {
         outcome: 'rejected',
         reason: 'not_dicom',
       };
+      // The first completed job's result message was stored long ago (completed, kept an hour):
+      // a re-screen must drop it too, or its new message would be deduplicated against it.
+      const consumer = new ResultConsumer({ connection, prefix, consume: () => Promise.resolve() });
+      await results.publish([{ ...message, jobId: idOf(completedLost), uri: completedLost.uri }]);
+      const stopAt = Date.now() + 10_000;
+      while ((await results.counts()).completed < 1) {
+        if (Date.now() > stopAt) throw new Error('result message not consumed');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await consumer.close();
+      // The second one's message still waits to be stored (no consumer now).
       await results.publish([message]);
 
       const all = [completedLost, completedPending, failed, waiting];
@@ -227,6 +238,8 @@ describe('ScreenQueue script enqueue (real Redis)', () => {
       expect(counts).toMatchObject({ waiting: 3, completed: 1, failed: 0 });
       const key = (p: ScreenJobPayload): string => `${prefix}:cxr-screen:${idOf(p)}`;
       expect(await redis.hget(key(completedLost), 'finishedOn')).toBeNull();
+      expect(await redis.exists(`${prefix}:cxr-results:${idOf(completedLost)}`)).toBe(0);
+      expect(await redis.exists(`${prefix}:cxr-results:${idOf(completedPending)}`)).toBe(1);
       expect(await redis.hget(key(failed), 'failedReason')).toBeNull();
       // Asked again at once: all four are queued or on their way now.
       expect(await queue.enqueueBulk(all, { requeueFinished: true })).toEqual({

@@ -24,8 +24,11 @@ const ADD_BULK_CHUNKS_IN_FLIGHT = 4;
 /**
  * The re-enqueue rule shared by ADD_SCREEN_JOBS_LUA and REMOVE_FINISHED_LUA: removes the job `jobId`
  * (hash, logs, its completed/failed set entry) when it is finished and its result message is not
- * pending (absent, or finished on `cxr-results`); returns whether it did. Expects `prefix`,
- * `resultPrefix`, `completedKey`, `failedKey`, `resultCompletedKey` and `resultFailedKey` in scope.
+ * pending (absent, or finished on `cxr-results`); returns whether it did. A finished result
+ * message of the same id is removed with it: result messages are deduplicated by job id, so the
+ * new screening's message would otherwise be dropped as a duplicate of the old one. Expects
+ * `prefix`, `resultPrefix`, `completedKey`, `failedKey`, `resultCompletedKey` and
+ * `resultFailedKey` in scope.
  */
 const REMOVE_IF_FINISHED_LUA = `
 local function removeIfFinished(jobId)
@@ -34,10 +37,11 @@ local function removeIfFinished(jobId)
   if not (redis.call("ZSCORE", completedKey, jobId) or redis.call("ZSCORE", failedKey, jobId)) then
     return false
   end
-  if redis.call("EXISTS", resultPrefix .. jobId) == 1
-    and not redis.call("ZSCORE", resultCompletedKey, jobId)
-    and not redis.call("ZSCORE", resultFailedKey, jobId) then
-    return false
+  local resultKey = resultPrefix .. jobId
+  if redis.call("EXISTS", resultKey) == 1 then
+    local resultFinished = redis.call("ZREM", resultCompletedKey, jobId) + redis.call("ZREM", resultFailedKey, jobId)
+    if resultFinished == 0 then return false end
+    redis.call("DEL", resultKey, resultKey .. ":logs")
   end
   redis.call("ZREM", completedKey, jobId)
   redis.call("ZREM", failedKey, jobId)
