@@ -72,7 +72,7 @@ export function cappedBackoffDelay(
 /**
  * Attempts (the first included) and backoff of a screen job so that its retries span at least
  * `budgetSeconds` even with the shortest jitter: the smallest attempt count whose summed minimal
- * delays reach the budget. With the defaults (600 s, 2 s first delay, 60 s cap): 16 attempts.
+ * delays reach the budget. With the defaults (600 s, 2 s first delay, 60 s cap): 18 attempts.
  */
 export function screenRetryPolicy(
   options: {
