@@ -42,6 +42,9 @@ export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = {
   keepAliveTimeoutMs: 65_000,
 };
 
+/** A service's HTTP server as `buildOpsServer` returns it (services need no fastify import). */
+export type OpsServer = FastifyInstance;
+
 /** Options of `buildOpsServer`. */
 export interface OpsServerOptions {
   /** Anything holding a prom-client registry (a CxrMetrics does). */

@@ -23,6 +23,8 @@ try {
 } catch (error) {
   log('error', 'results service failed to start', {
     ...errorSummary(error),
+    host: config.http.host,
+    port: config.httpPort,
     // A sentence of ours naming settings only (errors of adapters may echo URLs: never passed on).
     ...(error instanceof UnauthenticatedBindError ? { reason: error.message } : {}),
   });
