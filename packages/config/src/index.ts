@@ -75,7 +75,7 @@ export interface IngestServiceConfig {
 }
 
 export interface ApiConfig {
-  /** CXR_API_TOKEN: bearer token required by `POST /v1/predict` (and the queue dashboard); unset = no auth. */
+  /** CXR_API_TOKEN: bearer token required by `POST /v1/predict` (and the queue dashboard); unset = no auth (on loopback only, see allowNoAuth). */
   readonly token: string | undefined;
   /**
    * CXR_ALLOW_NO_AUTH=1: lets the results service listen on a non-loopback address without a
