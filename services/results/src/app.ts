@@ -1,6 +1,6 @@
 /**
- * Wiring of the results service from a loaded configuration: store, consumer, queue gauges and
- * HTTP. main.ts adds only the process concerns (environment, signals, exit code), so the whole
+ * Wiring of the results service from a loaded configuration: store, consumer, queue gauges, the
+ * upload area of /v1/predict (and its sweep) and HTTP. main.ts adds only the process concerns (environment, signals, exit code), so the whole
  * service can be started and stopped in-process by `cxr screen` and by tests.
  */
 import type { AppConfig } from '@cxr/config';
