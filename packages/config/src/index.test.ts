@@ -1,3 +1,6 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './index.js';
 
@@ -105,17 +108,71 @@ describe('loadConfig', () => {
     expect(config.queue.prefix).toBe('site-a');
     expect(config.api).toEqual({
       token: 'token-of-24-characters!!',
+      allowNoAuth: false,
+      uploadUrl: pathToFileURL(join(tmpdir(), 'cxr-uploads')).href,
       predictMaxBytes: 1_048_576,
       predictTimeoutMs: 5000,
     });
     expect(loadConfig({}).api).toEqual({
       token: undefined,
+      allowNoAuth: false,
+      uploadUrl: pathToFileURL(join(tmpdir(), 'cxr-uploads')).href,
       predictMaxBytes: 64 * 1024 * 1024,
       predictTimeoutMs: 60_000,
     });
     expect(() => loadConfig({ CXR_QUEUE_PREFIX: 'a b' })).toThrow(/CXR_QUEUE_PREFIX must be 1-64/);
     expect(() => loadConfig({ CXR_API_TOKEN: 'tiny-token' })).toThrow(/CXR_API_TOKEN must be at least 16/);
     expect(() => loadConfig({ CXR_API_TOKEN: 'tiny-token' })).not.toThrow(/tiny-token/);
+  });
+
+  it('reads the upload location and CXR_ALLOW_NO_AUTH, refusing other schemes and values', () => {
+    expect(
+      loadConfig({ CXR_UPLOAD_URL: 's3://cxr-uploads/predict/', CXR_ALLOW_NO_AUTH: '1' }).api,
+    ).toMatchObject({ uploadUrl: 's3://cxr-uploads/predict/', allowNoAuth: true });
+    expect(loadConfig({ CXR_UPLOAD_URL: 'file:///shared/uploads' }).api.uploadUrl).toBe(
+      'file:///shared/uploads',
+    );
+    // Redis is exactly what uploads must stay out of.
+    expect(() => loadConfig({ CXR_UPLOAD_URL: 'redis://:pw@redis:6379' })).toThrow(
+      /CXR_UPLOAD_URL must start with file:\/\/, s3:\/\//,
+    );
+    expect(() => loadConfig({ CXR_UPLOAD_URL: 'redis://:pw@redis:6379' })).not.toThrow(/pw@/);
+    expect(() => loadConfig({ CXR_ALLOW_NO_AUTH: 'yes' })).toThrow(/CXR_ALLOW_NO_AUTH must be one of 0, 1/);
+  });
+
+  it('listens on loopback with bounded HTTP timeouts by default, and reads overrides', () => {
+    expect(loadConfig({}).http).toEqual({
+      host: '127.0.0.1',
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 120_000,
+      keepAliveTimeoutMs: 65_000,
+    });
+    expect(
+      loadConfig({
+        CXR_HTTP_HOST: '0.0.0.0',
+        CXR_HTTP_HEADERS_TIMEOUT_MS: '2000',
+        CXR_HTTP_REQUEST_TIMEOUT_MS: '30000',
+        CXR_HTTP_KEEP_ALIVE_TIMEOUT_MS: '5000',
+      }).http,
+    ).toEqual({
+      host: '0.0.0.0',
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5000,
+    });
+    for (const host of ['::', '::1', 'localhost', 'results.cxr.svc.cluster.local']) {
+      expect(loadConfig({ CXR_HTTP_HOST: host }).http.host).toBe(host);
+    }
+    expect(() => loadConfig({ CXR_HTTP_HOST: 'http://0.0.0.0:80' })).toThrow(
+      /CXR_HTTP_HOST must be an IP address or a host name/,
+    );
+    expect(() => loadConfig({ CXR_HTTP_HEADERS_TIMEOUT_MS: '0' })).toThrow(/CXR_HTTP_HEADERS_TIMEOUT_MS/);
+    expect(() => loadConfig({ CXR_HTTP_KEEP_ALIVE_TIMEOUT_MS: 'never' })).toThrow(
+      /CXR_HTTP_KEEP_ALIVE_TIMEOUT_MS/,
+    );
+    expect(() =>
+      loadConfig({ CXR_HTTP_HEADERS_TIMEOUT_MS: '60000', CXR_HTTP_REQUEST_TIMEOUT_MS: '30000' }),
+    ).toThrow(/CXR_HTTP_HEADERS_TIMEOUT_MS \(60000\) must not exceed CXR_HTTP_REQUEST_TIMEOUT_MS/);
   });
 
   it('reads the retry and lock overrides (tests, tuning), unset by default, refusing out-of-range values', () => {

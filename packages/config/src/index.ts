@@ -3,7 +3,10 @@
  * default, a parser that fails with a message naming the variable, and a line in the README's
  * configuration table.
  */
-import { availableParallelism } from 'node:os';
+import { isIP } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -77,12 +80,33 @@ export interface IngestServiceConfig {
 }
 
 export interface ApiConfig {
-  /** CXR_API_TOKEN: bearer token required by `POST /v1/predict` (and the queue dashboard); unset = no auth. */
+  /** CXR_API_TOKEN: bearer token required by `POST /v1/predict` (and the queue dashboard); unset = no auth (on loopback only, see allowNoAuth). */
   readonly token: string | undefined;
+  /**
+   * CXR_ALLOW_NO_AUTH=1: lets the results service listen on a non-loopback address without a
+   * token (otherwise it refuses to start).
+   */
+  readonly allowNoAuth: boolean;
+  /**
+   * CXR_UPLOAD_URL: where `/v1/predict` parks uploads for the worker (`file:///dir` both can reach,
+   * or `s3://bucket/prefix`); never Redis, whose persistence files would keep them.
+   */
+  readonly uploadUrl: string;
   /** CXR_PREDICT_MAX_BYTES: largest accepted upload (a 3000 x 3000 16-bit DX is ~18 MB uncompressed). */
   readonly predictMaxBytes: number;
   /** CXR_PREDICT_TIMEOUT_MS: how long `/v1/predict` waits for its result before answering 504. */
   readonly predictTimeoutMs: number;
+}
+
+export interface HttpConfig {
+  /** CXR_HTTP_HOST: listen address of every service's HTTP server (containers set 0.0.0.0). */
+  readonly host: string;
+  /** CXR_HTTP_HEADERS_TIMEOUT_MS: a client must send its request line and headers within this. */
+  readonly headersTimeoutMs: number;
+  /** CXR_HTTP_REQUEST_TIMEOUT_MS: a client must send its whole request (body included) within this. */
+  readonly requestTimeoutMs: number;
+  /** CXR_HTTP_KEEP_ALIVE_TIMEOUT_MS: an idle kept-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 export interface DriftConfig {
@@ -114,6 +138,7 @@ export interface AppConfig {
   readonly logLevel: LogLevel;
   /** CXR_HTTP_PORT: the service's HTTP port (/metrics, /healthz, /readyz; results: /v1/predict); 0 = any free port. */
   readonly httpPort: number;
+  readonly http: HttpConfig;
   /** CXR_MODEL_DIR: the model bundle the worker serves (a `--model` option overrides it). */
   readonly modelDir: string | undefined;
   readonly decode: DecodeConfig;
@@ -204,6 +229,44 @@ function optionalSecret(env: Env, name: string, minLength: number): string | und
   return raw;
 }
 
+/**
+ * A listen address: an IP literal (`127.0.0.1`, `0.0.0.0`, `::`) or a host name (`localhost`).
+ * Loopback by default: a developer's service is not reachable from the network unless asked.
+ */
+function listenHost(env: Env, name: string, fallback: string): string {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (isIP(raw) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(raw)) {
+    throw new ConfigError(`${name} must be an IP address or a host name, got "${raw}"`);
+  }
+  return raw;
+}
+
+/**
+ * The HTTP server settings. Node enforces the headers timeout only within the request timeout,
+ * so a headers timeout above it would be a setting that does nothing.
+ */
+function httpConfig(env: Env): HttpConfig {
+  const headersTimeoutMs = positiveInt(env, 'CXR_HTTP_HEADERS_TIMEOUT_MS', 10_000);
+  const requestTimeoutMs = positiveInt(env, 'CXR_HTTP_REQUEST_TIMEOUT_MS', 120_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(
+      `CXR_HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed CXR_HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    );
+  }
+  return {
+    host: listenHost(env, 'CXR_HTTP_HOST', '127.0.0.1'),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: positiveInt(env, 'CXR_HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000),
+  };
+}
+
+/** Default upload location: a folder in the temporary directory, shared by the processes of one machine. */
+function defaultUploadUrl(): string {
+  return pathToFileURL(join(tmpdir(), 'cxr-uploads')).href;
+}
+
 /** A Redis key prefix: optional; letters, digits, `-`, `_`, `.` and `:` only (it becomes part of every key). */
 function queuePrefix(env: Env, name: string): string | undefined {
   const raw = env[name]?.trim();
@@ -219,6 +282,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   return {
     logLevel: oneOf(env, 'CXR_LOG_LEVEL', LOG_LEVELS, 'info'),
     httpPort: nonNegativeInt(env, 'CXR_HTTP_PORT', 8080),
+    http: httpConfig(env),
     modelDir: env.CXR_MODEL_DIR?.trim() === '' ? undefined : env.CXR_MODEL_DIR,
     decode: { threads: positiveInt(env, 'CXR_DECODE_THREADS', availableParallelism()) },
     runtime: {
@@ -259,6 +323,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     api: {
       token: optionalSecret(env, 'CXR_API_TOKEN', 16),
+      allowNoAuth: oneOf(env, 'CXR_ALLOW_NO_AUTH', ['0', '1'], '0') === '1',
+      uploadUrl: urlWithScheme(env, 'CXR_UPLOAD_URL', ['file://', 's3://'], defaultUploadUrl()),
       predictMaxBytes: positiveInt(env, 'CXR_PREDICT_MAX_BYTES', 64 * 1024 * 1024),
       predictTimeoutMs: positiveInt(env, 'CXR_PREDICT_TIMEOUT_MS', 60_000),
     },

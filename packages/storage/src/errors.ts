@@ -3,7 +3,7 @@
  * throttling, timeouts, resets) from "fail now" (missing object, access denied). Messages name the
  * operation and the URI only: URIs are not patient data, object contents never appear here.
  */
-export type ObjectOperation = 'list' | 'fetch';
+export type ObjectOperation = 'list' | 'fetch' | 'write' | 'delete';
 
 /** Base class of all storage errors; the original error is kept as `cause`. */
 export class ObjectSourceError extends Error {
@@ -42,6 +42,26 @@ export class ObjectListError extends ObjectSourceError {
       uri,
       transient,
       `list ${uri} failed (${transient ? 'transient' : 'permanent'}): ${detail}`,
+      options,
+    );
+  }
+}
+
+/** Writing or deleting an object failed (the upload area of /v1/predict). */
+export class ObjectWriteError extends ObjectSourceError {
+  override readonly name = 'ObjectWriteError';
+  constructor(
+    operation: 'write' | 'delete',
+    uri: string,
+    transient: boolean,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      operation,
+      uri,
+      transient,
+      `${operation} ${uri} failed (${transient ? 'transient' : 'permanent'}): ${detail}`,
       options,
     );
   }

@@ -5,6 +5,7 @@ export {
   ObjectListError,
   ObjectSourceConfigError,
   ObjectSourceError,
+  ObjectWriteError,
   type ObjectOperation,
 } from './errors.js';
 export { describeError, isTransientError } from './classify.js';
@@ -12,9 +13,11 @@ export {
   S3_ENV_VARIABLES,
   S3ObjectSource,
   createS3Client,
+  deleteS3Object,
   fetchS3Object,
   formatS3Uri,
   parseS3Uri,
+  putS3Object,
   resolveS3Settings,
   type Env,
   type S3Location,
@@ -23,3 +26,4 @@ export {
 export { FileObjectSource, fetchFileObject, filePathFromUri } from './file.js';
 export { ManifestObjectSource, parseCsvLine, type ManifestFormat } from './manifest.js';
 export { createObjectFetcher, openObjectSource, type ObjectSourceDeps } from './open.js';
+export { openUploadArea, type UploadArea } from './uploads.js';

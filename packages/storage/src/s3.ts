@@ -2,9 +2,16 @@
  * S3 adapter (AWS S3, MinIO and other S3-compatible stores). The only module that imports
  * @aws-sdk/client-s3. Configuration comes from an injected env object, never process.env.
  */
-import { GetObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
 import { describeError, isTransientError } from './classify.js';
-import { ObjectFetchError, ObjectListError, ObjectSourceConfigError } from './errors.js';
+import { ObjectFetchError, ObjectListError, ObjectSourceConfigError, ObjectWriteError } from './errors.js';
 import type { ListOptions, ObjectEntry, ObjectSource } from './types.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -170,6 +177,37 @@ export async function fetchS3Object(
   } catch (error) {
     if (error instanceof ObjectFetchError) throw error;
     throw new ObjectFetchError(uri, isTransientError(error), describeError(error), { cause: error });
+  }
+}
+
+/** Writes `s3://bucket/key` whole with the given client. */
+export async function putS3Object(
+  client: S3Client,
+  uri: string,
+  bytes: Uint8Array,
+  contentType: string,
+): Promise<void> {
+  const { bucket, key } = parseS3Uri(uri);
+  if (key === '') throw new ObjectWriteError('write', uri, false, 'URI has no object key');
+  try {
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentType: contentType }),
+    );
+  } catch (error) {
+    throw new ObjectWriteError('write', uri, isTransientError(error), describeError(error), { cause: error });
+  }
+}
+
+/** Deletes `s3://bucket/key`; deleting a missing key succeeds (S3 answers 204 either way). */
+export async function deleteS3Object(client: S3Client, uri: string): Promise<void> {
+  const { bucket, key } = parseS3Uri(uri);
+  if (key === '') throw new ObjectWriteError('delete', uri, false, 'URI has no object key');
+  try {
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (error) {
+    throw new ObjectWriteError('delete', uri, isTransientError(error), describeError(error), {
+      cause: error,
+    });
   }
 }
 
