@@ -24,7 +24,7 @@ import {
   readStorePredictions,
   type Predictions,
 } from '../evaluate/predictions.js';
-import { formatNumber, renderReportHtml } from '../evaluate/report-html.js';
+import { formatNumber, missingAurocInterval, renderReportHtml } from '../evaluate/report-html.js';
 import { choiceOption, integerOption } from '../options.js';
 import { CliError, ExitCode } from '../output.js';
 
@@ -122,9 +122,12 @@ export function summaryTable(report: EvaluationReport): string {
   const header = ['label', 'n', 'positives', 'AUROC [95% CI]'];
   const rows = Object.entries(report.labels).map(([name, label]) => {
     const { value, ci_low, ci_high } = label.auroc;
+    const missing = missingAurocInterval(label);
     const interval =
       ci_low === null || ci_high === null
-        ? ''
+        ? missing === undefined
+          ? ''
+          : ` ${missing}`
         : ` [${formatNumber(ci_low, 'fixed')}, ${formatNumber(ci_high, 'fixed')}]`;
     return [
       name,
