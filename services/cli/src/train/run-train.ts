@@ -22,11 +22,17 @@ import {
   type TrainedHead,
 } from '@cxr/model/train';
 import { openObjectSource, type ObjectEntry } from '@cxr/storage';
+import { unmatchedLine } from '../label-keys.js';
 import { CliError, ExitCode } from '../output.js';
 import { newRunId } from '../run-id.js';
 import { loadBaseModel } from './base-model.js';
 import { writeTrainedBundles, type ValidationMetrics } from './bundle.js';
-import { extractTrainingFeatures, type ExtractionCounts, type TrainingImage } from './extract.js';
+import {
+  extractTrainingFeatures,
+  type ExtractionCounts,
+  type TrainingImage,
+  type UnmatchedTrainingKeys,
+} from './extract.js';
 import { runFineTunePhase } from './fine-tune.js';
 import { LabelsFileError, readLabelsFile, type LabelsFile } from './labels.js';
 import { TrainProgress, type ProgressStream } from './progress.js';
@@ -207,6 +213,34 @@ async function listAll(
   return { entries, fetch: (u) => source.fetch(u), close: () => source.close() };
 }
 
+/** stderr lines naming how many listed objects and label rows did not match, and the first few keys. */
+export function unmatchedTrainingLines(
+  unmatched: UnmatchedTrainingKeys,
+  listed: number,
+  data: LabelsFile,
+  val: LabelsFile | undefined,
+): string[] {
+  const files = val === undefined ? `--data ${data.path}` : `--data ${data.path} or --val ${val.path}`;
+  const lines = [
+    unmatchedLine(unmatched.objects, listed, `listed objects have no row in ${files} by ${data.keyColumn}`),
+  ];
+  for (const [flag, file, source] of [
+    ['--data', data, 'data'],
+    ['--val', val, 'val'],
+  ] as const) {
+    const keys = unmatched.rows[source];
+    if (file === undefined || keys === undefined) continue;
+    lines.push(
+      unmatchedLine(
+        keys,
+        file.rows.length,
+        `rows of ${flag} ${file.path} have no listed object by ${file.keyColumn}`,
+      ),
+    );
+  }
+  return lines.filter((line): line is string => line !== undefined);
+}
+
 /** Runs a whole training; returns the summary (the bundles are written to settings.outDir). */
 export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promise<TrainSummary> {
   checkSettings(settings);
@@ -249,7 +283,7 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
   const statsCache = new FeatureCache(cacheDir, IMAGE_STATS_KEY);
 
   const source = await listAll(settings.imagesUri, deps.config);
-  let extracted: { images: TrainingImage[]; counts: ExtractionCounts };
+  let extracted: Awaited<ReturnType<typeof extractTrainingFeatures>>;
   const pool = new DecodePool({ threads: deps.config.decode.threads });
   const progress = new TrainProgress({ stream: deps.progressStream });
   try {
@@ -300,6 +334,10 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
     await source.close();
   }
   const { images, counts } = extracted;
+  // Before the split can fail for want of images: how many keys matched nothing, and which.
+  for (const line of unmatchedTrainingLines(extracted.unmatched, counts.listed, data, val)) {
+    deps.progressStream.write(`${line}\n`);
+  }
 
   // The split: --val file, --hold-out groups (+ an optional patient split of the rest), or patients.
   let trainImages: TrainingImage[];
