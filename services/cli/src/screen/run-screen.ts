@@ -34,6 +34,8 @@ export interface RunScreenOptions {
   readonly signal?: AbortSignal;
   /** How often the queues are polled for the end of the run (default 250 ms). */
   readonly pollMs?: number;
+  /** Registry the three services share; default a new one (tests pass theirs to read it after the run). */
+  readonly metrics?: CxrMetrics;
 }
 
 /** Time between screening-progress lines when the progress stream is not a terminal. */
@@ -47,7 +49,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
   }
   const log = options.log ?? silentLogger;
   const manifest = await readManifest(options.modelDir);
-  const metrics = createMetrics({ collectDefault: true });
+  const metrics = options.metrics ?? createMetrics({ collectDefault: true });
   const prefix = config.queue.prefix;
   const location: QueueLocation = {
     connection: redisConnectionFromUrl(config.queue.redisUrl),
@@ -61,6 +63,8 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
   try {
     results = await startResultsApp({
       config,
+      // The bundle the worker serves, not CXR_MODEL_DIR: its `reference` turns drift gauges on.
+      modelDir: options.modelDir,
       port: options.httpPort ?? 0,
       host: '127.0.0.1',
       metrics,
