@@ -6,8 +6,9 @@
  *
  * Outcomes (issue 4):
  * - ok: scores and decision published.
- * - rejected: bad DICOM (DicomRejectedError) or a permanent fetch error (missing object, access
- *   denied) -> publish, then throw JobRejectedError so BullMQ fails the job without retrying.
+ * - rejected: bad DICOM (DicomRejectedError), an image the model does not apply to (the manifest's
+ *   `accept` rules: `not_applicable`) or a permanent fetch error (missing object, access denied)
+ *   -> publish, then throw JobRejectedError so BullMQ fails the job without retrying.
  * - transient fault (S3 5xx, timeout, reset, an inference error): rethrow so BullMQ retries with
  *   backoff; on the final attempt publish `failed` with a reason code first, so every outcome
  *   reaches the store.
@@ -16,7 +17,14 @@ import { performance } from 'node:perf_hooks';
 import { isDicomRejectedError } from '@cxr/dicom';
 import { packBatch, type DecodePool } from '@cxr/imaging';
 import type { CxrMetrics, FailureReason } from '@cxr/metrics';
-import { decide, isModelRuntimeError, type ModelManifest, type ModelRuntime } from '@cxr/model';
+import {
+  acceptRulesOf,
+  decide,
+  isModelRuntimeError,
+  type ManifestAccept,
+  type ModelManifest,
+  type ModelRuntime,
+} from '@cxr/model';
 import {
   DynamicBatcher,
   JobRejectedError,
@@ -78,6 +86,7 @@ const MS_PER_SECOND = 1000;
 export class ScreenProcessor {
   readonly #deps: ScreenProcessorDeps;
   readonly #batcher: DynamicBatcher<BatchItem, BatchOutput>;
+  readonly #accept: ManifestAccept;
   readonly #log: Logger;
 
   constructor(deps: ScreenProcessorDeps) {
@@ -86,6 +95,7 @@ export class ScreenProcessor {
       hashPatientId('salt-check', deps.patientIdSalt);
     }
     this.#deps = deps;
+    this.#accept = acceptRulesOf(deps.manifest);
     this.#log = deps.log ?? silentLogger;
     this.#batcher = new DynamicBatcher<BatchItem, BatchOutput>({
       maxBatch: deps.maxBatch,
@@ -114,7 +124,11 @@ export class ScreenProcessor {
       const bytes = await this.#deps.fetcher.fetch(payload.uri);
       timings.fetch = nonNegativeMs(performance.now() - fetchStart);
 
-      const decoded = await this.#deps.pool.decode(bytes, { output: { model: this.#deps.manifest.input } });
+      // The manifest's accept rules run in the decode thread on the header, before any pixel is
+      // decoded: an image the model does not apply to ends `rejected` with `not_applicable`.
+      const decoded = await this.#deps.pool.decode(bytes, {
+        output: { model: this.#deps.manifest.input, accept: this.#accept },
+      });
       info = decoded.info;
       features = featuresOf(decoded.features);
       const t = decoded.timings;
@@ -178,7 +192,11 @@ export class ScreenProcessor {
       // The decoder's message is structural only, but the reason code is all the store needs.
       await this.#deps.results.publish([{ ...base(), outcome: 'rejected', reason: error.reason }]);
       this.#log('info', 'job rejected', { jobId: context.jobId, uri: payload.uri, reason: error.reason });
-      throw new JobRejectedError(error.reason, 'DICOM object rejected by the decoder', { cause: error });
+      const why =
+        error.reason === 'not_applicable'
+          ? 'image not for this model'
+          : 'DICOM object rejected by the decoder';
+      throw new JobRejectedError(error.reason, why, { cause: error });
     }
     if (error instanceof ObjectFetchError && !error.transient) {
       // A missing object or denied access does not fix itself: fail now, with a reason.

@@ -108,7 +108,12 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
       wallSeconds,
       complete: drained,
       inferred: await imagesInferred(metrics),
-      model: { id: manifest.id, version: manifest.version, runtime },
+      model: {
+        id: manifest.id,
+        version: manifest.version,
+        runtime,
+        ...(manifest.provenance?.warning === undefined ? {} : { warning: manifest.provenance.warning }),
+      },
       store: displayStoreUrl(config.store.url),
     });
     log('info', 'screening finished', { runId, complete: drained, ...summary.outcomes });

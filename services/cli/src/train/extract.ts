@@ -13,8 +13,8 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { errorSummary, type Logger } from '@cxr/config/log';
 import { isDicomRejectedError, readDicomInfo, type DicomImageInfo } from '@cxr/dicom';
-import { DecodePool, packBatch } from '@cxr/imaging';
-import type { ManifestInput, ModelRuntime } from '@cxr/model';
+import { applicabilityProblem, DecodePool, packBatch } from '@cxr/imaging';
+import type { ManifestAccept, ManifestInput, ModelRuntime } from '@cxr/model';
 import type { FeatureCache } from '@cxr/model/train';
 import { hashPatientId } from '@cxr/store';
 import type { ObjectEntry } from '@cxr/storage';
@@ -83,6 +83,11 @@ export interface ExtractOptions {
   readonly runtime: ModelRuntime;
   /** The features bundle's manifest input (the base manifest's, in the exported graph's layout). */
   readonly input: ManifestInput;
+  /**
+   * The base bundle's applicability rules (acceptRulesOf): an image they refuse counts as rejected
+   * `not_applicable`, cached features or not, as screening with the trained bundle would refuse it.
+   */
+  readonly accept: ManifestAccept;
   readonly featureDim: number;
   readonly cache: FeatureCache;
   /** Image statistics per object (float64 mean, std, bits stored), keyed like `cache`. */
@@ -257,6 +262,10 @@ export async function extractTrainingFeatures(
       reject(rejection ?? 'unknown');
       return { kind: 'skip' };
     }
+    if (applicabilityProblem(info, options.accept) !== undefined) {
+      reject('not_applicable');
+      return { kind: 'skip' };
+    }
     matched += 1;
     const objectKey = objectKeyOf(entry);
     const hashed = patientKeyOf(info.patientId, options.patientIdSalt);
@@ -285,7 +294,9 @@ export async function extractTrainingFeatures(
       };
     }
     try {
-      const decoded = await options.pool.decode(bytes, { output: { model: options.input } });
+      const decoded = await options.pool.decode(bytes, {
+        output: { model: options.input, accept: options.accept },
+      });
       const f = decoded.features;
       if (f === undefined) throw new Error('decode pool returned no image features for a model output');
       return {

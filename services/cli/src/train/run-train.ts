@@ -10,7 +10,7 @@ import type { AppConfig as Config } from '@cxr/config';
 import type { Logger } from '@cxr/config/log';
 import { DecodePool } from '@cxr/imaging';
 import { sourceKindOf } from '@cxr/ingest';
-import { loadRuntime } from '@cxr/model';
+import { acceptRulesOf, loadRuntime } from '@cxr/model';
 import {
   FeatureCache,
   patientSplit,
@@ -309,6 +309,7 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
         pool,
         runtime,
         input: base.featuresBundle.manifest.input,
+        accept: acceptRulesOf(base.bundle.manifest),
         featureDim: base.featureDim,
         cache,
         statsCache,
@@ -337,6 +338,12 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
   // Before the split can fail for want of images: how many keys matched nothing, and which.
   for (const line of unmatchedTrainingLines(extracted.unmatched, counts.listed, data, val)) {
     deps.progressStream.write(`${line}\n`);
+  }
+  const rejected = Object.entries(counts.rejected);
+  if (rejected.length > 0) {
+    const total = rejected.reduce((sum, [, n]) => sum + n, 0);
+    const reasons = rejected.map(([reason, n]) => `${reason} ${n}`).join(', ');
+    deps.progressStream.write(`${total} labelled objects could not be used (${reasons})\n`);
   }
 
   // The split: --val file, --hold-out groups (+ an optional patient split of the rest), or patients.
