@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import { initSeedModel } from '@cxr/model';
 import { openStore, type StoredResult } from '@cxr/store';
 import {
+  isChestRadiographFixture,
   loadFixtureManifest,
   type DecodeFixture,
   type FixtureSet,
@@ -86,9 +87,14 @@ export function fixtures(): FixtureSet {
   return fixtureSet;
 }
 
-/** Fixtures that decode (each carries the canary patient name and ID). */
+/**
+ * Fixtures that decode and that the seed model applies to, so they end `ok` (each carries the
+ * canary patient name and ID). The Secondary Capture fixtures decode too but are `not_applicable`.
+ */
 export function goodFixtures(): DecodeFixture[] {
-  return fixtures().fixtures.filter((f): f is DecodeFixture => f.kind === 'decode');
+  return fixtures().fixtures.filter(
+    (f): f is DecodeFixture => f.kind === 'decode' && isChestRadiographFixture(f),
+  );
 }
 
 /** Rejection fixtures the worker meets (frame-out-of-range needs a frame request; the worker reads frame 0). */

@@ -39,6 +39,11 @@ export interface DecodeFrameOptions {
    * (the default) every array is fresh and the result is the caller's to keep.
    */
   readonly buffers?: SampleAllocator;
+  /**
+   * Called with the header once it has been read, before any pixel is decoded: throwing (a
+   * DicomRejectedError, e.g. `not_applicable`) refuses the image without the cost of decoding it.
+   */
+  readonly checkHeader?: (info: DicomImageInfo) => void;
 }
 
 /** Reads everything about the image except its pixels. Throws DicomRejectedError for unusable input. */
@@ -53,6 +58,7 @@ export async function decodeFrame(
 ): Promise<DecodeFrameResult> {
   const parsed = parseDicomBytes(bytes);
   const info = describe(parsed);
+  options?.checkHeader?.(info);
   const frameIndex = options?.frame ?? 0;
   const frames = info.pixel.numberOfFrames;
   if (!Number.isInteger(frameIndex) || frameIndex < 0 || frameIndex >= frames) {

@@ -9,8 +9,9 @@ import type {
   SampleAllocator,
   StoredSamples,
 } from '@cxr/dicom';
-import type { InputLayout, ManifestInput } from '@cxr/model/manifest';
+import type { InputLayout, ManifestAccept, ManifestInput } from '@cxr/model/manifest';
 
+import { checkApplicability } from './applicability.js';
 import {
   borrowFrameBuffer,
   borrowSampleCache,
@@ -34,6 +35,11 @@ export interface ResizeOutput {
 /** The model input tensor a bundle's manifest describes (see preprocessForModel). */
 export interface ModelOutput {
   readonly model: ManifestInput;
+  /**
+   * Which images the model applies to (acceptRulesOf(manifest)), checked on the header before any
+   * pixel is decoded: others are rejected `not_applicable`. null: no check (benchmarks, tests).
+   */
+  readonly accept: ManifestAccept | null;
 }
 
 /**
@@ -122,9 +128,18 @@ async function decodeAndConvert<O extends DecodeOutput>(
   buffers: SampleAllocator | undefined,
 ): Promise<DecodeResult<O>> {
   const t0 = performance.now();
+  const accept =
+    typeof request.output === 'object' && 'model' in request.output ? request.output.accept : null;
   const { info, frame, frameIndex } = await decodeFrame(bytes, {
     ...(request.frame === undefined ? {} : { frame: request.frame }),
     ...(buffers === undefined ? {} : { buffers }),
+    ...(accept === null
+      ? {}
+      : {
+          checkHeader: (header: DicomImageInfo) => {
+            checkApplicability(header, accept);
+          },
+        }),
   });
   const t1 = performance.now();
   const base = {

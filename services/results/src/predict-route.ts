@@ -9,8 +9,9 @@
  *
  * Status codes: 200 result; 400 no file part / empty body / malformed multipart; 401 missing or
  * wrong bearer token (only when a token is configured); 413 upload over the limit; 415 neither
- * multipart/form-data nor application/dicom; 422 not DICOM or rejected by the decoder (body names
- * the reject reason code); 502 the worker failed; 503 no model configured; 504 no result in time.
+ * multipart/form-data nor application/dicom; 422 not DICOM, rejected by the decoder, or not for
+ * the model (`not_applicable`: the worker checks the manifest's `accept` rules) (body names the
+ * reject reason code); 502 the worker failed; 503 no model configured; 504 no result in time.
  * Bodies and logs never hold patient data, the uploaded file's name or an adapter's error text.
  */
 import { performance } from 'node:perf_hooks';

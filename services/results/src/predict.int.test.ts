@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, type AppConfig } from '@cxr/config';
+import { publicDicomPath } from '@cxr/dicom/testing';
 import { initSeedModel, type ModelManifest } from '@cxr/model';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { createObjectFetcher, type ObjectFetcher } from '@cxr/storage';
@@ -282,6 +283,16 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
     expect(answer.headers.get('cxr-job-id')).toMatch(/^scr_/);
   });
 
+  it('answers 422 not_applicable for a CT, rejected by the worker before it is decoded (audit finding 5)', async () => {
+    const answer = await post(app!.port, {
+      body: await readFile(publicDicomPath('fo_D_CLUNIE_CT1_RLE_FRAGS.dcm')),
+      contentType: 'application/dicom',
+    });
+    expect(answer.status).toBe(422);
+    expect(answer.body).toEqual({ error: 'rejected', reason: 'not_applicable' });
+    expect(answer.headers.get('cxr-job-id')).toMatch(/^scr_/);
+  });
+
   it('answers 415 for a content type that is neither multipart nor application/dicom', async () => {
     const answer = await post(app!.port, { body: await readFile(good.path), contentType: 'image/png' });
     expect(answer.status).toBe(415);
@@ -302,19 +313,19 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
   });
 
   it('deletes uploads once their job is over, and stores predict results under runId `predict`', async () => {
-    // Four uploads reached the worker so far (3 valid, 1 corrupt): none is left in the upload area.
+    // Five uploads reached the worker so far (3 valid, 1 corrupt, 1 CT): none is left in the upload area.
     expect(await uploadsLeft()).toEqual([]);
     await waitFor(
       async () => {
         const counts = await app!.store.countByOutcome('predict');
-        return counts.ok >= 3 && counts.rejected >= 1;
+        return counts.ok >= 3 && counts.rejected >= 2;
       },
       15_000,
       'predict results in the store',
     );
     const counts = await app!.store.countByOutcome('predict');
     // Refused before queueing (not DICOM, truncated, 4xx) never reach the store.
-    expect(counts).toEqual({ ok: 3, rejected: 1, failed: 0 });
+    expect(counts).toEqual({ ok: 3, rejected: 2, failed: 0 });
   });
 
   it('overtakes a backlog of archive jobs waiting on the same queue', async () => {

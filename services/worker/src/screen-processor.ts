@@ -6,9 +6,10 @@
  *
  * Outcomes:
  * - ok: scores and decision published; the job completes with them.
- * - rejected: bad DICOM (DicomRejectedError) -> publish, and the job completes with the reason:
- *   a rejection is a final outcome, not a job failure, so BullMQ's failed set (and its alert)
- *   holds real failures only.
+ * - rejected: bad DICOM (DicomRejectedError) or an image the model does not apply to (the
+ *   manifest's `accept` rules: `not_applicable`) -> publish, and the job completes with the
+ *   reason: a rejection is a final outcome, not a job failure, so BullMQ's failed set (and its
+ *   alert) holds real failures only.
  * - failed at once: a permanent fetch error (missing object, access denied) -> publish, then
  *   throw JobRejectedError so BullMQ fails the job without retrying.
  * - transient fault (S3 5xx, timeout, reset, an inference error): rethrow so BullMQ retries with
@@ -19,7 +20,14 @@ import { performance } from 'node:perf_hooks';
 import { isDicomRejectedError } from '@cxr/dicom';
 import { packBatch, type DecodePool } from '@cxr/imaging';
 import type { CxrMetrics, FailureReason } from '@cxr/metrics';
-import { decide, isModelRuntimeError, type ModelManifest, type ModelRuntime } from '@cxr/model';
+import {
+  acceptRulesOf,
+  decide,
+  isModelRuntimeError,
+  type ManifestAccept,
+  type ModelManifest,
+  type ModelRuntime,
+} from '@cxr/model';
 import {
   DynamicBatcher,
   JobRejectedError,
@@ -82,6 +90,7 @@ const MS_PER_SECOND = 1000;
 export class ScreenProcessor {
   readonly #deps: ScreenProcessorDeps;
   readonly #batcher: DynamicBatcher<BatchItem, BatchOutput>;
+  readonly #accept: ManifestAccept;
   readonly #log: Logger;
 
   constructor(deps: ScreenProcessorDeps) {
@@ -90,6 +99,7 @@ export class ScreenProcessor {
       hashPatientId('salt-check', deps.patientIdSalt);
     }
     this.#deps = deps;
+    this.#accept = acceptRulesOf(deps.manifest);
     this.#log = deps.log ?? silentLogger;
     this.#batcher = new DynamicBatcher<BatchItem, BatchOutput>({
       maxBatch: deps.maxBatch,
@@ -118,7 +128,11 @@ export class ScreenProcessor {
       const bytes = await this.#deps.fetcher.fetch(payload.uri);
       timings.fetch = nonNegativeMs(performance.now() - fetchStart);
 
-      const decoded = await this.#deps.pool.decode(bytes, { output: { model: this.#deps.manifest.input } });
+      // The manifest's accept rules run in the decode thread on the header, before any pixel is
+      // decoded: an image the model does not apply to ends `rejected` with `not_applicable`.
+      const decoded = await this.#deps.pool.decode(bytes, {
+        output: { model: this.#deps.manifest.input, accept: this.#accept },
+      });
       info = decoded.info;
       features = featuresOf(decoded.features);
       const t = decoded.timings;

@@ -66,6 +66,9 @@ export function registerScreenCommand(program: Command): void {
       process.stdout.write(
         options.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
       );
+      if (summary.model.warning !== undefined) {
+        process.stderr.write(`cxr: warning: model ${summary.model.id}: ${summary.model.warning}\n`);
+      }
       if (summary.interrupted) process.exitCode = 130;
       else if (!summary.complete || summary.outcomes.failed > 0) process.exitCode = 1;
     });

@@ -37,6 +37,8 @@ export interface RunScreenOptions {
   readonly signal?: AbortSignal;
   /** How often the queues are polled for the end of the run (default 250 ms). */
   readonly pollMs?: number;
+  /** Registry the three services share; default a new one (tests pass theirs to read it after the run). */
+  readonly metrics?: CxrMetrics;
 }
 
 /** Time between screening-progress lines when the progress stream is not a terminal. */
@@ -50,7 +52,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
   }
   const log = options.log ?? silentLogger;
   const manifest = await readManifest(options.modelDir);
-  const metrics = createMetrics({ collectDefault: true });
+  const metrics = options.metrics ?? createMetrics({ collectDefault: true });
   const prefix = config.queue.prefix;
   const location: QueueLocation = {
     connection: redisConnectionFromUrl(config.queue.redisUrl),
@@ -64,6 +66,8 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
   try {
     results = await startResultsApp({
       config,
+      // The bundle the worker serves, not CXR_MODEL_DIR: its `reference` turns drift gauges on.
+      modelDir: options.modelDir,
       port: options.httpPort ?? 0,
       host: '127.0.0.1',
       metrics,
@@ -114,7 +118,12 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
       interrupted,
       missing: verified.missing,
       inferred: await imagesInferred(metrics),
-      model: { id: manifest.id, version: manifest.version, runtime },
+      model: {
+        id: manifest.id,
+        version: manifest.version,
+        runtime,
+        ...(manifest.provenance?.warning === undefined ? {} : { warning: manifest.provenance.warning }),
+      },
       store: displayStoreUrl(config.store.url),
     });
     if (verified.missing > 0) {

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { initSeedModel } from '@cxr/model';
+import { initSeedModel, SEED_WEIGHTS_WARNING } from '@cxr/model';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { createTestS3Client, seedBucket, startS3rver, type RunningS3rver } from '@cxr/storage/testing';
 import { openStore, type StoredResult } from '@cxr/store';
@@ -16,6 +16,7 @@ import { deleteResultRows } from '@cxr/store/testing';
 import {
   CANARY_PATIENT_ID,
   CANARY_PATIENT_NAME,
+  isChestRadiographFixture,
   loadFixtureManifest,
   type DecodeFixture,
   type RejectFixture,
@@ -51,7 +52,13 @@ describe('cxr screen (s3rver, Redis, SQLite and PostgreSQL)', () => {
     const objects: [string, Uint8Array][] = [];
     for (const f of good) {
       objects.push([`cr/${f.name}.dcm`, await readFile(f.path)]);
-      expected.set(`s3://${BUCKET}/cr/${f.name}.dcm`, { outcome: 'ok', reason: null });
+      // The seed model screens chest radiographs; the Secondary Capture fixtures are not for it.
+      expected.set(
+        `s3://${BUCKET}/cr/${f.name}.dcm`,
+        isChestRadiographFixture(f)
+          ? { outcome: 'ok', reason: null }
+          : { outcome: 'rejected', reason: 'not_applicable' },
+      );
     }
     for (const f of bad) {
       objects.push([`cr/bad/${f.name}.dcm`, await readFile(f.path)]);
@@ -157,6 +164,16 @@ describe('cxr screen (s3rver, Redis, SQLite and PostgreSQL)', () => {
       expect(summary.inferred).toBe(expected.size - rejected);
       expect(summary.stages.infer?.n).toBe(expected.size - rejected);
       expect(summary.stages.fetch?.p95Ms).toBeGreaterThanOrEqual(summary.stages.fetch?.p50Ms ?? Infinity);
+      // Images the model does not apply to are counted by their reason, and the seed's warning is said.
+      const notApplicable = [...expected.values()].filter((e) => e.reason === 'not_applicable').length;
+      expect(notApplicable).toBeGreaterThan(0);
+      expect(summary.reasons).toContainEqual({
+        outcome: 'rejected',
+        reason: 'not_applicable',
+        count: notApplicable,
+      });
+      expect(summary.model.warning).toBe(SEED_WEIGHTS_WARNING);
+      expect(stderr).toContain(`cxr: warning: model cxr-seed-densenet121: ${SEED_WEIGHTS_WARNING}\n`);
 
       const rows = await rowsOf(store);
       expect(rows).toHaveLength(expected.size);

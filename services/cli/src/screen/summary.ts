@@ -19,7 +19,13 @@ export interface StageLatency {
 
 export interface ScreenSummary {
   readonly runId: string;
-  readonly model: { readonly id: string; readonly version: string; readonly runtime: string };
+  readonly model: {
+    readonly id: string;
+    readonly version: string;
+    readonly runtime: string;
+    /** The bundle's provenance warning (the seed model: random weights); `cxr screen` prints it on stderr. */
+    readonly warning?: string;
+  };
   /** What the ingest did: new jobs, jobs already queued, objects already screened (skipped). */
   readonly ingest: {
     readonly listed: number;
