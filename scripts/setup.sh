@@ -57,13 +57,4 @@ export ONNXRUNTIME_NODE_INSTALL=skip
 # better-sqlite3 has no reachable prebuilt binary here: node-gyp compiles it against the system
 # Node headers (Debian's nodejs ships them in /usr/include/node) instead of downloading headers.
 if [ -f /usr/include/node/node.h ]; then export npm_config_nodedir=/usr; fi
-# pnpm 12 cannot record the pinned pnpm in the lockfile ("the registry publishes no pnpm
-# 12.18.0": its releases carry no registry signature), and --frozen-lockfile then refuses to
-# install. Install preferring the lockfile, and fail if the lockfile would have changed.
-pnpm install --no-frozen-lockfile --prefer-frozen-lockfile
-if [ -d .git ] && ! git diff --quiet -- pnpm-lock.yaml; then
-  echo "pnpm-lock.yaml is out of date with package.json: run pnpm install and commit it" >&2
-  git --no-pager diff --stat -- pnpm-lock.yaml >&2
-  exit 1
-fi
-
+pnpm install --frozen-lockfile
