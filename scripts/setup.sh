@@ -22,8 +22,11 @@ apt_install() {
 log "system packages"
 # dcmtk and gdcm: fixture encoders and reference decoders for the cross-checks;
 # prometheus: promtool, which lints the exported metrics; chromium: the headless browser the
-# `cxr evaluate` report test opens report.html in (through playwright-core, no browser download).
-apt_install dcmtk libgdcm-tools prometheus chromium
+# `cxr evaluate` report test opens report.html in (through playwright-core, no browser download);
+# orthanc + orthanc-dicomweb: the real PACS the PACS tests start on loopback ports; dicom3tools:
+# dciodvfy, the DICOM object verifier. (Orthanc's package tries to start a system service, which
+# policy-rc.d refuses here: harmless, the tests start their own.)
+apt_install dcmtk libgdcm-tools prometheus chromium orthanc orthanc-dicomweb dicom3tools
 
 log "pnpm $PNPM_VERSION"
 if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
