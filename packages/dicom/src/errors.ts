@@ -12,6 +12,9 @@ export const REJECT_REASONS = [
   'unsupported_pixel_module',
   'corrupt_stream',
   'frame_out_of_range',
+  'nesting_too_deep',
+  'image_too_large',
+  'object_too_large',
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];
