@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 
 export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+  override readonly name: string = 'ConfigError';
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -1,10 +1,20 @@
-export type { ListOptions, ObjectEntry, ObjectFetcher, ObjectSource } from './types.js';
+export {
+  SOURCE_SKIP_REASONS,
+  type FetchOptions,
+  type ListOptions,
+  type ObjectEntry,
+  type ObjectFetcher,
+  type ObjectSource,
+  type SkippedEntry,
+  type SourceSkipReason,
+} from './types.js';
 export {
   ManifestFormatError,
   ObjectFetchError,
   ObjectListError,
   ObjectSourceConfigError,
   ObjectSourceError,
+  ObjectTooLargeError,
   type ObjectOperation,
 } from './errors.js';
 export { describeError, isTransientError } from './classify.js';
@@ -20,6 +30,15 @@ export {
   type S3Location,
   type S3Options,
 } from './s3.js';
-export { FileObjectSource, fetchFileObject, filePathFromUri } from './file.js';
+export {
+  FileObjectSource,
+  fetchFileObject,
+  filePathFromUri,
+  fileSystemPathFromUri,
+  fileUriFromPath,
+  type FileObjectSourceOptions,
+  type FileSystemPort,
+} from './file.js';
 export { ManifestObjectSource, parseCsvLine, type ManifestFormat } from './manifest.js';
 export { createObjectFetcher, openObjectSource, type ObjectSourceDeps } from './open.js';
+export { uriHash } from './uri-hash.js';
