@@ -273,7 +273,12 @@ describe('fetchFileObject limits (audit finding 3)', () => {
     const sizes: number[] = [];
     const bytes = await fetchFileObject(pathToFileURL(path).href, {
       maxBytes: 10,
-      head: { bytes: 4, check: (head) => { expect(new TextDecoder().decode(head)).toBe('0123'); } },
+      head: {
+        bytes: 4,
+        check: (head) => {
+          expect(new TextDecoder().decode(head)).toBe('0123');
+        },
+      },
       beforeRead: (size) => {
         sizes.push(size);
         return Promise.resolve();
