@@ -15,6 +15,7 @@ import { readManifest } from '@cxr/model/manifest';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl, type QueueLocation } from '@cxr/queue';
 import { startResultsApp, type ResultsApp } from '@cxr/results';
 import type { ResultStore } from '@cxr/store';
+import { openObjectSource } from '@cxr/storage';
 import { WorkerService } from '@cxr/worker';
 import { StageLatencyCollector, displayStoreUrl, type ScreenSummary } from './summary.js';
 
@@ -46,6 +47,8 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
     throw new Error('cxr screen needs a durable store: sqlite::memory: would lose every result at exit');
   }
   const log = options.log ?? silentLogger;
+  // A source that cannot be opened (a mistyped path) fails before the model and services start.
+  await openObjectSource(options.sourceUri, { env: config.s3Env }).close();
   const manifest = await readManifest(options.modelDir);
   const metrics = createMetrics({ collectDefault: true });
   const prefix = config.queue.prefix;
@@ -82,6 +85,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
       modelId: manifest.id,
       modelVersion: manifest.version,
       metrics,
+      log,
       ...(options.force !== undefined ? { force: options.force } : {}),
       ...(options.progressStream !== undefined ? { progressStream: options.progressStream } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
@@ -195,6 +199,8 @@ async function summarise(
       enqueued: ingest.enqueued,
       duplicates: ingest.duplicates,
       skipped: ingest.skipped,
+      sourceSkipped: ingest.sourceSkipped,
+      sourceSkipReasons: ingest.sourceSkipReasons,
       complete: ingest.complete,
     },
     outcomes,
