@@ -17,7 +17,7 @@ import { constants, type Dirent, type Stats } from 'node:fs';
 import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { normalize } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { isUtf8 } from 'node:buffer';
+import { constants as bufferConstants, isUtf8 } from 'node:buffer';
 import { describeError, isTransientError } from './classify.js';
 import { ObjectFetchError, ObjectListError, ObjectSourceConfigError, ObjectTooLargeError } from './errors.js';
 import type {
@@ -109,6 +109,12 @@ function errnoOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** The largest buffer node can allocate: a larger file cannot be read whole at all. */
+const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH;
+
+/** Bytes per read call: well under the 2 GiB - 1 a single node:fs read accepts. */
+const READ_CHUNK_BYTES = 1024 * 1024 * 1024;
+
 /**
  * Reads a local file whole, classifying failures (ENOENT, EACCES, EISDIR are permanent). With
  * `options`, the size is checked from fstat before anything is read, and the head check sees the
@@ -137,11 +143,16 @@ export async function fetchFileObject(uri: string, options: FetchOptions = {}): 
     if (options.maxBytes !== undefined && size > options.maxBytes) {
       throw new ObjectTooLargeError(uri, size, options.maxBytes);
     }
+    if (size > MAX_BUFFER_BYTES) {
+      throw new ObjectFetchError(uri, false, `object of ${size} bytes is larger than one buffer can hold`);
+    }
     let read = 0;
     const readInto = async (target: Uint8Array, until: number): Promise<void> => {
       try {
         while (read < until) {
-          const { bytesRead } = await handle!.read(target, read, until - read, read);
+          // One read call takes at most 2 GiB - 1 bytes (node asserts on more): read in chunks.
+          const length = Math.min(until - read, READ_CHUNK_BYTES);
+          const { bytesRead } = await handle!.read(target, read, length, read);
           if (bytesRead === 0) return; // the file shrank since fstat: the parser reports what is missing
           read += bytesRead;
         }

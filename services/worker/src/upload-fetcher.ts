@@ -15,8 +15,9 @@ export interface UploadReader {
 /** A fetcher routing `cxr-upload:` URIs to `uploads` and the rest to `objects`; close() closes `objects`. */
 export function withUploads(objects: ObjectFetcher, uploads: UploadReader): ObjectFetcher {
   return {
-    async fetch(uri) {
-      if (!isUploadUri(uri)) return objects.fetch(uri);
+    async fetch(uri, options) {
+      // The limits and checks go with the request; uploads were checked by /v1/predict already.
+      if (!isUploadUri(uri)) return objects.fetch(uri, options);
       try {
         return await uploads.get(uri);
       } catch (error) {
