@@ -8,7 +8,7 @@
  * thread's copy) of a run over a single small image.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -18,7 +18,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { imagePixelElements, writeDicom, writeUniformRleImage } from '@cxr/dicom/testing';
 import { initSeedModel } from '@cxr/model';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
-import { fileUriFromPath, uriHash } from '@cxr/storage';
 import { openStore, type StoredResult } from '@cxr/store';
 import { loadFixtureManifest, type DecodeFixture } from '@cxr/test/fixtures';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -35,12 +34,28 @@ const DECODE_THREADS = 1;
 const MAX_OBJECT_BYTES = 64 * MIB;
 const MAX_IMAGE_PIXELS = 16_000_000;
 
+/** A run whose RSS passes this is killed: a regression fails the test instead of exhausting the machine. */
+const RSS_CEILING_BYTES = 2 * GIB;
+
+/** The URI a listed file gets: pathToFileURL's, or its bytes percent-encoded when the path is not UTF-8. */
+function uriOf(path: string | Buffer): string {
+  const bytes = Buffer.from(path);
+  if (bytes.equals(Buffer.from(bytes.toString('utf8')))) return pathToFileURL(bytes.toString('utf8')).href;
+  const safe = (b: number): boolean => /[A-Za-z0-9\-._~/]/.test(String.fromCharCode(b));
+  return `file://${[...bytes].map((b) => (safe(b) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('')}`;
+}
+
+/** How logs name an object: the first 16 hex digits of its URI's SHA-256. */
+const hashOf = (uri: string): string => createHash('sha256').update(uri).digest('hex').slice(0, 16);
+
 interface MeasuredRun {
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;
   /** Peak resident set size of the process (VmHWM), bytes. */
   readonly peakRssBytes: number;
+  /** True when the run was killed for passing RSS_CEILING_BYTES. */
+  readonly killedForMemory: boolean;
 }
 
 /** Runs `cxr args...` under tsx's loader and records the process's peak RSS while it runs. */
@@ -53,11 +68,16 @@ function cxrMeasured(env: Readonly<Record<string, string>>, ...args: string[]): 
     let stdout = '';
     let stderr = '';
     let peakKb = 0;
+    let killedForMemory = false;
     // VmHWM is the high-water mark itself: the last reading before exit holds the peak.
     const poll = setInterval(() => {
       try {
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         peakKb = Math.max(peakKb, Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0));
+        if (peakKb * 1024 > RSS_CEILING_BYTES && !killedForMemory) {
+          killedForMemory = true;
+          child.kill('SIGKILL');
+        }
       } catch {
         // exited between two readings
       }
@@ -67,7 +87,7 @@ function cxrMeasured(env: Readonly<Record<string, string>>, ...args: string[]): 
     child.on('error', reject);
     child.on('close', (code) => {
       clearInterval(poll);
-      resolve({ code, stdout, stderr, peakRssBytes: peakKb * 1024 });
+      resolve({ code, stdout, stderr, peakRssBytes: peakKb * 1024, killedForMemory });
     });
   });
 }
@@ -134,7 +154,7 @@ describe('cxr screen on hostile objects: limits, skips and memory (real process,
     );
     if (good === undefined) throw new Error('no explicit VR fixture');
     const want = (path: string | Buffer, outcome: Expected['outcome'], reason: string | null): void => {
-      expected.set(fileUriFromPath(Buffer.from(path)), { outcome, reason });
+      expected.set(uriOf(path), { outcome, reason });
     };
 
     await copyFile(good.path, join(baselineArchive, 'good.dcm'));
@@ -273,6 +293,7 @@ describe('cxr screen on hostile objects: limits, skips and memory (real process,
       'hostile',
       '--json',
     );
+    expect(run.killedForMemory, `peak RSS passed ${RSS_CEILING_BYTES / GIB} GiB`).toBe(false);
     expect(run.code, run.stderr.slice(-3000)).toBe(0);
     const summary = JSON.parse(run.stdout) as ScreenSummary;
     const rejected = [...expected.values()].filter((e) => e.outcome === 'rejected').length;
@@ -299,8 +320,8 @@ describe('cxr screen on hostile objects: limits, skips and memory (real process,
       .filter((line) => line.includes('"msg":"source entry skipped"'))
       .map((line) => (JSON.parse(line) as { data: Record<string, unknown> }).data);
     expect(skips).toEqual([
-      { source: 'file', reason: 'link_outside_root', uriHash: uriHash(pathToFileURL(outsideLink).href) },
-      { source: 'file', reason: 'symlink_loop', uriHash: uriHash(pathToFileURL(loopLink).href) },
+      { source: 'file', reason: 'link_outside_root', uriHash: hashOf(uriOf(outsideLink)) },
+      { source: 'file', reason: 'symlink_loop', uriHash: hashOf(uriOf(loopLink)) },
     ]);
 
     const extra = run.peakRssBytes - baseline.peakRssBytes;
