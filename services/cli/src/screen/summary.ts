@@ -117,8 +117,8 @@ export function formatSummary(summary: ScreenSummary): string {
   if (ingest.sourceSkipped > 0) {
     // Entries that never became jobs: each was logged (`source entry skipped`) with its reason.
     const reasons = Object.entries(ingest.sourceSkipReasons)
-      .sort(([a, x = 0], [b, y = 0]) => y - x || (a < b ? -1 : 1))
-      .map(([reason, n = 0]) => `${reason} ${count(n)}`);
+      .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
+      .map(([reason, n]) => `${reason} ${count(n)}`);
     lines.push(
       `not listed ${count(ingest.sourceSkipped)}: ${reasons.join(', ')} (logged as source entry skipped)`,
     );
