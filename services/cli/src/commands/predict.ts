@@ -39,7 +39,7 @@ export function registerPredictCommand(program: Command): void {
         const t1 = performance.now();
         const { frame, info, decodeMs } = await readInput(file, async (bytes) => {
           const start = performance.now();
-          const decoded = await decodeFrame(bytes);
+          const decoded = await decodeFrame(bytes, { maxImagePixels: config.decode.maxImagePixels });
           return { ...decoded, decodeMs: performance.now() - start };
         });
         const t2 = performance.now();

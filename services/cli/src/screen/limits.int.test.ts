@@ -265,6 +265,15 @@ describe('cxr screen on hostile objects: limits, skips and memory (real process,
     expect(run.stderr.trim().split('\n')).toEqual([`cxr: configuration: source path not found: ${missing}`]);
   });
 
+  it('cxr predict refuses the 16384 x 16384 image as image_too_large too (exit code 3, one line)', async () => {
+    const file = join(archive, 'rle-16384.dcm');
+    const run = await cxrMeasured(env, 'predict', file, '--model', modelDir);
+    expect(run.code).toBe(3);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `cxr: ${file}: rejected (image_too_large): image of 16384x16384 pixels exceeds the limit of ${MAX_IMAGE_PIXELS} pixels`,
+    ]);
+  });
+
   it('gives every object a row with its reason, logs every skip, and keeps peak memory bounded', async () => {
     const baseline = await cxrMeasured(
       env,
