@@ -37,6 +37,21 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the object size and image pixel limits, defaulting to 256 MiB and 8192 x 8192', () => {
+    expect(loadConfig({}).decode).toMatchObject({ maxObjectBytes: 268_435_456, maxImagePixels: 67_108_864 });
+    expect(
+      loadConfig({ CXR_MAX_OBJECT_BYTES: '1048576', CXR_MAX_IMAGE_PIXELS: '4000000' }).decode,
+    ).toMatchObject({ maxObjectBytes: 1_048_576, maxImagePixels: 4_000_000 });
+    expect(() => loadConfig({ CXR_MAX_OBJECT_BYTES: '0' })).toThrow(
+      /CXR_MAX_OBJECT_BYTES must be an integer/,
+    );
+    expect(() => loadConfig({ CXR_MAX_OBJECT_BYTES: String(2 ** 31 + 1) })).toThrow(/CXR_MAX_OBJECT_BYTES/);
+    // Above sharp's 16383 x 16383 the resize would fail with an error that is no reject reason.
+    expect(() => loadConfig({ CXR_MAX_IMAGE_PIXELS: String(16384 * 16384) })).toThrow(
+      /CXR_MAX_IMAGE_PIXELS must be an integer from 1 to 268402689/,
+    );
+  });
+
   it.each([['0'], ['-1'], ['1.5'], ['two']])('rejects CXR_DECODE_THREADS=%s naming the variable', (raw) => {
     expect(() => loadConfig({ CXR_DECODE_THREADS: raw })).toThrow(ConfigError);
     expect(() => loadConfig({ CXR_DECODE_THREADS: raw })).toThrow(/CXR_DECODE_THREADS/);

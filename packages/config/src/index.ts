@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+  override readonly name: string = 'ConfigError';
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -18,7 +18,24 @@ const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 export interface DecodeConfig {
   /** Worker threads decoding DICOM (CXR_DECODE_THREADS; default: one per core). */
   readonly threads: number;
+  /** CXR_MAX_OBJECT_BYTES: larger objects are rejected (`object_too_large`) from their size, unread. */
+  readonly maxObjectBytes: number;
+  /** CXR_MAX_IMAGE_PIXELS: images with more Rows x Columns are rejected (`image_too_large`) before decoding. */
+  readonly maxImagePixels: number;
 }
+
+/**
+ * Default CXR_MAX_OBJECT_BYTES: 256 MiB, several times the largest real CR/DX (a 4800 x 6000 16-bit
+ * mammography CR is 58 MB uncompressed). The worker holds at most about two such objects per
+ * decode thread, so this times CXR_DECODE_THREADS bounds its input memory.
+ */
+export const DEFAULT_MAX_OBJECT_BYTES = 256 * 1024 * 1024;
+
+/** Default CXR_MAX_IMAGE_PIXELS, as @cxr/dicom's DEFAULT_MAX_IMAGE_PIXELS (8192 x 8192; a test keeps them equal). */
+export const DEFAULT_MAX_IMAGE_PIXELS = 8192 * 8192;
+
+/** sharp's own input limit (16383 x 16383): above it the resize fails with an error that is no reject reason. */
+const SHARP_PIXEL_LIMIT = 16383 * 16383;
 
 /** Runtime names as `@cxr/model` defines them (a test keeps the two lists equal). */
 export const RUNTIME_CHOICES = ['auto', 'onnx', 'tfjs-node-gpu', 'tfjs-node', 'tfjs-wasm'] as const;
@@ -284,7 +301,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     httpPort: nonNegativeInt(env, 'CXR_HTTP_PORT', 8080),
     http: httpConfig(env),
     modelDir: env.CXR_MODEL_DIR?.trim() === '' ? undefined : env.CXR_MODEL_DIR,
-    decode: { threads: positiveInt(env, 'CXR_DECODE_THREADS', availableParallelism()) },
+    decode: {
+      threads: positiveInt(env, 'CXR_DECODE_THREADS', availableParallelism()),
+      // Up to 2 GiB: one object is read into one buffer, and node:fs reads at most 2 GiB per call.
+      maxObjectBytes: optionalIntIn(env, 'CXR_MAX_OBJECT_BYTES', 1, 2 ** 31) ?? DEFAULT_MAX_OBJECT_BYTES,
+      maxImagePixels:
+        optionalIntIn(env, 'CXR_MAX_IMAGE_PIXELS', 1, SHARP_PIXEL_LIMIT) ?? DEFAULT_MAX_IMAGE_PIXELS,
+    },
     runtime: {
       runtime: oneOf(env, 'CXR_RUNTIME', RUNTIME_CHOICES, 'auto'),
       threads: positiveInt(env, 'CXR_RUNTIME_THREADS', availableParallelism()),

@@ -44,7 +44,20 @@ export interface DecodeFrameOptions {
    * DicomRejectedError, e.g. `not_applicable`) refuses the image without the cost of decoding it.
    */
   readonly checkHeader?: (info: DicomImageInfo) => void;
+  /**
+   * Rows x Columns above this are rejected (`image_too_large`) from the header, before any pixel
+   * memory is allocated; default `DEFAULT_MAX_IMAGE_PIXELS`.
+   */
+  readonly maxImagePixels?: number;
 }
+
+/**
+ * Default pixel limit of one frame: 8192 x 8192, twice the area of the largest real CR/DX
+ * (a 50 um mammography CR is about 4800 x 6000, a stitched long-leg DX about 3000 x 9000) and
+ * below sharp's own 16383 x 16383 limit, which would otherwise fail the resize with an error
+ * that is no reject reason. Decoding such a frame to the model input takes about 1 GB.
+ */
+export const DEFAULT_MAX_IMAGE_PIXELS = 8192 * 8192;
 
 /** Reads everything about the image except its pixels. Throws DicomRejectedError for unusable input. */
 export function readDicomInfo(bytes: Uint8Array): DicomImageInfo {
@@ -59,6 +72,14 @@ export async function decodeFrame(
   const parsed = parseDicomBytes(bytes);
   const info = describe(parsed);
   options?.checkHeader?.(info);
+  const maxPixels = options?.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS;
+  const { rows, columns } = info.pixel;
+  if (rows * columns > maxPixels) {
+    throw new DicomRejectedError(
+      'image_too_large',
+      `image of ${columns}x${rows} pixels exceeds the limit of ${maxPixels} pixels`,
+    );
+  }
   const frameIndex = options?.frame ?? 0;
   const frames = info.pixel.numberOfFrames;
   if (!Number.isInteger(frameIndex) || frameIndex < 0 || frameIndex >= frames) {

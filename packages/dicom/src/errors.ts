@@ -16,6 +16,9 @@ export const REJECT_REASONS = [
   // A readable image the model was not made for (CT, ultrasound, a test pattern...): the model
   // manifest's `accept` rules, checked on the header before any pixel is decoded.
   'not_applicable',
+  'nesting_too_deep',
+  'image_too_large',
+  'object_too_large',
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];

@@ -60,6 +60,8 @@ export interface DecodeRequest<O extends DecodeOutput = DecodeOutput> {
   readonly output: O;
   /** Options for the display rendering of `output: 'display'`. */
   readonly display?: RenderOptions;
+  /** Rows x Columns above this are rejected (`image_too_large`) before decoding; default @cxr/dicom's. */
+  readonly maxImagePixels?: number;
 }
 
 /** Milliseconds spent in each stage of one task, measured in the thread that ran it. */
@@ -140,6 +142,7 @@ async function decodeAndConvert<O extends DecodeOutput>(
             checkApplicability(header, accept);
           },
         }),
+    ...(request.maxImagePixels === undefined ? {} : { maxImagePixels: request.maxImagePixels }),
   });
   const t1 = performance.now();
   const base = {

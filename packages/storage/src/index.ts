@@ -1,4 +1,13 @@
-export type { ListOptions, ObjectEntry, ObjectFetcher, ObjectSource } from './types.js';
+export {
+  SOURCE_SKIP_REASONS,
+  type FetchOptions,
+  type ListOptions,
+  type ObjectEntry,
+  type ObjectFetcher,
+  type ObjectSource,
+  type SkippedEntry,
+  type SourceSkipReason,
+} from './types.js';
 export {
   ManifestFormatError,
   ObjectFetchError,
@@ -6,6 +15,7 @@ export {
   ObjectSourceConfigError,
   ObjectSourceError,
   ObjectWriteError,
+  ObjectTooLargeError,
   type ObjectOperation,
 } from './errors.js';
 export { describeError, isTransientError } from './classify.js';
@@ -23,7 +33,16 @@ export {
   type S3Location,
   type S3Options,
 } from './s3.js';
-export { FileObjectSource, fetchFileObject, filePathFromUri } from './file.js';
+export {
+  FileObjectSource,
+  fetchFileObject,
+  filePathFromUri,
+  fileSystemPathFromUri,
+  fileUriFromPath,
+  type FileObjectSourceOptions,
+  type FileSystemPort,
+} from './file.js';
 export { ManifestObjectSource, parseCsvLine, type ManifestFormat } from './manifest.js';
 export { createObjectFetcher, openObjectSource, type ObjectSourceDeps } from './open.js';
 export { openUploadArea, type UploadArea } from './uploads.js';
+export { uriHash } from './uri-hash.js';

@@ -3,9 +3,16 @@
  * `cxr-screen`, in chunks, with backpressure and a resumable cursor. The business logic of the
  * ingest service; the queue, store, cursor store and metrics come in as ports.
  */
+import { silentLogger, type Logger } from '@cxr/config/log';
 import type { CxrMetrics } from '@cxr/metrics';
 import { ENQUEUE_CHUNK, ENQUEUE_CHUNKS_IN_FLIGHT, type ScreenJobPayload, type ScreenQueue } from '@cxr/queue';
-import type { ObjectEntry, ObjectSource } from '@cxr/storage';
+import {
+  uriHash,
+  type ObjectEntry,
+  type ObjectSource,
+  type SkippedEntry,
+  type SourceSkipReason,
+} from '@cxr/storage';
 import type { Outcome, ResultStore } from '@cxr/store';
 import type { CursorStore } from './cursor-store.js';
 import type { IngestProgress } from './progress.js';
@@ -53,7 +60,12 @@ export interface EnqueueSourceOptions {
   readonly pollMs?: number;
   /** Milliseconds clock for `enqueuedAt`; default `Date.now`. */
   readonly now?: () => number;
+  /** Gets one `source entry skipped` line per entry the source passes over (URI hash, never the URI). */
+  readonly log?: Logger;
 }
+
+/** Entries the source passed over, per reason (symlink loops, links leaving the root, ...). */
+export type SourceSkipCounts = Readonly<Partial<Record<SourceSkipReason, number>>>;
 
 export interface IngestResult {
   readonly listed: number;
@@ -67,6 +79,9 @@ export interface IngestResult {
   readonly duplicates: number;
   /** Objects skipped because the store already held a final result. */
   readonly skipped: number;
+  /** Entries of the source that were not listed at all, each logged with its reason. */
+  readonly sourceSkipped: number;
+  readonly sourceSkipReasons: SourceSkipCounts;
   /** Cursor after the last enqueued chunk (undefined if nothing was enqueued by this call). */
   readonly cursor: string | undefined;
   /** False when the signal stopped the ingest before the listing ended. */
@@ -93,17 +108,35 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
   let requeued = 0;
   let duplicates = 0;
   let skipped = 0;
+  let sourceSkipped = 0;
+  const sourceSkipReasons: Partial<Record<SourceSkipReason, number>> = {};
   let cursor = startCursor;
-  const progress = (paused: boolean): IngestProgress => ({ listed, enqueued, duplicates, skipped, paused });
+  const progress = (paused: boolean): IngestProgress => ({
+    listed,
+    enqueued,
+    duplicates,
+    skipped,
+    sourceSkipped,
+    paused,
+  });
   const result = (complete: boolean): IngestResult => ({
     listed,
     enqueued,
     requeued,
     duplicates,
     skipped,
+    sourceSkipped,
+    sourceSkipReasons: { ...sourceSkipReasons },
     cursor,
     complete,
   });
+  const log = options.log ?? silentLogger;
+  const onSkip = ({ reason, uri }: SkippedEntry): void => {
+    sourceSkipped += 1;
+    sourceSkipReasons[reason] = (sourceSkipReasons[reason] ?? 0) + 1;
+    // The hash only: a file name may be a patient's name.
+    log('warn', 'source entry skipped', { source: kind, reason, uriHash: uriHash(uri) });
+  };
 
   // With the store consulted, every object enqueued has no final row: whatever the queue
   // remembers (a finished job whose result never reached the store), it must be screened again.
@@ -201,7 +234,10 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
     let chunk: ObjectEntry[] = [];
     // for-await pulls the next entry only after the loop body: while the window is full (or the
     // queue is above high water) the listing is paused, with one page at most buffered.
-    for await (const entry of source.list(startCursor !== undefined ? { cursor: startCursor } : {})) {
+    for await (const entry of source.list({
+      ...(startCursor !== undefined ? { cursor: startCursor } : {}),
+      onSkip,
+    })) {
       if (aborted()) break;
       listed += 1;
       chunk.push(entry);

@@ -3,6 +3,7 @@ export {
   DEFAULT_INGEST_CHUNK,
   type EnqueueSourceOptions,
   type IngestResult,
+  type SourceSkipCounts,
 } from './enqueue-source.js';
 export { MemoryCursorStore, RedisCursorStore, type CursorStore } from './cursor-store.js';
 export {

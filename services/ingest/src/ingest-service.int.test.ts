@@ -65,7 +65,14 @@ describe('IngestService (Redis, file:// folder)', () => {
       }
     };
     await waitForPasses(1);
-    expect(passes[0]).toEqual({ pass: 1, enqueued: 3, duplicates: 0, skipped: 0, failedSources: 1 });
+    expect(passes[0]).toEqual({
+      pass: 1,
+      enqueued: 3,
+      duplicates: 0,
+      skipped: 0,
+      sourceSkipped: 0,
+      failedSources: 1,
+    });
 
     await writeFile(join(folder, 'new.dcm'), new Uint8Array(20));
     const seen = passes.length;

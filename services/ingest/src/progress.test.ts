@@ -11,6 +11,7 @@ const at = (listed: number, paused = false): IngestProgress => ({
   enqueued: listed - 2,
   duplicates: 2,
   skipped: 0,
+  sourceSkipped: 0,
   paused,
 });
 
@@ -61,6 +62,18 @@ describe('ProgressReporter', () => {
     expect(lines.map((line) => line.msg)).toEqual(['ingest progress', 'ingest progress', 'ingest finished']);
     expect(lines[0]?.data).toMatchObject({ source: 's3', listed: 1_000, enqueued: 998, keysPerSecond: 500 });
     expect(lines[1]?.data).toMatchObject({ listed: 6_000, keysPerSecond: 500, elapsedSeconds: 12 });
+  });
+
+  it('shows entries the source did not list, on the terminal when there are some and always in the logs', () => {
+    const tty = fakeStream(true);
+    const reporter = new ProgressReporter({ stream: tty, source: 'file' });
+    reporter.update({ ...at(10), sourceSkipped: 0 });
+    reporter.finish({ ...at(10), sourceSkipped: 3 });
+    expect(tty.chunks[0]).not.toContain('not listed');
+    expect(tty.chunks[1]).toContain('not listed 3');
+    const log = fakeStream(false);
+    new ProgressReporter({ stream: log, source: 'file' }).finish({ ...at(10), sourceSkipped: 3 });
+    expect(JSON.parse(log.chunks[0] ?? '{}')).toMatchObject({ data: { sourceSkipped: 3 } });
   });
 
   it('prints nothing after finish', () => {

@@ -4,6 +4,7 @@
  * The CLI (`cxr ingest`) and `cxr screen` call this; nothing here reads the environment.
  */
 import type { AppConfig } from '@cxr/config';
+import type { Logger } from '@cxr/config/log';
 import type { CxrMetrics } from '@cxr/metrics';
 import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { openObjectSource } from '@cxr/storage';
@@ -30,6 +31,8 @@ export interface RunIngestOptions {
   /** Where progress goes (the CLI passes process.stderr). */
   readonly progressStream?: ProgressStream;
   readonly signal?: AbortSignal;
+  /** Gets a line per source entry that is not listed (see `enqueueSource`). */
+  readonly log?: Logger;
 }
 
 /** Runs one ingest of `sourceUri` onto `cxr-screen` and returns its counts. */
@@ -69,6 +72,7 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
       ...(store !== undefined ? { store } : {}),
       ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.log !== undefined ? { log: options.log } : {}),
       ...(reporter !== undefined
         ? {
             onProgress: (p) => {

@@ -96,6 +96,8 @@ export class WorkerService {
         metrics: this.metrics,
         maxBatch: config.queue.maxBatch,
         maxDelayMs: config.queue.maxDelayMs,
+        maxObjectBytes: config.decode.maxObjectBytes,
+        maxImagePixels: config.decode.maxImagePixels,
         patientIdSalt: config.store.patientIdSalt,
         log: this.#log,
       });
@@ -132,6 +134,8 @@ export class WorkerService {
       maxBatch: config.queue.maxBatch,
       maxDelayMs: config.queue.maxDelayMs,
       decodeThreads: pool.threads,
+      maxObjectBytes: config.decode.maxObjectBytes,
+      maxImagePixels: config.decode.maxImagePixels,
     });
   }
 

@@ -50,6 +50,7 @@ export function registerPredictCommand(program: Command): void {
             checkHeader: (info) => {
               checkApplicability(info, accept);
             },
+            maxImagePixels: config.decode.maxImagePixels,
           });
           return { ...decoded, decodeMs: performance.now() - start };
         });

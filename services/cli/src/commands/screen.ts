@@ -30,9 +30,9 @@ export function registerScreenCommand(program: Command): void {
   program
     .command('screen')
     .description(
-      'Screen every object of a source (s3://bucket/prefix, file:///dir, manifest .csv/.jsonl) on this machine and print a summary',
+      'Screen every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, or a local folder or manifest path) on this machine and print a summary',
     )
-    .argument('<source>', 'source URI')
+    .argument('<source>', 'source URI or local path')
     .requiredOption('--model <dir>', 'model bundle folder')
     .option('--store <url>', 'results store: sqlite:PATH or postgres://... (default: CXR_STORE_URL)')
     .option('--run-id <id>', 'run id (default: a new id); the same id resumes an interrupted listing')

@@ -51,6 +51,8 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
     throw new Error('cxr screen needs a durable store: sqlite::memory: would lose every result at exit');
   }
   const log = options.log ?? silentLogger;
+  // A source that cannot be opened (a mistyped path) fails before the model and services start.
+  await openObjectSource(options.sourceUri, { env: config.s3Env }).close();
   const manifest = await readManifest(options.modelDir);
   const metrics = options.metrics ?? createMetrics({ collectDefault: true });
   const prefix = config.queue.prefix;
@@ -89,6 +91,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
       modelId: manifest.id,
       modelVersion: manifest.version,
       metrics,
+      log,
       ...(options.force !== undefined ? { force: options.force } : {}),
       ...(options.progressStream !== undefined ? { progressStream: options.progressStream } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
@@ -269,6 +272,8 @@ async function summarise(
       requeued: ingest.requeued,
       duplicates: ingest.duplicates,
       skipped: ingest.skipped,
+      sourceSkipped: ingest.sourceSkipped,
+      sourceSkipReasons: ingest.sourceSkipReasons,
       complete: ingest.complete,
     },
     outcomes,

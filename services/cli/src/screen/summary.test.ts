@@ -56,7 +56,16 @@ describe('formatSummary', () => {
   const summary: ScreenSummary = {
     runId: 'run-1',
     model: { id: 'seed', version: '1.0.0', runtime: 'onnx' },
-    ingest: { listed: 12, enqueued: 10, requeued: 0, duplicates: 0, skipped: 2, complete: true },
+    ingest: {
+      listed: 12,
+      enqueued: 10,
+      requeued: 0,
+      duplicates: 0,
+      skipped: 2,
+      sourceSkipped: 0,
+      sourceSkipReasons: {},
+      complete: true,
+    },
     outcomes: { ok: 8, rejected: 1, failed: 1 },
     reasons: [
       { outcome: 'rejected', reason: 'truncated', count: 1 },
@@ -71,6 +80,22 @@ describe('formatSummary', () => {
     interrupted: false,
     missing: 0,
   };
+
+  it('prints the entries the source did not list, by reason, only when there are some', () => {
+    expect(formatSummary(summary)).not.toContain('not listed');
+    const text = formatSummary({
+      ...summary,
+      ingest: {
+        ...summary.ingest,
+        sourceSkipped: 4,
+        sourceSkipReasons: { symlink_loop: 1, link_outside_root: 3 },
+      },
+    });
+    expect(text).toContain(
+      'listed 12: 10 queued, 2 already screened, 0 already queued\n' +
+        'not listed 4: link_outside_root 3, symlink_loop 1 (logged as source entry skipped)\n',
+    );
+  });
 
   it('prints counts per outcome and reason, throughput, stage quantiles and where results are', () => {
     const text = formatSummary(summary);

@@ -4,6 +4,7 @@
  * computes quantiles and formats them. Nothing here prints a URI or any DICOM attribute: counts,
  * reason codes, durations and the store location only.
  */
+import type { SourceSkipCounts } from '@cxr/ingest';
 import type { ReasonCount, StoredResult } from '@cxr/store';
 
 /** Stages as stored per row (the `store` stage is the results service's upsert). */
@@ -26,7 +27,10 @@ export interface ScreenSummary {
     /** The bundle's provenance warning (the seed model: random weights); `cxr screen` prints it on stderr. */
     readonly warning?: string;
   };
-  /** What the ingest did: new jobs, jobs already queued, objects already screened (skipped). */
+  /**
+   * What the ingest did: new jobs, jobs already queued, objects already screened (skipped), and
+   * entries of the source it did not list at all (links, loops, unreadable folders), per reason.
+   */
   readonly ingest: {
     readonly listed: number;
     readonly enqueued: number;
@@ -34,6 +38,8 @@ export interface ScreenSummary {
     readonly requeued: number;
     readonly duplicates: number;
     readonly skipped: number;
+    readonly sourceSkipped: number;
+    readonly sourceSkipReasons: SourceSkipCounts;
     readonly complete: boolean;
   };
   /** Rows of this run in the store, per outcome. */
@@ -121,8 +127,19 @@ export function formatSummary(summary: ScreenSummary): string {
     `model ${summary.model.id} ${summary.model.version} on ${summary.model.runtime}`,
     `listed ${count(ingest.listed)}: ${count(ingest.enqueued)} queued${requeued}, ${count(ingest.skipped)} already screened, ` +
       `${count(ingest.duplicates)} already queued`,
-    `stored ${count(stored)}: ok ${count(outcomes.ok)}, rejected ${count(outcomes.rejected)}, failed ${count(outcomes.failed)}`,
   ];
+  if (ingest.sourceSkipped > 0) {
+    // Entries that never became jobs: each was logged (`source entry skipped`) with its reason.
+    const reasons = Object.entries(ingest.sourceSkipReasons)
+      .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
+      .map(([reason, n]) => `${reason} ${count(n)}`);
+    lines.push(
+      `not listed ${count(ingest.sourceSkipped)}: ${reasons.join(', ')} (logged as source entry skipped)`,
+    );
+  }
+  lines.push(
+    `stored ${count(stored)}: ok ${count(outcomes.ok)}, rejected ${count(outcomes.rejected)}, failed ${count(outcomes.failed)}`,
+  );
   for (const { outcome, reason, count: n } of summary.reasons) {
     lines.push(`  ${outcome} ${reason}: ${count(n)}`);
   }
