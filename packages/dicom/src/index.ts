@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './warnings.js';
 export * from './types.js';
 export * from './uids.js';
 export * from './lut.js';
@@ -7,6 +8,7 @@ export { allocateSamples, FrameBufferCache, type FrameBufferCacheOptions } from 
 export { parseDicomBytes, type ParsedDicom } from './parse.js';
 export {
   applyPalette,
+  extractFloatFrame,
   extractNativeFrame,
   interleavePlanes,
   nativePixelDataLength,
