@@ -22,8 +22,9 @@ apt_install() {
 log "system packages"
 # dcmtk and gdcm: fixture encoders and reference decoders for the cross-checks;
 # prometheus: promtool, which lints the exported metrics; chromium: the headless browser the
-# `cxr evaluate` report test opens report.html in (through playwright-core, no browser download).
-apt_install dcmtk libgdcm-tools prometheus chromium
+# `cxr evaluate` report test opens report.html in (through playwright-core, no browser download);
+# libopenjp2-tools: opj_compress, the one installed writer of 1-bit JPEG 2000 codestreams.
+apt_install dcmtk libgdcm-tools prometheus chromium libopenjp2-tools
 
 log "pnpm $PNPM_VERSION"
 if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
