@@ -225,9 +225,9 @@ describe('enhanced multi-frame functional groups (item 3, PS3.3 C.7.6.16)', () =
     for (let f = 0; f < frames; f++) {
       const { frame, info } = await decodeFrame(bytes, { frame: f });
       const { slope, intercept } = rescale(f);
-      expect(info.frameIndex).toBe(f);
       expect(info.modalityLut).toEqual({ kind: 'rescale', slope, intercept, type: 'HU' });
       expect(info.functionalGroups).toEqual({ modalityLut: 'per-frame', voi: 'per-frame' });
+      expect(info.frameIndex).toBe(f);
       const own = stored.subarray(f * pixels, (f + 1) * pixels);
       expect(Array.from(applyModalityLut(frame.samples, info.modalityLut))).toEqual(
         Array.from(own, (v) => v * slope + intercept),

@@ -33,10 +33,9 @@ export function frameFunctionalGroups(
   let perFrame: DataSet | undefined;
   if (items !== undefined) {
     perFrame = items.length === frames ? items[frameIndex]?.dataSet : undefined;
-    const carriesValues = items.some((item) =>
-      VALUE_MACROS.some((tag) => item.dataSet?.elements[tag] !== undefined),
-    );
-    if (perFrame === undefined && carriesValues) {
+    const carriesValues = (): boolean =>
+      items.some((item) => VALUE_MACROS.some((tag) => item.dataSet?.elements[tag] !== undefined));
+    if (perFrame === undefined && carriesValues()) {
       throw new DicomRejectedError(
         'unsupported_pixel_module',
         `Per-frame Functional Groups Sequence (5200,9230) has ${items.length} items for ${frames} frames: frame ${frameIndex}'s rescale/VOI is unknown`,

@@ -156,4 +156,16 @@ describe('decodeJpegBaseline on the quirks libjpeg decodes through (issue 12)', 
     expect(meanAbsDiff(out.samples, rgb8.samples)).toBeLessThan(6);
     expect(out.warnings?.map((w) => w.code)).toEqual(['jpeg_color_space_from_stream']);
   });
+
+  it('takes an unknown Adobe APP14 transform for YCbCr, as libjpeg does (TurboJPEG refuses it)', async () => {
+    encodeWithTool(scratch, 'adobe2', rgb8, 'dcmcjpeg', ['+eb', '+cr']);
+    const { path, parsed } = variant('adobe2', 'adobe-transform2', (bytes) =>
+      withColorMarkers(bytes, { adobeTransform: 2 }),
+    );
+    const out = await decodeJpegBaseline(firstFrameCodestream(parsed), frameInfoOf(parsed));
+    const reference = decodeWithTool(scratch, path, 'adobe-transform2', 'dcmdjpeg', ['+cg']);
+    expect(maxAbsDiff(out.samples, reference)).toBe(0);
+    expect(out.warnings?.map((w) => w.code)).toEqual(['jpeg_color_space_from_stream']);
+    expect(out.warnings?.[0]?.message).toContain('Adobe APP14 unknown transform');
+  });
 });

@@ -98,12 +98,16 @@ export function withScanParameters(bytes: Uint8Array, ss: number, se: number, ah
 
 /**
  * A copy of `bytes` (a JPEG stream or a DICOM file holding one) with the colour clues libjpeg
- * reads changed: the 3 component ids in the frame and first scan header, and/or the Adobe APP14
- * identifier spoiled ("Xdobe") so that the marker no longer counts.
+ * reads changed: the 3 component ids in the frame and first scan header, the Adobe APP14
+ * transform flag, and/or the Adobe identifier spoiled ("Xdobe") so that the marker no longer counts.
  */
 export function withColorMarkers(
   bytes: Uint8Array,
-  change: { readonly componentIds?: readonly [number, number, number]; readonly hideAdobe?: boolean },
+  change: {
+    readonly componentIds?: readonly [number, number, number];
+    readonly adobeTransform?: number;
+    readonly hideAdobe?: boolean;
+  },
 ): Uint8Array {
   const out = bytes.slice();
   if (change.componentIds !== undefined) {
@@ -114,6 +118,8 @@ export function withColorMarkers(
       out[sos + 5 + 2 * c] = change.componentIds[c]!;
     }
   }
+  if (change.adobeTransform !== undefined)
+    out[findSegment(out, (m) => m === 0xee) + 4 + 11] = change.adobeTransform;
   if (change.hideAdobe === true) out[findSegment(out, (m) => m === 0xee) + 4] = 0x58;
   return out;
 }
