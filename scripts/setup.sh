@@ -26,7 +26,8 @@ log "system packages"
 # orthanc + orthanc-dicomweb: the real PACS the PACS tests start on loopback ports; dicom3tools:
 # dciodvfy, the DICOM object verifier. (Orthanc's package tries to start a system service, which
 # policy-rc.d refuses here: harmless, the tests start their own.)
-apt_install dcmtk libgdcm-tools prometheus chromium orthanc orthanc-dicomweb dicom3tools
+# libopenjp2-tools: opj_compress, the one installed writer of 1-bit JPEG 2000 codestreams.
+apt_install dcmtk libgdcm-tools prometheus chromium orthanc orthanc-dicomweb dicom3tools libopenjp2-tools
 
 log "pnpm $PNPM_VERSION"
 if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then

@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './warnings.js';
 export * from './types.js';
 export * from './uids.js';
 export * from './lut.js';
@@ -13,6 +14,7 @@ export {
 } from './parse.js';
 export {
   applyPalette,
+  extractFloatFrame,
   extractNativeFrame,
   interleavePlanes,
   nativePixelDataLength,

@@ -5,9 +5,9 @@ import type {
   DecodedFrame,
   DicomImageInfo,
   DisplayImage,
+  FrameSamples,
   RenderOptions,
   SampleAllocator,
-  StoredSamples,
 } from '@cxr/dicom';
 import type { InputLayout, ManifestAccept, ManifestInput } from '@cxr/model/manifest';
 
@@ -76,8 +76,11 @@ export interface StageTimings {
   readonly normalizeMs?: number;
 }
 
-/** Pixels a task produced: stored samples for 'stored', Float32Array for every other output. */
-export type PixelsFor<O extends DecodeOutput> = O extends 'stored' ? StoredSamples : Float32Array;
+/**
+ * Pixels a task produced: stored samples for 'stored' (Float32Array for floating point Pixel
+ * Data), Float32Array for every other output.
+ */
+export type PixelsFor<O extends DecodeOutput> = O extends 'stored' ? FrameSamples : Float32Array;
 
 /** The result of one decode task. */
 export interface DecodeResult<O extends DecodeOutput = DecodeOutput> {
@@ -169,7 +172,7 @@ async function decodeAndConvert<O extends DecodeOutput>(
       ...base,
       channels: frame.samplesPerPixel,
       features: imageFeatures(frame, info.modalityLut),
-      pixels: pixels as PixelsFor<O>,
+      pixels,
       timings: { decodeMs: t1 - t0, lutMs: performance.now() - t1, resizeMs: 0 },
     };
   }
@@ -189,7 +192,7 @@ async function decodeAndConvert<O extends DecodeOutput>(
       display: { voiUsed: intensityUsed.voiUsed, inverted: intensityUsed.inverted },
       model: { layout: input.layout, intensityUsed },
       features,
-      pixels: tensor as PixelsFor<O>,
+      pixels: tensor,
       timings: {
         decodeMs: t1 - t0,
         // The feature pass reads the frame once more; it is counted with the intensity step.
@@ -206,7 +209,7 @@ async function decodeAndConvert<O extends DecodeOutput>(
       ...base,
       display: { voiUsed: rendered.voiUsed, inverted: rendered.inverted },
       channels: rendered.channels,
-      pixels: rendered.values as PixelsFor<O>,
+      pixels: rendered.values,
       timings: { decodeMs: t1 - t0, lutMs: performance.now() - t1, resizeMs: 0 },
     };
   }
@@ -234,7 +237,7 @@ async function decodeAndConvert<O extends DecodeOutput>(
     height: size,
     channels: 1,
     display,
-    pixels: resized as PixelsFor<O>,
+    pixels: resized,
     timings: { decodeMs: t1 - t0, lutMs: t2 - t1, resizeMs: performance.now() - t2 },
   };
 }
