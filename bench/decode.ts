@@ -40,6 +40,7 @@ const PREPROCESS: DecodeOutput = {
       std: [...IMAGENET_NORMALIZATION.std],
     },
   },
+  accept: null,
 };
 
 /** The dcmtk tool that decodes a transfer syntax, with the arguments that make it write native. */

@@ -78,7 +78,7 @@ async function bareLoop(files: readonly string[], bundle: ModelBundle, batch: nu
     };
     for (const file of files) {
       const bytes = await readFile(file);
-      const decoded = await runDecodeTask(bytes, { output: { model: input } });
+      const decoded = await runDecodeTask(bytes, { output: { model: input, accept: null } });
       pending.push(decoded.pixels);
       if (pending.length === batch) await flush();
     }

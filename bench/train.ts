@@ -194,7 +194,9 @@ async function benchExtraction(o: Options): Promise<void> {
     const input = features.manifest.input;
     const tensors: Float32Array[] = [];
     for (const image of images) {
-      tensors.push((await runDecodeTask(await readFile(image.path), { output: { model: input } })).pixels);
+      tensors.push(
+        (await runDecodeTask(await readFile(image.path), { output: { model: input, accept: null } })).pixels,
+      );
     }
     const batches: { data: Float32Array; n: number }[] = [];
     for (let i = 0; i < tensors.length; i += EXTRACTION_BATCH) {

@@ -22,8 +22,12 @@ apt_install() {
 log "system packages"
 # dcmtk and gdcm: fixture encoders and reference decoders for the cross-checks;
 # prometheus: promtool, which lints the exported metrics; chromium: the headless browser the
-# `cxr evaluate` report test opens report.html in (through playwright-core, no browser download).
-apt_install dcmtk libgdcm-tools prometheus chromium
+# `cxr evaluate` report test opens report.html in (through playwright-core, no browser download);
+# orthanc + orthanc-dicomweb: the real PACS the PACS tests start on loopback ports; dicom3tools:
+# dciodvfy, the DICOM object verifier. (Orthanc's package tries to start a system service, which
+# policy-rc.d refuses here: harmless, the tests start their own.)
+# libopenjp2-tools: opj_compress, the one installed writer of 1-bit JPEG 2000 codestreams.
+apt_install dcmtk libgdcm-tools prometheus chromium orthanc orthanc-dicomweb dicom3tools libopenjp2-tools
 
 log "pnpm $PNPM_VERSION"
 if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
@@ -57,13 +61,4 @@ export ONNXRUNTIME_NODE_INSTALL=skip
 # better-sqlite3 has no reachable prebuilt binary here: node-gyp compiles it against the system
 # Node headers (Debian's nodejs ships them in /usr/include/node) instead of downloading headers.
 if [ -f /usr/include/node/node.h ]; then export npm_config_nodedir=/usr; fi
-# pnpm 12 cannot record the pinned pnpm in the lockfile ("the registry publishes no pnpm
-# 12.18.0": its releases carry no registry signature), and --frozen-lockfile then refuses to
-# install. Install preferring the lockfile, and fail if the lockfile would have changed.
-pnpm install --no-frozen-lockfile --prefer-frozen-lockfile
-if [ -d .git ] && ! git diff --quiet -- pnpm-lock.yaml; then
-  echo "pnpm-lock.yaml is out of date with package.json: run pnpm install and commit it" >&2
-  git --no-pager diff --stat -- pnpm-lock.yaml >&2
-  exit 1
-fi
-
+pnpm install --frozen-lockfile

@@ -5,7 +5,7 @@
  * must fail with its reason code and a one-line message free of patient data.
  */
 import { readFileSync } from 'node:fs';
-import { decodeFrame, DicomRejectedError, type StoredSamples } from '@cxr/dicom';
+import { decodeFrame, DicomRejectedError, type FrameSamples } from '@cxr/dicom';
 import { describe, expect, inject, it } from 'vitest';
 import {
   CANARY_PATIENT_ID,
@@ -43,7 +43,7 @@ interface Difference {
 }
 
 function compare(
-  decoded: StoredSamples,
+  decoded: FrameSamples,
   expected: SampleArray,
   bitsStored: number,
   signed: boolean,

@@ -4,13 +4,14 @@
  * results service's /metrics, a dedicated redis-server and clean-up of a test's Redis keys.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { chown, copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { Redis } from 'ioredis';
 import { initSeedModel } from '@cxr/model';
 import { openStore, type StoredResult } from '@cxr/store';
 import {
+  isChestRadiographFixture,
   loadFixtureManifest,
   type DecodeFixture,
   type FixtureSet,
@@ -86,9 +87,14 @@ export function fixtures(): FixtureSet {
   return fixtureSet;
 }
 
-/** Fixtures that decode (each carries the canary patient name and ID). */
+/**
+ * Fixtures that decode and that the seed model applies to, so they end `ok` (each carries the
+ * canary patient name and ID). The Secondary Capture fixtures decode too but are `not_applicable`.
+ */
 export function goodFixtures(): DecodeFixture[] {
-  return fixtures().fixtures.filter((f): f is DecodeFixture => f.kind === 'decode');
+  return fixtures().fixtures.filter(
+    (f): f is DecodeFixture => f.kind === 'decode' && isChestRadiographFixture(f),
+  );
 }
 
 /** Rejection fixtures the worker meets (frame-out-of-range needs a frame request; the worker reads frame 0). */
@@ -217,4 +223,71 @@ export async function startRedisServer(
   );
   await server.waitForLine(/Ready to accept connections/, 15_000);
   return server;
+}
+
+/** Where Debian keeps the PostgreSQL server binaries (the newest installed major version). */
+async function postgresBinDir(): Promise<string> {
+  const versions = (await readdir('/usr/lib/postgresql')).sort((a, b) => Number(b) - Number(a));
+  const newest = versions[0];
+  if (newest === undefined) throw new Error('no PostgreSQL server in /usr/lib/postgresql');
+  return join('/usr/lib/postgresql', newest, 'bin');
+}
+
+/**
+ * Starts a PostgreSQL server of the test's own on `port` with its data in `dir` (initialised on
+ * first use; trust auth, user `postgres`), run as the `postgres` system user through setpriv (which
+ * execs, so a signal to the managed process reaches the server: SIGTERM is a smart shutdown,
+ * SIGINT a fast one). Tests that stop the database use this one, never the shared server.
+ */
+export async function startPostgresServer(
+  group: ProcessGroup,
+  name: string,
+  options: { readonly port: number; readonly dir: string },
+): Promise<ManagedProcess> {
+  const bin = await postgresBinDir();
+  const asPostgres = ['--reuid=postgres', '--regid=postgres', '--init-groups'];
+  if (!(await stat(join(options.dir, 'PG_VERSION')).catch(() => undefined))) {
+    await mkdir(options.dir, { recursive: true });
+    await chown(options.dir, ...(await postgresIds()));
+    const init = group.spawn(
+      `${name}-initdb`,
+      'setpriv',
+      [...asPostgres, join(bin, 'initdb'), '-D', options.dir, '-U', 'postgres', '-A', 'trust', '--no-sync'],
+      { LC_ALL: 'C.UTF-8' },
+    );
+    const status = await init.waitForExit(60_000);
+    if (status.code !== 0) throw new Error(`initdb failed: ${init.text.slice(-1000)}`);
+  }
+  const server = group.spawn(
+    name,
+    'setpriv',
+    [
+      ...asPostgres,
+      join(bin, 'postgres'),
+      '-D',
+      options.dir,
+      '-p',
+      String(options.port),
+      '-k',
+      options.dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+    ],
+    { LC_ALL: 'C.UTF-8' },
+  );
+  await server.waitForLine(/database system is ready to accept connections/, 30_000);
+  return server;
+}
+
+/** Uid and gid of the `postgres` system user (Debian's PostgreSQL packages create it). */
+async function postgresIds(): Promise<[number, number]> {
+  const passwd = await readFile('/etc/passwd', 'utf8');
+  const fields = passwd
+    .split('\n')
+    .find((line) => line.startsWith('postgres:'))
+    ?.split(':');
+  if (fields?.[2] === undefined || fields[3] === undefined) throw new Error('no postgres system user');
+  return [Number(fields[2]), Number(fields[3])];
 }

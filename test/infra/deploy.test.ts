@@ -19,6 +19,8 @@ import { validate as validateDockerfile } from 'dockerfile-utils';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, S3_ENV_VARIABLES, loadConfig } from '@cxr/config';
 import { METRIC_NAMES, QUEUE_STATES } from '@cxr/metrics';
+import { redisConnectionFromUrl } from '@cxr/queue';
+import { apiAuthOnStart } from '@cxr/results';
 import {
   ROOT,
   at,
@@ -105,10 +107,40 @@ function composeValidator(): (data: unknown) => string[] {
     validate(data) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`);
 }
 
+/** `KEY=value` lines of an env file (comments and blank lines skipped). */
+function envFile(path: string): Map<string, string> {
+  return new Map(
+    repoFile(path)
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'))
+      .map((line) => [line.split('=')[0] ?? '', line.split('=').slice(1).join('=')]),
+  );
+}
+
+/** What `.env.example` asks for, empty values included (the secrets to fill in). */
+const ENV_EXAMPLE = envFile('.env.example');
+/** A stand-in for a generated secret (`openssl rand -hex 24`): URL-safe, long enough everywhere. */
+const TEST_SECRET = '0123456789abcdef0123456789abcdef0123456789abcdef';
+/** `.env` as a user writes it from `.env.example`: every required secret filled, optional ones empty. */
+const DOT_ENV: Record<string, string> = Object.fromEntries(
+  [...ENV_EXAMPLE.keys()].map((name) => [name, name === 'CXR_PATIENT_ID_SALT' ? '' : TEST_SECRET]),
+);
+
+/** Variables the compose file references, with the operator and operand of each reference. */
+function composeReferences(text: string): { name: string; operator: string; operand: string }[] {
+  return [...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g)].map((match) => ({
+    name: match[1] ?? '',
+    operator: match[2] ?? '',
+    operand: match[3] ?? '',
+  }));
+}
+
+const composeText = repoFile('docker-compose.yml');
 const missingComposeVariables = new Set<string>();
 const composeRaw = parseYamlFile('docker-compose.yml')[0];
-/** The compose file as Compose sees it with no environment: every variable at its default. */
-const compose = interpolateTree(composeRaw, {}, missingComposeVariables) as Compose;
+/** The compose file as Compose sees it with `.env` written from `.env.example`, the rest at defaults. */
+const compose = interpolateTree(composeRaw, DOT_ENV, missingComposeVariables) as Compose;
 const composeServices = compose.services ?? {};
 type ComposeService = NonNullable<Compose['services']>[string];
 
@@ -137,9 +169,11 @@ function environmentOf(service: ComposeService): Record<string, string> {
 
 /** Services built from the project's Dockerfiles (the others are public images). */
 const appServices = Object.entries(composeServices).filter(([, service]) => service.build !== undefined);
+/** The app services that run an entry point (not the one-shot tools with an entrypoint of their own). */
+const longRunningAppServices = appServices.filter(([, service]) => service.entrypoint === undefined);
 
 describe('docker-compose.yml', () => {
-  it('is valid against the Compose specification schema, with every variable defaulted', () => {
+  it('is valid against the Compose specification schema, with `.env` filled and every other variable defaulted', () => {
     expect(composeValidator()(compose)).toEqual([]);
     expect([...missingComposeVariables]).toEqual([]);
   });
@@ -250,13 +284,89 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('takes every secret from `.env`, with no default: compose refuses to start without them', () => {
+    const secrets = [
+      'CXR_API_TOKEN',
+      'GRAFANA_ADMIN_PASSWORD',
+      'MINIO_ROOT_PASSWORD',
+      'POSTGRES_PASSWORD',
+      'REDIS_PASSWORD',
+    ];
+    const references = composeReferences(composeText);
+    const required = new Set(references.filter((r) => r.operator.endsWith('?')).map((r) => r.name));
+    expect([...required].sort()).toEqual(secrets);
+    // Every reference of a secret is required (`:?`, unset or empty fails); the Patient ID salt
+    // is optional, but its default is empty (no hash), never a value.
+    for (const reference of references.filter((r) => /PASSWORD|TOKEN|SECRET|SALT/.test(r.name))) {
+      if (reference.name === 'CXR_PATIENT_ID_SALT') {
+        expect(reference, reference.name).toMatchObject({ operator: ':-', operand: '' });
+      } else {
+        expect(reference.operator, reference.name).toBe(':?');
+        expect(reference.operand, reference.name).toMatch(/\.env/);
+      }
+    }
+    expect(composeText).not.toMatch(/dev-password/);
+    // Without `.env`, every secret is reported missing (`docker compose` stops with the message).
+    const missing = new Set<string>();
+    interpolateTree(composeRaw, {}, missing);
+    expect([...missing].sort()).toEqual(secrets);
+    // .env.example lists them, empty, and `.env` is kept out of git and the image build context.
+    for (const secret of secrets) expect(ENV_EXAMPLE.get(secret), secret).toBe('');
+    expect([...ENV_EXAMPLE.values()].every((value) => value === '')).toBe(true);
+    expect(repoFile('.gitignore').split('\n')).toContain('.env');
+    expect(repoFile('.dockerignore').split('\n')).toContain('.env');
+  });
+
+  it('runs Redis with a password that the services and the healthcheck use', () => {
+    const redis = serviceNamed('redis');
+    const args = commandOf(redis);
+    expect(args[args.indexOf('--requirepass') + 1]).toBe(DOT_ENV.REDIS_PASSWORD);
+    expect(environmentOf(redis).REDISCLI_AUTH).toBe(DOT_ENV.REDIS_PASSWORD);
+    for (const [name, service] of longRunningAppServices) {
+      const { redisUrl } = loadConfig(environmentOf(service)).queue;
+      expect(redisConnectionFromUrl(redisUrl), name).toMatchObject({
+        host: 'redis',
+        password: DOT_ENV.REDIS_PASSWORD,
+      });
+    }
+  });
+
+  it('listens on all interfaces of each container, and the published results service requires its token', () => {
+    for (const [name, service] of longRunningAppServices) {
+      const config = loadConfig(environmentOf(service));
+      expect(config.http.host, name).toBe('0.0.0.0');
+    }
+    const results = loadConfig(environmentOf(serviceNamed('results')));
+    expect(results.api.token).toBe(DOT_ENV.CXR_API_TOKEN);
+    expect(results.api.allowNoAuth).toBe(false);
+    expect(apiAuthOnStart({ token: results.api.token, host: results.http.host, allowNoAuth: false })).toBe(
+      'token',
+    );
+    expect(serviceNamed('results').ports).toEqual(['8080:8080']);
+  });
+
+  it('shares the /v1/predict upload folder between results (read-write) and the workers, on a volume', () => {
+    const mountOf = (name: string): string | undefined => {
+      const config = loadConfig(environmentOf(serviceNamed(name)));
+      expect(config.api.uploadUrl, name).toMatch(/^file:\/\/\//);
+      const path = new URL(config.api.uploadUrl).pathname.replace(/\/$/, '');
+      return (serviceNamed(name).volumes ?? [])
+        .filter((v): v is string => typeof v === 'string')
+        .find((v) => v.split(':')[1] === path);
+    };
+    expect(mountOf('results')).toBe('uploads:/uploads');
+    expect(mountOf('worker-cpu')).toMatch(/^uploads:\/uploads(:ro)?$/);
+    expect(mountOf('worker-gpu')).toMatch(/^uploads:\/uploads(:ro)?$/);
+    expect(Object.keys(compose.volumes ?? {})).toContain('uploads');
+  });
+
   it('configures the app services with values @cxr/config accepts, and probes its HTTP port', () => {
     for (const [name, service] of appServices) {
       const env = environmentOf(service);
       expect(unknownVariables(Object.keys(env)), name).toEqual([]);
       const config = loadConfig(env);
       if (service.entrypoint !== undefined) continue;
-      expect(config.queue.redisUrl, name).toBe('redis://redis:6379');
+      expect(config.queue.redisUrl, name).toBe(`redis://:${TEST_SECRET}@redis:6379`);
       expect(config.store.url, name).toMatch(/^postgres:\/\/cxr:[^@]+@postgres:5432\/cxr$/);
       expect(config.modelDir, name).toMatch(/^\/models\//);
       const test = service.healthcheck?.test;
@@ -776,38 +886,68 @@ describe('Kubernetes manifests (infra/k8s)', () => {
     expect(Number(at(triggers[0], 'metadata.threshold'))).toBeGreaterThan(0);
   });
 
-  it('configures every Deployment with variables @cxr/config reads, refusing the placeholder secrets', () => {
+  /** The environment of a Deployment's containers: ConfigMap, Secrets (placeholders as they are) and env. */
+  const deploymentEnv = (deployment: K8sObject): Record<string, string> => {
     const secrets = new Map(objectsOf('Secret').map((s) => [s.name, stringRecord(at(s.body, 'stringData'))]));
-    for (const deployment of deployments) {
-      const env: Record<string, string> = {};
-      for (const container of containersOf(deployment)) {
-        for (const source of records(container.envFrom)) {
-          if (typeof at(source, 'configMapRef.name') === 'string') Object.assign(env, configMap);
-          const secret = at(source, 'secretRef.name');
-          if (typeof secret === 'string') Object.assign(env, secrets.get(secret));
-        }
-        for (const variable of records(container.env)) {
-          const name = String(variable.name);
-          const value = variable.value;
-          const secret = at(variable, 'valueFrom.secretKeyRef');
-          if (typeof value === 'string') env[name] = value;
-          else if (isRecord(secret)) env[name] = secrets.get(String(secret.name))?.[String(secret.key)] ?? '';
-        }
+    const env: Record<string, string> = {};
+    for (const container of containersOf(deployment)) {
+      for (const source of records(container.envFrom)) {
+        if (typeof at(source, 'configMapRef.name') === 'string') Object.assign(env, configMap);
+        const secret = at(source, 'secretRef.name');
+        if (typeof secret === 'string') Object.assign(env, secrets.get(secret));
       }
+      for (const variable of records(container.env)) {
+        const name = String(variable.name);
+        const value = variable.value;
+        const secret = at(variable, 'valueFrom.secretKeyRef');
+        if (typeof value === 'string') env[name] = value;
+        else if (isRecord(secret)) env[name] = secrets.get(String(secret.name))?.[String(secret.key)] ?? '';
+      }
+    }
+    return env;
+  };
+  /** The same with every placeholder secret replaced, as after filling the overlay's env files. */
+  const filledEnv = (deployment: K8sObject): Record<string, string> =>
+    Object.fromEntries(
+      Object.entries(deploymentEnv(deployment)).map(([name, value]) => [
+        name,
+        value === 'replace-me' ? 'a-real-secret-of-32-characters!!' : value,
+      ]),
+    );
+
+  it('configures every Deployment with variables @cxr/config reads, refusing the placeholder secrets', () => {
+    for (const deployment of deployments) {
+      const env = deploymentEnv(deployment);
       expect(unknownVariables(Object.keys(env)), deployment.name).toEqual([]);
       const placeholders = Object.entries(env).filter(([, value]) => value === 'replace-me');
       if (placeholders.some(([name]) => name === 'CXR_PATIENT_ID_SALT' || name === 'CXR_API_TOKEN')) {
         expect(() => loadConfig(env), deployment.name).toThrow(ConfigError);
       }
-      const real = Object.fromEntries(
-        Object.entries(env).map(([name, value]) => [
-          name,
-          value === 'replace-me' ? 'a-real-secret-of-32-characters!!' : value,
-        ]),
-      );
-      const config = loadConfig(real);
+      const config = loadConfig(filledEnv(deployment));
       expect(config.modelDir, deployment.name).toMatch(/^\/models\//);
       expect(config.queue.redisUrl, deployment.name).toMatch(/^rediss?:\/\//);
+    }
+  });
+
+  it('listens on the pod IP, authenticates /v1/predict, and parks uploads in S3 that results and workers reach', () => {
+    for (const deployment of deployments) {
+      expect(loadConfig(filledEnv(deployment)).http.host, deployment.name).toBe('0.0.0.0');
+    }
+    const results = loadConfig(filledEnv(find('Deployment', 'cxr-results')));
+    expect(results.api.token).toBeDefined();
+    expect(apiAuthOnStart({ token: results.api.token, host: results.http.host, allowNoAuth: false })).toBe(
+      'token',
+    );
+    // Without the Secret's token the pod would refuse to start rather than serve without auth.
+    expect(() =>
+      apiAuthOnStart({ token: undefined, host: results.http.host, allowNoAuth: results.api.allowNoAuth }),
+    ).toThrow(/CXR_API_TOKEN/);
+    // Pods share no file system: the upload area is an S3 prefix, with credentials in both pods.
+    expect(results.api.uploadUrl).toMatch(/^s3:\/\/[^/]+\/.+\/$/);
+    for (const name of ['cxr-results', 'cxr-worker']) {
+      const env = filledEnv(find('Deployment', name));
+      expect(env.CXR_UPLOAD_URL, name).toBe(results.api.uploadUrl);
+      expect(env.AWS_ACCESS_KEY_ID, name).toBeDefined();
     }
   });
 

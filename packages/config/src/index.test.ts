@@ -1,3 +1,6 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './index.js';
 
@@ -31,6 +34,21 @@ describe('loadConfig', () => {
     expect(loadConfig({}).runtime.onnxAllowSpinning).toBe(true);
     expect(() => loadConfig({ CXR_ONNX_ALLOW_SPINNING: 'yes' })).toThrow(
       /CXR_ONNX_ALLOW_SPINNING must be one of 0, 1/,
+    );
+  });
+
+  it('reads the object size and image pixel limits, defaulting to 256 MiB and 8192 x 8192', () => {
+    expect(loadConfig({}).decode).toMatchObject({ maxObjectBytes: 268_435_456, maxImagePixels: 67_108_864 });
+    expect(
+      loadConfig({ CXR_MAX_OBJECT_BYTES: '1048576', CXR_MAX_IMAGE_PIXELS: '4000000' }).decode,
+    ).toMatchObject({ maxObjectBytes: 1_048_576, maxImagePixels: 4_000_000 });
+    expect(() => loadConfig({ CXR_MAX_OBJECT_BYTES: '0' })).toThrow(
+      /CXR_MAX_OBJECT_BYTES must be an integer/,
+    );
+    expect(() => loadConfig({ CXR_MAX_OBJECT_BYTES: String(2 ** 31 + 1) })).toThrow(/CXR_MAX_OBJECT_BYTES/);
+    // Above sharp's 16383 x 16383 the resize would fail with an error that is no reject reason.
+    expect(() => loadConfig({ CXR_MAX_IMAGE_PIXELS: String(16384 * 16384) })).toThrow(
+      /CXR_MAX_IMAGE_PIXELS must be an integer from 1 to 268402689/,
     );
   });
 
@@ -106,11 +124,15 @@ describe('loadConfig', () => {
     expect(config.queue.prefix).toBe('site-a');
     expect(config.api).toEqual({
       token: 'token-of-24-characters!!',
+      allowNoAuth: false,
+      uploadUrl: pathToFileURL(join(tmpdir(), 'cxr-uploads')).href,
       predictMaxBytes: 1_048_576,
       predictTimeoutMs: 5000,
     });
     expect(loadConfig({}).api).toEqual({
       token: undefined,
+      allowNoAuth: false,
+      uploadUrl: pathToFileURL(join(tmpdir(), 'cxr-uploads')).href,
       predictMaxBytes: 64 * 1024 * 1024,
       predictTimeoutMs: 60_000,
     });
@@ -119,8 +141,59 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CXR_API_TOKEN: 'tiny-token' })).not.toThrow(/tiny-token/);
   });
 
+  it('reads the upload location and CXR_ALLOW_NO_AUTH, refusing other schemes and values', () => {
+    expect(
+      loadConfig({ CXR_UPLOAD_URL: 's3://cxr-uploads/predict/', CXR_ALLOW_NO_AUTH: '1' }).api,
+    ).toMatchObject({ uploadUrl: 's3://cxr-uploads/predict/', allowNoAuth: true });
+    expect(loadConfig({ CXR_UPLOAD_URL: 'file:///shared/uploads' }).api.uploadUrl).toBe(
+      'file:///shared/uploads',
+    );
+    // Redis is exactly what uploads must stay out of.
+    expect(() => loadConfig({ CXR_UPLOAD_URL: 'redis://:pw@redis:6379' })).toThrow(
+      /CXR_UPLOAD_URL must start with file:\/\/, s3:\/\//,
+    );
+    expect(() => loadConfig({ CXR_UPLOAD_URL: 'redis://:pw@redis:6379' })).not.toThrow(/pw@/);
+    expect(() => loadConfig({ CXR_ALLOW_NO_AUTH: 'yes' })).toThrow(/CXR_ALLOW_NO_AUTH must be one of 0, 1/);
+  });
+
+  it('listens on loopback with bounded HTTP timeouts by default, and reads overrides', () => {
+    expect(loadConfig({}).http).toEqual({
+      host: '127.0.0.1',
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 120_000,
+      keepAliveTimeoutMs: 65_000,
+    });
+    expect(
+      loadConfig({
+        CXR_HTTP_HOST: '0.0.0.0',
+        CXR_HTTP_HEADERS_TIMEOUT_MS: '2000',
+        CXR_HTTP_REQUEST_TIMEOUT_MS: '30000',
+        CXR_HTTP_KEEP_ALIVE_TIMEOUT_MS: '5000',
+      }).http,
+    ).toEqual({
+      host: '0.0.0.0',
+      headersTimeoutMs: 2000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5000,
+    });
+    for (const host of ['::', '::1', 'localhost', 'results.cxr.svc.cluster.local']) {
+      expect(loadConfig({ CXR_HTTP_HOST: host }).http.host).toBe(host);
+    }
+    expect(() => loadConfig({ CXR_HTTP_HOST: 'http://0.0.0.0:80' })).toThrow(
+      /CXR_HTTP_HOST must be an IP address or a host name/,
+    );
+    expect(() => loadConfig({ CXR_HTTP_HEADERS_TIMEOUT_MS: '0' })).toThrow(/CXR_HTTP_HEADERS_TIMEOUT_MS/);
+    expect(() => loadConfig({ CXR_HTTP_KEEP_ALIVE_TIMEOUT_MS: 'never' })).toThrow(
+      /CXR_HTTP_KEEP_ALIVE_TIMEOUT_MS/,
+    );
+    expect(() =>
+      loadConfig({ CXR_HTTP_HEADERS_TIMEOUT_MS: '60000', CXR_HTTP_REQUEST_TIMEOUT_MS: '30000' }),
+    ).toThrow(/CXR_HTTP_HEADERS_TIMEOUT_MS \(60000\) must not exceed CXR_HTTP_REQUEST_TIMEOUT_MS/);
+  });
+
   it('reads the retry and lock overrides (tests, tuning), unset by default, refusing out-of-range values', () => {
     expect(loadConfig({}).queue).toMatchObject({
+      screenRetrySeconds: undefined,
       screenAttempts: undefined,
       screenBackoffMs: undefined,
       lockDurationMs: undefined,
@@ -128,12 +201,20 @@ describe('loadConfig', () => {
     });
     expect(
       loadConfig({
+        CXR_SCREEN_RETRY_SECONDS: '900',
         CXR_SCREEN_ATTEMPTS: '2',
         CXR_SCREEN_BACKOFF_MS: '0',
         CXR_LOCK_DURATION_MS: '3000',
         CXR_STALLED_INTERVAL_MS: '1000',
       }).queue,
-    ).toMatchObject({ screenAttempts: 2, screenBackoffMs: 0, lockDurationMs: 3000, stalledIntervalMs: 1000 });
+    ).toMatchObject({
+      screenRetrySeconds: 900,
+      screenAttempts: 2,
+      screenBackoffMs: 0,
+      lockDurationMs: 3000,
+      stalledIntervalMs: 1000,
+    });
+    expect(() => loadConfig({ CXR_SCREEN_RETRY_SECONDS: '-1' })).toThrow(/CXR_SCREEN_RETRY_SECONDS/);
     expect(() => loadConfig({ CXR_SCREEN_ATTEMPTS: '0' })).toThrow(/CXR_SCREEN_ATTEMPTS must be an integer/);
     expect(() => loadConfig({ CXR_SCREEN_BACKOFF_MS: '-5' })).toThrow(/CXR_SCREEN_BACKOFF_MS/);
     expect(() => loadConfig({ CXR_LOCK_DURATION_MS: '500' })).toThrow(

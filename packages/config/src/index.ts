@@ -3,10 +3,13 @@
  * default, a parser that fails with a message naming the variable, and a line in the README's
  * configuration table.
  */
-import { availableParallelism } from 'node:os';
+import { isIP } from 'node:net';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+  override readonly name: string = 'ConfigError';
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -18,7 +21,24 @@ const LOG_FORMATS: readonly LogFormat[] = ['auto', 'json'];
 export interface DecodeConfig {
   /** Worker threads decoding DICOM (CXR_DECODE_THREADS; default: one per core). */
   readonly threads: number;
+  /** CXR_MAX_OBJECT_BYTES: larger objects are rejected (`object_too_large`) from their size, unread. */
+  readonly maxObjectBytes: number;
+  /** CXR_MAX_IMAGE_PIXELS: images with more Rows x Columns are rejected (`image_too_large`) before decoding. */
+  readonly maxImagePixels: number;
 }
+
+/**
+ * Default CXR_MAX_OBJECT_BYTES: 256 MiB, several times the largest real CR/DX (a 4800 x 6000 16-bit
+ * mammography CR is 58 MB uncompressed). The worker holds at most about two such objects per
+ * decode thread, so this times CXR_DECODE_THREADS bounds its input memory.
+ */
+export const DEFAULT_MAX_OBJECT_BYTES = 256 * 1024 * 1024;
+
+/** Default CXR_MAX_IMAGE_PIXELS, as @cxr/dicom's DEFAULT_MAX_IMAGE_PIXELS (8192 x 8192; a test keeps them equal). */
+export const DEFAULT_MAX_IMAGE_PIXELS = 8192 * 8192;
+
+/** sharp's own input limit (16383 x 16383): above it the resize fails with an error that is no reject reason. */
+const SHARP_PIXEL_LIMIT = 16383 * 16383;
 
 /** Runtime names as `@cxr/model` defines them (a test keeps the two lists equal). */
 export const RUNTIME_CHOICES = ['auto', 'onnx', 'tfjs-node-gpu', 'tfjs-node', 'tfjs-wasm'] as const;
@@ -57,9 +77,14 @@ export interface QueueConfig {
   readonly ingestHighWater: number;
   /** CXR_QUEUE_PREFIX: Redis key prefix of the queues (several pipelines on one Redis); unset = BullMQ's `bull`. */
   readonly prefix: string | undefined;
-  /** CXR_SCREEN_ATTEMPTS: tries per screen job, the first included (ingest); unset = @cxr/queue's policy. */
+  /**
+   * CXR_SCREEN_RETRY_SECONDS: how long a screen job's transient faults (a source outage, network
+   * errors) are retried before the object ends as failed (ingest); unset = @cxr/queue's (600 s).
+   */
+  readonly screenRetrySeconds: number | undefined;
+  /** CXR_SCREEN_ATTEMPTS: tries per screen job, the first included (ingest); overrides CXR_SCREEN_RETRY_SECONDS. */
   readonly screenAttempts: number | undefined;
-  /** CXR_SCREEN_BACKOFF_MS: first retry delay of a screen job, doubled per retry (ingest); unset = @cxr/queue's. */
+  /** CXR_SCREEN_BACKOFF_MS: first retry delay of a screen job, doubled per retry up to 60 s (ingest); unset = @cxr/queue's. */
   readonly screenBackoffMs: number | undefined;
   /** CXR_LOCK_DURATION_MS: the screen worker's job lock (tests, tuning); unset = @cxr/queue's workerLockOptions. */
   readonly lockDurationMs: number | undefined;
@@ -77,12 +102,33 @@ export interface IngestServiceConfig {
 }
 
 export interface ApiConfig {
-  /** CXR_API_TOKEN: bearer token required by `POST /v1/predict` (and the queue dashboard); unset = no auth. */
+  /** CXR_API_TOKEN: bearer token required by `POST /v1/predict` (and the queue dashboard); unset = no auth (on loopback only, see allowNoAuth). */
   readonly token: string | undefined;
+  /**
+   * CXR_ALLOW_NO_AUTH=1: lets the results service listen on a non-loopback address without a
+   * token (otherwise it refuses to start).
+   */
+  readonly allowNoAuth: boolean;
+  /**
+   * CXR_UPLOAD_URL: where `/v1/predict` parks uploads for the worker (`file:///dir` both can reach,
+   * or `s3://bucket/prefix`); never Redis, whose persistence files would keep them.
+   */
+  readonly uploadUrl: string;
   /** CXR_PREDICT_MAX_BYTES: largest accepted upload (a 3000 x 3000 16-bit DX is ~18 MB uncompressed). */
   readonly predictMaxBytes: number;
   /** CXR_PREDICT_TIMEOUT_MS: how long `/v1/predict` waits for its result before answering 504. */
   readonly predictTimeoutMs: number;
+}
+
+export interface HttpConfig {
+  /** CXR_HTTP_HOST: listen address of every service's HTTP server (containers set 0.0.0.0). */
+  readonly host: string;
+  /** CXR_HTTP_HEADERS_TIMEOUT_MS: a client must send its request line and headers within this. */
+  readonly headersTimeoutMs: number;
+  /** CXR_HTTP_REQUEST_TIMEOUT_MS: a client must send its whole request (body included) within this. */
+  readonly requestTimeoutMs: number;
+  /** CXR_HTTP_KEEP_ALIVE_TIMEOUT_MS: an idle kept-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
 }
 
 export interface DriftConfig {
@@ -118,6 +164,7 @@ export interface AppConfig {
   readonly logUris: boolean;
   /** CXR_HTTP_PORT: the service's HTTP port (/metrics, /healthz, /readyz; results: /v1/predict); 0 = any free port. */
   readonly httpPort: number;
+  readonly http: HttpConfig;
   /** CXR_MODEL_DIR: the model bundle the worker serves (a `--model` option overrides it). */
   readonly modelDir: string | undefined;
   readonly decode: DecodeConfig;
@@ -208,6 +255,44 @@ function optionalSecret(env: Env, name: string, minLength: number): string | und
   return raw;
 }
 
+/**
+ * A listen address: an IP literal (`127.0.0.1`, `0.0.0.0`, `::`) or a host name (`localhost`).
+ * Loopback by default: a developer's service is not reachable from the network unless asked.
+ */
+function listenHost(env: Env, name: string, fallback: string): string {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (isIP(raw) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(raw)) {
+    throw new ConfigError(`${name} must be an IP address or a host name, got "${raw}"`);
+  }
+  return raw;
+}
+
+/**
+ * The HTTP server settings. Node enforces the headers timeout only within the request timeout,
+ * so a headers timeout above it would be a setting that does nothing.
+ */
+function httpConfig(env: Env): HttpConfig {
+  const headersTimeoutMs = positiveInt(env, 'CXR_HTTP_HEADERS_TIMEOUT_MS', 10_000);
+  const requestTimeoutMs = positiveInt(env, 'CXR_HTTP_REQUEST_TIMEOUT_MS', 120_000);
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(
+      `CXR_HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not exceed CXR_HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    );
+  }
+  return {
+    host: listenHost(env, 'CXR_HTTP_HOST', '127.0.0.1'),
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: positiveInt(env, 'CXR_HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000),
+  };
+}
+
+/** Default upload location: a folder in the temporary directory, shared by the processes of one machine. */
+function defaultUploadUrl(): string {
+  return pathToFileURL(join(tmpdir(), 'cxr-uploads')).href;
+}
+
 /** A Redis key prefix: optional; letters, digits, `-`, `_`, `.` and `:` only (it becomes part of every key). */
 function queuePrefix(env: Env, name: string): string | undefined {
   const raw = env[name]?.trim();
@@ -225,8 +310,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logFormat: oneOf(env, 'CXR_LOG_FORMAT', LOG_FORMATS, 'auto'),
     logUris: oneOf(env, 'CXR_LOG_URIS', ['0', '1'], '0') === '1',
     httpPort: nonNegativeInt(env, 'CXR_HTTP_PORT', 8080),
+    http: httpConfig(env),
     modelDir: env.CXR_MODEL_DIR?.trim() === '' ? undefined : env.CXR_MODEL_DIR,
-    decode: { threads: positiveInt(env, 'CXR_DECODE_THREADS', availableParallelism()) },
+    decode: {
+      threads: positiveInt(env, 'CXR_DECODE_THREADS', availableParallelism()),
+      // Up to 2 GiB: one object is read into one buffer, and node:fs reads at most 2 GiB per call.
+      maxObjectBytes: optionalIntIn(env, 'CXR_MAX_OBJECT_BYTES', 1, 2 ** 31) ?? DEFAULT_MAX_OBJECT_BYTES,
+      maxImagePixels:
+        optionalIntIn(env, 'CXR_MAX_IMAGE_PIXELS', 1, SHARP_PIXEL_LIMIT) ?? DEFAULT_MAX_IMAGE_PIXELS,
+    },
     runtime: {
       runtime: oneOf(env, 'CXR_RUNTIME', RUNTIME_CHOICES, 'auto'),
       threads: positiveInt(env, 'CXR_RUNTIME_THREADS', availableParallelism()),
@@ -249,7 +341,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxDelayMs: nonNegativeInt(env, 'CXR_MAX_DELAY_MS', 50),
       ingestHighWater: positiveInt(env, 'CXR_INGEST_HIGH_WATER', 100_000),
       prefix: queuePrefix(env, 'CXR_QUEUE_PREFIX'),
-      screenAttempts: optionalIntIn(env, 'CXR_SCREEN_ATTEMPTS', 1, 100),
+      screenRetrySeconds: optionalIntIn(env, 'CXR_SCREEN_RETRY_SECONDS', 0, 7 * 24 * 3600),
+      screenAttempts: optionalIntIn(env, 'CXR_SCREEN_ATTEMPTS', 1, 1000),
       screenBackoffMs: optionalIntIn(env, 'CXR_SCREEN_BACKOFF_MS', 0, 3_600_000),
       // BullMQ renews locks every lockDuration / 2: below a second, a busy event loop loses them.
       lockDurationMs: optionalIntIn(env, 'CXR_LOCK_DURATION_MS', 1000, 3_600_000),
@@ -265,6 +358,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     api: {
       token: optionalSecret(env, 'CXR_API_TOKEN', 16),
+      allowNoAuth: oneOf(env, 'CXR_ALLOW_NO_AUTH', ['0', '1'], '0') === '1',
+      uploadUrl: urlWithScheme(env, 'CXR_UPLOAD_URL', ['file://', 's3://'], defaultUploadUrl()),
       predictMaxBytes: positiveInt(env, 'CXR_PREDICT_MAX_BYTES', 64 * 1024 * 1024),
       predictTimeoutMs: positiveInt(env, 'CXR_PREDICT_TIMEOUT_MS', 60_000),
     },

@@ -84,6 +84,8 @@ export interface TextStream {
 export interface ProgressOutput {
   /** True when a human progress line is drawn; false: report progress as log lines instead. */
   readonly drawsProgress: boolean;
+  /** Writes one complete line (ending in a newline) above the progress line. */
+  writeLine(line: string): void;
   /** Replaces the progress line (ignored when `drawsProgress` is false). */
   progress(text: string): void;
   /** Leaves the last progress line on screen, ended: what follows goes below it. */
@@ -111,7 +113,6 @@ export class LogOutput implements ProgressOutput {
     this.drawsProgress = format === 'auto' && stream.isTTY === true;
   }
 
-  /** Writes one complete line (ending in a newline) above the progress line. */
   writeLine(line: string): void {
     if (this.#shown === undefined) {
       this.#stream.write(line);

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, readDicomInfo } from './decode.js';
+import { DEFAULT_MAX_IMAGE_PIXELS, decodeFrame, readDicomInfo } from './decode.js';
 import { DicomRejectedError, type RejectReason } from './errors.js';
-import { imagePixelElements, rleFrame, writeDicom, type DataElement, type Vr } from './testing/index.js';
+import {
+  imagePixelElements,
+  rleFrame,
+  writeDicom,
+  writeUniformRleImage,
+  type DataElement,
+  type Vr,
+} from './testing/index.js';
 import { TransferSyntax } from './uids.js';
 
 type PixelSpec = Parameters<typeof imagePixelElements>[0];
@@ -516,6 +523,26 @@ describe('rejections', () => {
     await expectReason(() => decodeFrame(png), 'not_dicom');
     await expectReason(() => decodeFrame(new Uint8Array(0)), 'not_dicom');
     await expectReason(() => readDicomInfo(new Uint8Array(200)), 'not_dicom');
+  });
+
+  it('rejects a valid 16384x16384 image as image_too_large from its header (audit finding 4)', async () => {
+    // 4 MB of RLE; decoding it would allocate 256 MB of samples and then fail in sharp's resize
+    // ("Input image exceeds pixel limit"), an internal error retried five times.
+    const huge = writeUniformRleImage(16384, 16384);
+    expect(huge.length).toBeLessThan(5_000_000);
+    const error = await expectReason(() => decodeFrame(huge), 'image_too_large');
+    expect(error.message).toBe(
+      `image of 16384x16384 pixels exceeds the limit of ${DEFAULT_MAX_IMAGE_PIXELS} pixels`,
+    );
+    expect(readDicomInfo(huge).pixel.rows).toBe(16384); // the header alone stays readable
+  });
+
+  it('takes the pixel limit from the options, Rows x Columns inclusive', async () => {
+    const bytes = writeUniformRleImage(30, 40, 9);
+    await expectReason(() => decodeFrame(bytes, { maxImagePixels: 1199 }), 'image_too_large');
+    const { frame } = await decodeFrame(bytes, { maxImagePixels: 1200 });
+    expect(frame.samples.length).toBe(1200);
+    expect(Array.from(new Set(frame.samples))).toEqual([9]);
   });
 
   it('rejects a file cut inside Pixel Data or inside a header element as truncated', async () => {

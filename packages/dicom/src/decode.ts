@@ -1,18 +1,22 @@
 import dicomParser from 'dicom-parser';
 import type { DataSet, Element, Fragment } from 'dicom-parser';
+import { firstItem, numberValues, readLut, stringValue, stringValues, uint16 } from './attributes.js';
 import { frameDecoderFor } from './codecs/index.js';
 import { DicomRejectedError } from './errors.js';
+import { frameFunctionalGroups, functionalGroupMacro } from './functional-groups.js';
+import { readPalette } from './palette.js';
 import { parseDicomBytes, type ParsedDicom } from './parse.js';
-import { extractNativeFrame, nativePixelDataLength, toDecodedFrame } from './pixels.js';
+import { checkPixelMeaning } from './pixel-meaning.js';
+import { extractFloatFrame, extractNativeFrame, nativePixelDataLength, toDecodedFrame } from './pixels.js';
 import { Tag } from './tags.js';
 import type {
   DecodedFrame,
   DicomImageInfo,
   EncodedFrameInfo,
+  FunctionalGroupSource,
   InstanceUids,
   LookupTable,
   ModalityLut,
-  Palette,
   PixelModule,
   SampleAllocator,
   TechnicalTags,
@@ -20,13 +24,22 @@ import type {
   VoiLutFunction,
   VoiWindow,
 } from './types.js';
-import { isKnownTransferSyntax, TransferSyntax, type TransferSyntaxUid } from './uids.js';
+import {
+  isKnownTransferSyntax,
+  TRANSFER_SYNTAX_NAMES,
+  TransferSyntax,
+  type TransferSyntaxUid,
+} from './uids.js';
+import { decodeWarning, type DecodeWarning } from './warnings.js';
 
 /** A decoded frame together with the image description it was decoded with. */
 export interface DecodeFrameResult {
+  /** The image description, with the Modality LUT and VOI of this frame. */
   readonly info: DicomImageInfo;
   readonly frame: DecodedFrame;
   readonly frameIndex: number;
+  /** Everything tolerated on the way: the header's warnings (info.warnings) and the codec's. */
+  readonly warnings: readonly DecodeWarning[];
 }
 
 export interface DecodeFrameOptions {
@@ -39,11 +52,34 @@ export interface DecodeFrameOptions {
    * (the default) every array is fresh and the result is the caller's to keep.
    */
   readonly buffers?: SampleAllocator;
+  /**
+   * Called with the header once it has been read, before any pixel is decoded: throwing (a
+   * DicomRejectedError, e.g. `not_applicable`) refuses the image without the cost of decoding it.
+   */
+  readonly checkHeader?: (info: DicomImageInfo) => void;
+  /**
+   * Rows x Columns above this are rejected (`image_too_large`) from the header, before any pixel
+   * memory is allocated; default `DEFAULT_MAX_IMAGE_PIXELS`.
+   */
+  readonly maxImagePixels?: number;
 }
 
-/** Reads everything about the image except its pixels. Throws DicomRejectedError for unusable input. */
-export function readDicomInfo(bytes: Uint8Array): DicomImageInfo {
-  return describe(parseDicomBytes(bytes));
+/**
+/**
+ * Default pixel limit of one frame: 8192 x 8192, twice the area of the largest real CR/DX
+ * (a 50 um mammography CR is about 4800 x 6000, a stitched long-leg DX about 3000 x 9000) and
+ * below sharp's own 16383 x 16383 limit, which would otherwise fail the resize with an error
+ * that is no reject reason. Decoding such a frame to the model input takes about 1 GB.
+ */
+export const DEFAULT_MAX_IMAGE_PIXELS = 8192 * 8192;
+
+/**
+ * Reads everything about the image except its pixels; the Modality LUT and VOI are those of frame
+ * `options.frame` (0 by default: they differ per frame only in enhanced multi-frame images).
+ * Throws DicomRejectedError for unusable input.
+ */
+export function readDicomInfo(bytes: Uint8Array, options?: { readonly frame?: number }): DicomImageInfo {
+  return describe(parseDicomBytes(bytes), options?.frame ?? 0);
 }
 
 /** Parses the file once and decodes one frame to stored values (no LUT applied). */
@@ -52,23 +88,38 @@ export async function decodeFrame(
   options?: DecodeFrameOptions,
 ): Promise<DecodeFrameResult> {
   const parsed = parseDicomBytes(bytes);
-  const info = describe(parsed);
   const frameIndex = options?.frame ?? 0;
-  const frames = info.pixel.numberOfFrames;
-  if (!Number.isInteger(frameIndex) || frameIndex < 0 || frameIndex >= frames) {
+  const info = describe(parsed, frameIndex);
+  options?.checkHeader?.(info);
+  const maxPixels = options?.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS;
+  const { rows, columns } = info.pixel;
+  if (rows * columns > maxPixels) {
     throw new DicomRejectedError(
-      'frame_out_of_range',
-      `frame ${frameIndex} requested, the image has ${frames}`,
+      'image_too_large',
+      `image of ${columns}x${rows} pixels exceeds the limit of ${maxPixels} pixels`,
     );
   }
-  const element = parsed.dataSet.elements[Tag.PixelData]!;
-  const decoder = frameDecoderFor(info.transferSyntaxUid);
+  const frames = info.pixel.numberOfFrames;
   const buffers = options?.buffers;
   buffers?.startFrame?.();
+  const decoder = frameDecoderFor(info.transferSyntaxUid);
+  if (info.pixel.floatingPoint !== undefined) {
+    if (decoder !== 'native') {
+      throw new DicomRejectedError(
+        'unsupported_pixel_module',
+        `floating point Pixel Data in ${TRANSFER_SYNTAX_NAMES[info.transferSyntaxUid]} (only native syntaxes carry it)`,
+      );
+    }
+    const frame = decodeFloatFrame(parsed, info.pixel, frameIndex, buffers);
+    return { info, frame, frameIndex, warnings: info.warnings };
+  }
+  const element = parsed.dataSet.elements[Tag.PixelData]!;
   if (decoder === 'native') {
-    return { info, frame: decodeNativeFrame(parsed, element, info.pixel, frameIndex, buffers), frameIndex };
+    const frame = decodeNativeFrame(parsed, element, info.pixel, frameIndex, buffers);
+    return { info, frame, frameIndex, warnings: info.warnings };
   }
 
+  checkEncapsulatedBitDepth(info.pixel, info.transferSyntaxUid);
   const encoded = encapsulatedFrame(parsed, element, frameIndex, frames, info.transferSyntaxUid);
   const output = await decoder(encoded, encodedFrameInfo(info.pixel), buffers).catch((error: unknown) => {
     if (error instanceof DicomRejectedError) throw error;
@@ -80,7 +131,31 @@ export async function decodeFrame(
       },
     );
   });
-  return { info, frame: toDecodedFrame(output, info.pixel, buffers), frameIndex };
+  const warnings = output.warnings === undefined ? info.warnings : [...info.warnings, ...output.warnings];
+  return { info, frame: toDecodedFrame(output, info.pixel, buffers), frameIndex, warnings };
+}
+
+/** Syntaxes whose decoders return one sample per byte for a 1-bit (precision 1) codestream. */
+const ONE_BIT_SYNTAXES: ReadonlySet<TransferSyntaxUid> = new Set([
+  TransferSyntax.Jpeg2000Lossless,
+  TransferSyntax.Jpeg2000,
+  TransferSyntax.Htj2kLossless,
+  TransferSyntax.Htj2kLosslessRpcl,
+  TransferSyntax.Htj2k,
+]);
+
+/**
+ * Bits Allocated 1 (segmentations, masks) is decoded natively and from JPEG 2000 / HTJ2K, whose
+ * codestreams carry 1-bit components; JPEG, JPEG-LS and RLE define no 1-bit coding, so such a
+ * file is refused with that reason rather than decoded into values no one can vouch for.
+ */
+function checkEncapsulatedBitDepth(pixel: PixelModule, uid: TransferSyntaxUid): void {
+  if (pixel.bitsAllocated === 1 && !ONE_BIT_SYNTAXES.has(uid)) {
+    throw new DicomRejectedError(
+      'unsupported_pixel_module',
+      `Bits Allocated 1 (a 1-bit image such as a segmentation) in ${TRANSFER_SYNTAX_NAMES[uid]} is not supported`,
+    );
+  }
 }
 
 function oneLine(error: unknown): string {
@@ -89,11 +164,14 @@ function oneLine(error: unknown): string {
 }
 
 function encodedFrameInfo(pixel: PixelModule): EncodedFrameInfo {
+  const { bitsAllocated } = pixel;
+  // Only Double Float Pixel Data has 64 bits, and it is never encapsulated (decodeFrame).
+  if (bitsAllocated === 64) throw new DicomRejectedError('unsupported_pixel_module', 'Bits Allocated 64');
   return {
     rows: pixel.rows,
     columns: pixel.columns,
     samplesPerPixel: pixel.samplesPerPixel,
-    bitsAllocated: pixel.bitsAllocated,
+    bitsAllocated,
     bitsStored: pixel.bitsStored,
     pixelRepresentation: pixel.pixelRepresentation,
     planarConfiguration: pixel.planarConfiguration,
@@ -132,6 +210,33 @@ function decodeNativeFrame(
   );
 }
 
+/** One frame of Float (OF) or Double Float (OD) Pixel Data (7FE0,0008 / 7FE0,0009), as float32. */
+function decodeFloatFrame(
+  parsed: ParsedDicom,
+  pixel: PixelModule,
+  frameIndex: number,
+  buffers: SampleAllocator | undefined,
+): DecodedFrame {
+  const tag = pixel.floatingPoint === 'float64' ? Tag.DoubleFloatPixelData : Tag.FloatPixelData;
+  const element = parsed.dataSet.elements[tag]!;
+  if (element.hadUndefinedLength === true) {
+    throw new DicomRejectedError('corrupt_stream', 'floating point Pixel Data with an undefined length');
+  }
+  const expected = nativePixelDataLength(pixel);
+  if (element.length < expected) {
+    throw new DicomRejectedError(
+      'pixel_data_short',
+      `${pixel.floatingPoint === 'float64' ? 'Double Float' : 'Float'} Pixel Data has ${element.length} bytes, ${pixel.rows}x${pixel.columns}x${pixel.numberOfFrames} frames at ${pixel.bitsAllocated} bits needs ${expected}`,
+    );
+  }
+  const { byteArray } = parsed.dataSet;
+  if (element.dataOffset + expected > byteArray.length) {
+    throw new DicomRejectedError('truncated', 'file ends inside floating point Pixel Data');
+  }
+  const data = byteArray.subarray(element.dataOffset, element.dataOffset + expected);
+  return extractFloatFrame(data, frameIndex, pixel, parsed.bigEndian, buffers);
+}
+
 const JPEG_FAMILY: ReadonlySet<string> = new Set([
   TransferSyntax.JpegBaseline8Bit,
   TransferSyntax.JpegExtended12Bit,
@@ -155,6 +260,7 @@ function encapsulatedFrame(
   if (element.encapsulatedPixelData !== true || fragments === undefined || fragments.length === 0) {
     throw new DicomRejectedError('corrupt_stream', `${uid} requires encapsulated Pixel Data with fragments`);
   }
+  checkEncapsulationComplete(parsed.dataSet, element);
   const bot = element.basicOffsetTable ?? [];
   let offsets: readonly number[] | undefined;
   if (parsed.extendedOffsets !== undefined && parsed.extendedOffsets.length >= frames) {
@@ -188,6 +294,38 @@ function encapsulatedFrame(
     );
   }
   return joinFragments(parsed.dataSet, selected);
+}
+
+/**
+ * Encapsulated Pixel Data ends with a Sequence Delimitation Item (FFFE,E0DD; PS3.5 A.4).
+ * dicom-parser reads fragments up to the end of the file when it is missing, and takes a stray
+ * tag for a fragment running to the end of the file. The first means the file was cut inside
+ * Pixel Data: `truncated`, for every syntax and every frame, as for native data (a frame that
+ * looks complete may still miss fragments, and JPEG 2000 decoders render a cut codestream at
+ * lower quality without complaint). The second is a corrupt encapsulation.
+ */
+function checkEncapsulationComplete(dataSet: DataSet, element: Element): void {
+  const { byteArray } = dataSet;
+  const end = element.dataOffset + element.length;
+  if (element.length === 0xffffffff || end > byteArray.length) {
+    throw new DicomRejectedError(
+      'truncated',
+      'file ends inside encapsulated Pixel Data (no Sequence Delimitation Item after the last fragment)',
+    );
+  }
+  // dicom-parser sets the length to end just after the delimiter (item tag FFFE,E0DD, little endian).
+  const at = end - 8;
+  if (
+    byteArray[at] !== 0xfe ||
+    byteArray[at + 1] !== 0xff ||
+    byteArray[at + 2] !== 0xdd ||
+    byteArray[at + 3] !== 0xe0
+  ) {
+    throw new DicomRejectedError(
+      'corrupt_stream',
+      'encapsulated Pixel Data holds a tag that is neither an item nor the Sequence Delimitation Item',
+    );
+  }
 }
 
 function fragmentsBetween(fragments: Fragment[], offsets: readonly number[], frameIndex: number): Fragment[] {
@@ -228,36 +366,27 @@ function joinFragments(dataSet: DataSet, fragments: readonly Fragment[]): Uint8A
 // ---------------------------------------------------------------------------------------------
 // Attribute reading
 
-function stringValue(dataSet: DataSet, tag: string): string | undefined {
-  const element = dataSet.elements[tag];
-  if (element === undefined || element.length === 0) return undefined;
-  const text = dicomParser
-    .readFixedString(dataSet.byteArray, element.dataOffset, element.length)
-    .replace(/\0+$/, '')
-    .trim();
-  return text === '' ? undefined : text;
+/** Which element holds the pixels (PS3.3 C.7.6.3: exactly one of the three). */
+function pixelDataKind(dataSet: DataSet): PixelModule['floatingPoint'] | 'integer' {
+  const present = [
+    dataSet.elements[Tag.PixelData] === undefined ? undefined : ('integer' as const),
+    dataSet.elements[Tag.FloatPixelData] === undefined ? undefined : ('float32' as const),
+    dataSet.elements[Tag.DoubleFloatPixelData] === undefined ? undefined : ('float64' as const),
+  ].filter((kind) => kind !== undefined);
+  const only = present[0];
+  if (only === undefined) {
+    throw new DicomRejectedError('no_pixel_data', 'no Pixel Data (7FE0,0010, 0008 or 0009) in the data set');
+  }
+  if (present.length > 1) {
+    throw new DicomRejectedError(
+      'unsupported_pixel_module',
+      'more than one of Pixel Data, Float Pixel Data and Double Float Pixel Data (7FE0,0010/0008/0009)',
+    );
+  }
+  return only;
 }
 
-function stringValues(dataSet: DataSet, tag: string): string[] {
-  const text = stringValue(dataSet, tag);
-  return text === undefined ? [] : text.split('\\').map((value) => value.trim());
-}
-
-function numberValues(dataSet: DataSet, tag: string): number[] {
-  return stringValues(dataSet, tag).map((value) => (value === '' ? Number.NaN : Number(value)));
-}
-
-function uint16(dataSet: DataSet, tag: string, index = 0): number | undefined {
-  const element = dataSet.elements[tag];
-  if (element === undefined || element.length < (index + 1) * 2) return undefined;
-  return dataSet.byteArrayParser.readUint16(dataSet.byteArray, element.dataOffset + index * 2);
-}
-
-function firstItem(dataSet: DataSet, tag: string): DataSet | undefined {
-  return dataSet.elements[tag]?.items?.[0]?.dataSet;
-}
-
-function describe(parsed: ParsedDicom): DicomImageInfo {
+function describe(parsed: ParsedDicom, frameIndex: number): DicomImageInfo {
   const { dataSet } = parsed;
   const uid = parsed.transferSyntaxUid;
   if (!isKnownTransferSyntax(uid)) {
@@ -266,26 +395,50 @@ function describe(parsed: ParsedDicom): DicomImageInfo {
       `transfer syntax ${uid.replace(/[^0-9.]/g, '?').slice(0, 64)} is not supported`,
     );
   }
-  if (dataSet.elements[Tag.PixelData] === undefined) {
-    if (
-      dataSet.elements[Tag.FloatPixelData] !== undefined ||
-      dataSet.elements[Tag.DoubleFloatPixelData] !== undefined
-    ) {
-      throw new DicomRejectedError('unsupported_pixel_module', 'floating point Pixel Data (7FE0,0008/0009)');
-    }
-    throw new DicomRejectedError('no_pixel_data', 'no Pixel Data (7FE0,0010) in the data set');
+  const kind = pixelDataKind(dataSet);
+  const pixel = readPixelModule(dataSet, kind === 'integer' ? undefined : kind);
+  const frames = pixel.numberOfFrames;
+  if (!Number.isInteger(frameIndex) || frameIndex < 0 || frameIndex >= frames) {
+    throw new DicomRejectedError(
+      'frame_out_of_range',
+      `frame ${frameIndex} requested, the image has ${frames}`,
+    );
   }
-  const pixel = readPixelModule(dataSet);
+  checkPixelMeaning(dataSet, pixel);
+  const warnings: DecodeWarning[] = [];
+  const groups = frameFunctionalGroups(dataSet, frameIndex, frames);
+  const signed = pixel.pixelRepresentation === 1;
+
+  // Enhanced images keep rescale and VOI in functional groups (PS3.3 C.7.6.16.2.9-10); they win
+  // over top-level attributes, which those IODs do not use.
+  const transformation = functionalGroupMacro(groups, Tag.PixelValueTransformationSequence);
+  const frameVoi = functionalGroupMacro(groups, Tag.FrameVoiLutSequence);
+  // Float Pixel Data holds the values themselves: no Modality LUT applies (PS3.3 C.7.6.24).
+  const modalityLut: ModalityLut =
+    pixel.floatingPoint !== undefined
+      ? { kind: 'identity' }
+      : readModalityLut(transformation?.item ?? dataSet, signed, warnings);
+  const voi = readVoiLut(frameVoi?.item ?? dataSet, signed, warnings);
+  const fromGroups: { modalityLut?: FunctionalGroupSource; voi?: FunctionalGroupSource } = {
+    ...(transformation === undefined || pixel.floatingPoint !== undefined
+      ? {}
+      : { modalityLut: transformation.source }),
+    ...(frameVoi === undefined ? {} : { voi: frameVoi.source }),
+  };
+
   const patientId = stringValue(dataSet, Tag.PatientId);
   return {
     transferSyntaxUid: uid,
+    frameIndex,
     hadPreamble: parsed.hadPreamble,
     hadFileMeta: parsed.hadFileMeta,
     pixel,
-    modalityLut: readModalityLut(dataSet, pixel.pixelRepresentation),
-    voi: readVoiLut(dataSet, pixel.pixelRepresentation),
+    modalityLut,
+    voi,
+    ...(Object.keys(fromGroups).length === 0 ? {} : { functionalGroups: fromGroups }),
     technical: readTechnicalTags(dataSet),
     uids: readInstanceUids(dataSet),
+    warnings,
     ...(patientId === undefined ? {} : { patientId }),
   };
 }
@@ -308,8 +461,12 @@ function badModule(message: string): DicomRejectedError {
   return new DicomRejectedError('unsupported_pixel_module', message);
 }
 
-/** Image Pixel module (PS3.3 C.7.6.3) with its consistency rules checked. */
-function readPixelModule(dataSet: DataSet): PixelModule {
+/**
+ * Image Pixel module (PS3.3 C.7.6.3) with its consistency rules checked, or for Float / Double
+ * Float Pixel Data the Floating Point Image Pixel module (C.7.6.24): one sample per pixel,
+ * MONOCHROME2, Bits Allocated 32 / 64 and no Bits Stored, High Bit or Pixel Representation.
+ */
+function readPixelModule(dataSet: DataSet, floatingPoint: PixelModule['floatingPoint']): PixelModule {
   const rows = uint16(dataSet, Tag.Rows);
   const columns = uint16(dataSet, Tag.Columns);
   if (rows === undefined || columns === undefined || rows === 0 || columns === 0) {
@@ -317,6 +474,11 @@ function readPixelModule(dataSet: DataSet): PixelModule {
   }
   const samplesPerPixel = uint16(dataSet, Tag.SamplesPerPixel) ?? 1;
   if (samplesPerPixel !== 1 && samplesPerPixel !== 3) throw badModule(`Samples per Pixel ${samplesPerPixel}`);
+  const framesValue = numberValues(dataSet, Tag.NumberOfFrames)[0];
+  const numberOfFrames =
+    framesValue !== undefined && Number.isInteger(framesValue) && framesValue >= 1 ? framesValue : 1;
+  if (floatingPoint !== undefined)
+    return readFloatPixelModule(dataSet, floatingPoint, rows, columns, samplesPerPixel, numberOfFrames);
   const bitsAllocated = uint16(dataSet, Tag.BitsAllocated);
   if (bitsAllocated !== 1 && bitsAllocated !== 8 && bitsAllocated !== 16 && bitsAllocated !== 32) {
     throw badModule(`Bits Allocated ${bitsAllocated ?? 'missing'}`);
@@ -337,18 +499,7 @@ function readPixelModule(dataSet: DataSet): PixelModule {
   if (planar !== 0 && planar !== 1) throw badModule(`Planar Configuration ${planar}`);
   if (bitsAllocated === 1 && samplesPerPixel !== 1) throw badModule('Bits Allocated 1 with colour samples');
 
-  const photometricInterpretation =
-    stringValue(dataSet, Tag.PhotometricInterpretation)?.toUpperCase() ??
-    (samplesPerPixel === 3 ? 'RGB' : 'MONOCHROME2');
-  if (!SUPPORTED_PHOTOMETRIC.has(photometricInterpretation)) {
-    throw new DicomRejectedError(
-      'unsupported_photometric',
-      `photometric interpretation ${JSON.stringify(photometricInterpretation.replace(/[^A-Z0-9_ ]/g, '?').slice(0, 32))} is not supported`,
-    );
-  }
-  const framesValue = numberValues(dataSet, Tag.NumberOfFrames)[0];
-  const numberOfFrames =
-    framesValue !== undefined && Number.isInteger(framesValue) && framesValue >= 1 ? framesValue : 1;
+  const photometricInterpretation = readPhotometric(dataSet, samplesPerPixel);
   const palette = photometricInterpretation === 'PALETTE COLOR' ? readPalette(dataSet) : undefined;
   return {
     rows,
@@ -365,86 +516,97 @@ function readPixelModule(dataSet: DataSet): PixelModule {
   };
 }
 
-/**
- * A LUT from its descriptor and data (PS3.3 C.11.1.1): a first value of 0 means 65536 entries,
- * the first mapped value is SS when stored values are signed, and 8-bit entries may be packed
- * two per word or written one per 16-bit word (some writers put them in the high byte).
- */
-function readLut(
+function readPhotometric(dataSet: DataSet, samplesPerPixel: number): string {
+  const photometricInterpretation =
+    stringValue(dataSet, Tag.PhotometricInterpretation)?.toUpperCase() ??
+    (samplesPerPixel === 3 ? 'RGB' : 'MONOCHROME2');
+  if (!SUPPORTED_PHOTOMETRIC.has(photometricInterpretation)) {
+    throw new DicomRejectedError(
+      'unsupported_photometric',
+      `photometric interpretation ${JSON.stringify(photometricInterpretation.replace(/[^A-Z0-9_ ]/g, '?').slice(0, 32))} is not supported`,
+    );
+  }
+  return photometricInterpretation;
+}
+
+function readFloatPixelModule(
   dataSet: DataSet,
-  descriptorTag: string,
-  dataTag: string,
-  signedFirstMapped: boolean,
-  explanation?: string,
-): LookupTable | undefined {
-  const entriesValue = uint16(dataSet, descriptorTag, 0);
-  const firstValue = uint16(dataSet, descriptorTag, 1);
-  const bitsPerEntry = uint16(dataSet, descriptorTag, 2);
-  const dataElement = dataSet.elements[dataTag];
+  floatingPoint: 'float32' | 'float64',
+  rows: number,
+  columns: number,
+  samplesPerPixel: number,
+  numberOfFrames: number,
+): PixelModule {
+  const bits = floatingPoint === 'float32' ? 32 : 64;
+  const bitsAllocated = uint16(dataSet, Tag.BitsAllocated) ?? bits;
+  if (bitsAllocated !== bits) {
+    throw badModule(
+      `Bits Allocated ${bitsAllocated} with ${floatingPoint === 'float32' ? 'Float' : 'Double Float'} Pixel Data (${bits} required)`,
+    );
+  }
+  const photometricInterpretation = readPhotometric(dataSet, samplesPerPixel);
   if (
-    entriesValue === undefined ||
-    firstValue === undefined ||
-    bitsPerEntry === undefined ||
-    dataElement === undefined
+    samplesPerPixel !== 1 ||
+    (photometricInterpretation !== 'MONOCHROME2' && photometricInterpretation !== 'MONOCHROME1')
   ) {
-    return undefined;
+    throw badModule(
+      `floating point Pixel Data with ${samplesPerPixel} samples per pixel and ${photometricInterpretation}`,
+    );
   }
-  const entries = entriesValue === 0 ? 65536 : entriesValue;
-  const firstMapped = signedFirstMapped && firstValue >= 0x8000 ? firstValue - 0x10000 : firstValue;
-  const { byteArray, byteArrayParser } = dataSet;
-  const offset = dataElement.dataOffset;
-  let data: Uint16Array;
-  if (bitsPerEntry <= 8 && dataElement.length >= entries && dataElement.length < entries * 2) {
-    data = Uint16Array.from(byteArray.subarray(offset, offset + entries));
-  } else {
-    const count = Math.min(entries, Math.floor(dataElement.length / 2));
-    data = new Uint16Array(count);
-    for (let i = 0; i < count; i++) data[i] = byteArrayParser.readUint16(byteArray, offset + i * 2);
-    if (bitsPerEntry <= 8 && data.some((value) => value > 0xff)) {
-      for (let i = 0; i < count; i++) data[i] = data[i]! >>> 8;
-    }
-  }
-  if (data.length === 0) return undefined;
-  return { firstMapped, bitsPerEntry, data, ...(explanation === undefined ? {} : { explanation }) };
+  return {
+    rows,
+    columns,
+    samplesPerPixel: 1,
+    photometricInterpretation,
+    bitsAllocated: bits,
+    bitsStored: bits,
+    highBit: bits - 1,
+    pixelRepresentation: 1,
+    planarConfiguration: 0,
+    numberOfFrames,
+    floatingPoint,
+  };
 }
 
-/** Palette Color Lookup Table module (PS3.3 C.7.9); segmented palettes are not read. */
-function readPalette(dataSet: DataSet): Palette | undefined {
-  const red = readLut(dataSet, Tag.RedPaletteDescriptor, Tag.RedPaletteData, false);
-  const green = readLut(dataSet, Tag.GreenPaletteDescriptor, Tag.GreenPaletteData, false);
-  const blue = readLut(dataSet, Tag.BluePaletteDescriptor, Tag.BluePaletteData, false);
-  return red && green && blue ? { red, green, blue } : undefined;
-}
-
-/** Modality LUT module (PS3.3 C.11.1): the Modality LUT Sequence wins over Rescale Slope/Intercept. */
-function readModalityLut(dataSet: DataSet, pixelRepresentation: 0 | 1): ModalityLut {
+/**
+ * Modality LUT module (PS3.3 C.11.1): the Modality LUT Sequence wins over Rescale Slope/Intercept.
+ * A table that cannot be read, or a rescale value that is not a number, is refused: falling back
+ * to another transform would give values off by the rescale. A Rescale Slope of 0 (which would
+ * flatten the image) is read as 1, with a warning.
+ */
+function readModalityLut(dataSet: DataSet, signed: boolean, warnings: DecodeWarning[]): ModalityLut {
   const item = firstItem(dataSet, Tag.ModalityLutSequence);
   if (item !== undefined) {
-    const lut = readLut(
-      item,
-      Tag.LutDescriptor,
-      Tag.LutData,
-      pixelRepresentation === 1,
-      stringValue(item, Tag.LutExplanation),
-    );
+    const lut = readLut(item, Tag.LutDescriptor, Tag.LutData, signed, stringValue(item, Tag.LutExplanation));
+    if (lut === undefined) {
+      throw badModule('Modality LUT Sequence (0028,3000) item without a usable LUT Descriptor and LUT Data');
+    }
     const type = stringValue(item, Tag.ModalityLutType);
-    if (lut !== undefined) return { kind: 'table', lut, ...(type === undefined ? {} : { type }) };
+    return { kind: 'table', lut, ...(type === undefined ? {} : { type }) };
   }
   const slope = numberValues(dataSet, Tag.RescaleSlope)[0];
   const intercept = numberValues(dataSet, Tag.RescaleIntercept)[0];
   if (slope === undefined && intercept === undefined) return { kind: 'identity' };
+  if (
+    (slope !== undefined && !Number.isFinite(slope)) ||
+    (intercept !== undefined && !Number.isFinite(intercept))
+  ) {
+    throw badModule('Rescale Slope (0028,1053) or Rescale Intercept (0028,1052) is not a number');
+  }
+  if (slope === 0) {
+    warnings.push(decodeWarning('rescale_slope_ignored', 'Rescale Slope (0028,1053) is 0; read as 1'));
+  }
   const type = stringValue(dataSet, Tag.RescaleType);
   return {
     kind: 'rescale',
-    // A zero or unparsable slope would flatten the image; treat it as absent (1).
-    slope: slope !== undefined && Number.isFinite(slope) && slope !== 0 ? slope : 1,
-    intercept: intercept !== undefined && Number.isFinite(intercept) ? intercept : 0,
+    slope: slope === undefined || slope === 0 ? 1 : slope,
+    intercept: intercept ?? 0,
     ...(type === undefined ? {} : { type }),
   };
 }
 
 /** VOI LUT module (PS3.3 C.11.2): all window pairs with explanations, the function, and tables. */
-function readVoiLut(dataSet: DataSet, pixelRepresentation: 0 | 1): VoiLut {
+function readVoiLut(dataSet: DataSet, signed: boolean, warnings: DecodeWarning[]): VoiLut {
   const centers = numberValues(dataSet, Tag.WindowCenter);
   const widths = numberValues(dataSet, Tag.WindowWidth);
   const explanations = stringValues(dataSet, Tag.WindowCenterWidthExplanation);
@@ -461,15 +623,26 @@ function readVoiLut(dataSet: DataSet, pixelRepresentation: 0 | 1): VoiLut {
   const voiFunction: VoiLutFunction = fn === 'LINEAR_EXACT' || fn === 'SIGMOID' ? fn : 'LINEAR';
   const tables: LookupTable[] = [];
   for (const item of dataSet.elements[Tag.VoiLutSequence]?.items ?? []) {
-    if (item.dataSet === undefined) continue;
-    const lut = readLut(
-      item.dataSet,
-      Tag.LutDescriptor,
-      Tag.LutData,
-      pixelRepresentation === 1,
-      stringValue(item.dataSet, Tag.LutExplanation),
-    );
+    const lut =
+      item.dataSet === undefined
+        ? undefined
+        : readLut(
+            item.dataSet,
+            Tag.LutDescriptor,
+            Tag.LutData,
+            signed,
+            stringValue(item.dataSet, Tag.LutExplanation),
+          );
     if (lut !== undefined) tables.push(lut);
+    else {
+      // Rendering falls back to a window or statistics, which the render result reports.
+      warnings.push(
+        decodeWarning(
+          'voi_lut_unreadable',
+          'VOI LUT Sequence (0028,3010) item without a usable LUT Descriptor and LUT Data skipped',
+        ),
+      );
+    }
   }
   return { windows, function: voiFunction, tables };
 }

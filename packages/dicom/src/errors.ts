@@ -1,6 +1,7 @@
 /**
- * Why a DICOM object cannot be turned into pixels. These codes are stored with rejected items,
- * exported as the `reason` metric label and printed by the CLI: they are a contract.
+ * Why a DICOM object cannot be turned into pixels, or must not be scored. These codes are stored
+ * with rejected items, exported as the `reason` metric label and printed by the CLI: they are a
+ * contract.
  */
 export const REJECT_REASONS = [
   'not_dicom',
@@ -12,6 +13,12 @@ export const REJECT_REASONS = [
   'unsupported_pixel_module',
   'corrupt_stream',
   'frame_out_of_range',
+  // A readable image the model was not made for (CT, ultrasound, a test pattern...): the model
+  // manifest's `accept` rules, checked on the header before any pixel is decoded.
+  'not_applicable',
+  'nesting_too_deep',
+  'image_too_large',
+  'object_too_large',
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];

@@ -88,6 +88,194 @@ function syntaxForEncoding(encoding: Encoding): string {
   return encoding.explicitVr ? TransferSyntax.ExplicitVRLittleEndian : TransferSyntax.ImplicitVRLittleEndian;
 }
 
+/**
+ * Bytes `checkDicomPrefix` needs: the 128-byte preamble and "DICM" (PS3.10 7.1). They also cover
+ * the first element header of a file without preamble, which is all the parser looks at before
+ * deciding whether the bytes are DICOM at all.
+ */
+export const DICOM_PREFIX_BYTES = 132;
+
+/**
+ * Rejects (`not_dicom`) bytes that `parseDicomBytes` would refuse from their start alone, so that a
+ * large non-DICOM object can be refused after reading its first `DICOM_PREFIX_BYTES` bytes. The
+ * same tests as the parser's first decision, in the same order: a "DICM" prefix at 128 or at 0, or
+ * a plausible first element header at 0 (file meta or data set without preamble, PS3.10 7.1 and
+ * the bare data sets the parser accepts). Anything it lets through may still be rejected later.
+ */
+export function checkDicomPrefix(head: Uint8Array): void {
+  if (hasDicmAt(head, 128) || hasDicmAt(head, 0) || detectEncoding(head, 0) !== undefined) return;
+  throw new DicomRejectedError(
+    'not_dicom',
+    'no DICM prefix and no recognisable DICOM data set at the start of the file',
+  );
+}
+
+/**
+ * Deepest sequence nesting accepted. Real CR/DX objects nest fewer than 10 levels (functional
+ * groups, code sequences, referenced images); 64 leaves ample room while keeping dicom-parser,
+ * which recurses a few stack frames per level, far from the stack limit (50,000 levels overflow
+ * it, and the overflow used to surface as `truncated`).
+ */
+export const MAX_SEQUENCE_DEPTH = 64;
+
+const UNDEFINED_LENGTH = 0xffffffff;
+const ITEM = 0xfffee000;
+const ITEM_DELIMITATION = 0xfffee00d;
+const SEQUENCE_DELIMITATION = 0xfffee0dd;
+const PIXEL_DATA = 0x7fe00010;
+const EXTENDED_OFFSET_TABLES = new Set([0x7fe00001, 0x7fe00002]);
+/** VRs whose explicit length is 4 bytes after 2 reserved bytes, as dicom-parser 1.8 reads them. */
+const LONG_LENGTH_VRS = new Set(['OB', 'OD', 'OL', 'OW', 'SQ', 'OF', 'UC', 'UR', 'UT', 'UN']);
+
+/** Where the depth walk is: inside a sequence's value (items follow) or inside an item (elements follow). */
+interface WalkFrame {
+  readonly kind: 'items' | 'elements';
+  readonly explicitVr: boolean;
+  /** End offset of a defined length; undefined for an undefined length (a delimiter ends it). */
+  readonly end: number | undefined;
+}
+
+/**
+ * Throws `nesting_too_deep` when sequences nest deeper than `limit`. An iterative walk over element
+ * and item headers that follows dicom-parser 1.8's own rules for where sequences and items begin
+ * and end (SQ, or UN / implicit VR values of undefined length or starting with an item tag), so it
+ * measures the depth the parser would recurse to, without recursing itself. Anything it cannot
+ * follow ends the walk quietly: the parser then reports the structural fault.
+ */
+function checkSequenceDepth(bytes: Uint8Array, start: number, encoding: Encoding, limit: number): void {
+  const length = bytes.length;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const littleEndian = !encoding.bigEndian;
+  const u16 = (pos: number): number => view.getUint16(pos, littleEndian);
+  const u32 = (pos: number): number => view.getUint32(pos, littleEndian);
+  const tagAt = (pos: number): number => ((u16(pos) << 16) | u16(pos + 2)) >>> 0;
+  const stack: WalkFrame[] = [{ kind: 'elements', explicitVr: encoding.explicitVr, end: length }];
+  let depth = 0;
+  let pos = start;
+  const enterSequence = (explicitVr: boolean, end: number | undefined): void => {
+    depth += 1;
+    if (depth > limit) {
+      throw new DicomRejectedError('nesting_too_deep', `sequences nest deeper than ${limit} levels`);
+    }
+    stack.push({ kind: 'items', explicitVr, end });
+  };
+  const leave = (): void => {
+    if (stack.pop()?.kind === 'items') depth -= 1;
+  };
+  for (;;) {
+    const frame = stack.at(-1);
+    if (frame === undefined) return;
+    if (frame.kind === 'items') {
+      if (frame.end === undefined) {
+        if (pos + 4 > length) return;
+        if (tagAt(pos) === SEQUENCE_DELIMITATION) {
+          pos += 8;
+          leave();
+          continue;
+        }
+      } else if (pos >= frame.end) {
+        leave();
+        continue;
+      }
+      if (pos + 8 > length || tagAt(pos) !== ITEM) return;
+      const itemLength = u32(pos + 4);
+      pos += 8;
+      const end = itemLength === UNDEFINED_LENGTH ? undefined : pos + itemLength;
+      if (end !== undefined && end > length) return;
+      stack.push({ kind: 'elements', explicitVr: frame.explicitVr, end });
+      continue;
+    }
+    if (pos >= (frame.end ?? length)) {
+      leave();
+      continue;
+    }
+    if (pos + 8 > length) return;
+    const tag = tagAt(pos);
+    let vr: string | undefined;
+    let valueLength: number;
+    let dataOffset: number;
+    if (frame.explicitVr) {
+      vr = String.fromCharCode(bytes[pos + 4]!, bytes[pos + 5]!);
+      const long =
+        LONG_LENGTH_VRS.has(vr) ||
+        (stack.length === 1 && EXTENDED_OFFSET_TABLES.has(tag) && LONG_VRS_UNKNOWN_TO_PARSER.has(vr));
+      if (long) {
+        if (pos + 12 > length) return;
+        valueLength = u32(pos + 8);
+        dataOffset = pos + 12;
+      } else {
+        valueLength = u16(pos + 6);
+        dataOffset = pos + 8;
+      }
+    } else {
+      valueLength = u32(pos + 4);
+      dataOffset = pos + 8;
+    }
+    pos = dataOffset;
+    if (frame.end === undefined && tag === ITEM_DELIMITATION) {
+      leave();
+      continue;
+    }
+    const undefinedLength = valueLength === UNDEFINED_LENGTH;
+    const end = undefinedLength ? undefined : dataOffset + valueLength;
+    if (frame.explicitVr) {
+      if (vr === 'SQ') {
+        enterSequence(true, end);
+        continue;
+      }
+      if (undefinedLength && tag === PIXEL_DATA) {
+        pos = skipFragments(bytes, pos, tagAt, u32);
+        continue;
+      }
+      if (undefinedLength && vr === 'UN') {
+        enterSequence(false, undefined);
+        continue;
+      }
+    } else {
+      const startsWithItem =
+        pos + 4 <= length && (tagAt(pos) === ITEM || tagAt(pos) === SEQUENCE_DELIMITATION);
+      const privateTag = (tag >>> 16) % 2 === 1;
+      if (startsWithItem && (!privateTag || undefinedLength)) {
+        enterSequence(false, end);
+        continue;
+      }
+    }
+    pos = end ?? findItemDelimitationEnd(bytes, pos, u16);
+  }
+}
+
+/** Position after encapsulated Pixel Data (PS3.5 A.4), stepping over its items as dicom-parser does. */
+function skipFragments(
+  bytes: Uint8Array,
+  start: number,
+  tagAt: (pos: number) => number,
+  u32: (pos: number) => number,
+): number {
+  let pos = start;
+  while (pos + 8 <= bytes.length) {
+    const tag = tagAt(pos);
+    const itemLength = u32(pos + 4);
+    pos += 8 + itemLength;
+    if (tag !== ITEM) return pos;
+  }
+  return bytes.length;
+}
+
+/** Position after the Item Delimitation Item ending a non-sequence value of undefined length. */
+function findItemDelimitationEnd(bytes: Uint8Array, start: number, u16: (pos: number) => number): number {
+  // dicom-parser's findItemDelimitationItemAndSetElementLength: 16-bit steps, (FFFE,E00D) + length.
+  let pos = start;
+  while (pos + 8 <= bytes.length) {
+    const group = u16(pos);
+    pos += 2;
+    if (group !== 0xfffe) continue;
+    const element = u16(pos);
+    pos += 2;
+    if (element === 0xe00d) return pos + 4;
+  }
+  return bytes.length;
+}
+
 /** Turns whatever dicom-parser throws (often a bare string) into one short line. */
 function describeThrown(thrown: unknown): string {
   const raw =
@@ -193,7 +381,8 @@ function parseExplicit(dataSet: DataSet, stream: dicomParser.ByteStream, end: nu
 
 /**
  * Parses a DICOM Part 10 file, or a bare data set without preamble and/or file meta, with
- * dicom-parser. Throws DicomRejectedError ('not_dicom', 'truncated', 'corrupt_stream').
+ * dicom-parser. Throws DicomRejectedError ('not_dicom', 'truncated', 'corrupt_stream',
+ * 'nesting_too_deep').
  */
 export function parseDicomBytes(bytes: Uint8Array): ParsedDicom {
   let hadPreamble = false;
@@ -250,6 +439,7 @@ export function parseDicomBytes(bytes: Uint8Array): ParsedDicom {
   const dataSet = new DataSetClass(parser, byteArray, {});
   dataSet.warnings = [];
   const stream = new dicomParser.ByteStream(parser, byteArray, start);
+  checkSequenceDepth(byteArray, start, encoding, MAX_SEQUENCE_DEPTH);
   try {
     if (encoding.explicitVr) {
       parseExplicit(dataSet, stream, byteArray.length);
@@ -258,6 +448,12 @@ export function parseDicomBytes(bytes: Uint8Array): ParsedDicom {
     }
   } catch (error) {
     if (error instanceof DicomRejectedError) throw error;
+    if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      // The depth walk should have stopped this first; a stack overflow is never `truncated`.
+      throw new DicomRejectedError('nesting_too_deep', 'sequences nest too deep for the parser', {
+        cause: error,
+      });
+    }
     const message = describeThrown(error);
     // Without a preamble or meta, garbage that happened to look like a first tag fails here.
     const reason = isOverrun(message) || hadPreamble || hadFileMeta ? 'truncated' : 'not_dicom';

@@ -144,7 +144,48 @@ function readNativeSamples(
       for (let i = 0; i < count; i++) out[i] = view.getUint32(i * 4, littleEndian);
       return out;
     }
+    case 64:
+      // Only Double Float Pixel Data has 64 bits; it is read by extractFloatFrame.
+      throw new DicomRejectedError('unsupported_pixel_module', 'Bits Allocated 64 in integer Pixel Data');
   }
+}
+
+/**
+ * One frame of Float Pixel Data (OF, 32-bit IEEE) or Double Float Pixel Data (OD, 64-bit) as
+ * float32 values, exactly as stored (rounded to float32 for doubles): no masking, no LUT
+ * (PS3.3 C.7.6.24). Big endian data sets swap each value's bytes (PS3.5 A.3).
+ */
+export function extractFloatFrame(
+  pixelData: Uint8Array,
+  frameIndex: number,
+  pixel: PixelModule,
+  bigEndian: boolean,
+  buffers?: SampleAllocator,
+): DecodedFrame {
+  const count = pixel.rows * pixel.columns;
+  const double = pixel.floatingPoint === 'float64';
+  const size = double ? 8 : 4;
+  const start = pixelData.byteOffset + frameIndex * count * size;
+  let samples: Float32Array;
+  if (!double && !bigEndian && start % 4 === 0) {
+    samples = new Float32Array(pixelData.buffer, start, count);
+  } else {
+    const view = new DataView(pixelData.buffer, start, count * size);
+    samples = allocateSamples(Float32Array, count, buffers);
+    const littleEndian = !bigEndian;
+    if (double) for (let i = 0; i < count; i++) samples[i] = view.getFloat64(i * 8, littleEndian);
+    else for (let i = 0; i < count; i++) samples[i] = view.getFloat32(i * 4, littleEndian);
+  }
+  return {
+    rows: pixel.rows,
+    columns: pixel.columns,
+    samplesPerPixel: 1,
+    photometricInterpretation:
+      pixel.photometricInterpretation === 'MONOCHROME1' ? 'MONOCHROME1' : 'MONOCHROME2',
+    samples,
+    bitsStored: 32,
+    signed: true,
+  };
 }
 
 /** Unpacks 1-bit samples, least significant bit first within each byte (PS3.5 8.1.1, Figure D-1). */

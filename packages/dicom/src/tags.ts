@@ -35,6 +35,16 @@ export const Tag = {
   HighBit: 'x00280102',
   PixelRepresentation: 'x00280103',
 
+  // Multi-frame Functional Groups module (PS3.3 C.7.6.16) and the macros that change pixel values
+  SharedFunctionalGroupsSequence: 'x52009229',
+  PerFrameFunctionalGroupsSequence: 'x52009230',
+  PixelValueTransformationSequence: 'x00289145',
+  FrameVoiLutSequence: 'x00289132',
+
+  // Presentation LUT (PS3.3 C.11.6): in image IODs only IDENTITY / INVERSE matching the photometric
+  PresentationLutShape: 'x20500020',
+  PresentationLutSequence: 'x20500010',
+
   // VOI LUT module (PS3.3 C.11.2)
   WindowCenter: 'x00281050',
   WindowWidth: 'x00281051',
@@ -59,6 +69,9 @@ export const Tag = {
   RedPaletteData: 'x00281201',
   GreenPaletteData: 'x00281202',
   BluePaletteData: 'x00281203',
+  SegmentedRedPaletteData: 'x00281221',
+  SegmentedGreenPaletteData: 'x00281222',
+  SegmentedBluePaletteData: 'x00281223',
 
   // Pixel Data and its offset tables (PS3.5 A.4)
   ExtendedOffsetTable: 'x7fe00001',

@@ -1,7 +1,14 @@
 import type { TransferSyntaxUid } from './uids.js';
+import type { DecodeWarning } from './warnings.js';
 
 /** Typed arrays that hold stored pixel values (before any LUT). */
 export type StoredSamples = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array;
+
+/**
+ * A decoded frame's samples: integer stored values, or Float32Array for Float Pixel Data and
+ * Double Float Pixel Data (7FE0,0008 / 7FE0,0009), whose values are used as they are.
+ */
+export type FrameSamples = StoredSamples | Float32Array;
 
 /** A lookup table as PS3.3 C.11.1 describes it (LUT Descriptor + LUT Data). */
 export interface LookupTable {
@@ -49,7 +56,8 @@ export interface PixelModule {
   readonly columns: number;
   readonly samplesPerPixel: 1 | 3;
   readonly photometricInterpretation: string;
-  readonly bitsAllocated: 1 | 8 | 16 | 32;
+  /** 64 only for Double Float Pixel Data. */
+  readonly bitsAllocated: 1 | 8 | 16 | 32 | 64;
   readonly bitsStored: number;
   readonly highBit: number;
   /** 0 unsigned, 1 two's complement. */
@@ -58,6 +66,11 @@ export interface PixelModule {
   readonly planarConfiguration: 0 | 1;
   readonly numberOfFrames: number;
   readonly palette?: Palette;
+  /**
+   * Set when the pixels are Float Pixel Data (7FE0,0008, 'float32') or Double Float Pixel Data
+   * (7FE0,0009, 'float64') instead of integer Pixel Data (7FE0,0010).
+   */
+  readonly floatingPoint?: 'float32' | 'float64';
 }
 
 /** Tags that describe acquisition and equipment; safe to log and to use as metric labels. */
@@ -86,16 +99,32 @@ export interface InstanceUids {
  */
 export interface DicomImageInfo {
   readonly transferSyntaxUid: TransferSyntaxUid;
+  /** The frame `modalityLut` and `voi` describe (they may differ per frame, see functionalGroups). */
+  readonly frameIndex: number;
   /** True when the file lacked the 128-byte preamble + "DICM" and/or file meta information. */
   readonly hadPreamble: boolean;
   readonly hadFileMeta: boolean;
   readonly pixel: PixelModule;
   readonly modalityLut: ModalityLut;
   readonly voi: VoiLut;
+  /**
+   * Where the Modality LUT and VOI came from when an enhanced image's Shared or Per-frame
+   * Functional Groups (5200,9229 / 5200,9230; PS3.3 C.7.6.16) supplied them instead of the
+   * top-level attributes.
+   */
+  readonly functionalGroups?: {
+    readonly modalityLut?: FunctionalGroupSource;
+    readonly voi?: FunctionalGroupSource;
+  };
   readonly technical: TechnicalTags;
   readonly uids: InstanceUids;
+  /** Header-level warnings (see DecodeWarning); a decode adds its codec's own. */
+  readonly warnings: readonly DecodeWarning[];
   readonly patientId?: string;
 }
+
+/** Which functional group sequence an attribute was read from. */
+export type FunctionalGroupSource = 'shared' | 'per-frame';
 
 /**
  * One decoded frame in stored-value space: unused high bits masked, signed values sign-extended
@@ -107,9 +136,12 @@ export interface DecodedFrame {
   readonly columns: number;
   readonly samplesPerPixel: 1 | 3;
   readonly photometricInterpretation: 'MONOCHROME1' | 'MONOCHROME2' | 'RGB';
-  /** Row-major; for RGB interleaved R,G,B per pixel. Length rows * columns * samplesPerPixel. */
-  readonly samples: StoredSamples;
-  /** Bits per sample that are meaningful after conversion (BitsStored, or palette entry bits). */
+  /**
+   * Row-major; for RGB interleaved R,G,B per pixel. Length rows * columns * samplesPerPixel.
+   * Float32Array for floating point Pixel Data (values as stored, no LUT applies).
+   */
+  readonly samples: FrameSamples;
+  /** Bits per sample that are meaningful after conversion (BitsStored, palette entry bits, 32 for float). */
   readonly bitsStored: number;
   readonly signed: boolean;
 }
@@ -138,6 +170,8 @@ export interface CodecOutput {
   readonly samples: StoredSamples;
   readonly planar: boolean;
   readonly colorSpace: 'RGB' | 'as-stored';
+  /** What the codec tolerated (e.g. a libjpeg warning it decoded through). */
+  readonly warnings?: readonly DecodeWarning[];
 }
 
 /** Typed arrays a decoder allocates per frame: stored samples plus float scratch. */

@@ -181,6 +181,22 @@ describe('bootstrapAuroc', () => {
       ci_high: null,
     });
   });
+
+  it('gives no interval below 2 cases of a class (every resample repeats the lone case)', () => {
+    // One positive below four negatives: AUROC 0, and each resample 0 too, a [0, 0] "interval".
+    const onePositive = classes([0.05], [0.3, 0.4, 0.5, 0.6]);
+    expect(
+      bootstrapAuroc(sortClasses(onePositive.scores, onePositive.labels), { samples: 50, seed: 1 }),
+    ).toEqual({
+      value: 0,
+      ci_low: null,
+      ci_high: null,
+    });
+    const oneNegative = classes([0.3, 0.4, 0.9], [0.5]);
+    const got = bootstrapAuroc(sortClasses(oneNegative.scores, oneNegative.labels), { samples: 50, seed: 1 });
+    expect(got.value).toBeCloseTo(1 / 3, 14);
+    expect([got.ci_low, got.ci_high]).toEqual([null, null]);
+  });
 });
 
 describe('helpers', () => {

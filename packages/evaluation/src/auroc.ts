@@ -204,6 +204,9 @@ export interface BootstrapOptions {
  * each resample draws m positives from the positives and n negatives from the negatives with
  * replacement; the interval is the 2.5% and 97.5% quantiles (R's type 7) of the resampled AUCs.
  * The sort is done once: scores are reduced to tie runs, and each resample is O(m + n + runs).
+ * No interval below 2 cases of a class, as for DeLong: a lone positive (or negative) is drawn
+ * into every resample, so the resamples vary only through the other class and the "interval"
+ * (e.g. [0, 0] when that positive scores below every negative) claims a certainty it lacks.
  */
 export function bootstrapAuroc(
   sorted: SortedClasses,
@@ -213,7 +216,7 @@ export function bootstrapAuroc(
   const m = pos.length;
   const n = neg.length;
   const value = m > 0 && n > 0 ? delong(sorted).auc : null;
-  if (value === null || options.samples < 1) return { value, ci_low: null, ci_high: null };
+  if (value === null || m < 2 || n < 2 || options.samples < 1) return { value, ci_low: null, ci_high: null };
   // Tie runs over the merged ascending order: run index of every positive and negative.
   const posRun = new Uint32Array(m);
   const negRun = new Uint32Array(n);

@@ -172,6 +172,36 @@ describe('evaluate', () => {
     expect(a.groups).toBeUndefined();
   });
 
+  it('gives no bootstrap interval, and says why, for a group with one positive (audit 18)', () => {
+    // The audit's group: its one positive scores below every negative, and the bootstrap printed
+    // AUROC 0.000 [0.000, 0.000], as if certain. Like DeLong, no interval below 2 of a class.
+    const random = mulberry32(4);
+    const cases: EvaluationCase[] = [
+      { labels: [1], scores: [0.05], groups: { site: 'small' } },
+      ...[0.3, 0.4, 0.5, 0.6].map((s) => ({ labels: [0 as const], scores: [s], groups: { site: 'small' } })),
+      ...Array.from({ length: 40 }, (_, i) => ({
+        labels: [i % 2 === 0 ? (1 as const) : (0 as const)],
+        scores: [0.5 * (i % 2) + random() * 0.7],
+        groups: { site: 'large' },
+      })),
+    ];
+    const r = evaluate(
+      { labels: ['A'], cases, activation: 'sigmoid', group_by: 'site' },
+      { ci_method: 'bootstrap', bootstrap_samples: 200, seed: 3 },
+    );
+    const small = r.groups?.site?.small?.labels.A;
+    expect(small?.positives).toBe(1);
+    expect(small?.auroc).toEqual({ value: 0, ci_low: null, ci_high: null, method: 'none' });
+    expect(small?.notes).toContain(
+      'AUROC interval undefined: the bootstrap needs at least 2 positives and 2 negatives (a single case of a class is in every resample)',
+    );
+    // A group with both classes well represented keeps its bootstrap interval.
+    const large = r.groups?.site?.large?.labels.A?.auroc;
+    expect(large?.method).toBe('bootstrap');
+    expect(large?.ci_low).toBeLessThan(large?.ci_high ?? -1);
+    expect(nonFiniteNumbers(r)).toEqual([]);
+  });
+
   it('adds the multiclass report for softmax models and counts the cases it leaves out', () => {
     const cases: EvaluationCase[] = [
       { labels: [1, 0, 0], scores: [0.7, 0.2, 0.1] }, // A -> A

@@ -150,6 +150,12 @@ function aurocEstimate(sorted: SortedClasses, settings: ResolvedSettings, notes:
   const n = sorted.negatives.length;
   if (m === 0 || n === 0) return { value: null, ci_low: null, ci_high: null, method: 'none' };
   if (settings.ciMethod === 'bootstrap') {
+    if (m < 2 || n < 2) {
+      notes.push(
+        'AUROC interval undefined: the bootstrap needs at least 2 positives and 2 negatives (a single case of a class is in every resample)',
+      );
+      return { value: delong(sorted).auc, ci_low: null, ci_high: null, method: 'none' };
+    }
     const boot = bootstrapAuroc(sorted, { samples: settings.bootstrapSamples, seed: settings.seed });
     return { ...boot, method: boot.ci_low === null ? 'none' : 'bootstrap' };
   }

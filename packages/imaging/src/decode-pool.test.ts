@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 import { decodeFrame, DicomRejectedError } from '@cxr/dicom';
+import { writeUniformRleImage } from '@cxr/dicom/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import {
@@ -89,6 +90,24 @@ describe('DecodePool with the real decode worker', () => {
     expect((pooled as DicomRejectedError).message).toBe((direct as DicomRejectedError).message);
     // The worker survives a rejected file.
     await expect(pool.decode(small, { output: 'stored' })).resolves.toMatchObject({ width: 30 });
+  });
+
+  it('rejects an image above the pixel limit as image_too_large before decoding (audit finding 4)', async () => {
+    // 16384 x 16384 is past sharp's own limit: the resize used to fail with "Input image exceeds
+    // pixel limit", an error with no reject reason that the worker retried as internal_error.
+    const huge = writeUniformRleImage(16384, 16384);
+    await expect(shared.decode(huge, { output: { resize: { size: 16 } } })).rejects.toMatchObject({
+      name: 'DicomRejectedError',
+      reason: 'image_too_large',
+    });
+    const bytes = writeUniformRleImage(30, 40);
+    await expect(shared.decode(bytes, { output: 'stored', maxImagePixels: 1199 })).rejects.toMatchObject({
+      reason: 'image_too_large',
+    });
+    await expect(shared.decode(bytes, { output: 'stored', maxImagePixels: 1200 })).resolves.toMatchObject({
+      width: 40,
+      height: 30,
+    });
   });
 
   it('passes the frame index through and rejects one out of range', async () => {

@@ -5,12 +5,13 @@ import type {
   DecodedFrame,
   DicomImageInfo,
   DisplayImage,
+  FrameSamples,
   RenderOptions,
   SampleAllocator,
-  StoredSamples,
 } from '@cxr/dicom';
-import type { InputLayout, ManifestInput } from '@cxr/model/manifest';
+import type { InputLayout, ManifestAccept, ManifestInput } from '@cxr/model/manifest';
 
+import { checkApplicability } from './applicability.js';
 import {
   borrowFrameBuffer,
   borrowSampleCache,
@@ -34,6 +35,11 @@ export interface ResizeOutput {
 /** The model input tensor a bundle's manifest describes (see preprocessForModel). */
 export interface ModelOutput {
   readonly model: ManifestInput;
+  /**
+   * Which images the model applies to (acceptRulesOf(manifest)), checked on the header before any
+   * pixel is decoded: others are rejected `not_applicable`. null: no check (benchmarks, tests).
+   */
+  readonly accept: ManifestAccept | null;
 }
 
 /**
@@ -54,6 +60,8 @@ export interface DecodeRequest<O extends DecodeOutput = DecodeOutput> {
   readonly output: O;
   /** Options for the display rendering of `output: 'display'`. */
   readonly display?: RenderOptions;
+  /** Rows x Columns above this are rejected (`image_too_large`) before decoding; default @cxr/dicom's. */
+  readonly maxImagePixels?: number;
 }
 
 /** Milliseconds spent in each stage of one task, measured in the thread that ran it. */
@@ -68,8 +76,11 @@ export interface StageTimings {
   readonly normalizeMs?: number;
 }
 
-/** Pixels a task produced: stored samples for 'stored', Float32Array for every other output. */
-export type PixelsFor<O extends DecodeOutput> = O extends 'stored' ? StoredSamples : Float32Array;
+/**
+ * Pixels a task produced: stored samples for 'stored' (Float32Array for floating point Pixel
+ * Data), Float32Array for every other output.
+ */
+export type PixelsFor<O extends DecodeOutput> = O extends 'stored' ? FrameSamples : Float32Array;
 
 /** The result of one decode task. */
 export interface DecodeResult<O extends DecodeOutput = DecodeOutput> {
@@ -122,9 +133,19 @@ async function decodeAndConvert<O extends DecodeOutput>(
   buffers: SampleAllocator | undefined,
 ): Promise<DecodeResult<O>> {
   const t0 = performance.now();
+  const accept =
+    typeof request.output === 'object' && 'model' in request.output ? request.output.accept : null;
   const { info, frame, frameIndex } = await decodeFrame(bytes, {
     ...(request.frame === undefined ? {} : { frame: request.frame }),
     ...(buffers === undefined ? {} : { buffers }),
+    ...(accept === null
+      ? {}
+      : {
+          checkHeader: (header: DicomImageInfo) => {
+            checkApplicability(header, accept);
+          },
+        }),
+    ...(request.maxImagePixels === undefined ? {} : { maxImagePixels: request.maxImagePixels }),
   });
   const t1 = performance.now();
   const base = {
@@ -151,7 +172,7 @@ async function decodeAndConvert<O extends DecodeOutput>(
       ...base,
       channels: frame.samplesPerPixel,
       features: imageFeatures(frame, info.modalityLut),
-      pixels: pixels as PixelsFor<O>,
+      pixels,
       timings: { decodeMs: t1 - t0, lutMs: performance.now() - t1, resizeMs: 0 },
     };
   }
@@ -171,7 +192,7 @@ async function decodeAndConvert<O extends DecodeOutput>(
       display: { voiUsed: intensityUsed.voiUsed, inverted: intensityUsed.inverted },
       model: { layout: input.layout, intensityUsed },
       features,
-      pixels: tensor as PixelsFor<O>,
+      pixels: tensor,
       timings: {
         decodeMs: t1 - t0,
         // The feature pass reads the frame once more; it is counted with the intensity step.
@@ -188,7 +209,7 @@ async function decodeAndConvert<O extends DecodeOutput>(
       ...base,
       display: { voiUsed: rendered.voiUsed, inverted: rendered.inverted },
       channels: rendered.channels,
-      pixels: rendered.values as PixelsFor<O>,
+      pixels: rendered.values,
       timings: { decodeMs: t1 - t0, lutMs: performance.now() - t1, resizeMs: 0 },
     };
   }
@@ -216,7 +237,7 @@ async function decodeAndConvert<O extends DecodeOutput>(
     height: size,
     channels: 1,
     display,
-    pixels: resized as PixelsFor<O>,
+    pixels: resized,
     timings: { decodeMs: t1 - t0, lutMs: t2 - t1, resizeMs: performance.now() - t2 },
   };
 }

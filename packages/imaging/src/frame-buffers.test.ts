@@ -49,7 +49,12 @@ const model: ManifestInput = {
   intensity: { method: 'dicom-window' },
   normalization: { method: 'imagenet', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
 };
-const outputs: readonly DecodeOutput[] = ['modality', 'display', { resize: { size: 12 } }, { model }];
+const outputs: readonly DecodeOutput[] = [
+  'modality',
+  'display',
+  { resize: { size: 12 } },
+  { model, accept: null },
+];
 
 describe('frame buffer lending', () => {
   it('lends the kept full-frame buffer to one borrower at a time', () => {

@@ -112,7 +112,7 @@ describe('decode task features', () => {
 
   it('model and modality outputs carry the features, in this thread and through the pool', async () => {
     const expected = { imageMean: 250, imageStd: Math.sqrt(12_500), bitsStored: 12 };
-    const local = await runDecodeTask(bytes, { output: { model } });
+    const local = await runDecodeTask(bytes, { output: { model, accept: null } });
     expect(local.features?.imageMean).toBe(expected.imageMean);
     expect(local.features?.imageStd).toBeCloseTo(expected.imageStd, 9);
     expect(local.features?.bitsStored).toBe(12);
@@ -120,7 +120,7 @@ describe('decode task features', () => {
     expect((await runDecodeTask(bytes, { output: 'stored' })).features).toBeUndefined();
     const pool = new DecodePool({ threads: 1 });
     try {
-      const pooled = await pool.decode(bytes.slice(), { output: { model } });
+      const pooled = await pool.decode(bytes.slice(), { output: { model, accept: null } });
       expect(pooled.features).toEqual(local.features);
     } finally {
       await pool.close();

@@ -4,7 +4,7 @@
  * the Modality LUT (PS3.3 C.11.1), so a change of scanner calibration, dose or processing shows up
  * as a shift of the input distribution before it shows up in the scores. Numbers only, no pixels.
  */
-import type { DecodedFrame, ModalityLut, StoredSamples } from '@cxr/dicom';
+import type { DecodedFrame, FrameSamples, ModalityLut } from '@cxr/dicom';
 
 /** The per-image input features the result message carries. */
 export interface ImageFeatures {
@@ -43,7 +43,7 @@ function moments(values: ArrayLike<number>, n: number): Moments {
 }
 
 /** The same moments of a Modality LUT table's output, read through the table per pixel. */
-function tableMoments(samples: StoredSamples, n: number, data: Uint16Array, firstMapped: number): Moments {
+function tableMoments(samples: FrameSamples, n: number, data: Uint16Array, firstMapped: number): Moments {
   const last = data.length - 1;
   // PS3.3 C.11.1.1.1: values below the first mapped value take the first entry, values beyond
   // the table the last one (the same clamping as applyModalityLut).

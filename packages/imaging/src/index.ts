@@ -1,3 +1,4 @@
+export * from './applicability.js';
 export * from './decode-pool.js';
 export * from './decode-task.js';
 export * from './image-features.js';

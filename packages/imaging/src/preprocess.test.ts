@@ -129,7 +129,7 @@ describe('DecodePool { model } output', () => {
     for (const [bytes, input] of cases) {
       const { frame, info } = await decodeFrame(bytes);
       const direct = await preprocessForModel(frame, info, input);
-      const pooled = await pool.decode(bytes, { output: { model: input } });
+      const pooled = await pool.decode(bytes, { output: { model: input, accept: null } });
       expect(pooled.pixels).toBeInstanceOf(Float32Array);
       expect(pooled.pixels).toEqual(direct.tensor);
       expect([pooled.width, pooled.height, pooled.channels]).toEqual([input.size, input.size, 3]);

@@ -22,6 +22,13 @@ export const METRIC_CONTRACT = {
   cxr_prediction_drift_js: { type: 'gauge', labelNames: ['label'] },
   cxr_input_drift_psi: { type: 'gauge', labelNames: ['feature'] },
   cxr_model_info: { type: 'gauge', labelNames: ['model', 'version', 'runtime'] },
+  cxr_store_up: { type: 'gauge', labelNames: [] },
+  cxr_store_write_errors_total: { type: 'counter', labelNames: [] },
+  cxr_pacs_requests_total: { type: 'counter', labelNames: ['operation', 'status_class'] },
+  cxr_pacs_request_duration_seconds: { type: 'histogram', labelNames: ['operation'] },
+  cxr_pacs_throttled_total: { type: 'counter', labelNames: ['reason'] },
+  cxr_scp_associations_total: { type: 'counter', labelNames: ['result'] },
+  cxr_scp_instances_received_total: { type: 'counter', labelNames: ['outcome'] },
 } as const satisfies Record<
   string,
   { type: 'counter' | 'gauge' | 'histogram'; labelNames: readonly string[] }
@@ -64,6 +71,63 @@ export const REJECT_REASON_LABELS: readonly RejectReason[] = REJECT_REASONS;
 
 /** Any value of the `reason` label. */
 export type ItemReason = RejectReason | FailureReason;
+
+/**
+ * Requests to a PACS, the `operation` label of cxr_pacs_requests_total and
+ * cxr_pacs_request_duration_seconds: DICOMweb (QIDO-RS search, WADO-RS retrieve, STOW-RS store)
+ * and DIMSE (C-ECHO, C-FIND, C-GET, C-MOVE, C-STORE as a client).
+ */
+export const PACS_OPERATIONS = [
+  'qido',
+  'wado',
+  'stow',
+  'c_echo',
+  'c_find',
+  'c_get',
+  'c_move',
+  'c_store',
+] as const;
+export type PacsOperation = (typeof PACS_OPERATIONS)[number];
+
+/**
+ * How a PACS request ended, the `status_class` label: the HTTP status class for DICOMweb; for
+ * DIMSE `success`, `warning` (e.g. C-STORE 0xB000), `failure` (a failure status), `refused`
+ * (association rejected or aborted by the peer); for both `network` (connection refused, reset,
+ * TLS) and `timeout` (no answer in time).
+ */
+export const PACS_STATUS_CLASSES = [
+  '2xx',
+  '3xx',
+  '4xx',
+  '5xx',
+  'success',
+  'warning',
+  'failure',
+  'refused',
+  'network',
+  'timeout',
+] as const;
+export type PacsStatusClass = (typeof PACS_STATUS_CLASSES)[number];
+
+/**
+ * Why a PACS request waited, cxr_pacs_throttled_total{reason}: the shared request budget
+ * (`concurrency` or `rate`, kept in Redis for all workers) or the PACS itself asking to slow down
+ * (HTTP 429 or 503, `Retry-After` honoured).
+ */
+export const PACS_THROTTLE_REASONS = ['concurrency', 'rate', 'pacs_429', 'pacs_503'] as const;
+export type PacsThrottleReason = (typeof PACS_THROTTLE_REASONS)[number];
+
+/** Associations offered to the C-STORE SCP, cxr_scp_associations_total{result}. */
+export const SCP_ASSOCIATION_RESULTS = ['accepted', 'rejected', 'aborted'] as const;
+export type ScpAssociationResult = (typeof SCP_ASSOCIATION_RESULTS)[number];
+
+/**
+ * Instances sent to the C-STORE SCP, cxr_scp_instances_received_total{outcome}: `stored` (written
+ * durably and enqueued before the success response), `refused` (an SOP class or transfer syntax
+ * the SCP does not take), `failed` (storage or queue error: the sender got a failure status).
+ */
+export const SCP_INSTANCE_OUTCOMES = ['stored', 'refused', 'failed'] as const;
+export type ScpInstanceOutcome = (typeof SCP_INSTANCE_OUTCOMES)[number];
 
 /**
  * BullMQ job states reported in cxr_queue_jobs{state}. `prioritized` is listed on purpose: BullMQ

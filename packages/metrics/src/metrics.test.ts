@@ -65,6 +65,12 @@ function exerciseAll(m: CxrMetrics): void {
   m.setPredictionDriftJs('Cardiomegaly', 0.01);
   m.setInputDrift('image_mean', 0.3);
   m.setModelInfo('densenet121-res512', '1.0.0', 'onnx');
+  m.setStoreUp(true);
+  m.countStoreWriteError();
+  m.observePacsRequest('wado', '2xx', 0.2);
+  m.countPacsThrottled('pacs_429');
+  m.countScpAssociation('accepted');
+  m.countScpInstance('stored');
 }
 
 const PROMTOOL_MISSING =
@@ -101,6 +107,13 @@ describe('createMetrics: the contract', () => {
         'cxr_queue_oldest_waiting_age_seconds',
         'cxr_rejected_total',
         'cxr_stage_duration_seconds',
+        'cxr_store_up',
+        'cxr_store_write_errors_total',
+        'cxr_pacs_requests_total',
+        'cxr_pacs_request_duration_seconds',
+        'cxr_pacs_throttled_total',
+        'cxr_scp_associations_total',
+        'cxr_scp_instances_received_total',
       ].sort(),
     );
   });

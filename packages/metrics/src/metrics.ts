@@ -3,6 +3,11 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import {
   FAILURE_REASONS,
   METRIC_CONTRACT,
+  PACS_OPERATIONS,
+  PACS_STATUS_CLASSES,
+  PACS_THROTTLE_REASONS,
+  SCP_ASSOCIATION_RESULTS,
+  SCP_INSTANCE_OUTCOMES,
   METRIC_NAMES,
   OUTCOMES,
   QUEUE_STATES,
@@ -10,6 +15,11 @@ import {
   STAGES,
   type FailureReason,
   type Outcome,
+  type PacsOperation,
+  type PacsStatusClass,
+  type PacsThrottleReason,
+  type ScpAssociationResult,
+  type ScpInstanceOutcome,
   type QueueState,
   type Stage,
 } from './contract.js';
@@ -47,6 +57,8 @@ export const BUCKETS = {
   batchSize: [1, 2, 4, 8, 16, 32, 64, 128],
   // Written out rather than computed: 0.1 * 3 is 0.30000000000000004 in floating point.
   predictionScore: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
+  // A QIDO page or a WADO-RS retrieve of a 30 MB CR: 5 ms (a local PACS) to 2 min (a slow VNA).
+  pacsRequestSeconds: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
 } as const;
 
 /** Options for {@link createMetrics}. */
@@ -81,6 +93,13 @@ export interface CxrMetricObjects {
   readonly predictionDriftJs: Gauge<'label'>;
   readonly inputDriftPsi: Gauge<'feature'>;
   readonly modelInfo: Gauge<'model' | 'version' | 'runtime'>;
+  readonly storeUp: Gauge;
+  readonly storeWriteErrors: Counter;
+  readonly pacsRequests: Counter<'operation' | 'status_class'>;
+  readonly pacsRequestDuration: Histogram<'operation'>;
+  readonly pacsThrottled: Counter<'reason'>;
+  readonly scpAssociations: Counter<'result'>;
+  readonly scpInstancesReceived: Counter<'outcome'>;
 }
 
 /** Creates and registers every metric of the contract; see {@link CxrMetrics} for the helpers. */
@@ -202,6 +221,49 @@ export class CxrMetrics {
         name: 'cxr_model_info',
         help: 'Model and runtime in use: one series with value 1.',
         labelNames: c.cxr_model_info.labelNames,
+        registers,
+      }),
+      storeUp: new Gauge({
+        name: 'cxr_store_up',
+        help: 'Whether the last result write to the store succeeded (1); 0 while writes fail and result consumption is paused.',
+        labelNames: c.cxr_store_up.labelNames,
+        registers,
+      }),
+      storeWriteErrors: new Counter({
+        name: 'cxr_store_write_errors_total',
+        help: 'Result batch writes to the store that failed (each is retried until it succeeds).',
+        labelNames: c.cxr_store_write_errors_total.labelNames,
+        registers,
+      }),
+      pacsRequests: new Counter({
+        name: 'cxr_pacs_requests_total',
+        help: 'Requests to a PACS (DICOMweb and DIMSE) by operation and how they ended.',
+        labelNames: c.cxr_pacs_requests_total.labelNames,
+        registers,
+      }),
+      pacsRequestDuration: new Histogram({
+        name: 'cxr_pacs_request_duration_seconds',
+        help: 'Duration of PACS requests by operation (a whole retrieve for WADO-RS and C-GET).',
+        labelNames: c.cxr_pacs_request_duration_seconds.labelNames,
+        buckets: [...BUCKETS.pacsRequestSeconds],
+        registers,
+      }),
+      pacsThrottled: new Counter({
+        name: 'cxr_pacs_throttled_total',
+        help: 'PACS requests that waited: for the shared request budget (concurrency, rate) or because the PACS asked (429, 503).',
+        labelNames: c.cxr_pacs_throttled_total.labelNames,
+        registers,
+      }),
+      scpAssociations: new Counter({
+        name: 'cxr_scp_associations_total',
+        help: 'Associations offered to the C-STORE SCP, by result.',
+        labelNames: c.cxr_scp_associations_total.labelNames,
+        registers,
+      }),
+      scpInstancesReceived: new Counter({
+        name: 'cxr_scp_instances_received_total',
+        help: 'Instances received by the C-STORE SCP, by outcome (stored = durable and enqueued).',
+        labelNames: c.cxr_scp_instances_received_total.labelNames,
         registers,
       }),
     };
@@ -343,6 +405,40 @@ export class CxrMetrics {
       },
       1,
     );
+  }
+
+  /** Records whether the store accepts writes (1 = up); see `cxr_store_up`. */
+  setStoreUp(up: boolean): void {
+    this.metrics.storeUp.set(up ? 1 : 0);
+  }
+
+  /** Counts one failed result batch write. */
+  countStoreWriteError(): void {
+    this.metrics.storeWriteErrors.inc();
+  }
+
+  /** Counts one PACS request and observes its duration. */
+  observePacsRequest(operation: PacsOperation, statusClass: PacsStatusClass, seconds: number): void {
+    const op = oneOf(operation, PACS_OPERATIONS, 'operation');
+    const status = oneOf(statusClass, PACS_STATUS_CLASSES, 'status_class');
+    const duration = checkSeconds(seconds);
+    this.metrics.pacsRequests.inc({ operation: op, status_class: status });
+    this.metrics.pacsRequestDuration.observe({ operation: op }, duration);
+  }
+
+  /** Counts one PACS request that had to wait (shared budget, or the PACS asked to slow down). */
+  countPacsThrottled(reason: PacsThrottleReason): void {
+    this.metrics.pacsThrottled.inc({ reason: oneOf(reason, PACS_THROTTLE_REASONS, 'reason') });
+  }
+
+  /** Counts one association offered to the C-STORE SCP. */
+  countScpAssociation(result: ScpAssociationResult): void {
+    this.metrics.scpAssociations.inc({ result: oneOf(result, SCP_ASSOCIATION_RESULTS, 'result') });
+  }
+
+  /** Counts one instance sent to the C-STORE SCP. */
+  countScpInstance(outcome: ScpInstanceOutcome): void {
+    this.metrics.scpInstancesReceived.inc({ outcome: oneOf(outcome, SCP_INSTANCE_OUTCOMES, 'outcome') });
   }
 
   /**

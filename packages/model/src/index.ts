@@ -2,6 +2,7 @@ export {
   ACTIVATIONS,
   ARCHITECTURES,
   DECISION_RULES,
+  DEFAULT_ACCEPT,
   IMAGENET_NORMALIZATION,
   INPUT_LAYOUTS,
   MANIFEST_FILE,
@@ -9,12 +10,14 @@ export {
   MODEL_BUNDLE_ERROR_CODES,
   MODEL_FORMATS,
   ModelBundleError,
+  acceptRulesOf,
   loadBundle,
   modelManifestSchema,
   parseManifest,
   readManifest,
   writeBundle,
   type InputLayout,
+  type ManifestAccept,
   type ManifestInput,
   type ManifestOutput,
   type ModelBundle,
@@ -61,7 +64,13 @@ export {
   readOnnxSummary,
   type OnnxSummary,
 } from './onnx/proto.js';
-export { SEED_MODEL_LABELS, initSeedModel, seedManifest, type InitSeedModelOptions } from './init.js';
+export {
+  SEED_MODEL_LABELS,
+  SEED_WEIGHTS_WARNING,
+  initSeedModel,
+  seedManifest,
+  type InitSeedModelOptions,
+} from './init.js';
 export { describeBundle, type BundleDescription } from './describe.js';
 export * from './runtime/index.js';
 export { NEGATIVE_DIAGNOSIS, decide, type Decision } from './decision.js';

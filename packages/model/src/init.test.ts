@@ -4,7 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDenseNetClassifier, countParameters } from './densenet.js';
 import { describeBundle } from './describe.js';
-import { initSeedModel } from './init.js';
+import { initSeedModel, SEED_WEIGHTS_WARNING } from './init.js';
+import { DEFAULT_ACCEPT } from './manifest.js';
 import { exportBundleToOnnx } from './onnx/export-bundle.js';
 import { useCpuBackend } from './tfjs-io.js';
 
@@ -31,8 +32,11 @@ describe('initSeedModel / exportBundleToOnnx / describeBundle', () => {
         labels: ['normal', 'pneumonia', 'further_evaluation'],
         decision: 'argmax',
       },
-      provenance: { seed: 3 },
+      provenance: { seed: 3, warning: SEED_WEIGHTS_WARNING },
+      // Written out: the seed bundle says which images it applies to (audit finding 5).
+      accept: DEFAULT_ACCEPT,
     });
+    expect(SEED_WEIGHTS_WARNING).toMatch(/^weights are random/);
     const info = await describeBundle(bundle.dir);
     const reference = buildDenseNetClassifier({
       inputSize: 32,

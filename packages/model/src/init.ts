@@ -1,5 +1,6 @@
 import { buildDenseNetClassifier, DENSENET121_BLOCKS, type DenseNetOptions } from './densenet.js';
 import {
+  DEFAULT_ACCEPT,
   IMAGENET_NORMALIZATION,
   writeBundle,
   type ModelBundle,
@@ -12,6 +13,10 @@ import { ONNX_MODEL_FILE, onnxManifestFrom } from './onnx/export-bundle.js';
 import { LAYERS_MODEL_FILE, LAYERS_WEIGHTS_FILE, serializeLayersModel, useCpuBackend } from './tfjs-io.js';
 
 export const SEED_MODEL_LABELS = ['normal', 'pneumonia', 'further_evaluation'] as const;
+
+/** provenance.warning of every seed bundle: `cxr predict` and `cxr screen` print it. */
+export const SEED_WEIGHTS_WARNING =
+  'weights are random (seeded initialization, never trained): the scores carry no clinical meaning';
 
 export interface InitSeedModelOptions {
   readonly outDir: string;
@@ -50,6 +55,8 @@ export function seedManifest(
     architecture: 'densenet121',
     format: 'tfjs-layers',
     weights: [LAYERS_MODEL_FILE, LAYERS_WEIGHTS_FILE],
+    // Written out, so the bundle says which images it is for rather than relying on a default.
+    accept: structuredClone(DEFAULT_ACCEPT),
     input: {
       size: options.size,
       channels: 3,
@@ -70,6 +77,7 @@ export function seedManifest(
       decision: options.activation === 'sigmoid' ? 'thresholds' : 'argmax',
     },
     provenance: {
+      warning: SEED_WEIGHTS_WARNING,
       trainingData: 'none: seeded random initialization (no pretrained weights are downloadable here)',
       metrics: {},
       date: options.date.toISOString(),

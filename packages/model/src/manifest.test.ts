@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  acceptRulesOf,
+  DEFAULT_ACCEPT,
   loadBundle,
   ModelBundleError,
   parseManifest,
@@ -152,12 +154,35 @@ describe('parseManifest', () => {
     ['reference.source.computedAt: expected an ISO 8601 date-time', 'reference.source.computedAt', 'today'],
     ['reference: unknown key(s) "note"', 'reference.note', 'free-form'],
     ['provenance.date: expected an ISO 8601 date-time', 'provenance.date', 'yesterday'],
+    ['provenance.warning: expected a non-empty string', 'provenance.warning', ''],
+    ['accept.modalities: expected at least one value (leave the key out', 'accept', { modalities: [] }],
+    ['accept.sopClassUids[0]: expected a UID', 'accept', { sopClassUids: ['CR Image Storage'] }],
+    ['accept.minRows: expected a positive integer', 'accept', { minRows: 0 }],
+    ['accept.singleFrame: expected boolean', 'accept', { singleFrame: 'yes' }],
+    ['accept: unknown key(s) "modality"', 'accept', { modality: 'CR' }],
     ['(root): unknown key(s) "labels"', 'labels', []],
   ])('names the bad field: %s', (expected, dotted, value) => {
     const message = errorFor([dotted, value]);
     expect(message.startsWith('manifest.json: ')).toBe(true);
     expect(message).toContain(expected);
     expect(message).not.toContain('\n');
+  });
+
+  it('keeps a bundle without accept loadable: it gets the chest radiograph rules', () => {
+    const m = parseManifest(validManifest());
+    expect(m.accept).toBeUndefined();
+    expect(acceptRulesOf(m)).toEqual({
+      modalities: ['CR', 'DX'],
+      bodyParts: ['CHEST', 'THORAX', 'LUNG'],
+      photometric: ['MONOCHROME1', 'MONOCHROME2'],
+      minRows: 128,
+      minColumns: 128,
+      singleFrame: true,
+    });
+    expect(acceptRulesOf(m)).toBe(DEFAULT_ACCEPT);
+    const own = parseManifest({ ...validManifest(), accept: { modalities: ['CT'], minRows: 256 } });
+    expect(acceptRulesOf(own)).toEqual({ modalities: ['CT'], minRows: 256 });
+    expect(acceptRulesOf(parseManifest({ ...validManifest(), accept: {} }))).toEqual({});
   });
 
   it('lists every bad field, not only the first', () => {

@@ -121,6 +121,38 @@ const inputSchema = z
     }
   });
 
+// A non-empty list of tag values; an empty list would accept nothing, so it is refused (leave the
+// key out to accept any value).
+const valueList = z
+  .array(nonEmptyString)
+  .min(1, { error: 'expected at least one value (leave the key out to accept any)' });
+const uidList = z
+  .array(z.string().regex(/^[0-9]+(\.[0-9]+)*$/, { error: 'expected a UID (digits and dots)' }))
+  .min(1, { error: 'expected at least one UID (leave the key out to accept any)' });
+
+/**
+ * Which images the model applies to. Each key restricts one attribute of the header and is
+ * checked before any pixel is decoded; a key left out is not checked. An image that fails a rule
+ * is rejected as `not_applicable` and never scored. Tag values compare case-insensitively.
+ */
+const acceptSchema = z.strictObject({
+  /** Modality (0008,0060), e.g. CR, DX. An image without one is not applicable. */
+  modalities: valueList.optional(),
+  /** SOP Class UID (0008,0016). An image without one is not applicable. */
+  sopClassUids: uidList.optional(),
+  /** Body Part Examined (0018,0015), e.g. CHEST; checked only when the file has the tag. */
+  bodyParts: valueList.optional(),
+  /** View Position (0018,5101), e.g. PA, AP; checked only when the file has the tag. */
+  viewPositions: valueList.optional(),
+  /** Photometric Interpretation (0028,0004) as stored, e.g. MONOCHROME1, MONOCHROME2. */
+  photometric: valueList.optional(),
+  /** Smallest Rows (0028,0010) / Columns (0028,0011). */
+  minRows: positiveInt.optional(),
+  minColumns: positiveInt.optional(),
+  /** true: Number of Frames (0028,0008) must be 1 (a 2D model reads frame 0 only). */
+  singleFrame: z.boolean().optional(),
+});
+
 /** Version of the `reference` block this code reads and `cxr model reference` writes. */
 export const REFERENCE_VERSION = 1;
 // Feature names of the drift reference; the same lists as @cxr/metrics' NUMERIC_FEATURES and
@@ -226,6 +258,8 @@ const referenceSchema = z.strictObject({
 });
 
 const provenanceSchema = z.looseObject({
+  /** Said wherever the model is used (`cxr predict`, `cxr screen`), e.g. that its weights are random. */
+  warning: nonEmptyString.optional(),
   trainingData: z.string().optional(),
   metrics: z.record(z.string(), finite).optional(),
   date: z.iso.datetime({ error: 'expected an ISO 8601 date-time' }).optional(),
@@ -282,6 +316,8 @@ export const modelManifestSchema = z
     format: z.enum(MODEL_FORMATS),
     // onnx: exactly one `.onnx` file. tfjs-layers: the model.json first, then its weight shards.
     weights: z.array(bundleFileName).min(1, { error: 'expected at least one file' }),
+    // Absent in bundles written before it existed: they get DEFAULT_ACCEPT (acceptRulesOf).
+    accept: acceptSchema.optional(),
     input: inputSchema,
     output: outputSchema,
     reference: referenceSchema.optional(),
@@ -322,6 +358,29 @@ export type ModelManifest = z.infer<typeof modelManifestSchema>;
 export type ManifestInput = ModelManifest['input'];
 export type ManifestOutput = ModelManifest['output'];
 export type ManifestReference = NonNullable<ModelManifest['reference']>;
+export type ManifestAccept = NonNullable<ModelManifest['accept']>;
+
+/**
+ * The rules of a manifest without `accept`: a chest radiograph. CR or DX; Body Part Examined, when
+ * present, CHEST or THORAX (or LUNG); grey-scale as stored (MONOCHROME1/2: palette test patterns
+ * and colour captures are not radiographs); one frame; at least 128 x 128 (an icon or a thumbnail
+ * is no image to screen). Not restricted: SOP classes (public chest sets are often Secondary
+ * Capture with Modality CR or DX) and view positions (a lateral chest is still a chest). A bundle
+ * that means something else says so with its own `accept`; `"accept": {}` accepts everything.
+ */
+export const DEFAULT_ACCEPT: ManifestAccept = {
+  modalities: ['CR', 'DX'],
+  bodyParts: ['CHEST', 'THORAX', 'LUNG'],
+  photometric: ['MONOCHROME1', 'MONOCHROME2'],
+  minRows: 128,
+  minColumns: 128,
+  singleFrame: true,
+};
+
+/** The applicability rules a manifest stands for: its own `accept`, else DEFAULT_ACCEPT. */
+export function acceptRulesOf(manifest: Pick<ModelManifest, 'accept'>): ManifestAccept {
+  return manifest.accept ?? DEFAULT_ACCEPT;
+}
 
 export const MODEL_BUNDLE_ERROR_CODES = [
   'manifest_missing',

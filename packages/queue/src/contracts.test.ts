@@ -2,7 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { redisConnectionFromUrl } from './connection.js';
 import { JobRejectedError, isJobRejectedError } from './errors.js';
 import { screenJobId } from './job-id.js';
-import { screenJobOptions, screenRetention, workerLockOptions } from './job-options.js';
+import {
+  BACKOFF_JITTER,
+  CAPPED_BACKOFF,
+  SCREEN_BACKOFF_CAP_MS,
+  cappedBackoffDelay,
+  cappedBackoffNominalMs,
+  cappedBackoffStrategy,
+  resultJobOptions,
+  resultWorkerLockOptions,
+  screenJobOptions,
+  screenRetention,
+  screenRetryPolicy,
+  workerLockOptions,
+} from './job-options.js';
 import { JobName, QueueName, queueOfJob } from './names.js';
 import { parseJobPayload, resultMessageSchema, type ResultMessage } from './payloads.js';
 import { UnrecoverableError } from 'bullmq';
@@ -147,5 +160,57 @@ describe('errors and options', () => {
     // Retention is a worker option: per-job opts are stored in every job hash.
     expect(screenJobOptions).not.toHaveProperty('removeOnComplete');
     expect(workerLockOptions.stalledInterval).toBeLessThanOrEqual(workerLockOptions.lockDuration);
+  });
+});
+
+describe('retry policy', () => {
+  /** Seconds a job's retries span at least: the shortest (full-jitter) delays of its retries. */
+  const minimalSpanSeconds = (attempts: number, firstDelayMs: number): number => {
+    let ms = 0;
+    for (let retry = 1; retry < attempts; retry += 1) {
+      ms += cappedBackoffNominalMs(retry, firstDelayMs) * (1 - BACKOFF_JITTER);
+    }
+    return ms / 1000;
+  };
+
+  it('retries screen jobs for a time budget (several minutes by default), not a small count', () => {
+    const { attempts, backoff } = screenJobOptions;
+    expect(backoff.type).toBe(CAPPED_BACKOFF);
+    // The budget is covered, with the fewest attempts that cover it.
+    expect(minimalSpanSeconds(attempts, backoff.delay)).toBeGreaterThanOrEqual(600);
+    expect(minimalSpanSeconds(attempts - 1, backoff.delay)).toBeLessThan(600);
+    // The pre-hardening policy (5 attempts, 2 s doubling) spanned 30 s: a 30 s outage failed objects.
+    expect(minimalSpanSeconds(attempts, backoff.delay)).toBeGreaterThan(10 * 30);
+    const short = screenRetryPolicy({ budgetSeconds: 10, firstDelayMs: 250 });
+    expect(minimalSpanSeconds(short.attempts, 250)).toBeGreaterThanOrEqual(10);
+    expect(screenRetryPolicy({ attempts: 3 }).attempts).toBe(3);
+    expect(screenRetryPolicy({ budgetSeconds: 0 }).attempts).toBe(1);
+  });
+
+  it('caps and jitters the backoff', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 100, 5000].map((r) => cappedBackoffNominalMs(r, 2000))).toEqual([
+      2000,
+      4000,
+      8000,
+      16_000,
+      32_000,
+      SCREEN_BACKOFF_CAP_MS,
+      SCREEN_BACKOFF_CAP_MS,
+      SCREEN_BACKOFF_CAP_MS,
+      SCREEN_BACKOFF_CAP_MS,
+    ]);
+    expect(cappedBackoffDelay(1, 1000, () => 0)).toBe(1000);
+    expect(cappedBackoffDelay(1, 1000, () => 1)).toBe(1000 * (1 - BACKOFF_JITTER));
+    const job = { opts: { backoff: { type: CAPPED_BACKOFF, delay: 100 } } };
+    const delay = cappedBackoffStrategy(3, CAPPED_BACKOFF, undefined, job);
+    expect(delay).toBeGreaterThanOrEqual(400 * (1 - BACKOFF_JITTER));
+    expect(delay).toBeLessThanOrEqual(400);
+    expect(() => cappedBackoffStrategy(1, 'linear', undefined, job)).toThrow(/unknown backoff type/);
+  });
+
+  it('never fails a result message for a store outage: unlimited attempts and stalls', () => {
+    expect(resultJobOptions.attempts).toBe(Number.MAX_SAFE_INTEGER);
+    expect(resultJobOptions.backoff.type).toBe(CAPPED_BACKOFF);
+    expect(resultWorkerLockOptions.maxStalledCount).toBe(Number.MAX_SAFE_INTEGER);
   });
 });

@@ -8,6 +8,5 @@ export * from './batcher.js';
 export * from './screen-queue.js';
 export * from './screen-worker.js';
 export * from './result-queue.js';
-export * from './uploads.js';
 export * from './predict-client.js';
 export * from './dashboard.js';

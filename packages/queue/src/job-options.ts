@@ -22,18 +22,91 @@ export const SCREEN_COMPLETED_RETENTION_SECONDS = DAY / SECOND;
 export const FAILED_RETENTION_SECONDS = (7 * DAY) / SECOND;
 
 /**
+ * How long transient faults of one object (an S3 or PACS outage, a network partition, an
+ * inference error) are retried before the object ends as `failed`: ten minutes of backoff. A small
+ * attempt count with short backoff (the pre-hardening 5 tries over ~30 s) failed whole archives
+ * on a 30 s source outage; time is what an outage is measured in, so the budget is set in seconds
+ * and the attempt count derived from it (`screenRetryPolicy`). Configurable (CXR_SCREEN_RETRY_SECONDS).
+ */
+export const SCREEN_RETRY_BUDGET_SECONDS = 600;
+/** First retry delay of a screen job; each later one doubles up to SCREEN_BACKOFF_CAP_MS. */
+export const SCREEN_FIRST_BACKOFF_MS = 2 * SECOND;
+/**
+ * Longest single retry delay: once an outage has lasted a minute, an object is tried again at
+ * least once a minute, so a recovered source is noticed within about a minute.
+ */
+export const SCREEN_BACKOFF_CAP_MS = 60 * SECOND;
+/**
+ * Retry delays are drawn from [1 - JITTER, 1] x the nominal delay: thousands of jobs that failed
+ * together in one outage then come back spread out instead of hitting a recovering source at once.
+ */
+export const BACKOFF_JITTER = 0.2;
+/**
+ * The backoff type of screen and result jobs: exponential from the job's `backoff.delay`, capped
+ * at SCREEN_BACKOFF_CAP_MS, with jitter. BullMQ's own `exponential` has no cap; a custom type is
+ * computed by the worker's `settings.backoffStrategy` (`cappedBackoffDelay`).
+ */
+export const CAPPED_BACKOFF = 'capped-exponential';
+
+/** Nominal delay before retry number `retry` (1 = the first retry), before jitter. */
+export function cappedBackoffNominalMs(
+  retry: number,
+  firstDelayMs: number,
+  capMs = SCREEN_BACKOFF_CAP_MS,
+): number {
+  if (firstDelayMs <= 0) return 0;
+  // 2^(retry-1) overflows to Infinity for large retry counts; min() keeps the cap.
+  return Math.min(Math.max(capMs, firstDelayMs), firstDelayMs * 2 ** Math.max(0, retry - 1));
+}
+
+/** The delay BullMQ waits before retry number `retry`: the nominal delay with jitter. */
+export function cappedBackoffDelay(
+  retry: number,
+  firstDelayMs: number,
+  random: () => number = Math.random,
+): number {
+  const nominal = cappedBackoffNominalMs(retry, firstDelayMs);
+  return Math.round(nominal * (1 - BACKOFF_JITTER * random()));
+}
+
+/**
+ * Attempts (the first included) and backoff of a screen job so that its retries span at least
+ * `budgetSeconds` even with the shortest jitter: the smallest attempt count whose summed minimal
+ * delays reach the budget. With the defaults (600 s, 2 s first delay, 60 s cap): 18 attempts.
+ */
+export function screenRetryPolicy(
+  options: {
+    readonly budgetSeconds?: number;
+    readonly firstDelayMs?: number;
+    readonly attempts?: number;
+  } = {},
+): {
+  readonly attempts: number;
+  readonly backoff: { readonly type: typeof CAPPED_BACKOFF; readonly delay: number };
+} {
+  const budgetMs = (options.budgetSeconds ?? SCREEN_RETRY_BUDGET_SECONDS) * SECOND;
+  const firstDelayMs = options.firstDelayMs ?? SCREEN_FIRST_BACKOFF_MS;
+  const backoff = { type: CAPPED_BACKOFF, delay: firstDelayMs } as const;
+  if (options.attempts !== undefined) return { attempts: options.attempts, backoff };
+  let attempts = 1;
+  let spanMs = 0;
+  // A zero first delay retries at once: the budget cannot be spanned, so one retry per budget second.
+  const limit = firstDelayMs <= 0 ? Math.max(1, Math.ceil(budgetMs / SECOND)) : Number.MAX_SAFE_INTEGER;
+  while (spanMs < budgetMs && attempts < limit) {
+    spanMs += cappedBackoffNominalMs(attempts, firstDelayMs) * (1 - BACKOFF_JITTER);
+    attempts += 1;
+  }
+  return { attempts, backoff };
+}
+
+/**
  * Default options of every `cxr-screen` job. Only what must be per job: BullMQ stores the whole
  * `opts` JSON in every job hash, so retention lives on the worker instead (`screenRetention`),
  * which saves ~70 bytes per waiting job towards the 1 KiB-per-job target.
+ * Transient faults retry for SCREEN_RETRY_BUDGET_SECONDS (see `screenRetryPolicy`). Bad input never
+ * retries: the processor completes the job with a `rejected` outcome.
  */
-export const screenJobOptions = {
-  // Transient faults (S3 5xx, timeouts, resets, a Redis reconnect) get 5 tries in total with
-  // exponential backoff 2, 4, 8, 16 s (~30 s): long enough for an S3 or network blip, short enough
-  // that a real outage shows up as failures within a minute. Bad input never retries: the
-  // processor throws `JobRejectedError` (an UnrecoverableError), which BullMQ fails at once.
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 2 * SECOND },
-} as const satisfies DefaultJobOptions;
+export const screenJobOptions = screenRetryPolicy() satisfies DefaultJobOptions;
 
 /** Retention of finished screen jobs, applied by the worker (job opts would cost memory per job). */
 export const screenRetention = {
@@ -42,18 +115,37 @@ export const screenRetention = {
 } as const satisfies Pick<WorkerOptions, 'removeOnComplete' | 'removeOnFail'>;
 
 /**
- * Default options of every `cxr-results` job. The results consumer upserts idempotently, so a
- * retry is always safe; a store outage is ridden out with longer backoff (5 s .. ~80 s).
- * Completed result messages are dropped after an hour: the store is their durable copy, and
- * keeping them that long still dedupes a result re-published by a redelivered screen job (the
- * message id is the screen job id).
+ * Default options of every `cxr-results` job. A result computed must reach the store: the results
+ * service retries a failing store in-process, without limit, with consumption paused (see
+ * ResultsService), so BullMQ's retries only matter when a results process stops or dies during a
+ * store outage. Attempts are therefore unlimited in practice (a result message is never moved to
+ * the failed set for a store error) and the backoff is capped (5 s doubling to 60 s). The upsert
+ * is idempotent, so a retry is always safe. Completed result messages are dropped after an hour:
+ * the store is their durable copy, and keeping them that long still dedupes a result re-published
+ * by a redelivered screen job (the message id is the screen job id).
  */
 export const resultJobOptions = {
-  attempts: 5,
-  backoff: { type: 'exponential', delay: 5 * SECOND },
+  attempts: Number.MAX_SAFE_INTEGER,
+  backoff: { type: CAPPED_BACKOFF, delay: 5 * SECOND },
   removeOnComplete: { age: HOUR / SECOND },
   removeOnFail: { age: FAILED_RETENTION_SECONDS },
 } as const satisfies DefaultJobOptions;
+
+/**
+ * The workers' `settings.backoffStrategy`: computes CAPPED_BACKOFF delays from the job's own
+ * `backoff.delay`. BullMQ calls it with the attempt number being scheduled (1 = first retry).
+ */
+export function cappedBackoffStrategy(
+  attemptsMade: number,
+  type: string | undefined,
+  _error: Error | undefined,
+  job: { readonly opts: { readonly backoff?: number | { readonly delay?: number } } } | undefined,
+): number {
+  if (type !== CAPPED_BACKOFF) throw new Error(`unknown backoff type ${String(type)}`);
+  const backoff = job?.opts.backoff;
+  const first = typeof backoff === 'number' ? backoff : (backoff?.delay ?? SCREEN_FIRST_BACKOFF_MS);
+  return cappedBackoffDelay(attemptsMade, first);
+}
 
 /** Lock and stall settings shared by the screen and results workers. */
 export const workerLockOptions = {
@@ -69,4 +161,15 @@ export const workerLockOptions = {
   // BullMQ's default (1) fails a job on its second stall. A job can stall twice without being at
   // fault (a worker killed mid-batch, then a Redis restart), so allow 3 before failing it.
   maxStalledCount: 3,
+} as const satisfies Partial<WorkerOptions>;
+
+/**
+ * Lock and stall settings of the results consumer. A result message that stalls (its results
+ * process died or lost Redis while the store was down) is never failed for it: the stall limit
+ * protects workers from a poison job that kills them, and a stored result message is plain data
+ * whose upsert is idempotent, whereas failing it would lose a computed result for good.
+ */
+export const resultWorkerLockOptions = {
+  ...workerLockOptions,
+  maxStalledCount: Number.MAX_SAFE_INTEGER,
 } as const satisfies Partial<WorkerOptions>;

@@ -28,6 +28,8 @@ export const screenJobPayloadSchema = z.strictObject({
   enqueuedAt: epochMs,
   /** BullMQ priority (1 = highest): the synchronous `/v1/predict` path jumps the archive queue. */
   priority: z.number().int().min(1).max(MAX_PRIORITY).optional(),
+  /** A deliberate re-screen (`--force`): the result replaces the stored row, final or not. */
+  force: z.literal(true).optional(),
 });
 export type ScreenJobPayload = z.infer<typeof screenJobPayloadSchema>;
 
@@ -105,6 +107,8 @@ const resultBaseShape = {
   finishedAt: epochMs,
   /** BullMQ attempts made before this outcome (0 on first try). */
   attemptsMade: z.number().int().nonnegative(),
+  /** From a forced screen job: the store replaces the existing row (new run id, scores, times). */
+  force: z.literal(true).optional(),
 };
 
 /** Screening succeeded: scores per model label and the manifest's decision. */
@@ -129,11 +133,11 @@ export const failedResultSchema = z.strictObject({
 });
 
 /**
- * Return value of a completed `screen-object` job (BullMQ keeps it in the job hash and sends it
- * with the `completed` event): what the synchronous `/v1/predict` path answers with. Scores,
- * decision, timings and model only; no patient data, no UIDs, no URI.
+ * Return value of a `screen-object` job that was screened (BullMQ keeps it in the job hash and
+ * sends it with the `completed` event): what the synchronous `/v1/predict` path answers with.
+ * Scores, decision, timings and model only; no patient data, no UIDs, no URI.
  */
-export const screenJobReturnSchema = z.strictObject({
+export const screenedJobReturnSchema = z.strictObject({
   outcome: z.literal('ok'),
   /** Every label's score, in manifest order. */
   scores: z.record(z.string(), z.number()),
@@ -151,6 +155,28 @@ export const screenJobReturnSchema = z.strictObject({
   }),
   timingsMs: stageTimingsSchema,
 });
+export type ScreenedJobReturn = z.infer<typeof screenedJobReturnSchema>;
+
+/**
+ * Return value of a `screen-object` job whose input was rejected (not DICOM, truncated, not
+ * applicable ...). A rejection is a final outcome, not a job failure: the job completes with it,
+ * so BullMQ's failed set (and the alert on it) holds real failures only.
+ */
+export const rejectedJobReturnSchema = z.strictObject({
+  outcome: z.literal('rejected'),
+  /** A `RejectReason` code from @cxr/dicom. */
+  reason: nonEmpty,
+  modelId: nonEmpty,
+  modelVersion: nonEmpty,
+  timingsMs: stageTimingsSchema,
+});
+export type RejectedJobReturn = z.infer<typeof rejectedJobReturnSchema>;
+
+/** Return value of a completed `screen-object` job, by outcome. */
+export const screenJobReturnSchema = z.discriminatedUnion('outcome', [
+  screenedJobReturnSchema,
+  rejectedJobReturnSchema,
+]);
 export type ScreenJobReturn = z.infer<typeof screenJobReturnSchema>;
 
 /** Payload of a `screen-result` job on `cxr-results`, discriminated by `outcome`. */

@@ -23,7 +23,7 @@ import {
   screenJobPayloadSchema,
   screenJobReturnSchema,
   type ScreenJobPayload,
-  type ScreenJobReturn,
+  type ScreenedJobReturn,
 } from './payloads.js';
 import type { QueueLocation } from './screen-queue.js';
 
@@ -34,7 +34,7 @@ const PREDICT_FAILED_RETENTION_SECONDS = 24 * 3600;
 
 /** How a predict job ended, as seen by the waiting request. */
 export type PredictOutcome =
-  | { readonly kind: 'ok'; readonly jobId: string; readonly result: ScreenJobReturn }
+  | { readonly kind: 'ok'; readonly jobId: string; readonly result: ScreenedJobReturn }
   /** Bad input found by the worker (`reason` is a RejectReason of @cxr/dicom, or `fetch_error`). */
   | { readonly kind: 'rejected'; readonly jobId: string; readonly reason: string }
   /** Any other failure (inference error, lost upload, worker error); no retry was made. */
@@ -84,10 +84,7 @@ export class PredictClient {
     } catch {
       return this.#failureOutcome(jobId);
     }
-    const parsed = screenJobReturnSchema.safeParse(returned);
-    // A worker without a return value (an older worker during a rolling update) completes with null.
-    if (!parsed.success) return { kind: 'failed', jobId };
-    return { kind: 'ok', jobId, result: parsed.data };
+    return outcomeOfReturn(jobId, returned);
   }
 
   async #failureOutcome(jobId: string): Promise<PredictOutcome> {
@@ -101,8 +98,7 @@ export class PredictClient {
     }
     if (job !== undefined && state === 'completed') {
       // Finished between the timeout and this read: the answer is there, use it.
-      const parsed = screenJobReturnSchema.safeParse(job.returnvalue);
-      return parsed.success ? { kind: 'ok', jobId, result: parsed.data } : { kind: 'failed', jobId };
+      return outcomeOfReturn(jobId, job.returnvalue);
     }
     // Still waiting: take it off the queue so an abandoned request costs no GPU time (an active
     // job is locked and stays; it finishes and reaches the store as usual).
@@ -116,6 +112,20 @@ export class PredictClient {
     await this.#queue.close();
     await Promise.all([this.#redis.quit(), this.#eventsRedis.quit()]);
   }
+}
+
+/**
+ * The outcome of a completed job from its return value: screened, or rejected (bad input
+ * completes its job with the reason). A worker without a return value (an older worker during a
+ * rolling update) completes with null: `failed`.
+ */
+function outcomeOfReturn(jobId: string, returned: unknown): PredictOutcome {
+  const parsed = screenJobReturnSchema.safeParse(returned);
+  if (!parsed.success) return { kind: 'failed', jobId };
+  const result = parsed.data;
+  return result.outcome === 'ok'
+    ? { kind: 'ok', jobId, result }
+    : { kind: 'rejected', jobId, reason: result.reason };
 }
 
 /**

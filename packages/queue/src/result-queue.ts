@@ -1,6 +1,6 @@
 /** The `cxr-results` queue adapter: workers publish outcomes, the results service consumes them. */
 import { Queue, Worker, type Job } from 'bullmq';
-import { resultJobOptions, workerLockOptions } from './job-options.js';
+import { cappedBackoffStrategy, resultJobOptions, resultWorkerLockOptions } from './job-options.js';
 import { JobName, QueueName } from './names.js';
 import { resultMessageSchema, type ResultMessage } from './payloads.js';
 import type { Redis } from 'ioredis';
@@ -50,6 +50,20 @@ export class ResultQueue {
     return Object.values(counts).reduce((sum, n) => sum + n, 0);
   }
 
+  /** Result messages per state (tests, the store-outage checks): `failed` must stay 0. */
+  async counts(): Promise<
+    Readonly<Record<'waiting' | 'active' | 'delayed' | 'completed' | 'failed', number>>
+  > {
+    const c = await this.#queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+    return {
+      waiting: c.waiting ?? 0,
+      active: c.active ?? 0,
+      delayed: c.delayed ?? 0,
+      completed: c.completed ?? 0,
+      failed: c.failed ?? 0,
+    };
+  }
+
   /** Deletes the queue and its jobs (tests, admin). */
   async obliterate(options: { readonly force?: boolean } = {}): Promise<void> {
     await this.#queue.obliterate({ force: options.force ?? false });
@@ -91,7 +105,8 @@ export class ResultConsumer {
         // Concurrency lets the results service batch upserts the same way the screen worker
         // batches inference (a DynamicBatcher in front of the store).
         concurrency: options.concurrency ?? 64,
-        ...workerLockOptions,
+        ...resultWorkerLockOptions,
+        settings: { backoffStrategy: cappedBackoffStrategy },
       },
     );
     this.#worker.on('error', () => undefined);
@@ -105,6 +120,19 @@ export class ResultConsumer {
     this.#worker.on('error', (error: Error) => {
       if (!isRedisConnectionError(error)) listener(error);
     });
+  }
+
+  /**
+   * Stops taking new messages (the active ones keep their locks and finish): the results service
+   * calls it while the store is down, so that messages wait in Redis instead of in memory.
+   */
+  async pause(): Promise<void> {
+    await this.#worker.pause(true);
+  }
+
+  /** Takes messages again after `pause`. */
+  async resume(): Promise<void> {
+    await this.#worker.resume();
   }
 
   /** Graceful shutdown: waits for active messages, closes connections. */

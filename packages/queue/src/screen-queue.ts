@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createRedisClient, type RedisConnectionOptions } from './connection.js';
 import { screenJobId } from './job-id.js';
-import { screenJobOptions } from './job-options.js';
+import { screenRetryPolicy } from './job-options.js';
 import { JobName, QueueName } from './names.js';
 import { screenJobPayloadSchema, type ScreenJobPayload } from './payloads.js';
 
@@ -22,6 +22,35 @@ export const ENQUEUE_CHUNKS_IN_FLIGHT = 2;
 const ADD_BULK_CHUNKS_IN_FLIGHT = 4;
 
 /**
+ * The re-enqueue rule shared by ADD_SCREEN_JOBS_LUA and REMOVE_FINISHED_LUA: removes the job `jobId`
+ * (hash, logs, its completed/failed set entry) when it is finished and its result message is not
+ * pending (absent, or finished on `cxr-results`); returns whether it did. A finished result
+ * message of the same id is removed with it: result messages are deduplicated by job id, so the
+ * new screening's message would otherwise be dropped as a duplicate of the old one. Expects
+ * `prefix`, `resultPrefix`, `completedKey`, `failedKey`, `resultCompletedKey` and
+ * `resultFailedKey` in scope.
+ */
+const REMOVE_IF_FINISHED_LUA = `
+local function removeIfFinished(jobId)
+  local jobKey = prefix .. jobId
+  if redis.call("EXISTS", jobKey) == 0 then return false end
+  if not (redis.call("ZSCORE", completedKey, jobId) or redis.call("ZSCORE", failedKey, jobId)) then
+    return false
+  end
+  local resultKey = resultPrefix .. jobId
+  if redis.call("EXISTS", resultKey) == 1 then
+    local resultFinished = redis.call("ZREM", resultCompletedKey, jobId) + redis.call("ZREM", resultFailedKey, jobId)
+    if resultFinished == 0 then return false end
+    redis.call("DEL", resultKey, resultKey .. ":logs")
+  end
+  redis.call("ZREM", completedKey, jobId)
+  redis.call("ZREM", failedKey, jobId)
+  redis.call("DEL", jobKey, jobKey .. ":logs")
+  return true
+end
+`;
+
+/**
  * Adds a batch of jobs exactly as BullMQ 6.7's addStandardJob-9.lua (FIFO) and
  * addPrioritizedJob-9.lua (priority > 0) store them, for what this queue uses (no delay, parent,
  * repeat or deduplication options), and reports per job whether it was created (1) or already
@@ -35,16 +64,28 @@ const ADD_BULK_CHUNKS_IN_FLIGHT = 4;
  * id gets the `duplicated` event only. The marker is added once if any job was. screen-queue-enqueue.int.test.ts compares the
  * keys with BullMQ's own addBulk: re-run it when upgrading BullMQ.
  *
- * KEYS: wait, meta, id, active, events, marker, prioritized, pc. ARGV: job key prefix, job name,
- * timestamp, the opts JSON after `{"jobId":"<id>",` (and `"priority":<n>,`), then per job: id,
- * data JSON, priority (0 = none).
+ *
+ * Re-enqueue (`requeue` = 1 for a job): an id that exists but whose job is finished (completed or
+ * failed) while its result message is not pending on `cxr-results` is removed first (job hash,
+ * logs, its entry in the completed/failed set) and added anew, answered 2. The ingest asks for it
+ * only for objects that have no final row in the store: a result lost on its way to the store
+ * (the store down past the old result retry budget) is screened again, whatever the queue
+ * remembers. A finished job whose result message still waits, runs or retries is left alone: its
+ * row is on its way.
+ *
+ * KEYS: wait, meta, id, active, events, marker, prioritized, pc, completed, failed, and the
+ * completed and failed sets of `cxr-results`. ARGV: job key prefix, job name, timestamp, the opts
+ * JSON after `{"jobId":"<id>",` (and `"priority":<n>,`), the result job key prefix, then per job:
+ * id, data JSON, priority (0 = none), requeue (0 or 1).
  */
 const ADD_SCREEN_JOBS_LUA = `
 local rcall = redis.call
 local waitKey, metaKey, idKey, activeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local eventsKey, markerKey, prioritizedKey, priorityCounterKey = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local prefix, name, timestamp, optsTail = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local n = (#ARGV - 4) / 3
+local completedKey, failedKey, resultCompletedKey, resultFailedKey = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local prefix, name, timestamp, optsTail, resultPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local n = (#ARGV - 5) / 4
+${REMOVE_IF_FINISHED_LUA}
 local maxEvents = rcall("HGET", metaKey, "opts.maxLenEvents")
 if not maxEvents then
   maxEvents = 10000
@@ -61,9 +102,10 @@ end
 local created = {}
 local any = false
 for i = 1, n do
-  local at = 2 + 3 * i
+  local at = 2 + 4 * i
   local jobId = ARGV[at]
   local jobKey = prefix .. jobId
+  local requeued = ARGV[at + 3] == "1" and removeIfFinished(jobId)
   if rcall("EXISTS", jobKey) == 1 then
     rcall("XADD", eventsKey, "MAXLEN", "~", maxEvents, "*", "event", "duplicated", "jobId", jobId)
     created[i] = 0
@@ -88,7 +130,7 @@ for i = 1, n do
       rcall("LPUSH", waitKey, jobId)
     end
     rcall("XADD", eventsKey, "MAXLEN", "~", maxEvents, "*", "event", "waiting", "jobId", jobId)
-    created[i] = 1
+    if requeued then created[i] = 2 else created[i] = 1 end
     any = true
   end
 end
@@ -98,9 +140,27 @@ end
 return created
 `;
 
-/** The ioredis client with the `cxrAddScreenJobs` command defined on it. */
+/**
+ * The re-enqueue rule of ADD_SCREEN_JOBS_LUA on its own, for the `addBulk` path: removes each
+ * given id whose job is finished and whose result message is not pending; returns 1 per removed
+ * id. KEYS: completed, failed, results completed, results failed. ARGV: job key prefix, result job
+ * key prefix, then the ids.
+ */
+const REMOVE_FINISHED_LUA = `
+local completedKey, failedKey, resultCompletedKey, resultFailedKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local prefix, resultPrefix = ARGV[1], ARGV[2]
+${REMOVE_IF_FINISHED_LUA}
+local removed = {}
+for i = 3, #ARGV do
+  if removeIfFinished(ARGV[i]) then removed[i - 2] = 1 else removed[i - 2] = 0 end
+end
+return removed
+`;
+
+/** The ioredis client with the `cxrAddScreenJobs` and `cxrRemoveFinishedScreenJobs` commands. */
 type AddScreenJobsClient = Redis & {
   cxrAddScreenJobs(...keysAndArgs: string[]): Promise<number[]>;
+  cxrRemoveFinishedScreenJobs(...keysAndArgs: string[]): Promise<number[]>;
 };
 
 /** Where a queue lives: the connection (see `redisConnectionFromUrl`) and key prefix. */
@@ -112,8 +172,15 @@ export interface QueueLocation {
 
 /** Options of `ScreenQueue`. */
 export interface ScreenQueueOptions extends QueueLocation {
-  /** Overrides of the retry policy in `screenJobOptions` (tests shorten the backoff). */
-  readonly retry?: { readonly attempts?: number; readonly backoffDelayMs?: number };
+  /**
+   * Overrides of the retry policy (`screenRetryPolicy`): how long transient faults are retried,
+   * the first backoff delay, or an explicit attempt count (tests shorten them).
+   */
+  readonly retry?: {
+    readonly attempts?: number;
+    readonly backoffDelayMs?: number;
+    readonly budgetSeconds?: number;
+  };
   /**
    * How `enqueueBulk` adds jobs: `script` (default, `cxrAddScreenJobs`) or
    * `addBulk` (BullMQ's addBulk + timestamp read-back, the pre-issue-4 path: the bench baseline,
@@ -124,7 +191,10 @@ export interface ScreenQueueOptions extends QueueLocation {
 
 /** Result of `enqueueBulk`: how many jobs were new and how many already existed. */
 export interface EnqueueResult {
+  /** Jobs created, re-enqueued ones included. */
   readonly added: number;
+  /** Of `added`: finished jobs removed and added anew (`requeueFinished`). */
+  readonly requeued: number;
   /** Already in the queue (any state, incl. completed within retention) or repeated in the call. */
   readonly duplicates: number;
 }
@@ -140,6 +210,9 @@ export interface QueueCounts {
 }
 
 const COUNTED_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed'] as const;
+
+/** BullMQ's key prefix when none is configured. */
+const BULLMQ_DEFAULT_PREFIX = 'bull';
 
 /** Wait-list entries read from the tail by oldestWaitingAgeSeconds (LIFO predict jobs sit there too). */
 const WAIT_TAIL_SCAN = 64;
@@ -169,21 +242,24 @@ export class ScreenQueue {
   /** The stored `opts` JSON after `{"jobId":"<id>",` (what BullMQ stores for the default options). */
   readonly #optsTail: string;
   readonly #enqueueVia: 'script' | 'addBulk';
+  /** Key of `cxr-results` under the same prefix (BullMQ's `prefix:queue:suffix` layout). */
+  readonly #resultQueueKey: (suffix: string) => string;
 
   constructor(options: ScreenQueueOptions) {
     const redis = createRedisClient(options.connection);
-    redis.defineCommand('cxrAddScreenJobs', { numberOfKeys: 8, lua: ADD_SCREEN_JOBS_LUA });
+    redis.defineCommand('cxrAddScreenJobs', { numberOfKeys: 12, lua: ADD_SCREEN_JOBS_LUA });
+    redis.defineCommand('cxrRemoveFinishedScreenJobs', { numberOfKeys: 4, lua: REMOVE_FINISHED_LUA });
     this.#redis = redis as AddScreenJobsClient;
-    const defaultJobOptions = {
-      ...screenJobOptions,
-      attempts: options.retry?.attempts ?? screenJobOptions.attempts,
-      backoff: {
-        type: screenJobOptions.backoff.type,
-        delay: options.retry?.backoffDelayMs ?? screenJobOptions.backoff.delay,
-      },
-    };
+    const retry = options.retry;
+    const defaultJobOptions = screenRetryPolicy({
+      ...(retry?.attempts !== undefined ? { attempts: retry.attempts } : {}),
+      ...(retry?.backoffDelayMs !== undefined ? { firstDelayMs: retry.backoffDelayMs } : {}),
+      ...(retry?.budgetSeconds !== undefined ? { budgetSeconds: retry.budgetSeconds } : {}),
+    });
     this.#optsTail = JSON.stringify(defaultJobOptions).slice(1);
     this.#enqueueVia = options.enqueueVia ?? 'script';
+    const resultQueueBase = `${options.prefix ?? BULLMQ_DEFAULT_PREFIX}:${QueueName.Results}:`;
+    this.#resultQueueKey = (suffix) => resultQueueBase + suffix;
     this.#queue = new Queue(QueueName.Screen, {
       connection: this.#redis,
       ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
@@ -207,7 +283,14 @@ export class ScreenQueue {
    */
   async enqueueBulk(
     payloads: Iterable<ScreenJobPayload>,
-    options: { readonly forceNonce?: string } = {},
+    options: {
+      readonly forceNonce?: string;
+      /**
+       * Re-enqueue jobs that are finished while their result message is not pending (see
+       * ADD_SCREEN_JOBS_LUA): the ingest sets it for objects that have no final row in the store.
+       */
+      readonly requeueFinished?: boolean;
+    } = {},
   ): Promise<EnqueueResult> {
     const unique = new Map<string, ScreenJobPayload>();
     let duplicates = 0;
@@ -228,21 +311,44 @@ export class ScreenQueue {
     // BullMQ writes the queue's meta (version) once its client is ready; the script relies on it.
     if (viaScript && chunks.length > 0) await this.#queue.waitUntilReady();
     let added = 0;
+    let requeued = 0;
     let next = 0;
+    const requeue = options.requeueFinished === true;
     const lane = async (): Promise<void> => {
       for (let chunk = chunks[next++]; chunk !== undefined; chunk = chunks[next++]) {
-        const created = viaScript ? await this.#addViaScript(chunk) : await this.#addViaAddBulk(chunk);
-        added += created;
-        duplicates += chunk.length - created;
+        const created = viaScript
+          ? await this.#addViaScript(chunk, requeue)
+          : await this.#addViaAddBulk(chunk, requeue);
+        added += created.added;
+        requeued += created.requeued;
+        duplicates += chunk.length - created.added;
       }
     };
     const lanes = viaScript ? ENQUEUE_CHUNKS_IN_FLIGHT : ADD_BULK_CHUNKS_IN_FLIGHT;
     await Promise.all(Array.from({ length: Math.min(lanes, chunks.length) }, lane));
-    return { added, duplicates };
+    return { added, requeued, duplicates };
   }
 
-  /** One `cxrAddScreenJobs` call; returns how many of the ids it created. */
-  async #addViaScript(chunk: readonly [string, ScreenJobPayload][]): Promise<number> {
+  /** Keys and ARGV head of the re-enqueue rule: the finished sets of both queues, and the prefixes. */
+  #finishedKeys(): { keys: string[]; resultPrefix: string } {
+    const results = this.#resultQueueKey;
+    return {
+      keys: [
+        this.#queue.toKey('completed'),
+        this.#queue.toKey('failed'),
+        results('completed'),
+        results('failed'),
+      ],
+      resultPrefix: results(''),
+    };
+  }
+
+  /** One `cxrAddScreenJobs` call; returns how many of the ids it created, and re-created. */
+  async #addViaScript(
+    chunk: readonly [string, ScreenJobPayload][],
+    requeue: boolean,
+  ): Promise<{ added: number; requeued: number }> {
+    const finished = this.#finishedKeys();
     const args: string[] = [
       this.#queue.toKey('wait'),
       this.#queue.toKey('meta'),
@@ -252,12 +358,17 @@ export class ScreenQueue {
       this.#queue.toKey('marker'),
       this.#queue.toKey('prioritized'),
       this.#queue.toKey('pc'),
+      ...finished.keys,
       this.#queue.toKey(''),
       JobName.ScreenObject,
       String(Date.now()),
       this.#optsTail,
+      finished.resultPrefix,
     ];
-    for (const [jobId, data] of chunk) args.push(jobId, JSON.stringify(data), String(data.priority ?? 0));
+    const flag = requeue ? '1' : '0';
+    for (const [jobId, data] of chunk) {
+      args.push(jobId, JSON.stringify(data), String(data.priority ?? 0), flag);
+    }
     let created: number[];
     try {
       created = await this.#redis.cxrAddScreenJobs(...args);
@@ -269,9 +380,13 @@ export class ScreenQueue {
         `enqueue on ${QueueName.Screen}: script answered ${created.length} of ${chunk.length} jobs`,
       );
     }
-    let count = 0;
-    for (const flag of created) count += flag;
-    return count;
+    let added = 0;
+    let requeued = 0;
+    for (const code of created) {
+      if (code > 0) added += 1;
+      if (code === 2) requeued += 1;
+    }
+    return { added, requeued };
   }
 
   /**
@@ -281,8 +396,22 @@ export class ScreenQueue {
    * means this call created it (wrong only if an older add of the same id happened in the very
    * same millisecond); a job already gone by then (ours, finished very fast) counts as added.
    */
-  async #addViaAddBulk(chunk: readonly [string, ScreenJobPayload][]): Promise<number> {
+  async #addViaAddBulk(
+    chunk: readonly [string, ScreenJobPayload][],
+    requeue: boolean,
+  ): Promise<{ added: number; requeued: number }> {
     try {
+      let requeued = 0;
+      if (requeue) {
+        const finished = this.#finishedKeys();
+        const removed = await this.#redis.cxrRemoveFinishedScreenJobs(
+          ...finished.keys,
+          this.#queue.toKey(''),
+          finished.resultPrefix,
+          ...chunk.map(([jobId]) => jobId),
+        );
+        for (const flag of removed) requeued += flag;
+      }
       const jobs = await this.#queue.addBulk(
         chunk.map(([jobId, data]) => ({
           name: JobName.ScreenObject,
@@ -298,7 +427,7 @@ export class ScreenQueue {
         if (error !== null) throw error;
         if (stored === null || Number(stored) === jobs[i]?.timestamp) created += 1;
       });
-      return created;
+      return { added: created, requeued };
     } catch (cause) {
       throw new Error(`enqueue of ${chunk.length} jobs on ${QueueName.Screen} failed`, { cause });
     }

@@ -16,7 +16,7 @@
  * one fills (the batcher keeps one batch in flight), so inference never waits for the queue.
  */
 import { Worker, type Job } from 'bullmq';
-import { screenRetention, workerLockOptions } from './job-options.js';
+import { cappedBackoffStrategy, screenRetention, workerLockOptions } from './job-options.js';
 import { QueueName } from './names.js';
 import { screenJobPayloadSchema, type ScreenJobPayload, type ScreenJobReturn } from './payloads.js';
 import type { QueueLocation } from './screen-queue.js';
@@ -37,10 +37,12 @@ export interface ScreenJobContext {
 }
 
 /**
- * Processes one screen job. Resolve on success; throw `JobRejectedError` for bad input (failed
- * at once, no retry); throw anything else for a transient fault (retried with backoff). A
- * `ScreenJobReturn` resolved becomes the job's BullMQ return value, which `PredictClient` awaits
- * for `/v1/predict`; a processor without one (tests) resolves nothing.
+ * Processes one screen job. Resolve when the job reached its outcome: screened (`ok`) or its
+ * input rejected (`rejected`, a final outcome: the job completes, it is not a failure). Throw
+ * `JobRejectedError` for a permanent failure (a missing object: failed at once, no retry); throw
+ * anything else for a transient fault (retried with backoff). A `ScreenJobReturn` resolved becomes
+ * the job's BullMQ return value, which `PredictClient` awaits for `/v1/predict`; a processor
+ * without one (tests) resolves nothing.
  */
 export type ScreenJobProcessor = (
   payload: ScreenJobPayload,
@@ -108,6 +110,7 @@ export class ScreenWorker {
         maxStalledCount: options.maxStalledCount ?? workerLockOptions.maxStalledCount,
         autorun: options.autorun ?? true,
         ...screenRetention,
+        settings: { backoffStrategy: cappedBackoffStrategy },
       },
     );
     // Without a listener an 'error' event (e.g. Redis reconnecting) would crash the process;

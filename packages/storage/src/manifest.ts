@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { describeError, isTransientError } from './classify.js';
 import { ManifestFormatError, ObjectListError, ObjectSourceConfigError } from './errors.js';
-import type { ListOptions, ObjectEntry, ObjectFetcher, ObjectSource } from './types.js';
+import type { FetchOptions, ListOptions, ObjectEntry, ObjectFetcher, ObjectSource } from './types.js';
 
 export type ManifestFormat = 'csv' | 'jsonl';
 
@@ -103,6 +103,11 @@ export class ManifestObjectSource implements ObjectSource {
       }
     } catch (error) {
       if (error instanceof ObjectListError) throw error;
+      const code = (error as { code?: unknown }).code;
+      if (code === 'ENOENT')
+        throw new ObjectSourceConfigError(`manifest not found: ${this.path}`, { cause: error });
+      if (code === 'EISDIR')
+        throw new ObjectSourceConfigError(`manifest is a folder: ${this.path}`, { cause: error });
       throw new ObjectListError(this.uri, isTransientError(error), describeError(error), { cause: error });
     } finally {
       lines.close();
@@ -167,8 +172,8 @@ export class ManifestObjectSource implements ObjectSource {
     };
   }
 
-  fetch(uri: string): Promise<Uint8Array> {
-    return this.fetcher.fetch(uri);
+  fetch(uri: string, options?: FetchOptions): Promise<Uint8Array> {
+    return this.fetcher.fetch(uri, options);
   }
 
   close(): Promise<void> {

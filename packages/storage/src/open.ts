@@ -1,8 +1,11 @@
 /** Chooses an ObjectSource adapter by URI scheme, and routes fetches by scheme. */
-import { isAbsolute, resolve } from 'node:path';
+import { statSync, type Stats } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { describeError } from './classify.js';
 import { ObjectFetchError, ObjectSourceConfigError } from './errors.js';
-import { FileObjectSource, fetchFileObject, filePathFromUri } from './file.js';
+import { FileObjectSource, fetchFileObject, filePathFromUri, fileSystemPathFromUri } from './file.js';
 import { ManifestObjectSource, type ManifestFormat } from './manifest.js';
 import {
   S3ObjectSource,
@@ -12,7 +15,7 @@ import {
   type Env,
   type S3Options,
 } from './s3.js';
-import type { ObjectFetcher, ObjectSource } from './types.js';
+import type { FetchOptions, ObjectFetcher, ObjectSource } from './types.js';
 
 export interface ObjectSourceDeps {
   /** Environment as read by @cxr/config (see S3_ENV_VARIABLES); this package never reads process.env. */
@@ -33,12 +36,12 @@ export function createObjectFetcher(deps: ObjectSourceDeps): ObjectFetcher {
   const settings = resolveS3Settings(deps.env, deps.s3);
   let client: S3Client | undefined;
   return {
-    fetch(uri: string): Promise<Uint8Array> {
+    fetch(uri: string, options?: FetchOptions): Promise<Uint8Array> {
       if (uri.startsWith('s3://')) {
         client ??= createS3Client(settings);
-        return fetchS3Object(client, uri, settings.fetchTimeoutMs ?? 120_000);
+        return fetchS3Object(client, uri, settings.fetchTimeoutMs ?? 120_000, options);
       }
-      if (uri.startsWith('file://')) return fetchFileObject(uri);
+      if (uri.startsWith('file://')) return fetchFileObject(uri, options);
       return Promise.reject(new ObjectFetchError(uri, false, 'unsupported URI scheme'));
     },
     close(): Promise<void> {
@@ -49,32 +52,62 @@ export function createObjectFetcher(deps: ObjectSourceDeps): ObjectFetcher {
   };
 }
 
+/** A URI scheme such as `s3:` or `dicomweb+https:` followed by `//`. */
+const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
+
+/** The file or folder at a local path, or an ObjectSourceConfigError naming the path. */
+function statSource(path: string | Buffer): Stats {
+  try {
+    return statSync(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const shown = path.toString();
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new ObjectSourceConfigError(`source path not found: ${shown}`, { cause: error });
+    }
+    throw new ObjectSourceConfigError(`source path cannot be read (${describeError(error)}): ${shown}`, {
+      cause: error,
+    });
+  }
+}
+
 /**
- * Opens a source: `s3://bucket/prefix`, `file:///abs/dir`, `manifest:/path/list.csv|.jsonl`,
- * or a file:// URI or path ending in .csv/.jsonl (treated as a manifest).
+ * Opens a source: `s3://bucket/prefix`, `file:///abs/dir`, `manifest:/path/list.csv|.jsonl`
+ * (`manifest:file:///...` too), a file:// URI ending in .csv/.jsonl (a manifest), or a plain
+ * local path: a folder is walked like `file://`, a file must be a .csv/.jsonl manifest. A local
+ * path that does not exist fails here with an ObjectSourceConfigError naming it.
  */
 export function openObjectSource(uri: string, deps: ObjectSourceDeps): ObjectSource {
   if (uri.startsWith('s3://')) {
     const settings = resolveS3Settings(deps.env, deps.s3);
     return new S3ObjectSource(uri, createS3Client(settings), settings, true);
   }
-  let manifestPath: string | undefined;
+  let manifestPath: string;
   if (uri.startsWith('manifest:')) {
     const rest = uri.slice('manifest:'.length);
     manifestPath = rest.startsWith('file://') ? filePathFromUri(rest) : resolve(rest);
   } else if (uri.startsWith('file://')) {
-    const path = filePathFromUri(uri);
-    if (manifestFormatOf(path) === undefined) return new FileObjectSource(uri);
+    const path = fileSystemPathFromUri(uri);
+    if (typeof path !== 'string' || manifestFormatOf(path) === undefined) {
+      statSource(path);
+      return new FileObjectSource(uri);
+    }
     manifestPath = path;
-  } else if (!uri.includes('://') && manifestFormatOf(uri) !== undefined) {
-    manifestPath = isAbsolute(uri) ? uri : resolve(uri);
-  }
-  if (manifestPath === undefined) {
-    throw new ObjectSourceConfigError(`unsupported source URI (use s3://, file:// or manifest:): ${uri}`);
+  } else {
+    const scheme = SCHEME.exec(uri)?.[1];
+    if (scheme !== undefined) {
+      throw new ObjectSourceConfigError(
+        `unsupported source URI scheme "${scheme}:" (use s3://, file://, manifest: or a local path): ${uri}`,
+      );
+    }
+    const path = resolve(uri);
+    if (statSource(path).isDirectory()) return new FileObjectSource(pathToFileURL(path).href);
+    manifestPath = path;
   }
   const format = manifestFormatOf(manifestPath);
   if (format === undefined) {
-    throw new ObjectSourceConfigError(`manifest must end in .csv or .jsonl: ${uri}`);
+    throw new ObjectSourceConfigError(`manifest must end in .csv or .jsonl (or .ndjson): ${manifestPath}`);
   }
+  statSource(manifestPath);
   return new ManifestObjectSource(uri, manifestPath, format, createObjectFetcher(deps));
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ObjectFetchError, ObjectListError, ObjectSourceConfigError } from './errors.js';
+import { ObjectFetchError, ObjectListError, ObjectSourceConfigError, ObjectTooLargeError } from './errors.js';
 import { openObjectSource } from './open.js';
 import { S3ObjectSource, createS3Client, resolveS3Settings } from './s3.js';
 import {
@@ -152,6 +152,68 @@ describe('S3ObjectSource fetch', () => {
       expect(fetchError.message).toContain(uri);
       expect(fetchError.message).toContain('NoSuchKey');
       expect(fetchError.cause).toBeInstanceOf(Error);
+    } finally {
+      await source.close();
+    }
+  });
+});
+
+describe('S3 fetch limits (audit finding 3)', () => {
+  const uri = `s3://${BUCKET}/${BIG_KEY}`;
+
+  it('refuses an object above maxBytes from its Content-Length, before reading the body', async () => {
+    const source = openObjectSource(`s3://${BUCKET}/`, { env: server.env });
+    const calls: string[] = [];
+    try {
+      const error: unknown = await source
+        .fetch(uri, {
+          maxBytes: BIG.byteLength - 1,
+          head: { bytes: 132, check: () => calls.push('head') },
+          beforeRead: () => {
+            calls.push('beforeRead');
+            return Promise.resolve();
+          },
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ObjectTooLargeError);
+      expect(error).toMatchObject({ size: BIG.byteLength, maxBytes: BIG.byteLength - 1, transient: false });
+      expect(calls).toEqual([]);
+      // The cancelled download leaves the client usable.
+      expect((await source.fetch(uri, { maxBytes: BIG.byteLength })).byteLength).toBe(BIG.byteLength);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it('hands the head to the check as it arrives and rethrows its refusal unchanged', async () => {
+    const source = openObjectSource(`s3://${BUCKET}/`, { env: server.env });
+    const refusal = new Error('not DICOM');
+    const sizes: number[] = [];
+    try {
+      const error: unknown = await source
+        .fetch(uri, {
+          head: {
+            bytes: 132,
+            check: (head) => {
+              expect(Buffer.from(head).equals(Buffer.from(BIG.subarray(0, 132)))).toBe(true);
+              throw refusal;
+            },
+          },
+          beforeRead: (size) => {
+            sizes.push(size);
+            return Promise.resolve();
+          },
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBe(refusal);
+      expect(sizes).toEqual([BIG.byteLength]);
+      const heads: number[] = [];
+      const bytes = await source.fetch(uri, {
+        head: { bytes: 132, check: (head) => heads.push(head.length) },
+      });
+      expect(heads).toEqual([132]);
+      expect(Buffer.from(bytes).equals(Buffer.from(BIG))).toBe(true);
+      expect(bytes.buffer.byteLength).toBe(BIG.byteLength); // one exact buffer, transferable
     } finally {
       await source.close();
     }

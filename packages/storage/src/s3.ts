@@ -2,10 +2,26 @@
  * S3 adapter (AWS S3, MinIO and other S3-compatible stores). The only module that imports
  * @aws-sdk/client-s3. Configuration comes from an injected env object, never process.env.
  */
-import { GetObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type GetObjectCommandOutput,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
 import { describeError, isTransientError } from './classify.js';
-import { ObjectFetchError, ObjectListError, ObjectSourceConfigError } from './errors.js';
-import type { ListOptions, ObjectEntry, ObjectSource } from './types.js';
+import {
+  ObjectFetchError,
+  ObjectListError,
+  ObjectSourceConfigError,
+  ObjectTooLargeError,
+  ObjectWriteError,
+} from './errors.js';
+import { uninitializedBytes } from './file.js';
+import type { FetchOptions, ListOptions, ObjectEntry, ObjectSource } from './types.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -144,11 +160,16 @@ function bareEtag(etag: string | undefined): string | undefined {
   return etag.replace(/^"(.*)"$/, '$1');
 }
 
-/** Fetches `s3://bucket/key` whole with the given client. */
+/**
+ * Fetches `s3://bucket/key` whole with the given client. With `options`, the size is checked from
+ * Content-Length before any of the body is read, and the head check sees the first bytes as they
+ * arrive; either refusal cancels the download.
+ */
 export async function fetchS3Object(
   client: S3Client,
   uri: string,
   fetchTimeoutMs: number,
+  options: FetchOptions = {},
 ): Promise<Uint8Array> {
   const { bucket, key } = parseS3Uri(uri);
   if (key === '') throw new ObjectFetchError(uri, false, 'URI has no object key');
@@ -157,20 +178,129 @@ export async function fetchS3Object(
       abortSignal: AbortSignal.timeout(fetchTimeoutMs),
     });
     if (response.Body === undefined) throw new ObjectFetchError(uri, true, 'response had no body');
-    const bytes = await response.Body.transformToByteArray();
+    const length = response.ContentLength;
+    const body = bodyChunks(response.Body);
+    if (options.maxBytes !== undefined && length !== undefined && length > options.maxBytes) {
+      body.cancel();
+      throw new ObjectTooLargeError(uri, length, options.maxBytes);
+    }
+    try {
+      // Without a Content-Length (chunked encoding, which S3 does not use for GetObject) the
+      // whole allowance is what may arrive.
+      await options.beforeRead?.(length ?? options.maxBytes ?? 0);
+    } catch (error) {
+      body.cancel();
+      throw error;
+    }
+    const bytes = await readBody(uri, body.chunks, length, options);
     // A connection cut mid-body can end the stream early without an error on some paths.
-    if (response.ContentLength !== undefined && bytes.byteLength !== response.ContentLength) {
-      throw new ObjectFetchError(
-        uri,
-        true,
-        `body truncated: ${bytes.byteLength} of ${response.ContentLength} bytes`,
-      );
+    if (length !== undefined && bytes.byteLength !== length) {
+      throw new ObjectFetchError(uri, true, `body truncated: ${bytes.byteLength} of ${length} bytes`);
     }
     return bytes;
   } catch (error) {
+    if (error instanceof HeadCheckError) throw error.cause;
     if (error instanceof ObjectFetchError) throw error;
     throw new ObjectFetchError(uri, isTransientError(error), describeError(error), { cause: error });
   }
+}
+
+/** Writes `s3://bucket/key` whole with the given client. */
+export async function putS3Object(
+  client: S3Client,
+  uri: string,
+  bytes: Uint8Array,
+  contentType: string,
+): Promise<void> {
+  const { bucket, key } = parseS3Uri(uri);
+  if (key === '') throw new ObjectWriteError('write', uri, false, 'URI has no object key');
+  try {
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes, ContentType: contentType }),
+    );
+  } catch (error) {
+    throw new ObjectWriteError('write', uri, isTransientError(error), describeError(error), { cause: error });
+  }
+}
+
+/** Deletes `s3://bucket/key`; deleting a missing key succeeds (S3 answers 204 either way). */
+export async function deleteS3Object(client: S3Client, uri: string): Promise<void> {
+  const { bucket, key } = parseS3Uri(uri);
+  if (key === '') throw new ObjectWriteError('delete', uri, false, 'URI has no object key');
+  try {
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  } catch (error) {
+    throw new ObjectWriteError('delete', uri, isTransientError(error), describeError(error), {
+      cause: error,
+    });
+  }
+}
+
+/** A response body as chunks, and how to drop it unread. */
+interface BodyChunks {
+  readonly chunks: AsyncIterable<Uint8Array>;
+  cancel(): void;
+}
+
+function bodyChunks(body: NonNullable<GetObjectCommandOutput['Body']>): BodyChunks {
+  // In Node the body is the response's Readable: iterated directly, without the web stream that
+  // transformToWebStream wraps around it (which made a 12 MB fetch from s3rver about 40% slower).
+  if (body instanceof Readable) return { chunks: body, cancel: () => body.destroy() };
+  // The SDK types the web stream's chunks as any; they are Uint8Arrays.
+  const stream = body.transformToWebStream() as ReadableStream<Uint8Array>;
+  return {
+    chunks: stream,
+    cancel: () => {
+      stream.cancel().catch(() => undefined);
+    },
+  };
+}
+
+/** Carries what `options.head.check` threw through the body reader, to be rethrown unchanged. */
+class HeadCheckError extends Error {
+  override readonly name = 'HeadCheckError';
+}
+
+/**
+ * Reads a response body into one buffer: of Content-Length bytes when known, else grown as chunks
+ * arrive (never past `maxBytes`). Calls the head check once its bytes are in.
+ */
+async function readBody(
+  uri: string,
+  chunks: AsyncIterable<Uint8Array>,
+  length: number | undefined,
+  options: FetchOptions,
+): Promise<Uint8Array> {
+  // Leaving the for-await loop early (a refusal, a size mismatch) destroys the stream.
+  let bytes = uninitializedBytes(length ?? 64 * 1024);
+  let read = 0;
+  let headChecked = options.head === undefined;
+  const checkHead = (final: boolean): void => {
+    if (headChecked || options.head === undefined) return;
+    if (!final && read < options.head.bytes) return;
+    headChecked = true;
+    try {
+      options.head.check(bytes.subarray(0, Math.min(read, options.head.bytes)));
+    } catch (error) {
+      throw new HeadCheckError('head check failed', { cause: error });
+    }
+  };
+  for await (const value of chunks) {
+    if (read + value.byteLength > bytes.length) {
+      if (length !== undefined) throw new ObjectFetchError(uri, true, 'body longer than its Content-Length');
+      const needed = read + value.byteLength;
+      const limit = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
+      if (needed > limit) throw new ObjectTooLargeError(uri, needed, limit);
+      const grown = uninitializedBytes(Math.min(limit, Math.max(needed, bytes.length * 2)));
+      grown.set(bytes.subarray(0, read));
+      bytes = grown;
+    }
+    bytes.set(value, read);
+    read += value.byteLength;
+    checkHead(false);
+  }
+  checkHead(true);
+  return read === bytes.length ? bytes : bytes.subarray(0, read);
 }
 
 /** Lists `s3://bucket/prefix` with ListObjectsV2; the cursor is the last key (StartAfter). */
@@ -225,8 +355,8 @@ export class S3ObjectSource implements ObjectSource {
     }
   }
 
-  fetch(uri: string): Promise<Uint8Array> {
-    return fetchS3Object(this.client, uri, this.settings.fetchTimeoutMs ?? 120_000);
+  fetch(uri: string, options?: FetchOptions): Promise<Uint8Array> {
+    return fetchS3Object(this.client, uri, this.settings.fetchTimeoutMs ?? 120_000, options);
   }
 
   close(): Promise<void> {

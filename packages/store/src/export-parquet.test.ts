@@ -70,6 +70,13 @@ describe('parquetSchema', () => {
     expect(byName.get('rows')).toMatchObject({ type: 'INT32' });
     expect(byName.get('size_bytes')).toMatchObject({ type: 'INT64' });
     expect(byName.get('infer_ms')).toMatchObject({ type: 'DOUBLE' });
+    for (const instant of ['enqueued_at', 'created_at', 'updated_at']) {
+      expect(byName.get(instant), instant).toMatchObject({
+        type: 'INT64',
+        converted_type: 'TIMESTAMP_MILLIS',
+        logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
+      });
+    }
     expect(columns.every((c) => c.repetition_type === 'OPTIONAL')).toBe(true);
   });
 
@@ -104,6 +111,12 @@ describe('writeParquetExport', () => {
     const metadata = await parquetMetadataAsync(await asyncBufferFromFile(path));
     expect(metadata.num_rows).toBe(3n);
     expect(metadata.schema.slice(1).map((c) => c.name)).toEqual(exportHeader(LABELS));
+    // Read back from the file's own schema: the instants are timestamps, not strings.
+    const createdAt = metadata.schema.find((c) => c.name === 'created_at');
+    expect(createdAt).toMatchObject({
+      type: 'INT64',
+      logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
+    });
 
     const [first, second, third, ...rest] = await readParquet(path);
     expect(rest).toEqual([]);
@@ -119,7 +132,8 @@ describe('writeParquetExport', () => {
       size_bytes: 10_485_760,
       fetch_ms: 1.5,
       store_ms: null,
-      created_at: '2026-11-27T01:00:00.000Z',
+      // A Parquet reader sees a timestamp, not a string.
+      created_at: new Date('2026-11-27T01:00:00.000Z'),
     });
     expect(second).toMatchObject({
       outcome: 'rejected',
@@ -148,7 +162,11 @@ describe('writeParquetExport', () => {
       .trimEnd()
       .split('\n')
       .map((line) => JSON.parse(line) as unknown);
-    expect(await readParquet(path)).toEqual(jsonl);
+    const asIso = (record: Record<string, unknown>): Record<string, unknown> =>
+      Object.fromEntries(
+        Object.entries(record).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]),
+      );
+    expect((await readParquet(path)).map(asIso)).toEqual(jsonl);
     const records: unknown[] = [];
     for await (const record of readParquetExport(path)) records.push(record);
     expect(records).toEqual(jsonl);

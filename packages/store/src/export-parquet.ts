@@ -14,6 +14,18 @@ import { exportCells, exportHeader, type Cell, type ExportRow } from './export.j
 export const PARQUET_ROW_GROUP_SIZE = 10_000;
 
 type NumericType = 'INT32' | 'INT64' | 'DOUBLE';
+/** Instants: INT64 milliseconds since the epoch, annotated TIMESTAMP(MILLIS, UTC). */
+type ColumnType = NumericType | 'UTF8' | 'TIMESTAMP';
+
+/**
+ * The instant columns: Parquet readers (pyarrow, DuckDB, Spark) see them as UTC timestamps, not
+ * strings. Milliseconds: the store's instants are written and exported at that precision.
+ */
+export const PARQUET_TIMESTAMP_COLUMNS: ReadonlySet<string> = new Set([
+  'enqueued_at',
+  'created_at',
+  'updated_at',
+]);
 
 /**
  * The numeric export columns and their Parquet physical type (every other column is a UTF8
@@ -36,8 +48,9 @@ export const PARQUET_NUMERIC_COLUMNS: Readonly<Record<string, NumericType>> = {
   store_ms: 'DOUBLE',
 };
 
-function columnType(name: string): NumericType | 'UTF8' {
+function columnType(name: string): ColumnType {
   if (name.startsWith('score_')) return 'DOUBLE';
+  if (PARQUET_TIMESTAMP_COLUMNS.has(name)) return 'TIMESTAMP';
   return PARQUET_NUMERIC_COLUMNS[name] ?? 'UTF8';
 }
 
@@ -48,9 +61,18 @@ export function parquetSchema(labels: readonly string[]): SchemaElement[] {
     { name: 'root', num_children: header.length },
     ...header.map((name): SchemaElement => {
       const type = columnType(name);
-      return type === 'UTF8'
-        ? { name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' }
-        : { name, type, repetition_type: 'OPTIONAL' };
+      if (type === 'UTF8')
+        return { name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' };
+      if (type === 'TIMESTAMP') {
+        return {
+          name,
+          type: 'INT64',
+          converted_type: 'TIMESTAMP_MILLIS',
+          logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MILLIS' },
+          repetition_type: 'OPTIONAL',
+        };
+      }
+      return { name, type, repetition_type: 'OPTIONAL' };
     }),
   ];
 }
@@ -60,7 +82,7 @@ type ParquetCell = string | number | bigint | null;
 /** One row as a record keyed by header name, with the values the Parquet types need. */
 function parquetRecord(
   header: readonly string[],
-  types: readonly (NumericType | 'UTF8')[],
+  types: readonly ColumnType[],
   row: ExportRow,
   labels: readonly string[],
 ): Record<string, ParquetCell> {
@@ -73,6 +95,10 @@ function parquetRecord(
     else if (type === 'UTF8') {
       if (typeof value !== 'string') throw new Error(`export column ${name} is not a string`);
       record[name] = value;
+    } else if (type === 'TIMESTAMP') {
+      const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+      if (!Number.isFinite(ms)) throw new Error(`export column ${name} is not an instant`);
+      record[name] = BigInt(ms);
     } else {
       if (typeof value !== 'number') throw new Error(`export column ${name} is not a number`);
       record[name] = type === 'INT64' ? BigInt(value) : value;
@@ -191,6 +217,8 @@ export async function* readParquetExport(
       const record: Record<string, Cell> = {};
       for (const [name, value] of Object.entries(row) as [string, unknown][]) {
         if (value === null || value === undefined) record[name] = null;
+        // TIMESTAMP columns: the ISO 8601 form a JSONL export holds.
+        else if (value instanceof Date) record[name] = value.toISOString();
         else if (typeof value === 'string' || typeof value === 'number') record[name] = value;
         else if (typeof value === 'bigint' && value <= BigInt(Number.MAX_SAFE_INTEGER))
           record[name] = Number(value);

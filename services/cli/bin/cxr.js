@@ -1,18 +1,11 @@
 #!/usr/bin/env node
-// Runs the TypeScript entry point through tsx so that `cxr` works without a build step.
-import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
+// The `cxr` command. Runs the command line in this very process (tsx's loader compiles the
+// TypeScript sources on the fly), so that Ctrl-C and SIGTERM reach the process doing the work and
+// the command exits only after its graceful stop: a wrapper that spawned a child would exit at
+// once and leave the child running, reparented to PID 1.
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { register } from 'tsx/esm/api';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const tsxCli = require.resolve('tsx/cli');
-const result = spawnSync(
-  process.execPath,
-  [tsxCli, join(here, '..', 'src', 'main.ts'), ...process.argv.slice(2)],
-  {
-    stdio: 'inherit',
-  },
-);
-process.exit(result.status ?? 1);
+register();
+await import(pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'main.ts')).href);

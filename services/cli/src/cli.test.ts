@@ -2,11 +2,12 @@
  * The `cxr dicom` commands as a user runs them: real processes, generated fixtures, exit codes
  * and the one-line error contract. Canary patient data must never reach stdout or stderr.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyModalityLut, decodeFrame } from '@cxr/dicom';
+import { imagePixelElements, rleFrame, writeDicom } from '@cxr/dicom/testing';
 import { cxr, expectNoCanary, fixturePath as fixture } from './testing/run-cxr.js';
 
 let out: string;
@@ -99,6 +100,74 @@ describe('cxr dicom decode', () => {
     );
     expect(result.code).toBe(3);
     expect(result.stderr).toContain('rejected (frame_out_of_range)');
+  });
+});
+
+describe('cxr dicom decode: warnings and the quirks of issue 12', () => {
+  it('prints a warning line naming the file and still writes the frame (exit 0)', async () => {
+    const file = join(out, 'slope-zero.dcm');
+    await writeFile(
+      file,
+      writeDicom([
+        ...imagePixelElements({ rows: 2, columns: 2, bitsAllocated: 16, bitsStored: 12 }),
+        { tag: 0x00281052, vr: 'DS', value: '-1024' },
+        { tag: 0x00281053, vr: 'DS', value: '0' },
+        { tag: 0x7fe00010, vr: 'OW', value: Uint16Array.of(0, 1, 2, 3) },
+      ]),
+    );
+    const target = join(out, 'slope-zero.f32');
+    const result = await cxr('dicom', 'decode', file, '--out', target);
+    expect(result.code).toBe(0);
+    const warnings = result.stderr.split('\n').filter((line) => line.includes('warning'));
+    expect(warnings).toEqual([
+      `cxr: ${file}: warning (rescale_slope_ignored): Rescale Slope (0028,1053) is 0; read as 1`,
+    ]);
+    const bytes = await readFile(target);
+    expect(Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, 4))).toEqual([
+      -1024, -1023, -1022, -1021,
+    ]);
+    const inspect = await cxr('dicom', 'inspect', file, '--json');
+    expect(inspect.code).toBe(0);
+    expect((JSON.parse(inspect.stdout) as { warnings: string[] }).warnings).toEqual([
+      'rescale_slope_ignored: Rescale Slope (0028,1053) is 0; read as 1',
+    ]);
+  });
+
+  it('rejects encapsulated Pixel Data without its Sequence Delimitation Item as truncated (exit 3)', async () => {
+    const whole = writeDicom(
+      [
+        ...imagePixelElements({ rows: 2, columns: 2, bitsAllocated: 8 }),
+        {
+          tag: 0x7fe00010,
+          vr: 'OB',
+          value: { kind: 'encapsulated', frames: [[rleFrame([Uint8Array.of(1, 2, 3, 4)])]] },
+        },
+      ],
+      { transferSyntaxUid: '1.2.840.10008.1.2.5' },
+    );
+    const file = join(out, 'no-delimiter.dcm');
+    await writeFile(file, whole.subarray(0, whole.length - 8));
+    const result = await cxr('dicom', 'decode', file, '--out', join(out, 'no-delimiter.f32'));
+    expect(result.code).toBe(3);
+    expect(result.stderr.trimEnd().split('\n')).toEqual([
+      `cxr: ${file}: rejected (truncated): file ends inside encapsulated Pixel Data (no Sequence Delimitation Item after the last fragment)`,
+    ]);
+  });
+
+  it('writes Float Pixel Data values as they are', async () => {
+    const values = Float32Array.of(-1.5, 0.25, 3e-7, 1e6);
+    const file = join(out, 'float.dcm');
+    await writeFile(
+      file,
+      writeDicom([
+        ...imagePixelElements({ rows: 2, columns: 2, bitsAllocated: 32 }),
+        { tag: 0x7fe00008, vr: 'OF', value: new Uint8Array(values.buffer) },
+      ]),
+    );
+    const target = join(out, 'float.f32');
+    expect((await cxr('dicom', 'decode', file, '--out', target)).code).toBe(0);
+    const bytes = await readFile(target);
+    expect(new Float32Array(bytes.buffer, bytes.byteOffset, 4)).toEqual(values);
   });
 });
 

@@ -10,10 +10,12 @@ import {
   RUNTIME_CHOICES as CONFIG_RUNTIME_CHOICES,
   ONNX_EXECUTION_PROVIDERS as CONFIG_PROVIDERS,
 } from '@cxr/config';
-import { ONNX_EXECUTION_PROVIDERS, RUNTIME_CHOICES } from '@cxr/model';
+import { publicDicomPath } from '@cxr/dicom/testing';
+import { ONNX_EXECUTION_PROVIDERS, RUNTIME_CHOICES, SEED_WEIGHTS_WARNING } from '@cxr/model';
 import { cxr, cxrWithEnv, expectNoCanary, fixturePath as fixture } from './testing/run-cxr.js';
 
 let dir: string;
+const SEED_WARNING_LINE = `cxr: warning: model cxr-seed-densenet121: ${SEED_WEIGHTS_WARNING}`;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cxr-model-cli-'));
@@ -108,6 +110,28 @@ describe('cxr predict', () => {
     expect(response.runtime.name).toBe('onnx');
     expect(response.timings_ms.infer).toBeGreaterThan(0);
     expectNoCanary(result);
+    // The seed bundle's weights are random, and predict says so (audit finding 5).
+    expect(result.stderr).toBe(`${SEED_WARNING_LINE}\n`);
+  });
+
+  it('refuses images the model does not apply to, unscored: CT, multi-frame, palette (audit finding 5)', async () => {
+    const cases = [
+      ['fo_D_CLUNIE_CT1_RLE_FRAGS.dcm', 'Modality (0008,0060) CT is not one the model accepts (CR, DX)'],
+      ['fo_multiframe.dcm', 'Modality (0008,0060) SC is not one the model accepts (CR, DX)'],
+      [
+        'other_TestPattern_Palette_16.jpeg_ls_lossless.dcm',
+        'Modality (0008,0060) OT is not one the model accepts (CR, DX)',
+      ],
+    ] as const;
+    for (const [name, why] of cases) {
+      const file = publicDicomPath(name);
+      const result = await cxr('predict', file, '--model', join(dir, 'onnx'), '--json');
+      expect(result.code, result.stderr).toBe(3);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toBe(
+        `${SEED_WARNING_LINE}\ncxr: ${file}: rejected (not_applicable): not for this model: ${why}\n`,
+      );
+    }
   });
 
   it('gives the same scores on tfjs-wasm (tfjs-layers bundle) as on onnx (exported bundle)', async () => {
@@ -130,8 +154,9 @@ describe('cxr predict', () => {
       cxr('dicom', 'decode', file, '--out', join(dir, 'x.f32')),
     ]);
     expect(predict.code).toBe(3);
-    expect(predict.stderr).toBe(decode.stderr);
-    expect(predict.stderr.trimEnd().split('\n')).toHaveLength(1);
+    // The seed model's warning, then the same one rejection line.
+    expect(predict.stderr).toBe(`${SEED_WARNING_LINE}\n${decode.stderr}`);
+    expect(decode.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 
   it('refuses an unknown runtime name as a usage error', async () => {

@@ -3,14 +3,14 @@
  * obliterated afterwards), real file:// and manifest sources in a temp dir, and s3rver.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '@cxr/metrics';
 import { ScreenQueue, ScreenWorker, redisConnectionFromUrl } from '@cxr/queue';
-import { openObjectSource, type ObjectSource } from '@cxr/storage';
+import { openObjectSource, uriHash, type ObjectSource } from '@cxr/storage';
 import { createTestS3Client, seedBucket, startS3rver, type RunningS3rver } from '@cxr/storage/testing';
 import { openStore } from '@cxr/store';
 import { RedisCursorStore } from './cursor-store.js';
@@ -77,6 +77,47 @@ function base(source: ObjectSource, queue: ScreenQueue): EnqueueSourceOptions {
 }
 
 describe('enqueueSource', () => {
+  it('counts and logs every entry the source does not list, by reason and URI hash, never by name (audit finding 2)', async () => {
+    const folder = join(dir, 'with-links');
+    const outside = join(dir, 'outside DOE^JOHN.dcm');
+    await mkdir(folder);
+    await writeFile(join(folder, 'DOE^JANE_MRN-998877.dcm'), new Uint8Array(12));
+    await writeFile(outside, new Uint8Array(12));
+    await symlink(outside, join(folder, 'link-out DOE^JOHN.dcm'));
+    await symlink('.', join(folder, 'loop'));
+    await symlink('DOE^JANE_MRN-998877.dcm', join(folder, 'link-in.dcm'));
+    const { queue } = setup();
+    const lines: { level: string; msg: string; data: Record<string, unknown> }[] = [];
+    const progress: number[] = [];
+    const result = await enqueueSource({
+      ...base(open(pathToFileURL(folder).href), queue),
+      log: (level, msg, data = {}) => lines.push({ level, msg, data: { ...data } }),
+      onProgress: (p) => progress.push(p.sourceSkipped),
+    });
+    expect(result).toMatchObject({
+      listed: 1,
+      enqueued: 1,
+      skipped: 0,
+      sourceSkipped: 3,
+      sourceSkipReasons: { link_outside_root: 1, symlink_loop: 1, link_inside_root: 1 },
+      complete: true,
+    });
+    expect(progress.at(-1)).toBe(3);
+    const uriOf = (name: string): string => pathToFileURL(join(folder, name)).href;
+    expect(lines).toEqual(
+      [
+        ['link-in.dcm', 'link_inside_root'],
+        ['link-out DOE^JOHN.dcm', 'link_outside_root'],
+        ['loop', 'symlink_loop'],
+      ].map(([name, reason]) => ({
+        level: 'warn',
+        msg: 'source entry skipped',
+        data: { source: 'file', reason, uriHash: uriHash(uriOf(name!)) },
+      })),
+    );
+    expect(JSON.stringify(lines)).not.toMatch(/DOE|JANE|JOHN|MRN|with-links|\.dcm/);
+  });
+
   it('enqueues a folder once, dedupes a re-run, re-screens for a new model version, counts metrics', async () => {
     const { queue, cursors } = setup();
     const source = open(folderUri);

@@ -3,9 +3,16 @@
  * `cxr-screen`, in chunks, with backpressure and a resumable cursor. The business logic of the
  * ingest service; the queue, store, cursor store and metrics come in as ports.
  */
+import { silentLogger, type Logger } from '@cxr/config/log';
 import type { CxrMetrics } from '@cxr/metrics';
 import { ENQUEUE_CHUNK, ENQUEUE_CHUNKS_IN_FLIGHT, type ScreenJobPayload, type ScreenQueue } from '@cxr/queue';
-import type { ObjectEntry, ObjectSource } from '@cxr/storage';
+import {
+  uriHash,
+  type ObjectEntry,
+  type ObjectSource,
+  type SkippedEntry,
+  type SourceSkipReason,
+} from '@cxr/storage';
 import type { Outcome, ResultStore } from '@cxr/store';
 import type { CursorStore } from './cursor-store.js';
 import type { IngestProgress } from './progress.js';
@@ -53,14 +60,28 @@ export interface EnqueueSourceOptions {
   readonly pollMs?: number;
   /** Milliseconds clock for `enqueuedAt`; default `Date.now`. */
   readonly now?: () => number;
+  /** Gets one `source entry skipped` line per entry the source passes over (URI hash, never the URI). */
+  readonly log?: Logger;
 }
+
+/** Entries the source passed over, per reason (symlink loops, links leaving the root, ...). */
+export type SourceSkipCounts = Readonly<Partial<Record<SourceSkipReason, number>>>;
 
 export interface IngestResult {
   readonly listed: number;
+  /** Jobs created, re-enqueued ones included. */
   readonly enqueued: number;
+  /**
+   * Of `enqueued`: objects whose job the queue remembered as finished but that have no final row
+   * in the store (a result lost on its way, e.g. through a long store outage): screened again.
+   */
+  readonly requeued: number;
   readonly duplicates: number;
   /** Objects skipped because the store already held a final result. */
   readonly skipped: number;
+  /** Entries of the source that were not listed at all, each logged with its reason. */
+  readonly sourceSkipped: number;
+  readonly sourceSkipReasons: SourceSkipCounts;
   /** Cursor after the last enqueued chunk (undefined if nothing was enqueued by this call). */
   readonly cursor: string | undefined;
   /** False when the signal stopped the ingest before the listing ended. */
@@ -84,21 +105,44 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
   const aborted = (): boolean => signal?.aborted === true;
   let listed = 0;
   let enqueued = 0;
+  let requeued = 0;
   let duplicates = 0;
   let skipped = 0;
+  let sourceSkipped = 0;
+  const sourceSkipReasons: Partial<Record<SourceSkipReason, number>> = {};
   let cursor = startCursor;
-  const progress = (paused: boolean): IngestProgress => ({ listed, enqueued, duplicates, skipped, paused });
-  const result = (complete: boolean): IngestResult => ({
+  const progress = (paused: boolean): IngestProgress => ({
     listed,
     enqueued,
     duplicates,
     skipped,
+    sourceSkipped,
+    paused,
+  });
+  const result = (complete: boolean): IngestResult => ({
+    listed,
+    enqueued,
+    requeued,
+    duplicates,
+    skipped,
+    sourceSkipped,
+    sourceSkipReasons: { ...sourceSkipReasons },
     cursor,
     complete,
   });
+  const log = options.log ?? silentLogger;
+  const onSkip = ({ reason, uri }: SkippedEntry): void => {
+    sourceSkipped += 1;
+    sourceSkipReasons[reason] = (sourceSkipReasons[reason] ?? 0) + 1;
+    // The hash only: a file name may be a patient's name.
+    log('warn', 'source entry skipped', { source: kind, reason, uriHash: uriHash(uri) });
+  };
 
+  // With the store consulted, every object enqueued has no final row: whatever the queue
+  // remembers (a finished job whose result never reached the store), it must be screened again.
+  const requeueFinished = options.store !== undefined && options.force !== true;
   const finalKeys = async (chunk: readonly ObjectEntry[]): Promise<Set<string>> => {
-    if (options.store === undefined || options.force === true) return new Set();
+    if (!requeueFinished) return new Set();
     const existing = await options.store.existingKeys(
       chunk.map(({ uri }) => ({ uri, modelId, modelVersion })),
     );
@@ -120,7 +164,7 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
 
   const enqueueChunk = async (
     chunk: readonly ObjectEntry[],
-  ): Promise<{ added: number; repeated: number }> => {
+  ): Promise<{ added: number; requeued: number; repeated: number }> => {
     const done = await finalKeys(chunk);
     const enqueuedAt = now();
     const payloads: ScreenJobPayload[] = [];
@@ -136,14 +180,19 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
         modelId,
         modelVersion,
         enqueuedAt,
+        ...(options.force === true ? { force: true as const } : {}),
       });
     }
-    if (payloads.length === 0) return { added: 0, repeated: 0 };
-    const { added, duplicates: repeated } = await queue.enqueueBulk(
+    if (payloads.length === 0) return { added: 0, requeued: 0, repeated: 0 };
+    const enqueuedChunk = await queue.enqueueBulk(
       payloads,
-      options.force === true ? { forceNonce: runId } : {},
+      options.force === true ? { forceNonce: runId } : { requeueFinished },
     );
-    return { added, repeated };
+    return {
+      added: enqueuedChunk.added,
+      requeued: enqueuedChunk.requeued,
+      repeated: enqueuedChunk.duplicates,
+    };
   };
 
   // Chunks are enqueued up to CHUNKS_IN_FLIGHT at a time (listing and hashing the next chunk
@@ -156,10 +205,11 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
     if (last === undefined) return;
     const previous = tail;
     const committed = (async (): Promise<void> => {
-      const { added, repeated } = await enqueueChunk(chunk);
+      const { added, requeued: again, repeated } = await enqueueChunk(chunk);
       await previous;
       const alreadyDone = chunk.length - added - repeated;
       enqueued += added;
+      requeued += again;
       duplicates += repeated;
       skipped += alreadyDone;
       if (added > 0) options.metrics?.countEnqueued(kind, added);
@@ -184,7 +234,10 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
     let chunk: ObjectEntry[] = [];
     // for-await pulls the next entry only after the loop body: while the window is full (or the
     // queue is above high water) the listing is paused, with one page at most buffered.
-    for await (const entry of source.list(startCursor !== undefined ? { cursor: startCursor } : {})) {
+    for await (const entry of source.list({
+      ...(startCursor !== undefined ? { cursor: startCursor } : {}),
+      onSkip,
+    })) {
       if (aborted()) break;
       listed += 1;
       chunk.push(entry);

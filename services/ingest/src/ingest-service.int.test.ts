@@ -66,7 +66,14 @@ describe('IngestService (Redis, file:// folder)', () => {
       }
     };
     await waitForPasses(1);
-    expect(passes[0]).toEqual({ pass: 1, enqueued: 3, duplicates: 0, skipped: 0, failedSources: 1 });
+    expect(passes[0]).toEqual({
+      pass: 1,
+      enqueued: 3,
+      duplicates: 0,
+      skipped: 0,
+      sourceSkipped: 0,
+      failedSources: 1,
+    });
     // The store is only read (objects already screened are skipped): one that does not exist yet
     // holds no result and is not created by the ingest.
     expect(existsSync(join(dir, 'results.sqlite'))).toBe(false);

@@ -32,6 +32,8 @@ export interface PassSummary {
   readonly enqueued: number;
   readonly duplicates: number;
   readonly skipped: number;
+  /** Entries the sources passed over without listing them (each logged with its reason). */
+  readonly sourceSkipped: number;
   /** Sources whose listing or enqueue failed in this pass. */
   readonly failedSources: number;
 }
@@ -86,6 +88,7 @@ export class IngestService {
     let enqueued = 0;
     let duplicates = 0;
     let skipped = 0;
+    let sourceSkipped = 0;
     let failedSources = 0;
     for (const sourceUri of o.sources) {
       if (signal.aborted) break;
@@ -99,11 +102,13 @@ export class IngestService {
           modelId: o.modelId,
           modelVersion: o.modelVersion,
           signal,
+          log: this.#log,
           ...(o.metrics !== undefined ? { metrics: o.metrics } : {}),
         });
         enqueued += result.enqueued;
         duplicates += result.duplicates;
         skipped += result.skipped;
+        sourceSkipped += result.sourceSkipped;
         this.#log('info', 'source listed', { pass, source, runId, ...countsOf(result) });
       } catch (error) {
         failedSources += 1;
@@ -114,7 +119,7 @@ export class IngestService {
         });
       }
     }
-    return { pass, enqueued, duplicates, skipped, failedSources };
+    return { pass, enqueued, duplicates, skipped, sourceSkipped, failedSources };
   }
 }
 
@@ -123,10 +128,11 @@ function countsOf(result: {
   enqueued: number;
   duplicates: number;
   skipped: number;
+  sourceSkipped: number;
   complete: boolean;
 }) {
-  const { listed, enqueued, duplicates, skipped, complete } = result;
-  return { listed, enqueued, duplicates, skipped, complete };
+  const { listed, enqueued, duplicates, skipped, sourceSkipped, complete } = result;
+  return { listed, enqueued, duplicates, skipped, sourceSkipped, complete };
 }
 
 /** Resolves after `ms`, or at once when the signal aborts. */

@@ -2,12 +2,14 @@
  * Composition root of the ingest service (long-running): `node --import tsx
  * services/ingest/src/main.ts` or the container entry point. Lists CXR_INGEST_SOURCES every
  * CXR_INGEST_INTERVAL_SECONDS for the model bundle in CXR_MODEL_DIR (its manifest gives the model
- * id and version of the jobs) and serves /metrics, /healthz and /readyz on CXR_HTTP_PORT.
- * SIGTERM / SIGINT stop after the chunk in flight (its cursor is saved) and close the server.
+ * id and version of the jobs) and serves /metrics, /healthz and /readyz on
+ * CXR_HTTP_HOST:CXR_HTTP_PORT. SIGTERM / SIGINT stop after the chunk in flight (its cursor is
+ * saved) and close the server. A failed start (port in use, Redis URL unusable) is one log line,
+ * the connections opened so far closed, and exit code 1.
  */
 import { loadConfig } from '@cxr/config';
 import { errorSummary, jsonLineLogger, stopOnSignals } from '@cxr/config/log';
-import { buildOpsServer, listeningPort } from '@cxr/http';
+import { buildOpsServer, listeningPort, type OpsServer } from '@cxr/http';
 import { createMetrics } from '@cxr/metrics';
 import { readManifest } from '@cxr/model/manifest';
 import { ScreenQueue, redisConnectionFromUrl, reportRedisConnectionErrors } from '@cxr/queue';
@@ -17,6 +19,8 @@ const config = loadConfig();
 const log = jsonLineLogger('ingest', config.logLevel, undefined, { logUris: config.logUris });
 reportRedisConnectionErrors(log);
 
+let probeQueue: ScreenQueue | undefined;
+let http: OpsServer | undefined;
 try {
   if (config.modelDir === undefined)
     throw new Error('CXR_MODEL_DIR is not set: the jobs need a model id and version');
@@ -24,7 +28,7 @@ try {
   const metrics = createMetrics({ collectDefault: true });
   const prefix = config.queue.prefix;
   // Readiness only: Redis answers on the queue the ingest writes to.
-  const probeQueue = new ScreenQueue({
+  probeQueue = new ScreenQueue({
     connection: redisConnectionFromUrl(config.queue.redisUrl),
     ...(prefix !== undefined ? { prefix } : {}),
   });
@@ -41,9 +45,16 @@ try {
   service.onPass((summary) => {
     log('info', 'ingest pass done', { ...summary });
   });
-  const http = buildOpsServer({ metrics, readiness: [{ name: 'redis', check: () => probeQueue.counts() }] });
-  await http.listen({ port: config.httpPort, host: '0.0.0.0' });
+  const probe = probeQueue;
+  http = buildOpsServer({
+    metrics,
+    readiness: [{ name: 'redis', check: () => probe.counts() }],
+    timeouts: config.http,
+  });
+  await http.listen({ port: config.httpPort, host: config.http.host });
+  const server = http;
   log('info', 'ingest service started', {
+    host: config.http.host,
     port: listeningPort(http, config.httpPort),
     sources: config.ingest.sources.length,
     intervalSeconds: config.ingest.intervalSeconds,
@@ -53,10 +64,17 @@ try {
   service.start();
   stopOnSignals(async () => {
     await service.stop();
-    await http.close();
-    await probeQueue.close();
+    await server.close();
+    await probe.close();
   }, log);
 } catch (error) {
-  log('error', 'ingest service failed to start', errorSummary(error));
+  log('error', 'ingest service failed to start', {
+    ...errorSummary(error),
+    host: config.http.host,
+    port: config.httpPort,
+  });
   process.exitCode = 1;
+  // An open Redis connection would keep the process alive without its ops port.
+  await http?.close();
+  await probeQueue?.close();
 }

@@ -8,6 +8,7 @@ function fakeOutput(drawsProgress: boolean): ProgressOutput & { lines: string[];
     drawsProgress,
     lines: [] as string[],
     ended: 0,
+    writeLine: (line: string) => void out.lines.push(line),
     progress: (text: string) => void out.lines.push(text),
     endProgress: () => void (out.ended += 1),
   };
@@ -27,6 +28,7 @@ const at = (listed: number, paused = false): IngestProgress => ({
   enqueued: listed - 2,
   duplicates: 2,
   skipped: 0,
+  sourceSkipped: 0,
   paused,
 });
 
@@ -91,6 +93,21 @@ describe('ProgressReporter', () => {
       keysPerSecond: 500,
     });
     expect(log.entries[1]?.data).toMatchObject({ listed: 6_000, keysPerSecond: 500, elapsedSeconds: 12 });
+  });
+
+  it('shows entries the source did not list, on the terminal when there are some and always in the logs', () => {
+    const tty = fakeOutput(true);
+    const reporter = new ProgressReporter({ output: tty, log: fakeLog(), source: 'file' });
+    reporter.update({ ...at(10), sourceSkipped: 0 });
+    reporter.finish({ ...at(10), sourceSkipped: 3 });
+    expect(tty.lines[0]).not.toContain('not listed');
+    expect(tty.lines[1]).toContain('not listed 3');
+    const log = fakeLog();
+    new ProgressReporter({ output: fakeOutput(false), log, source: 'file' }).finish({
+      ...at(10),
+      sourceSkipped: 3,
+    });
+    expect(log.entries[0]?.data).toMatchObject({ sourceSkipped: 3 });
   });
 
   it('prints nothing after finish', () => {

@@ -17,6 +17,8 @@ export interface IngestProgress {
   readonly duplicates: number;
   /** Objects skipped because the store already holds a final result for them. */
   readonly skipped: number;
+  /** Entries the source passed over (links, loops, unreadable folders), each logged with its reason. */
+  readonly sourceSkipped: number;
   /** True while listing is paused because too many jobs wait (backpressure). */
   readonly paused: boolean;
 }
@@ -123,6 +125,7 @@ export class ProgressReporter {
       `new ${formatCount(progress.enqueued)}`,
       `dup ${formatCount(progress.duplicates)}`,
       `done ${formatCount(progress.skipped)}`,
+      ...(progress.sourceSkipped > 0 ? [`not listed ${formatCount(progress.sourceSkipped)}`] : []),
       `${formatCount(Math.round(this.#rate(progress, now)))} keys/s`,
     ];
     const rate = this.#rate(progress, now);
@@ -140,6 +143,7 @@ export class ProgressReporter {
       enqueued: progress.enqueued,
       duplicates: progress.duplicates,
       skipped: progress.skipped,
+      sourceSkipped: progress.sourceSkipped,
       paused: progress.paused,
       keysPerSecond: Math.round(this.#rate(progress, now)),
       elapsedSeconds: Math.round((now - this.#startedAt) / 100) / 10,

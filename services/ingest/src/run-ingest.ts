@@ -30,10 +30,11 @@ export interface RunIngestOptions {
   readonly metrics?: Pick<CxrMetrics, 'countEnqueued' | 'countDuplicates'>;
   /** Progress for people: a line on `output` when it draws one, else `ingest progress` lines on `log`. */
   readonly output?: ProgressOutput;
-  readonly log?: Logger;
   /** Gets the counters as the listing goes (`cxr screen` draws its own progress line from them). */
   readonly onProgress?: (progress: IngestProgress) => void;
   readonly signal?: AbortSignal;
+  /** Gets a line per source entry that is not listed (see `enqueueSource`), and the progress lines. */
+  readonly log?: Logger;
 }
 
 /** Runs one ingest of `sourceUri` onto `cxr-screen` and returns its counts. */
@@ -43,13 +44,14 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
   const queuePrefix = options.queuePrefix ?? config.queue.prefix;
   const prefix = queuePrefix !== undefined ? { prefix: queuePrefix } : {};
   const source = openObjectSource(options.sourceUri, { env: config.s3Env });
-  const { screenAttempts, screenBackoffMs } = config.queue;
+  const { screenAttempts, screenBackoffMs, screenRetrySeconds } = config.queue;
   const queue = new ScreenQueue({
     connection,
     ...prefix,
     retry: {
       ...(screenAttempts !== undefined ? { attempts: screenAttempts } : {}),
       ...(screenBackoffMs !== undefined ? { backoffDelayMs: screenBackoffMs } : {}),
+      ...(screenRetrySeconds !== undefined ? { budgetSeconds: screenRetrySeconds } : {}),
     },
   });
   const cursorStore = new RedisCursorStore(connection, prefix);
@@ -77,6 +79,7 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
       ...(store !== undefined ? { store } : {}),
       ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.log !== undefined ? { log: options.log } : {}),
       ...(reporter !== undefined || onProgress !== undefined
         ? {
             onProgress: (p: IngestProgress) => {

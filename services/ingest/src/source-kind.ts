@@ -6,11 +6,16 @@ export type SourceKind = 's3' | 'file' | 'manifest' | 'other';
 
 const MANIFEST_SUFFIX = /\.(csv|jsonl|ndjson)$/i;
 
-/** The kind of a source URI as `openObjectSource` would open it. */
+/** A URI scheme such as `s3:` or `dicomweb+https:` followed by `//`. */
+const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** The kind of a source URI (or local path) as `openObjectSource` would open it. */
 export function sourceKindOf(uri: string): SourceKind {
   if (uri.startsWith('s3://')) return 's3';
   if (uri.startsWith('manifest:')) return 'manifest';
   if (MANIFEST_SUFFIX.test(uri)) return 'manifest';
   if (uri.startsWith('file://')) return 'file';
+  // A plain path not ending in a manifest suffix is a folder.
+  if (!SCHEME.test(uri)) return 'file';
   return 'other';
 }

@@ -1,26 +1,22 @@
 /**
- * Wiring of the results service from a loaded configuration: store, consumer, queue gauges and
- * HTTP. main.ts adds only the process concerns (environment, signals, exit code), so the whole
+ * Wiring of the results service from a loaded configuration: store, consumer, queue gauges, the
+ * upload area of /v1/predict (and its sweep) and HTTP. main.ts adds only the process concerns (environment, signals, exit code), so the whole
  * service can be started and stopped in-process by `cxr screen` and by tests.
  */
 import type { AppConfig } from '@cxr/config';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { readManifest, type ModelManifest } from '@cxr/model/manifest';
-import {
-  openDashboardQueues,
-  PredictClient,
-  ScreenQueue,
-  UploadStore,
-  redisConnectionFromUrl,
-  uploadTtlSeconds,
-} from '@cxr/queue';
+import { openDashboardQueues, PredictClient, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
+import { openUploadArea } from '@cxr/storage';
 import { openStore, type ResultStore } from '@cxr/store';
+import { apiAuthOnStart } from './auth.js';
 import { DriftMonitor } from './drift-monitor.js';
 import { buildHttpServer } from './http-server.js';
 import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
 import { QueueGaugeUpdater } from './queue-gauges.js';
 import { ResultsService } from './results-service.js';
 import type { PredictBackend, PredictModel } from './predict-route.js';
+import { UploadSweeper, uploadMaxAgeMs } from './upload-sweep.js';
 
 /** HTTP port when none is given (main.ts passes CXR_HTTP_PORT from @cxr/config). */
 export const DEFAULT_HTTP_PORT = 8080;
@@ -30,7 +26,7 @@ export interface ResultsAppOptions {
   readonly config: AppConfig;
   /** HTTP port (0 = any free port); default DEFAULT_HTTP_PORT. */
   readonly port?: number;
-  /** Listen address; default all interfaces (a pod's probes and scrapes come from outside). */
+  /** Listen address; default `config.http.host` (CXR_HTTP_HOST). */
   readonly host?: string;
   /** BullMQ key prefix (tests); default `config.queue.prefix` (CXR_QUEUE_PREFIX), else BullMQ's. */
   readonly queuePrefix?: string;
@@ -48,6 +44,8 @@ export interface ResultsAppOptions {
   readonly modelDir?: string;
   /** Drift gauge refresh period without new results (tests); default DEFAULT_DRIFT_PUBLISH_INTERVAL_MS. */
   readonly driftPublishIntervalMs?: number;
+  /** Time between sweeps of abandoned uploads (tests); default DEFAULT_UPLOAD_SWEEP_INTERVAL_MS. */
+  readonly uploadSweepIntervalMs?: number;
   readonly log?: Logger;
 }
 
@@ -57,14 +55,29 @@ export interface ResultsApp {
   readonly port: number;
   readonly metrics: CxrMetrics;
   readonly store: ResultStore;
+  /** True while the store refuses writes and result consumption is paused (see ResultsService). */
+  readonly storeDown: boolean;
   /** Stops consuming, flushes the pending batch, then closes the server, Redis and the store. */
   stop(): Promise<void>;
 }
 
-/** Opens the store, starts the consumer, the queue gauges and the HTTP server. */
+/**
+ * Opens the store, starts the consumer, the queue gauges and the HTTP server. Refuses to start
+ * (UnauthenticatedBindError, before opening anything) without an API token on a non-loopback
+ * address unless CXR_ALLOW_NO_AUTH=1; warns without one on loopback.
+ */
 export async function startResultsApp(options: ResultsAppOptions): Promise<ResultsApp> {
   const log = options.log ?? silentLogger;
   const { config } = options;
+  const host = options.host ?? config.http.host;
+  const auth = apiAuthOnStart({ token: config.api.token, host, allowNoAuth: config.api.allowNoAuth });
+  if (auth === 'none') {
+    log('warn', 'no API token: /v1/predict accepts unauthenticated requests', {
+      host,
+      allowNoAuth: config.api.allowNoAuth,
+    });
+  }
+  const uploads = openUploadArea(config.api.uploadUrl, { env: config.s3Env });
   const prefix = options.queuePrefix ?? config.queue.prefix;
   const location = {
     connection: redisConnectionFromUrl(config.queue.redisUrl),
@@ -103,9 +116,11 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     log,
     ...(options.queueGaugeIntervalMs !== undefined ? { intervalMs: options.queueGaugeIntervalMs } : {}),
   });
-  const uploads = new UploadStore({
-    ...location,
-    ttlSeconds: uploadTtlSeconds(config.api.predictTimeoutMs),
+  const sweeper = new UploadSweeper({
+    uploads,
+    maxAgeMs: uploadMaxAgeMs(config.api.predictTimeoutMs),
+    ...(options.uploadSweepIntervalMs !== undefined ? { intervalMs: options.uploadSweepIntervalMs } : {}),
+    log,
   });
   const predictClient = new PredictClient(location);
   const backend: PredictBackend = {
@@ -115,6 +130,7 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
       try {
         await uploads.delete(uri);
       } catch (error) {
+        // The sweep deletes it later; the URI is a random name, no patient data.
         log('warn', 'upload delete failed', { uri, ...errorSummary(error) });
       }
     },
@@ -125,6 +141,7 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     log('info', 'queue dashboard off: set CXR_API_TOKEN to serve /admin/queues', {});
   const http = buildHttpServer({
     metrics,
+    timeouts: config.http,
     ...(dashboard !== undefined && config.api.token !== undefined
       ? { queueDashboard: { queues: dashboard.queues, token: config.api.token } }
       : {}),
@@ -152,6 +169,7 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
       ['http', () => http.close()],
       ['predict-client', () => predictClient.close()],
       ['queue-dashboard', async () => dashboard?.close()],
+      ['upload-sweeper', () => sweeper.stop()],
       ['uploads', () => uploads.close()],
       ['screen-queue', () => screenQueue.close()],
       ['store', () => store.close()],
@@ -183,9 +201,12 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
       }
       drift.start();
     }
+    // A folder that cannot be written fails the start, not every upload.
+    await uploads.prepare();
+    sweeper.start();
     service.start();
     gauges.start();
-    await http.listen({ port: options.port ?? DEFAULT_HTTP_PORT, host: options.host ?? '0.0.0.0' });
+    await http.listen({ port: options.port ?? DEFAULT_HTTP_PORT, host });
   } catch (error) {
     await closeAll().catch(() => undefined);
     throw error;
@@ -193,13 +214,16 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
   const address = http.server.address();
   const port =
     typeof address === 'object' && address !== null ? address.port : (options.port ?? DEFAULT_HTTP_PORT);
-  log('info', 'results http listening', { port });
+  log('info', 'results http listening', { host, port });
 
   let stopping: Promise<void> | undefined;
   return {
     port,
     metrics,
     store,
+    get storeDown() {
+      return service.storeDown;
+    },
     stop: () => (stopping ??= closeAll()),
   };
 }

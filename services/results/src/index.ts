@@ -19,6 +19,7 @@ export {
   type QueueGaugeUpdaterOptions,
 } from './queue-gauges.js';
 export { startResultsApp, DEFAULT_HTTP_PORT, type ResultsApp, type ResultsAppOptions } from './app.js';
+export { apiAuthOnStart, UnauthenticatedBindError, type ApiAuthMode } from './auth.js';
 export {
   registerPredictRoute,
   PREDICT_PATH,

@@ -1,15 +1,17 @@
 /**
  * `POST /v1/predict`: the seed's synchronous endpoint. One DICOM upload (multipart/form-data with
  * a file part, or a raw `application/dicom` body) is checked for being a decodable DICOM, parked
- * in Redis (job payloads carry URIs, never bytes), screened as a `cxr-screen` job at the head of
- * the queue so it shares the worker's batches, and answered with the same body `cxr predict
- * --json` prints. Its result also reaches the store through the normal results path (runId
- * `predict`), which is the audit trail of the endpoint.
+ * in the upload area (CXR_UPLOAD_URL: job payloads carry URIs, never bytes, and Redis never holds
+ * the file), screened as a `cxr-screen` job at the head of the queue so it shares the worker's
+ * batches, and answered with the same body `cxr predict --json` prints. The upload is deleted as
+ * soon as the job has ended, whatever the outcome. Its result also reaches the store through the
+ * normal results path (runId `predict`), which is the audit trail of the endpoint.
  *
  * Status codes: 200 result; 400 no file part / empty body / malformed multipart; 401 missing or
  * wrong bearer token (only when a token is configured); 413 upload over the limit; 415 neither
- * multipart/form-data nor application/dicom; 422 not DICOM or rejected by the decoder (body names
- * the reject reason code); 502 the worker failed; 503 no model configured; 504 no result in time.
+ * multipart/form-data nor application/dicom; 422 not DICOM, rejected by the decoder, or not for
+ * the model (`not_applicable`: the worker checks the manifest's `accept` rules) (body names the
+ * reject reason code); 502 the worker failed; 503 no model configured; 504 no result in time.
  * Bodies and logs never hold patient data, the uploaded file's name or an adapter's error text.
  */
 import { performance } from 'node:perf_hooks';
@@ -27,12 +29,12 @@ export const PREDICT_RUN_ID = 'predict';
 /** Room for multipart boundaries and part headers on top of the file size limit. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 
-/** Port: where uploads go and how a job is awaited (UploadStore + PredictClient in production). */
+/** Port: where uploads go and how a job is awaited (an UploadArea + PredictClient in production). */
 export interface PredictBackend {
   /** Parks the bytes and returns their URI. */
   store(bytes: Uint8Array): Promise<string>;
   predict(payload: ScreenJobPayload, timeoutMs: number): Promise<PredictOutcome>;
-  /** Deletes an upload nobody will read (after a timeout); never throws. */
+  /** Deletes an upload nobody will read again (its job ended or was withdrawn); never throws. */
   discard(uri: string): Promise<void>;
 }
 
@@ -69,6 +71,23 @@ function mediaKindOf(contentType: string | undefined): MediaKind | undefined {
   if (type === 'multipart/form-data') return 'multipart';
   if (type === 'application/dicom') return 'dicom';
   return undefined;
+}
+
+/**
+ * The bytes of the first file part, undefined when there is none, or 'malformed' when the body is
+ * not multipart as declared: no or a wrong boundary, a truncated part, a body that ends without
+ * its closing delimiter. The parser (busboy) throws plain errors without a status for those,
+ * which the route answered with 500; the plugin's own errors carry one (413 for the size limits)
+ * and go on to the error handler. The part's file name is never read: it may carry a patient's name.
+ */
+async function readFilePart(request: FastifyRequest): Promise<Uint8Array | 'malformed' | undefined> {
+  try {
+    const part = await request.file();
+    return part === undefined ? undefined : await part.toBuffer();
+  } catch (error) {
+    if (typeof (error as { statusCode?: unknown }).statusCode === 'number') throw error;
+    return 'malformed';
+  }
 }
 
 /** Timings of one request, from its first byte. */
@@ -166,10 +185,10 @@ export function registerPredictRoute(app: FastifyInstance, options: PredictRoute
 
         let bytes: Uint8Array | undefined;
         if (mediaKindOf(request.headers['content-type']) === 'multipart') {
-          const part = await request.file();
-          if (part === undefined) return fail(reply, 400, 'no_file', 'multipart body has no file part');
-          // The part's file name is never read: it may carry a patient's name.
-          bytes = await part.toBuffer();
+          const upload = await readFilePart(request);
+          if (upload === 'malformed') return fail(reply, 400, 'bad_request', 'malformed multipart body');
+          if (upload === undefined) return fail(reply, 400, 'no_file', 'multipart body has no file part');
+          bytes = upload;
         } else if (request.body instanceof Uint8Array) {
           bytes = request.body;
         }
@@ -187,17 +206,25 @@ export function registerPredictRoute(app: FastifyInstance, options: PredictRoute
         const validated = performance.now();
 
         const uri = await backend.store(bytes);
-        const outcome = await backend.predict(
-          {
-            uri,
-            size: bytes.byteLength,
-            runId: PREDICT_RUN_ID,
-            modelId: model.id,
-            modelVersion: model.version,
-            enqueuedAt: Date.now(),
-          },
-          timeoutMs,
-        );
+        let outcome: PredictOutcome;
+        try {
+          outcome = await backend.predict(
+            {
+              uri,
+              size: bytes.byteLength,
+              runId: PREDICT_RUN_ID,
+              modelId: model.id,
+              modelVersion: model.version,
+              enqueuedAt: Date.now(),
+            },
+            timeoutMs,
+          );
+        } finally {
+          // Predict jobs get one attempt, so nothing reads the upload once predict() returned:
+          // done, failed, or withdrawn after the timeout (a job already running then fails its
+          // fetch and is stored as failed). If enqueueing threw, nobody ever will.
+          await backend.discard(uri);
+        }
         void reply.header('cxr-job-id', outcome.jobId);
         switch (outcome.kind) {
           case 'ok': {
@@ -228,7 +255,6 @@ export function registerPredictRoute(app: FastifyInstance, options: PredictRoute
           case 'failed':
             return fail(reply, 502, 'screen_failed', 'internal_error');
           case 'timeout':
-            await backend.discard(uri);
             return fail(reply, 504, 'timeout', `no result within ${timeoutMs} ms`);
         }
       },

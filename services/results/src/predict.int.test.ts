@@ -3,22 +3,18 @@
  * the results app on a free port. Valid uploads (multipart and application/dicom) are screened
  * and answered in the `cxr predict` shape; bad input is refused with the right status and reason;
  * the token, the size limit and a missing model are enforced; a predict job overtakes an archive
- * backlog; uploads do not stay in Redis; no patient identifier appears in bodies or logs.
+ * backlog; uploads live in the upload area only while their job runs, and abandoned ones are
+ * swept; no patient identifier appears in bodies or logs.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, type AppConfig } from '@cxr/config';
+import { publicDicomPath } from '@cxr/dicom/testing';
 import { initSeedModel, type ModelManifest } from '@cxr/model';
-import {
-  ResultQueue,
-  ScreenQueue,
-  UploadNotFoundError,
-  UploadStore,
-  redisConnectionFromUrl,
-} from '@cxr/queue';
+import { ResultQueue, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { createObjectFetcher, type ObjectFetcher } from '@cxr/storage';
 import {
   CANARY_PATIENT_ID,
@@ -106,7 +102,8 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
   let modelDir: string;
   let worker: WorkerService | undefined;
   let app: ResultsApp | undefined;
-  let uploads: UploadStore;
+  /** The upload area (CXR_UPLOAD_URL) of every app of this file. */
+  let uploadDir: string;
   let good: DecodeFixture;
   let small: DecodeFixture;
   let rejects: Map<string, RejectFixture>;
@@ -116,9 +113,15 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
       CXR_REDIS_URL: REDIS_URL,
       CXR_STORE_URL: 'sqlite::memory:',
       CXR_PREDICT_TIMEOUT_MS: '30000',
+      CXR_UPLOAD_URL: pathToFileURL(uploadDir).href,
       ...env,
     });
-  const startApp = (config: AppConfig, name: string, queuePrefix = prefix): Promise<ResultsApp> =>
+  const startApp = (
+    config: AppConfig,
+    name: string,
+    queuePrefix = prefix,
+    uploadSweepIntervalMs?: number,
+  ): Promise<ResultsApp> =>
     startResultsApp({
       config,
       port: 0,
@@ -126,11 +129,14 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
       queuePrefix,
       maxDelayMs: 20,
       queueGaugeIntervalMs: 60_000,
+      ...(uploadSweepIntervalMs !== undefined ? { uploadSweepIntervalMs } : {}),
       log: captureLog(name),
     });
+  const uploadsLeft = async (): Promise<string[]> => readdir(uploadDir);
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cxr-predict-'));
+    uploadDir = join(dir, 'uploads');
     const set = loadFixtureManifest(inject('fixtureManifestPath'));
     const byName = new Map(set.fixtures.map((f) => [f.name, f]));
     good = byName.get('explicit-le') as DecodeFixture;
@@ -153,6 +159,8 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
     const files = createObjectFetcher({ env: {} });
     const slowArchive: ObjectFetcher = {
       async fetch(uri) {
+        // Uploads are file:// objects too; only the archive is slowed down and counted.
+        if (uri.startsWith(pathToFileURL(uploadDir).href)) return files.fetch(uri);
         await new Promise((resolve) => setTimeout(resolve, ARCHIVE_FETCH_DELAY_MS));
         const bytes = await files.fetch(uri);
         events.push('archive');
@@ -180,13 +188,11 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
       appConfig({ CXR_MODEL_DIR: modelDir, CXR_PREDICT_MAX_BYTES: String(2 * 1024 * 1024) }),
       'results',
     );
-    uploads = new UploadStore({ connection, prefix, ttlSeconds: 60 });
   }, 120_000);
 
   afterAll(async () => {
     await app?.stop();
     await worker?.stop();
-    await uploads.close();
     const screen = new ScreenQueue({ connection, prefix });
     await screen.obliterate({ force: true });
     await screen.close();
@@ -277,6 +283,16 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
     expect(answer.headers.get('cxr-job-id')).toMatch(/^scr_/);
   });
 
+  it('answers 422 not_applicable for a CT, rejected by the worker before it is decoded (audit finding 5)', async () => {
+    const answer = await post(app!.port, {
+      body: await readFile(publicDicomPath('fo_D_CLUNIE_CT1_RLE_FRAGS.dcm')),
+      contentType: 'application/dicom',
+    });
+    expect(answer.status).toBe(422);
+    expect(answer.body).toEqual({ error: 'rejected', reason: 'not_applicable' });
+    expect(answer.headers.get('cxr-job-id')).toMatch(/^scr_/);
+  });
+
   it('answers 415 for a content type that is neither multipart nor application/dicom', async () => {
     const answer = await post(app!.port, { body: await readFile(good.path), contentType: 'image/png' });
     expect(answer.status).toBe(415);
@@ -297,19 +313,19 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
   });
 
   it('deletes uploads once their job is over, and stores predict results under runId `predict`', async () => {
-    // Four uploads reached the worker so far (3 valid, 1 corrupt): none is left in Redis.
-    expect(await uploads.count()).toBe(0);
+    // Five uploads reached the worker so far (3 valid, 1 corrupt, 1 CT): none is left in the upload area.
+    expect(await uploadsLeft()).toEqual([]);
     await waitFor(
       async () => {
         const counts = await app!.store.countByOutcome('predict');
-        return counts.ok >= 3 && counts.rejected >= 1;
+        return counts.ok >= 3 && counts.rejected >= 2;
       },
       15_000,
       'predict results in the store',
     );
     const counts = await app!.store.countByOutcome('predict');
     // Refused before queueing (not DICOM, truncated, 4xx) never reach the store.
-    expect(counts).toEqual({ ok: 3, rejected: 1, failed: 0 });
+    expect(counts).toEqual({ ok: 3, rejected: 2, failed: 0 });
   });
 
   it('overtakes a backlog of archive jobs waiting on the same queue', async () => {
@@ -326,7 +342,7 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
         enqueuedAt: Date.now(),
       }));
       events.length = 0;
-      expect(await screen.enqueueBulk(payloads)).toEqual({ added: BACKLOG, duplicates: 0 });
+      expect(await screen.enqueueBulk(payloads)).toEqual({ added: BACKLOG, requeued: 0, duplicates: 0 });
       const answer = await post(app!.port, {
         body: await readFile(good.path),
         contentType: 'application/dicom',
@@ -402,16 +418,29 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
     }
   });
 
-  it('keeps uploads under a TTL and fails reads of a missing one as not found', async () => {
-    const bytes = new Uint8Array([1, 2, 3, 4]);
-    const uri = await uploads.put(bytes);
-    expect(uri).toMatch(/^cxr-upload:[0-9a-f-]{36}$/);
-    expect(await uploads.ttl(uri)).toBeGreaterThan(0);
-    expect(await uploads.ttl(uri)).toBeLessThanOrEqual(60);
-    expect(new Uint8Array(await uploads.get(uri))).toEqual(bytes);
-    expect(await uploads.delete(uri)).toBe(true);
-    await expect(uploads.get(uri)).rejects.toBeInstanceOf(UploadNotFoundError);
-    await expect(uploads.get('cxr-upload:../../etc')).rejects.toBeInstanceOf(UploadNotFoundError);
+  it('sweeps uploads abandoned for longer than the timeout plus a minute, and nothing else', async () => {
+    // What a results process killed between storing an upload and deleting it leaves behind.
+    await mkdir(uploadDir, { recursive: true });
+    const abandoned = `${randomUUID()}.dcm`;
+    const recent = `${randomUUID()}.dcm`;
+    for (const name of [abandoned, recent, 'not-an-upload.dcm']) {
+      await writeFile(join(uploadDir, name), 'x');
+    }
+    // CXR_PREDICT_TIMEOUT_MS is 30 s: 91 s old is abandoned, 60 s old may still be read.
+    const at = (secondsAgo: number): Date => new Date(Date.now() - secondsAgo * 1000);
+    await utimes(join(uploadDir, abandoned), at(91), at(91));
+    await utimes(join(uploadDir, recent), at(60), at(60));
+    await utimes(join(uploadDir, 'not-an-upload.dcm'), at(3600), at(3600));
+    const sweeping = await startApp(appConfig({}), 'results-sweeping', `${prefix}-sweep`, 100);
+    try {
+      await waitFor(async () => !(await uploadsLeft()).includes(abandoned), 5000, 'the sweep');
+      expect((await uploadsLeft()).sort()).toEqual([recent, 'not-an-upload.dcm'].sort());
+      expect(logLines.some((line) => line.includes('abandoned uploads deleted'))).toBe(true);
+    } finally {
+      await sweeping.stop();
+      await rm(join(uploadDir, recent));
+      await rm(join(uploadDir, 'not-an-upload.dcm'));
+    }
   });
 
   it('answers 504 when no worker answers in time, and withdraws the job and the upload', async () => {
@@ -423,7 +452,6 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
       idlePrefix,
     );
     const idleQueue = new ScreenQueue({ connection, prefix: idlePrefix });
-    const idleUploads = new UploadStore({ connection, prefix: idlePrefix, ttlSeconds: 60 });
     try {
       const answer = await post(idle.port, {
         body: await readFile(good.path),
@@ -431,14 +459,13 @@ describe('POST /v1/predict (Redis, in-process worker, seeded ONNX model)', () =>
       });
       expect(answer.status).toBe(504);
       expect(answer.body).toEqual({ error: 'timeout', reason: 'no result within 500 ms' });
-      expect(await idleUploads.count()).toBe(0);
+      expect(await uploadsLeft()).toEqual([]);
       const counts = await idleQueue.counts();
       expect(counts.waiting + counts.prioritized + counts.active).toBe(0);
     } finally {
       await idle.stop();
       await idleQueue.obliterate({ force: true });
       await idleQueue.close();
-      await idleUploads.close();
     }
   });
 

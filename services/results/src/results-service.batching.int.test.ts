@@ -1,7 +1,8 @@
 /**
  * Batching and acknowledgement of ResultsService against real Redis and a SQLite temp file:
- * messages are stored in one upsert per batch, stop() flushes a partial batch, and a batch whose
- * upsert fails is not acknowledged, so BullMQ delivers it again.
+ * messages are stored in one upsert per batch, stop() flushes a partial batch, a batch whose
+ * upsert fails is not acknowledged but retried, and a store that stays down pauses consumption
+ * until it is back, with no message ever failed.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '@cxr/metrics';
 import { ResultQueue, redisConnectionFromUrl } from '@cxr/queue';
-import { openStore, type ResultRow, type ResultStore } from '@cxr/store';
+import { openStore, type ResultRow, type ResultStore, type UpsertOptions } from '@cxr/store';
 import { ResultsService } from './results-service.js';
 import { sampleMessages } from './testing/messages.js';
 
@@ -38,13 +39,13 @@ function instrumented(store: ResultStore): {
   const upserts: number[] = [];
   const failNext = { count: 0 };
   const wrapped: ResultStore = Object.create(store) as ResultStore;
-  wrapped.upsertResults = async (rows: readonly ResultRow[]) => {
+  wrapped.upsertResults = async (rows: readonly ResultRow[], options?: UpsertOptions) => {
     if (failNext.count > 0) {
       failNext.count -= 1;
       throw new Error('simulated store outage');
     }
     upserts.push(rows.length);
-    return store.upsertResults(rows);
+    return store.upsertResults(rows, options);
   };
   return { store: wrapped, upserts, failNext };
 }
@@ -112,7 +113,7 @@ describe('ResultsService batching', () => {
     service.start();
     cleanups.push(() => service.stop());
     await publisher.publish(sampleMessages(10));
-    // The first batch of 5 fails; BullMQ re-delivers it after resultJobOptions' backoff (5 s).
+    // The first batch of 5 fails; the service retries it in-process (STORE_RETRY_FIRST_MS later).
     await waitFor(
       '10 stored',
       async () =>
@@ -123,6 +124,47 @@ describe('ResultsService batching', () => {
     const text = await metrics.registry.metrics();
     // Metrics count stored items only: the failed upsert counted nothing.
     expect(text).toContain('cxr_items_total{outcome="ok"} 6');
+    expect(text).toContain('cxr_store_write_errors_total 1');
+    expect(text).toContain('cxr_store_up 1');
     expect(await store.countByOutcome(RUN_ID)).toEqual({ ok: 6, rejected: 2, failed: 2 });
+  }, 45_000);
+
+  it('a store that stays down pauses consumption, loses nothing and fails no message', async () => {
+    const { store, publisher, location } = await setup();
+    const spy = instrumented(store);
+    spy.failNext.count = Number.MAX_SAFE_INTEGER;
+    const metrics = createMetrics();
+    const service = new ResultsService({
+      queue: location,
+      store: spy.store,
+      metrics,
+      maxBatch: 5,
+      maxDelayMs: 20,
+      storeRetry: { firstMs: 20, maxMs: 100 },
+    });
+    service.start();
+    cleanups.push(() => service.stop());
+    await publisher.publish(sampleMessages(40));
+    await waitFor('the store seen down', () => service.storeDown);
+    // Dozens of failed attempts, far past any attempt count.
+    await waitFor('many failed writes', async () =>
+      /cxr_store_write_errors_total \d{2,}/.test(await metrics.registry.metrics()),
+    );
+    const during = await publisher.counts();
+    expect(during.failed).toBe(0);
+    // Paused: messages wait in Redis, at most one batch in flight and the next one forming.
+    expect(during.waiting).toBeGreaterThanOrEqual(40 - 2 * 2 * 5);
+    expect(await metrics.registry.metrics()).toContain('cxr_store_up 0');
+    expect(await store.countByOutcome(RUN_ID)).toEqual({ ok: 0, rejected: 0, failed: 0 });
+
+    spy.failNext.count = 0;
+    await waitFor('all 40 stored', async () => {
+      const c = await store.countByOutcome(RUN_ID);
+      return c.ok + c.rejected + c.failed === 40;
+    });
+    await waitFor('the queue drained', async () => (await publisher.pendingCount()) === 0);
+    expect(service.storeDown).toBe(false);
+    expect((await publisher.counts()).failed).toBe(0);
+    expect(await metrics.registry.metrics()).toContain('cxr_store_up 1');
   }, 45_000);
 });

@@ -3,6 +3,13 @@
  * upserts and updates the metrics. At-least-once: a message is acknowledged (its BullMQ job
  * completes) only after the upsert holding it committed, so a crash before that re-delivers it,
  * and the store's upsert keeps one row per object and model version.
+ *
+ * A result computed must reach the store. When an upsert fails (PostgreSQL down, SQLite on a full
+ * disk), the batch is retried in-process without limit, with a capped backoff, while consumption
+ * is paused (new messages wait in Redis, not in memory), `cxr_store_up` reads 0 and the
+ * CxrStoreDown alert fires; consumption resumes with the first successful write. Only a stop
+ * during an outage hands the batch back to BullMQ, whose result-job retries are unlimited too
+ * (resultJobOptions): no result message is ever moved to the failed set for a store error.
  */
 import {
   DynamicBatcher,
@@ -12,7 +19,8 @@ import {
   type ResultMessage,
 } from '@cxr/queue';
 import type { CxrMetrics } from '@cxr/metrics';
-import { InvalidResultRowError, type ResultRow, type ResultStore } from '@cxr/store';
+import { setTimeout } from 'node:timers/promises';
+import { InvalidResultRowError, type ResultRow, type ResultStore, type UpsertSummary } from '@cxr/store';
 import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
 import type { DriftMonitor } from './drift-monitor.js';
 import { recordStoredResult } from './record-metrics.js';
@@ -26,6 +34,13 @@ export const DEFAULT_STORE_BATCH = 100;
 /** How long the oldest message waits for its batch to fill: adds at most this to end-to-end latency. */
 export const DEFAULT_STORE_DELAY_MS = 200;
 
+/** First delay before retrying a failed store write; doubled per failure up to STORE_RETRY_MAX_MS. */
+export const STORE_RETRY_FIRST_MS = 500;
+/** Longest delay between two store write attempts during an outage: a recovered store is used within it. */
+export const STORE_RETRY_MAX_MS = 15_000;
+/** While the store stays down, one "store still unavailable" line per this period, not one per attempt. */
+const STORE_DOWN_LOG_MS = 60_000;
+
 /** Options of `ResultsService`. */
 export interface ResultsServiceOptions {
   /** Where `cxr-results` lives. */
@@ -36,6 +51,8 @@ export interface ResultsServiceOptions {
   readonly maxBatch?: number;
   /** Longest wait of a partial batch (default DEFAULT_STORE_DELAY_MS). */
   readonly maxDelayMs?: number;
+  /** Store write retry delays (tests shorten them); default STORE_RETRY_FIRST_MS / STORE_RETRY_MAX_MS. */
+  readonly storeRetry?: { readonly firstMs?: number; readonly maxMs?: number };
   /** Drift window of the served model, fed with every stored batch; absent = no drift gauges. */
   readonly drift?: DriftMonitor;
   readonly log?: Logger;
@@ -54,6 +71,10 @@ export class ResultsService {
   readonly #batcher: DynamicBatcher<PendingResult, null>;
   #consumer: ResultConsumer | undefined;
   #stopping: Promise<void> | undefined;
+  /** Aborted by stop(): ends a store retry wait so the batch goes back to BullMQ. */
+  readonly #stopSignal = new AbortController();
+  /** Set while the store refuses writes (consumption is paused). */
+  #storeDownSince: number | undefined;
 
   constructor(options: ResultsServiceOptions) {
     this.#options = options;
@@ -86,10 +107,16 @@ export class ResultsService {
     this.#consumer.onError((error) => {
       this.#log('warn', 'results queue error', errorSummary(error));
     });
+    this.#options.metrics.setStoreUp(true);
     this.#log('info', 'results service started', {
       dialect: this.#options.store.dialect,
       maxBatch: this.#maxBatch,
     });
+  }
+
+  /** True while the store refuses writes and consumption is paused. */
+  get storeDown(): boolean {
+    return this.#storeDownSince !== undefined;
   }
 
   /**
@@ -102,6 +129,8 @@ export class ResultsService {
   }
 
   async #stop(): Promise<void> {
+    // A batch retrying against a store that is down gives up now and goes back to BullMQ.
+    this.#stopSignal.abort();
     const consumer = this.#consumer;
     // BullMQ's close() stops fetching, then waits for active jobs; those wait on the batcher, so
     // flush it at the same time instead of letting the last partial batch sit out its delay.
@@ -128,14 +157,7 @@ export class ResultsService {
 
   async #storeBatch(items: readonly PendingResult[]): Promise<null[]> {
     const started = process.hrtime.bigint();
-    let summary;
-    try {
-      summary = await this.#options.store.upsertResults(items.map((item) => item.row));
-    } catch (error) {
-      // Every message of the batch fails and BullMQ retries it with backoff (resultJobOptions).
-      this.#log('error', 'result batch upsert failed', { size: items.length, ...errorSummary(error) });
-      throw error;
-    }
+    const summary = await this.#upsertUntilStored(items);
     const storeSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     const storedAt = Date.now();
     let unknownReasons = 0;
@@ -166,5 +188,80 @@ export class ResultsService {
     }
     this.#log('debug', 'result batch stored', { size: items.length, storeSeconds, ...summary });
     return items.map(() => null);
+  }
+
+  /**
+   * Upserts the batch, retrying a failing store until it accepts it (see the file comment).
+   * Throws only when stop() ends the wait, or for a row the store's schema refuses (a bug that
+   * no retry fixes: the batch then goes back to BullMQ, whose retries keep it visible).
+   */
+  async #upsertUntilStored(items: readonly PendingResult[]): Promise<UpsertSummary> {
+    const firstMs = this.#options.storeRetry?.firstMs ?? STORE_RETRY_FIRST_MS;
+    const maxMs = this.#options.storeRetry?.maxMs ?? STORE_RETRY_MAX_MS;
+    let lastLog = -Infinity;
+    for (let failures = 0; ; failures++) {
+      try {
+        const summary = await this.#upsert(items);
+        if (this.#storeDownSince !== undefined) await this.#storeRecovered();
+        return summary;
+      } catch (error) {
+        this.#options.metrics.countStoreWriteError();
+        if (error instanceof InvalidResultRowError || this.#stopSignal.signal.aborted) {
+          this.#log('error', 'result batch upsert failed', { size: items.length, ...errorSummary(error) });
+          throw error;
+        }
+        const now = Date.now();
+        if (this.#storeDownSince === undefined) {
+          this.#storeDownSince = now;
+          this.#options.metrics.setStoreUp(false);
+          this.#log('error', 'store unavailable: result consumption paused, retrying', {
+            size: items.length,
+            ...errorSummary(error),
+          });
+          lastLog = now;
+          await this.#consumer?.pause();
+        } else if (now - lastLog >= STORE_DOWN_LOG_MS) {
+          lastLog = now;
+          this.#log('warn', 'store still unavailable', {
+            downSeconds: Math.round((now - this.#storeDownSince) / 1000),
+            attempts: failures + 1,
+            ...errorSummary(error),
+          });
+        }
+        const delay = Math.min(maxMs, firstMs * 2 ** Math.min(failures, 30));
+        try {
+          await setTimeout(delay, undefined, { signal: this.#stopSignal.signal });
+        } catch {
+          // stop() during the wait: the next attempt is the last one.
+        }
+      }
+    }
+  }
+
+  /**
+   * One upsert of the batch. Results of forced screen jobs (`--force`) replace stored rows, the
+   * others follow the replacement rule: a second upsert with `force` for those. Not one
+   * transaction: a failure between the two retries both, and re-applying either is harmless.
+   */
+  async #upsert(items: readonly PendingResult[]): Promise<UpsertSummary> {
+    const forced = items.filter((item) => item.message.force === true).map((item) => item.row);
+    const normal = items.filter((item) => item.message.force !== true).map((item) => item.row);
+    const store = this.#options.store;
+    if (forced.length === 0) return store.upsertResults(normal);
+    const a = normal.length > 0 ? await store.upsertResults(normal) : undefined;
+    const b = await store.upsertResults(forced, { force: true });
+    return {
+      inserted: (a?.inserted ?? 0) + b.inserted,
+      updated: (a?.updated ?? 0) + b.updated,
+      unchanged: (a?.unchanged ?? 0) + b.unchanged,
+    };
+  }
+
+  async #storeRecovered(): Promise<void> {
+    const downSeconds = Math.round((Date.now() - (this.#storeDownSince ?? Date.now())) / 1000);
+    this.#storeDownSince = undefined;
+    this.#options.metrics.setStoreUp(true);
+    this.#log('info', 'store available again: result consumption resumed', { downSeconds });
+    if (!this.#stopSignal.signal.aborted) await this.#consumer?.resume();
   }
 }

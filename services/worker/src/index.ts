@@ -5,4 +5,3 @@ export {
   type ScreenProcessorDeps,
 } from './screen-processor.js';
 export { WorkerService, type WorkerServiceOptions } from './worker-service.js';
-export { withUploads, type UploadReader } from './upload-fetcher.js';

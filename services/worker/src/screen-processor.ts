@@ -4,19 +4,32 @@
  * and publish exactly one outcome to `cxr-results`. Pure business logic: BullMQ, Redis and the
  * object store sit behind the ports passed in (ScreenWorker, ResultPublisher, ObjectFetcher).
  *
- * Outcomes (issue 4):
- * - ok: scores and decision published.
- * - rejected: bad DICOM (DicomRejectedError) or a permanent fetch error (missing object, access
- *   denied) -> publish, then throw JobRejectedError so BullMQ fails the job without retrying.
+ * Outcomes:
+ * - ok: scores and decision published; the job completes with them.
+ * - rejected: bad DICOM (DicomRejectedError, including an image above CXR_MAX_IMAGE_PIXELS and a
+ *   file that is not DICOM from its first bytes), an image the model does not apply to (the
+ *   manifest's `accept` rules: `not_applicable`), or an object above CXR_MAX_OBJECT_BYTES
+ *   (`object_too_large`, refused from its size, unread) -> publish, and the job completes with
+ *   the reason: a rejection is a final outcome, not a job failure, so BullMQ's failed set (and its
+ *   alert) holds real failures only.
+ * - failed at once: a permanent fetch error (missing object, access denied) -> publish, then
+ *   throw JobRejectedError so BullMQ fails the job without retrying.
  * - transient fault (S3 5xx, timeout, reset, an inference error): rethrow so BullMQ retries with
  *   backoff; on the final attempt publish `failed` with a reason code first, so every outcome
  *   reaches the store.
  */
 import { performance } from 'node:perf_hooks';
-import { isDicomRejectedError } from '@cxr/dicom';
+import { DICOM_PREFIX_BYTES, checkDicomPrefix, isDicomRejectedError } from '@cxr/dicom';
 import { packBatch, type DecodePool } from '@cxr/imaging';
 import type { CxrMetrics, FailureReason } from '@cxr/metrics';
-import { decide, isModelRuntimeError, type ModelManifest, type ModelRuntime } from '@cxr/model';
+import {
+  acceptRulesOf,
+  decide,
+  isModelRuntimeError,
+  type ManifestAccept,
+  type ModelManifest,
+  type ModelRuntime,
+} from '@cxr/model';
 import {
   DynamicBatcher,
   JobRejectedError,
@@ -26,13 +39,15 @@ import {
   type ResultUids,
   type ScreenJobContext,
   type ScreenJobPayload,
+  type RejectedJobReturn,
   type ScreenJobReturn,
   type StageTimings,
 } from '@cxr/queue';
-import { ObjectFetchError, type ObjectFetcher } from '@cxr/storage';
+import { ObjectFetchError, ObjectTooLargeError, type ObjectFetcher } from '@cxr/storage';
 import { hashPatientId } from '@cxr/store';
 import type { DicomImageInfo } from '@cxr/dicom';
 import { silentLogger, type Logger } from '@cxr/config/log';
+import { ByteBudget } from './byte-budget.js';
 
 /** Port: where outcomes go (a `ResultQueue` in production). */
 export interface ResultPublisher {
@@ -50,6 +65,16 @@ export interface ScreenProcessorDeps {
   /** Dynamic batching (CXR_MAX_BATCH, CXR_MAX_DELAY_MS). */
   readonly maxBatch: number;
   readonly maxDelayMs: number;
+  /** CXR_MAX_OBJECT_BYTES: larger objects are rejected (`object_too_large`) before they are read. */
+  readonly maxObjectBytes: number;
+  /** CXR_MAX_IMAGE_PIXELS: images with more Rows x Columns are rejected (`image_too_large`) before decoding. */
+  readonly maxImagePixels: number;
+  /**
+   * Bytes of objects held at once between the start of their read and the end of their decode;
+   * default pool threads x maxObjectBytes. Jobs beyond it wait before reading, so the worker's
+   * input memory stays bounded however many jobs are active and however large the objects are.
+   */
+  readonly inputBudgetBytes?: number;
   /** CXR_PATIENT_ID_SALT; when unset no Patient ID hash is published at all. */
   readonly patientIdSalt?: string | undefined;
   readonly log?: Logger;
@@ -78,7 +103,9 @@ const MS_PER_SECOND = 1000;
 export class ScreenProcessor {
   readonly #deps: ScreenProcessorDeps;
   readonly #batcher: DynamicBatcher<BatchItem, BatchOutput>;
+  readonly #accept: ManifestAccept;
   readonly #log: Logger;
+  readonly #inputBudget: ByteBudget;
 
   constructor(deps: ScreenProcessorDeps) {
     if (deps.patientIdSalt !== undefined) {
@@ -86,7 +113,9 @@ export class ScreenProcessor {
       hashPatientId('salt-check', deps.patientIdSalt);
     }
     this.#deps = deps;
+    this.#accept = acceptRulesOf(deps.manifest);
     this.#log = deps.log ?? silentLogger;
+    this.#inputBudget = new ByteBudget(deps.inputBudgetBytes ?? deps.pool.threads * deps.maxObjectBytes);
     this.#batcher = new DynamicBatcher<BatchItem, BatchOutput>({
       maxBatch: deps.maxBatch,
       maxDelayMs: deps.maxDelayMs,
@@ -109,12 +138,35 @@ export class ScreenProcessor {
     const timings: StageTimings = {};
     let info: DicomImageInfo | undefined;
     let features: ResultImageFeatures | undefined;
+    const { maxObjectBytes, maxImagePixels } = this.#deps;
+    const input = this.#inputBudget.share();
     try {
       const fetchStart = performance.now();
-      const bytes = await this.#deps.fetcher.fetch(payload.uri);
+      const bytes = await this.#deps.fetcher.fetch(payload.uri, {
+        maxBytes: maxObjectBytes,
+        // A non-DICOM object costs its first bytes, not a whole read.
+        head: { bytes: DICOM_PREFIX_BYTES, check: checkDicomPrefix },
+        beforeRead: (size) => input.reserve(size),
+      });
+      // A fetcher that does not apply the limit itself (a custom or test fetcher) is held to it here.
+      if (bytes.byteLength > maxObjectBytes) {
+        throw new ObjectTooLargeError(payload.uri, bytes.byteLength, maxObjectBytes);
+      }
       timings.fetch = nonNegativeMs(performance.now() - fetchStart);
 
-      const decoded = await this.#deps.pool.decode(bytes, { output: { model: this.#deps.manifest.input } });
+      // The manifest's accept rules run in the decode thread on the header, before any pixel is
+      // decoded: an image the model does not apply to ends `rejected` with `not_applicable`. The
+      // bytes are moved to the decode thread, not copied: nothing here reads them again, and a
+      // copy would hold a second object's worth of memory per thread.
+      const decoded = await this.#deps.pool
+        .decode(
+          bytes,
+          { output: { model: this.#deps.manifest.input, accept: this.#accept }, maxImagePixels },
+          { transfer: true },
+        )
+        .finally(() => {
+          input.release();
+        });
       info = decoded.info;
       features = featuresOf(decoded.features);
       const t = decoded.timings;
@@ -152,6 +204,8 @@ export class ScreenProcessor {
       };
     } catch (error) {
       return await this.#handleError(error, payload, context, info, timings, features);
+    } finally {
+      input.release();
     }
   };
 
@@ -172,13 +226,40 @@ export class ScreenProcessor {
     info: DicomImageInfo | undefined,
     timings: StageTimings,
     features: ResultImageFeatures | undefined,
-  ): Promise<never> {
+  ): Promise<RejectedJobReturn> {
     const base = (): MessageBase => this.#base(payload, context, info, timings, features);
     if (isDicomRejectedError(error)) {
       // The decoder's message is structural only, but the reason code is all the store needs.
       await this.#deps.results.publish([{ ...base(), outcome: 'rejected', reason: error.reason }]);
       this.#log('info', 'job rejected', { jobId: context.jobId, uri: payload.uri, reason: error.reason });
-      throw new JobRejectedError(error.reason, 'DICOM object rejected by the decoder', { cause: error });
+      const { manifest } = this.#deps;
+      return {
+        outcome: 'rejected',
+        reason: error.reason,
+        modelId: manifest.id,
+        modelVersion: manifest.version,
+        timingsMs: timings,
+      };
+    }
+    if (error instanceof ObjectTooLargeError) {
+      // A property of the input like a decoder rejection: stored as rejected, never retried.
+      const reason = 'object_too_large';
+      await this.#deps.results.publish([{ ...base(), outcome: 'rejected', reason }]);
+      // Sizes and the job id only: the URI may name a patient.
+      this.#log('info', 'job rejected', {
+        jobId: context.jobId,
+        reason,
+        sizeBytes: error.size,
+        maxBytes: error.maxBytes,
+      });
+      const { manifest } = this.#deps;
+      return {
+        outcome: 'rejected',
+        reason,
+        modelId: manifest.id,
+        modelVersion: manifest.version,
+        timingsMs: timings,
+      };
     }
     if (error instanceof ObjectFetchError && !error.transient) {
       // A missing object or denied access does not fix itself: fail now, with a reason.
@@ -255,6 +336,7 @@ export class ScreenProcessor {
       enqueuedAt: payload.enqueuedAt,
       finishedAt: Date.now(),
       attemptsMade: context.attemptsMade,
+      ...(payload.force === true ? { force: true as const } : {}),
     };
   }
 }

@@ -9,22 +9,10 @@ import type { AppConfig } from '@cxr/config';
 import { DecodePool } from '@cxr/imaging';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { loadBundle, loadRuntime, type ModelRuntime } from '@cxr/model';
-import {
-  isJobRejectedError,
-  isUploadUri,
-  redisConnectionFromUrl,
-  ResultQueue,
-  ScreenWorker,
-  UploadStore,
-  uploadTtlSeconds,
-  type ScreenJobContext,
-  type ScreenJobPayload,
-  type ScreenJobReturn,
-} from '@cxr/queue';
+import { redisConnectionFromUrl, ResultQueue, ScreenWorker } from '@cxr/queue';
 import { createObjectFetcher, type ObjectFetcher } from '@cxr/storage';
 import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
 import { ScreenProcessor } from './screen-processor.js';
-import { withUploads } from './upload-fetcher.js';
 
 /** Options of `WorkerService`. */
 export interface WorkerServiceOptions {
@@ -47,7 +35,6 @@ interface Running {
   readonly runtime: ModelRuntime;
   readonly pool: DecodePool;
   readonly fetcher: ObjectFetcher;
-  readonly uploads: UploadStore;
   readonly results: ResultQueue;
   readonly processor: ScreenProcessor;
   readonly worker: ScreenWorker;
@@ -91,16 +78,14 @@ export class WorkerService {
     let results: ResultQueue | undefined;
     let processor: ScreenProcessor | undefined;
     let worker: ScreenWorker | undefined;
-    let uploads: UploadStore | undefined;
-    let fetcher = this.#options.fetcher ?? createObjectFetcher({ env: config.s3Env });
+    // `/v1/predict` uploads are file:// or s3:// objects of the upload area: fetched like the archive.
+    const fetcher = this.#options.fetcher ?? createObjectFetcher({ env: config.s3Env });
     try {
       pool = new DecodePool({ threads: config.decode.threads });
       const location = {
         connection: redisConnectionFromUrl(config.queue.redisUrl),
         ...prefixOption(this.#options.queuePrefix ?? config.queue.prefix),
       };
-      uploads = new UploadStore({ ...location, ttlSeconds: uploadTtlSeconds(config.api.predictTimeoutMs) });
-      fetcher = withUploads(fetcher, uploads);
       results = new ResultQueue(location);
       processor = new ScreenProcessor({
         fetcher,
@@ -111,12 +96,14 @@ export class WorkerService {
         metrics: this.metrics,
         maxBatch: config.queue.maxBatch,
         maxDelayMs: config.queue.maxDelayMs,
+        maxObjectBytes: config.decode.maxObjectBytes,
+        maxImagePixels: config.decode.maxImagePixels,
         patientIdSalt: config.store.patientIdSalt,
         log: this.#log,
       });
       worker = new ScreenWorker({
         ...location,
-        process: deletingUploads(processor.process, uploads, this.#log),
+        process: processor.process,
         maxBatch: config.queue.maxBatch,
         // Option (tests) over CXR_LOCK_DURATION_MS / CXR_STALLED_INTERVAL_MS over @cxr/queue's policy.
         ...definedOnly({
@@ -128,7 +115,6 @@ export class WorkerService {
       // Half-started: release what exists so the process can exit with the start-up error.
       await worker?.close();
       await results?.close();
-      await uploads?.close();
       await pool?.close({ drain: false });
       await fetcher.close();
       await runtime.close();
@@ -139,7 +125,7 @@ export class WorkerService {
     worker.onError((error) => {
       this.#log('warn', 'screen worker error', errorSummary(error));
     });
-    this.#running = { runtime, pool, fetcher, uploads, results, processor, worker };
+    this.#running = { runtime, pool, fetcher, results, processor, worker };
     const description = runtime.describe();
     this.#log('info', 'worker started', {
       model: manifest.id,
@@ -149,6 +135,8 @@ export class WorkerService {
       maxBatch: config.queue.maxBatch,
       maxDelayMs: config.queue.maxDelayMs,
       decodeThreads: pool.threads,
+      maxObjectBytes: config.decode.maxObjectBytes,
+      maxImagePixels: config.decode.maxImagePixels,
     });
   }
 
@@ -177,44 +165,10 @@ export class WorkerService {
     await running.runtime.close();
     await running.pool.close();
     await running.fetcher.close();
-    await running.uploads.close();
     await running.results.close();
     this.#running = undefined;
     this.#log('info', 'worker stopped', {});
   }
-}
-
-/**
- * Wraps the processor so a `/v1/predict` upload is deleted from Redis as soon as its job is over:
- * screened, rejected, or failed for good. It is kept while a retry may still read it (the TTL
- * removes it if that retry never comes). Patient data then lives in Redis for the time the job
- * takes, not for the whole TTL.
- */
-function deletingUploads(
-  process: ScreenProcessor['process'],
-  uploads: UploadStore,
-  log: Logger,
-): (payload: ScreenJobPayload, context: ScreenJobContext) => Promise<ScreenJobReturn> {
-  const remove = async (uri: string): Promise<void> => {
-    try {
-      await uploads.delete(uri);
-    } catch (error) {
-      // The TTL removes it anyway; a failed delete must not fail a screened job.
-      log('warn', 'upload delete failed', { uri, ...errorSummary(error) });
-    }
-  };
-  return async (payload, context) => {
-    if (!isUploadUri(payload.uri)) return process(payload, context);
-    let result: ScreenJobReturn;
-    try {
-      result = await process(payload, context);
-    } catch (error) {
-      if (context.isFinalAttempt || isJobRejectedError(error)) await remove(payload.uri);
-      throw error;
-    }
-    await remove(payload.uri);
-    return result;
-  };
 }
 
 function prefixOption(prefix: string | undefined): { prefix?: string } {

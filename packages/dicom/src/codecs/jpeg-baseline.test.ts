@@ -1,7 +1,9 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DicomRejectedError } from '../errors.js';
 import { decodeJpegBaseline, jpegStreamIsYcbcr } from './jpeg-baseline.js';
+import { withColorMarkers, withScanParameters } from './jpeg/test-support.js';
 import {
   decodeWithTool,
   encodeWithTool,
@@ -10,7 +12,9 @@ import {
   codecPhantoms,
   maxAbsDiff,
   meanAbsDiff,
+  readDicomFile,
   readPublicDicom,
+  runTool,
   scratchDir,
   type ParsedPart10,
 } from '../testing/index.js';
@@ -64,13 +68,14 @@ describe('decodeJpegBaseline (libjpeg-turbo wasm)', () => {
     expect(maxAbsDiff(out.samples, reference)).toBeLessThanOrEqual(IJG_TOLERANCE);
   });
 
-  it('leaves an RGB-coded frame as stored', async () => {
+  it('returns an RGB-coded frame unconverted, as RGB', async () => {
     const parsed = files.get('rgb')!;
     expect(parsed.photometricInterpretation).toBe('RGB');
     const stream = firstFrameCodestream(parsed);
     expect(jpegStreamIsYcbcr(stream)).toBe(false);
     const out = await decodeJpegBaseline(stream, frameInfoOf(parsed));
-    expect(out.colorSpace).toBe('as-stored');
+    expect(out.colorSpace).toBe('RGB');
+    expect(out.warnings).toBeUndefined();
     expect(meanAbsDiff(out.samples, rgb8.samples)).toBeLessThan(6);
     const reference = decodeWithTool(scratch, scratch.path('rgb.enc.dcm'), 'rgb', 'dcmdjpeg', []);
     expect(maxAbsDiff(out.samples, reference)).toBeLessThanOrEqual(IJG_TOLERANCE);
@@ -109,5 +114,58 @@ describe('decodeJpegBaseline (libjpeg-turbo wasm)', () => {
       expect((error as DicomRejectedError).reason).toBe('corrupt_stream');
       expect((error as DicomRejectedError).message).not.toContain('\n');
     }
+  });
+});
+
+describe('decodeJpegBaseline on the quirks libjpeg decodes through (issue 12)', () => {
+  /** Writes a changed copy of `<source>.enc.dcm` as `<name>.enc.dcm`, optionally relabelled. */
+  function variant(
+    source: string,
+    name: string,
+    change: (bytes: Uint8Array) => Uint8Array,
+    photometric?: string,
+  ) {
+    const path = scratch.path(`${name}.enc.dcm`);
+    writeFileSync(path, change(new Uint8Array(readFileSync(scratch.path(`${source}.enc.dcm`)))));
+    if (photometric !== undefined) runTool('dcmodify', ['-nb', '-m', `(0028,0004)=${photometric}`, path]);
+    return { path, parsed: readDicomFile(path) };
+  }
+
+  it('decodes a scan header with Se=0 (TurboJPEG refuses it) as dcmdjpeg does, with a warning', async () => {
+    encodeWithTool(scratch, 'sos', mono8, 'dcmcjpeg', ['+eb']);
+    const { path, parsed } = variant('sos', 'sos-bad', (bytes) => withScanParameters(bytes, 0, 0, 0));
+    const out = await decodeJpegBaseline(firstFrameCodestream(parsed), frameInfoOf(parsed));
+    expect(maxAbsDiff(out.samples, decodeWithTool(scratch, path, 'sos-bad', 'dcmdjpeg', []))).toBe(0);
+    expect(out.warnings?.map((w) => w.code)).toEqual(['jpeg_sos_parameters_ignored']);
+  });
+
+  it('does not convert an Adobe APP14 transform 0 (RGB) stream in a YBR_FULL_422 file', async () => {
+    encodeWithTool(scratch, 'adobe', rgb8, 'dcmcjpeg', ['+eb', '+cr']);
+    const { path, parsed } = variant(
+      'adobe',
+      'adobe-ybr',
+      (bytes) => withColorMarkers(bytes, { componentIds: [1, 2, 3] }),
+      'YBR_FULL_422',
+    );
+    expect(parsed.photometricInterpretation).toBe('YBR_FULL_422');
+    const stream = firstFrameCodestream(parsed);
+    expect(jpegStreamIsYcbcr(stream)).toBe(false);
+    const out = await decodeJpegBaseline(stream, frameInfoOf(parsed));
+    expect(out.colorSpace).toBe('RGB');
+    expect(maxAbsDiff(out.samples, decodeWithTool(scratch, path, 'adobe-ybr', 'dcmdjpeg', ['+cg']))).toBe(0);
+    expect(meanAbsDiff(out.samples, rgb8.samples)).toBeLessThan(6);
+    expect(out.warnings?.map((w) => w.code)).toEqual(['jpeg_color_space_from_stream']);
+  });
+
+  it('takes an unknown Adobe APP14 transform for YCbCr, as libjpeg does (TurboJPEG refuses it)', async () => {
+    encodeWithTool(scratch, 'adobe2', rgb8, 'dcmcjpeg', ['+eb', '+cr']);
+    const { path, parsed } = variant('adobe2', 'adobe-transform2', (bytes) =>
+      withColorMarkers(bytes, { adobeTransform: 2 }),
+    );
+    const out = await decodeJpegBaseline(firstFrameCodestream(parsed), frameInfoOf(parsed));
+    const reference = decodeWithTool(scratch, path, 'adobe-transform2', 'dcmdjpeg', ['+cg']);
+    expect(maxAbsDiff(out.samples, reference)).toBe(0);
+    expect(out.warnings?.map((w) => w.code)).toEqual(['jpeg_color_space_from_stream']);
+    expect(out.warnings?.[0]?.message).toContain('Adobe APP14 unknown transform');
   });
 });

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DicomRejectedError } from '../errors.js';
 import type { EncodedFrameInfo } from '../types.js';
@@ -9,11 +9,14 @@ import {
   dcmdjpegDecode,
   encodeDcOnly,
   jpegTestImage,
+  withColorMarkers,
   withInvalidHuffmanCodes,
+  withScanParameters,
 } from './jpeg/test-support.js';
 import {
   firstFrameCodestream,
   maxAbsDiff,
+  meanAbsDiff,
   mulberry32,
   nativeSamples,
   readDicomFile,
@@ -105,11 +108,12 @@ describe('decodeJpegExtended against dcmdjpeg (T.81 Annex F, PS3.5 A.4.1)', () =
     });
   }
 
-  it('8-bit colour coded as RGB (+cr) is returned as stored', async () => {
+  it('8-bit colour coded as RGB (+cr) is returned unconverted, as RGB', async () => {
     const img = jpegTestImage(50, 41, 8, 3, 12);
     const { compressed, reference, out } = await roundTrip('c-rgb', img, ['+eb', '+cr']);
     expect(compressed.photometricInterpretation).toBe('RGB');
-    expect(out.colorSpace).toBe('as-stored');
+    expect(out.colorSpace).toBe('RGB');
+    expect(out.warnings).toBeUndefined();
     expect(maxAbsDiff(out.samples, nativeSamples(reference))).toBeLessThanOrEqual(TOLERANCE);
   });
 
@@ -121,9 +125,14 @@ describe('decodeJpegExtended against dcmdjpeg (T.81 Annex F, PS3.5 A.4.1)', () =
     const stream = firstFrameCodestream(compressed);
     const sof = stream.findIndex((b, i) => b === 0xff && stream[i + 1] === 0xc0);
     expect(stream[sof + 11]).toBe(0x22); // first component H=2, V=2
-    const reference = nativeSamples(dcmdjpegDecode(dir, 'g420', `${dir}/g420.jpg.dcm`));
+    // gdcm labels its YCbCr stream (component ids 1,2,3, no JFIF/Adobe marker) RGB. libjpeg takes
+    // such a stream for YCbCr, and so do we; dcmdjpeg does with +cg ("conv-guess").
+    expect(compressed.photometricInterpretation).toBe('RGB');
+    const reference = nativeSamples(dcmdjpegDecode(dir, 'g420', `${dir}/g420.jpg.dcm`, ['+cg']));
     const out = await decodeJpegExtended(stream, infoOf(compressed));
     expect(maxAbsDiff(out.samples, reference)).toBeLessThanOrEqual(TOLERANCE);
+    expect(meanAbsDiff(out.samples, img.samples)).toBeLessThan(4); // and it is the phantom
+    expect(out.warnings?.map((w) => w.code)).toEqual(['jpeg_color_space_from_stream']);
   });
 
   it('decodes a lossless stream mislabelled as extended (dispatch on SOF3)', async () => {
@@ -136,6 +145,68 @@ describe('decodeJpegExtended against dcmdjpeg (T.81 Annex F, PS3.5 A.4.1)', () =
     const dct = dcmcjpegStream(dir, 'mislabel2', img, ['+ee']);
     expect(decodeJpegLosslessSync(dct, info).samples).toEqual(decodeJpegExtendedSync(dct, info).samples);
   });
+});
+
+/** Writes `bytes` (a changed copy of a dcmcjpeg output) to `<name>.jpg.dcm`, optionally relabelling it. */
+function writeVariant(name: string, bytes: Uint8Array, photometric?: string): ParsedPart10 {
+  const path = `${dir}/${name}.jpg.dcm`;
+  writeFileSync(path, bytes);
+  if (photometric !== undefined) runTool('dcmodify', ['-nb', '-m', `(0028,0004)=${photometric}`, path]);
+  return readDicomFile(path);
+}
+
+describe('decodeJpegExtended on the quirks libjpeg decodes through (issue 12)', () => {
+  // A GE archive's 12-bit lossy CR has scan headers with Ss/Se/Ah/Al values a sequential JPEG
+  // should not have; dcmtk, gdcm and libjpeg warn "Invalid SOS parameters for sequential JPEG"
+  // and decode. It used to be rejected as corrupt_stream.
+  for (const [ss, se, ahAl] of [
+    [0, 0, 0x00],
+    [0, 63, 0x01],
+    [1, 5, 0x21],
+  ] as const) {
+    it(`decodes a 12-bit scan with Ss=${ss} Se=${se} Ah/Al=${ahAl.toString(16)} as dcmdjpeg does, with a warning`, async () => {
+      const img = jpegTestImage(93, 61, 12, 1, 21);
+      dcmcjpegStream(dir, 'sos', img, ['+ee']);
+      const name = `sos-${ss}-${se}-${ahAl}`;
+      const file = writeVariant(
+        name,
+        withScanParameters(new Uint8Array(readFileSync(`${dir}/sos.jpg.dcm`)), ss, se, ahAl),
+      );
+      const reference = nativeSamples(dcmdjpegDecode(dir, name, `${dir}/${name}.jpg.dcm`));
+      const out = await decodeJpegExtended(firstFrameCodestream(file), infoOf(file));
+      expect(maxAbsDiff(out.samples, reference)).toBe(0);
+      expect(out.warnings?.map((w) => w.code)).toEqual(['jpeg_sos_parameters_ignored']);
+      expect(out.warnings?.[0]?.message).toContain(`Se=${se}`);
+    });
+  }
+
+  // An RGB stream (Adobe APP14 transform 0, or component ids 'R','G','B') in a file that says
+  // YBR_FULL_422: libjpeg-turbo and gdcm follow the stream and so must we; dcmdjpeg does with +cg.
+  for (const [precision, options] of [
+    [8, ['+eb', '+cr']],
+    [12, ['+ee', '+cr']],
+  ] as const) {
+    for (const [label, change] of [
+      ['Adobe APP14 transform 0, component ids 1,2,3', { componentIds: [1, 2, 3] as const }],
+      ["component ids 'R','G','B', no Adobe marker", { hideAdobe: true }],
+    ] as const) {
+      it(`${precision}-bit RGB stream (${label}) labelled YBR_FULL_422 is not converted`, async () => {
+        const img = jpegTestImage(66, 35, precision, 3, 22);
+        const base = `rgb${precision}`;
+        dcmcjpegStream(dir, base, img, options);
+        const name = `${base}-${label.replace(/\W/g, '')}`;
+        const bytes = withColorMarkers(new Uint8Array(readFileSync(`${dir}/${base}.jpg.dcm`)), change);
+        const file = writeVariant(name, bytes, 'YBR_FULL_422');
+        expect(file.photometricInterpretation).toBe('YBR_FULL_422');
+        const reference = nativeSamples(dcmdjpegDecode(dir, name, `${dir}/${name}.jpg.dcm`, ['+cg']));
+        const out = await decodeJpegExtended(firstFrameCodestream(file), infoOf(file));
+        expect(out.colorSpace).toBe('RGB');
+        expect(maxAbsDiff(out.samples, reference)).toBe(0);
+        expect(meanAbsDiff(out.samples, img.samples)).toBeLessThan(precision === 8 ? 4 : 64);
+        expect(out.warnings?.map((w) => w.code)).toEqual(['jpeg_color_space_from_stream']);
+      });
+    }
+  }
 });
 
 describe('decodeJpegExtended on DC-only streams (restart intervals)', () => {

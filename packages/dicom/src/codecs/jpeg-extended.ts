@@ -7,10 +7,10 @@ import { decodeLosslessImage } from './jpeg/lossless.js';
 import { findFrameProcess } from './jpeg/markers.js';
 
 /**
- * Decodes a JPEG baseline/extended frame (8- or 12-bit). Samples come back interleaved; for three
- * components with Photometric Interpretation YBR_FULL or YBR_FULL_422 they are converted to RGB
- * (colorSpace 'RGB', as dcmdjpeg/libjpeg do), otherwise returned as stored. A frame that is
- * really lossless (SOF3, a mislabelled transfer syntax) is decoded as such.
+ * Decodes a JPEG baseline/extended frame (8- or 12-bit). Samples come back interleaved; three
+ * components come back as RGB (colorSpace 'RGB'), converted from YCbCr when the stream's markers
+ * say YCbCr, as libjpeg does (jpeg/color.ts). A frame that is really lossless (SOF3, a
+ * mislabelled transfer syntax) is decoded as such.
  */
 export const decodeJpegExtended: FrameCodec = (encoded, info, buffers) => {
   try {

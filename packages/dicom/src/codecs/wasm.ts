@@ -208,9 +208,10 @@ function oneLine(text: string): string {
 /**
  * Checks what a decoder reported against the Image Pixel module and turns the bytes into the
  * typed array native Pixel Data of the same frame would give: Uint8Array for BitsAllocated 8,
- * Uint16Array / Int16Array (PixelRepresentation 1) for BitsAllocated 16 (PS3.5 8.1.1). Sample
- * values are not sign-extended or masked here; that is the frame decoder's job for native data
- * too.
+ * Uint16Array / Int16Array (PixelRepresentation 1) for BitsAllocated 16 (PS3.5 8.1.1), and one
+ * byte (0 or 1) per sample for BitsAllocated 1 from a 1-bit codestream (JPEG 2000 segmentations;
+ * gdcm decodes them the same way). Sample values are not sign-extended or masked here; that is
+ * the frame decoder's job for native data too.
  */
 export function toCodecOutput(
   label: string,
@@ -230,7 +231,12 @@ export function toCodecOutput(
   if (fi.componentCount !== info.samplesPerPixel) {
     reject(`frame has ${fi.componentCount} components, SamplesPerPixel says ${info.samplesPerPixel}`);
   }
-  if (info.bitsAllocated !== 8 && info.bitsAllocated !== 16) {
+  if (info.bitsAllocated === 1) {
+    // Bits are not masked for BitsAllocated 1, so only a true 1-bit component is acceptable.
+    if (fi.bitsPerSample !== 1) {
+      reject(`frame has ${fi.bitsPerSample} bits per sample, BitsAllocated is 1`);
+    }
+  } else if (info.bitsAllocated !== 8 && info.bitsAllocated !== 16) {
     throw new DicomRejectedError(
       'unsupported_pixel_module',
       `${label}: BitsAllocated ${info.bitsAllocated} is not supported for this syntax`,
@@ -248,7 +254,7 @@ export function toCodecOutput(
   }
   const signed = info.pixelRepresentation === 1;
   let samples: StoredSamples;
-  if (info.bitsAllocated === 8) {
+  if (info.bitsAllocated <= 8) {
     samples = bytes;
   } else if (bytesPerSample === 2) {
     // `bytes` may be the start of a larger (reused) buffer: view exactly its own bytes.

@@ -2,15 +2,15 @@
 // all 2^8 or 2^16 codes can replace per-pixel arithmetic. Each loop below handles exactly one
 // typed-array kind: V8 slows a loop down several-fold once it has seen many array kinds
 // (megamorphic element access), and the decode pool feeds every kind through the same code.
-import type { StoredSamples } from '../types.js';
+import type { FrameSamples } from '../types.js';
 
 /** Samples reinterpreted as unsigned codes (Int16 -> Uint16 over the same memory, no copy). */
 export type CodeView =
   | { readonly bits: 8; readonly codes: Uint8Array; readonly signed: boolean }
   | { readonly bits: 16; readonly codes: Uint16Array; readonly signed: boolean };
 
-/** The code view of 8/16-bit samples, or undefined for 32-bit samples (no table over 2^32 codes). */
-export function codeView(samples: StoredSamples): CodeView | undefined {
+/** The code view of 8/16-bit samples, or undefined for 32-bit and float samples (no table over 2^32 codes). */
+export function codeView(samples: FrameSamples): CodeView | undefined {
   if (samples instanceof Uint8Array) return { bits: 8, codes: samples, signed: false };
   if (samples instanceof Uint16Array) return { bits: 16, codes: samples, signed: false };
   if (samples instanceof Int8Array) {

@@ -1,7 +1,7 @@
 // Modality LUT stage of the grayscale pipeline (PS3.4 Annex N.2.1, PS3.3 C.11.1): stored values
 // -> modality output values (e.g. Hounsfield units, or a vendor's "for presentation" scale).
 import { DicomRejectedError } from '../errors.js';
-import type { ModalityLut, StoredSamples } from '../types.js';
+import type { FrameSamples, ModalityLut } from '../types.js';
 import { codeValues, codeView, mapCodes, scratchTable } from './codes.js';
 
 /**
@@ -21,11 +21,7 @@ export function outputArray(length: number, into: Float32Array | undefined): Flo
  * (C.11.1.1.2), a Modality LUT Sequence table, or identity. Writes into `into` when given,
  * otherwise into a new array.
  */
-export function applyModalityLut(
-  samples: StoredSamples,
-  lut: ModalityLut,
-  into?: Float32Array,
-): Float32Array {
+export function applyModalityLut(samples: FrameSamples, lut: ModalityLut, into?: Float32Array): Float32Array {
   const n = samples.length;
   const out = outputArray(n, into);
   // 8/16-bit samples: evaluate once per possible code, then one monomorphic lookup per pixel.
@@ -39,7 +35,7 @@ export function applyModalityLut(
 }
 
 function applyModalityLutPerValue(
-  samples: StoredSamples,
+  samples: FrameSamples | Int32Array,
   lut: ModalityLut,
   into?: Float32Array,
 ): Float32Array {

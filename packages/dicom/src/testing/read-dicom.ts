@@ -4,6 +4,7 @@
  * not this package's decoder, so a decoder bug cannot hide in its own reference.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dicomParser from 'dicom-parser';
 
@@ -48,8 +49,14 @@ export function readDicomFile(path: string): ParsedPart10 {
   return readPart10(new Uint8Array(readFileSync(path)));
 }
 
-/** Absolute path of a public test file in ../shared/data/public-dicom (relative to the repo root). */
+/**
+ * Absolute path of a public test file in ../shared/data/public-dicom (relative to the repo root),
+ * or in CXR_PUBLIC_DICOM_DIR when set (a checkout elsewhere, e.g. a git worktree).
+ */
 export function publicDicomPath(name: string): string {
+  // Test support, not app code: reading the environment here bypasses @cxr/config on purpose.
+  const dir = process.env.CXR_PUBLIC_DICOM_DIR;
+  if (dir !== undefined && dir !== '') return join(dir, name);
   return fileURLToPath(new URL(`../../../../../shared/data/public-dicom/${name}`, import.meta.url));
 }
 

@@ -551,3 +551,32 @@ export function writeNativeImage(image: NativeImage, options: NativeImageOptions
     options.transferSyntaxUid === undefined ? {} : { transferSyntaxUid: options.transferSyntaxUid },
   );
 }
+
+/**
+ * A valid 8-bit DX of `columns` x `rows` pixels that all hold `value`, RLE Lossless (PS3.5 Annex
+ * G) so that even a 16384 x 16384 image is a few megabytes: each row is encoded on its own as
+ * replicate runs of at most 128 bytes. For tests of size limits; the rows are never materialised.
+ */
+export function writeUniformRleImage(rows: number, columns: number, value = 0): Uint8Array {
+  const row: number[] = [];
+  for (let left = columns; left > 0; left -= 128) {
+    const run = Math.min(128, left);
+    // PackBits: header 257 - n replicates the next byte n times (n >= 2); header 0 is a 1-byte literal.
+    row.push(run === 1 ? 0 : 257 - run, value);
+  }
+  const segmentLength = row.length * rows;
+  const frame = new Uint8Array(64 + segmentLength + (segmentLength % 2));
+  const view = new DataView(frame.buffer);
+  view.setUint32(0, 1, true); // one segment
+  view.setUint32(4, 64, true); // starting right after the 64-byte header
+  for (let r = 0; r < rows; r++) frame.set(row, 64 + r * row.length);
+  if (segmentLength % 2 === 1) frame[frame.length - 1] = 128; // no-op byte pads to even length
+  return writeDicom(
+    [
+      ...imagePixelElements({ rows, columns, bitsAllocated: 8 }),
+      { tag: Tag.SopInstanceUid, vr: 'UI', value: deterministicUid(`${columns}x${rows}`, 'instance') },
+      { tag: Tag.PixelData, vr: 'OB', value: { kind: 'encapsulated', frames: [[frame]] } },
+    ],
+    { transferSyntaxUid: TransferSyntax.RleLossless },
+  );
+}

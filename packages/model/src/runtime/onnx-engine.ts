@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import type { OutputActivation } from '../manifest.js';
 import { readOnnxSummary } from '../onnx/proto.js';
 import { checkBatch, checkGraphActivation, checkGraphInput, checkGraphOutput } from './bundle-check.js';
-import type { Engine, EngineSpec } from './engine.js';
+import type { Engine, EngineSpec } from './engine-types.js';
 import { onnxSessionOptions, providerChain } from './onnx-options.js';
 import { ModelRuntimeError, type OnnxExecutionProvider } from './types.js';
 

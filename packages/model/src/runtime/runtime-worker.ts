@@ -1,6 +1,7 @@
 // Worker-thread side of WorkerRuntime: loads one engine, then runs batches strictly in order.
 import { parentPort } from 'node:worker_threads';
-import { createEngine, type Engine } from './engine.js';
+import { createEngine } from './engine.js';
+import type { Engine } from './engine-types.js';
 import { serializeError, type HostMessage, type WorkerMessage } from './worker-protocol.js';
 
 const port = parentPort;

@@ -13,7 +13,7 @@ import {
   checkGraphOutput,
   type GraphDim,
 } from './bundle-check.js';
-import type { EngineSpec } from './engine.js';
+import type { EngineSpec } from './engine-types.js';
 import {
   isModelRuntimeError,
   ModelRuntimeError,

@@ -10,7 +10,7 @@ import {
   checkGraphInput,
   checkGraphOutput,
 } from './bundle-check.js';
-import type { Engine, EngineSpec } from './engine.js';
+import type { Engine, EngineSpec } from './engine-types.js';
 import { ModelRuntimeError } from './types.js';
 
 // The wasm binaries ship in the backend package's dist folder; in Node they are read from disk,

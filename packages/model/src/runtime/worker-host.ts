@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ManifestInput } from '../manifest.js';
 import { checkBatch } from './bundle-check.js';
-import type { EngineInfo, EngineSpec } from './engine.js';
+import type { EngineInfo, EngineSpec } from './engine-types.js';
 import { deserializeError, type HostMessage, type WorkerMessage } from './worker-protocol.js';
 import { ModelRuntimeError, type ModelRuntime, type RuntimeDescription, type RuntimeName } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { EngineInfo, EngineSpec } from './engine.js';
+import type { EngineInfo, EngineSpec } from './engine-types.js';
 import { ModelRuntimeError, MODEL_RUNTIME_ERROR_CODES, type ModelRuntimeErrorCode } from './types.js';
 
 // Messages between WorkerRuntime (caller thread) and runtime-worker.ts (engine thread).

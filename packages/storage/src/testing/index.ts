@@ -6,3 +6,10 @@ export {
   type RunningS3rver,
 } from './s3rver.js';
 export { startFaultProxy, type FaultKind, type FaultProxy, type FaultRule } from './fault-proxy.js';
+export {
+  ORTHANC_DICOMWEB_PLUGIN,
+  startOrthanc,
+  type OrthancModality,
+  type OrthancOptions,
+  type RunningOrthanc,
+} from './orthanc.js';

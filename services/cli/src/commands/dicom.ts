@@ -13,6 +13,7 @@ import {
   renderToDisplay,
   TRANSFER_SYNTAX_NAMES,
   type DecodedFrame,
+  type DecodeWarning,
   type DicomImageInfo,
 } from '@cxr/dicom';
 import { encodeDisplayPng } from '@cxr/imaging';
@@ -60,6 +61,7 @@ export function describeImage(info: DicomImageInfo): Record<string, unknown> {
     pixelRepresentation: pixel.pixelRepresentation === 1 ? 'signed' : 'unsigned',
     planarConfiguration: pixel.planarConfiguration,
     frames: pixel.numberOfFrames,
+    pixelData: pixel.floatingPoint ?? 'integer',
     palette: pixel.palette
       ? { entries: pixel.palette.red.data.length, bits: pixel.palette.red.bitsPerEntry }
       : null,
@@ -87,7 +89,14 @@ export function describeImage(info: DicomImageInfo): Record<string, unknown> {
       explanation: w.explanation ?? null,
     })),
     voiTables: voi.tables.length,
+    functionalGroups: info.functionalGroups ?? null,
+    warnings: info.warnings.map((w) => `${w.code}: ${w.message}`),
   };
+}
+
+/** One stderr line per warning, naming the file, as rejections are reported (output.ts). */
+function printWarnings(file: string, warnings: readonly DecodeWarning[]): void {
+  for (const w of warnings) process.stderr.write(`cxr: ${file}: warning (${w.code}): ${w.message}\n`);
 }
 
 function formatHuman(view: Record<string, unknown>): string {
@@ -126,8 +135,10 @@ export function registerDicomCommands(program: Command): void {
     .argument('<file>', 'DICOM file')
     .option('--json', 'print JSON instead of text')
     .action(async (file: string, options: { json?: boolean }) => {
-      const view = await readInput(file, (bytes) => describeImage(readDicomInfo(bytes)));
+      const info = await readInput(file, (bytes) => readDicomInfo(bytes));
+      const view = describeImage(info);
       process.stdout.write(options.json === true ? `${JSON.stringify(view, null, 2)}\n` : formatHuman(view));
+      printWarnings(file, info.warnings);
     });
 
   dicom
@@ -140,11 +151,16 @@ export function registerDicomCommands(program: Command): void {
     .requiredOption('--out <path>', 'output .f32 file')
     .option('--frame <n>', 'frame index, 0-based', integerOption('--frame', 0), 0)
     .action(async (file: string, options: { out: string; frame: number }) => {
-      const { values, frame } = await readInput(file, async (bytes) => {
+      const { values, frame, warnings } = await readInput(file, async (bytes) => {
         const decoded = await decodeFrame(bytes, { frame: options.frame });
-        return { values: modalityValues(decoded.frame, decoded.info), frame: decoded.frame };
+        return {
+          values: modalityValues(decoded.frame, decoded.info),
+          frame: decoded.frame,
+          warnings: decoded.warnings,
+        };
       });
       await writeFile(options.out, float32LittleEndian(values));
+      printWarnings(file, warnings);
       process.stderr.write(
         `wrote ${options.out}: ${frame.rows}x${frame.columns}${frame.samplesPerPixel === 3 ? 'x3' : ''} float32\n`,
       );
@@ -163,16 +179,18 @@ export function registerDicomCommands(program: Command): void {
     )
     .option('--frame <n>', 'frame index, 0-based', integerOption('--frame', 0), 0)
     .action(async (file: string, options: { out: string; size: number; frame: number }) => {
-      const png = await readInput(file, async (bytes) => {
-        const { frame, info } = await decodeFrame(bytes, { frame: options.frame });
+      const { png, warnings } = await readInput(file, async (bytes) => {
+        const { frame, info, warnings } = await decodeFrame(bytes, { frame: options.frame });
         const display = renderToDisplay(frame, info);
-        return encodeDisplayPng(display.values, {
+        const encoded = await encodeDisplayPng(display.values, {
           width: frame.columns,
           height: frame.rows,
           channels: display.channels,
           size: options.size,
         });
+        return { png: encoded, warnings };
       });
       await writeFile(options.out, png);
+      printWarnings(file, warnings);
     });
 }

@@ -58,6 +58,11 @@ describe('cxr evaluate', () => {
     );
     expect(result.stderr).toMatch(/evaluated 80 cases/);
     expect(result.code).toBe(0);
+    // The label rows that matched nothing, counted and named (audit 17); every prediction matched.
+    expect(result.stderr).toContain(
+      '3 of 83 label rows have no prediction by file (first: "unknown_1.dcm", "unknown_2.dcm", "unknown_3.dcm")\n',
+    );
+    expect(result.stderr).not.toContain('scored predictions have no label row');
     const report = await readReport(out);
     expect(report.model).toEqual({ id: 'cxr-test', version: '1.0.0', activation: 'sigmoid' });
     expect(report.inputs).toEqual({

@@ -16,7 +16,7 @@ import { readManifest, type ModelManifest } from '@cxr/model/manifest';
 import { openStore } from '@cxr/store';
 import { CsvFormatError } from '../evaluate/csv.js';
 import { JoinError, joinPredictionsAndLabels, type JoinResult } from '../evaluate/join.js';
-import { LabelsError, readLabelMap, readLabelsFile } from '../evaluate/labels.js';
+import { LabelsError, readLabelMap, readLabelsFile, type LabelKeyKind } from '../evaluate/labels.js';
 import {
   PREDICTION_TAGS,
   PredictionsError,
@@ -24,7 +24,8 @@ import {
   readStorePredictions,
   type Predictions,
 } from '../evaluate/predictions.js';
-import { formatNumber, renderReportHtml } from '../evaluate/report-html.js';
+import { formatNumber, missingAurocInterval, renderReportHtml } from '../evaluate/report-html.js';
+import { unmatchedLine } from '../label-keys.js';
 import { choiceOption, integerOption } from '../options.js';
 import { CliError, ExitCode } from '../output.js';
 
@@ -122,9 +123,12 @@ export function summaryTable(report: EvaluationReport): string {
   const header = ['label', 'n', 'positives', 'AUROC [95% CI]'];
   const rows = Object.entries(report.labels).map(([name, label]) => {
     const { value, ci_low, ci_high } = label.auroc;
+    const missing = missingAurocInterval(label);
     const interval =
       ci_low === null || ci_high === null
-        ? ''
+        ? missing === undefined
+          ? ''
+          : ` ${missing}`
         : ` [${formatNumber(ci_low, 'fixed')}, ${formatNumber(ci_high, 'fixed')}]`;
     return [
       name,
@@ -142,6 +146,20 @@ export function summaryTable(report: EvaluationReport): string {
         .trimEnd(),
     )
     .join('\n');
+}
+
+/** stderr lines naming how many predictions and label rows did not match, and the first few keys. */
+export function unmatchedKeyLines(joined: JoinResult, keyKind: LabelKeyKind): string[] {
+  const { counts, unmatched } = joined;
+  const lines = [
+    unmatchedLine(
+      unmatched.predictions,
+      counts.predictions_total - counts.not_scored,
+      `scored predictions have no label row by ${keyKind}`,
+    ),
+    unmatchedLine(unmatched.labels, counts.labels_total, `label rows have no prediction by ${keyKind}`),
+  ];
+  return lines.filter((line): line is string => line !== undefined);
 }
 
 /** Writes a file under a temporary name and renames it, so a failed run leaves no half report. */
@@ -182,6 +200,8 @@ async function evaluateCommand(options: EvaluateCommandOptions): Promise<void> {
   const joined: JoinResult = await inputStep(() =>
     Promise.resolve(joinPredictionsAndLabels(predictions, table, { groupBy })),
   );
+  // Which keys failed to match, before anything can fail: a wrong key column or naming shows here.
+  for (const line of unmatchedKeyLines(joined, table.keyKind)) process.stderr.write(`${line}\n`);
   if (joined.labels.length === 0) {
     throw new CliError(`${options.labels}: no label is both scored and labelled`, ExitCode.Usage);
   }

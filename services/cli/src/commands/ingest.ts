@@ -27,9 +27,9 @@ export function registerIngestCommand(program: Command): void {
   program
     .command('ingest')
     .description(
-      'Enqueue every object of a source (s3://bucket/prefix, file:///dir, manifest .csv/.jsonl) for screening',
+      'Enqueue every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, or a local folder or manifest path) for screening',
     )
-    .argument('<source>', 'source URI')
+    .argument('<source>', 'source URI or local path')
     .requiredOption('--model <dir>', 'model bundle folder (its manifest gives the model id and version)')
     .option('--run-id <id>', 'run id; pass the id of an interrupted ingest to resume it (default: a new id)')
     .option('--force', 're-screen objects already queued or with a final result')

@@ -1,13 +1,15 @@
 /**
- * `cxr predict FILE --model DIR`: one image through the same decode, preprocessing, runtime and
- * decision rule as the pipeline, printed in the seed's response shape.
+ * `cxr predict FILE --model DIR`: one image through the same applicability rules, decode,
+ * preprocessing, runtime and decision rule as the pipeline, printed in the seed's response shape.
+ * An image the model does not apply to is rejected (`not_applicable`, exit code 3) unscored; a
+ * bundle's provenance warning (the seed model's random weights) goes to stderr.
  */
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { RUNTIME_CHOICES, loadConfig, type RuntimeChoice } from '@cxr/config';
 import { decodeFrame } from '@cxr/dicom';
-import { preprocessForModel } from '@cxr/imaging';
-import { decide, loadBundle, loadRuntime, predictionResponse } from '@cxr/model';
+import { checkApplicability, preprocessForModel } from '@cxr/imaging';
+import { acceptRulesOf, decide, loadBundle, loadRuntime, predictionResponse } from '@cxr/model';
 import { choiceOption } from '../options.js';
 import { readInput } from './dicom.js';
 
@@ -30,6 +32,10 @@ export function registerPredictCommand(program: Command): void {
       const config = loadConfig();
       const t0 = performance.now();
       const bundle = await loadBundle(options.model);
+      const warning = bundle.manifest.provenance?.warning;
+      if (warning !== undefined)
+        process.stderr.write(`cxr: warning: model ${bundle.manifest.id}: ${warning}\n`);
+      const accept = acceptRulesOf(bundle.manifest);
       const runtime = await loadRuntime(bundle, {
         runtime: options.runtime ?? config.runtime.runtime,
         threads: config.runtime.threads,
@@ -39,7 +45,13 @@ export function registerPredictCommand(program: Command): void {
         const t1 = performance.now();
         const { frame, info, decodeMs } = await readInput(file, async (bytes) => {
           const start = performance.now();
-          const decoded = await decodeFrame(bytes);
+          // The header decides first: an image the model was not made for is never decoded or scored.
+          const decoded = await decodeFrame(bytes, {
+            checkHeader: (info) => {
+              checkApplicability(info, accept);
+            },
+            maxImagePixels: config.decode.maxImagePixels,
+          });
           return { ...decoded, decodeMs: performance.now() - start };
         });
         const t2 = performance.now();

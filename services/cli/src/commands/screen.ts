@@ -2,9 +2,10 @@
  * `cxr screen SOURCE --model DIR [--store URL] [--run-id ID] [--force] [--http-port N] [--json]`:
  * screens a whole source on one machine (ingest, worker and results in one process against
  * Redis) and prints a summary. Progress and logs go to stderr, the summary to stdout. Exit codes:
- * 0 when every object has a final outcome (rejections are outcomes), 1 when some failed after
- * their retries (run the command again to retry them), 130 when interrupted (run it again to
- * continue: queued jobs stay in Redis, stored results are skipped).
+ * 0 when every listed object has its row with a final outcome (rejections are outcomes), 1 when
+ * some failed after their retries or some listed object has no row (run the command again to
+ * retry or screen them), 130 when interrupted (run it again to continue: queued jobs stay in
+ * Redis, stored results are skipped).
  */
 import type { Command } from 'commander';
 import { loadConfig } from '@cxr/config';
@@ -30,9 +31,9 @@ export function registerScreenCommand(program: Command): void {
   program
     .command('screen')
     .description(
-      'Screen every object of a source (s3://bucket/prefix, file:///dir, manifest .csv/.jsonl) on this machine and print a summary',
+      'Screen every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, or a local folder or manifest path) on this machine and print a summary',
     )
-    .argument('<source>', 'source URI')
+    .argument('<source>', 'source URI or local path')
     .requiredOption('--model <dir>', 'model bundle folder')
     .option('--store <url>', 'results store: sqlite:PATH or postgres://... (default: CXR_STORE_URL)')
     .option('--run-id <id>', 'run id (default: a new id); the same id resumes an interrupted listing')
@@ -76,7 +77,10 @@ export function registerScreenCommand(program: Command): void {
       process.stdout.write(
         options.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
       );
-      if (!summary.complete) process.exitCode = 130;
-      else if (summary.outcomes.failed > 0) process.exitCode = 1;
+      if (summary.model.warning !== undefined) {
+        process.stderr.write(`cxr: warning: model ${summary.model.id}: ${summary.model.warning}\n`);
+      }
+      if (summary.interrupted) process.exitCode = 130;
+      else if (!summary.complete || summary.outcomes.failed > 0) process.exitCode = 1;
     });
 }

@@ -9,7 +9,8 @@
  * rejected or failed is neither matched nor unmatched (its prediction counts in not_scored).
  */
 import { MISSING_GROUP } from '@cxr/evaluation';
-import { baseName, type LabelRow, type LabelsTable, type LabelValue } from './labels.js';
+import { baseName, fileKeyMatcher, UnmatchedKeyCollector, type UnmatchedKeys } from '../label-keys.js';
+import type { LabelRow, LabelsTable, LabelValue } from './labels.js';
 import { PREDICTION_TAGS, type PredictionRow, type PredictionTag, type Predictions } from './predictions.js';
 
 /** Group value used when a case has none for a grouping key (the statistics' own). */
@@ -38,6 +39,11 @@ export interface JoinResult {
   readonly labels: readonly string[];
   readonly cases: readonly JoinedCase[];
   readonly counts: JoinCounts;
+  /**
+   * The keys behind unmatched_predictions and unmatched_labels (the first few, in input order),
+   * for the command's stderr only: they may be URIs, so they stay out of the report.
+   */
+  readonly unmatched: { readonly predictions: UnmatchedKeys; readonly labels: UnmatchedKeys };
   readonly notes: readonly string[];
 }
 
@@ -50,11 +56,6 @@ function isTag(key: string): key is PredictionTag {
   return (PREDICTION_TAGS as readonly string[]).includes(key);
 }
 
-function stem(name: string): string {
-  const dot = name.lastIndexOf('.');
-  return dot > 0 ? name.slice(0, dot) : name;
-}
-
 /** Finds the label row of a prediction by the labels file's key kind. */
 function labelIndex(table: LabelsTable): (prediction: PredictionRow) => number | undefined {
   const byKey = new Map<string, number>();
@@ -65,18 +66,22 @@ function labelIndex(table: LabelsTable): (prediction: PredictionRow) => number |
     case 'uri':
       return (p) => byKey.get(p.uri);
     case 'file': {
-      // Exact base name first; else the same name without extension (NIH lists PNG names, an
-      // archive converted to DICOM holds 00000001_000.dcm). A stem shared by two rows matches neither.
-      const byStem = new Map<string, number | null>();
-      table.rows.forEach((row, i) => {
-        const s = stem(row.key);
-        byStem.set(s, byStem.has(s) ? null : i);
-      });
-      return (p) => {
-        const name = baseName(p.uri);
-        return byKey.get(name) ?? byStem.get(stem(name)) ?? undefined;
-      };
+      // The base name, with or without an image extension (label-keys.ts, shared with cxr train).
+      const find = fileKeyMatcher(table.rows.map((row) => row.key));
+      return (p) => find(p.uri);
     }
+  }
+}
+
+/** The key a prediction is looked up by, as the unmatched-keys line shows it. */
+function predictionKey(prediction: PredictionRow, kind: LabelsTable['keyKind']): string {
+  switch (kind) {
+    case 'sop_instance_uid':
+      return prediction.sopInstanceUid ?? '(no SOP Instance UID)';
+    case 'uri':
+      return prediction.uri;
+    case 'file':
+      return baseName(prediction.uri);
   }
 }
 
@@ -108,7 +113,7 @@ export function joinPredictionsAndLabels(
   const claimedBy = new Map<number, PredictionRow>();
   const cases: JoinedCase[] = [];
   let notScored = 0;
-  let unmatchedPredictions = 0;
+  const unmatchedPredictionKeys = new UnmatchedKeyCollector();
   for (const prediction of predictions.rows) {
     const index = find(prediction);
     if (index !== undefined) {
@@ -128,7 +133,7 @@ export function joinPredictionsAndLabels(
     }
     const row: LabelRow | undefined = index === undefined ? undefined : table.rows[index];
     if (row === undefined) {
-      unmatchedPredictions += 1;
+      unmatchedPredictionKeys.add(predictionKey(prediction, table.keyKind));
       continue;
     }
     const groups: Record<string, string> = {};
@@ -142,7 +147,13 @@ export function joinPredictionsAndLabels(
       groups,
     });
   }
-  const unmatchedLabels = table.rows.length - claimedBy.size;
+  const unmatchedLabelKeys = new UnmatchedKeyCollector();
+  table.rows.forEach((row, i) => {
+    if (!claimedBy.has(i)) unmatchedLabelKeys.add(row.key);
+  });
+  const unmatched = { predictions: unmatchedPredictionKeys.result(), labels: unmatchedLabelKeys.result() };
+  const unmatchedPredictions = unmatched.predictions.count;
+  const unmatchedLabels = unmatched.labels.count;
   if (unmatchedPredictions > 0) notes.push(`${unmatchedPredictions} scored predictions have no label row`);
   if (unmatchedLabels > 0) notes.push(`${unmatchedLabels} label rows have no prediction`);
   if (notScored > 0) notes.push(`${notScored} predictions were rejected or failed and are not scored`);
@@ -160,6 +171,7 @@ export function joinPredictionsAndLabels(
       unmatched_labels: unmatchedLabels,
       not_scored: notScored,
     },
+    unmatched,
     notes,
   };
 }

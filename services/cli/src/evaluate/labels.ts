@@ -14,6 +14,7 @@
  * beside patient data.
  */
 import { readFile } from 'node:fs/promises';
+import { baseName } from '../label-keys.js';
 import { normalizeName, readCsvFile } from './csv.js';
 
 export type LabelValue = 0 | 1 | null;
@@ -123,20 +124,6 @@ function modelLabelFor(
   const key = normalizeName(name);
   if (map !== undefined) return map.get(key);
   return modelLabels.find((label) => normalizeName(label) === key);
-}
-
-/** The last path segment of a URI or path (`s3://b/x/00000001_000.png` -> `00000001_000.png`). */
-export function baseName(value: string): string {
-  const segment =
-    value
-      .replace(/[?#].*$/, '')
-      .split(/[/\\]/)
-      .pop() ?? value;
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }
 
 const POSITIVE = new Set(['1', '1.0', 'true']);

@@ -427,6 +427,50 @@ describe('joinPredictionsAndLabels', () => {
     ]);
   });
 
+  it('matches UID-named files and x.jpeg_ls_lossless names by file, and names the keys that did not match (audit 17)', async () => {
+    const uid = '1.2.840.113619.2.55.3.604688119.969.1268071029.320';
+    const uris = [
+      `s3://a/${uid}.dcm`,
+      's3://a/other_TestPattern_Palette_16.jpeg_ls_lossless.dcm',
+      's3://a/1.2.840.113619.2.55.3.604688119.969.1268071029.321.dcm',
+      's3://a/unlabelled.dcm',
+    ];
+    const predictions: Predictions = {
+      source: 'p.csv',
+      labels: ['pneumonia'],
+      positionUnit: 'line',
+      rows: uris.map((uri, i) => ({
+        position: i + 2,
+        uri,
+        sopInstanceUid: null,
+        outcome: 'ok',
+        scores: [0.1 * (i + 1)],
+        tags: { institution: null, manufacturer: null, modality: null, view_position: null },
+        modelId: null,
+        modelVersion: null,
+      })),
+    };
+    const table = await readLabelsFile(
+      await file(
+        'join-uids.csv',
+        `file,pneumonia\n${uid},1\nother_TestPattern_Palette_16.jpeg_ls_lossless,0\n` +
+          '1.2.840.113619.2.55.3.604688119.969.1268071029.322,1\nmissing.dcm,0\n',
+      ),
+      { modelLabels: ['pneumonia'] },
+    );
+    const joined = joinPredictionsAndLabels(predictions, table);
+    // Cut at the last dot, ...320 and ...321 both became ...1268071029 and neither matched.
+    expect(joined.cases.map((c) => c.labels)).toEqual([[1], [0]]);
+    expect(joined.counts).toMatchObject({ matched: 2, unmatched_predictions: 2, unmatched_labels: 2 });
+    expect(joined.unmatched).toEqual({
+      predictions: {
+        count: 2,
+        first: ['1.2.840.113619.2.55.3.604688119.969.1268071029.321.dcm', 'unlabelled.dcm'],
+      },
+      labels: { count: 2, first: ['1.2.840.113619.2.55.3.604688119.969.1268071029.322', 'missing.dcm'] },
+    });
+  });
+
   it('refuses two predictions that match one label row by file name, naming rows and line only', async () => {
     const predictions: Predictions = {
       source: 'p.csv',

@@ -3,7 +3,7 @@
  * parts (multiclass, groups, undefined curves). The browser test checks the rendered page.
  */
 import { describe, expect, it } from 'vitest';
-import type { EvaluationReport } from '@cxr/evaluation';
+import { evaluate, type EvaluationCase, type EvaluationReport } from '@cxr/evaluation';
 import { formatNumber, keyPath, renderReportHtml, splitKeyPath } from './report-html.js';
 import { escapeHtml, niceStep } from './svg.js';
 import { TRICKY_GROUP, TRICKY_LABEL, reportFixture } from './testing/report-fixture.js';
@@ -70,5 +70,38 @@ describe('renderReportHtml', () => {
     expect(out).toMatch(/<svg class="figure roc no-data"/);
     expect(out).toMatch(/<svg class="figure pr no-data"/);
     expect(out).toContain(`data-key="${escapeHtml(keyPath(['labels', TRICKY_LABEL, 'auroc', 'value']))}"`);
+  });
+
+  it('says why a group AUROC has no interval instead of printing a [0, 0] bootstrap one (audit 18)', () => {
+    // One positive below every negative in site "b": the bootstrap used to report [0.000, 0.000].
+    const cases: EvaluationCase[] = [
+      { labels: [1], scores: [0.05], groups: { site: 'b' } },
+      ...[0.3, 0.4, 0.5].map((s) => ({ labels: [0 as const], scores: [s], groups: { site: 'b' } })),
+      ...[0.9, 0.8, 0.2, 0.7, 0.1, 0.3].map((s, i) => ({
+        labels: [i < 3 ? (1 as const) : (0 as const)],
+        scores: [s],
+        groups: { site: 'a' },
+      })),
+    ];
+    const report = evaluate(
+      { labels: ['effusion'], cases, activation: 'sigmoid', group_by: 'site' },
+      { ci_method: 'bootstrap', bootstrap_samples: 200, seed: 1 },
+    );
+    const b = report.groups?.site?.b?.labels.effusion;
+    expect(b?.auroc).toEqual({ value: 0, ci_low: null, ci_high: null, method: 'none' });
+    expect(b?.notes.some((note) => note.startsWith('AUROC interval undefined'))).toBe(true);
+    const out = renderReportHtml(report);
+    const cell = keyPath(['groups', 'site', 'b', 'labels', 'effusion', 'auroc', 'value']);
+    expect(out).toContain(
+      `<span class="num" data-key="${escapeHtml(cell)}" data-format="fixed">0.000</span> <span class="ci none">no interval (fewer than 2 positives)</span>`,
+    );
+    expect(out).not.toContain(
+      escapeHtml(keyPath(['groups', 'site', 'b', 'labels', 'effusion', 'auroc', 'ci_low'])),
+    );
+    // The group with both classes keeps its interval and says nothing of the kind.
+    expect(out).toContain(
+      escapeHtml(keyPath(['groups', 'site', 'a', 'labels', 'effusion', 'auroc', 'ci_low'])),
+    );
+    expect(out.match(/no interval \(/g)).toHaveLength(1);
   });
 });

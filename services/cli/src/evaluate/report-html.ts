@@ -70,6 +70,27 @@ function estimate(e: Estimate, path: readonly PathSegment[]): string {
   return `${num(e.value, [...path, 'value'])}${interval}`;
 }
 
+/**
+ * Why an AUROC with a value has no interval: both DeLong and the bootstrap need at least 2
+ * positives and 2 negatives. Undefined when the interval exists or the AUROC itself is undefined.
+ */
+export function missingAurocInterval(label: LabelReport): string | undefined {
+  const e = label.auroc;
+  if (e.value === null || (e.ci_low !== null && e.ci_high !== null)) return undefined;
+  const short = [
+    ...(label.positives < 2 ? ['positives'] : []),
+    ...(label.n - label.positives < 2 ? ['negatives'] : []),
+  ];
+  return short.length === 0 ? 'no interval' : `no interval (fewer than 2 ${short.join(' and ')})`;
+}
+
+/** The AUROC estimate, saying so in place of the interval when there is none. */
+function aurocEstimate(label: LabelReport, path: readonly PathSegment[]): string {
+  const missing = missingAurocInterval(label);
+  const why = missing === undefined ? '' : ` <span class="ci none">${escapeHtml(missing)}</span>`;
+  return `${estimate(label.auroc, path)}${why}`;
+}
+
 function table(head: readonly string[], rows: readonly (readonly string[])[], className = ''): string {
   const th = head.map((h) => `<th>${h}</th>`).join('');
   const body = rows.map((row) => `<tr>${row.map((cell) => `<td>${cell}</td>`).join('')}</tr>`).join('');
@@ -295,7 +316,7 @@ function labelSummaryRow(name: string, label: LabelReport, path: readonly PathSe
     num(label.n, [...path, 'n'], 'int'),
     num(label.positives, [...path, 'positives'], 'int'),
     num(label.prevalence, [...path, 'prevalence']),
-    estimate(label.auroc, [...path, 'auroc']),
+    aurocEstimate(label, [...path, 'auroc']),
     num(label.average_precision, [...path, 'average_precision']),
     num(label.brier, [...path, 'brier']),
     num(label.ece, [...path, 'ece']),
@@ -327,7 +348,7 @@ function labelSection(
       ['cases (n)', num(label.n, [...path, 'n'], 'int')],
       ['positives', num(label.positives, [...path, 'positives'], 'int')],
       ['prevalence', num(label.prevalence, [...path, 'prevalence'])],
-      [`AUROC [95% CI, ${escapeHtml(label.auroc.method)}]`, estimate(label.auroc, [...path, 'auroc'])],
+      [`AUROC [95% CI, ${escapeHtml(label.auroc.method)}]`, aurocEstimate(label, [...path, 'auroc'])],
       ['average precision', num(label.average_precision, [...path, 'average_precision'])],
       ['Brier score', num(label.brier, [...path, 'brier'])],
       ['ECE (equal-width bins)', num(label.ece, [...path, 'ece'])],

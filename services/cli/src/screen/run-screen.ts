@@ -1,19 +1,22 @@
 /**
  * `cxr screen` as a function: ingest, worker and results in one process against Redis, the same
  * components the three services run (WorkerService, startResultsApp, runIngest), sharing one
- * metrics registry. The run is done when the screen queue has nothing waiting, prioritized,
- * delayed or active and every result message is stored: a screen job completes only after its
- * result message was published, and a result message only after its upsert committed, so two
- * empty counts read in that order mean every outcome is in the store.
+ * metrics registry. The queues are drained when the screen queue has nothing waiting,
+ * prioritized, delayed or active and every result message is stored: a screen job completes only
+ * after its result message was published, and a result message only after its upsert committed,
+ * so two empty counts read in that order mean every outcome is in the store. The run is complete
+ * only when, after that, every object the source lists has its row (`verifyStored`): a result
+ * that never reached the store makes the run incomplete (exit 1), and the next run screens it.
  */
 import { performance } from 'node:perf_hooks';
 import type { AppConfig } from '@cxr/config';
 import { silentLogger, type Logger, type ProgressOutput } from '@cxr/config/log';
-import { runIngest, type IngestResult } from '@cxr/ingest';
+import { runIngest, verifyStored, type IngestResult } from '@cxr/ingest';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { readManifest } from '@cxr/model/manifest';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl, type QueueLocation } from '@cxr/queue';
 import { startResultsApp, type ResultsApp } from '@cxr/results';
+import { openObjectSource } from '@cxr/storage';
 import type { ResultStore } from '@cxr/store';
 import { WorkerService } from '@cxr/worker';
 import { ScreenProgress, type ScreenCounts } from './progress.js';
@@ -35,11 +38,14 @@ export interface RunScreenOptions {
   readonly signal?: AbortSignal;
   /** How often the queues are polled for the end of the run (default 250 ms). */
   readonly pollMs?: number;
+  /** Registry the three services share; default a new one (tests pass theirs to read it after the run). */
+  readonly metrics?: CxrMetrics;
 }
 
 /** No progress line: progress goes to the log. */
 const NO_PROGRESS_LINE: ProgressOutput = {
   drawsProgress: false,
+  writeLine: () => undefined,
   progress: () => undefined,
   endProgress: () => undefined,
 };
@@ -51,8 +57,10 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
     throw new Error('cxr screen needs a durable store: sqlite::memory: would lose every result at exit');
   }
   const log = options.log ?? silentLogger;
+  // A source that cannot be opened (a mistyped path) fails before the model and services start.
+  await openObjectSource(options.sourceUri, { env: config.s3Env }).close();
   const manifest = await readManifest(options.modelDir);
-  const metrics = createMetrics({ collectDefault: true });
+  const metrics = options.metrics ?? createMetrics({ collectDefault: true });
   const prefix = config.queue.prefix;
   const location: QueueLocation = {
     connection: redisConnectionFromUrl(config.queue.redisUrl),
@@ -66,6 +74,8 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
   try {
     results = await startResultsApp({
       config,
+      // The bundle the worker serves, not CXR_MODEL_DIR: its `reference` turns drift gauges on.
+      modelDir: options.modelDir,
       port: options.httpPort ?? 0,
       host: '127.0.0.1',
       metrics,
@@ -96,6 +106,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
       modelId: manifest.id,
       modelVersion: manifest.version,
       metrics,
+      log,
       onProgress: (p) => {
         listing = { listed: p.listed, listing: true, paused: p.paused };
       },
@@ -124,19 +135,34 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
     progress.finish(await counts());
     const wallSeconds = (performance.now() - startedAt) / 1000;
 
-    // Graceful: active jobs finish and their results are stored before the summary is read.
+    // Graceful: active jobs finish and publish their results, which are stored before the
+    // summary is read (an interrupted run's summary must not lag the store).
     await worker.stop();
+    await waitForResultsStored(resultQueue, results, log, options.pollMs ?? 250);
+    const verified = drained
+      ? await verifySource(options, results.store, manifest.id, manifest.version)
+      : { missing: 0, complete: false };
+    const interrupted = !drained || !verified.complete;
     const runtime = (await modelInfoRuntime(metrics)) ?? config.runtime.runtime;
     const summary = await summarise(results.store, {
       runId,
       ingest,
       wallSeconds,
-      complete: drained,
+      interrupted,
+      missing: verified.missing,
       inferred: await imagesInferred(metrics),
-      model: { id: manifest.id, version: manifest.version, runtime },
+      model: {
+        id: manifest.id,
+        version: manifest.version,
+        runtime,
+        ...(manifest.provenance?.warning === undefined ? {} : { warning: manifest.provenance.warning }),
+      },
       store: displayStoreUrl(config.store.url),
     });
-    log('info', 'screening finished', { runId, complete: drained, ...summary.outcomes });
+    if (verified.missing > 0) {
+      log('error', 'listed objects have no result row', { runId, missing: verified.missing });
+    }
+    log('info', 'screening finished', { runId, complete: summary.complete, ...summary.outcomes });
     return summary;
   } finally {
     await worker?.stop();
@@ -188,6 +214,55 @@ async function resultsStored(metrics: CxrMetrics): Promise<number> {
   return values.reduce((sum, v) => sum + v.value, 0);
 }
 
+/** How often the wait for the last results logs that it is still waiting. */
+const STORE_WAIT_LOG_MS = 30_000;
+
+/**
+ * Waits until every published result message is stored (none waiting, active or retrying on
+ * `cxr-results`). Not bounded: while the store is down the results service retries it (and logs
+ * so); a second Ctrl-C ends the process at once.
+ */
+async function waitForResultsStored(
+  resultQueue: ResultQueue,
+  results: ResultsApp,
+  log: Logger,
+  pollMs: number,
+): Promise<void> {
+  let lastLog = performance.now();
+  for (
+    let pending = await resultQueue.pendingCount();
+    pending > 0;
+    pending = await resultQueue.pendingCount()
+  ) {
+    if (performance.now() - lastLog >= STORE_WAIT_LOG_MS) {
+      lastLog = performance.now();
+      log('warn', 'waiting for results to be stored', { pending, storeDown: results.storeDown });
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+/** Lists the source again and counts objects without a row (see `verifyStored`). */
+async function verifySource(
+  options: RunScreenOptions,
+  store: ResultStore,
+  modelId: string,
+  modelVersion: string,
+): Promise<{ missing: number; complete: boolean }> {
+  const source = openObjectSource(options.sourceUri, { env: options.config.s3Env });
+  try {
+    return await verifyStored({
+      source,
+      store,
+      modelId,
+      modelVersion,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    });
+  } finally {
+    await source.close();
+  }
+}
+
 /** Images run through the model by this process: the sum of the batch-size histogram. */
 async function imagesInferred(metrics: CxrMetrics): Promise<number> {
   const { values } = await metrics.metrics.batchSize.get();
@@ -205,7 +280,7 @@ async function summarise(
   store: ResultStore,
   facts: Pick<
     ScreenSummary,
-    'runId' | 'ingest' | 'wallSeconds' | 'complete' | 'inferred' | 'model' | 'store'
+    'runId' | 'ingest' | 'wallSeconds' | 'interrupted' | 'missing' | 'inferred' | 'model' | 'store'
   >,
 ): Promise<ScreenSummary> {
   const outcomes = await store.countByOutcome(facts.runId);
@@ -216,13 +291,18 @@ async function summarise(
   const { ingest } = facts;
   return {
     runId: facts.runId,
-    complete: facts.complete,
+    complete: !facts.interrupted && facts.missing === 0,
+    interrupted: facts.interrupted,
+    missing: facts.missing,
     model: facts.model,
     ingest: {
       listed: ingest.listed,
       enqueued: ingest.enqueued,
+      requeued: ingest.requeued,
       duplicates: ingest.duplicates,
       skipped: ingest.skipped,
+      sourceSkipped: ingest.sourceSkipped,
+      sourceSkipReasons: ingest.sourceSkipReasons,
       complete: ingest.complete,
     },
     outcomes,

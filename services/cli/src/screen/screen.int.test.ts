@@ -8,13 +8,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { initSeedModel } from '@cxr/model';
+import { initSeedModel, SEED_WEIGHTS_WARNING } from '@cxr/model';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { createTestS3Client, seedBucket, startS3rver, type RunningS3rver } from '@cxr/storage/testing';
 import { openStore, type StoredResult } from '@cxr/store';
+import { deleteResultRows } from '@cxr/store/testing';
 import {
   CANARY_PATIENT_ID,
   CANARY_PATIENT_NAME,
+  isChestRadiographFixture,
   loadFixtureManifest,
   type DecodeFixture,
   type RejectFixture,
@@ -50,7 +52,13 @@ describe('cxr screen (s3rver, Redis, SQLite and PostgreSQL)', () => {
     const objects: [string, Uint8Array][] = [];
     for (const f of good) {
       objects.push([`cr/${f.name}.dcm`, await readFile(f.path)]);
-      expected.set(`s3://${BUCKET}/cr/${f.name}.dcm`, { outcome: 'ok', reason: null });
+      // The seed model screens chest radiographs; the Secondary Capture fixtures are not for it.
+      expected.set(
+        `s3://${BUCKET}/cr/${f.name}.dcm`,
+        isChestRadiographFixture(f)
+          ? { outcome: 'ok', reason: null }
+          : { outcome: 'rejected', reason: 'not_applicable' },
+      );
     }
     for (const f of bad) {
       objects.push([`cr/bad/${f.name}.dcm`, await readFile(f.path)]);
@@ -107,6 +115,7 @@ describe('cxr screen (s3rver, Redis, SQLite and PostgreSQL)', () => {
     index: number,
     store: string,
     runId: string,
+    ...extra: string[]
   ): Promise<{ summary: ScreenSummary; stderr: string }> => {
     const run = await cxrWithEnv(
       { ...env, CXR_QUEUE_PREFIX: prefixOf(index) },
@@ -119,8 +128,9 @@ describe('cxr screen (s3rver, Redis, SQLite and PostgreSQL)', () => {
       '--run-id',
       runId,
       '--json',
+      ...extra,
     );
-    expect(run.stderr).not.toMatch(/"level":"error"/);
+    expect(run.stderr.split('\n').filter((line) => line.includes('"level":"error"'))).toEqual([]);
     expect(run.code, run.stderr.slice(-2000)).toBe(0);
     return { summary: JSON.parse(run.stdout) as ScreenSummary, stderr: run.stderr };
   };
@@ -154,6 +164,16 @@ describe('cxr screen (s3rver, Redis, SQLite and PostgreSQL)', () => {
       expect(summary.inferred).toBe(expected.size - rejected);
       expect(summary.stages.infer?.n).toBe(expected.size - rejected);
       expect(summary.stages.fetch?.p95Ms).toBeGreaterThanOrEqual(summary.stages.fetch?.p50Ms ?? Infinity);
+      // Images the model does not apply to are counted by their reason, and the seed's warning is said.
+      const notApplicable = [...expected.values()].filter((e) => e.reason === 'not_applicable').length;
+      expect(notApplicable).toBeGreaterThan(0);
+      expect(summary.reasons).toContainEqual({
+        outcome: 'rejected',
+        reason: 'not_applicable',
+        count: notApplicable,
+      });
+      expect(summary.model.warning).toBe(SEED_WEIGHTS_WARNING);
+      expect(stderr).toContain(`cxr: warning: model cxr-seed-densenet121: ${SEED_WEIGHTS_WARNING}\n`);
 
       const rows = await rowsOf(store);
       expect(rows).toHaveLength(expected.size);
@@ -185,6 +205,84 @@ describe('cxr screen (s3rver, Redis, SQLite and PostgreSQL)', () => {
       expect(after).toHaveLength(before.length);
       const key = (r: StoredResult): string => `${r.uri} ${r.runId} ${r.updatedAt}`;
       expect(after.map(key).sort()).toEqual(before.map(key).sort());
+    },
+    180_000,
+  );
+
+  it.each(STORES)(
+    'objects whose rows were lost from the %s store are screened again, without --force',
+    async (name) => {
+      const store = storeUrl(name);
+      const before = await rowsOf(store);
+      // Two ok rows and one rejected row vanish (a write lost on its way): the queue still
+      // remembers their jobs as completed, which used to make them "already queued" for a day.
+      const lost = [
+        ...before.filter((r) => r.outcome === 'ok').slice(0, 2),
+        ...before.filter((r) => r.outcome === 'rejected').slice(0, 1),
+      ];
+      expect(
+        await deleteResultRows(
+          store,
+          lost.map((r) => r.uri),
+        ),
+      ).toBe(3);
+      const { summary } = await screen(STORES.indexOf(name), store, `third-${name}`);
+      expect(summary.complete).toBe(true);
+      expect(summary.missing).toBe(0);
+      expect(summary.ingest).toMatchObject({
+        listed: expected.size,
+        enqueued: 3,
+        requeued: 3,
+        skipped: expected.size - 3,
+        duplicates: 0,
+      });
+      expect(summary.outcomes).toEqual({ ok: 2, rejected: 1, failed: 0 });
+      const after = await rowsOf(store);
+      expect(after).toHaveLength(expected.size);
+      for (const row of lost) {
+        const again = after.find((r) => r.uri === row.uri);
+        expect({ runId: again?.runId, outcome: again?.outcome }).toEqual({
+          runId: `third-${name}`,
+          outcome: row.outcome,
+        });
+      }
+    },
+    180_000,
+  );
+
+  it.each(STORES)(
+    '--force re-screens and replaces every row of the %s store, and the export shows the new run',
+    async (name) => {
+      const store = storeUrl(name);
+      const before = new Map((await rowsOf(store)).map((r) => [r.uri, r]));
+      const runId = `forced-${name}`;
+      const { summary } = await screen(STORES.indexOf(name), store, runId, '--force');
+      const rejected = [...expected.values()].filter((e) => e.outcome === 'rejected').length;
+      expect(summary.complete).toBe(true);
+      expect(summary.ingest).toMatchObject({ listed: expected.size, enqueued: expected.size, skipped: 0 });
+      expect(summary.inferred).toBe(expected.size - rejected);
+      expect(summary.outcomes).toEqual({ ok: expected.size - rejected, rejected, failed: 0 });
+      const after = await rowsOf(store);
+      expect(after).toHaveLength(expected.size);
+      for (const row of after) {
+        const old = before.get(row.uri);
+        expect(row.runId, row.uri).toBe(runId);
+        expect(Date.parse(row.updatedAt), row.uri).toBeGreaterThan(Date.parse(old?.updatedAt ?? ''));
+      }
+      const exported = await cxrWithEnv(
+        env,
+        'results',
+        'export',
+        '--run',
+        runId,
+        '--format',
+        'csv',
+        '--store',
+        store,
+      );
+      expect(exported.code, exported.stderr).toBe(0);
+      // Header plus one line per object.
+      expect(exported.stdout.trim().split('\n')).toHaveLength(expected.size + 1);
     },
     180_000,
   );

@@ -56,7 +56,16 @@ describe('formatSummary', () => {
   const summary: ScreenSummary = {
     runId: 'run-1',
     model: { id: 'seed', version: '1.0.0', runtime: 'onnx' },
-    ingest: { listed: 12, enqueued: 10, duplicates: 0, skipped: 2, complete: true },
+    ingest: {
+      listed: 12,
+      enqueued: 10,
+      requeued: 0,
+      duplicates: 0,
+      skipped: 2,
+      sourceSkipped: 0,
+      sourceSkipReasons: {},
+      complete: true,
+    },
     outcomes: { ok: 8, rejected: 1, failed: 1 },
     reasons: [
       { outcome: 'rejected', reason: 'truncated', count: 1 },
@@ -68,7 +77,25 @@ describe('formatSummary', () => {
     stages: { infer: { n: 8, p50Ms: 120.4, p95Ms: 250 } },
     store: 'sqlite:./r.sqlite',
     complete: true,
+    interrupted: false,
+    missing: 0,
   };
+
+  it('prints the entries the source did not list, by reason, only when there are some', () => {
+    expect(formatSummary(summary)).not.toContain('not listed');
+    const text = formatSummary({
+      ...summary,
+      ingest: {
+        ...summary.ingest,
+        sourceSkipped: 4,
+        sourceSkipReasons: { symlink_loop: 1, link_outside_root: 3 },
+      },
+    });
+    expect(text).toContain(
+      'listed 12: 10 queued, 2 already screened, 0 already queued\n' +
+        'not listed 4: link_outside_root 3, symlink_loop 1 (logged as source entry skipped)\n',
+    );
+  });
 
   it('prints counts per outcome and reason, throughput, stage quantiles and where results are', () => {
     const text = formatSummary(summary);
@@ -80,6 +107,21 @@ describe('formatSummary', () => {
     expect(text).toMatch(/infer\s+p50 120 ms {2}p95 250 ms/);
     expect(text).toContain('results: sqlite:./r.sqlite (run run-1)');
     expect(text).not.toContain('interrupted');
-    expect(formatSummary({ ...summary, complete: false })).toContain('run run-1 (interrupted');
+    expect(text).not.toContain('INCOMPLETE');
+    expect(formatSummary({ ...summary, complete: false, interrupted: true })).toContain(
+      'run run-1 (interrupted',
+    );
+  });
+
+  it('says how many objects were screened again and how many listed objects have no row', () => {
+    const text = formatSummary({
+      ...summary,
+      ingest: { ...summary.ingest, requeued: 3 },
+      complete: false,
+      missing: 2,
+    });
+    expect(text).toContain('listed 12: 10 queued (3 of them again: no row in the store), 2 already screened');
+    expect(text).toContain('INCOMPLETE: 2 listed objects have no result row; run the same command again');
+    expect(text).not.toContain('interrupted');
   });
 });

@@ -4,6 +4,7 @@
  * computes quantiles and formats them. Nothing here prints a URI or any DICOM attribute: counts,
  * reason codes, durations and the store location only.
  */
+import type { SourceSkipCounts } from '@cxr/ingest';
 import type { ReasonCount, StoredResult } from '@cxr/store';
 
 /** Stages as stored per row (the `store` stage is the results service's upsert). */
@@ -19,13 +20,26 @@ export interface StageLatency {
 
 export interface ScreenSummary {
   readonly runId: string;
-  readonly model: { readonly id: string; readonly version: string; readonly runtime: string };
-  /** What the ingest did: new jobs, jobs already queued, objects already screened (skipped). */
+  readonly model: {
+    readonly id: string;
+    readonly version: string;
+    readonly runtime: string;
+    /** The bundle's provenance warning (the seed model: random weights); `cxr screen` prints it on stderr. */
+    readonly warning?: string;
+  };
+  /**
+   * What the ingest did: new jobs, jobs already queued, objects already screened (skipped), and
+   * entries of the source it did not list at all (links, loops, unreadable folders), per reason.
+   */
   readonly ingest: {
     readonly listed: number;
     readonly enqueued: number;
+    /** Of `enqueued`: objects the queue remembered as done that had no row (screened again). */
+    readonly requeued: number;
     readonly duplicates: number;
     readonly skipped: number;
+    readonly sourceSkipped: number;
+    readonly sourceSkipReasons: SourceSkipCounts;
     readonly complete: boolean;
   };
   /** Rows of this run in the store, per outcome. */
@@ -41,8 +55,12 @@ export interface ScreenSummary {
   readonly stages: Readonly<Partial<Record<SummaryStage, StageLatency>>>;
   /** Where the results are (a password in a PostgreSQL URL is masked). */
   readonly store: string;
-  /** False when the run was interrupted (Ctrl-C, SIGTERM) before the queue drained. */
+  /** True when every listed object has its row: not interrupted and nothing missing. */
   readonly complete: boolean;
+  /** The run was interrupted (Ctrl-C, SIGTERM) before the queue drained and the check ended. */
+  readonly interrupted: boolean;
+  /** Listed objects without a row for this model version after the queues drained. */
+  readonly missing: number;
 }
 
 /**
@@ -102,15 +120,33 @@ const ms = (value: number): string => (value >= 100 ? value.toFixed(0) : value.t
 export function formatSummary(summary: ScreenSummary): string {
   const { ingest, outcomes } = summary;
   const stored = outcomes.ok + outcomes.rejected + outcomes.failed;
+  const requeued =
+    ingest.requeued > 0 ? ` (${count(ingest.requeued)} of them again: no row in the store)` : '';
   const lines = [
-    `run ${summary.runId}${summary.complete ? '' : ' (interrupted: run the same command again to continue)'}`,
+    `run ${summary.runId}${summary.interrupted ? ' (interrupted: run the same command again to continue)' : ''}`,
     `model ${summary.model.id} ${summary.model.version} on ${summary.model.runtime}`,
-    `listed ${count(ingest.listed)}: ${count(ingest.enqueued)} queued, ${count(ingest.skipped)} already screened, ` +
+    `listed ${count(ingest.listed)}: ${count(ingest.enqueued)} queued${requeued}, ${count(ingest.skipped)} already screened, ` +
       `${count(ingest.duplicates)} already queued`,
-    `stored ${count(stored)}: ok ${count(outcomes.ok)}, rejected ${count(outcomes.rejected)}, failed ${count(outcomes.failed)}`,
   ];
+  if (ingest.sourceSkipped > 0) {
+    // Entries that never became jobs: each was logged (`source entry skipped`) with its reason.
+    const reasons = Object.entries(ingest.sourceSkipReasons)
+      .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
+      .map(([reason, n]) => `${reason} ${count(n)}`);
+    lines.push(
+      `not listed ${count(ingest.sourceSkipped)}: ${reasons.join(', ')} (logged as source entry skipped)`,
+    );
+  }
+  lines.push(
+    `stored ${count(stored)}: ok ${count(outcomes.ok)}, rejected ${count(outcomes.rejected)}, failed ${count(outcomes.failed)}`,
+  );
   for (const { outcome, reason, count: n } of summary.reasons) {
     lines.push(`  ${outcome} ${reason}: ${count(n)}`);
+  }
+  if (summary.missing > 0) {
+    lines.push(
+      `INCOMPLETE: ${count(summary.missing)} listed objects have no result row; run the same command again to screen them`,
+    );
   }
   lines.push(
     `inferred ${count(summary.inferred)} images in ${summary.wallSeconds.toFixed(1)} s ` +

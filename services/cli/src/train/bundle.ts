@@ -12,6 +12,7 @@ import {
   LAYERS_MODEL_FILE,
   LAYERS_WEIGHTS_FILE,
   ONNX_MODEL_FILE,
+  acceptRulesOf,
   exportLayersModelToOnnx,
   onnxManifestFrom,
   serializeLayersModel,
@@ -124,6 +125,8 @@ export async function writeTrainedBundles(options: TrainedBundleOptions): Promis
     architecture: source.architecture,
     format: 'tfjs-layers',
     weights: [LAYERS_MODEL_FILE, LAYERS_WEIGHTS_FILE],
+    // Trained on the images the base accepts, so it applies to those and no others.
+    accept: acceptRulesOf(source),
     input: source.input,
     output: {
       activation,

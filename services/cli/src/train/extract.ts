@@ -13,13 +13,14 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { errorSummary, type Logger } from '@cxr/config/log';
 import { isDicomRejectedError, readDicomInfo, type DicomImageInfo } from '@cxr/dicom';
-import { DecodePool, packBatch } from '@cxr/imaging';
-import type { ManifestInput, ModelRuntime } from '@cxr/model';
+import { applicabilityProblem, DecodePool, packBatch } from '@cxr/imaging';
+import type { ManifestAccept, ManifestInput, ModelRuntime } from '@cxr/model';
 import type { FeatureCache } from '@cxr/model/train';
 import { hashPatientId } from '@cxr/store';
 import type { ObjectEntry } from '@cxr/storage';
 import { CliError, ExitCode } from '../output.js';
-import { objectBaseName, type LabelRow, type LabelsFile } from './labels.js';
+import { baseName, fileKeyMatcher, UnmatchedKeyCollector, type UnmatchedKeys } from '../label-keys.js';
+import type { LabelRow, LabelsFile } from './labels.js';
 import type { ExtractionProgress } from './progress.js';
 
 /** Which labels file an image's row came from. */
@@ -82,6 +83,11 @@ export interface ExtractOptions {
   readonly runtime: ModelRuntime;
   /** The features bundle's manifest input (the base manifest's, in the exported graph's layout). */
   readonly input: ManifestInput;
+  /**
+   * The base bundle's applicability rules (acceptRulesOf): an image they refuse counts as rejected
+   * `not_applicable`, cached features or not, as screening with the trained bundle would refuse it.
+   */
+  readonly accept: ManifestAccept;
   readonly featureDim: number;
   readonly cache: FeatureCache;
   /** Image statistics per object (float64 mean, std, bits stored), keyed like `cache`. */
@@ -114,23 +120,57 @@ export function patientKeyOf(patientId: string | undefined, salt: string | undef
 interface RowIndex {
   readonly source: LabelSource;
   readonly file: LabelsFile;
-  readonly byKey: ReadonlyMap<string, LabelRow>;
+  /** The row of an object, by the file's key column. */
+  readonly find: (entry: ObjectEntry, info: DicomImageInfo | undefined) => LabelRow | undefined;
   readonly used: Set<LabelRow>;
 }
 
 function indexRows(source: LabelSource, file: LabelsFile): RowIndex {
-  return { source, file, byKey: new Map(file.rows.map((row) => [row.key, row])), used: new Set() };
-}
-
-function keyFor(file: LabelsFile, entry: ObjectEntry, info: DicomImageInfo | undefined): string | undefined {
+  const byKey = new Map(file.rows.map((row) => [row.key, row]));
+  let find: RowIndex['find'];
   switch (file.keyColumn) {
     case 'sop_instance_uid':
-      return info?.uids.sopInstanceUid;
+      find = (_entry, info) => {
+        const uid = info?.uids.sopInstanceUid;
+        return uid === undefined ? undefined : byKey.get(uid);
+      };
+      break;
+    case 'uri':
+      find = (entry) => byKey.get(entry.uri);
+      break;
+    case 'file': {
+      // The base name, with or without an image extension (label-keys.ts, shared with cxr evaluate).
+      const match = fileKeyMatcher(file.rows.map((row) => row.key));
+      find = (entry) => {
+        const i = match(entry.uri);
+        return i === undefined ? undefined : file.rows[i];
+      };
+      break;
+    }
+  }
+  return { source, file, find, used: new Set() };
+}
+
+/** The key an object is looked up by in `file`, as the unmatched-keys line shows it. */
+function objectKeyIn(file: LabelsFile, entry: ObjectEntry, info: DicomImageInfo | undefined): string {
+  switch (file.keyColumn) {
+    case 'sop_instance_uid':
+      return info?.uids.sopInstanceUid ?? '(no SOP Instance UID)';
     case 'uri':
       return entry.uri;
     case 'file':
-      return objectBaseName(entry.uri);
+      return baseName(entry.uri);
   }
+}
+
+/**
+ * The keys behind withoutLabelRow and rowsWithoutImage (the first few, in listing and file order),
+ * for stderr only: they may be URIs, so they stay out of the summary and the report.
+ */
+export interface UnmatchedTrainingKeys {
+  /** Listed objects without a row, keyed as the --data file's key column would look them up. */
+  readonly objects: UnmatchedKeys;
+  readonly rows: Readonly<Partial<Record<LabelSource, UnmatchedKeys>>>;
 }
 
 type Prepared =
@@ -155,7 +195,7 @@ function statsFromCache(cached: Float32Array): [number, number, number] | undefi
 /** Extracts (or reads from the cache) the base features of every labelled object. */
 export async function extractTrainingFeatures(
   options: ExtractOptions,
-): Promise<{ images: TrainingImage[]; counts: ExtractionCounts }> {
+): Promise<{ images: TrainingImage[]; counts: ExtractionCounts; unmatched: UnmatchedTrainingKeys }> {
   const started = performance.now();
   const indexes = [indexRows('data', options.labels.data)];
   if (options.labels.val !== undefined) indexes.push(indexRows('val', options.labels.val));
@@ -163,20 +203,20 @@ export async function extractTrainingFeatures(
   const rejected: Record<string, number> = {};
   let done = 0;
   let matched = 0;
-  let withoutLabelRow = 0;
+  const unmatchedObjects = new UnmatchedKeyCollector();
   let fetchFailed = 0;
   let withoutPatientId = 0;
   let cached = 0;
   let computed = 0;
   const skipped = (): number =>
-    withoutLabelRow + fetchFailed + Object.values(rejected).reduce((a, b) => a + b, 0);
+    unmatchedObjects.count + fetchFailed + Object.values(rejected).reduce((a, b) => a + b, 0);
   const report = (): void =>
     options.progress?.({ done, total: options.entries.length, cached, computed, skipped: skipped() });
   const reject = (reason: string): void => {
     rejected[reason] = (rejected[reason] ?? 0) + 1;
   };
 
-  const prepare = async (entry: ObjectEntry): Promise<Prepared> => {
+  const prepare = async (entry: ObjectEntry, listed: number): Promise<Prepared> => {
     let bytes: Uint8Array;
     try {
       bytes = await options.fetch(entry.uri);
@@ -196,13 +236,12 @@ export async function extractTrainingFeatures(
     }
     const hits: { index: RowIndex; row: LabelRow }[] = [];
     for (const index of indexes) {
-      const key = keyFor(index.file, entry, info);
-      const row = key === undefined ? undefined : index.byKey.get(key);
+      const row = index.find(entry, info);
       if (row !== undefined) hits.push({ index, row });
     }
     const hit = hits[0];
     if (hit === undefined) {
-      withoutLabelRow += 1;
+      unmatchedObjects.add(objectKeyIn(options.labels.data, entry, info), listed);
       return { kind: 'skip' };
     }
     if (hits.length > 1) {
@@ -221,6 +260,10 @@ export async function extractTrainingFeatures(
     hit.index.used.add(hit.row);
     if (info === undefined) {
       reject(rejection ?? 'unknown');
+      return { kind: 'skip' };
+    }
+    if (applicabilityProblem(info, options.accept) !== undefined) {
+      reject('not_applicable');
       return { kind: 'skip' };
     }
     matched += 1;
@@ -251,7 +294,9 @@ export async function extractTrainingFeatures(
       };
     }
     try {
-      const decoded = await options.pool.decode(bytes, { output: { model: options.input } });
+      const decoded = await options.pool.decode(bytes, {
+        output: { model: options.input, accept: options.accept },
+      });
       const f = decoded.features;
       if (f === undefined) throw new Error('decode pool returned no image features for a model output');
       return {
@@ -299,7 +344,7 @@ export async function extractTrainingFeatures(
   let inflight: Promise<{ error: unknown } | undefined> = Promise.resolve(undefined);
   for (let start = 0; start < options.entries.length; start += chunkSize) {
     const chunk = options.entries.slice(start, start + chunkSize);
-    const prepared = await Promise.all(chunk.map(prepare));
+    const prepared = await Promise.all(chunk.map((entry, i) => prepare(entry, start + i)));
     done += chunk.length;
     for (const p of prepared) if (p.kind === 'ready') images.push(p.image);
     const previous = await inflight;
@@ -316,13 +361,20 @@ export async function extractTrainingFeatures(
   // Listing order (not completion order): the same data gives the same training order.
   images.sort((a, b) => (a.objectKey < b.objectKey ? -1 : a.objectKey > b.objectKey ? 1 : 0));
   const rowsWithoutImage: Partial<Record<LabelSource, number>> = {};
-  for (const index of indexes) rowsWithoutImage[index.source] = index.file.rows.length - index.used.size;
+  const unmatchedRows: Partial<Record<LabelSource, UnmatchedKeys>> = {};
+  for (const index of indexes) {
+    const rows = new UnmatchedKeyCollector();
+    for (const row of index.file.rows) if (!index.used.has(row)) rows.add(row.key);
+    unmatchedRows[index.source] = rows.result();
+    rowsWithoutImage[index.source] = rows.count;
+  }
   return {
     images,
+    unmatched: { objects: unmatchedObjects.result(), rows: unmatchedRows },
     counts: {
       listed: options.entries.length,
       matched,
-      withoutLabelRow,
+      withoutLabelRow: unmatchedObjects.count,
       rowsWithoutImage,
       rejected,
       fetchFailed,

@@ -10,6 +10,7 @@ import type { AppConfig as Config } from '@cxr/config';
 import type { Logger } from '@cxr/config/log';
 import { isDicomRejectedError } from '@cxr/dicom';
 import { DecodePool, packBatch } from '@cxr/imaging';
+import { acceptRulesOf } from '@cxr/model';
 import {
   fineTune,
   type EpochReport,
@@ -59,6 +60,7 @@ export interface FineTunePhaseOptions {
 export async function runFineTunePhase(options: FineTunePhaseOptions): Promise<FineTuneResult> {
   const { settings, base } = options;
   const input = base.bundle.manifest.input;
+  const accept = acceptRulesOf(base.bundle.manifest);
   if (input.layout !== 'NHWC') {
     throw new Error(`fine-tune: the base bundle's input layout is ${input.layout}, tfjs-layers needs NHWC`);
   }
@@ -73,7 +75,7 @@ export async function runFineTunePhase(options: FineTunePhaseOptions): Promise<F
           if (image === undefined) throw new Error(`fine-tune: no image at row ${row}`);
           try {
             const bytes = await source.fetch(image.uri);
-            return (await pool.decode(bytes, { output: { model: input } })).pixels;
+            return (await pool.decode(bytes, { output: { model: input, accept } })).pixels;
           } catch (error) {
             const reason = isDicomRejectedError(error) ? error.reason : (error as Error).message;
             throw new CliError(

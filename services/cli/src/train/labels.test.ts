@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabelsFileError, objectBaseName, readLabelsFile } from './labels.js';
+import { LabelsFileError, readLabelsFile } from './labels.js';
 
 describe('readLabelsFile (cxr train --data)', () => {
   let dir: string;
@@ -66,10 +66,5 @@ describe('readLabelsFile (cxr train --data)', () => {
     await expect(readLabelsFile(file, { labels: ['effusion'] })).rejects.toThrow(
       'no label column "effusion" (--labels)',
     );
-  });
-
-  it('matches file keys on the last URI segment, decoded', () => {
-    expect(objectBaseName('s3://bucket/a/b/img%201.dcm')).toBe('img 1.dcm');
-    expect(objectBaseName('file:///data/x.dcm?versionId=3')).toBe('x.dcm');
   });
 });

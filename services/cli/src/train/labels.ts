@@ -3,7 +3,8 @@
  * image and one 0/1 column per label. Key columns, in order of preference:
  * - `sop_instance_uid`: the image's SOP Instance UID (0008,0018), read from the file;
  * - `uri`: the object URI exactly as the source lists it (`s3://bucket/key`, `file:///path`);
- * - `file`: the object's base name (the last path segment of its URI).
+ * - `file`: the object's base name (the last path segment of its URI), with or without an image
+ *   extension (label-keys.ts, the same matching as `cxr evaluate`).
  * Every other column is a label unless it is the `--group-by` column or `--labels` names a
  * subset. Errors name the file, line and column, never a cell's content (keys may carry patient
  * data in their folder names).
@@ -130,15 +131,4 @@ export async function readLabelsFile(path: string, options: ReadLabelsOptions = 
   if (header === undefined || keyColumn === undefined) throw new LabelsFileError(`${path}: empty file`);
   if (rows.length === 0) throw new LabelsFileError(`${path}: no rows`);
   return { path, bytes, keyColumn, labels, rows };
-}
-
-/** The base name of an object URI (the `file` key): its last path segment, URI-decoded. */
-export function objectBaseName(uri: string): string {
-  const withoutQuery = uri.replace(/[?#].*$/, '');
-  const last = withoutQuery.slice(withoutQuery.lastIndexOf('/') + 1);
-  try {
-    return decodeURIComponent(last);
-  } catch {
-    return last;
-  }
 }

@@ -27,6 +27,7 @@ function recorder(drawsProgress: boolean): {
   return {
     output: {
       drawsProgress,
+      writeLine: (line) => void lines.push(line),
       progress: (text) => void lines.push(text),
       endProgress: () => void (ended += 1),
     },

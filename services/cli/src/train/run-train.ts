@@ -10,7 +10,7 @@ import type { AppConfig as Config } from '@cxr/config';
 import type { Logger, ProgressOutput } from '@cxr/config/log';
 import { DecodePool } from '@cxr/imaging';
 import { sourceKindOf } from '@cxr/ingest';
-import { loadRuntime } from '@cxr/model';
+import { acceptRulesOf, loadRuntime } from '@cxr/model';
 import {
   FeatureCache,
   patientSplit,
@@ -22,11 +22,17 @@ import {
   type TrainedHead,
 } from '@cxr/model/train';
 import { openObjectSource, type ObjectEntry } from '@cxr/storage';
+import { unmatchedLine } from '../label-keys.js';
 import { CliError, ExitCode } from '../output.js';
 import { newRunId } from '../run-id.js';
 import { loadBaseModel } from './base-model.js';
 import { writeTrainedBundles, type ValidationMetrics } from './bundle.js';
-import { extractTrainingFeatures, type ExtractionCounts, type TrainingImage } from './extract.js';
+import {
+  extractTrainingFeatures,
+  type ExtractionCounts,
+  type TrainingImage,
+  type UnmatchedTrainingKeys,
+} from './extract.js';
 import { runFineTunePhase } from './fine-tune.js';
 import { LabelsFileError, readLabelsFile, type LabelsFile } from './labels.js';
 import { TrainProgress } from './progress.js';
@@ -208,6 +214,34 @@ async function listAll(
   return { entries, fetch: (u) => source.fetch(u), close: () => source.close() };
 }
 
+/** stderr lines naming how many listed objects and label rows did not match, and the first few keys. */
+export function unmatchedTrainingLines(
+  unmatched: UnmatchedTrainingKeys,
+  listed: number,
+  data: LabelsFile,
+  val: LabelsFile | undefined,
+): string[] {
+  const files = val === undefined ? `--data ${data.path}` : `--data ${data.path} or --val ${val.path}`;
+  const lines = [
+    unmatchedLine(unmatched.objects, listed, `listed objects have no row in ${files} by ${data.keyColumn}`),
+  ];
+  for (const [flag, file, source] of [
+    ['--data', data, 'data'],
+    ['--val', val, 'val'],
+  ] as const) {
+    const keys = unmatched.rows[source];
+    if (file === undefined || keys === undefined) continue;
+    lines.push(
+      unmatchedLine(
+        keys,
+        file.rows.length,
+        `rows of ${flag} ${file.path} have no listed object by ${file.keyColumn}`,
+      ),
+    );
+  }
+  return lines.filter((line): line is string => line !== undefined);
+}
+
 /** Runs a whole training; returns the summary (the bundles are written to settings.outDir). */
 export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promise<TrainSummary> {
   checkSettings(settings);
@@ -250,7 +284,7 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
   const statsCache = new FeatureCache(cacheDir, IMAGE_STATS_KEY);
 
   const source = await listAll(settings.imagesUri, deps.config);
-  let extracted: { images: TrainingImage[]; counts: ExtractionCounts };
+  let extracted: Awaited<ReturnType<typeof extractTrainingFeatures>>;
   const pool = new DecodePool({ threads: deps.config.decode.threads });
   const progress = new TrainProgress({ output: deps.output, log: deps.log });
   try {
@@ -276,6 +310,7 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
         pool,
         runtime,
         input: base.featuresBundle.manifest.input,
+        accept: acceptRulesOf(base.bundle.manifest),
         featureDim: base.featureDim,
         cache,
         statsCache,
@@ -301,6 +336,16 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
     await source.close();
   }
   const { images, counts } = extracted;
+  // Before the split can fail for want of images: how many keys matched nothing, and which.
+  for (const line of unmatchedTrainingLines(extracted.unmatched, counts.listed, data, val)) {
+    deps.output.writeLine(`${line}\n`);
+  }
+  const rejected = Object.entries(counts.rejected);
+  if (rejected.length > 0) {
+    const total = rejected.reduce((sum, [, n]) => sum + n, 0);
+    const reasons = rejected.map(([reason, n]) => `${reason} ${n}`).join(', ');
+    deps.output.writeLine(`${total} labelled objects could not be used (${reasons})\n`);
+  }
 
   // The split: --val file, --hold-out groups (+ an optional patient split of the rest), or patients.
   let trainImages: TrainingImage[];

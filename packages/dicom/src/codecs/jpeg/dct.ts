@@ -6,13 +6,16 @@
 //   (12-bit). Products and sums are exact JS numbers; only the descaling shifts truncate to 32
 //   bits, which IJG's scaling keeps in range for any valid stream;
 // - "fancy" triangular upsampling for h2v1 and h2v2 (jdsample.c), box replication otherwise;
-// - YCbCr->RGB with jdcolor.c's fixed-point tables, only when Photometric Interpretation is
-//   YBR_FULL or YBR_FULL_422 (then colorSpace 'RGB', as dcmdjpeg and libjpeg do); any other
-//   3-component frame is returned as stored.
+// - YCbCr->RGB with jdcolor.c's fixed-point tables when the stream's own markers say YCbCr (JFIF,
+//   Adobe APP14 transform, component ids: color.ts), whatever Photometric Interpretation says, as
+//   libjpeg-turbo and gdcm do; a 3-component frame always comes back as RGB (colorSpace 'RGB');
+// - scan headers of a sequential frame with spectral selection / approximation values other
+//   than 0, 63, 0, 0 are decoded as sequential scans with a warning, as IJG's jdhuff.c does.
 // Out-of-range IDCT results are clamped to [0, 2^P - 1]; IJG's range table instead wraps for
 // values beyond twice the sample range, which only a corrupt stream can produce.
 import { allocateSamples } from '../../buffers.js';
 import type { CodecOutput, EncodedFrameInfo, SampleAllocator } from '../../types.js';
+import type { DecodeWarning } from '../../warnings.js';
 import { DicomRejectedError } from '../../errors.js';
 import type { HuffmanTable } from './huffman.js';
 import {
@@ -23,6 +26,7 @@ import {
   type JpegTables,
   type ScanHeader,
 } from './markers.js';
+import { jpegStreamWarnings, readJpegStreamFacts, type JpegStreamFacts } from './color.js';
 import { checkFrameAgainstInfo, packSamples } from './output.js';
 
 /** Zig-zag index -> natural (row-major) coefficient index (T.81 Figure A.6). */
@@ -55,6 +59,7 @@ export function decodeDctImage(
 ): CodecOutput {
   let planes: ComponentPlane[] = [];
   const decoded: boolean[] = [];
+  let oddScan: JpegStreamFacts['invalidSequentialScan'];
   const frame = walkJpeg(data, {
     onFrame(f) {
       if (f.process === 2 || f.process === 6 || f.process > 8) {
@@ -82,8 +87,9 @@ export function decodeDctImage(
       });
     },
     onScan(f, scan, tables, pos) {
+      // Ss, Se, Ah and Al mean nothing to a sequential scan: odd values are reported, not refused.
       if (scan.ss !== 0 || scan.se !== 63 || scan.ah !== 0 || scan.al !== 0) {
-        corrupt('JPEG sequential scan has invalid spectral selection or approximation');
+        oddScan ??= { ss: scan.ss, se: scan.se, ah: scan.ah, al: scan.al };
       }
       for (const c of scan.components) {
         if (decoded[c.component.index]) corrupt('JPEG component coded in two sequential scans');
@@ -97,18 +103,19 @@ export function decodeDctImage(
   }
   const width = frame.samplesPerLine;
   const height = frame.lines;
+  const facts = readJpegStreamFacts(data);
+  // Every scan was checked while decoding, not only the first one readJpegStreamFacts sees.
+  const warnings = jpegStreamWarnings(facts, info, oddScan);
   if (planes.length === 1) {
     const plane = planes[0]!;
     const out = allocateSamples(Uint16Array, width * height, buffers);
     for (let y = 0; y < height; y++)
       out.set(plane.samples.subarray(y * plane.stride, y * plane.stride + width), y * width);
-    return packSamples(out, frame.precision, info, 'as-stored', buffers);
+    return withWarnings(packSamples(out, frame.precision, info, 'as-stored', buffers), warnings);
   }
   const full = planes.map((p) => upsample(p, frame, width, height, buffers));
   const out = allocateSamples(Uint16Array, width * height * full.length, buffers);
-  const photometric = info.photometricInterpretation.trim().toUpperCase();
-  const toRgb = full.length === 3 && (photometric === 'YBR_FULL' || photometric === 'YBR_FULL_422');
-  if (toRgb) {
+  if (full.length === 3 && facts.ycbcr) {
     yccToRgb(full[0]!, full[1]!, full[2]!, out, frame.precision);
   } else {
     const n = full.length;
@@ -117,7 +124,13 @@ export function decodeDctImage(
       for (let i = 0, j = c; i < src.length; i++, j += n) out[j] = src[i]!;
     }
   }
-  return packSamples(out, frame.precision, info, toRgb ? 'RGB' : 'as-stored', buffers);
+  // Three components are RGB now: converted from YCbCr, or RGB in the stream already.
+  const colorSpace = full.length === 3 ? 'RGB' : 'as-stored';
+  return withWarnings(packSamples(out, frame.precision, info, colorSpace, buffers), warnings);
+}
+
+function withWarnings(output: CodecOutput, warnings: readonly DecodeWarning[]): CodecOutput {
+  return warnings.length === 0 ? output : { ...output, warnings };
 }
 
 function decodeScan(

@@ -47,9 +47,81 @@ export function dcmcjpegStream(
   return firstFrameCodestream(encodeWithTool(inDir(dir), name, image, 'dcmcjpeg', options, '.jpg.dcm'));
 }
 
-/** Decompresses a DICOM file with dcmdjpeg (into `<name>.dec.dcm`) and returns the reference decode. */
-export function dcmdjpegDecode(dir: string, name: string, input: string): ParsedPart10 {
-  return decodeFileWithTool(inDir(dir), input, name, 'dcmdjpeg', []);
+/**
+ * Decompresses a DICOM file with dcmdjpeg (into `<name>.dec.dcm`) and returns the reference
+ * decode. `options` e.g. ['+cg'] to convert colour as libjpeg guesses it from the stream.
+ */
+export function dcmdjpegDecode(
+  dir: string,
+  name: string,
+  input: string,
+  options: readonly string[] = [],
+): ParsedPart10 {
+  return decodeFileWithTool(inDir(dir), input, name, 'dcmdjpeg', options);
+}
+
+/**
+ * Offset of the first marker segment (0xFF, marker) for which `wanted` holds, walking the segments
+ * of the first JPEG stream in `bytes` (a stream, or a DICOM file holding one) from its SOI.
+ */
+function findSegment(bytes: Uint8Array, wanted: (marker: number) => boolean): number {
+  let pos = -1;
+  for (let i = 0; i + 2 < bytes.length; i++) {
+    if (bytes[i] === 0xff && bytes[i + 1] === 0xd8 && bytes[i + 2] === 0xff) {
+      pos = i + 2;
+      break;
+    }
+  }
+  while (pos >= 0 && pos + 4 <= bytes.length && bytes[pos] === 0xff) {
+    const marker = bytes[pos + 1]!;
+    if (wanted(marker)) return pos;
+    if (marker === 0xda) break;
+    pos += 2 + ((bytes[pos + 2]! << 8) | bytes[pos + 3]!);
+  }
+  throw new Error('JPEG marker segment not found');
+}
+
+/**
+ * A copy of `bytes` (a JPEG stream, or a DICOM file holding one) whose first scan header has the
+ * given Ss, Se and Ah/Al byte: what GE archives wrote into sequential streams (T.81 B.2.3 wants
+ * 0, 63, 0 there; libjpeg warns and decodes).
+ */
+export function withScanParameters(bytes: Uint8Array, ss: number, se: number, ahAl: number): Uint8Array {
+  const out = bytes.slice();
+  const sos = findSegment(out, (m) => m === 0xda);
+  const end = sos + 2 + ((out[sos + 2]! << 8) | out[sos + 3]!);
+  out[end - 3] = ss;
+  out[end - 2] = se;
+  out[end - 1] = ahAl;
+  return out;
+}
+
+/**
+ * A copy of `bytes` (a JPEG stream or a DICOM file holding one) with the colour clues libjpeg
+ * reads changed: the 3 component ids in the frame and first scan header, the Adobe APP14
+ * transform flag, and/or the Adobe identifier spoiled ("Xdobe") so that the marker no longer counts.
+ */
+export function withColorMarkers(
+  bytes: Uint8Array,
+  change: {
+    readonly componentIds?: readonly [number, number, number];
+    readonly adobeTransform?: number;
+    readonly hideAdobe?: boolean;
+  },
+): Uint8Array {
+  const out = bytes.slice();
+  if (change.componentIds !== undefined) {
+    const sof = findSegment(out, (m) => m === 0xc0 || m === 0xc1);
+    const sos = findSegment(out, (m) => m === 0xda);
+    for (let c = 0; c < 3; c++) {
+      out[sof + 10 + 3 * c] = change.componentIds[c]!;
+      out[sos + 5 + 2 * c] = change.componentIds[c]!;
+    }
+  }
+  if (change.adobeTransform !== undefined)
+    out[findSegment(out, (m) => m === 0xee) + 4 + 11] = change.adobeTransform;
+  if (change.hideAdobe === true) out[findSegment(out, (m) => m === 0xee) + 4] = 0x58;
+  return out;
 }
 
 function inDir(dir: string): Pick<ScratchDir, 'path'> {

@@ -1,0 +1,23 @@
+/**
+ * `pnpm -s cxr ...` from the repository root, as the README tells users to run it: pnpm adds
+ * nothing to the command's own output (no registry warning about the pnpm pin, no `$ tsx ...`
+ * echo of a script, no `[ELIFECYCLE] Command failed` line), so a one-line rejection stays one line
+ * and the exit code is the command's.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+describe('pnpm -s cxr', () => {
+  it('prints only the command output, and passes the exit code through', () => {
+    const run = spawnSync('pnpm', ['-s', 'cxr', 'dicom', 'inspect', '/nonexistent/file.dcm'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trimEnd().split('\n')).toEqual(['cxr: /nonexistent/file.dcm: cannot read (ENOENT)']);
+    expect(run.status).not.toBe(0);
+  });
+});
