@@ -22,8 +22,10 @@ apt_install() {
 log "system packages"
 # dcmtk and gdcm: fixture encoders and reference decoders for the cross-checks;
 # prometheus: promtool, which lints the exported metrics; chromium: the headless browser the
-# `cxr evaluate` report test opens report.html in (through playwright-core, no browser download).
-apt_install dcmtk libgdcm-tools prometheus chromium
+# `cxr evaluate` report test opens report.html in (through playwright-core, no browser download);
+# python3-torch, python3-torchvision, python3-pydicom: the `cxr model import` test exports
+# DenseNet121s with PyTorch and compares scores and TorchXRayVision's preprocessing (large: ~1 GB).
+apt_install dcmtk libgdcm-tools prometheus chromium python3-torch python3-torchvision python3-pydicom
 
 log "pnpm $PNPM_VERSION"
 if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
