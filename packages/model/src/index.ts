@@ -70,6 +70,7 @@ export {
 export { MODEL_IMPORT_ERROR_CODES, ModelImportError, type ModelImportErrorCode } from './import/errors.js';
 export {
   DENSENET121_CONVOLUTIONS,
+  architectureDoubt,
   describeClassifierGraph,
   finalActivation,
   type ClassifierGraph,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readOnnxSummary, type OnnxSummary } from '../onnx/proto.js';
 import { ModelImportError, type ModelImportErrorCode } from './errors.js';
-import { describeClassifierGraph, finalActivation } from './graph.js';
+import { architectureDoubt, describeClassifierGraph, finalActivation } from './graph.js';
 import { tinyClassifier, type TinyClassifierOptions } from './testing.js';
 
 const FILE = 'model.onnx';
@@ -93,11 +93,12 @@ describe('describeClassifierGraph', () => {
     );
   });
 
-  it('warns when the graph does not have the 120 convolutions of DenseNet121', () => {
+  it('doubts the architecture when the graph does not have the 120 convolutions of DenseNet121', () => {
     const graph = describeClassifierGraph(summaryOf(), { file: FILE });
-    expect(
-      graph.warnings.some((w) => w.startsWith('the graph has 0 Conv nodes where DenseNet121 has 120')),
-    ).toBe(true);
+    expect(architectureDoubt(graph)).toBe(
+      'the graph has 0 Conv nodes where DenseNet121 has 120: manifest.architecture says densenet121 all the same',
+    );
+    expect(architectureDoubt({ convolutions: 120 })).toBeUndefined();
   });
 
   it('takes --size for dynamic height and width, and refuses without it', () => {

@@ -36,12 +36,22 @@ export interface ClassifierGraph {
   readonly activationNode?: string;
   /** Conv nodes in the graph: 120 for DenseNet121. */
   readonly convolutions: number;
-  /** Things a person should check, one sentence each. */
+  /** How running the graph should be configured or what it was taken for, one sentence each. */
   readonly warnings: readonly string[];
 }
 
 /** Conv layers of DenseNet121: the stem, 2 per dense layer (58 layers), 1 per transition (3). */
 export const DENSENET121_CONVOLUTIONS = 120;
+
+/**
+ * Why a graph may not be a DenseNet121, or undefined when its Conv count is DenseNet121's (the
+ * only architecture a manifest names, so an imported bundle says densenet121 regardless).
+ */
+export function architectureDoubt(graph: Pick<ClassifierGraph, 'convolutions'>): string | undefined {
+  return graph.convolutions === DENSENET121_CONVOLUTIONS
+    ? undefined
+    : `the graph has ${graph.convolutions} Conv nodes where DenseNet121 has ${DENSENET121_CONVOLUTIONS}: manifest.architecture says densenet121 all the same`;
+}
 
 // Ops that move values around without changing them: an activation behind them is still the last
 // thing the graph computes on the scores (PyTorch and tf2onnx exports end with these).
@@ -256,11 +266,6 @@ export function describeClassifierGraph(
   const last = finalActivation(summary.nodes, output.name);
   if (last.warning !== undefined) warnings.push(last.warning);
   const convolutions = summary.nodes.filter((n) => n.opType === 'Conv').length;
-  if (convolutions !== DENSENET121_CONVOLUTIONS) {
-    warnings.push(
-      `the graph has ${convolutions} Conv nodes where DenseNet121 has ${DENSENET121_CONVOLUTIONS}: manifest.architecture says densenet121 (the only architecture a manifest names), check that it runs as intended`,
-    );
-  }
   return {
     inputName: input.name,
     inputShape: input.shape,

@@ -119,6 +119,8 @@ describe('importOnnxModel', () => {
       },
     });
     expect(m.version).toMatch(/^sha256-[0-9a-f]{12}$/);
+    // The tiny graph is no DenseNet121, and the bundle says so wherever it is used.
+    expect(m.provenance?.warning).toContain('the graph has 0 Conv nodes where DenseNet121 has 120');
     expect(m.provenance?.warning).toMatch(
       /^imported model: operating thresholds are 0\.5 for every label, not calibrated/,
     );

@@ -15,7 +15,7 @@ import { readOnnxSummary, type OnnxSummary } from '../onnx/proto.js';
 import { loadRuntime } from '../runtime/select.js';
 import { isModelRuntimeError } from '../runtime/types.js';
 import { ModelImportError } from './errors.js';
-import { describeClassifierGraph, type ClassifierGraph } from './graph.js';
+import { architectureDoubt, describeClassifierGraph, type ClassifierGraph } from './graph.js';
 import { resolveImportLabels, type ImportLabels } from './labels.js';
 import { defaultPreset, presetInput, presetRecipe, type ImportPreset } from './presets.js';
 
@@ -103,7 +103,7 @@ const THRESHOLD_NOTE = 'operating thresholds are 0.5 for every label, not calibr
  * The manifest of an imported graph. Sigmoid outputs are multi-label (decision by thresholds),
  * softmax outputs single-label (argmax); both get 0.5 thresholds, which provenance says are not
  * calibrated. Raw scores (activation none) get argmax and no thresholds: 0.5 means nothing there.
- * Returns the warnings that go into provenance.warning too.
+ * Also returns the warnings it puts into provenance.warning (what the import could not know).
  */
 export function importedManifest(options: {
   readonly graph: ClassifierGraph;
@@ -135,7 +135,8 @@ export function importedManifest(options: {
       warnings.push(`labels are ${labels.source}: give the real ones with --labels`);
       break;
   }
-  warnings.push(...graph.warnings.filter((w) => w.includes('Conv nodes')));
+  const doubt = architectureDoubt(graph);
+  if (doubt !== undefined) warnings.push(doubt);
   const output: ManifestOutput =
     graph.activation === 'none'
       ? { activation: 'none', labels: [...labels.labels], decision: 'argmax' }
@@ -174,7 +175,7 @@ export function importedManifest(options: {
       ...(graph.activation === 'none' ? {} : { thresholds: THRESHOLD_NOTE }),
     },
   };
-  return { manifest, warnings: [...graph.warnings.filter((w) => !warnings.includes(w)), ...warnings] };
+  return { manifest, warnings };
 }
 
 /**
@@ -352,7 +353,7 @@ export async function importOnnxModel(options: ImportOnnxModelOptions): Promise<
       graph,
       preset,
       labels,
-      warnings,
+      warnings: [...graph.warnings, ...warnings],
       check,
     };
   } finally {
