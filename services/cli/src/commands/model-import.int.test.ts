@@ -1,5 +1,5 @@
 /**
- * `cxr model import` with DenseNet121s that PyTorch itself exported (test/fixtures/torch_densenet.py,
+ * `cxr model import` with DenseNet121s that PyTorch itself exported (packages/fixtures/src/torch_densenet.py,
  * run with Debian's python3-torch and python3-torchvision in this test's setup), then `cxr predict`
  * on real chest CRs compared with PyTorch's own forward pass on the very tensor the pipeline fed
  * the model (`--save-input`), and the xrv preset compared with TorchXRayVision's own recipe.
@@ -21,7 +21,7 @@ const run = promisify(execFile);
 // Debian's interpreter: python3-torch and python3-torchvision install into its dist-packages, which
 // another python3 on the PATH (pyenv, a venv) does not see.
 const PYTHON = '/usr/bin/python3';
-const SCRIPT = fileURLToPath(new URL('../../../../test/fixtures/torch_densenet.py', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../../../../packages/fixtures/src/torch_densenet.py', import.meta.url));
 const MISSING =
   'python3-torch, python3-torchvision and python3-pydicom are needed by this test (scripts/setup.sh installs them)';
 
