@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/**/*.test.ts'],
     // Fixture generation (dcmtk/gdcm transcoding) runs once per test run.
-    globalSetup: ['test/fixtures/global-setup.ts'],
+    globalSetup: ['packages/fixtures/src/global-setup.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 300_000,

@@ -21,7 +21,7 @@ import { DecodePool, runDecodeTask } from '@cxr/imaging';
 import type { DecodeOutput } from '@cxr/imaging';
 
 import { IMAGENET_NORMALIZATION } from '@cxr/model/manifest';
-import { generateBenchSet, type DecodeFixture } from '@cxr/test/fixtures';
+import { generateBenchSet, type DecodeFixture } from '@cxr/fixtures';
 
 const OUT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'out');
 // "Preprocess" is what the worker does before inference: the seed model's input block (see

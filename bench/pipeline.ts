@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import { packBatch, runDecodeTask } from '@cxr/imaging';
 import { initSeedModel, loadRuntime, type ModelBundle } from '@cxr/model';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
-import { generateBenchSet } from '@cxr/test/fixtures';
+import { generateBenchSet } from '@cxr/fixtures';
 
 const REDIS_URL = process.env.CXR_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CLI_MAIN = fileURLToPath(new URL('../services/cli/src/main.ts', import.meta.url));

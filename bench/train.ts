@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util';
 import { packBatch, runDecodeTask } from '@cxr/imaging';
 import { initSeedModel, loadBundle, loadRuntime, onnxSessionOptions } from '@cxr/model';
 import { buildHeadModel, mulberry32, trainHead, type TrainingBackend } from '@cxr/model/train';
-import { syntheticLabelsCsv, writeSyntheticTrainingSet } from '@cxr/test/fixtures';
+import { syntheticLabelsCsv, writeSyntheticTrainingSet } from '@cxr/fixtures';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 

@@ -12,7 +12,7 @@ DEMO=.cxr-demo
 log "sample archive and seed model in $DEMO/"
 pnpm -s fixtures >/dev/null
 mkdir -p "$DEMO/archive"
-cp test/fixtures/out/small/*.dcm "$DEMO/archive/"
+cp packages/fixtures/out/small/*.dcm "$DEMO/archive/"
 [ -f "$DEMO/model/manifest.json" ] || pnpm -s cxr model init --out "$DEMO/model" --size 224
 
 log "cxr screen"

@@ -1,5 +1,5 @@
 /**
- * Decoder conformance against the generated fixture set (test/fixtures/generate.ts): every
+ * Decoder conformance against the generated fixture set (packages/fixtures/src/generate.ts): every
  * transfer syntax and pixel-module variant must decode to the generator's source array (exactly
  * for lossless ones, within the stated tolerance for lossy ones), and every rejection fixture
  * must fail with its reason code and a one-line message free of patient data.
@@ -18,7 +18,7 @@ import {
   type RejectFixture,
   type SampleArray,
   type Tolerance,
-} from './fixtures/index.js';
+} from '@cxr/fixtures';
 
 const fixtureSet = loadFixtureManifest(inject('fixtureManifestPath'));
 const decodeFixtures = fixtureSet.fixtures.filter((f): f is DecodeFixture => f.kind === 'decode');

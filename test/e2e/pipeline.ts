@@ -16,7 +16,7 @@ import {
   type DecodeFixture,
   type FixtureSet,
   type RejectFixture,
-} from '@cxr/test/fixtures';
+} from '@cxr/fixtures';
 import type { ManagedProcess, ProcessGroup } from './processes.js';
 
 /** The shared test Redis and PostgreSQL (README: Development). */

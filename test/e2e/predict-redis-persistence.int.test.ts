@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME } from '@cxr/test/fixtures';
+import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME } from '@cxr/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessGroup, freePort } from './processes.js';
 import {

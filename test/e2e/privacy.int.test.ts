@@ -22,7 +22,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { uriHash } from '@cxr/config/log';
 import { hashPatientId, openStore, writeExport } from '@cxr/store';
-import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME } from '@cxr/test/fixtures';
+import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME } from '@cxr/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessGroup, freePort, waitUntil } from './processes.js';
 import {

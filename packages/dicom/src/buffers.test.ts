@@ -8,7 +8,7 @@ import type { SampleAllocator, SampleArray, SampleArrayType } from './types.js';
 import { TransferSyntax } from './uids.js';
 
 /**
- * The generated fixture set (test/fixtures/generate.ts, provided by the vitest global setup).
+ * The generated fixture set (packages/fixtures/src/generate.ts, provided by the vitest global setup).
  * Read directly rather than through @cxr/test, which depends on this package: only the file
  * paths are needed, since decoding with a cache is compared with decoding without one.
  */

@@ -5,3 +5,4 @@ export * from './image-features.js';
 export * from './png.js';
 export * from './preprocess.js';
 export * from './resize.js';
+export * from './synthetic.js';

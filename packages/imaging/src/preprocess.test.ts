@@ -7,7 +7,13 @@ import type { ManifestInput } from '@cxr/model/manifest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DecodePool } from './decode-pool.js';
-import { centerSquare, modelInputLength, packBatch, preprocessForModel } from './preprocess.js';
+import {
+  centerSquare,
+  modelInputLength,
+  packBatch,
+  preprocessForModel,
+  storedRangeWindow,
+} from './preprocess.js';
 import { RESIZE_FILTERS } from './resize.js';
 import { gradientSamples, writeNativeDicom } from './testing/native-dicom.js';
 
@@ -208,6 +214,34 @@ describe('preprocessForModel: intensity and normalization', () => {
       voiUsed: { kind: 'minmax', low: 100, high: 400, reason: 'requested' },
       inverted: true,
     });
+  });
+
+  it('bits-stored: stored / (2^BitsStored - 1), no Modality LUT, no file window (TorchXRayVision)', async () => {
+    // A rescale and a file window that would change every value, to prove neither is used:
+    // read_xray_dcm divides pixel_array (stored values) by 2^BitsStored - 1 and inverts MONOCHROME1.
+    const info: Info = {
+      modalityLut: { kind: 'rescale', slope: 2, intercept: -100 },
+      voi: { windows: [{ center: 3000, width: 100 }], function: 'LINEAR', tables: [] },
+    };
+    const input: ManifestInput = { ...BASE, intensity: { method: 'bits-stored' } };
+    // 12 bits: 4095 is the top; 1365 = 4095 / 3.
+    const mono2 = await preprocessForModel(quadrants(0, 1365, 2730, 4095), info, input);
+    expectClose(mono2.tensor, [0, 1 / 3, 2 / 3, 1]);
+    expect(mono2.intensityUsed).toMatchObject({
+      method: 'bits-stored',
+      voiUsed: { kind: 'explicit-window', center: 2048, width: 4096 },
+      inverted: false,
+    });
+    const mono1 = await preprocessForModel(quadrants(0, 1365, 2730, 4095, 'MONOCHROME1'), info, input);
+    expectClose(mono1.tensor, [1, 2 / 3, 1 / 3, 0]);
+    // The whole range, not the image's: a dim image stays dim (stored 0..1365 -> 0..1/3).
+    const dim = await preprocessForModel(quadrants(0, 455, 910, 1365), info, input);
+    expectClose(dim.tensor, [0, 1 / 9, 2 / 9, 1 / 3]);
+  });
+
+  it('storedRangeWindow spans exactly the unsigned or signed range of the bits', () => {
+    expect(storedRangeWindow({ bitsStored: 8, signed: false })).toEqual({ center: 128, width: 256 });
+    expect(storedRangeWindow({ bitsStored: 12, signed: true })).toEqual({ center: 0, width: 4096 });
   });
 
   it('percentiles: numpy-linear percentiles of the whole frame as the window', async () => {

@@ -68,8 +68,26 @@ export function centerSquare(width: number, height: number): SquareRegion {
   return { left: Math.floor((width - side) / 2), top: Math.floor((height - side) / 2), side };
 }
 
+/**
+ * The LINEAR window (PS3.3 C.11.2.1.2.1) that maps the whole stored range of `bitsStored` bits
+ * onto [0,1] exactly: 0 -> 0 and 2^bits - 1 -> 1 (signed: -2^(bits-1) -> 0 and 2^(bits-1) - 1 -> 1).
+ */
+export function storedRangeWindow(frame: Pick<DecodedFrame, 'bitsStored' | 'signed'>): {
+  center: number;
+  width: number;
+} {
+  const low = frame.signed ? -(2 ** (frame.bitsStored - 1)) : 0;
+  const high = frame.signed ? 2 ** (frame.bitsStored - 1) - 1 : 2 ** frame.bitsStored - 1;
+  // center - 0.5 = (low + high) / 2 and width - 1 = high - low: the window's line is
+  // (x - low) / (high - low), with no half-code offset.
+  return { center: (low + high) / 2 + 0.5, width: high - low + 1 };
+}
+
 /** Step 1's render options for each intensity method (see preprocessForModel). */
-function renderOptionsFor(intensity: ManifestInput['intensity']): RenderOptions {
+function renderOptionsFor(
+  intensity: ManifestInput['intensity'],
+  frame: Pick<DecodedFrame, 'bitsStored' | 'signed'>,
+): RenderOptions {
   switch (intensity.method) {
     // The file's VOI (PS3.3 C.11.2 window, else VOI LUT table); without a usable one,
     // renderToDisplay's default fallback, the 0.5-99.5 percentile range.
@@ -79,7 +97,22 @@ function renderOptionsFor(intensity: ManifestInput['intensity']): RenderOptions 
       return { voi: 'minmax' };
     case 'percentiles':
       return { voi: { percentiles: [intensity.low, intensity.high] } };
+    // Applied to the stored values: renderInfoFor drops the Modality LUT for this method.
+    case 'bits-stored':
+      return { voi: storedRangeWindow(frame) };
   }
+}
+
+/**
+ * The LUT attributes step 1 applies: the file's, except for 'bits-stored', which scales the stored
+ * values themselves as TorchXRayVision's read_xray_dcm does (it reads pixel_array, ignoring
+ * Rescale Slope/Intercept and any Modality LUT table).
+ */
+function renderInfoFor(
+  intensity: ManifestInput['intensity'],
+  info: Pick<DicomImageInfo, 'modalityLut' | 'voi'>,
+): Pick<DicomImageInfo, 'modalityLut' | 'voi'> {
+  return intensity.method === 'bits-stored' ? { ...info, modalityLut: { kind: 'identity' } } : info;
 }
 
 /** Throws RangeError for an input block the pipeline cannot honour (a manifest that skipped validation). */
@@ -186,7 +219,9 @@ function writeTensor(planes: readonly Float32Array[], input: ManifestInput): Flo
  *    (modality LUT, then the VOI window or VOI LUT table of PS3.3 C.11.2, else the 0.5-99.5
  *    percentile range), then MONOCHROME1 inversion (PS3.4 N.2.1). 'min-max' and 'percentiles':
  *    modality LUT, then a LINEAR window over that range of the whole frame, then MONOCHROME1
- *    inversion. RGB frames get no LUT: samples / (2^bitsStored - 1); a 1-channel model gets
+ *    inversion. 'bits-stored': no Modality LUT, the stored values over their whole range,
+ *    v / (2^bitsStored - 1), then MONOCHROME1 inversion (TorchXRayVision's read_xray_dcm).
+ *    RGB frames get no LUT: samples / (2^bitsStored - 1); a 1-channel model gets
  *    BT.601 luma, a 3-channel model keeps R, G, B.
  * 2. Crop: 'center-square' keeps the central min(w,h) square (see centerSquare); 'none' keeps the
  *    whole frame, which step 3 then stretches to a square: the aspect ratio is NOT preserved,
@@ -214,7 +249,12 @@ export async function preprocessForModel(
   let t1: number;
   let t2: number;
   try {
-    rendered = renderToDisplay(frame, info, renderOptionsFor(input.intensity), scratch);
+    rendered = renderToDisplay(
+      frame,
+      renderInfoFor(input.intensity, info),
+      renderOptionsFor(input.intensity, frame),
+      scratch,
+    );
     colour = rendered.channels === 1 ? 'monochrome' : input.channels === 1 ? 'rgb-to-luma' : 'rgb';
     t1 = performance.now();
 

@@ -61,9 +61,47 @@ export {
   ONNX_IR_VERSION,
   ONNX_OPSET_VERSION,
   countOnnxParameters,
+  graphInputs,
   readOnnxSummary,
+  type OnnxNodeSummary,
   type OnnxSummary,
+  type OnnxValueInfoSummary,
 } from './onnx/proto.js';
+export { MODEL_IMPORT_ERROR_CODES, ModelImportError, type ModelImportErrorCode } from './import/errors.js';
+export {
+  DENSENET121_CONVOLUTIONS,
+  architectureDoubt,
+  describeClassifierGraph,
+  finalActivation,
+  type ClassifierGraph,
+} from './import/graph.js';
+export {
+  IMPORT_PRESETS,
+  XRV_PATHOLOGIES,
+  defaultPreset,
+  presetInput,
+  presetLabels,
+  presetRecipe,
+  type ImportPreset,
+} from './import/presets.js';
+export {
+  checkLabelNames,
+  parseLabelsText,
+  readLabelsOption,
+  resolveImportLabels,
+  type ImportLabels,
+} from './import/labels.js';
+export {
+  checkImportedScores,
+  importOnnxModel,
+  importedManifest,
+  importedModelId,
+  type ImportCheck,
+  type ImportOnnxModelOptions,
+  type ImportSource,
+  type ImportTestInput,
+  type ImportedModel,
+} from './import/import.js';
 export {
   SEED_MODEL_LABELS,
   SEED_WEIGHTS_WARNING,

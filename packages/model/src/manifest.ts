@@ -72,8 +72,12 @@ const intensitySchema = z.discriminatedUnion(
         }),
       })
       .refine((v) => v.low < v.high, { error: 'expected low < high', path: ['high'] }),
+    // The stored values over the whole range Bits Stored allows, v / (2^BitsStored - 1), with no
+    // Modality LUT and no VOI: TorchXRayVision's read_xray_dcm (and normalize(img, 255) for
+    // 8-bit images), so its models see the intensities they were trained on.
+    z.strictObject({ method: z.literal('bits-stored') }),
   ],
-  { error: 'expected method "dicom-window" | "min-max" | "percentiles"' },
+  { error: 'expected method "dicom-window" | "min-max" | "percentiles" | "bits-stored"' },
 );
 
 const normalizationSchema = z.discriminatedUnion(

@@ -202,6 +202,7 @@ describe('cxr --help', () => {
     [['dicom', 'render']],
     [['model', 'init']],
     [['model', 'export-onnx']],
+    [['model', 'import']],
     [['model', 'info']],
     [['predict']],
     [['ingest']],

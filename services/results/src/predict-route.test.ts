@@ -8,7 +8,7 @@ import { loadConfig } from '@cxr/config';
 import { DEFAULT_HTTP_TIMEOUTS } from '@cxr/http';
 import { createMetrics } from '@cxr/metrics';
 import type { PredictOutcome, ScreenJobPayload } from '@cxr/queue';
-import { loadFixtureManifest, type DecodeFixture } from '@cxr/test/fixtures';
+import { loadFixtureManifest, type DecodeFixture } from '@cxr/fixtures';
 import { describe, expect, inject, it } from 'vitest';
 import { buildHttpServer } from './http-server.js';
 import type { PredictBackend } from './predict-route.js';

@@ -22,7 +22,7 @@ import {
   loadFixtureManifest,
   type DecodeFixture,
   type RejectFixture,
-} from '@cxr/test/fixtures';
+} from '@cxr/fixtures';
 import { WorkerService } from '@cxr/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startResultsApp, type ResultsApp } from './app.js';

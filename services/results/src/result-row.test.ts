@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics } from '@cxr/metrics';
 import { hashPatientId, InvalidResultRowError } from '@cxr/store';
 import type { ResultMessage } from '@cxr/queue';
-import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME } from '@cxr/test/fixtures';
+import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME } from '@cxr/fixtures';
 import { resultRowFromMessage } from './result-row.js';
 import { recordStoredResult } from './record-metrics.js';
 import { sampleMessages } from './testing/messages.js';

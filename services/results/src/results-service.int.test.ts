@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '@cxr/config';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl, type ResultMessage } from '@cxr/queue';
 import { hashPatientId } from '@cxr/store';
-import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME } from '@cxr/test/fixtures';
+import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME } from '@cxr/fixtures';
 import { startResultsApp, type ResultsApp } from './app.js';
 import { expectedCounts, sampleMessages } from './testing/messages.js';
 

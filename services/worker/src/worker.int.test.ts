@@ -31,7 +31,7 @@ import {
   loadFixtureManifest,
   type DecodeFixture,
   type RejectFixture,
-} from '@cxr/test/fixtures';
+} from '@cxr/fixtures';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WorkerService } from './worker-service.js';
 

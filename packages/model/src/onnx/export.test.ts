@@ -52,8 +52,11 @@ describe('exportLayersModelToOnnx', () => {
     expect(summary.opTypes).not.toContain('BatchNormalization');
     expect(summary.irVersion).toBe(8);
     expect(summary.opsetVersion).toBe(17);
-    expect(summary.inputs).toEqual([{ name: 'input', shape: ['batch', 3, 32, 32] }]);
-    expect(summary.outputs).toEqual([{ name: 'scores', shape: ['batch', 3] }]);
+    // elemType 1: float32.
+    expect(summary.inputs).toEqual([
+      { name: 'input', shape: ['batch', 3, 32, 32], elemType: 1, hasShape: true },
+    ]);
+    expect(summary.outputs).toEqual([{ name: 'scores', shape: ['batch', 3], elemType: 1, hasShape: true }]);
     model.dispose();
   });
 

@@ -154,14 +154,48 @@ export function encodeOnnxModel(model: OnnxModel): Uint8Array {
   return w.finish();
 }
 
+/** TensorProto.DataType of float32 tensors (the only element type the pipeline feeds or reads). */
+export const ONNX_FLOAT32 = DATA_TYPE.float32;
+
+/**
+ * A graph input/output as stored. `shape` is empty when the file declares no shape; a dim that
+ * has neither a value nor a name (unknown) reads as ''. `elemType` is the TensorProto.DataType,
+ * 0 when the value is not a tensor or the file does not say.
+ */
+export interface OnnxValueInfoSummary extends OnnxValueInfo {
+  readonly elemType: number;
+  /** False when the file declares no shape at all (rank unknown). */
+  readonly hasShape: boolean;
+}
+
+/** A graph node as stored: enough to follow the data flow (integer attributes only). */
+export interface OnnxNodeSummary {
+  readonly opType: string;
+  /** '' for the default (ai.onnx) domain. */
+  readonly domain: string;
+  readonly name: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  /** INT attributes by name (e.g. Softmax's `axis`); other attribute types are not decoded. */
+  readonly intAttributes: Readonly<Record<string, number>>;
+}
+
 /** What `readOnnxSummary` reports about a model file, without loading a runtime. */
 export interface OnnxSummary {
   readonly irVersion: number;
   readonly opsetVersion: number | undefined;
+  readonly producerName: string;
+  readonly producerVersion: string;
   readonly initializers: readonly { name: string; dataType: number; dims: readonly number[] }[];
   readonly opTypes: readonly string[];
-  readonly inputs: readonly OnnxValueInfo[];
-  readonly outputs: readonly OnnxValueInfo[];
+  /** In graph order (ONNX requires topological order). */
+  readonly nodes: readonly OnnxNodeSummary[];
+  /**
+   * Graph inputs as declared. Files from IR < 4 exporters also list every initializer here; see
+   * `graphInputs` for the inputs a caller must feed.
+   */
+  readonly inputs: readonly OnnxValueInfoSummary[];
+  readonly outputs: readonly OnnxValueInfoSummary[];
   readonly metadata: Readonly<Record<string, string>>;
 }
 
@@ -176,13 +210,49 @@ function nested(fields: readonly ProtoField[], field: number): ProtoField[][] {
   return fields.filter((f) => f.field === field && f.bytes !== undefined).map((f) => readFields(f.bytes!));
 }
 
-function decodeValueInfo(fields: readonly ProtoField[]): OnnxValueInfo {
+function varintOf(fields: readonly ProtoField[], field: number): bigint | undefined {
+  return fields.find((f) => f.field === field && f.varint !== undefined)?.varint;
+}
+
+// ValueInfoProto { 1 name, 2 TypeProto { 1 Tensor { 1 elem_type, 2 TensorShapeProto { 1 Dimension
+// { 1 dim_value | 2 dim_param } } } } }
+function decodeValueInfo(fields: readonly ProtoField[]): OnnxValueInfoSummary {
   const tensorType = nested(nested(fields, 2)[0] ?? [], 1)[0] ?? [];
-  const dims = nested(nested(tensorType, 2)[0] ?? [], 1).map((d) => {
-    const value = d.find((f) => f.field === 1)?.varint;
-    return value !== undefined ? Number(value) : str(d, 2);
+  const shape = nested(tensorType, 2)[0];
+  const dims = nested(shape ?? [], 1).map((d) => {
+    const value = varintOf(d, 1);
+    // dim_value is an int64: a negative one (never valid) arrives as its two's complement.
+    return value !== undefined ? Number(BigInt.asIntN(64, value)) : str(d, 2);
   });
-  return { name: str(fields, 1), shape: dims };
+  return {
+    name: str(fields, 1),
+    shape: dims,
+    elemType: Number(varintOf(tensorType, 1) ?? 0n),
+    hasShape: shape !== undefined,
+  };
+}
+
+// NodeProto { 1 input*, 2 output*, 3 name, 4 op_type, 5 AttributeProto*, 7 domain };
+// AttributeProto { 1 name, 3 i, 20 type }.
+function decodeNode(fields: readonly ProtoField[]): OnnxNodeSummary {
+  const strings = (field: number): string[] =>
+    fields.filter((f) => f.field === field && f.bytes !== undefined).map((f) => textDecoder.decode(f.bytes));
+  const intAttributes: Record<string, number> = {};
+  for (const attribute of nested(fields, 5)) {
+    const value = varintOf(attribute, 3);
+    const type = varintOf(attribute, 20);
+    if (value !== undefined && (type === undefined || Number(type) === ATTRIBUTE_TYPE.int)) {
+      intAttributes[str(attribute, 1)] = Number(BigInt.asIntN(64, value));
+    }
+  }
+  return {
+    opType: str(fields, 4),
+    domain: str(fields, 7),
+    name: str(fields, 3),
+    inputs: strings(1),
+    outputs: strings(2),
+    intAttributes,
+  };
 }
 
 /** Reads an ONNX file's structure (initializer shapes, op types, I/O, metadata); no weights decoded. */
@@ -194,19 +264,29 @@ export function readOnnxSummary(bytes: Uint8Array): OnnxSummary {
   const opsetVersion = opset?.find((f) => f.field === 2)?.varint;
   const metadata: Record<string, string> = {};
   for (const entry of nested(model, 14)) metadata[str(entry, 1)] = str(entry, 2);
+  const nodes = nested(graph, 1).map(decodeNode);
   return {
     irVersion: Number(model.find((f) => f.field === 1)?.varint ?? 0n),
     opsetVersion: opsetVersion === undefined ? undefined : Number(opsetVersion),
+    producerName: str(model, 2),
+    producerVersion: str(model, 3),
     initializers: nested(graph, 5).map((t) => ({
       name: str(t, 8),
       dataType: Number(t.find((f) => f.field === 2)?.varint ?? 0n),
       dims: readRepeatedVarints(t, 1).map(Number),
     })),
-    opTypes: nested(graph, 1).map((n) => str(n, 4)),
+    opTypes: nodes.map((n) => n.opType),
+    nodes,
     inputs: nested(graph, 11).map(decodeValueInfo),
     outputs: nested(graph, 12).map(decodeValueInfo),
     metadata,
   };
+}
+
+/** The inputs a caller feeds: declared graph inputs that are not initializers (IR < 4 lists both). */
+export function graphInputs(summary: OnnxSummary): OnnxValueInfoSummary[] {
+  const initializers = new Set(summary.initializers.map((t) => t.name));
+  return summary.inputs.filter((input) => !initializers.has(input.name));
 }
 
 /** Element count of the float32 initializers: the parameter count of an exported model. */

@@ -48,14 +48,25 @@ export function checkBatch(input: ManifestInput, batch: Float32Array, batchSize:
   }
 }
 
+/** A dimension the graph leaves open: symbolic, unknown, or a non-positive placeholder. */
+function isDynamicDim(dim: GraphDim | undefined): boolean {
+  return typeof dim !== 'number' || dim <= 0;
+}
+
 /**
- * Throws bundle_mismatch unless the graph's input shape equals the manifest's (batch dimension
- * free or any size; every other dimension fixed and equal).
+ * Throws bundle_mismatch unless the graph's input shape equals the manifest's: the batch
+ * dimension is free; height and width equal manifest.input.size or are dynamic (a fully
+ * convolutional graph with global pooling runs at any size, and the manifest names the one the
+ * model was trained at); channels are fixed and equal.
  */
 export function checkGraphInput(label: string, input: ManifestInput, graphShape: readonly GraphDim[]): void {
   const expected = manifestInputShape(input);
+  const spatial = input.layout === 'NCHW' ? [2, 3] : [1, 2];
   const same =
-    graphShape.length === expected.length && graphShape.every((dim, i) => i === 0 || dim === expected[i]);
+    graphShape.length === expected.length &&
+    graphShape.every(
+      (dim, i) => i === 0 || dim === expected[i] || (spatial.includes(i) && isDynamicDim(dim)),
+    );
   if (!same) {
     throw new ModelRuntimeError(
       'bundle_mismatch',

@@ -119,7 +119,7 @@ export function modalityValues(frame: DecodedFrame, info: DicomImageInfo): Float
 }
 
 /** Little-endian float32 bytes whatever the host byte order is. */
-function float32LittleEndian(values: Float32Array): Uint8Array {
+export function float32LittleEndian(values: Float32Array): Uint8Array {
   const out = new Uint8Array(values.length * 4);
   const view = new DataView(out.buffer);
   for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);

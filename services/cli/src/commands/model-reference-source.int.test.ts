@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { initSeedModel } from '@cxr/model';
 import { parseManifest } from '@cxr/model/manifest';
 import { createRedisClient, redisConnectionFromUrl } from '@cxr/queue';
-import { isChestRadiographFixture, loadFixtureManifest, type DecodeFixture } from '@cxr/test/fixtures';
+import { isChestRadiographFixture, loadFixtureManifest, type DecodeFixture } from '@cxr/fixtures';
 import { cxrWithEnv } from '../testing/run-cxr.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '@cxr/model/manifest';
 import { hashPatientId, openStore, parseResultRow, type ResultRow, type ResultRowInput } from '@cxr/store';
-import { CANARY_PATIENT_ID } from '@cxr/test/fixtures';
+import { CANARY_PATIENT_ID } from '@cxr/fixtures';
 import { cxr, expectNoCanary } from '../testing/run-cxr.js';
 
 let dir: string;

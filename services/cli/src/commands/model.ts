@@ -1,10 +1,11 @@
 /**
- * `cxr model init | export-onnx | info | reference`: build, convert and describe model bundles,
- * and compute their drift reference.
+ * `cxr model init | export-onnx | import | info | reference`: build, convert, import and describe
+ * model bundles, and compute their drift reference.
  */
 import type { Command } from 'commander';
 import {
   ACTIVATIONS,
+  IMPORT_PRESETS,
   MODEL_FORMATS,
   SEED_MODEL_LABELS,
   describeBundle,
@@ -16,6 +17,7 @@ import {
   type OutputActivation,
 } from '@cxr/model';
 import { CliError, ExitCode } from '../output.js';
+import { modelImportCommand, type ModelImportOptions } from './model-import.js';
 import {
   modelReferenceCommand,
   modelReferenceFromSource,
@@ -93,6 +95,41 @@ export function registerModelCommands(program: Command): void {
       process.stdout.write(
         `wrote ${bundle.dir}: ${result.foldedBatchNorms.length} BatchNorms folded, input ${result.inputLayout}\n`,
       );
+    });
+
+  model
+    .command('import')
+    .description(
+      'Make a bundle from an ONNX image classifier (e.g. a PyTorch export): read its input, output and ' +
+        'final activation, fill preprocessing from a preset, write and validate the manifest, and run ' +
+        'one image through it (nothing is written if that fails)',
+    )
+    .argument('<model>', '.onnx file')
+    .requiredOption('--out <dir>', 'bundle folder to create (new or empty)')
+    .option(
+      '--preset <name>',
+      `preprocessing recipe (${IMPORT_PRESETS.join(' | ')}; default: xrv for 1-channel graphs, imagenet for 3-channel ones)`,
+      choiceOption('--preset', IMPORT_PRESETS),
+    )
+    .option(
+      '--labels <list|file>',
+      "output labels in output order: a,b,c, or a file with one per line or a JSON array (default: the preset's " +
+        'list when the output width matches, else label_0..label_N)',
+    )
+    .option(
+      '--size <pixels>',
+      'input size, for graphs whose height and width are dynamic',
+      integerOption('--size', 1),
+    )
+    .option('--id <id>', 'model id (default: the file name without .onnx)')
+    .option(
+      '--version <version>',
+      "model version (default: sha256- and the first 12 hex digits of the file's hash)",
+    )
+    .option('--test-image <file>', 'DICOM file for the test run (default: a synthetic radiograph)')
+    .option('--json', 'print JSON')
+    .action(async (file: string, options: ModelImportOptions) => {
+      await modelImportCommand(file, options);
     });
 
   model

@@ -2,8 +2,10 @@
  * `cxr predict FILE --model DIR`: one image through the same applicability rules, decode,
  * preprocessing, runtime and decision rule as the pipeline, printed in the seed's response shape.
  * An image the model does not apply to is rejected (`not_applicable`, exit code 3) unscored; a
- * bundle's provenance warning (the seed model's random weights) goes to stderr.
+ * bundle's provenance warning (the seed model's random weights) goes to stderr. `--save-input`
+ * writes the tensor the runtime was given, so another framework can be run on exactly that input.
  */
+import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { RUNTIME_CHOICES, loadConfig, type RuntimeChoice } from '@cxr/config';
@@ -11,10 +13,18 @@ import { decodeFrame } from '@cxr/dicom';
 import { checkApplicability, preprocessForModel } from '@cxr/imaging';
 import { acceptRulesOf, decide, loadBundle, loadRuntime, predictionResponse } from '@cxr/model';
 import { choiceOption } from '../options.js';
-import { readInput } from './dicom.js';
+import { float32LittleEndian, readInput } from './dicom.js';
 
 /** The response shape lives in @cxr/model: `POST /v1/predict` answers with the same one. */
 export type { PredictionResponse } from '@cxr/model';
+
+interface PredictOptions {
+  readonly model: string;
+  readonly runtime?: RuntimeChoice;
+  /** File to write the preprocessed input tensor to (raw little-endian float32). */
+  readonly saveInput?: string;
+  readonly json?: boolean;
+}
 
 export function registerPredictCommand(program: Command): void {
   program
@@ -27,8 +37,12 @@ export function registerPredictCommand(program: Command): void {
       `inference runtime (${RUNTIME_CHOICES.join(' | ')}; default: CXR_RUNTIME or auto)`,
       choiceOption('--runtime', RUNTIME_CHOICES),
     )
+    .option(
+      '--save-input <file>',
+      'also write the preprocessed input tensor as raw little-endian float32, in the manifest layout',
+    )
     .option('--json', 'print JSON')
-    .action(async (file: string, options: { model: string; runtime?: RuntimeChoice; json?: boolean }) => {
+    .action(async (file: string, options: PredictOptions) => {
       const config = loadConfig();
       const t0 = performance.now();
       const bundle = await loadBundle(options.model);
@@ -57,6 +71,7 @@ export function registerPredictCommand(program: Command): void {
         const t2 = performance.now();
         const { tensor } = await preprocessForModel(frame, info, bundle.manifest.input);
         const t3 = performance.now();
+        if (options.saveInput !== undefined) await writeFile(options.saveInput, float32LittleEndian(tensor));
         const scores = await runtime.predict(tensor, 1);
         const t4 = performance.now();
         const decision = decide(scores, bundle.manifest.output);

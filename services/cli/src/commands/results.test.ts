@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CANARY_PATIENT_ID } from '@cxr/test/fixtures';
+import { CANARY_PATIENT_ID } from '@cxr/fixtures';
 import {
   hashPatientId,
   openStore,

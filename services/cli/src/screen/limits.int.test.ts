@@ -19,7 +19,7 @@ import { imagePixelElements, writeDicom, writeUniformRleImage } from '@cxr/dicom
 import { initSeedModel } from '@cxr/model';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { openStore, type StoredResult } from '@cxr/store';
-import { loadFixtureManifest, type DecodeFixture } from '@cxr/test/fixtures';
+import { loadFixtureManifest, type DecodeFixture } from '@cxr/fixtures';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ScreenSummary } from './summary.js';
 

@@ -15,7 +15,7 @@ import { createMetrics, DriftReferenceBuilder } from '@cxr/metrics';
 import { initSeedModel, type ModelManifest } from '@cxr/model';
 import { writeManifestReference } from '@cxr/model/manifest';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
-import { loadFixtureManifest, type DecodeFixture } from '@cxr/test/fixtures';
+import { loadFixtureManifest, type DecodeFixture } from '@cxr/fixtures';
 import { runScreen } from './run-screen.js';
 
 // Tests are not app code: reading the environment here bypasses @cxr/config on purpose.

@@ -20,7 +20,7 @@ import {
   loadFixtureManifest,
   type DecodeFixture,
   type RejectFixture,
-} from '@cxr/test/fixtures';
+} from '@cxr/fixtures';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cxrWithEnv } from '../testing/run-cxr.js';
 import type { ScreenSummary } from './summary.js';

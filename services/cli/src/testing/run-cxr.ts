@@ -3,12 +3,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { expect, inject } from 'vitest';
-import {
-  CANARY_PATIENT_ID,
-  CANARY_PATIENT_NAME,
-  loadFixtureManifest,
-  type FixtureSet,
-} from '@cxr/test/fixtures';
+import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME, loadFixtureManifest, type FixtureSet } from '@cxr/fixtures';
 
 const require = createRequire(import.meta.url);
 const TSX_CLI = require.resolve('tsx/cli');

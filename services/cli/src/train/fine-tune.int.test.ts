@@ -15,7 +15,7 @@ import {
   syntheticLabelsCsv,
   writeSyntheticTrainingSet,
   type SyntheticImage,
-} from '@cxr/test/fixtures';
+} from '@cxr/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cxrWithEnv } from '../testing/run-cxr.js';
 import type { TrainSummary } from './run-train.js';

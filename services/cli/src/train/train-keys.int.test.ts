@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { publicDicomPath } from '@cxr/dicom/testing';
 import { initSeedModel } from '@cxr/model';
-import { SYNTHETIC_LABEL, writeSyntheticTrainingSet, type SyntheticImage } from '@cxr/test/fixtures';
+import { SYNTHETIC_LABEL, writeSyntheticTrainingSet, type SyntheticImage } from '@cxr/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cxrWithEnv, type RunResult } from '../testing/run-cxr.js';
 import type { TrainSummary } from './run-train.js';
