@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { renderTerminal } from '@cxr/config/testing';
 import { initSeedModel } from '@cxr/model';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
-import { loadFixtureManifest, type DecodeFixture, type RejectFixture } from '@cxr/test/fixtures';
+import { loadFixtureManifest, type DecodeFixture, type RejectFixture } from '@cxr/fixtures';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCxr, runCxrOnTerminal } from '../testing/run-cxr.js';
 
