@@ -45,4 +45,3 @@ export {
 export { ManifestObjectSource, parseCsvLine, type ManifestFormat } from './manifest.js';
 export { createObjectFetcher, openObjectSource, type ObjectSourceDeps } from './open.js';
 export { openUploadArea, type UploadArea } from './uploads.js';
-export { uriHash } from './uri-hash.js';

@@ -3,16 +3,10 @@
  * `cxr-screen`, in chunks, with backpressure and a resumable cursor. The business logic of the
  * ingest service; the queue, store, cursor store and metrics come in as ports.
  */
-import { silentLogger, type Logger } from '@cxr/config/log';
+import { silentLogger, uriHash, type Logger } from '@cxr/config/log';
 import type { CxrMetrics } from '@cxr/metrics';
 import { ENQUEUE_CHUNK, ENQUEUE_CHUNKS_IN_FLIGHT, type ScreenJobPayload, type ScreenQueue } from '@cxr/queue';
-import {
-  uriHash,
-  type ObjectEntry,
-  type ObjectSource,
-  type SkippedEntry,
-  type SourceSkipReason,
-} from '@cxr/storage';
+import { type ObjectEntry, type ObjectSource, type SkippedEntry, type SourceSkipReason } from '@cxr/storage';
 import type { Outcome, ResultStore } from '@cxr/store';
 import type { CursorStore } from './cursor-store.js';
 import type { IngestProgress } from './progress.js';
