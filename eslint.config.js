@@ -4,7 +4,9 @@ import tseslint from 'typescript-eslint';
 import { importX } from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'coverage/**', 'test/fixtures/out/**', 'bench/out/**'] },
+  {
+    ignores: ['**/node_modules/**', '**/dist/**', 'coverage/**', 'packages/fixtures/out/**', 'bench/out/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job on a sample archive: installs what is missing (scripts/setup.sh), generates a
+# The main job on a sample archive: installs what is missing (scripts/setup.sh), compiles the
+# workspace (`pnpm build`: `cxr` runs the compiled JavaScript), generates a
 # sample archive of phantom chest CRs (every transfer syntax, plus broken files that must be
 # rejected with a reason) and a seeded DenseNet121 bundle, then screens the archive with
 # `cxr screen` into a SQLite store and prints the summary. Everything lands in .cxr-demo/.
@@ -7,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
+
+log "pnpm build"
+pnpm build
 
 DEMO=.cxr-demo
 log "sample archive and seed model in $DEMO/"

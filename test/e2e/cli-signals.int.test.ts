@@ -9,9 +9,15 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProcessGroup, waitUntil, type ExitStatus, type ManagedProcess } from './processes.js';
+import {
+  COMPILED_ENTRY,
+  ProcessGroup,
+  waitUntil,
+  type ExitStatus,
+  type ManagedProcess,
+} from './processes.js';
 import {
   countRun,
   deleteKeysUnder,
@@ -24,7 +30,7 @@ import {
   stageGoodCopies,
 } from './pipeline.js';
 
-const BIN = fileURLToPath(new URL('../../services/cli/bin/cxr.js', import.meta.url));
+const BIN = COMPILED_ENTRY.cli;
 const OBJECTS = 150;
 
 interface Summary {

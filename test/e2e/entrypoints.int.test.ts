@@ -1,7 +1,8 @@
 /**
- * The three long-running services as the deployment starts them (compose, Kubernetes): the
- * ingest service watching a folder, the worker and the results service, each its own process
- * configured by the environment alone. Each serves /healthz, /readyz and /metrics; together they
+ * The three long-running services as the deployment starts them (compose, Kubernetes): compiled
+ * JavaScript (`node services/<svc>/dist/main.js`, no TypeScript loader), the ingest service
+ * watching a folder, the worker and the results service, each its own process configured by the
+ * environment alone. Each serves /healthz, /readyz and /metrics; together they
  * screen the folder into the store; SIGTERM ends each with exit code 0.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -21,7 +22,7 @@ import {
   REDIS_URL,
   type SeedModel,
 } from './pipeline.js';
-import { ENTRY, ProcessGroup, freePort, waitUntil, type ManagedProcess } from './processes.js';
+import { COMPILED_ENTRY, ProcessGroup, freePort, waitUntil, type ManagedProcess } from './processes.js';
 
 const IMAGES = 4;
 const RUN_ID = 'watch-run';
@@ -44,9 +45,12 @@ describe('service entry points (ingest service, worker, results)', () => {
     ports.results = await freePort();
     ports.ingest = await freePort();
     const env = serviceEnv({ prefix, storeUrl, httpPort: ports.results });
-    processes.results = group.startResults('results', env);
-    processes.worker = group.startWorker('worker', model.dir, env);
-    processes.ingest = group.spawnTsx('ingest', ENTRY.ingest, [], {
+    processes.results = group.spawnCompiled('results', COMPILED_ENTRY.results, [], env);
+    processes.worker = group.spawnCompiled('worker', COMPILED_ENTRY.worker, ['--model', model.dir], {
+      ...env,
+      CXR_HTTP_PORT: '0',
+    });
+    processes.ingest = group.spawnCompiled('ingest', COMPILED_ENTRY.ingest, [], {
       ...env,
       CXR_HTTP_PORT: String(ports.ingest),
       CXR_MODEL_DIR: model.dir,

@@ -17,6 +17,11 @@ const require = createRequire(import.meta.url);
  * running (a signal that cannot be relayed), so a killed "worker" would keep working.
  */
 const TSX_LOADER = pathToFileURL(require.resolve('tsx')).href;
+/**
+ * The export condition under which the workspace packages resolve to their TypeScript sources
+ * instead of their compiled dist/ (tsconfig.base.json, vitest.config.ts); worker threads inherit it.
+ */
+const SOURCE_CONDITION = '--conditions=@cxr/source';
 const repoFile = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
 /** Entry points of the production processes. */
@@ -25,6 +30,17 @@ export const ENTRY = {
   results: repoFile('services/results/src/main.ts'),
   ingest: repoFile('services/ingest/src/main.ts'),
   cli: repoFile('services/cli/src/main.ts'),
+} as const;
+
+/**
+ * The compiled entry points (`pnpm build`; the vitest global setup builds before the tests), as
+ * the images and a production install run them: `node services/<svc>/dist/main.js`.
+ */
+export const COMPILED_ENTRY = {
+  worker: repoFile('services/worker/dist/main.js'),
+  results: repoFile('services/results/dist/main.js'),
+  ingest: repoFile('services/ingest/dist/main.js'),
+  cli: repoFile('services/cli/bin/cxr.js'),
 } as const;
 
 /** One line a process wrote. */
@@ -226,7 +242,22 @@ export class ProcessGroup {
     args: readonly string[],
     env: Readonly<Record<string, string>>,
   ): ManagedProcess {
-    return this.spawn(name, process.execPath, ['--import', TSX_LOADER, entry, ...args], env);
+    return this.spawn(
+      name,
+      process.execPath,
+      [SOURCE_CONDITION, '--import', TSX_LOADER, entry, ...args],
+      env,
+    );
+  }
+
+  /** A compiled entry point (COMPILED_ENTRY) run by plain Node, as in production. */
+  spawnCompiled(
+    name: string,
+    entry: string,
+    args: readonly string[],
+    env: Readonly<Record<string, string>>,
+  ): ManagedProcess {
+    return this.spawn(name, process.execPath, [entry, ...args], env);
   }
 
   /** The worker service: `tsx services/worker/src/main.ts --model DIR`. */

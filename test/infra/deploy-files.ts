@@ -113,28 +113,39 @@ export function workspacePackages(): Map<string, string> {
   return packages;
 }
 
-/** Services with a long-running entry point: services/<svc>/src/main.ts, except the CLI. */
+/**
+ * Services with a long-running entry point (services/<svc>/src/main.ts, except the CLI), as the
+ * compiled file a container runs: services/<svc>/dist/main.js.
+ */
 export function serviceEntryPoints(): string[] {
   return readdirSync(join(ROOT, 'services'))
     .filter((name) => name !== 'cli' && existsSync(join(ROOT, 'services', name, 'src', 'main.ts')))
-    .map((name) => `services/${name}/src/main.ts`)
+    .map((name) => `services/${name}/dist/main.js`)
     .sort();
+}
+
+/** The TypeScript source a compiled entry point (services/<svc>/dist/main.js) is built from. */
+export function sourceOfEntryPoint(entry: string): string {
+  return entry.replace(/\/dist\/(.*)\.js$/, '/src/$1.ts');
 }
 
 /**
  * The repository file a container command runs. The images put the service packages at their
- * repository paths (/app/services/<svc> -> node_modules/@cxr/<svc>), so `node --import tsx
- * services/results/src/main.ts` names the same file in the image and in the repository.
- * Throws for any other shape: the `tsx` CLI (a child process that signals do not reach) included.
+ * repository paths (/app/services/<svc> -> node_modules/@cxr/<svc>), so `node
+ * services/results/dist/main.js` names the same file in the image and in a built repository.
+ * Throws for any other shape: a TypeScript loader (tsx) or a source file, which production does
+ * not run, included.
  */
 export function entryPointOf(command: readonly string[], where: string): string {
-  const [node, flag, loader, script, ...rest] = command;
-  if (node !== 'node' || flag !== '--import' || loader !== 'tsx' || script === undefined) {
+  const [node, script, ...rest] = command;
+  if (node !== 'node' || script === undefined || !/^services\/[a-z]+\/dist\/main\.js$/.test(script)) {
     throw new Error(
-      `${where}: command must be \`node --import tsx <entry point>\`, got ${JSON.stringify(command)}`,
+      `${where}: command must be \`node services/<svc>/dist/main.js\`, got ${JSON.stringify(command)}`,
     );
   }
-  if (rest.some((arg) => arg.endsWith('.ts'))) throw new Error(`${where}: one entry point per command`);
+  if (rest.some((arg) => arg.endsWith('.js') || arg.endsWith('.ts'))) {
+    throw new Error(`${where}: one entry point per command`);
+  }
   return script;
 }
 

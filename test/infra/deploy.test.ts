@@ -36,6 +36,7 @@ import {
   readManifests,
   repoFile,
   serviceEntryPoints,
+  sourceOfEntryPoint,
   validateManifest,
   workspacePackages,
   type K8sObject,
@@ -207,17 +208,17 @@ describe('docker-compose.yml', () => {
     expect(serviceNamed('worker-gpu').profiles).toEqual(['gpu']);
   });
 
-  it('runs every service entry point of the repository, through `node --import tsx`, from the project images', () => {
+  it('runs every compiled service entry point of the repository with plain node, from the project images', () => {
     const entries = new Map<string, string>();
     for (const [name, service] of appServices) {
       if (service.entrypoint !== undefined) continue; // one-shot tools (model-seed), checked below
       const entry = entryPointOf(commandOf(service), `docker-compose.yml: ${name}`);
-      expect(existsSync(join(ROOT, entry)), `${name}: ${entry}`).toBe(true);
+      expect(existsSync(join(ROOT, sourceOfEntryPoint(entry))), `${name}: ${entry}`).toBe(true);
       entries.set(name, entry);
     }
     expect(new Set(entries.values())).toEqual(new Set(serviceEntryPoints()));
-    expect(entries.get('worker-cpu')).toBe('services/worker/src/main.ts');
-    expect(entries.get('worker-gpu')).toBe('services/worker/src/main.ts');
+    expect(entries.get('worker-cpu')).toBe('services/worker/dist/main.js');
+    expect(entries.get('worker-gpu')).toBe('services/worker/dist/main.js');
   });
 
   it('builds from Dockerfiles that exist, the GPU worker from Dockerfile.gpu', () => {
@@ -409,14 +410,14 @@ describe('docker-compose.yml', () => {
     const invocation = /cxr (model init .*)$/.exec(script)?.[1]?.split(/\s+/);
     expect(invocation).toBeDefined();
     const options = (invocation ?? []).filter((arg) => arg.startsWith('--'));
-    const help = execFileSync(
-      process.execPath,
-      ['--import', 'tsx', 'services/cli/src/main.ts', 'model', 'init', '--help'],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-      },
-    );
+    // The compiled CLI, as the image runs it (the test run builds first: test/build-setup.ts),
+    // without the tests' source export condition.
+    const { NODE_OPTIONS: _sourceCondition, ...env } = process.env;
+    const help = execFileSync(process.execPath, ['services/cli/bin/cxr.js', 'model', 'init', '--help'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env,
+    });
     for (const option of options) expect(help, option).toContain(option);
     expect(environmentOf(serviceNamed('results')).CXR_MODEL_DIR).toBe(
       `/models/${invocation?.[3]?.split('/')[2] ?? ''}`,
@@ -585,19 +586,20 @@ describe.each(Object.entries(DOCKERFILES))('%s image (%s)', (variant, path) => {
     expect(runs.some((run) => run.includes('npm install -g "pnpm@${PNPM_VERSION}"'))).toBe(true);
   });
 
-  it('links exactly the repository service entry points, and starts them through `node --import tsx`', () => {
+  it('compiles, links exactly the repository service entry points, and starts them with plain node', () => {
+    expect(runs.some((run) => /\bpnpm build\b/.test(run))).toBe(true);
     const loop = runs
       .map((run) => /for svc in ([a-z ]+); do/.exec(run)?.[1])
       .find((list) => list !== undefined);
     const linked = (loop ?? '')
       .trim()
       .split(/\s+/)
-      .map((svc) => `services/${svc}/src/main.ts`)
+      .map((svc) => `services/${svc}/dist/main.js`)
       .sort();
     expect(linked).toEqual(serviceEntryPoints());
     const cmd = final?.instructions.find((i) => i.keyword === 'CMD')?.args ?? '[]';
     const entry = entryPointOf(JSON.parse(cmd) as string[], `${path}: CMD`);
-    expect(existsSync(join(ROOT, entry))).toBe(true);
+    expect(existsSync(join(ROOT, sourceOfEntryPoint(entry)))).toBe(true);
     expect(final?.instructions.find((i) => i.keyword === 'ENTRYPOINT')?.args).toBe('["/usr/bin/tini", "--"]');
   });
 
@@ -625,12 +627,16 @@ describe('image build context', () => {
     }
   });
 
-  it('tsx is a production dependency of @cxr/cli, so that `pnpm deploy --prod` ships the loader', () => {
-    const cli = JSON.parse(repoFile('services/cli/package.json')) as { dependencies: Record<string, string> };
-    expect(cli.dependencies.tsx).toBeDefined();
+  it('no package ships a TypeScript loader: tsx is a development dependency only', () => {
+    for (const [name, dir] of workspacePackages()) {
+      const manifest = JSON.parse(repoFile(`${dir}/package.json`)) as {
+        dependencies?: Record<string, string>;
+      };
+      expect(manifest.dependencies?.tsx, name).toBeUndefined();
+    }
   });
 
-  it('`pnpm deploy --prod` of @cxr/cli yields a tree whose service entry points load', () => {
+  it('`pnpm deploy --prod` of @cxr/cli yields a compiled tree whose service entry points load', () => {
     const out = mkdtempSync(join(tmpdir(), 'cxr-deploy-'));
     try {
       const env = {
@@ -648,10 +654,11 @@ describe('image build context', () => {
         },
       );
       const app = join(out, 'app');
-      expect(existsSync(join(app, 'node_modules', 'tsx', 'package.json'))).toBe(true);
+      expect(existsSync(join(app, 'node_modules', 'tsx'))).toBe(false);
+      expect(existsSync(join(app, 'dist', 'main.js'))).toBe(true);
       // No test-only packages in the runtime tree.
       const store = readdirSync(join(app, 'node_modules', '.pnpm'));
-      for (const devOnly of ['vitest@', 's3rver@', 'eslint@', 'typescript@']) {
+      for (const devOnly of ['vitest@', 's3rver@', 'eslint@', 'typescript@', 'tsx@']) {
         expect(
           store.filter((dir) => dir.startsWith(devOnly)),
           devOnly,
@@ -663,13 +670,15 @@ describe('image build context', () => {
         expect([...packages.entries()].find(([, dir]) => dir === `services/${service}`)?.[0]).toBe(
           `@cxr/${service}`,
         );
-        expect(statSync(join(app, 'node_modules', '@cxr', service, 'src', 'main.ts')).isFile()).toBe(true);
+        expect(statSync(join(app, 'node_modules', '@cxr', service, 'dist', 'main.js')).isFile()).toBe(true);
+        // Compiled JavaScript only: the sources stay out of the image.
+        expect(existsSync(join(app, 'node_modules', '@cxr', service, 'src')), service).toBe(false);
       }
       // The worker's whole import graph (config, http, queue, model with onnxruntime-node...)
       // loads from the deployed tree: without a model folder it stops at its usage line.
       const worker = spawnSync(
         process.execPath,
-        ['--import', 'tsx', join('node_modules', '@cxr', 'worker', 'src', 'main.ts')],
+        [join('node_modules', '@cxr', 'worker', 'dist', 'main.js')],
         { cwd: app, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 60_000 },
       );
       expect(worker.stderr).toContain('usage: worker --model DIR');

@@ -12,9 +12,12 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 describe('pnpm -s cxr', () => {
   it('prints only the command output, and passes the exit code through', () => {
+    // As a user runs it: the compiled command (without the tests' source export condition).
+    const { NODE_OPTIONS: _sourceCondition, ...env } = process.env;
     const run = spawnSync('pnpm', ['-s', 'cxr', 'dicom', 'inspect', '/nonexistent/file.dcm'], {
       cwd: ROOT,
       encoding: 'utf8',
+      env,
     });
     expect(run.stdout).toBe('');
     expect(run.stderr.trimEnd().split('\n')).toEqual(['cxr: /nonexistent/file.dcm: cannot read (ENOENT)']);
