@@ -34,6 +34,8 @@ declare module 'dcmjs' {
     /** Keyword-keyed data set (e.g. PatientName) from a tag-keyed one. */
     static naturalizeDataset(dataset: DenaturalizedDataset): Record<string, unknown>;
     static denaturalizeDataset(dataset: Record<string, unknown>): DenaturalizedDataset;
+    /** Keyword -> dictionary entry (tag as "(GGGG,EEEE)", VR). */
+    static nameMap: Record<string, { tag: string; vr: string } | undefined>;
   }
 
   export const data: {

@@ -20,3 +20,10 @@ export {
   type FindingsObject,
 } from './report.js';
 export { derivedUid, isValidUid, type UidPurpose } from './uids.js';
+export {
+  SECONDARY_CAPTURE_SOP_CLASS_UID,
+  SUMMARY_IMAGE_SIZE,
+  buildSummaryImage,
+  summaryBanner,
+  summaryImageWanted,
+} from './summary.js';

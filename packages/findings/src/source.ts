@@ -4,8 +4,9 @@
  * study. These are patient data: they go into the object and nowhere else (no log, no error, no
  * store; the result store deliberately keeps none of them).
  */
+import { parseDicomBytes } from '@cxr/dicom';
 import { FindingsError } from './errors.js';
-import { readPart10Header, type NaturalDataset } from './part10.js';
+import { asPart10File, readPart10Header, type NaturalDataset } from './part10.js';
 import { isValidUid } from './uids.js';
 
 /**
@@ -132,7 +133,7 @@ function requiredUid(header: NaturalDataset, keyword: string, name: string): str
 export function readSourceImage(bytes: Uint8Array): SourceImage {
   let header: NaturalDataset;
   try {
-    header = readPart10Header(bytes);
+    header = readPart10Header(asPart10File(bytes, () => parseDicomBytes(bytes).transferSyntaxUid));
   } catch (cause) {
     // dcmjs messages are not repeated: they may quote element values.
     throw new FindingsError('source_unreadable', 'the source is not a readable DICOM Part 10 object', { cause });
