@@ -29,7 +29,7 @@ log "system packages"
 # libopenjp2-tools: opj_compress, the one installed writer of 1-bit JPEG 2000 codestreams.
 # python3-torch, python3-torchvision, python3-pydicom: the `cxr model import` test exports
 # DenseNet121s with PyTorch and compares scores and TorchXRayVision's preprocessing (large: ~1 GB).
-apt_install dcmtk libgdcm-tools prometheus chromium orthanc orthanc-dicomweb dicom3tools libopenjp2-tools \
+apt_install dcmtk libgdcm-tools prometheus chromium orthanc orthanc-dicomweb dicom3tools libopenjp2-tools fonts-dejavu-core \
   python3-torch python3-torchvision python3-pydicom
 
 log "pnpm $PNPM_VERSION"

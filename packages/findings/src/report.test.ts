@@ -297,3 +297,21 @@ describe('buildFindingsReport: what cannot have a report', () => {
     expectNoPatientData(error);
   });
 });
+
+describe('buildFindingsReport: how the source bytes arrive', () => {
+  it('reads a Node Buffer that is a view into a larger (pooled) buffer', () => {
+    // Buffer.slice() is a view: copying the source with it once handed dcmjs the whole pool.
+    const source = phantomSource();
+    const pooled = Buffer.concat([Buffer.from('junk before the object'), source]).subarray(22);
+    const report = buildFindingsReport({ source: pooled, result: seedResult, manifest: seed, now: NOW });
+    expect(report.sopInstanceUid).toBe(buildFindingsReport({ source, result: seedResult, manifest: seed, now: NOW }).sopInstanceUid);
+  });
+
+  it('reads an object written without preamble and file meta (fuji_cr_mono1_10bit.dcm)', () => {
+    const source = readFileSync(publicDicomPath('fuji_cr_mono1_10bit.dcm'));
+    const report = buildFindingsReport({ source, result: seedResult, manifest: seed, now: NOW });
+    const path = scratch.path('fuji.sr.dcm');
+    expect(dciodvfy(path, report.bytes).errors).toEqual([]);
+    expect(dsrdump(path, report.bytes).tree).toContain('<contains IMAGE:(,,"Source")=(CR image,)>');
+  });
+});

@@ -106,6 +106,8 @@ export interface SourceImage {
   readonly timezoneOffset: string | undefined;
   /** Patient Orientation (0020,0020) as stored (the summary image keeps the orientation). */
   readonly patientOrientation: unknown;
+  /** Body Part Examined (0018,0015), if a valid CS value (the summary image repeats it). */
+  readonly bodyPartExamined: string | undefined;
   /** Lossy Image Compression (0028,2110): "01" when the source has been lossy compressed. */
   readonly lossyImageCompression: string | undefined;
   /** Patient, General Study and Patient Study attributes, keyword-keyed. Patient data. */
@@ -151,6 +153,7 @@ export function readSourceImage(bytes: Uint8Array): SourceImage {
   }
   modules.StudyInstanceUID = studyInstanceUid;
   const instanceNumber = Number(singleString(header.InstanceNumber));
+  const bodyPart = singleString(header.BodyPartExamined);
   return {
     sopClassUid,
     sopInstanceUid,
@@ -161,6 +164,7 @@ export function readSourceImage(bytes: Uint8Array): SourceImage {
     timezoneOffset: singleString(header.TimezoneOffsetFromUTC),
     patientOrientation: header.PatientOrientation,
     lossyImageCompression: singleString(header.LossyImageCompression),
+    bodyPartExamined: bodyPart !== undefined && /^[A-Z0-9_ ]{1,16}$/.test(bodyPart) ? bodyPart : undefined,
     modules,
   };
 }

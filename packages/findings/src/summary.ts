@@ -82,8 +82,9 @@ export async function buildSummaryImage(input: FindingsInput & { readonly size?:
     ...commonAttributes(SECONDARY_CAPTURE_SOP_CLASS_UID, identity, source, interpreted, input.now),
     // General Series (PS3.3 C.7.3.1): a derived picture, not an acquisition of the source modality.
     Modality: 'OT',
-    // Type 2C (required for paired body parts): a summary of a whole chest image has none.
-    Laterality: '',
+    // Laterality is Type 2C, for paired body parts: the source's Body Part Examined says which
+    // (CHEST is unpaired: no Laterality); without one, Laterality is written empty (unknown).
+    ...(source.bodyPartExamined === undefined ? { Laterality: '' } : { BodyPartExamined: source.bodyPartExamined }),
     SeriesDescription: findingsSeriesDescription('summary', interpreted.modelId, interpreted.modelVersion),
     // SC Equipment (PS3.3 C.8.6.1): made on a workstation.
     ConversionType: 'WSD',
