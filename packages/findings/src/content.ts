@@ -6,7 +6,8 @@ import type { CodedConcept } from './codes.js';
 import type { NaturalDataset } from './part10.js';
 
 /** Relationship of a content item with its parent (PS3.3 C.17.3.2.4). */
-export type Relationship = 'CONTAINS' | 'HAS OBS CONTEXT' | 'HAS CONCEPT MOD' | 'HAS PROPERTIES' | 'HAS ACQ CONTEXT';
+export type Relationship =
+  'CONTAINS' | 'HAS OBS CONTEXT' | 'HAS CONCEPT MOD' | 'HAS PROPERTIES' | 'HAS ACQ CONTEXT';
 
 // Code Value is SH (16 characters); longer values go in Long Code Value (UC), PS3.3 8.8.
 const MAX_SHORT_CODE_VALUE = 16;
@@ -16,7 +17,9 @@ const DCMR_UID = '1.2.840.10008.8.1.1';
 /** One item of a Code Sequence (PS3.3 Table 8.8-1). */
 export function codeSequenceItem(concept: CodedConcept): NaturalDataset {
   const value =
-    concept.value.length > MAX_SHORT_CODE_VALUE ? { LongCodeValue: concept.value } : { CodeValue: concept.value };
+    concept.value.length > MAX_SHORT_CODE_VALUE
+      ? { LongCodeValue: concept.value }
+      : { CodeValue: concept.value };
   return { ...value, CodingSchemeDesignator: concept.scheme, CodeMeaning: concept.meaning };
 }
 
@@ -53,10 +56,19 @@ export function containerItem(
             { MappingResource: 'DCMR', MappingResourceUID: DCMR_UID, TemplateIdentifier: templateId },
           ],
         };
-  return item(relationship, 'CONTAINER', name, withChildren({ ContinuityOfContent: 'SEPARATE', ...template }, children));
+  return item(
+    relationship,
+    'CONTAINER',
+    name,
+    withChildren({ ContinuityOfContent: 'SEPARATE', ...template }, children),
+  );
 }
 
-export function codeItem(relationship: Relationship, name: CodedConcept, value: CodedConcept): NaturalDataset {
+export function codeItem(
+  relationship: Relationship,
+  name: CodedConcept,
+  value: CodedConcept,
+): NaturalDataset {
   return item(relationship, 'CODE', name, { ConceptCodeSequence: [codeSequenceItem(value)] });
 }
 
@@ -112,7 +124,11 @@ export function imageItem(
     'IMAGE',
     name,
     withChildren(
-      { ReferencedSOPSequence: [{ ReferencedSOPClassUID: sopClassUid, ReferencedSOPInstanceUID: sopInstanceUid }] },
+      {
+        ReferencedSOPSequence: [
+          { ReferencedSOPClassUID: sopClassUid, ReferencedSOPInstanceUID: sopInstanceUid },
+        ],
+      },
       children,
     ),
   );

@@ -4,13 +4,21 @@ import { CXR_PIPELINE_VERSION, dicomDateTime, findingsSeriesDescription } from '
 
 describe('findings dataset helpers', () => {
   it('writes the version of this package in Software Versions', () => {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
     expect(CXR_PIPELINE_VERSION).toBe(pkg.version);
   });
 
   it('names the model and says "not a diagnosis" in at most 64 characters (LO)', () => {
-    expect(findingsSeriesDescription('report', 'seed', '1')).toBe('AI screening (cxr-pipeline, seed 1), not a diagnosis');
-    const long = findingsSeriesDescription('summary', 'a-very-long-model-identifier-from-a-vendor', '2026.03.04-rc1');
+    expect(findingsSeriesDescription('report', 'seed', '1')).toBe(
+      'AI screening (cxr-pipeline, seed 1), not a diagnosis',
+    );
+    const long = findingsSeriesDescription(
+      'summary',
+      'a-very-long-model-identifier-from-a-vendor',
+      '2026.03.04-rc1',
+    );
     expect(long.length).toBeLessThanOrEqual(64);
     expect(long).toMatch(/^AI screening summary \(a-very-long.*\.\.\.\), not a diagnosis$/);
   });

@@ -28,7 +28,11 @@ export function longString(text: string): string {
 }
 
 /** Series Description of a findings series: names the model and says it is no diagnosis (LO). */
-export function findingsSeriesDescription(kind: 'report' | 'summary', modelId: string, modelVersion: string): string {
+export function findingsSeriesDescription(
+  kind: 'report' | 'summary',
+  modelId: string,
+  modelVersion: string,
+): string {
   const what = kind === 'report' ? 'AI screening' : 'AI screening summary';
   const full = `${what} (${MANUFACTURER}, ${modelId} ${modelVersion}), not a diagnosis`;
   if (full.length <= MAX_LO) return full;
@@ -64,8 +68,18 @@ export function findingsIdentity(
   const reportSeriesNumber =
     manifest.findings?.seriesNumber ?? 9000 + 2 * numberFromUid(JSON.stringify([id, version]), 0, 449);
   return {
-    sopInstanceUid: derivedUid(kind === 'report' ? 'sr-instance' : 'sc-instance', source.sopInstanceUid, id, version),
-    seriesInstanceUid: derivedUid(kind === 'report' ? 'sr-series' : 'sc-series', source.studyInstanceUid, id, version),
+    sopInstanceUid: derivedUid(
+      kind === 'report' ? 'sr-instance' : 'sc-instance',
+      source.sopInstanceUid,
+      id,
+      version,
+    ),
+    seriesInstanceUid: derivedUid(
+      kind === 'report' ? 'sr-series' : 'sc-series',
+      source.studyInstanceUid,
+      id,
+      version,
+    ),
     seriesNumber: kind === 'report' ? reportSeriesNumber : reportSeriesNumber + 1,
     instanceNumber: source.instanceNumber ?? 1,
   };
@@ -140,5 +154,7 @@ export function commonAttributes(
  */
 export function withCharacterSet(dataset: NaturalDataset): NaturalDataset {
   // eslint-disable-next-line no-control-regex
-  return /[^\x00-\x7f]/.test(JSON.stringify(dataset)) ? { SpecificCharacterSet: 'ISO_IR 192', ...dataset } : dataset;
+  return /[^\x00-\x7f]/.test(JSON.stringify(dataset))
+    ? { SpecificCharacterSet: 'ISO_IR 192', ...dataset }
+    : dataset;
 }

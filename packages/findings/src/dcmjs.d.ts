@@ -26,22 +26,24 @@ declare module 'dcmjs' {
     write(options?: { allowInvalidVRLength?: boolean }): ArrayBuffer;
   }
 
-  class DicomMessage {
-    static readFile(buffer: ArrayBuffer, options?: ReadFileOptions): DicomDict;
+  interface DicomMessage {
+    readFile(buffer: ArrayBuffer, options?: ReadFileOptions): DicomDict;
   }
 
-  class DicomMetaDictionary {
+  interface DicomMetaDictionary {
     /** Keyword-keyed data set (e.g. PatientName) from a tag-keyed one. */
-    static naturalizeDataset(dataset: DenaturalizedDataset): Record<string, unknown>;
-    static denaturalizeDataset(dataset: Record<string, unknown>): DenaturalizedDataset;
+    naturalizeDataset(dataset: DenaturalizedDataset): Record<string, unknown>;
+    denaturalizeDataset(dataset: Record<string, unknown>): DenaturalizedDataset;
     /** Keyword -> dictionary entry (tag as "(GGGG,EEEE)", VR). */
-    static nameMap: Record<string, { tag: string; vr: string } | undefined>;
+    nameMap: Record<string, { tag: string; vr: string } | undefined>;
   }
 
   export const data: {
     DicomDict: typeof DicomDict;
-    DicomMessage: typeof DicomMessage;
-    DicomMetaDictionary: typeof DicomMetaDictionary;
+    /** Static methods only. */
+    DicomMessage: DicomMessage;
+    /** Static methods only. */
+    DicomMetaDictionary: DicomMetaDictionary;
   };
 
   interface Logger {

@@ -1,11 +1,6 @@
 export { FINDINGS_ERROR_CODES, FindingsError, type FindingsErrorCode } from './errors.js';
 export { Code, PRIVATE_SCHEME, PROBABILITY_UNIT, type CodedConcept } from './codes.js';
-export {
-  CXR_PIPELINE_VERSION,
-  MANUFACTURER,
-  NOT_A_DIAGNOSIS,
-  findingsSeriesDescription,
-} from './dataset.js';
+export { CXR_PIPELINE_VERSION, MANUFACTURER, NOT_A_DIAGNOSIS, findingsSeriesDescription } from './dataset.js';
 export {
   interpretResult,
   labelConcept,

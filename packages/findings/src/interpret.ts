@@ -47,6 +47,7 @@ export interface InterpretedResult {
 // Code Meaning is LO (64 characters); a code value up to 64 fits Long Code Value (PS3.3 8.8).
 const MAX_CODE_TEXT = 64;
 // LO/UC values cannot hold a backslash (the value separator) or control characters (PS3.5 6.2).
+// eslint-disable-next-line no-control-regex -- control characters are what this rejects
 const UNENCODABLE = /[\\\u0000-\u001f\u007f]/;
 
 function checkEncodable(label: string, concept: CodedConcept): CodedConcept {
@@ -70,7 +71,10 @@ export function labelConcept(manifest: ModelManifest, label: string): CodedConce
 /** Checks a result against its manifest and interprets it; throws FindingsError when inconsistent. */
 export function interpretResult(result: ScreeningResult, manifest: ModelManifest): InterpretedResult {
   if (result.outcome !== 'ok') {
-    throw new FindingsError('result_not_ok', `the result is ${result.outcome}: only ok results have findings`);
+    throw new FindingsError(
+      'result_not_ok',
+      `the result is ${result.outcome}: only ok results have findings`,
+    );
   }
   if (result.modelId !== manifest.id || result.modelVersion !== manifest.version) {
     throw new FindingsError(

@@ -17,7 +17,11 @@ const PIXEL_DATA_TAG = '7FE00010';
 
 /** An ArrayBuffer holding exactly `bytes` (dcmjs reads ArrayBuffers). */
 function exactArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  if (bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) {
+  if (
+    bytes.buffer instanceof ArrayBuffer &&
+    bytes.byteOffset === 0 &&
+    bytes.byteLength === bytes.buffer.byteLength
+  ) {
     return bytes.buffer;
   }
   // A copy, not bytes.slice(): on a Node Buffer slice() is a view of the same (pooled) memory.
@@ -42,7 +46,10 @@ export function readPart10Header(bytes: Uint8Array): NaturalDataset {
 const PREAMBLE_BYTES = 128;
 
 function hasDicmAt(bytes: Uint8Array, offset: number): boolean {
-  return bytes.length >= offset + 4 && Buffer.from(bytes.buffer, bytes.byteOffset + offset, 4).toString('latin1') === 'DICM';
+  return (
+    bytes.length >= offset + 4 &&
+    Buffer.from(bytes.buffer, bytes.byteOffset + offset, 4).toString('latin1') === 'DICM'
+  );
 }
 
 /** An explicit VR little endian element of a short-length VR (PS3.5 7.1.2). */
@@ -68,7 +75,12 @@ export function asPart10File(bytes: Uint8Array, transferSyntaxUid: () => string)
   // File meta is group 0002, always explicit VR little endian: its first element says whether it is there.
   if (body.length >= 2 && body[0] === 0x02 && body[1] === 0x00) return Buffer.concat([prefix, body]);
   const uid = Buffer.from(transferSyntaxUid(), 'latin1');
-  const syntax = shortElement(0x0002, 0x0010, 'UI', uid.length % 2 === 0 ? uid : Buffer.concat([uid, Buffer.alloc(1)]));
+  const syntax = shortElement(
+    0x0002,
+    0x0010,
+    'UI',
+    uid.length % 2 === 0 ? uid : Buffer.concat([uid, Buffer.alloc(1)]),
+  );
   const length = Buffer.alloc(4);
   length.writeUInt32LE(syntax.length, 0);
   return Buffer.concat([prefix, shortElement(0x0002, 0x0000, 'UL', length), syntax, body]);

@@ -29,7 +29,11 @@ afterAll(() => {
 
 const NOW = new Date('2026-03-04T05:06:07Z');
 const seed = argmaxManifest();
-const seedResult = okResult(seed, { normal: 0.2, pneumonia: 0.7123456789012345, further_evaluation: 0.0876543210987655 }, 'pneumonia');
+const seedResult = okResult(
+  seed,
+  { normal: 0.2, pneumonia: 0.7123456789012345, further_evaluation: 0.0876543210987655 },
+  'pneumonia',
+);
 
 // What dciodvfy may still say about a findings SR, and why it is acceptable:
 // - the private coding scheme 99CXR is not one of the designators it knows (PS3.16 8 allows it);
@@ -70,7 +74,9 @@ describe('buildFindingsReport: a phantom CR (canary patient)', () => {
     // Labels longer than 16 characters are Long Code Values.
     expect(tree).toContain('<contains CODE:(,,"Finding")=(further_evaluation,99CXR,"further_evaluation")>');
     expect(tree).toContain('<contains NUM:(,,"Probability")="0.2" ({probability},UCUM,"probability")>');
-    expect(tree).toContain('<contains NUM:(,,"Probability")="0.71234567890123" ({probability},UCUM,"probability")>');
+    expect(tree).toContain(
+      '<contains NUM:(,,"Probability")="0.71234567890123" ({probability},UCUM,"probability")>',
+    );
     expect(tree).toContain('<contains CODE:(,,"pneumonia")=(10828004,SCT,"Positive")>');
     expect(tree).toContain('<contains CODE:(,,"normal")=(260385009,SCT,"Negative")>');
     expect(tree).toContain('<contains CODE:(,,"AI screening decision")=(pneumonia,99CXR,"pneumonia")>');
@@ -101,7 +107,14 @@ describe('buildFindingsReport: a phantom CR (canary patient)', () => {
     const dump = dcmdump(path, report.bytes);
     const sourceDump = dcmdump(scratch.path('phantom.dcm'), source);
     // Patient's Name, ID, Birth Date, Sex; Study Instance UID, Study Date, Time, ID, Accession, Referring Physician.
-    for (const t of ['(0010,0010)', '(0010,0020)', '(0010,0030)', '(0010,0040)', '(0020,000d)', '(0008,0020)']) {
+    for (const t of [
+      '(0010,0010)',
+      '(0010,0020)',
+      '(0010,0030)',
+      '(0010,0040)',
+      '(0020,000d)',
+      '(0008,0020)',
+    ]) {
       expect(topLevelValue(dump, t), t).toBe(topLevelValue(sourceDump, t));
     }
     for (const t of ['(0008,0030)', '(0020,0010)', '(0008,0050)', '(0008,0090)']) {
@@ -109,7 +122,9 @@ describe('buildFindingsReport: a phantom CR (canary patient)', () => {
     }
     expect(topLevelValue(dump, '(0010,0010)')).toBe(`[${CANARY_PATIENT_NAME}]`);
     expect(topLevelValue(dump, '(0008,0060)')).toBe('[SR]');
-    expect(topLevelValue(dump, '(0008,103e)')).toBe('[AI screening (cxr-densenet121-seed 0.1.0), not a diagnosis]');
+    expect(topLevelValue(dump, '(0008,103e)')).toBe(
+      '[AI screening (cxr-densenet121-seed 0.1.0), not a diagnosis]',
+    );
     expect(topLevelValue(dump, '(0008,0070)')).toBe('[cxr-pipeline]');
     expect(topLevelValue(dump, '(0018,1020)')).toBe('[cxr-pipeline 0.1.0\\cxr-densenet121-seed 0.1.0]');
     // A new series, not the image's.
@@ -172,16 +187,24 @@ describe('buildFindingsReport: a thresholds model', () => {
   const manifest = thresholdsManifest();
 
   it('states each threshold and decides each label against it; none positive is Negative overall', () => {
-    const result = okResult(manifest, { Atelectasis: 0.3, Cardiomegaly: 0.55, Effusion: 0.1 }, 'Cardiomegaly');
+    const result = okResult(
+      manifest,
+      { Atelectasis: 0.3, Cardiomegaly: 0.55, Effusion: 0.1 },
+      'Cardiomegaly',
+    );
     const report = buildFindingsReport({ source: phantomSource(), result, manifest, now: NOW });
     const path = scratch.path('thresholds.sr.dcm');
     expect(dciodvfy(path, report.bytes).errors).toEqual([]);
     const { tree, complaints } = dsrdump(path, report.bytes);
     expect(complaints).toBe('');
     expect(tree).toContain('<contains CODE:(,,"Cardiomegaly")=(10828004,SCT,"Positive")>');
-    expect(tree).toContain('<has properties NUM:(,,"Threshold Value")="0.5" ({probability},UCUM,"probability")>');
+    expect(tree).toContain(
+      '<has properties NUM:(,,"Threshold Value")="0.5" ({probability},UCUM,"probability")>',
+    );
     expect(tree).toContain('<contains CODE:(,,"Atelectasis")=(260385009,SCT,"Negative")>');
-    expect(tree).toContain('<has properties NUM:(,,"Threshold Value")="0.4" ({probability},UCUM,"probability")>');
+    expect(tree).toContain(
+      '<has properties NUM:(,,"Threshold Value")="0.4" ({probability},UCUM,"probability")>',
+    );
     expect(tree).toContain('<contains CODE:(,,"AI screening decision")=(Cardiomegaly,99CXR,"Cardiomegaly")>');
 
     const negative = okResult(manifest, { Atelectasis: 0.1, Cardiomegaly: 0.2, Effusion: 0.3 }, 'negative');
@@ -238,7 +261,12 @@ describe('buildFindingsReport: character sets', () => {
   });
 
   it('writes no Specific Character Set for an all-ASCII report', () => {
-    const report = buildFindingsReport({ source: phantomSource(), result: seedResult, manifest: seed, now: NOW });
+    const report = buildFindingsReport({
+      source: phantomSource(),
+      result: seedResult,
+      manifest: seed,
+      now: NOW,
+    });
     expect(topLevelValue(dcmdump(scratch.path('ascii.sr.dcm'), report.bytes), '(0008,0005)')).toBeUndefined();
   });
 });
@@ -265,22 +293,30 @@ describe('buildFindingsReport: what cannot have a report', () => {
     ['Series Instance UID', Tag.SeriesInstanceUid],
   ])('a source without %s: source_missing_uid, naming the attribute only', (name, t) => {
     const source = phantomSource({}, (elements) => withElement(elements, t, undefined));
-    const error = failure(() => buildFindingsReport({ source, result: seedResult, manifest: seed, now: NOW }));
+    const error = failure(() =>
+      buildFindingsReport({ source, result: seedResult, manifest: seed, now: NOW }),
+    );
     expect(error.code).toBe('source_missing_uid');
     expect(error.message).toContain(name);
     expectNoPatientData(error);
   });
 
   it('a source whose UID holds a name: source_missing_uid without quoting it', () => {
-    const source = phantomSource({}, (elements) => withElement(elements, Tag.SopInstanceUid, CANARY_PATIENT_NAME));
-    const error = failure(() => buildFindingsReport({ source, result: seedResult, manifest: seed, now: NOW }));
+    const source = phantomSource({}, (elements) =>
+      withElement(elements, Tag.SopInstanceUid, CANARY_PATIENT_NAME),
+    );
+    const error = failure(() =>
+      buildFindingsReport({ source, result: seedResult, manifest: seed, now: NOW }),
+    );
     expect(error.code).toBe('source_missing_uid');
     expectNoPatientData(error);
   });
 
   it('bytes that are not Part 10: source_unreadable', () => {
     const bytes = new Uint8Array(Buffer.from(`not dicom ${CANARY_PATIENT_NAME}`));
-    const error = failure(() => buildFindingsReport({ source: bytes, result: seedResult, manifest: seed, now: NOW }));
+    const error = failure(() =>
+      buildFindingsReport({ source: bytes, result: seedResult, manifest: seed, now: NOW }),
+    );
     expect(error.code).toBe('source_unreadable');
     expectNoPatientData(error);
   });
@@ -292,7 +328,9 @@ describe('buildFindingsReport: what cannot have a report', () => {
     ['scores_mismatch', { ...seedResult, scores: { ...seedResult.scores, extra: 0.1 } }],
     ['decision_mismatch', { ...seedResult, decision: 'normal' }],
   ])('%s', (code, result) => {
-    const error = failure(() => buildFindingsReport({ source: phantomSource(), result, manifest: seed, now: NOW }));
+    const error = failure(() =>
+      buildFindingsReport({ source: phantomSource(), result, manifest: seed, now: NOW }),
+    );
     expect(error.code).toBe(code);
     expectNoPatientData(error);
   });
@@ -304,7 +342,9 @@ describe('buildFindingsReport: how the source bytes arrive', () => {
     const source = phantomSource();
     const pooled = Buffer.concat([Buffer.from('junk before the object'), source]).subarray(22);
     const report = buildFindingsReport({ source: pooled, result: seedResult, manifest: seed, now: NOW });
-    expect(report.sopInstanceUid).toBe(buildFindingsReport({ source, result: seedResult, manifest: seed, now: NOW }).sopInstanceUid);
+    expect(report.sopInstanceUid).toBe(
+      buildFindingsReport({ source, result: seedResult, manifest: seed, now: NOW }).sopInstanceUid,
+    );
   });
 
   it('reads an object written without preamble and file meta (fuji_cr_mono1_10bit.dcm)', () => {

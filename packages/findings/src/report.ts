@@ -15,14 +15,7 @@
  */
 import type { ModelManifest } from '@cxr/model/manifest';
 import { Code, MODALITY_CODES, PRIVATE_SCHEME, PROBABILITY_UNIT, type CodedConcept } from './codes.js';
-import {
-  codeItem,
-  containerItem,
-  imageItem,
-  numItem,
-  textItem,
-  uidrefItem,
-} from './content.js';
+import { codeItem, containerItem, imageItem, numItem, textItem, uidrefItem } from './content.js';
 import {
   IMPLEMENTATION_CLASS_UID,
   IMPLEMENTATION_VERSION_NAME,
@@ -34,7 +27,12 @@ import {
   privateCodingScheme,
   withCharacterSet,
 } from './dataset.js';
-import { interpretResult, type InterpretedResult, type LabelFinding, type ScreeningResult } from './interpret.js';
+import {
+  interpretResult,
+  type InterpretedResult,
+  type LabelFinding,
+  type ScreeningResult,
+} from './interpret.js';
 import { writePart10, type NaturalDataset } from './part10.js';
 import { readSourceImage, type SourceImage } from './source.js';
 import { derivedUid } from './uids.js';
@@ -43,7 +41,11 @@ import { derivedUid } from './uids.js';
 export const ENHANCED_SR_SOP_CLASS_UID = '1.2.840.10008.5.1.4.1.1.88.22';
 
 // A score of a graph without softmax/sigmoid is no probability: a private concept, unit "1".
-const SCORE = { value: 'score', scheme: PRIVATE_SCHEME, meaning: 'Model score' } as const satisfies CodedConcept;
+const SCORE = {
+  value: 'score',
+  scheme: PRIVATE_SCHEME,
+  meaning: 'Model score',
+} as const satisfies CodedConcept;
 const NO_UNITS = { value: '1', scheme: 'UCUM', meaning: 'no units' } as const satisfies CodedConcept;
 
 /** What findings objects are built from. */
@@ -89,9 +91,13 @@ function labelGroup(
   source: SourceImage,
   algorithm: readonly NaturalDataset[],
 ): NaturalDataset {
-  const [scoreConcept, unit] = interpreted.probabilities ? [Code.Probability, PROBABILITY_UNIT] : [SCORE, NO_UNITS];
+  const [scoreConcept, unit] = interpreted.probabilities
+    ? [Code.Probability, PROBABILITY_UNIT]
+    : [SCORE, NO_UNITS];
   const threshold =
-    finding.threshold === undefined ? [] : [numItem('HAS PROPERTIES', Code.ThresholdValue, finding.threshold, unit)];
+    finding.threshold === undefined
+      ? []
+      : [numItem('HAS PROPERTIES', Code.ThresholdValue, finding.threshold, unit)];
   return containerItem(
     'CONTAINS',
     Code.MeasurementGroup,
@@ -100,7 +106,13 @@ function labelGroup(
       uidrefItem(
         'HAS OBS CONTEXT',
         Code.TrackingUniqueIdentifier,
-        derivedUid('tracking', source.sopInstanceUid, interpreted.modelId, interpreted.modelVersion, finding.label),
+        derivedUid(
+          'tracking',
+          source.sopInstanceUid,
+          interpreted.modelId,
+          interpreted.modelVersion,
+          finding.label,
+        ),
       ),
       codeItem('CONTAINS', Code.Finding, finding.concept),
       ...algorithm,
@@ -124,7 +136,11 @@ function disclaimer(interpreted: InterpretedResult, manifest: ModelManifest): st
 }
 
 /** The SR content tree (root CONTAINER and its descendants). */
-function contentTree(interpreted: InterpretedResult, source: SourceImage, manifest: ModelManifest): NaturalDataset {
+function contentTree(
+  interpreted: InterpretedResult,
+  source: SourceImage,
+  manifest: ModelManifest,
+): NaturalDataset {
   const modality = source.modality === undefined ? undefined : MODALITY_CODES[source.modality];
   const algorithm = algorithmIdentification(interpreted, manifest);
   return containerItem(

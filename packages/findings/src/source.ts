@@ -126,7 +126,10 @@ function requiredUid(header: NaturalDataset, keyword: string, name: string): str
   const uid = singleString(header[keyword]);
   if (uid === undefined || !isValidUid(uid)) {
     // The attribute name, never its value: a misplaced value could be a patient identifier.
-    throw new FindingsError('source_missing_uid', `the source image has no valid ${name} (${keyword}): no findings object references it`);
+    throw new FindingsError(
+      'source_missing_uid',
+      `the source image has no valid ${name} (${keyword}): no findings object references it`,
+    );
   }
   return uid;
 }
@@ -138,7 +141,9 @@ export function readSourceImage(bytes: Uint8Array): SourceImage {
     header = readPart10Header(asPart10File(bytes, () => parseDicomBytes(bytes).transferSyntaxUid));
   } catch (cause) {
     // dcmjs messages are not repeated: they may quote element values.
-    throw new FindingsError('source_unreadable', 'the source is not a readable DICOM Part 10 object', { cause });
+    throw new FindingsError('source_unreadable', 'the source is not a readable DICOM Part 10 object', {
+      cause,
+    });
   }
   const sopInstanceUid = requiredUid(header, 'SOPInstanceUID', 'SOP Instance UID');
   const sopClassUid = requiredUid(header, 'SOPClassUID', 'SOP Class UID');

@@ -6,8 +6,21 @@ import { publicDicomPath, scratchDir } from '@cxr/dicom/testing';
 import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME } from '@cxr/fixtures';
 import { interpretResult } from './interpret.js';
 import { buildFindingsReport } from './report.js';
-import { SECONDARY_CAPTURE_SOP_CLASS_UID, buildSummaryImage, summaryBanner, summaryImageWanted } from './summary.js';
-import { argmaxManifest, dcmdump, dciodvfy, okResult, phantomSource, thresholdsManifest, topLevelValue } from './test-support.js';
+import {
+  SECONDARY_CAPTURE_SOP_CLASS_UID,
+  buildSummaryImage,
+  summaryBanner,
+  summaryImageWanted,
+} from './summary.js';
+import {
+  argmaxManifest,
+  dcmdump,
+  dciodvfy,
+  okResult,
+  phantomSource,
+  thresholdsManifest,
+  topLevelValue,
+} from './test-support.js';
 
 const scratch = scratchDir('cxr-findings-sc-');
 afterAll(() => {
@@ -57,7 +70,13 @@ describe('buildSummaryImage', () => {
   });
 
   it('draws the banner below the image: black with white text, the image above untouched by it', async () => {
-    const summary = await buildSummaryImage({ source: phantomSource(), result, manifest: seed, now: NOW, size: 256 });
+    const summary = await buildSummaryImage({
+      source: phantomSource(),
+      result,
+      manifest: seed,
+      now: NOW,
+      size: 256,
+    });
     const dump = dcmdump(scratch.path('banner.dcm'), summary.bytes);
     const rows = Number(topLevelValue(dump, '(0028,0010)'));
     const columns = Number(topLevelValue(dump, '(0028,0011)'));
@@ -87,7 +106,9 @@ describe('buildSummaryImage', () => {
   it('states the thresholds of a thresholds model in the banner', () => {
     const manifest = thresholdsManifest();
     const r = okResult(manifest, { Atelectasis: 0.3, Cardiomegaly: 0.55, Effusion: 0.1 }, 'Cardiomegaly');
-    expect(summaryBanner(interpretResult(r, manifest)).items).toContain('Cardiomegaly 0.550 (threshold 0.500) POSITIVE');
+    expect(summaryBanner(interpretResult(r, manifest)).items).toContain(
+      'Cardiomegaly 0.550 (threshold 0.500) POSITIVE',
+    );
   });
 
   it('has its own deterministic UIDs, in the series next to the SR, with the same patient and study', async () => {

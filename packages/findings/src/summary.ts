@@ -56,7 +56,9 @@ export function summaryBanner(interpreted: InterpretedResult): BannerText {
  * Builds the Secondary Capture summary of an ok result: deterministic UIDs (other purposes than
  * the SR's), a series next to the SR's, the same Patient and Study modules. Throws FindingsError.
  */
-export async function buildSummaryImage(input: FindingsInput & { readonly size?: number }): Promise<FindingsObject> {
+export async function buildSummaryImage(
+  input: FindingsInput & { readonly size?: number },
+): Promise<FindingsObject> {
   const interpreted = interpretResult(input.result, input.manifest);
   const source = readSourceImage(input.source);
   let rendered: Awaited<ReturnType<typeof renderImageWithBanner>>;
@@ -65,14 +67,23 @@ export async function buildSummaryImage(input: FindingsInput & { readonly size?:
     const display = renderToDisplay(frame, info);
     rendered = await renderImageWithBanner(
       display.values,
-      { width: frame.columns, height: frame.rows, channels: display.channels, size: input.size ?? SUMMARY_IMAGE_SIZE },
+      {
+        width: frame.columns,
+        height: frame.rows,
+        channels: display.channels,
+        size: input.size ?? SUMMARY_IMAGE_SIZE,
+      },
       summaryBanner(interpreted),
     );
   } catch (cause) {
     // Decoder messages name syntaxes and sizes, never header values; still, keep to the reason.
-    throw new FindingsError('source_undecodable', "the source image's pixels could not be decoded and rendered", {
-      cause,
-    });
+    throw new FindingsError(
+      'source_undecodable',
+      "the source image's pixels could not be decoded and rendered",
+      {
+        cause,
+      },
+    );
   }
   const identity = findingsIdentity('summary', source, input.manifest);
   // Pixel Data is an even number of bytes (PS3.5 7.1.1): pad an odd count with a zero.
@@ -84,7 +95,9 @@ export async function buildSummaryImage(input: FindingsInput & { readonly size?:
     Modality: 'OT',
     // Laterality is Type 2C, for paired body parts: the source's Body Part Examined says which
     // (CHEST is unpaired: no Laterality); without one, Laterality is written empty (unknown).
-    ...(source.bodyPartExamined === undefined ? { Laterality: '' } : { BodyPartExamined: source.bodyPartExamined }),
+    ...(source.bodyPartExamined === undefined
+      ? { Laterality: '' }
+      : { BodyPartExamined: source.bodyPartExamined }),
     SeriesDescription: findingsSeriesDescription('summary', interpreted.modelId, interpreted.modelVersion),
     // SC Equipment (PS3.3 C.8.6.1): made on a workstation.
     ConversionType: 'WSD',
@@ -95,7 +108,8 @@ export async function buildSummaryImage(input: FindingsInput & { readonly size?:
     PatientOrientation: source.patientOrientation ?? '',
     BurnedInAnnotation: 'YES',
     ...(source.lossyImageCompression === '01' ? { LossyImageCompression: '01' } : {}),
-    DerivationDescription: 'Source rendered through its LUTs and resized, with a banner of AI screening results',
+    DerivationDescription:
+      'Source rendered through its LUTs and resized, with a banner of AI screening results',
     SourceImageSequence: [
       { ReferencedSOPClassUID: source.sopClassUid, ReferencedSOPInstanceUID: source.sopInstanceUid },
     ],

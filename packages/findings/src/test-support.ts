@@ -4,7 +4,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { Tag, generateChestPhantom, littleEndianBytes, writeDicom, type DataElement } from '@cxr/dicom/testing';
+import {
+  Tag,
+  generateChestPhantom,
+  littleEndianBytes,
+  writeDicom,
+  type DataElement,
+} from '@cxr/dicom/testing';
 import { buildChestDataSet, type ChestImageSpec } from '@cxr/fixtures';
 import { parseManifest, type ModelManifest } from '@cxr/model/manifest';
 import type { ScreeningResult } from './interpret.js';
@@ -22,7 +28,11 @@ export function phantomSource(
 }
 
 /** `elements` with the element of `tag` replaced by `value` (same VR), or removed when undefined. */
-export function withElement(elements: DataElement[], tag: number, value: DataElement['value'] | undefined): DataElement[] {
+export function withElement(
+  elements: DataElement[],
+  tag: number,
+  value: DataElement['value'] | undefined,
+): DataElement[] {
   const kept = elements.filter((e) => e.tag !== tag);
   const old = elements.find((e) => e.tag === tag);
   return value === undefined || old === undefined ? kept : [...kept, { ...old, value }];
@@ -47,7 +57,11 @@ export function argmaxManifest(extra: Record<string, unknown> = {}): ModelManife
       intensity: { method: 'dicom-window' },
       normalization: { method: 'unit' },
     },
-    output: { activation: 'softmax', labels: ['normal', 'pneumonia', 'further_evaluation'], decision: 'argmax' },
+    output: {
+      activation: 'softmax',
+      labels: ['normal', 'pneumonia', 'further_evaluation'],
+      decision: 'argmax',
+    },
     provenance: { warning: 'random weights, not a trained model' },
     ...extra,
   });
@@ -71,15 +85,27 @@ export function thresholdsManifest(extra: Record<string, unknown> = {}): ModelMa
 }
 
 /** An ok result of `manifest` with the given scores and the decision its rule gives. */
-export function okResult(manifest: ModelManifest, scores: Record<string, number>, decision: string): ScreeningResult {
-  return { modelId: manifest.id, modelVersion: manifest.version, runtime: 'onnx', outcome: 'ok', scores, decision };
+export function okResult(
+  manifest: ModelManifest,
+  scores: Record<string, number>,
+  decision: string,
+): ScreeningResult {
+  return {
+    modelId: manifest.id,
+    modelVersion: manifest.version,
+    runtime: 'onnx',
+    outcome: 'ok',
+    scores,
+    decision,
+  };
 }
 
 /** Runs a verifier on bytes written to `path`; returns stdout and stderr (exit status ignored: dciodvfy exits 1 on warnings). */
 function runVerifier(command: string, args: readonly string[], path: string, bytes: Uint8Array): string {
   writeFileSync(path, bytes);
   const run = spawnSync(command, [...args, path], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (run.error !== undefined) throw new Error(`${command} could not run (install dcmtk / dicom3tools): ${run.error.message}`);
+  if (run.error !== undefined)
+    throw new Error(`${command} could not run (install dcmtk / dicom3tools): ${run.error.message}`);
   return `${run.stdout}${run.stderr}`;
 }
 

@@ -43,7 +43,13 @@ function bannerSvg(text: BannerText, width: number): { svg: string; height: numb
   // Readable at a glance (1/40 of the width), smaller only to fit the longest line, never under 9 px.
   const fontSize = Math.max(
     9,
-    Math.floor(Math.min(width / 40, widest(text.heading, width - 2 * margin), widest(text.items, columnWidth - margin))),
+    Math.floor(
+      Math.min(
+        width / 40,
+        widest(text.heading, width - 2 * margin),
+        widest(text.items, columnWidth - margin),
+      ),
+    ),
   );
   const lineHeight = Math.round(fontSize * LINE_HEIGHT_EM);
   const rows = text.heading.length + perColumn;
@@ -57,9 +63,7 @@ function bannerSvg(text: BannerText, width: number): { svg: string; height: numb
       line,
     })),
   ];
-  const body = lines
-    .map(({ x, y, line }) => `<text x="${x}" y="${y}">${escapeXml(line)}</text>`)
-    .join('');
+  const body = lines.map(({ x, y, line }) => `<text x="${x}" y="${y}">${escapeXml(line)}</text>`).join('');
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
     `<rect width="100%" height="100%" fill="black"/>` +
@@ -91,7 +95,14 @@ export async function renderImageWithBanner(
     .raw()
     .toBuffer({ resolveWithObject: true });
   if (info.channels !== channels || info.width !== outWidth || info.height !== outHeight + banner.height) {
-    throw new Error(`banner image came out ${info.width}x${info.height}x${info.channels}, expected ${channels} channel(s)`);
+    throw new Error(
+      `banner image came out ${info.width}x${info.height}x${info.channels}, expected ${channels} channel(s)`,
+    );
   }
-  return { pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels };
+  return {
+    pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    width: info.width,
+    height: info.height,
+    channels,
+  };
 }

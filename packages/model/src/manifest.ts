@@ -353,7 +353,11 @@ export const modelManifestSchema = z
   .superRefine((m, ctx) => {
     for (const label of Object.keys(m.findings?.codes ?? {})) {
       if (!m.output.labels.includes(label)) {
-        ctx.addIssue({ code: 'custom', path: ['findings', 'codes', label], message: 'not one of output.labels' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['findings', 'codes', label],
+          message: 'not one of output.labels',
+        });
       }
     }
     for (const label of Object.keys(m.reference?.scores ?? {})) {
