@@ -61,20 +61,12 @@ export async function buildSummaryImage(
 ): Promise<FindingsObject> {
   const interpreted = interpretResult(input.result, input.manifest);
   const source = readSourceImage(input.source);
-  let rendered: Awaited<ReturnType<typeof renderImageWithBanner>>;
+  let display: ReturnType<typeof renderToDisplay>;
+  let frame: Awaited<ReturnType<typeof decodeFrame>>['frame'];
   try {
-    const { frame, info } = await decodeFrame(input.source);
-    const display = renderToDisplay(frame, info);
-    rendered = await renderImageWithBanner(
-      display.values,
-      {
-        width: frame.columns,
-        height: frame.rows,
-        channels: display.channels,
-        size: input.size ?? SUMMARY_IMAGE_SIZE,
-      },
-      summaryBanner(interpreted),
-    );
+    const decoded = await decodeFrame(input.source);
+    frame = decoded.frame;
+    display = renderToDisplay(frame, decoded.info);
   } catch (cause) {
     // Decoder messages name syntaxes and sizes, never header values; still, keep to the reason.
     throw new FindingsError(
@@ -85,6 +77,17 @@ export async function buildSummaryImage(
       },
     );
   }
+  // A failure here (no font for the banner) is the machine's, not the source's: a plain Error.
+  const rendered = await renderImageWithBanner(
+    display.values,
+    {
+      width: frame.columns,
+      height: frame.rows,
+      channels: display.channels,
+      size: input.size ?? SUMMARY_IMAGE_SIZE,
+    },
+    summaryBanner(interpreted),
+  );
   const identity = findingsIdentity('summary', source, input.manifest);
   // Pixel Data is an even number of bytes (PS3.5 7.1.1): pad an odd count with a zero.
   const pixels = new Uint8Array(rendered.pixels.length + (rendered.pixels.length % 2));

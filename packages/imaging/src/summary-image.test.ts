@@ -32,4 +32,14 @@ describe('renderImageWithBanner', () => {
     expect(out.pixels.length).toBe(out.width * out.height * 3);
     expect(out.pixels[0]).toBe(64);
   });
+
+  it('refuses a banner in which no text rendered (a summary must not lose its findings)', async () => {
+    await expect(
+      renderImageWithBanner(
+        grey,
+        { width: 40, height: 20, channels: 1, size: 100 },
+        { heading: [], items: [] },
+      ),
+    ).rejects.toThrow('the banner text did not render');
+  });
 });

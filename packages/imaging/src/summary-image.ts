@@ -99,8 +99,14 @@ export async function renderImageWithBanner(
       `banner image came out ${info.width}x${info.height}x${info.channels}, expected ${channels} channel(s)`,
     );
   }
+  const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  // librsvg draws no text when fontconfig finds no font at all: a summary whose banner lost its
+  // findings must not be sent, so a banner without a single bright pixel is an error.
+  if (!pixels.subarray(outWidth * outHeight * channels).some((v) => v > 127)) {
+    throw new Error('the banner text did not render: no font found (install fonts-dejavu-core)');
+  }
   return {
-    pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    pixels,
     width: info.width,
     height: info.height,
     channels,
