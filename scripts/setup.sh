@@ -27,9 +27,10 @@ log "system packages"
 # dciodvfy, the DICOM object verifier. (Orthanc's package tries to start a system service, which
 # policy-rc.d refuses here: harmless, the tests start their own.)
 # libopenjp2-tools: opj_compress, the one installed writer of 1-bit JPEG 2000 codestreams.
+# fonts-dejavu-core: the font of the findings summary image's banner (sharp renders it via fontconfig).
 # python3-torch, python3-torchvision, python3-pydicom: the `cxr model import` test exports
 # DenseNet121s with PyTorch and compares scores and TorchXRayVision's preprocessing (large: ~1 GB).
-apt_install dcmtk libgdcm-tools prometheus chromium orthanc orthanc-dicomweb dicom3tools libopenjp2-tools \
+apt_install dcmtk libgdcm-tools prometheus chromium orthanc orthanc-dicomweb dicom3tools libopenjp2-tools fonts-dejavu-core \
   python3-torch python3-torchvision python3-pydicom
 
 log "pnpm $PNPM_VERSION"

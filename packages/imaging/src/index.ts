@@ -6,3 +6,4 @@ export * from './png.js';
 export * from './preprocess.js';
 export * from './resize.js';
 export * from './synthetic.js';
+export * from './summary-image.js';

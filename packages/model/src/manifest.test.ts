@@ -200,6 +200,43 @@ describe('parseManifest', () => {
       }),
     ).not.toThrow();
   });
+
+  it('accepts an optional findings section: summary image, series number, standard codes of labels', () => {
+    const m = validManifest();
+    const findings = {
+      summaryImage: true,
+      seriesNumber: 9100,
+      codes: { effusion: { value: '41699000', scheme: 'SCT', meaning: 'Effusion' } },
+    };
+    expect(parseManifest({ ...m, findings }).findings).toEqual(findings);
+    expect(parseManifest(m).findings).toBeUndefined();
+  });
+
+  it('refuses findings codes for unknown labels, codes DICOM cannot hold and unknown keys', () => {
+    const m = validManifest();
+    const message = (() => {
+      try {
+        parseManifest({
+          ...m,
+          findings: {
+            codes: {
+              nodule: { value: '27925004', scheme: 'SCT', meaning: 'Nodule' },
+              effusion: { value: '41699000', scheme: 'SNOMED-CT-INTERNATIONAL', meaning: 'Effusion' },
+            },
+            seriesNumber: 0,
+            colour: 'red',
+          },
+        });
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return '';
+    })();
+    expect(message).toContain('findings.codes.nodule: not one of output.labels');
+    expect(message).toContain('findings.codes.effusion.scheme: expected at most 16 characters');
+    expect(message).toContain('findings.seriesNumber: expected a positive integer');
+    expect(message).toContain('findings: unknown key(s) "colour"');
+  });
 });
 
 describe('bundle folders', () => {

@@ -311,6 +311,28 @@ const outputSchema = z
     }
   });
 
+// A coded concept (PS3.3 8.8): Code Value up to 64 characters (longer than 16 goes in Long Code
+// Value), Coding Scheme Designator SH (16), Code Meaning LO (64).
+const codedConceptSchema = z.strictObject({
+  value: nonEmptyString.max(64, { error: 'expected at most 64 characters' }),
+  scheme: nonEmptyString.max(16, { error: 'expected at most 16 characters' }),
+  meaning: nonEmptyString.max(64, { error: 'expected at most 64 characters' }),
+});
+
+/**
+ * The findings objects built for ok results (@cxr/findings): a DICOM SR per screened image, and
+ * optionally a Secondary Capture summary image. Every key is optional; a bundle without the
+ * section gets SRs with private codes and a derived series number.
+ */
+const findingsSchema = z.strictObject({
+  /** Also build a Secondary Capture summary image (the source with a banner of the findings). */
+  summaryImage: z.boolean().optional(),
+  /** Series Number of the SR series; the summary image series is this + 1. Default: derived from id and version. */
+  seriesNumber: positiveInt.max(2 ** 31 - 2, { error: 'expected at most 2147483646' }).optional(),
+  /** Standard codes of labels (e.g. SNOMED CT), keyed by label; other labels get a private 99CXR code. */
+  codes: z.record(z.string(), codedConceptSchema).optional(),
+});
+
 /** Zod schema of manifest.json; prefer `parseManifest`, which formats errors. */
 export const modelManifestSchema = z
   .strictObject({
@@ -326,8 +348,18 @@ export const modelManifestSchema = z
     output: outputSchema,
     reference: referenceSchema.optional(),
     provenance: provenanceSchema.optional(),
+    findings: findingsSchema.optional(),
   })
   .superRefine((m, ctx) => {
+    for (const label of Object.keys(m.findings?.codes ?? {})) {
+      if (!m.output.labels.includes(label)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['findings', 'codes', label],
+          message: 'not one of output.labels',
+        });
+      }
+    }
     for (const label of Object.keys(m.reference?.scores ?? {})) {
       if (!m.output.labels.includes(label)) {
         ctx.addIssue({
@@ -363,6 +395,7 @@ export type ManifestInput = ModelManifest['input'];
 export type ManifestOutput = ModelManifest['output'];
 export type ManifestReference = NonNullable<ModelManifest['reference']>;
 export type ManifestAccept = NonNullable<ModelManifest['accept']>;
+export type ManifestFindings = NonNullable<ModelManifest['findings']>;
 
 /**
  * The rules of a manifest without `accept`: a chest radiograph. CR or DX; Body Part Examined, when
