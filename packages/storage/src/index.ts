@@ -48,6 +48,7 @@ export { openUploadArea, type UploadArea } from './uploads.js';
 export { uriHash } from './uri-hash.js';
 export {
   DimseObjectSource,
+  dimseSettingsFromConfig,
   fetchDimseObject,
   withRetrieve,
   type DimseOperation,

@@ -31,7 +31,9 @@ import {
   ObjectTooLargeError,
 } from '../errors.js';
 import type { FetchOptions, ListOptions, ObjectEntry, ObjectSource } from '../types.js';
-import type { ReceivedInstanceStore } from './dimse-received-store.js';
+import type { AppConfig } from '@cxr/config';
+import type { Env } from '../s3.js';
+import { openReceivedInstanceStore, type ReceivedInstanceStore } from './dimse-received-store.js';
 import {
   dimseObjectUri,
   parseDimseObjectUri,
@@ -242,4 +244,29 @@ export async function fetchDimseObject(
     }
     throw error;
   }
+}
+
+/**
+ * The DIMSE settings of a process from its configuration: our AE title and timeout, the retrieve
+ * mode and, when CXR_SCP_STORE_TO is set, the SCP's storage (where C-MOVE retrieves land).
+ */
+export function dimseSettingsFromConfig(
+  config: {
+    readonly dimse: Pick<AppConfig['dimse'], 'callingAeTitle' | 'timeoutMs' | 'retrieve' | 'moveDestination'>;
+    readonly scp: Pick<AppConfig['scp'], 'storeTo'>;
+    readonly s3Env: Env;
+  },
+  onRequest?: DimseSettings['onRequest'],
+): DimseSettings {
+  const { dimse, scp } = config;
+  return {
+    callingAeTitle: dimse.callingAeTitle,
+    timeoutMs: dimse.timeoutMs,
+    retrieve: dimse.retrieve,
+    moveDestination: dimse.moveDestination,
+    ...(scp.storeTo !== undefined
+      ? { received: openReceivedInstanceStore(scp.storeTo, { env: config.s3Env }) }
+      : {}),
+    ...(onRequest !== undefined ? { onRequest } : {}),
+  };
 }

@@ -16,7 +16,7 @@ import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { readManifest } from '@cxr/model/manifest';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl, type QueueLocation } from '@cxr/queue';
 import { startResultsApp, type ResultsApp } from '@cxr/results';
-import { openObjectSource } from '@cxr/storage';
+import { dimseSettingsFromConfig, openObjectSource, parseDimseSourceUri } from '@cxr/storage';
 import type { ResultStore } from '@cxr/store';
 import { WorkerService } from '@cxr/worker';
 import { StageLatencyCollector, displayStoreUrl, type ScreenSummary } from './summary.js';
@@ -46,13 +46,17 @@ const PROGRESS_LOG_MS = 10_000;
 
 /** Runs one screening of `sourceUri` and returns its summary (also for an interrupted run). */
 export async function runScreen(options: RunScreenOptions): Promise<ScreenSummary> {
-  const { config, runId } = options;
+  const { runId } = options;
+  const config = withSourceRetrieve(options.config, options.sourceUri);
   if (/^sqlite::memory:/.test(config.store.url)) {
     throw new Error('cxr screen needs a durable store: sqlite::memory: would lose every result at exit');
   }
   const log = options.log ?? silentLogger;
   // A source that cannot be opened (a mistyped path) fails before the model and services start.
-  await openObjectSource(options.sourceUri, { env: config.s3Env }).close();
+  await openObjectSource(options.sourceUri, {
+    env: config.s3Env,
+    dimse: dimseSettingsFromConfig(config),
+  }).close();
   const manifest = await readManifest(options.modelDir);
   const metrics = options.metrics ?? createMetrics({ collectDefault: true });
   const prefix = config.queue.prefix;
@@ -213,6 +217,25 @@ async function waitForResultsStored(
   }
 }
 
+/**
+ * The configuration with a `dimse://` source's `retrieve=`/`dest=` applied: in `cxr screen` the
+ * in-process worker fetches what this source lists, so the URI says how (the worker service
+ * takes CXR_DIMSE_RETRIEVE and CXR_DIMSE_MOVE_DESTINATION instead).
+ */
+function withSourceRetrieve(config: AppConfig, sourceUri: string): AppConfig {
+  if (!sourceUri.startsWith('dimse://')) return config;
+  const retrieve = parseDimseSourceUri(sourceUri).retrieve;
+  if (retrieve === undefined) return config;
+  return {
+    ...config,
+    dimse: {
+      ...config.dimse,
+      retrieve: retrieve.mode,
+      ...(retrieve.mode === 'move' ? { moveDestination: retrieve.destination } : {}),
+    },
+  };
+}
+
 /** Lists the source again and counts objects without a row (see `verifyStored`). */
 async function verifySource(
   options: RunScreenOptions,
@@ -220,7 +243,11 @@ async function verifySource(
   modelId: string,
   modelVersion: string,
 ): Promise<{ missing: number; complete: boolean }> {
-  const source = openObjectSource(options.sourceUri, { env: options.config.s3Env });
+  const { config } = options;
+  const source = openObjectSource(options.sourceUri, {
+    env: config.s3Env,
+    dimse: dimseSettingsFromConfig(config),
+  });
   try {
     return await verifyStored({
       source,
