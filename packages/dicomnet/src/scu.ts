@@ -348,13 +348,19 @@ function countsOf(
   };
 }
 
-/** A retrieve status that failed as a whole: Out of Resources is transient, the rest is not. */
-function retrieveFailure(operation: string, peer: DimsePeer, status: number): DimseError {
-  const transient = (status & 0xff00) === 0xa700 || status === DimseStatus.Cancel;
+/**
+ * A retrieve that failed as a whole: Out of Resources is transient, the rest is not. A C-GET whose
+ * sub-operation failed on the PACS's side (A702 with a failure counted: e.g. Orthanc 1.10 holding
+ * an HTJ2K instance it cannot send over DIMSE) will fail the same way again: permanent.
+ */
+function retrieveFailure(operation: 'C-GET' | 'C-MOVE', peer: DimsePeer, counts: RetrieveCounts): DimseError {
+  const { status } = counts;
+  const unsendable = operation === 'C-GET' && counts.completed === 0 && counts.failed > 0;
+  const transient = ((status & 0xff00) === 0xa700 && !unsendable) || status === DimseStatus.Cancel;
   return new DimseError(
     'failure',
     transient,
-    `${operation} from ${describePeer(peer)}: status ${formatStatus(status)}`,
+    `${operation} from ${describePeer(peer)}: status ${formatStatus(status)}${unsendable ? ', the PACS could not send the instance' : ''}`,
     status,
   );
 }
@@ -414,7 +420,7 @@ export async function cGetInstance(
     },
   );
   if (outcomeOfStatus(counts.status) === 'failure' && tooLargeBytes === undefined) {
-    throw retrieveFailure('C-GET', peer, counts.status);
+    throw retrieveFailure('C-GET', peer, counts);
   }
   return { bytes, counts, ...(tooLargeBytes !== undefined ? { tooLargeBytes } : {}) };
 }
@@ -446,6 +452,6 @@ export async function cMoveInstance(
         ),
       ),
   );
-  if (outcomeOfStatus(counts.status) === 'failure') throw retrieveFailure('C-MOVE', peer, counts.status);
+  if (outcomeOfStatus(counts.status) === 'failure') throw retrieveFailure('C-MOVE', peer, counts);
   return counts;
 }

@@ -181,7 +181,15 @@ export async function fetchDimseObject(
   const peer = peerOf(settings, location);
   const failed = (error: unknown): ObjectFetchError =>
     error instanceof DimseError
-      ? new ObjectFetchError(uri, error.transient, error.message, { cause: error })
+      ? new ObjectFetchError(
+          uri,
+          error.transient,
+          // A failure status for a single-instance retrieve: PACS answer it for a UID they do not hold.
+          error.outcome === 'failure' && !error.transient
+            ? `the PACS has no such instance or cannot send it (${error.message})`
+            : error.message,
+          { cause: error },
+        )
       : new ObjectFetchError(uri, true, error instanceof Error ? error.name : 'unknown error', {
           cause: error,
         });

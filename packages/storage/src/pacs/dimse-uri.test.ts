@@ -58,7 +58,7 @@ describe('parseDimseSourceUri', () => {
     try {
       parseDimseSourceUri(uri);
     } catch (error) {
-      expect(String((error as Error).message)).not.toMatch(/CANARY/);
+      expect((error as Error).message).not.toMatch(/CANARY/);
     }
   });
 });
