@@ -9,12 +9,14 @@
 import { connect } from 'node:net';
 import { DataSetCollector, RawDataSet, rawDataSetOf } from './data-set-collector.js';
 import {
+  Dataset,
   Scp,
   association as associationClasses,
   commandText,
   requests,
   responses,
   type DimseAssociationNamespace,
+  type DimseDataset,
   type DimseRequests,
   type DimseResponses,
 } from './library.js';
@@ -36,7 +38,7 @@ type Request = DimseRequests.Request;
 type Response = DimseResponses.Response;
 
 const { Association: AssociationClass } = associationClasses;
-const { CEchoRequest, CFindRequest, CGetRequest, CMoveRequest } = requests;
+const { CEchoRequest, CFindRequest, CGetRequest, CMoveRequest, CStoreRequest } = requests;
 const { CStoreResponse } = responses;
 
 /** A remote application entity and how we call it. */
@@ -454,4 +456,43 @@ export async function cMoveInstance(
   );
   if (outcomeOfStatus(counts.status) === 'failure') throw retrieveFailure('C-MOVE', peer, counts);
   return counts;
+}
+
+/** One instance to send by C-STORE: its data set bytes in `transferSyntaxUid`, sent as they are. */
+export interface OutgoingInstance {
+  readonly sopClassUid: string;
+  readonly sopInstanceUid: string;
+  readonly transferSyntaxUid: string;
+  readonly dataSet: Uint8Array;
+}
+
+/**
+ * C-STORE of one data set exactly as given (no parse, no re-encoding: dcmjs-dimse asks the
+ * dataset object for its bytes, and this one hands over these). Resolves with the peer's status.
+ */
+export async function cStore(peer: DimsePeer, instance: OutgoingInstance): Promise<number> {
+  return withAssociation(
+    peer,
+    'C-STORE',
+    [{ abstractSyntax: instance.sopClassUid, transferSyntaxes: [instance.transferSyntaxUid] }],
+    async (connection) => {
+      const request = new CStoreRequest(
+        new Dataset(
+          { SOPClassUID: instance.sopClassUid, SOPInstanceUID: instance.sopInstanceUid },
+          instance.transferSyntaxUid,
+        ),
+      );
+      const bytes = Buffer.from(
+        instance.dataSet.buffer,
+        instance.dataSet.byteOffset,
+        instance.dataSet.byteLength,
+      );
+      const asIs = {
+        getTransferSyntaxUid: () => instance.transferSyntaxUid,
+        getDenaturalizedDataset: () => bytes,
+      };
+      request.setDataset(asIs as unknown as DimseDataset);
+      return (await exchange(connection, request)).getStatus();
+    },
+  );
 }

@@ -33,7 +33,8 @@ export const STUDY_ROOT_GET = '1.2.840.10008.5.1.4.1.2.2.3';
 /**
  * Transfer syntaxes the decoder reads, in the order the SCP prefers when a proposer offers several
  * in one presentation context: the encapsulated ones first (a sender offering its own compressed
- * syntax beside the uncompressed ones keeps its bytes), then explicit before implicit VR.
+ * syntax beside the uncompressed ones keeps its bytes), then explicit before implicit VR little
+ * endian, big endian last.
  */
 export const ACCEPTED_TRANSFER_SYNTAXES: readonly TransferSyntaxUid[] = [
   TransferSyntax.JpegLosslessSV1,
@@ -50,8 +51,9 @@ export const ACCEPTED_TRANSFER_SYNTAXES: readonly TransferSyntaxUid[] = [
   TransferSyntax.JpegBaseline8Bit,
   TransferSyntax.DeflatedExplicitVRLittleEndian,
   TransferSyntax.ExplicitVRLittleEndian,
-  TransferSyntax.ExplicitVRBigEndian,
   TransferSyntax.ImplicitVRLittleEndian,
+  // Retired (PS3.5 A.3); taken when it is all a sender offers.
+  TransferSyntax.ExplicitVRBigEndian,
 ];
 
 /** Uncompressed syntaxes offered for C-FIND and the Q/R contexts (every SCP must take implicit VR). */

@@ -1,0 +1,2 @@
+export * from './dcmtk.js';
+export * from './variants.js';
