@@ -383,6 +383,7 @@ describe('dimse:// source: C-FIND + C-GET and C-FIND + C-MOVE screen what the sa
   const matching = new Map<string, string>();
   const excluded: string[] = [];
   const runs = new Map<string, { rows: StoredResult[]; storeUrl: string; runId: string }>();
+  let listen: ManagedProcess | undefined;
 
   /** Rows by SOP Instance UID: outcome or reason, and scores. */
   const bySop = (rows: readonly StoredResult[]) =>
@@ -422,7 +423,7 @@ describe('dimse:// source: C-FIND + C-GET and C-FIND + C-MOVE screen what the sa
     });
     orthanc = pacs;
     // The move destination: the pipeline's SCP, writing the storage the worker reads.
-    const listen = group.spawnTsx(
+    listen = group.spawnTsx(
       'listen',
       ENTRY.cli,
       ['listen', '--ae-title', 'CXR', '--port', String(listenPort), '--model', model.dir],
@@ -504,6 +505,12 @@ describe('dimse:// source: C-FIND + C-GET and C-FIND + C-MOVE screen what the sa
   );
 
   it('C-MOVE retrieves are read and removed: nothing is left for the SCP to screen twice', async () => {
+    // The PACS moved each instance to the SCP (one association per move) ...
+    const moves = listen?.lines.filter(
+      (l) => l.text.includes('"msg":"association accepted"') && l.text.includes('"callingAeTitle":"ORTHANC"'),
+    );
+    expect(moves?.length).toBeGreaterThanOrEqual(matching.size);
+    // ... which kept them for the worker, never enqueued them, and the worker removed them.
     expect(await readdir(join(dir, 'scp', 'retrieved'))).toEqual([]);
     expect((await readdir(join(dir, 'scp'))).filter((name) => name.endsWith('.dcm'))).toEqual([]);
   });

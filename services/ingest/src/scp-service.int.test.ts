@@ -53,8 +53,20 @@ describe('SCP service (storescu, Redis, a folder)', () => {
   const sent = new Map<string, { path: string; syntax: string }>();
   let profile: string[] = [];
 
+  /** Keys matching a pattern (SCAN, never KEYS: the Redis is shared). */
+  const scanKeys = async (pattern: string): Promise<string[]> => {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    return keys;
+  };
+
   const jobPayloads = async (): Promise<Record<string, unknown>[]> => {
-    const keys = await redis.keys(`${prefix}:${QueueName.Screen}:scr_*`);
+    const keys = await scanKeys(`${prefix}:${QueueName.Screen}:scr_*`);
     const payloads: Record<string, unknown>[] = [];
     for (const key of keys.filter((k) => /:scr_[0-9a-f]{40}$/.test(k))) {
       const data = await redis.hget(key, 'data');
