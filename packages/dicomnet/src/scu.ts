@@ -159,7 +159,7 @@ async function withAssociation<T>(
       context.setProviderRole(true);
     }
   }
-  const socket = connect({ host: peer.host, port: peer.port });
+  const socket = connect({ host: peer.host, port: peer.port, noDelay: true });
   const connection = new ScuConnection(socket, {
     connectTimeout: timeoutMs,
     associationTimeout: timeoutMs,

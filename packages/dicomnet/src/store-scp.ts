@@ -307,6 +307,8 @@ export async function startStoreScp(options: StoreScpOptions): Promise<RunningSt
   }
 
   const server: Server = createServer((socket) => {
+    // A C-STORE response is one small write the sender waits for: Nagle would hold it back.
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     new StoreScpConnection(socket);
