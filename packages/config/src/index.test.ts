@@ -300,6 +300,9 @@ describe('loadConfig', () => {
       /CXR_SCP_STORE_TO must start with file:\/\/ or s3:\/\//,
     );
     expect(() => loadConfig({ CXR_DIMSE_RETRIEVE: 'fetch' })).toThrow(/CXR_DIMSE_RETRIEVE/);
+    expect(() => loadConfig({ CXR_DIMSE_RETRIEVE: 'move' })).toThrow(
+      /CXR_DIMSE_RETRIEVE=move needs CXR_SCP_STORE_TO/,
+    );
   });
 
   it('rejects an unknown log level', () => {

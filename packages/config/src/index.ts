@@ -194,11 +194,18 @@ function dimseConfig(env: Env): { dimse: DimseConfig; scp: ScpConfig } {
   if (storeTo !== undefined && storeTo !== '' && !/^(file|s3):\/\//.test(storeTo)) {
     throw new ConfigError('CXR_SCP_STORE_TO must start with file:// or s3://');
   }
+  const retrieve = oneOf(env, 'CXR_DIMSE_RETRIEVE', ['get', 'move'], 'get');
+  if (retrieve === 'move' && (storeTo === undefined || storeTo === '')) {
+    // The worker reads what the PACS moved from the SCP's storage: without it every fetch would fail.
+    throw new ConfigError(
+      'CXR_DIMSE_RETRIEVE=move needs CXR_SCP_STORE_TO (where the SCP writes moved instances)',
+    );
+  }
   return {
     dimse: {
       callingAeTitle: aeTitle(env, 'CXR_DIMSE_CALLING_AET', 'CXR'),
       timeoutMs: optionalIntIn(env, 'CXR_DIMSE_TIMEOUT_MS', 1000, 3_600_000) ?? 30_000,
-      retrieve: oneOf(env, 'CXR_DIMSE_RETRIEVE', ['get', 'move'], 'get'),
+      retrieve,
       moveDestination: aeTitle(env, 'CXR_DIMSE_MOVE_DESTINATION', scpAeTitle ?? 'CXR'),
     },
     scp: {

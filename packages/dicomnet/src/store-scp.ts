@@ -45,6 +45,9 @@ type CEchoRequest = DimseRequests.CEchoRequest;
 const { PresentationContextResult, RejectResult, RejectSource, RejectReason } = constants;
 const { CEchoResponse, CStoreResponse } = responses;
 
+/** The root of the storage SOP classes (PS3.4 B.5): a refused context under it is an instance refused. */
+const STORAGE_SOP_CLASS_ROOT = '1.2.840.10008.5.1.4.1.1.';
+
 /** An instance received by C-STORE, as a Part 10 file. */
 export interface ReceivedInstance {
   readonly sopClassUid: string;
@@ -160,8 +163,10 @@ export async function startStoreScp(options: StoreScpOptions): Promise<RunningSt
       let accepted = 0;
       for (const { id } of association.getPresentationContexts()) {
         if (acceptContext(association.getPresentationContext(id))) accepted += 1;
-        else if (isAcceptedStorageSopClass(association.getPresentationContext(id).getAbstractSyntaxUid())) {
-          // A storage class we take in a syntax we cannot read: that instance will not come.
+        else if (
+          association.getPresentationContext(id).getAbstractSyntaxUid().startsWith(STORAGE_SOP_CLASS_ROOT)
+        ) {
+          // An image we do not take (another SOP class, or a syntax the decoder cannot read): refused now.
           observer.instance?.('refused');
         }
       }

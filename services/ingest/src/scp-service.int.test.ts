@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@cxr/config';
 import { parseDicomBytes } from '@cxr/dicom';
-import { cStore, DimseStatus } from '@cxr/dicomnet';
+import { cStore, DimseError, DimseStatus } from '@cxr/dicomnet';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { QueueName, ScreenQueue, createRedisClient, redisConnectionFromUrl } from '@cxr/queue';
 import { dcmtk, instanceVariant, storescuProfile } from '@cxr/test/pacs';
@@ -279,5 +279,36 @@ describe('SCP service (storescu, Redis, a folder)', () => {
       await rm(storeDir);
       await mkdir(storeDir);
     }
+  }, 30_000);
+
+  it('refuses at negotiation an SOP class it does not take and a transfer syntax the decoder cannot read', async () => {
+    const rejectedBefore = await metricValue(metrics, 'cxr_scp_associations_total', 'result="rejected"');
+    const refusedBefore = await metricValue(metrics, 'cxr_scp_instances_received_total', 'outcome="refused"');
+    const attempts = [
+      // MR Image Storage: not a chest radiograph.
+      { sopClassUid: '1.2.840.10008.5.1.4.1.1.4', transferSyntaxUid: '1.2.840.10008.1.2.1' },
+      // CR in MPEG2: no decoder for it.
+      { sopClassUid: '1.2.840.10008.5.1.4.1.1.1', transferSyntaxUid: '1.2.840.10008.1.2.4.100' },
+    ];
+    for (const attempt of attempts) {
+      const error = await cStore(peer(), {
+        ...attempt,
+        sopInstanceUid: '1.2.3.4.5.8',
+        dataSet: new Uint8Array(8),
+      }).catch((e: unknown) => e);
+      expect(error, attempt.sopClassUid).toBeInstanceOf(DimseError);
+      expect((error as DimseError).outcome).toBe('refused');
+    }
+    const reasons = logs.filter((l) => l.msg === 'association rejected').map((l) => l.data.reason);
+    expect(reasons.slice(-2)).toEqual([
+      'no_acceptable_presentation_context',
+      'no_acceptable_presentation_context',
+    ]);
+    expect(await metricValue(metrics, 'cxr_scp_associations_total', 'result="rejected"')).toBe(
+      rejectedBefore + 2,
+    );
+    expect(await metricValue(metrics, 'cxr_scp_instances_received_total', 'outcome="refused"')).toBe(
+      refusedBefore + 2,
+    );
   }, 30_000);
 });

@@ -9,7 +9,7 @@
  * that never reached the store makes the run incomplete (exit 1), and the next run screens it.
  */
 import { performance } from 'node:perf_hooks';
-import type { AppConfig } from '@cxr/config';
+import { ConfigError, type AppConfig } from '@cxr/config';
 import { silentLogger, type Logger } from '@cxr/config/log';
 import { runIngest, verifyStored, type IngestResult } from '@cxr/ingest';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
@@ -226,6 +226,11 @@ function withSourceRetrieve(config: AppConfig, sourceUri: string): AppConfig {
   if (!sourceUri.startsWith('dimse://')) return config;
   const retrieve = parseDimseSourceUri(sourceUri).retrieve;
   if (retrieve === undefined) return config;
+  if (retrieve.mode === 'move' && config.scp.storeTo === undefined) {
+    throw new ConfigError(
+      'retrieve=move needs CXR_SCP_STORE_TO: the storage where our SCP writes what the PACS moves',
+    );
+  }
   return {
     ...config,
     dimse: {
