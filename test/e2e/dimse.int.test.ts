@@ -522,3 +522,58 @@ describe('dimse:// source: C-FIND + C-GET and C-FIND + C-MOVE screen what the sa
       expectNoCanary(`${name} export`, await exportText(run.storeUrl, run.runId, model.labels));
   }, 60_000);
 });
+
+describe('the ingest service runs the C-STORE SCP from the environment alone', () => {
+  const group = new ProcessGroup();
+  const prefix = randomName('cxr-e2e-scp-service');
+  let dir: string;
+
+  afterAll(async () => {
+    await group.stopAll();
+    await deleteKeysUnder(REDIS_URL, prefix);
+    await rm(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('takes pushes with no source configured, serves their metrics and stops cleanly on SIGTERM', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cxr-e2e-scp-service-'));
+    const model = await seedModel(join(dir, 'model'));
+    const scpPort = await freePort();
+    const httpPort = await freePort();
+    const received = join(dir, 'received');
+    const ingest = group.spawnTsx(
+      'ingest',
+      ENTRY.ingest,
+      [],
+      serviceEnv({
+        prefix,
+        storeUrl: `sqlite:${join(dir, 'results.sqlite')}`,
+        httpPort,
+        extra: {
+          CXR_MODEL_DIR: model.dir,
+          CXR_SCP_AE_TITLE: 'CXR',
+          CXR_SCP_PORT: String(scpPort),
+          CXR_SCP_STORE_TO: pathToFileURL(received).href,
+        },
+      }),
+    );
+    await ingest.waitForLine(/"msg":"ingest service started"/, START_TIMEOUT_MS);
+    await ingest.waitForLine(LISTENING, 1000);
+    const files: string[] = [];
+    for (const [i, fixture] of chestFixtures({ htj2k: false }).slice(0, 2).entries()) {
+      const variant = instanceVariant(await readFile(fixture.path), { index: 900 + i });
+      const path = join(dir, `${variant.sopInstanceUid}.dcm`);
+      await writeFile(path, variant.bytes);
+      files.push(path);
+    }
+    const profile = await storescuProfile(dir);
+    const sent = await dcmtk('storescu', [...profile, '-aec', 'CXR', '127.0.0.1', String(scpPort), ...files]);
+    expect(sent.code, sent.output).toBe(0);
+    expect((await readdir(received)).filter((n) => n.endsWith('.dcm'))).toHaveLength(2);
+    const text = await metricsText(httpPort);
+    expect(text).toMatch(/cxr_scp_instances_received_total\{outcome="stored"\} 2/);
+    expect(text).toMatch(/cxr_ingest_enqueued_total\{source="scp"\} 2/);
+    ingest.signal('SIGTERM');
+    expect(await ingest.waitForExit(15_000)).toEqual({ code: 0, signal: null });
+    expectNoCanary('ingest', ingest.text);
+  }, 90_000);
+});
