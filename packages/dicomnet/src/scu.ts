@@ -279,8 +279,8 @@ export async function cEcho(peer: DimsePeer): Promise<void> {
 }
 
 /**
- * C-FIND at one Study Root level with the given keys (keyword -> matching value, '' = return
- * key). Resolves with every match; a failure status rejects (Out of Resources A700/A701, which a
+ * C-FIND at one Study Root level with exactly the given keys (keyword -> matching value, '' =
+ * return key). Resolves with every match; a failure status rejects (Out of Resources A700/A701, which a
  * PACS answers when a query matches too much, is `transient: false` with that status so the
  * caller can split the query).
  */
@@ -294,13 +294,10 @@ export async function cFind(
     'C-FIND',
     [{ abstractSyntax: STUDY_ROOT_FIND, transferSyntaxes: UNCOMPRESSED_TRANSFER_SYNTAXES }],
     async (connection) => {
-      const elements = { ...keys };
-      const request =
-        level === 'STUDY'
-          ? CFindRequest.createStudyFindRequest(elements)
-          : level === 'SERIES'
-            ? CFindRequest.createSeriesFindRequest(elements)
-            : CFindRequest.createImageFindRequest(elements);
+      // Exactly these keys: the library's ready-made queries also ask for patient names, sex and
+      // birth dates, which nothing here needs (data minimization).
+      const request = new CFindRequest();
+      request.setDataset(new Dataset({ ...keys, QueryRetrieveLevel: level }));
       const matches: FindMatch[] = [];
       const final = await exchange(connection, request, (pending) => {
         const dataset = pending.getDataset();

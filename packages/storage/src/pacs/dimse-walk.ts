@@ -145,8 +145,9 @@ export async function* walkDimse(
     StudyTime: time,
     ModalitiesInStudy: '',
     InstitutionName: '',
-    AccessionNumber: filters.accession ?? '',
-    PatientID: filters.patientId ?? '',
+    // Patient attributes only when they filter: nothing else here needs them.
+    ...(filters.accession !== undefined ? { AccessionNumber: filters.accession } : {}),
+    ...(filters.patientId !== undefined ? { PatientID: filters.patientId } : {}),
     ...(filters.patientName !== undefined ? { PatientName: filters.patientName } : {}),
   });
 
