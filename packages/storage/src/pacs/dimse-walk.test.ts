@@ -143,7 +143,7 @@ describe('walkDimse', () => {
       '20240102',
       '20240103',
     ]);
-    expect(calls.some((c) => c.level === 'SERIES' && c.keys.StudyInstanceUID === '1.2.0')).toBe(false);    // Without patient filters no patient attribute is asked for at any level.
+    expect(calls.some((c) => c.level === 'SERIES' && c.keys.StudyInstanceUID === '1.2.0')).toBe(false); // Without patient filters no patient attribute is asked for at any level.
     for (const { keys } of calls) {
       expect(Object.keys(keys).filter((key) => /^Patient|^AccessionNumber/.test(key))).toEqual([]);
     }
