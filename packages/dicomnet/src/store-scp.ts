@@ -219,13 +219,18 @@ export async function startStoreScp(options: StoreScpOptions): Promise<RunningSt
       request: CStoreRequest,
       callback: (response: DimseResponses.CStoreResponse) => void,
     ): void {
-      const done = receive(request, this.#state === 'accepted' ? this.association : undefined).then(
-        (status) => {
+      const done = receive(request, this.#state === 'accepted' ? this.association : undefined)
+        .catch((error: unknown) => {
+          // Whatever went wrong, the sender gets an answer (and keeps the instance).
+          observer.instance?.('failed');
+          log('error', 'instance not stored', errorSummary(error));
+          return DimseStatus.ProcessingFailure;
+        })
+        .then((status) => {
           const response = CStoreResponse.fromRequest(request);
           response.setStatus(status);
           callback(response);
-        },
-      );
+        });
       inFlight.add(done);
       void done.finally(() => inFlight.delete(done));
     }
