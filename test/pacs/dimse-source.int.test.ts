@@ -224,11 +224,30 @@ describe('dimse:// source against Orthanc (C-FIND, C-GET, C-MOVE)', () => {
     }
   });
 
+  it('a PACS restarted mid-walk costs a pause: the listing completes with every instance once', async () => {
+    const source = new DimseObjectSource(sourceUri, {
+      ...settings,
+      findRetryDelaysMs: [500, 1000, 2000, 4000],
+    });
+    const uris: string[] = [];
+    let restarted: Promise<void> | undefined;
+    for await (const entry of source.list()) {
+      uris.push(entry.uri);
+      if (uris.length === 2) {
+        await orthanc.kill();
+        restarted = new Promise((resolve) => setTimeout(resolve, 1500)).then(() => orthanc.restart());
+      }
+    }
+    await restarted;
+    expect(uris.map((uri) => uri.split('/').at(-1)).sort()).toEqual([...expected.keys()].sort());
+    expect(requests).toContain('c_find:network');
+  }, 60_000);
+
   it('a PACS that is down fails the listing and the fetch as transient', async () => {
     const [first] = await listAll(new DimseObjectSource(sourceUri, settings));
     await orthanc.stop();
     try {
-      const listing = listAll(new DimseObjectSource(sourceUri, settings));
+      const listing = listAll(new DimseObjectSource(sourceUri, { ...settings, findRetryDelaysMs: [100] }));
       await expect(listing).rejects.toBeInstanceOf(ObjectListError);
       await expect(listing).rejects.toMatchObject({ transient: true });
       const fetched = await fetchDimseObject(first!.uri, settings).catch((e: unknown) => e);

@@ -64,8 +64,31 @@ export interface DimseSettings {
   readonly received?: ReceivedInstanceStore;
   /** A study query answering this many matches is split (default 1000, see dimse-walk.ts). */
   readonly maxFindMatches?: number;
+  /** Waits before each retry of a C-FIND that failed transiently (default FIND_RETRY_DELAYS_MS). */
+  readonly findRetryDelaysMs?: readonly number[];
   /** Called after every DIMSE request with how it ended and how long it took. */
   readonly onRequest?: (operation: DimseOperation, outcome: DimseOutcome, seconds: number) => void;
+}
+
+/**
+ * Pauses before the retries of a C-FIND that failed transiently (PACS restarting, network blip,
+ * Out of Resources): about a minute in all, so that a PACS restart mid-walk costs a pause, not the
+ * listing (which would otherwise end, to be resumed from its cursor by the next run or pass).
+ */
+export const FIND_RETRY_DELAYS_MS: readonly number[] = [1000, 2000, 4000, 8000, 15_000, 30_000];
+
+/** Runs `attempt`, again after each delay while it fails with a transient DimseError. */
+async function retryTransient<T>(delaysMs: readonly number[], attempt: () => Promise<T>): Promise<T> {
+  for (let retry = 0; ; retry++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      const delay = delaysMs[retry];
+      if (!(error instanceof DimseError) || !error.transient || delay === undefined) throw error;
+      // Jitter: workers and ingests that failed together do not come back together.
+      await new Promise((resolve) => setTimeout(resolve, delay * (0.8 + Math.random() * 0.4)));
+    }
+  }
 }
 
 /** Runs one DIMSE request and reports it to `onRequest`. */
@@ -129,7 +152,9 @@ export class DimseObjectSource implements ObjectSource {
     }
     const peer = peerOf(this.#settings, this.#spec);
     const find: WalkFind = (level, keys) =>
-      observed(this.#settings, 'c_find', () => cFind(peer, level, keys));
+      retryTransient(this.#settings.findRetryDelaysMs ?? FIND_RETRY_DELAYS_MS, () =>
+        observed(this.#settings, 'c_find', () => cFind(peer, level, keys)),
+      );
     try {
       for await (const instance of walkDimse(find, this.#spec.filters, {
         ...(cursor !== undefined ? { cursor } : {}),
