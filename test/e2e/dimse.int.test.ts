@@ -9,7 +9,9 @@
  *    serving the rest.
  * 2. `cxr screen dimse://...` over C-FIND + C-GET and over C-FIND + C-MOVE (to `cxr listen`)
  *    screens exactly the matching instances with the same outcomes and scores, by SOP Instance
- *    UID, as `cxr screen` of the same files from a folder.
+ *    UID, as `cxr screen` of the same files from a folder; so does a C-GET run during which
+ *    Orthanc is SIGKILLed and restarted.
+ * 3. The ingest service runs the SCP from its environment alone.
  *
  * Throughout, the PHI canary (patient name and ID of every fixture) never reaches a log line,
  * /metrics, a Redis key or value, or an export.
@@ -372,7 +374,7 @@ describe('C-STORE SCP into the pipeline: storescu and Orthanc send, cxr listen s
   }, 60_000);
 });
 
-describe('dimse:// source: C-FIND + C-GET and C-FIND + C-MOVE screen what the same files screen', () => {
+describe('dimse:// source: C-FIND + C-GET and C-FIND + C-MOVE screen what the same files screen, Orthanc restarted mid-fetch too', () => {
   const group = new ProcessGroup();
   const prefix = randomName('cxr-e2e-dimse');
   let dir: string;
@@ -394,15 +396,21 @@ describe('dimse:// source: C-FIND + C-GET and C-FIND + C-MOVE screen what the sa
       ]),
     );
 
-  const screen = async (name: string, source: string, extra: Record<string, string> = {}): Promise<void> => {
+  /** `cxr screen SOURCE`; `whileRunning` gets the run's store and id while the process runs. */
+  const screen = async (
+    name: string,
+    source: string,
+    whileRunning?: (storeUrl: string, runId: string) => Promise<void>,
+  ): Promise<void> => {
     const storeUrl = `sqlite:${join(dir, `${name}.sqlite`)}`;
     const runId = randomName(`run-${name}`);
     const managed = group.spawnTsx(
       `screen-${name}`,
       ENTRY.cli,
       ['screen', source, '--model', model.dir, '--store', storeUrl, '--run-id', runId, '--json'],
-      { ...env, ...extra },
+      env,
     );
+    await whileRunning?.(storeUrl, runId);
     const status = await managed.waitForExit(240_000);
     expect(status.code, managed.text.slice(-3000)).toBe(0);
     runs.set(name, { rows: await readRun(storeUrl, runId), storeUrl, runId });
@@ -459,6 +467,18 @@ describe('dimse:// source: C-FIND + C-GET and C-FIND + C-MOVE screen what the sa
     await screen('files', pathToFileURL(baseline).href);
     await screen('c-get', source);
     await screen('c-move', `${source}&retrieve=move&dest=CXR`);
+    // Orthanc SIGKILLed mid-fetch and back 2 s later: the workers' retries ride it out.
+    await screen('c-get-restart', source, async (storeUrl, runId) => {
+      await waitUntil(
+        'some instances screened',
+        async () => (await countRun(storeUrl, runId).catch(() => 0)) >= 3,
+        120_000,
+        100,
+      );
+      await pacs.kill();
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await pacs.restart();
+    });
   }, 900_000);
 
   afterAll(async () => {
@@ -468,7 +488,7 @@ describe('dimse:// source: C-FIND + C-GET and C-FIND + C-MOVE screen what the sa
     await rm(dir, { recursive: true, force: true });
   }, 60_000);
 
-  it.each(['c-get', 'c-move'])(
+  it.each(['c-get', 'c-move', 'c-get-restart'])(
     '%s screens exactly the matching instances, one row each, as dimse:// URIs',
     (name) => {
       const run = runs.get(name)!;
@@ -482,7 +502,7 @@ describe('dimse:// source: C-FIND + C-GET and C-FIND + C-MOVE screen what the sa
     },
   );
 
-  it.each(['c-get', 'c-move'])(
+  it.each(['c-get', 'c-move', 'c-get-restart'])(
     '%s gives every instance the outcome and scores the same file gives',
     (name) => {
       const baseline = bySop(runs.get('files')!.rows);
@@ -503,6 +523,11 @@ describe('dimse:// source: C-FIND + C-GET and C-FIND + C-MOVE screen what the sa
       }
     },
   );
+
+  it('the restart was ridden out by retrying the fetches it broke', () => {
+    const screenRestart = group.all.find((managed) => managed.name === 'screen-c-get-restart');
+    expect(screenRestart?.text).toMatch(/"msg":"job will retry"/);
+  });
 
   it('C-MOVE retrieves are read and removed: nothing is left for the SCP to screen twice', async () => {
     // The PACS moved each instance to the SCP (one association per move) ...
