@@ -5,7 +5,7 @@
  */
 import dimse from 'dcmjs-dimse';
 
-dimse.log.setLevel(process.env.DIMSE_DEBUG ? 'trace' : 'silent');
+dimse.log.setLevel('silent');
 
 export const { Scp, Dataset, association, constants, requests, responses } = dimse;
 export type {
