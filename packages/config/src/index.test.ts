@@ -256,6 +256,56 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CXR_DRIFT_MIN_SAMPLES: 'many' })).toThrow(/CXR_DRIFT_MIN_SAMPLES/);
   });
 
+  it('reads the DIMSE and SCP settings: defaults, explicit values and bad AE titles', () => {
+    const defaults = loadConfig({});
+    expect(defaults.dimse).toEqual({
+      callingAeTitle: 'CXR',
+      timeoutMs: 30_000,
+      retrieve: 'get',
+      moveDestination: 'CXR',
+    });
+    expect(defaults.scp).toEqual({
+      aeTitle: undefined,
+      host: '127.0.0.1',
+      port: 11112,
+      storeTo: undefined,
+      allowedCallingAeTitles: [],
+    });
+    const set = loadConfig({
+      CXR_DIMSE_CALLING_AET: 'CXR_SCU',
+      CXR_DIMSE_RETRIEVE: 'move',
+      CXR_SCP_AE_TITLE: 'CXR_SCP',
+      CXR_SCP_HOST: '0.0.0.0',
+      CXR_SCP_PORT: '104',
+      CXR_SCP_STORE_TO: 's3://bucket/received',
+      CXR_SCP_ALLOWED_CALLING_AETS: 'PACS1, MODALITY2',
+    });
+    // The move destination defaults to the SCP's own AE title.
+    expect(set.dimse).toMatchObject({
+      callingAeTitle: 'CXR_SCU',
+      retrieve: 'move',
+      moveDestination: 'CXR_SCP',
+    });
+    expect(set.scp).toEqual({
+      aeTitle: 'CXR_SCP',
+      host: '0.0.0.0',
+      port: 104,
+      storeTo: 's3://bucket/received',
+      allowedCallingAeTitles: ['PACS1', 'MODALITY2'],
+    });
+    expect(() => loadConfig({ CXR_SCP_AE_TITLE: 'A'.repeat(17) })).toThrow(/CXR_SCP_AE_TITLE/);
+    expect(() => loadConfig({ CXR_SCP_ALLOWED_CALLING_AETS: 'OK,BAD\\AE' })).toThrow(
+      /CXR_SCP_ALLOWED_CALLING_AETS/,
+    );
+    expect(() => loadConfig({ CXR_SCP_STORE_TO: '/data/received' })).toThrow(
+      /CXR_SCP_STORE_TO must start with file:\/\/ or s3:\/\//,
+    );
+    expect(() => loadConfig({ CXR_DIMSE_RETRIEVE: 'fetch' })).toThrow(/CXR_DIMSE_RETRIEVE/);
+    expect(() => loadConfig({ CXR_DIMSE_RETRIEVE: 'move' })).toThrow(
+      /CXR_DIMSE_RETRIEVE=move needs CXR_SCP_STORE_TO/,
+    );
+  });
+
   it('rejects an unknown log level', () => {
     expect(() => loadConfig({ CXR_LOG_LEVEL: 'loud' })).toThrow(/CXR_LOG_LEVEL must be one of/);
   });

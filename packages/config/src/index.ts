@@ -140,6 +140,89 @@ export interface DriftConfig {
   readonly minSamples: number;
 }
 
+// DIMSE
+/** Our side of DIMSE as a service user (the `dimse://` source and its retrieves). */
+export interface DimseConfig {
+  /** CXR_DIMSE_CALLING_AET: our AE title when we call a PACS (C-FIND, C-GET, C-MOVE); the PACS must know it. */
+  readonly callingAeTitle: string;
+  /** CXR_DIMSE_TIMEOUT_MS: connect, association and PDU timeout of a DIMSE association. */
+  readonly timeoutMs: number;
+  /** CXR_DIMSE_RETRIEVE: how workers fetch `dimse://` objects, `get` (C-GET) or `move` (C-MOVE to our SCP). */
+  readonly retrieve: 'get' | 'move';
+  /** CXR_DIMSE_MOVE_DESTINATION: the C-MOVE destination AE title (our SCP as the PACS knows it); default CXR_SCP_AE_TITLE, else CXR. */
+  readonly moveDestination: string;
+}
+
+/** The C-STORE SCP (`cxr listen`, or the ingest service when CXR_SCP_AE_TITLE is set). */
+export interface ScpConfig {
+  /** CXR_SCP_AE_TITLE: the SCP's AE title; unset = the ingest service runs no SCP. */
+  readonly aeTitle: string | undefined;
+  /** CXR_SCP_HOST: listen address of the SCP (loopback by default, like CXR_HTTP_HOST). */
+  readonly host: string;
+  /** CXR_SCP_PORT: DICOM port of the SCP. */
+  readonly port: number;
+  /**
+   * CXR_SCP_STORE_TO: where received instances are written before they are acknowledged
+   * (`file:///dir` or `s3://bucket/prefix`); also where C-MOVE retrieves land for the workers.
+   */
+  readonly storeTo: string | undefined;
+  /** CXR_SCP_ALLOWED_CALLING_AETS: comma-separated calling AE titles allowed to associate; empty = any. */
+  readonly allowedCallingAeTitles: readonly string[];
+}
+
+/** An AE title: 1-16 characters, no backslash or control character (PS3.5 6.2); `name` is the variable. */
+function checkAeTitle(name: string, raw: string): string {
+  if (raw.length > 16 || !/^[\x20-\x5b\x5d-\x7e]+$/.test(raw)) {
+    throw new ConfigError(`${name} must be AE titles of 1-16 characters without backslash, got "${raw}"`);
+  }
+  return raw;
+}
+
+function aeTitle(env: Env, name: string, fallback: string): string;
+function aeTitle(env: Env, name: string, fallback: undefined): string | undefined;
+function aeTitle(env: Env, name: string, fallback: string | undefined): string | undefined {
+  const raw = env[name]?.trim();
+  return raw === undefined || raw === '' ? fallback : checkAeTitle(name, raw);
+}
+
+function aeTitleList(env: Env, name: string): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
+    .map((item) => checkAeTitle(name, item));
+}
+
+function dimseConfig(env: Env): { dimse: DimseConfig; scp: ScpConfig } {
+  const scpAeTitle = aeTitle(env, 'CXR_SCP_AE_TITLE', undefined);
+  const storeTo = env.CXR_SCP_STORE_TO?.trim();
+  if (storeTo !== undefined && storeTo !== '' && !/^(file|s3):\/\//.test(storeTo)) {
+    throw new ConfigError('CXR_SCP_STORE_TO must start with file:// or s3://');
+  }
+  const retrieve = oneOf(env, 'CXR_DIMSE_RETRIEVE', ['get', 'move'], 'get');
+  if (retrieve === 'move' && (storeTo === undefined || storeTo === '')) {
+    // The worker reads what the PACS moved from the SCP's storage: without it every fetch would fail.
+    throw new ConfigError(
+      'CXR_DIMSE_RETRIEVE=move needs CXR_SCP_STORE_TO (where the SCP writes moved instances)',
+    );
+  }
+  return {
+    dimse: {
+      callingAeTitle: aeTitle(env, 'CXR_DIMSE_CALLING_AET', 'CXR'),
+      timeoutMs: optionalIntIn(env, 'CXR_DIMSE_TIMEOUT_MS', 1000, 3_600_000) ?? 30_000,
+      retrieve,
+      moveDestination: aeTitle(env, 'CXR_DIMSE_MOVE_DESTINATION', scpAeTitle ?? 'CXR'),
+    },
+    scp: {
+      aeTitle: scpAeTitle,
+      host: listenHost(env, 'CXR_SCP_HOST', '127.0.0.1'),
+      port: optionalIntIn(env, 'CXR_SCP_PORT', 0, 65535) ?? 11112,
+      storeTo: storeTo === undefined || storeTo === '' ? undefined : storeTo,
+      allowedCallingAeTitles: aeTitleList(env, 'CXR_SCP_ALLOWED_CALLING_AETS'),
+    },
+  };
+}
+
 /**
  * The AWS variables the S3 client honours (endpoint, region, credentials, path style), passed
  * to @cxr/storage as an explicit object: that package never reads process.env itself.
@@ -174,6 +257,8 @@ export interface AppConfig {
   readonly api: ApiConfig;
   readonly ingest: IngestServiceConfig;
   readonly drift: DriftConfig;
+  readonly dimse: DimseConfig;
+  readonly scp: ScpConfig;
   readonly s3Env: Readonly<Partial<Record<(typeof S3_ENV_VARIABLES)[number], string>>>;
 }
 
@@ -370,6 +455,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       windowSeconds: optionalIntIn(env, 'CXR_DRIFT_WINDOW_SECONDS', 0, 365 * 24 * 3600) ?? 3600,
       minSamples: optionalIntIn(env, 'CXR_DRIFT_MIN_SAMPLES', 1, 100_000) ?? 200,
     },
+    ...dimseConfig(env),
     s3Env: Object.fromEntries(
       S3_ENV_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),
     ),

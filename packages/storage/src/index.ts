@@ -45,3 +45,25 @@ export {
 export { ManifestObjectSource, parseCsvLine, type ManifestFormat } from './manifest.js';
 export { createObjectFetcher, openObjectSource, type ObjectSourceDeps } from './open.js';
 export { openUploadArea, type UploadArea } from './uploads.js';
+export {
+  DimseObjectSource,
+  dimseSettingsFromConfig,
+  fetchDimseObject,
+  withRetrieve,
+  type DimseOperation,
+  type DimseSettings,
+} from './pacs/dimse-source.js';
+export {
+  dimseObjectUri,
+  parseDimseObjectUri,
+  parseDimseSourceUri,
+  type DimseFilters,
+  type DimseObjectLocation,
+  type DimseRetrieve,
+  type DimseSourceSpec,
+} from './pacs/dimse-uri.js';
+export {
+  openReceivedInstanceStore,
+  type ReceivedArea,
+  type ReceivedInstanceStore,
+} from './pacs/dimse-received-store.js';

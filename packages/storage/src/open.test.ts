@@ -80,7 +80,7 @@ describe('openObjectSource: plain paths (audit finding 15)', () => {
       /^manifest must end in \.csv or \.jsonl .*notes\.txt$/,
     );
     expect(configError(() => openObjectSource('gs://bucket/prefix', { env: {} })).message).toBe(
-      'unsupported source URI scheme "gs:" (use s3://, file://, manifest: or a local path): gs://bucket/prefix',
+      'unsupported source URI scheme "gs:" (use s3://, file://, manifest:, dimse:// or a local path): gs://bucket/prefix',
     );
   });
 });

@@ -7,6 +7,7 @@ import { describeError } from './classify.js';
 import { ObjectFetchError, ObjectSourceConfigError } from './errors.js';
 import { FileObjectSource, fetchFileObject, filePathFromUri, fileSystemPathFromUri } from './file.js';
 import { ManifestObjectSource, type ManifestFormat } from './manifest.js';
+import { DimseObjectSource, fetchDimseObject, type DimseSettings } from './pacs/dimse-source.js';
 import {
   S3ObjectSource,
   createS3Client,
@@ -22,6 +23,14 @@ export interface ObjectSourceDeps {
   readonly env: Env;
   /** Explicit S3 settings; override the environment. */
   readonly s3?: S3Options;
+  /** Our DIMSE side (calling AE title, retrieve mode, the SCP's storage): needed for dimse:// URIs. */
+  readonly dimse?: DimseSettings;
+}
+
+/** The DIMSE settings a dimse:// source needs (the URI is not echoed: its query may hold patient filters). */
+function dimseSettingsOf(deps: ObjectSourceDeps): DimseSettings {
+  if (deps.dimse === undefined) throw new ObjectSourceConfigError('dimse:// sources need the DIMSE settings');
+  return deps.dimse;
 }
 
 function manifestFormatOf(path: string): ManifestFormat | undefined {
@@ -42,6 +51,8 @@ export function createObjectFetcher(deps: ObjectSourceDeps): ObjectFetcher {
         return fetchS3Object(client, uri, settings.fetchTimeoutMs ?? 120_000, options);
       }
       if (uri.startsWith('file://')) return fetchFileObject(uri, options);
+      if (uri.startsWith('dimse://') && deps.dimse !== undefined)
+        return fetchDimseObject(uri, deps.dimse, options);
       return Promise.reject(new ObjectFetchError(uri, false, 'unsupported URI scheme'));
     },
     close(): Promise<void> {
@@ -82,6 +93,7 @@ export function openObjectSource(uri: string, deps: ObjectSourceDeps): ObjectSou
     const settings = resolveS3Settings(deps.env, deps.s3);
     return new S3ObjectSource(uri, createS3Client(settings), settings, true);
   }
+  if (uri.startsWith('dimse://')) return new DimseObjectSource(uri, dimseSettingsOf(deps));
   let manifestPath: string;
   if (uri.startsWith('manifest:')) {
     const rest = uri.slice('manifest:'.length);
@@ -97,7 +109,7 @@ export function openObjectSource(uri: string, deps: ObjectSourceDeps): ObjectSou
     const scheme = SCHEME.exec(uri)?.[1];
     if (scheme !== undefined) {
       throw new ObjectSourceConfigError(
-        `unsupported source URI scheme "${scheme}:" (use s3://, file://, manifest: or a local path): ${uri}`,
+        `unsupported source URI scheme "${scheme}:" (use s3://, file://, manifest:, dimse:// or a local path): ${uri}`,
       );
     }
     const path = resolve(uri);

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { registerDicomCommands } from './commands/dicom.js';
 import { registerEvaluateCommand } from './commands/evaluate.js';
 import { registerIngestCommand } from './commands/ingest.js';
+import { registerListenCommand } from './commands/listen.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerPredictCommand } from './commands/predict.js';
 import { registerResultsCommands } from './commands/results.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerDicomCommands(program);
   registerEvaluateCommand(program);
   registerIngestCommand(program);
+  registerListenCommand(program);
   registerModelCommands(program);
   registerPredictCommand(program);
   registerResultsCommands(program);

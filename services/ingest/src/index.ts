@@ -11,3 +11,4 @@ export { sourceKindOf, type SourceKind } from './source-kind.js';
 export { runIngest, type RunIngestOptions } from './run-ingest.js';
 export { IngestService, type IngestServiceOptions, type PassSummary } from './ingest-service.js';
 export { verifyStored, type VerifyStoredOptions, type VerifyStoredResult } from './verify-stored.js';
+export { startScpService, type RunningScpService, type ScpServiceOptions } from './scp-service.js';

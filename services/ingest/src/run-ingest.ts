@@ -7,7 +7,7 @@ import type { AppConfig } from '@cxr/config';
 import { silentLogger, type Logger, type ProgressOutput } from '@cxr/config/log';
 import type { CxrMetrics } from '@cxr/metrics';
 import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
-import { openObjectSource } from '@cxr/storage';
+import { dimseSettingsFromConfig, openObjectSource } from '@cxr/storage';
 import { StoreNotFoundError, openStore, type ResultStore } from '@cxr/store';
 import { RedisCursorStore } from './cursor-store.js';
 import { enqueueSource, type IngestResult } from './enqueue-source.js';
@@ -15,7 +15,7 @@ import { ProgressReporter, type IngestProgress } from './progress.js';
 import { sourceKindOf } from './source-kind.js';
 
 export interface RunIngestOptions {
-  readonly config: Pick<AppConfig, 'queue' | 'store' | 's3Env'>;
+  readonly config: Pick<AppConfig, 'queue' | 'store' | 's3Env' | 'dimse' | 'scp'>;
   readonly sourceUri: string;
   readonly runId: string;
   readonly modelId: string;
@@ -27,7 +27,8 @@ export interface RunIngestOptions {
   readonly skipDone?: boolean;
   /** Redis key prefix of the queue; default `config.queue.prefix`, else BullMQ's. */
   readonly queuePrefix?: string;
-  readonly metrics?: Pick<CxrMetrics, 'countEnqueued' | 'countDuplicates'>;
+  readonly metrics?: Pick<CxrMetrics, 'countEnqueued' | 'countDuplicates'> &
+    Partial<Pick<CxrMetrics, 'observePacsRequest'>>;
   /** Progress for people: a line on `output` when it draws one, else `ingest progress` lines on `log`. */
   readonly output?: ProgressOutput;
   /** Gets the counters as the listing goes (`cxr screen` draws its own progress line from them). */
@@ -43,7 +44,13 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
   const connection = redisConnectionFromUrl(config.queue.redisUrl);
   const queuePrefix = options.queuePrefix ?? config.queue.prefix;
   const prefix = queuePrefix !== undefined ? { prefix: queuePrefix } : {};
-  const source = openObjectSource(options.sourceUri, { env: config.s3Env });
+  const metrics = options.metrics;
+  const source = openObjectSource(options.sourceUri, {
+    env: config.s3Env,
+    dimse: dimseSettingsFromConfig(config, (operation, outcome, seconds) => {
+      metrics?.observePacsRequest?.(operation, outcome, seconds);
+    }),
+  });
   const { screenAttempts, screenBackoffMs, screenRetrySeconds } = config.queue;
   const queue = new ScreenQueue({
     connection,

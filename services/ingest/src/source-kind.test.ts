@@ -11,4 +11,8 @@ describe('sourceKindOf', () => {
     expect(sourceKindOf('s3://bucket/prefix/')).toBe('s3');
     expect(sourceKindOf('dicomweb+https://pacs/qido')).toBe('other');
   });
+
+  it('labels a DIMSE source by its scheme only, never its PACS or filters', () => {
+    expect(sourceKindOf('dimse://PACS@10.0.0.5:104?since=2024-01-01&patientId=X')).toBe('dimse');
+  });
 });

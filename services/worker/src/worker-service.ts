@@ -10,7 +10,7 @@ import { DecodePool } from '@cxr/imaging';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { loadBundle, loadRuntime, type ModelRuntime } from '@cxr/model';
 import { redisConnectionFromUrl, ResultQueue, ScreenWorker } from '@cxr/queue';
-import { createObjectFetcher, type ObjectFetcher } from '@cxr/storage';
+import { createObjectFetcher, dimseSettingsFromConfig, type ObjectFetcher } from '@cxr/storage';
 import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
 import { ScreenProcessor } from './screen-processor.js';
 
@@ -79,7 +79,14 @@ export class WorkerService {
     let processor: ScreenProcessor | undefined;
     let worker: ScreenWorker | undefined;
     // `/v1/predict` uploads are file:// or s3:// objects of the upload area: fetched like the archive.
-    const fetcher = this.#options.fetcher ?? createObjectFetcher({ env: config.s3Env });
+    const fetcher =
+      this.#options.fetcher ??
+      createObjectFetcher({
+        env: config.s3Env,
+        dimse: dimseSettingsFromConfig(config, (operation, outcome, seconds) => {
+          this.metrics.observePacsRequest(operation, outcome, seconds);
+        }),
+      });
     try {
       pool = new DecodePool({ threads: config.decode.threads });
       const location = {

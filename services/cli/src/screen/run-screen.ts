@@ -9,14 +9,14 @@
  * that never reached the store makes the run incomplete (exit 1), and the next run screens it.
  */
 import { performance } from 'node:perf_hooks';
-import type { AppConfig } from '@cxr/config';
+import { ConfigError, type AppConfig } from '@cxr/config';
 import { silentLogger, type Logger, type ProgressOutput } from '@cxr/config/log';
 import { runIngest, verifyStored, type IngestResult } from '@cxr/ingest';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { readManifest } from '@cxr/model/manifest';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl, type QueueLocation } from '@cxr/queue';
 import { startResultsApp, type ResultsApp } from '@cxr/results';
-import { openObjectSource } from '@cxr/storage';
+import { dimseSettingsFromConfig, openObjectSource, parseDimseSourceUri } from '@cxr/storage';
 import type { ResultStore } from '@cxr/store';
 import { WorkerService } from '@cxr/worker';
 import { ScreenProgress, type ScreenCounts } from './progress.js';
@@ -52,13 +52,17 @@ const NO_PROGRESS_LINE: ProgressOutput = {
 
 /** Runs one screening of `sourceUri` and returns its summary (also for an interrupted run). */
 export async function runScreen(options: RunScreenOptions): Promise<ScreenSummary> {
-  const { config, runId } = options;
+  const { runId } = options;
+  const config = withSourceRetrieve(options.config, options.sourceUri);
   if (/^sqlite::memory:/.test(config.store.url)) {
     throw new Error('cxr screen needs a durable store: sqlite::memory: would lose every result at exit');
   }
   const log = options.log ?? silentLogger;
   // A source that cannot be opened (a mistyped path) fails before the model and services start.
-  await openObjectSource(options.sourceUri, { env: config.s3Env }).close();
+  await openObjectSource(options.sourceUri, {
+    env: config.s3Env,
+    dimse: dimseSettingsFromConfig(config),
+  }).close();
   const manifest = await readManifest(options.modelDir);
   const metrics = options.metrics ?? createMetrics({ collectDefault: true });
   const prefix = config.queue.prefix;
@@ -242,6 +246,30 @@ async function waitForResultsStored(
   }
 }
 
+/**
+ * The configuration with a `dimse://` source's `retrieve=`/`dest=` applied: in `cxr screen` the
+ * in-process worker fetches what this source lists, so the URI says how (the worker service
+ * takes CXR_DIMSE_RETRIEVE and CXR_DIMSE_MOVE_DESTINATION instead).
+ */
+function withSourceRetrieve(config: AppConfig, sourceUri: string): AppConfig {
+  if (!sourceUri.startsWith('dimse://')) return config;
+  const retrieve = parseDimseSourceUri(sourceUri).retrieve;
+  if (retrieve === undefined) return config;
+  if (retrieve.mode === 'move' && config.scp.storeTo === undefined) {
+    throw new ConfigError(
+      'retrieve=move needs CXR_SCP_STORE_TO: the storage where our SCP writes what the PACS moves',
+    );
+  }
+  return {
+    ...config,
+    dimse: {
+      ...config.dimse,
+      retrieve: retrieve.mode,
+      ...(retrieve.mode === 'move' ? { moveDestination: retrieve.destination } : {}),
+    },
+  };
+}
+
 /** Lists the source again and counts objects without a row (see `verifyStored`). */
 async function verifySource(
   options: RunScreenOptions,
@@ -249,7 +277,11 @@ async function verifySource(
   modelId: string,
   modelVersion: string,
 ): Promise<{ missing: number; complete: boolean }> {
-  const source = openObjectSource(options.sourceUri, { env: options.config.s3Env });
+  const { config } = options;
+  const source = openObjectSource(options.sourceUri, {
+    env: config.s3Env,
+    dimse: dimseSettingsFromConfig(config),
+  });
   try {
     return await verifyStored({
       source,
