@@ -1,0 +1,208 @@
+/**
+ * The study-window walk: lists an archive through a query that a PACS may cut short, one window
+ * at a time, splitting a window until each answer is complete, and resumable after any entry.
+ * Generic over the query (QIDO-RS here; C-FIND can use it too): pure apart from the query it is
+ * given.
+ *
+ * Knowing when an answer is complete is the hard part. A PACS caps result sets (Orthanc's
+ * `LimitFindInstances`, a VNA's maximum results) and may not say so: Orthanc capped at 5 answers
+ * 6 instances whether 6 or 600 match, and asking for the next page (`offset`) returns nothing.
+ * So the walk trusts an answer only when it is smaller than a size it has verified, and verifies
+ * by asking for the window's two halves:
+ * - halves holding an instance the window's answer did not, or more instances than it, prove the
+ *   window was capped: every answer that large is split from then on (`cap`);
+ * - halves each smaller than the window's answer, together holding exactly its instances, prove
+ *   it complete, and with it that a capped answer is at least that large (`proven`): answers
+ *   below it are trusted without asking again (a PACS that caps at C answers C or C + 1 instances
+ *   for a window holding more than that, never fewer);
+ * - anything else (all of them in one half) says nothing: the halves are walked in its place.
+ * An answer the PACS flags as cut short (its own limit reached, a Warning header) is split at
+ * once. Answers below `trustBelow` (10: no archive caps that low) are trusted from the start. A
+ * window that cannot be split further (one date and second holding more instances than the PACS
+ * answers at once) is paged with `offset` and, when it may still be incomplete, reported
+ * (`query_truncated`): never silently dropped.
+ */
+import { splitStudyWindow, windowsAfter, firstStudyWindow, type StudyWindow } from './windows.js';
+
+/** One answer of the PACS for one window (one request). */
+export interface WindowAnswer<T> {
+  readonly entries: readonly T[];
+  /** The PACS said the answer was cut short (our `limit` reached, a Warning 299 header). */
+  readonly truncated: boolean;
+}
+
+/** Why part of the archive could not be listed (reported, and the walk goes on). */
+export type UnlistedReason = 'query_failed' | 'query_truncated';
+
+/** What the walk has learnt about the PACS's result cap; kept in the cursor. */
+export interface CapKnowledge {
+  /** Answers of this many entries or more are treated as cut short (a cap was observed). */
+  cap?: number;
+  /** Answers of fewer entries than this are complete (a complete answer this large was verified). */
+  proven: number;
+}
+
+/** Where a walk resumes: after entry `after` of `window`, with `listed` entries listed so far. */
+export interface StudyWalkCursor {
+  readonly window: StudyWindow;
+  readonly after: string;
+  readonly listed: number;
+  readonly knowledge: Readonly<CapKnowledge>;
+}
+
+export interface StudyWalkOptions<T> {
+  /** The dates to walk (open ends allowed: see windows.ts). */
+  readonly range: { readonly from?: string; readonly to?: string };
+  /** Stands in for an open end when a window must be halved (the day after today). */
+  readonly lastDate: string;
+  /**
+   * Asks the PACS for one window, from `offset` (0 except for the last-resort paging). Resolves
+   * undefined when the answer was unusable (not JSON, after the query's own retries): the window
+   * is reported `query_failed` and the walk goes on. Throws to end the walk (bad credentials).
+   */
+  readonly query: (window: StudyWindow, offset: number) => Promise<WindowAnswer<T> | undefined>;
+  /** A unique, sortable key per entry (the SOP Instance UID). */
+  readonly keyOf: (entry: T) => string;
+  /** Resume after this entry (from a yielded cursor). */
+  readonly cursor?: StudyWalkCursor;
+  /** Called for each part of the archive that could not be listed (fully or for sure). */
+  readonly onUnlisted?: (window: StudyWindow, reason: UnlistedReason) => void;
+  /** Stop after this many entries in all (resumed walks count the ones listed before). */
+  readonly limit?: number;
+  /** Answers with fewer entries are complete without verification (default 10). */
+  readonly trustBelow?: number;
+}
+
+/** No archive caps its answers below this many results: smaller answers need no verification. */
+export const DEFAULT_TRUST_BELOW = 10;
+
+/** One listed entry and the cursor that resumes right after it. */
+export interface WalkedEntry<T> {
+  readonly entry: T;
+  readonly cursor: StudyWalkCursor;
+}
+
+interface PendingWindow<T> {
+  readonly window: StudyWindow;
+  /** An answer already fetched (while verifying the parent window). */
+  readonly answer?: WindowAnswer<T>;
+  /** Resuming: entries with keys up to this one were listed before. */
+  readonly resumeAfter?: string;
+}
+
+/**
+ * Pages through a window that cannot be split, `offset` by `offset` until a page adds nothing
+ * new. `grew`: later pages held more (the first answer was cut short, and the PACS pages). Only
+ * then is the end of the pages the end of the window: an archive that caps without paging
+ * (Orthanc) answers the next page with nothing, which proves nothing.
+ */
+async function pageThrough<T>(
+  options: StudyWalkOptions<T>,
+  window: StudyWindow,
+  first: WindowAnswer<T>,
+): Promise<{ entries: T[]; grew: boolean; complete: boolean }> {
+  const byKey = new Map<string, T>();
+  for (const entry of first.entries) byKey.set(options.keyOf(entry), entry);
+  const firstSize = first.entries.length;
+  let last = first;
+  for (;;) {
+    const page = await options.query(window, byKey.size);
+    if (page === undefined)
+      return { entries: [...byKey.values()], grew: byKey.size > firstSize, complete: false };
+    const before = byKey.size;
+    for (const entry of page.entries) byKey.set(options.keyOf(entry), entry);
+    if (byKey.size === before) break;
+    last = page;
+  }
+  const grew = byKey.size > firstSize;
+  return { entries: [...byKey.values()], grew, complete: grew && !last.truncated };
+}
+
+/** Walks the windows of `options.range` and yields every entry once, in window then key order. */
+export async function* walkStudyWindows<T>(options: StudyWalkOptions<T>): AsyncGenerator<WalkedEntry<T>> {
+  const { keyOf, lastDate } = options;
+  const knowledge: CapKnowledge = {
+    ...(options.cursor?.knowledge ?? { proven: options.trustBelow ?? DEFAULT_TRUST_BELOW }),
+  };
+  let listed = options.cursor?.listed ?? 0;
+  const limit = options.limit ?? Infinity;
+  if (listed >= limit) return;
+
+  // A stack, last window first: popped in chronological order, halves pushed right then left.
+  const stack: PendingWindow<T>[] = [];
+  if (options.cursor === undefined) {
+    stack.push({ window: firstStudyWindow(options.range) });
+  } else {
+    stack.push(
+      ...windowsAfter(options.cursor.window, options.range)
+        .map((window) => ({ window }))
+        .reverse(),
+    );
+    stack.push({ window: options.cursor.window, resumeAfter: options.cursor.after });
+  }
+  const pushHalves = (
+    halves: readonly [StudyWindow, StudyWindow],
+    answers?: readonly WindowAnswer<T>[],
+  ): void => {
+    stack.push({ window: halves[1], ...(answers?.[1] ? { answer: answers[1] } : {}) });
+    stack.push({ window: halves[0], ...(answers?.[0] ? { answer: answers[0] } : {}) });
+  };
+
+  for (let pending = stack.pop(); pending !== undefined; pending = stack.pop()) {
+    const { window } = pending;
+    const answer = pending.answer ?? (await options.query(window, 0));
+    if (answer === undefined) {
+      options.onUnlisted?.(window, 'query_failed');
+      continue;
+    }
+    const size = answer.entries.length;
+    let entries: readonly T[] = answer.entries;
+    const halves = splitStudyWindow(window, lastDate);
+    const cut = answer.truncated || size >= (knowledge.cap ?? Infinity);
+    const doubtful = size > 0 && size >= knowledge.proven;
+    if ((cut || doubtful) && halves === undefined) {
+      // One date and second: nothing left to split. Page, and say so if it may be incomplete.
+      const paged = await pageThrough(options, window, answer);
+      if (paged.grew) knowledge.cap = Math.min(knowledge.cap ?? Infinity, size);
+      if (!paged.complete) options.onUnlisted?.(window, 'query_truncated');
+      entries = paged.entries;
+    } else if (cut && halves !== undefined) {
+      pushHalves(halves);
+      continue;
+    } else if (doubtful && halves !== undefined) {
+      const answers = [await options.query(halves[0], 0), await options.query(halves[1], 0)];
+      const [left, right] = answers;
+      // A half that could not be read verifies nothing; the window's own answer stands.
+      if (left !== undefined && right !== undefined) {
+        const own = new Set(answer.entries.map(keyOf));
+        const found = [...left.entries, ...right.entries].map(keyOf);
+        if (found.length > size || found.some((key) => !own.has(key))) {
+          knowledge.cap = Math.min(knowledge.cap ?? Infinity, size);
+          pushHalves(halves, [left, right]);
+          continue;
+        }
+        const smaller = (half: WindowAnswer<T>): boolean => !half.truncated && half.entries.length < size;
+        if (!(smaller(left) && smaller(right) && found.length === size)) {
+          pushHalves(halves, [left, right]);
+          continue;
+        }
+        knowledge.proven = Math.max(knowledge.proven, size);
+      }
+    }
+
+    const sorted = entries
+      .map((entry) => ({ entry, key: keyOf(entry) }))
+      .sort((a, b) => compareKeys(a.key, b.key));
+    for (const { entry, key } of sorted) {
+      if (pending.resumeAfter !== undefined && compareKeys(key, pending.resumeAfter) <= 0) continue;
+      listed += 1;
+      yield { entry, cursor: { window, after: key, listed, knowledge: { ...knowledge } } };
+      if (listed >= limit) return;
+    }
+  }
+}
+
+/** Code-unit order (UIDs are ASCII digits and dots): the same in every process and locale. */
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
