@@ -46,3 +46,15 @@ export { ManifestObjectSource, parseCsvLine, type ManifestFormat } from './manif
 export { createObjectFetcher, openObjectSource, type ObjectSourceDeps } from './open.js';
 export { openUploadArea, type UploadArea } from './uploads.js';
 export { uriHash } from './uri-hash.js';
+export {
+  MemoryRequestBudget,
+  silentPacsObserver,
+  type AcquireOptions,
+  type PacsObserver,
+  type PacsOperationName,
+  type PacsStatusClassName,
+  type PacsThrottleReasonName,
+  type RequestBudget,
+  type RequestBudgetLimits,
+  type RequestSlot,
+} from './pacs/budget.js';
