@@ -71,6 +71,8 @@ export interface StudyWalkOptions<T> {
   readonly limit?: number;
   /** Answers with fewer entries are complete without verification (default 10). */
   readonly trustBelow?: number;
+  /** What an earlier walk of the same PACS learnt about its cap (without a cursor). */
+  readonly knowledge?: Readonly<CapKnowledge>;
 }
 
 /** No archive caps its answers below this many results: smaller answers need no verification. */
@@ -122,7 +124,8 @@ async function pageThrough<T>(
 export async function* walkStudyWindows<T>(options: StudyWalkOptions<T>): AsyncGenerator<WalkedEntry<T>> {
   const { keyOf, lastDate } = options;
   const knowledge: CapKnowledge = {
-    ...(options.cursor?.knowledge ?? { proven: options.trustBelow ?? DEFAULT_TRUST_BELOW }),
+    ...(options.cursor?.knowledge ??
+      options.knowledge ?? { proven: options.trustBelow ?? DEFAULT_TRUST_BELOW }),
   };
   let listed = options.cursor?.listed ?? 0;
   const limit = options.limit ?? Infinity;
