@@ -135,11 +135,17 @@ function firstString(dataset: Record<string, unknown>, tag: string): string | un
   return typeof value === 'string' ? value.trim() : undefined;
 }
 
-/** The UIDs of every instance of a QIDO-RS answer (application/dicom+json); the rest is dropped unread. */
+/** One instance of a QIDO-RS answer: its UIDs, and its Study Time (which time window owns it). */
+interface QidoInstance {
+  readonly uids: InstanceUids;
+  readonly studyTime: string | undefined;
+}
+
+/** The UIDs and Study Times of a QIDO-RS answer (application/dicom+json); the rest is dropped unread. */
 async function readQidoAnswer(
   response: DicomwebResponse,
   pageSize: number,
-): Promise<WindowAnswer<InstanceUids>> {
+): Promise<WindowAnswer<QidoInstance>> {
   const warning: unknown = response.headers.warning;
   const warnings = Array.isArray(warning) ? (warning as unknown[]) : [warning];
   const warned = warnings.some((w) => typeof w === 'string' && TRUNCATION_WARNING.test(w));
@@ -160,7 +166,7 @@ async function readQidoAnswer(
     throw new UnusableAnswerError('QIDO-RS answer is not valid JSON');
   }
   if (!Array.isArray(parsed)) throw new UnusableAnswerError('QIDO-RS answer is not a JSON array');
-  const entries: InstanceUids[] = [];
+  const entries: QidoInstance[] = [];
   for (const item of parsed as unknown[]) {
     if (typeof item !== 'object' || item === null)
       throw new UnusableAnswerError('QIDO-RS answer holds a non-object');
@@ -175,7 +181,7 @@ async function readQidoAnswer(
         'QIDO-RS answer lists an instance without valid Study, Series and SOP Instance UIDs',
       );
     }
-    entries.push(uids);
+    entries.push({ uids, studyTime: firstString(dataset, '00080030') });
   }
   return { entries, truncated: warned || entries.length >= pageSize };
 }
@@ -262,10 +268,11 @@ export class DicomwebObjectSource implements ObjectSource {
       const modality = modalities[m];
       const resume = start !== undefined && m === start.m ? start.w : undefined;
       let listedHere = resume?.listed ?? 0;
-      const walk = walkStudyWindows<InstanceUids>({
+      const walk = walkStudyWindows<QidoInstance>({
         range: filters.studyDate ?? {},
         lastDate,
-        keyOf: (uids) => uids.sopInstanceUid,
+        keyOf: (instance) => instance.uids.sopInstanceUid,
+        timeOf: (instance) => instance.studyTime,
         query: (window, offset) => this.#query(window, modality, offset),
         onUnlisted: (window, reason) => {
           this.#reportUnlisted(window, modality, reason, options);
@@ -278,7 +285,7 @@ export class DicomwebObjectSource implements ObjectSource {
         listedHere = cursor.listed;
         knowledge = cursor.knowledge;
         const next: DicomwebCursor = { v: 1, m, t: before, w: cursor };
-        yield { uri: pacsInstanceUri(this.#location.base, entry), cursor: JSON.stringify(next) };
+        yield { uri: pacsInstanceUri(this.#location.base, entry.uids), cursor: JSON.stringify(next) };
       }
       before += listedHere;
     }
@@ -322,7 +329,7 @@ export class DicomwebObjectSource implements ObjectSource {
     window: StudyWindow,
     modality: string | undefined,
     offset: number,
-  ): Promise<WindowAnswer<InstanceUids> | undefined> {
+  ): Promise<WindowAnswer<QidoInstance> | undefined> {
     const { settings, http } = this.#deps;
     const params = new URLSearchParams();
     const match = studyWindowMatch(window);
@@ -331,6 +338,8 @@ export class DicomwebObjectSource implements ObjectSource {
     if (modality !== undefined) params.set('Modality', modality);
     for (const [keyword, value] of Object.entries(pacsMatchingKeys(this.#filters)))
       params.set(keyword, value);
+    // Study Time decides which of two time windows sharing a boundary lists an instance.
+    params.set('includefield', '00080030');
     params.set('limit', String(settings.pageSize));
     if (offset > 0) params.set('offset', String(offset));
     const path = `/instances?${params.toString()}`;

@@ -76,6 +76,8 @@ function archive(count: number, seed: number, untimed = 0, undated = 0): Instanc
       `${two(hour)}${two(minute)}`,
       `${two(hour)}${two(minute)}${two(second)}`,
       `${two(hour)}${two(minute)}${two(second)}.${String(Math.floor(next() * 1e6)).padStart(6, '0')}`,
+      // Invalid, but stored by real archives: minutes or seconds past 59.
+      `${two(hour)}${two(60 + Math.floor(next() * 40))}00`,
     ];
     instances.push({
       sop: `1.2.3.${i}`,
@@ -104,6 +106,7 @@ async function walkAll(
     lastDate: '20261208',
     query: pacs.query,
     keyOf: (i) => i.sop,
+    timeOf: (i) => i.time,
     onUnlisted: (_window, reason) => unlisted.push(reason),
     ...(options.cursor ? { cursor: options.cursor } : {}),
     ...(options.limit ? { limit: options.limit } : {}),

@@ -22,7 +22,13 @@
  * answers at once) is paged with `offset` and, when it may still be incomplete, reported
  * (`query_truncated`): never silently dropped.
  */
-import { splitStudyWindow, windowsAfter, firstStudyWindow, type StudyWindow } from './windows.js';
+import {
+  firstStudyWindow,
+  splitStudyWindow,
+  studyWindowOwnsTime,
+  windowsAfter,
+  type StudyWindow,
+} from './windows.js';
 
 /** One answer of the PACS for one window (one request). */
 export interface WindowAnswer<T> {
@@ -63,6 +69,12 @@ export interface StudyWalkOptions<T> {
   readonly query: (window: StudyWindow, offset: number) => Promise<WindowAnswer<T> | undefined>;
   /** A unique, sortable key per entry (the SOP Instance UID). */
   readonly keyOf: (entry: T) => string;
+  /**
+   * The entry's Study Time as stored, when the PACS returned it: decides which of two time
+   * windows sharing a boundary lists it (windows.ts). Without it the later window drops what the
+   * one before listed, which a resumed walk cannot know (a boundary instance may come twice).
+   */
+  readonly timeOf?: (entry: T) => string | undefined;
   /** Resume after this entry (from a yielded cursor). */
   readonly cursor?: StudyWalkCursor;
   /** Called for each part of the archive that could not be listed (fully or for sure). */
@@ -151,6 +163,9 @@ export async function* walkStudyWindows<T>(options: StudyWalkOptions<T>): AsyncG
     stack.push({ window: halves[0], ...(answers?.[0] ? { answer: answers[0] } : {}) });
   };
 
+  // Time windows may share a boundary value (windows.ts): what the previous window listed is not
+  // listed again, whether or not the entries' times say who owns them.
+  let previousKeys = new Set<string>();
   for (let pending = stack.pop(); pending !== undefined; pending = stack.pop()) {
     const { window } = pending;
     const answer = pending.answer ?? (await options.query(window, 0));
@@ -178,14 +193,15 @@ export async function* walkStudyWindows<T>(options: StudyWalkOptions<T>): AsyncG
       // A half that could not be read verifies nothing; the window's own answer stands.
       if (left !== undefined && right !== undefined) {
         const own = new Set(answer.entries.map(keyOf));
-        const found = [...left.entries, ...right.entries].map(keyOf);
-        if (found.length > size || found.some((key) => !own.has(key))) {
+        // Distinct: halves of a time window share their boundary value.
+        const found = new Set([...left.entries, ...right.entries].map(keyOf));
+        if (found.size > size || [...found].some((key) => !own.has(key))) {
           knowledge.cap = Math.min(knowledge.cap ?? Infinity, size);
           pushHalves(halves, [left, right]);
           continue;
         }
         const smaller = (half: WindowAnswer<T>): boolean => !half.truncated && half.entries.length < size;
-        if (!(smaller(left) && smaller(right) && found.length === size)) {
+        if (!(smaller(left) && smaller(right) && found.size === size)) {
           pushHalves(halves, [left, right]);
           continue;
         }
@@ -193,11 +209,17 @@ export async function* walkStudyWindows<T>(options: StudyWalkOptions<T>): AsyncG
       }
     }
 
-    const sorted = entries
+    const { timeOf } = options;
+    const owned =
+      timeOf === undefined ? entries : entries.filter((entry) => studyWindowOwnsTime(window, timeOf(entry)));
+    const sorted = owned
       .map((entry) => ({ entry, key: keyOf(entry) }))
       .sort((a, b) => compareKeys(a.key, b.key));
+    const shared = previousKeys;
+    previousKeys = new Set(sorted.map(({ key }) => key));
     for (const { entry, key } of sorted) {
       if (pending.resumeAfter !== undefined && compareKeys(key, pending.resumeAfter) <= 0) continue;
+      if (shared.has(key)) continue;
       listed += 1;
       yield { entry, cursor: { window, after: key, listed, knowledge: { ...knowledge } } };
       if (listed >= limit) return;

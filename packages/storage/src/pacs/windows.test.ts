@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   addDays,
   describeStudyWindow,
+  studyWindowOwnsTime,
   isStudyWindow,
   splitStudyWindow,
   studyWindowMatch,
@@ -21,11 +22,15 @@ describe('study windows', () => {
     });
     expect(studyWindowMatch({ kind: 'time', date: '20240101', toSecond: 43199 })).toEqual({
       studyDate: '20240101',
-      studyTime: '-115959.999999',
+      studyTime: '-12',
+    });
+    expect(studyWindowMatch({ kind: 'time', date: '20240101', fromSecond: 60, toSecond: 89 })).toEqual({
+      studyDate: '20240101',
+      studyTime: '0001-000129.999999',
     });
     expect(studyWindowMatch({ kind: 'time', date: '20240101', fromSecond: 43200, toSecond: 44999 })).toEqual({
       studyDate: '20240101',
-      studyTime: '12-122959.999999',
+      studyTime: '12-1230',
     });
     expect(studyWindowMatch({ kind: 'time', date: '20240101', fromSecond: 45000 })).toEqual({
       studyDate: '20240101',
@@ -70,8 +75,9 @@ describe('study windows', () => {
     expect(splitStudyWindow({ kind: 'dates', from: '20270101' }, LAST)).toBeUndefined();
   });
 
-  it('splits every window into halves that cover it without overlap', () => {
-    // Every second of a day lands in exactly one half, at every level (string comparison, as Orthanc).
+  it('splits a day into windows that cover every time string, sharing only their boundaries', () => {
+    // Every stored time string, valid or not, lands in a window at every level (string comparison,
+    // as Orthanc); only a boundary value itself lands in two neighbours.
     let windows: StudyWindow[] = [{ kind: 'time', date: '20240101' }];
     for (let level = 0; level < 6; level++) {
       windows = windows.flatMap((w) => splitStudyWindow(w, LAST) ?? [w]);
@@ -81,12 +87,25 @@ describe('study windows', () => {
       const [lower = '', upper = ''] = range.split('-');
       return (lower === '' || time >= lower) && (upper === '' || time <= upper);
     };
-    for (const time of ['', '00', '0959', '12', '1200', '120000', '123015.5', '235959.999999', '23']) {
-      expect(
-        windows.filter((w) => inWindow(w, time)),
-        time,
-      ).toHaveLength(1);
+    for (const time of [
+      '',
+      '00',
+      '0959',
+      '1200',
+      '120000',
+      '123015.5',
+      '235959.999999',
+      '23',
+      '076000',
+      '1161',
+    ]) {
+      const owners = windows.filter((w) => inWindow(w, time) && studyWindowOwnsTime(w, time));
+      expect(owners, time).toHaveLength(1);
     }
+    // A boundary written coarsely ('12' at noon) is in both neighbours, and owned by the later one.
+    const both = windows.filter((w) => inWindow(w, '12'));
+    expect(both).toHaveLength(2);
+    expect(both.map((w) => studyWindowOwnsTime(w, '12'))).toEqual([false, true]);
   });
 
   it('knows what is left of a walk after a window', () => {

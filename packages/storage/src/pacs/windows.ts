@@ -10,11 +10,13 @@
  *   then also lists instances whose study has no date (an empty value sorts first); a window
  *   with both ends closed never could.
  * - Times may be written `HH`, `HHMM`, `HHMMSS` or `HHMMSS.FFFFFF`, and Orthanc compares them as
- *   strings: `12` sorts between `115959.999999` and `120000`. A split point is therefore written
- *   as coarsely as it is exact (`12` for noon, `1230` for 12:30, `123015` otherwise) and the
- *   window before it ends at `...59.999999`: every valid time, in any of those forms, falls in
- *   exactly one window, whether the PACS compares strings or times. The first window of a day
- *   has an open start (`-115959.999999`), which also lists studies without a time.
+ *   strings: `12` sorts between `115959.999999` and `120000`, and so does an invalid `116000`. A
+ *   split point is therefore written as coarsely as it is exact (`12` for noon, `1230` for 12:30,
+ *   `123015` otherwise). At a whole hour or minute the window before it ends AT that same value:
+ *   the two share their boundary, so every stored string, valid or not (`116000`), falls in one
+ *   of them whether the PACS compares strings or times, and an instance both list belongs to the
+ *   later one (`studyWindowOwnsTime`). Inside a minute a window ends at `HHMMSS.999999`. The
+ *   first window of a day has an open start (`-12`), which also lists studies without a time.
  */
 
 /** A slice of the archive: a range of study dates, or a range of study times within one date. */
@@ -83,13 +85,35 @@ function lowerTimeBound(second: number): string {
   return full;
 }
 
+/**
+ * The upper bound of a time window ending at `second` (inclusive): at a whole minute or hour the
+ * next window's coarse lower bound itself, shared (see the file comment); inside a minute the
+ * end of the second, since strings between `HHMMSS.999999` and the next `HHMMSS` are no times.
+ */
+function upperTimeBound(second: number): string {
+  const next = second + 1;
+  if (next >= SECONDS_PER_DAY) return '';
+  return next % 60 === 0 ? lowerTimeBound(next) : `${hhmmss(second)}.999999`;
+}
+
+/**
+ * Whether a time window owns an instance it listed with this Study Time: not when the value lies
+ * at or past the shared upper bound, where the next window lists it too (see the file comment).
+ */
+export function studyWindowOwnsTime(window: StudyWindow, time: string | undefined): boolean {
+  if (window.kind !== 'time' || window.toSecond === undefined) return true;
+  const next = window.toSecond + 1;
+  if (next >= SECONDS_PER_DAY || next % 60 !== 0) return true;
+  return (time ?? '') < lowerTimeBound(next);
+}
+
 /** The matching values of a window. */
 export function studyWindowMatch(window: StudyWindow): StudyWindowMatch {
   if (window.kind === 'time') {
     const { fromSecond, toSecond } = window;
     if (fromSecond === undefined && toSecond === undefined) return { studyDate: window.date };
     const lower = fromSecond === undefined ? '' : lowerTimeBound(fromSecond);
-    const upper = toSecond === undefined ? '' : `${hhmmss(toSecond)}.999999`;
+    const upper = toSecond === undefined ? '' : upperTimeBound(toSecond);
     return { studyDate: window.date, studyTime: `${lower}-${upper}` };
   }
   const { from, to } = window;

@@ -6,12 +6,30 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+
+/**
+ * A file of ../shared/data/public-dicom (next to the main checkout; a worktree sits one level
+ * deeper), or of CXR_PUBLIC_DICOM_DIR when set.
+ */
+export function publicDicomFile(name: string): string {
+  // Test support, not app code: reading the environment here bypasses @cxr/config on purpose.
+  const override = process.env.CXR_PUBLIC_DICOM_DIR;
+  if (override !== undefined && override !== '') return join(override, name);
+  const repo = fileURLToPath(new URL('../../../../', import.meta.url));
+  const dir = [join(repo, '../shared/data/public-dicom'), join(repo, '../../shared/data/public-dicom')].find(
+    (d) => existsSync(d),
+  );
+  if (dir === undefined) throw new Error('../shared/data/public-dicom not found (set CXR_PUBLIC_DICOM_DIR)');
+  return join(dir, name);
+}
 
 /** A fresh UID under the UUID-derived root 2.25 (PS3.5 B.2). */
 export function freshUid(): string {
