@@ -13,6 +13,6 @@ export {
   type ProgressStream,
 } from './progress.js';
 export { sourceKindOf, type SourceKind } from './source-kind.js';
-export { runIngest, type RunIngestOptions } from './run-ingest.js';
+export { pacsObserverOf, runIngest, type RunIngestOptions } from './run-ingest.js';
 export { IngestService, type IngestServiceOptions, type PassSummary } from './ingest-service.js';
 export { verifyStored, type VerifyStoredOptions, type VerifyStoredResult } from './verify-stored.js';

@@ -2,7 +2,7 @@
  * The `source` label of the ingest metrics: the kind of source (URI scheme), never a path, so the
  * label stays low-cardinality and carries no folder or file names (they can hold patient data).
  */
-export type SourceKind = 's3' | 'file' | 'manifest' | 'other';
+export type SourceKind = 's3' | 'file' | 'manifest' | 'dicomweb' | 'other';
 
 const MANIFEST_SUFFIX = /\.(csv|jsonl|ndjson)$/i;
 
@@ -12,6 +12,7 @@ const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 /** The kind of a source URI (or local path) as `openObjectSource` would open it. */
 export function sourceKindOf(uri: string): SourceKind {
   if (uri.startsWith('s3://')) return 's3';
+  if (/^dicomweb\+https?:\/\//i.test(uri)) return 'dicomweb';
   if (uri.startsWith('manifest:')) return 'manifest';
   if (MANIFEST_SUFFIX.test(uri)) return 'manifest';
   if (uri.startsWith('file://')) return 'file';

@@ -10,10 +10,11 @@ import { jsonLineLogger } from '@cxr/config/log';
 import { runIngest } from '@cxr/ingest';
 import { readManifest } from '@cxr/model/manifest';
 import { integerOption } from '../options.js';
+import { addPacsFilterOptions, pacsFiltersOf, type PacsFilterFlags } from '../pacs-options.js';
 import { withInterrupt } from '../interrupt.js';
 import { newRunId } from '../run-id.js';
 
-interface IngestCommandOptions {
+interface IngestCommandOptions extends PacsFilterFlags {
   readonly model: string;
   readonly runId?: string;
   readonly force?: boolean;
@@ -22,10 +23,10 @@ interface IngestCommandOptions {
 
 /** Registers `cxr ingest` on the program. */
 export function registerIngestCommand(program: Command): void {
-  program
+  const command = program
     .command('ingest')
     .description(
-      'Enqueue every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, or a local folder or manifest path) for screening',
+      'Enqueue every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, dicomweb+http(s)://HOST:PORT/ROOT, or a local folder or manifest path) for screening',
     )
     .argument('<source>', 'source URI or local path')
     .requiredOption('--model <dir>', 'model bundle folder (its manifest gives the model id and version)')
@@ -40,6 +41,7 @@ export function registerIngestCommand(program: Command): void {
       const config = loadConfig();
       const manifest = await readManifest(options.model);
       const runId = options.runId ?? newRunId();
+      const pacsFilters = pacsFiltersOf(options);
       process.stderr.write(
         `${JSON.stringify({ level: 'info', msg: 'ingest started', data: { runId, model: manifest.id, version: manifest.version } })}\n`,
       );
@@ -53,6 +55,7 @@ export function registerIngestCommand(program: Command): void {
           modelVersion: manifest.version,
           ...(options.force !== undefined ? { force: options.force } : {}),
           ...(options.highWater !== undefined ? { highWater: options.highWater } : {}),
+          ...(pacsFilters !== undefined ? { pacsFilters } : {}),
           progressStream: process.stderr,
           log: jsonLineLogger('ingest', config.logLevel),
           signal,
@@ -62,4 +65,6 @@ export function registerIngestCommand(program: Command): void {
       // An interrupted ingest exits non-zero so scripts notice it has to be resumed.
       if (!result.complete) process.exitCode = 130;
     });
+  // The PACS filters (--study-date, --modality, ...), shared with the other source commands.
+  addPacsFilterOptions(command);
 }

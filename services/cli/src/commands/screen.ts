@@ -11,12 +11,13 @@ import type { Command } from 'commander';
 import { loadConfig } from '@cxr/config';
 import { jsonLineLogger } from '@cxr/config/log';
 import { integerOption } from '../options.js';
+import { addPacsFilterOptions, pacsFiltersOf, type PacsFilterFlags } from '../pacs-options.js';
 import { withInterrupt } from '../interrupt.js';
 import { newRunId } from '../run-id.js';
 import { runScreen } from '../screen/run-screen.js';
 import { formatSummary } from '../screen/summary.js';
 
-interface ScreenCommandOptions {
+interface ScreenCommandOptions extends PacsFilterFlags {
   readonly model: string;
   readonly store?: string;
   readonly runId?: string;
@@ -27,10 +28,10 @@ interface ScreenCommandOptions {
 
 /** Registers `cxr screen` on the program. */
 export function registerScreenCommand(program: Command): void {
-  program
+  const command = program
     .command('screen')
     .description(
-      'Screen every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, or a local folder or manifest path) on this machine and print a summary',
+      'Screen every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, dicomweb+http(s)://HOST:PORT/ROOT, or a local folder or manifest path) on this machine and print a summary',
     )
     .argument('<source>', 'source URI or local path')
     .requiredOption('--model <dir>', 'model bundle folder')
@@ -49,6 +50,7 @@ export function registerScreenCommand(program: Command): void {
       );
       const log = jsonLineLogger('screen', config.logLevel);
       const runId = options.runId ?? newRunId();
+      const pacsFilters = pacsFiltersOf(options);
       // First Ctrl-C / SIGTERM: stop listing, let active jobs finish, store and summarise; second: exit.
       const summary = await withInterrupt((signal) =>
         runScreen({
@@ -61,6 +63,7 @@ export function registerScreenCommand(program: Command): void {
           signal,
           ...(options.force !== undefined ? { force: options.force } : {}),
           ...(options.httpPort !== undefined ? { httpPort: options.httpPort } : {}),
+          ...(pacsFilters !== undefined ? { pacsFilters } : {}),
         }),
       );
       process.stdout.write(
@@ -72,4 +75,6 @@ export function registerScreenCommand(program: Command): void {
       if (summary.interrupted) process.exitCode = 130;
       else if (!summary.complete || summary.outcomes.failed > 0) process.exitCode = 1;
     });
+  // The PACS filters (--study-date, --modality, ...), shared with the other source commands.
+  addPacsFilterOptions(command);
 }

@@ -16,10 +16,10 @@ import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { readManifest } from '@cxr/model/manifest';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl, type QueueLocation } from '@cxr/queue';
 import { startResultsApp, type ResultsApp } from '@cxr/results';
-import { openObjectSource } from '@cxr/storage';
+import { openObjectSource, type ObjectSourceDeps, type PacsFilterInput } from '@cxr/storage';
 import type { ResultStore } from '@cxr/store';
 import { WorkerService } from '@cxr/worker';
-import { StageLatencyCollector, displayStoreUrl, type ScreenSummary } from './summary.js';
+import { StageLatencyCollector, displayStoreUrl, unlistedWindows, type ScreenSummary } from './summary.js';
 
 export interface RunScreenOptions {
   readonly config: AppConfig;
@@ -39,6 +39,19 @@ export interface RunScreenOptions {
   readonly pollMs?: number;
   /** Registry the three services share; default a new one (tests pass theirs to read it after the run). */
   readonly metrics?: CxrMetrics;
+  /** PACS filters given as flags (`--modality`, `--study-date`, ...); refused for other sources. */
+  readonly pacsFilters?: PacsFilterInput;
+}
+
+/** How `cxr screen` opens its source outside the ingest (the early check, the final verification). */
+function sourceDeps(options: RunScreenOptions, log: Logger): ObjectSourceDeps {
+  const { config } = options;
+  return {
+    env: config.s3Env,
+    dicomweb: config.dicomweb,
+    log,
+    ...(options.pacsFilters !== undefined ? { pacsFilters: options.pacsFilters } : {}),
+  };
 }
 
 /** Time between screening-progress lines when the progress stream is not a terminal. */
@@ -52,7 +65,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
   }
   const log = options.log ?? silentLogger;
   // A source that cannot be opened (a mistyped path) fails before the model and services start.
-  await openObjectSource(options.sourceUri, { env: config.s3Env }).close();
+  await openObjectSource(options.sourceUri, sourceDeps(options, log)).close();
   const manifest = await readManifest(options.modelDir);
   const metrics = options.metrics ?? createMetrics({ collectDefault: true });
   const prefix = config.queue.prefix;
@@ -92,6 +105,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
       modelVersion: manifest.version,
       metrics,
       log,
+      ...(options.pacsFilters !== undefined ? { pacsFilters: options.pacsFilters } : {}),
       ...(options.force !== undefined ? { force: options.force } : {}),
       ...(options.progressStream !== undefined ? { progressStream: options.progressStream } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
@@ -110,7 +124,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
     await worker.stop();
     await waitForResultsStored(resultQueue, results, log, options.pollMs ?? 250);
     const verified = drained
-      ? await verifySource(options, results.store, manifest.id, manifest.version)
+      ? await verifySource(options, results.store, manifest.id, manifest.version, log)
       : { missing: 0, complete: false };
     const interrupted = !drained || !verified.complete;
     const runtime = (await modelInfoRuntime(metrics)) ?? config.runtime.runtime;
@@ -219,8 +233,9 @@ async function verifySource(
   store: ResultStore,
   modelId: string,
   modelVersion: string,
+  log: Logger,
 ): Promise<{ missing: number; complete: boolean }> {
-  const source = openObjectSource(options.sourceUri, { env: options.config.s3Env });
+  const source = openObjectSource(options.sourceUri, sourceDeps(options, log));
   try {
     return await verifyStored({
       source,
@@ -262,7 +277,9 @@ async function summarise(
   const { ingest } = facts;
   return {
     runId: facts.runId,
-    complete: !facts.interrupted && facts.missing === 0,
+    // A PACS window that could not be listed hides objects nobody counted: not complete.
+    complete:
+      !facts.interrupted && facts.missing === 0 && unlistedWindows(facts.ingest.sourceSkipReasons) === 0,
     interrupted: facts.interrupted,
     missing: facts.missing,
     model: facts.model,
