@@ -61,8 +61,8 @@ export async function fillPacs(
   ): Promise<void> => {
     const uids = { studyInstanceUid: freshUid(), seriesInstanceUid: freshUid(), sopInstanceUid: freshUid() };
     const day = days[n % days.length] ?? '20240301';
-    // Distinct valid times from 07:00, a few minutes apart.
-    const time = hhmmss(7 * 3600 + Math.floor(n / days.length) * 370);
+    // Distinct valid times from 07:00, a few minutes apart; every 25th without a Study Time at all.
+    const time = n % 25 === 24 ? null : hhmmss(7 * 3600 + Math.floor(n / days.length) * 370);
     n += 1;
     await orthanc.upload(await dicomCopy(path, { ...uids, studyDate: day, studyTime: time, ...changes }));
     instances.push({ ...uids, modality: changes.modality ?? 'CR', ...(expected ? { expected } : {}) });

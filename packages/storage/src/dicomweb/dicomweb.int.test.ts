@@ -70,6 +70,18 @@ describe('DICOMweb source on Orthanc', () => {
       wanted.push({ sop, bytes });
       if (i < 2) patientOnes.push(sop);
     }
+    // Two without any Study Time: a day query finds them, no time range does.
+    for (let i = 0; i < 2; i++) {
+      const sop = freshUid();
+      const bytes = await dicomCopy(CR, {
+        sopInstanceUid: sop,
+        modality: 'CR',
+        studyDate: '20240302',
+        studyTime: null,
+      });
+      await orthanc.upload(bytes);
+      wanted.push({ sop, bytes });
+    }
     for (let i = 0; i < 3; i++)
       await orthanc.upload(await dicomCopy(CT, { studyDate: '20240302', studyTime: '120000' }));
     for (const date of ['20240229', '20240304']) {
@@ -92,7 +104,7 @@ describe('DICOMweb source on Orthanc', () => {
       expect(entry.size).toBeUndefined();
     }
     // Without a date filter: the two outside the range too, still no CT.
-    expect(await list(`dicomweb+${orthanc.dicomwebUrl}`)).toHaveLength(26);
+    expect(await list(`dicomweb+${orthanc.dicomwebUrl}`)).toHaveLength(28);
     expect(await list(`dicomweb+${orthanc.dicomwebUrl}?modality=CT`)).toHaveLength(3);
     expect(await list(`dicomweb+${orthanc.dicomwebUrl}?modality=*&limit=5`)).toHaveLength(5);
   });
@@ -119,7 +131,7 @@ describe('DICOMweb source on Orthanc', () => {
     } finally {
       await fetcher.close();
     }
-    expect(requests.filter((r) => r === 'wado 2xx')).toHaveLength(24);
+    expect(requests.filter((r) => r === 'wado 2xx')).toHaveLength(26);
     expect(requests.filter((r) => r === 'wado 4xx')).toHaveLength(1);
   });
 

@@ -11,12 +11,14 @@ import { walkStudyWindows, type StudyWalkCursor, type UnlistedReason, type Windo
 interface Instance {
   readonly sop: string;
   readonly date: string;
-  readonly time: string;
+  /** Undefined: the attribute is absent (Orthanc then matches no range on it). */
+  readonly time: string | undefined;
 }
 
 /** DICOM range matching as Orthanc does it: inclusive bounds compared as strings. */
-function matchesRange(value: string, match: string | undefined): boolean {
+function matchesRange(value: string | undefined, match: string | undefined): boolean {
   if (match === undefined) return true;
+  if (value === undefined) return false;
   const dash = match.indexOf('-');
   if (dash === -1) return value === match;
   const lower = match.slice(0, dash);
@@ -228,36 +230,64 @@ describe('walkStudyWindows', () => {
   });
 
   it('reports a window whose answer is unusable and goes on with the next', async () => {
+    // A PACS cut short at 21 answers: the day of 2025-01-02 is reached by splitting, and every
+    // query for that day alone fails.
     const pacs = fakePacs(instances, 20, true);
-    let failed = 0;
-    const flaky = {
-      requests: pacs.requests,
-      query: (window: StudyWindow, offset: number): Promise<WindowAnswer<Instance> | undefined> => {
-        if (
-          window.kind === 'dates' &&
-          window.from === '20250102' &&
-          window.to === '20250102' &&
-          failed === 0
-        ) {
-          failed += 1;
-          return Promise.resolve(undefined);
-        }
-        return pacs.query(window, offset);
-      },
-    };
+    const broken = (window: StudyWindow): boolean =>
+      window.kind === 'dates' && window.from === '20250102' && window.to === '20250102';
     const sops: string[] = [];
     const unlisted: string[] = [];
     for await (const { entry } of walkStudyWindows({
       range: {},
       lastDate: '20261208',
-      query: flaky.query,
+      query: (window, offset) => (broken(window) ? Promise.resolve(undefined) : pacs.query(window, offset)),
       keyOf: (i) => i.sop,
+      timeOf: (i) => i.time,
       onUnlisted: (window, reason) => unlisted.push(`${reason} ${JSON.stringify(window)}`),
     })) {
       sops.push(entry.sop);
     }
     expect(unlisted).toEqual(['query_failed {"kind":"dates","from":"20250102","to":"20250102"}']);
     const missing = instances.filter((i) => i.date === '20250102').map((i) => i.sop);
+    expect(missing.length).toBeGreaterThan(21);
     expect([...sops].sort()).toEqual(all.filter((sop) => !missing.includes(sop)));
+  });
+
+  it('lists the instances a split cannot reach (no Study Time at all) with their window, before its halves', async () => {
+    // Study Time absent (not empty): a day query finds them, no time range does.
+    const untimed = Array.from({ length: 14 }, (_, i) => ({
+      sop: `7.7.${i}`,
+      date: '20250101',
+      time: undefined,
+    }));
+    const timed = Array.from({ length: 30 }, (_, i) => ({
+      sop: `8.8.${i}`,
+      date: '20250101',
+      time: String(80000 + i * 100).padStart(6, '0'),
+    }));
+    for (const [cap, expectReport] of [
+      [100_000, false],
+      [10, true],
+    ] as const) {
+      const pacs = fakePacs([...untimed, ...timed], cap, true);
+      const { sops, unlisted, cursors } = await walkAll(pacs);
+      expect(new Set(sops).size).toBe(sops.length);
+      if (!expectReport) {
+        expect(unlisted).toEqual([]);
+        expect([...sops].sort()).toEqual([...untimed, ...timed].map((i) => i.sop).sort());
+        // Resuming among the orphans lists the rest of them and then the halves.
+        const at = sops.findIndex((sop) => sop.startsWith('7.7.'));
+        const cursor = JSON.parse(JSON.stringify(cursors[at + 3])) as StudyWalkCursor;
+        expect(cursor.phase).toBe('orphans');
+        const rest = await walkAll(pacs, { cursor });
+        expect([...rest.sops].sort()).toEqual(sops.slice(at + 4).sort());
+      } else {
+        // Cut short at 11 per answer: the untimed ones it showed are listed, and the window is
+        // reported, since more of them may hide behind the cap.
+        expect(unlisted).toContain('query_truncated');
+        expect(sops.filter((sop) => sop.startsWith('8.8.')).sort()).toEqual(timed.map((i) => i.sop).sort());
+        expect(sops.filter((sop) => sop.startsWith('7.7.')).length).toBeGreaterThan(0);
+      }
+    }
   });
 });

@@ -16,6 +16,9 @@
  *   below it are trusted without asking again (a PACS that caps at C answers C or C + 1 instances
  *   for a window holding more than that, never fewer);
  * - anything else (all of them in one half) says nothing: the halves are walked in its place.
+ * Whenever a window is split, its instances that neither half lists are listed with it first
+ * ("orphans": a study without a Study Time matches a day but no time range), so that splitting
+ * never loses what an answer showed; a window cut short whose halves miss some is reported.
  * An answer the PACS flags as cut short (its own limit reached, a Warning header) is split at
  * once. Answers below `trustBelow` (10: no archive caps that low) are trusted from the start. A
  * window that cannot be split further (one date and second holding more instances than the PACS
@@ -54,6 +57,8 @@ export interface StudyWalkCursor {
   readonly after: string;
   readonly listed: number;
   readonly knowledge: Readonly<CapKnowledge>;
+  /** Set when `after` is an orphan of a split window (listed before its halves). */
+  readonly phase?: 'orphans';
 }
 
 export interface StudyWalkOptions<T> {
@@ -102,6 +107,8 @@ interface PendingWindow<T> {
   readonly answer?: WindowAnswer<T>;
   /** Resuming: entries with keys up to this one were listed before. */
   readonly resumeAfter?: string;
+  /** Resuming among a window's orphans: split it (listing the orphans after `resumeAfter`), whatever its answer. */
+  readonly splitOnly?: boolean;
 }
 
 /**
@@ -145,70 +152,39 @@ export async function* walkStudyWindows<T>(options: StudyWalkOptions<T>): AsyncG
 
   // A stack, last window first: popped in chronological order, halves pushed right then left.
   const stack: PendingWindow<T>[] = [];
-  if (options.cursor === undefined) {
+  const { cursor } = options;
+  if (cursor === undefined) {
     stack.push({ window: firstStudyWindow(options.range) });
   } else {
     stack.push(
-      ...windowsAfter(options.cursor.window, options.range)
+      ...windowsAfter(cursor.window, options.range)
         .map((window) => ({ window }))
         .reverse(),
     );
-    stack.push({ window: options.cursor.window, resumeAfter: options.cursor.after });
+    stack.push({
+      window: cursor.window,
+      resumeAfter: cursor.after,
+      ...(cursor.phase === 'orphans' ? { splitOnly: true } : {}),
+    });
   }
   const pushHalves = (
     halves: readonly [StudyWindow, StudyWindow],
-    answers?: readonly WindowAnswer<T>[],
+    answers: readonly (WindowAnswer<T> | undefined)[],
   ): void => {
-    stack.push({ window: halves[1], ...(answers?.[1] ? { answer: answers[1] } : {}) });
-    stack.push({ window: halves[0], ...(answers?.[0] ? { answer: answers[0] } : {}) });
+    stack.push({ window: halves[1], ...(answers[1] ? { answer: answers[1] } : {}) });
+    stack.push({ window: halves[0], ...(answers[0] ? { answer: answers[0] } : {}) });
   };
 
   // Time windows may share a boundary value (windows.ts): what the previous window listed is not
   // listed again, whether or not the entries' times say who owns them.
   let previousKeys = new Set<string>();
-  for (let pending = stack.pop(); pending !== undefined; pending = stack.pop()) {
-    const { window } = pending;
-    const answer = pending.answer ?? (await options.query(window, 0));
-    if (answer === undefined) {
-      options.onUnlisted?.(window, 'query_failed');
-      continue;
-    }
-    const size = answer.entries.length;
-    let entries: readonly T[] = answer.entries;
-    const halves = splitStudyWindow(window, lastDate);
-    const cut = answer.truncated || size >= (knowledge.cap ?? Infinity);
-    const doubtful = size > 0 && size >= knowledge.proven;
-    if ((cut || doubtful) && halves === undefined) {
-      // One date and second: nothing left to split. Page, and say so if it may be incomplete.
-      const paged = await pageThrough(options, window, answer);
-      if (paged.grew) knowledge.cap = Math.min(knowledge.cap ?? Infinity, size);
-      if (!paged.complete) options.onUnlisted?.(window, 'query_truncated');
-      entries = paged.entries;
-    } else if (cut && halves !== undefined) {
-      pushHalves(halves);
-      continue;
-    } else if (doubtful && halves !== undefined) {
-      const answers = [await options.query(halves[0], 0), await options.query(halves[1], 0)];
-      const [left, right] = answers;
-      // A half that could not be read verifies nothing; the window's own answer stands.
-      if (left !== undefined && right !== undefined) {
-        const own = new Set(answer.entries.map(keyOf));
-        // Distinct: halves of a time window share their boundary value.
-        const found = new Set([...left.entries, ...right.entries].map(keyOf));
-        if (found.size > size || [...found].some((key) => !own.has(key))) {
-          knowledge.cap = Math.min(knowledge.cap ?? Infinity, size);
-          pushHalves(halves, [left, right]);
-          continue;
-        }
-        const smaller = (half: WindowAnswer<T>): boolean => !half.truncated && half.entries.length < size;
-        if (!(smaller(left) && smaller(right) && found.size === size)) {
-          pushHalves(halves, [left, right]);
-          continue;
-        }
-        knowledge.proven = Math.max(knowledge.proven, size);
-      }
-    }
-
+  /** The entries of `window` in key order, each with its cursor; false once the limit is reached. */
+  function* emit(
+    window: StudyWindow,
+    entries: readonly T[],
+    resumeAfter: string | undefined,
+    phase: 'orphans' | undefined,
+  ): Generator<WalkedEntry<T>, boolean> {
     const { timeOf } = options;
     const owned =
       timeOf === undefined ? entries : entries.filter((entry) => studyWindowOwnsTime(window, timeOf(entry)));
@@ -218,12 +194,83 @@ export async function* walkStudyWindows<T>(options: StudyWalkOptions<T>): AsyncG
     const shared = previousKeys;
     previousKeys = new Set(sorted.map(({ key }) => key));
     for (const { entry, key } of sorted) {
-      if (pending.resumeAfter !== undefined && compareKeys(key, pending.resumeAfter) <= 0) continue;
+      if (resumeAfter !== undefined && compareKeys(key, resumeAfter) <= 0) continue;
       if (shared.has(key)) continue;
       listed += 1;
-      yield { entry, cursor: { window, after: key, listed, knowledge: { ...knowledge } } };
-      if (listed >= limit) return;
+      const at: StudyWalkCursor = {
+        window,
+        after: key,
+        listed,
+        knowledge: { ...knowledge },
+        ...(phase !== undefined ? { phase } : {}),
+      };
+      yield { entry, cursor: at };
+      if (listed >= limit) return false;
     }
+    return true;
+  }
+
+  for (let pending = stack.pop(); pending !== undefined; pending = stack.pop()) {
+    const { window } = pending;
+    const answer = pending.answer ?? (await options.query(window, 0));
+    if (answer === undefined) {
+      options.onUnlisted?.(window, 'query_failed');
+      continue;
+    }
+    const size = answer.entries.length;
+    const halves = splitStudyWindow(window, lastDate);
+    let cut = answer.truncated || size >= (knowledge.cap ?? Infinity);
+    const doubtful = size > 0 && size >= knowledge.proven;
+    if (halves === undefined) {
+      let entries = answer.entries;
+      if (cut || doubtful) {
+        // One date and second: nothing left to split. Page, and say so if it may be incomplete.
+        const paged = await pageThrough(options, window, answer);
+        if (paged.grew) knowledge.cap = Math.min(knowledge.cap ?? Infinity, size);
+        if (!paged.complete) options.onUnlisted?.(window, 'query_truncated');
+        entries = paged.entries;
+      }
+      if (!(yield* emit(window, entries, pending.resumeAfter, undefined))) return;
+      continue;
+    }
+    if (!cut && !doubtful && pending.splitOnly !== true) {
+      if (!(yield* emit(window, answer.entries, pending.resumeAfter, undefined))) return;
+      continue;
+    }
+    const answers = [await options.query(halves[0], 0), await options.query(halves[1], 0)];
+    const [left, right] = answers;
+    if (left === undefined || right === undefined) {
+      if (cut || pending.splitOnly === true) {
+        // The halves are walked anyway; a half that cannot be read is reported when its turn comes.
+        pushHalves(halves, answers);
+        continue;
+      }
+      // A half that could not be read verifies nothing; the window's own answer stands.
+      if (!(yield* emit(window, answer.entries, pending.resumeAfter, undefined))) return;
+      continue;
+    }
+    const own = new Set(answer.entries.map(keyOf));
+    // Distinct: halves of a time window share their boundary value.
+    const found = new Set([...left.entries, ...right.entries].map(keyOf));
+    if (!cut && pending.splitOnly !== true) {
+      const smaller = (half: WindowAnswer<T>): boolean => !half.truncated && half.entries.length < size;
+      if (found.size > size || [...found].some((key) => !own.has(key))) {
+        knowledge.cap = Math.min(knowledge.cap ?? Infinity, size);
+        cut = true;
+      } else if (smaller(left) && smaller(right) && found.size === size) {
+        knowledge.proven = Math.max(knowledge.proven, size);
+        if (!(yield* emit(window, answer.entries, pending.resumeAfter, undefined))) return;
+        continue;
+      }
+    }
+    // Split. Instances of the window that neither half lists (no Study Time: a time range never
+    // matches an absent value) are listed here, before the halves: they would be lost otherwise.
+    const orphans = answer.entries.filter((entry) => !found.has(keyOf(entry)));
+    // Of a window cut short, more orphans may hide behind the cap: say so.
+    if (orphans.length > 0 && cut) options.onUnlisted?.(window, 'query_truncated');
+    const resumeOrphans = pending.splitOnly === true ? pending.resumeAfter : undefined;
+    if (!(yield* emit(window, orphans, resumeOrphans, 'orphans'))) return;
+    pushHalves(halves, [left, right]);
   }
 }
 

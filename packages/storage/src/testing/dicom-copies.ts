@@ -36,7 +36,7 @@ export function freshUid(): string {
   return `2.25.${BigInt(`0x${randomUUID().replaceAll('-', '')}`).toString()}`;
 }
 
-/** What a copy changes; undefined fields keep the source's value, `''` empties one. */
+/** What a copy changes; undefined fields keep the source's value, `''` empties one, null removes it. */
 export interface InstanceChanges {
   readonly studyInstanceUid?: string;
   readonly seriesInstanceUid?: string;
@@ -44,7 +44,7 @@ export interface InstanceChanges {
   readonly modality?: string;
   readonly sopClassUid?: string;
   readonly studyDate?: string;
-  readonly studyTime?: string;
+  readonly studyTime?: string | null;
   readonly bodyPartExamined?: string;
   readonly patientId?: string;
   readonly patientName?: string;
@@ -79,8 +79,9 @@ export async function dicomCopy(sourcePath: string, changes: InstanceChanges = {
       ...changes,
     };
     const args = ['-nb', '-q'];
-    for (const [key, value] of Object.entries(all) as [keyof InstanceChanges, string | undefined][]) {
-      if (value !== undefined) args.push('-i', `${TAGS[key]}=${value}`);
+    for (const [key, value] of Object.entries(all) as [keyof InstanceChanges, string | null | undefined][]) {
+      if (value === null) args.push('-ea', TAGS[key]);
+      else if (value !== undefined) args.push('-i', `${TAGS[key]}=${value}`);
     }
     await run('dcmodify', [...args, path]);
     return new Uint8Array(await readFile(path));
