@@ -78,7 +78,8 @@ export async function dicomCopy(sourcePath: string, changes: InstanceChanges = {
       sopInstanceUid: freshUid(),
       ...changes,
     };
-    const args = ['-nb', '-q'];
+    // -imt: erasing a tag the file does not have is not an error.
+    const args = ['-nb', '-q', '-imt'];
     for (const [key, value] of Object.entries(all) as [keyof InstanceChanges, string | null | undefined][]) {
       if (value === null) args.push('-ea', TAGS[key]);
       else if (value !== undefined) args.push('-i', `${TAGS[key]}=${value}`);
