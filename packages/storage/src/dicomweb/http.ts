@@ -13,6 +13,7 @@ import {
 } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { createGunzip, createInflate } from 'node:zlib';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { sleep, silentPacsObserver, type PacsObserver, type RequestBudget } from '../pacs/budget.js';
 import type { DicomwebLocation } from './uri.js';
@@ -86,6 +87,49 @@ function isTimeout(error: unknown): boolean {
   return error instanceof RequestTimeoutError || (error instanceof Error && error.name === 'TimeoutError');
 }
 
+/** How long before the server's announced keep-alive timeout a pooled socket is given up. */
+const KEEP_ALIVE_MARGIN_MS = 250;
+/** Idle time of a pooled socket when the server announces no keep-alive timeout. */
+const KEEP_ALIVE_IDLE_MS = 4000;
+
+/** The keep-alive timeout each socket's server announced (`Keep-Alive: timeout=N`), in ms. */
+const keepAliveHints = new WeakMap<Socket, number>();
+
+/**
+ * Keeps a socket for the next request unless the server is about to close it. Node's own rule
+ * gives up a socket 1 s before the announced timeout, which with Orthanc's `timeout=1` means
+ * never reusing one: every retrieve then paid a new connection (measured: 190 connects for 200
+ * retrieves, a third of curl's throughput). A request that still meets a socket the server just
+ * closed is sent again once (`send`).
+ */
+function keepSocketAliveWithMargin(this: HttpAgent, socket: Socket): boolean {
+  socket.setKeepAlive(true, 1000);
+  socket.unref();
+  const hint = keepAliveHints.get(socket);
+  const idle = hint === undefined ? KEEP_ALIVE_IDLE_MS : hint - KEEP_ALIVE_MARGIN_MS;
+  if (idle <= 0) return false;
+  socket.setTimeout(idle);
+  return true;
+}
+
+/** Agents (plain and TLS) that keep sockets by keepSocketAliveWithMargin. */
+class PacsHttpAgent extends HttpAgent {
+  override keepSocketAlive(socket: Socket): boolean {
+    return keepSocketAliveWithMargin.call(this, socket);
+  }
+}
+class PacsHttpsAgent extends HttpsAgent {
+  override keepSocketAlive(socket: Socket): boolean {
+    return keepSocketAliveWithMargin.call(this, socket);
+  }
+}
+
+/** Errors of a reused socket the server had closed meanwhile: the request never reached it. */
+function isStaleSocketError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED';
+}
+
 /** The request's response, or its failure before any response arrived. */
 function send(
   url: URL,
@@ -93,14 +137,26 @@ function send(
   agent: HttpAgent,
   timeoutMs: number,
   signal: AbortSignal,
+  retried = false,
 ): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = request(url, { method: 'GET', headers, agent, signal }, resolve);
+    const req = request(url, { method: 'GET', headers, agent, signal }, (response) => {
+      const hint = /^timeout=(\d+)/.exec(String(response.headers['keep-alive'] ?? ''))?.[1];
+      if (hint !== undefined) keepAliveHints.set(response.socket, Number(hint) * 1000);
+      resolve(response);
+    });
     req.setTimeout(timeoutMs, () => {
       req.destroy(new RequestTimeoutError(`no answer for ${timeoutMs} ms`));
     });
-    req.on('error', reject);
+    req.on('error', (error) => {
+      // A kept-alive socket closed by the server as the request went out: a GET is safe to repeat.
+      if (req.reusedSocket && !retried && isStaleSocketError(error) && !signal.aborted) {
+        send(url, headers, agent, timeoutMs, signal, true).then(resolve, reject);
+        return;
+      }
+      reject(error);
+    });
     req.end();
   });
 }
@@ -155,8 +211,8 @@ export class DicomwebHttp {
     this.#observer = deps.observer ?? silentPacsObserver;
     const agentOptions = { keepAlive: true, maxSockets: settings.maxSockets, scheduling: 'lifo' as const };
     this.#agent = location.httpBase.startsWith('https:')
-      ? new HttpsAgent({ ...agentOptions, ...(settings.ca !== undefined ? { ca: settings.ca } : {}) })
-      : new HttpAgent(agentOptions);
+      ? new PacsHttpsAgent({ ...agentOptions, ...(settings.ca !== undefined ? { ca: settings.ca } : {}) })
+      : new PacsHttpAgent(agentOptions);
     if (settings.token !== undefined) this.#authorization = `Bearer ${settings.token}`;
     else if (settings.user !== undefined) {
       const pair = `${settings.user}:${settings.password ?? ''}`;

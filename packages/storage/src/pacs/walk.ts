@@ -109,6 +109,8 @@ interface PendingWindow<T> {
   readonly resumeAfter?: string;
   /** Resuming among a window's orphans: split it (listing the orphans after `resumeAfter`), whatever its answer. */
   readonly splitOnly?: boolean;
+  /** Its answer was already found unusable (while its parent was split): report it, do not ask again. */
+  readonly failed?: boolean;
 }
 
 /**
@@ -171,8 +173,11 @@ export async function* walkStudyWindows<T>(options: StudyWalkOptions<T>): AsyncG
     halves: readonly [StudyWindow, StudyWindow],
     answers: readonly (WindowAnswer<T> | undefined)[],
   ): void => {
-    stack.push({ window: halves[1], ...(answers[1] ? { answer: answers[1] } : {}) });
-    stack.push({ window: halves[0], ...(answers[0] ? { answer: answers[0] } : {}) });
+    // Both halves were asked already: an unusable answer is reported when the half's turn comes.
+    const pending = (window: StudyWindow, answer: WindowAnswer<T> | undefined): PendingWindow<T> =>
+      answer === undefined ? { window, failed: true } : { window, answer };
+    stack.push(pending(halves[1], answers[1]));
+    stack.push(pending(halves[0], answers[0]));
   };
 
   // Time windows may share a boundary value (windows.ts): what the previous window listed is not
@@ -212,7 +217,7 @@ export async function* walkStudyWindows<T>(options: StudyWalkOptions<T>): AsyncG
 
   for (let pending = stack.pop(); pending !== undefined; pending = stack.pop()) {
     const { window } = pending;
-    const answer = pending.answer ?? (await options.query(window, 0));
+    const answer = pending.failed === true ? undefined : (pending.answer ?? (await options.query(window, 0)));
     if (answer === undefined) {
       options.onUnlisted?.(window, 'query_failed');
       continue;
