@@ -52,6 +52,56 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the DICOMweb block: defaults, limits, credentials never echoed', () => {
+    expect(loadConfig({}).dicomweb).toEqual({
+      token: undefined,
+      user: undefined,
+      password: undefined,
+      caFile: undefined,
+      maxConcurrency: 4,
+      maxRequestsPerSecond: 20,
+      pageSize: 1000,
+      timeoutMs: 30_000,
+      listRetrySeconds: 600,
+    });
+    expect(
+      loadConfig({
+        CXR_DICOMWEB_USER: 'cxr',
+        CXR_DICOMWEB_PASSWORD: 'pw-0123',
+        CXR_DICOMWEB_CA_FILE: ' /etc/cxr/pacs-ca.pem ',
+        CXR_DICOMWEB_MAX_CONCURRENCY: '2',
+        CXR_DICOMWEB_MAX_RPS: '0',
+        CXR_DICOMWEB_PAGE_SIZE: '100',
+        CXR_DICOMWEB_TIMEOUT_MS: '5000',
+        CXR_DICOMWEB_LIST_RETRY_SECONDS: '30',
+      }).dicomweb,
+    ).toEqual({
+      token: undefined,
+      user: 'cxr',
+      password: 'pw-0123',
+      caFile: '/etc/cxr/pacs-ca.pem',
+      maxConcurrency: 2,
+      maxRequestsPerSecond: 0,
+      pageSize: 100,
+      timeoutMs: 5000,
+      listRetrySeconds: 30,
+    });
+    expect(() => loadConfig({ CXR_DICOMWEB_USER: 'cxr' })).toThrow(/must be set together/);
+    expect(() =>
+      loadConfig({ CXR_DICOMWEB_TOKEN: 'abc', CXR_DICOMWEB_USER: 'u', CXR_DICOMWEB_PASSWORD: 'p' }),
+    ).toThrow(/not both/);
+    expect(() => loadConfig({ CXR_DICOMWEB_MAX_CONCURRENCY: '0' })).toThrow(
+      /CXR_DICOMWEB_MAX_CONCURRENCY must be/,
+    );
+    let message = '';
+    try {
+      loadConfig({ CXR_DICOMWEB_TOKEN: 'secret token\n' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toBe('CXR_DICOMWEB_TOKEN must not contain whitespace or control characters');
+  });
+
   it.each([['0'], ['-1'], ['1.5'], ['two']])('rejects CXR_DECODE_THREADS=%s naming the variable', (raw) => {
     expect(() => loadConfig({ CXR_DECODE_THREADS: raw })).toThrow(ConfigError);
     expect(() => loadConfig({ CXR_DECODE_THREADS: raw })).toThrow(/CXR_DECODE_THREADS/);

@@ -223,6 +223,64 @@ function dimseConfig(env: Env): { dimse: DimseConfig; scp: ScpConfig } {
   };
 }
 
+// DICOMweb
+/** DICOMweb sources (`dicomweb+http(s)://`): credentials, TLS trust, and politeness towards the PACS. */
+export interface DicomwebConfig {
+  /** CXR_DICOMWEB_TOKEN: bearer token sent to every DICOMweb PACS; never logged. */
+  readonly token: string | undefined;
+  /** CXR_DICOMWEB_USER / CXR_DICOMWEB_PASSWORD: HTTP Basic credentials instead of a token; never logged. */
+  readonly user: string | undefined;
+  readonly password: string | undefined;
+  /** CXR_DICOMWEB_CA_FILE: PEM file of the CA(s) that sign the PACS's TLS certificate (read when a source opens). */
+  readonly caFile: string | undefined;
+  /** CXR_DICOMWEB_MAX_CONCURRENCY: requests in flight per PACS, all workers and ingests together. */
+  readonly maxConcurrency: number;
+  /** CXR_DICOMWEB_MAX_RPS: requests started per second per PACS, all processes together; 0 = no limit. */
+  readonly maxRequestsPerSecond: number;
+  /** CXR_DICOMWEB_PAGE_SIZE: QIDO-RS `limit` per query; a full answer is split into smaller windows. */
+  readonly pageSize: number;
+  /** CXR_DICOMWEB_TIMEOUT_MS: a request that receives nothing for this long fails as a timeout. */
+  readonly timeoutMs: number;
+  /** CXR_DICOMWEB_LIST_RETRY_SECONDS: how long a listing rides out an unreachable PACS before it fails. */
+  readonly listRetrySeconds: number;
+}
+
+/** A header-safe credential (no whitespace or control characters); never echoed. */
+function credential(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/.test(raw))
+    throw new ConfigError(`${name} must not contain whitespace or control characters`);
+  return raw;
+}
+
+/** The DICOMweb block; credentials are a token or a user and password, never both. */
+function dicomwebConfig(env: Env): DicomwebConfig {
+  const token = credential(env, 'CXR_DICOMWEB_TOKEN');
+  const user = credential(env, 'CXR_DICOMWEB_USER');
+  const password = credential(env, 'CXR_DICOMWEB_PASSWORD');
+  if ((user === undefined) !== (password === undefined)) {
+    throw new ConfigError('CXR_DICOMWEB_USER and CXR_DICOMWEB_PASSWORD must be set together');
+  }
+  if (user?.includes(':') === true) throw new ConfigError('CXR_DICOMWEB_USER must not contain ":"');
+  if (token !== undefined && user !== undefined) {
+    throw new ConfigError('set CXR_DICOMWEB_TOKEN or CXR_DICOMWEB_USER/CXR_DICOMWEB_PASSWORD, not both');
+  }
+  const caFile = env.CXR_DICOMWEB_CA_FILE?.trim();
+  return {
+    token,
+    user,
+    password,
+    caFile: caFile === undefined || caFile === '' ? undefined : caFile,
+    maxConcurrency: optionalIntIn(env, 'CXR_DICOMWEB_MAX_CONCURRENCY', 1, 256) ?? 4,
+    maxRequestsPerSecond: optionalIntIn(env, 'CXR_DICOMWEB_MAX_RPS', 0, 10_000) ?? 20,
+    pageSize: optionalIntIn(env, 'CXR_DICOMWEB_PAGE_SIZE', 1, 100_000) ?? 1000,
+    timeoutMs: optionalIntIn(env, 'CXR_DICOMWEB_TIMEOUT_MS', 1000, 3_600_000) ?? 30_000,
+    listRetrySeconds: optionalIntIn(env, 'CXR_DICOMWEB_LIST_RETRY_SECONDS', 0, 7 * 24 * 3600) ?? 600,
+  };
+}
+
 /**
  * The AWS variables the S3 client honours (endpoint, region, credentials, path style), passed
  * to @cxr/storage as an explicit object: that package never reads process.env itself.
@@ -259,6 +317,7 @@ export interface AppConfig {
   readonly drift: DriftConfig;
   readonly dimse: DimseConfig;
   readonly scp: ScpConfig;
+  readonly dicomweb: DicomwebConfig;
   readonly s3Env: Readonly<Partial<Record<(typeof S3_ENV_VARIABLES)[number], string>>>;
 }
 
@@ -456,6 +515,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       minSamples: optionalIntIn(env, 'CXR_DRIFT_MIN_SAMPLES', 1, 100_000) ?? 200,
     },
     ...dimseConfig(env),
+    dicomweb: dicomwebConfig(env),
     s3Env: Object.fromEntries(
       S3_ENV_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),
     ),

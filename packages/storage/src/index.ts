@@ -67,3 +67,71 @@ export {
   type ReceivedArea,
   type ReceivedInstanceStore,
 } from './pacs/dimse-received-store.js';
+export {
+  MemoryRequestBudget,
+  silentPacsObserver,
+  type AcquireOptions,
+  type PacsObserver,
+  type PacsOperationName,
+  type PacsStatusClassName,
+  type PacsThrottleReasonName,
+  type RequestBudget,
+  type RequestBudgetLimits,
+  type RequestSlot,
+} from './pacs/budget.js';
+export {
+  DEFAULT_DICOMWEB_SETTINGS,
+  DicomwebObjectSource,
+  createDicomwebHttp,
+  fetchDicomwebInstance,
+  type DicomwebSettings,
+} from './dicomweb/source.js';
+export { DicomwebHttp, DicomwebHttpError, type DicomwebClientSettings } from './dicomweb/http.js';
+export {
+  isDicomwebUri,
+  parseDicomwebInstanceUri,
+  parseDicomwebSourceUri,
+  type DicomwebLocation,
+} from './dicomweb/uri.js';
+export { MultipartFormatError, MultipartParser, parseMediaType } from './dicomweb/multipart.js';
+export { WADO_ACCEPT, readInstanceBody } from './dicomweb/instance-body.js';
+export {
+  DEFAULT_MODALITIES,
+  PACS_FILTER_NAMES,
+  PATIENT_FILTER_NAMES,
+  isPacsUri,
+  mergePacsFilterInput,
+  pacsFilterInputFromQuery,
+  pacsFilterKey,
+  pacsFilterNamesSet,
+  pacsMatchingKeys,
+  parsePacsFilters,
+  parseStudyDateFilter,
+  studyDateWalkRange,
+  type PacsFilterInput,
+  type PacsFilterName,
+  type PacsFilters,
+  type StudyDateFilter,
+  type StudyDateRange,
+} from './pacs/filters.js';
+export { isDicomUid, pacsInstanceUri, parsePacsInstanceUri, type InstanceUids } from './pacs/instance-uri.js';
+export {
+  DEFAULT_TRUST_BELOW,
+  walkStudyWindows,
+  type CapKnowledge,
+  type StudyWalkCursor,
+  type StudyWalkOptions,
+  type UnlistedReason,
+  type WalkedEntry,
+  type WindowAnswer,
+} from './pacs/walk.js';
+export {
+  addDays,
+  describeStudyWindow,
+  dicomDateOf,
+  splitStudyWindow,
+  studyWindowMatch,
+  windowsAfter,
+  type StudyWindow,
+  type StudyWindowMatch,
+} from './pacs/windows.js';

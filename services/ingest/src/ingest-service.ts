@@ -12,7 +12,7 @@ import { runIngest, type RunIngestOptions } from './run-ingest.js';
 import { sourceKindOf } from './source-kind.js';
 
 export interface IngestServiceOptions {
-  readonly config: Pick<AppConfig, 'queue' | 'store' | 's3Env' | 'dimse' | 'scp'>;
+  readonly config: Pick<AppConfig, 'queue' | 'store' | 's3Env' | 'dicomweb' | 'dimse' | 'scp'>;
   readonly sources: readonly string[];
   readonly modelId: string;
   readonly modelVersion: string;

@@ -9,7 +9,9 @@ describe('sourceKindOf', () => {
     expect(sourceKindOf('file:///data/archive')).toBe('file');
     expect(sourceKindOf('manifest:/data/list.jsonl')).toBe('manifest');
     expect(sourceKindOf('s3://bucket/prefix/')).toBe('s3');
-    expect(sourceKindOf('dicomweb+https://pacs/qido')).toBe('other');
+    expect(sourceKindOf('dicomweb+https://pacs/qido')).toBe('dicomweb');
+    expect(sourceKindOf('dicomweb+http://pacs:8042/dicom-web?modality=CR#filters=0123')).toBe('dicomweb');
+    expect(sourceKindOf('gopher://host/x')).toBe('other');
   });
 
   it('labels a DIMSE source by its scheme only, never its PACS or filters', () => {

@@ -3,7 +3,7 @@
  * label stays low-cardinality and carries no folder or file names (they can hold patient data).
  * `scp` counts the instances the C-STORE SCP received and enqueued.
  */
-export type SourceKind = 's3' | 'file' | 'manifest' | 'dimse' | 'scp' | 'other';
+export type SourceKind = 's3' | 'file' | 'manifest' | 'dicomweb' | 'dimse' | 'scp' | 'other';
 
 const MANIFEST_SUFFIX = /\.(csv|jsonl|ndjson)$/i;
 
@@ -14,6 +14,7 @@ const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
 export function sourceKindOf(uri: string): SourceKind {
   if (uri.startsWith('s3://')) return 's3';
   if (uri.startsWith('dimse://')) return 'dimse';
+  if (/^dicomweb\+https?:\/\//i.test(uri)) return 'dicomweb';
   if (uri.startsWith('manifest:')) return 'manifest';
   if (MANIFEST_SUFFIX.test(uri)) return 'manifest';
   if (uri.startsWith('file://')) return 'file';

@@ -11,11 +11,12 @@ import { LogOutput } from '@cxr/config/log';
 import { runIngest } from '@cxr/ingest';
 import { readManifest } from '@cxr/model/manifest';
 import { integerOption } from '../options.js';
+import { addPacsFilterOptions, pacsFiltersOf, type PacsFilterFlags } from '../pacs-options.js';
 import { withInterrupt } from '../interrupt.js';
 import { connectRedis } from '../redis.js';
 import { newRunId } from '../run-id.js';
 
-interface IngestCommandOptions {
+interface IngestCommandOptions extends PacsFilterFlags {
   readonly model: string;
   readonly runId?: string;
   readonly force?: boolean;
@@ -24,10 +25,10 @@ interface IngestCommandOptions {
 
 /** Registers `cxr ingest` on the program. */
 export function registerIngestCommand(program: Command): void {
-  program
+  const command = program
     .command('ingest')
     .description(
-      'Enqueue every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, or a local folder or manifest path) for screening',
+      'Enqueue every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, dicomweb+http(s)://HOST:PORT/ROOT, or a local folder or manifest path) for screening',
     )
     .argument('<source>', 'source URI or local path')
     .requiredOption('--model <dir>', 'model bundle folder (its manifest gives the model id and version)')
@@ -44,6 +45,7 @@ export function registerIngestCommand(program: Command): void {
       const log = output.logger('ingest', config.logLevel, { logUris: config.logUris });
       const manifest = await readManifest(options.model);
       const runId = options.runId ?? newRunId();
+      const pacsFilters = pacsFiltersOf(options);
       log('info', 'ingest started', { runId, model: manifest.id, version: manifest.version });
       // First Ctrl-C / SIGTERM: stop after the chunk in flight (the cursor is saved); second: exit.
       const result = await withInterrupt(async (signal) => {
@@ -56,6 +58,7 @@ export function registerIngestCommand(program: Command): void {
           modelVersion: manifest.version,
           ...(options.force !== undefined ? { force: options.force } : {}),
           ...(options.highWater !== undefined ? { highWater: options.highWater } : {}),
+          ...(pacsFilters !== undefined ? { pacsFilters } : {}),
           output,
           log,
           signal,
@@ -76,4 +79,6 @@ export function registerIngestCommand(program: Command): void {
       // An interrupted ingest exits non-zero so scripts notice it has to be resumed.
       if (!result.complete) process.exitCode = 130;
     });
+  // The PACS filters (--study-date, --modality, ...), shared with the other source commands.
+  addPacsFilterOptions(command);
 }

@@ -11,13 +11,14 @@ import type { Command } from 'commander';
 import { loadConfig } from '@cxr/config';
 import { LogOutput } from '@cxr/config/log';
 import { integerOption } from '../options.js';
+import { addPacsFilterOptions, pacsFiltersOf, type PacsFilterFlags } from '../pacs-options.js';
 import { withInterrupt } from '../interrupt.js';
 import { connectRedis } from '../redis.js';
 import { newRunId } from '../run-id.js';
 import { runScreen } from '../screen/run-screen.js';
 import { formatSummary } from '../screen/summary.js';
 
-interface ScreenCommandOptions {
+interface ScreenCommandOptions extends PacsFilterFlags {
   readonly model: string;
   readonly store?: string;
   readonly runId?: string;
@@ -28,10 +29,10 @@ interface ScreenCommandOptions {
 
 /** Registers `cxr screen` on the program. */
 export function registerScreenCommand(program: Command): void {
-  program
+  const command = program
     .command('screen')
     .description(
-      'Screen every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, or a local folder or manifest path) on this machine and print a summary',
+      'Screen every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, dicomweb+http(s)://HOST:PORT/ROOT, or a local folder or manifest path) on this machine and print a summary',
     )
     .argument('<source>', 'source URI or local path')
     .requiredOption('--model <dir>', 'model bundle folder')
@@ -51,6 +52,7 @@ export function registerScreenCommand(program: Command): void {
       const output = new LogOutput(process.stderr, config.logFormat);
       const log = output.logger('screen', config.logLevel, { logUris: config.logUris });
       const runId = options.runId ?? newRunId();
+      const pacsFilters = pacsFiltersOf(options);
       // First Ctrl-C / SIGTERM: stop listing, let active jobs finish, store and summarise; second: exit.
       const summary = await withInterrupt(async (signal) => {
         if (!(await connectRedis(config, log, signal))) return undefined;
@@ -64,6 +66,7 @@ export function registerScreenCommand(program: Command): void {
           signal,
           ...(options.force !== undefined ? { force: options.force } : {}),
           ...(options.httpPort !== undefined ? { httpPort: options.httpPort } : {}),
+          ...(pacsFilters !== undefined ? { pacsFilters } : {}),
         }).finally(() => {
           // A failure leaves the progress line drawn: end it so the error line starts on its own.
           output.endProgress();
@@ -83,4 +86,6 @@ export function registerScreenCommand(program: Command): void {
       if (summary.interrupted) process.exitCode = 130;
       else if (!summary.complete || summary.outcomes.failed > 0) process.exitCode = 1;
     });
+  // The PACS filters (--study-date, --modality, ...), shared with the other source commands.
+  addPacsFilterOptions(command);
 }

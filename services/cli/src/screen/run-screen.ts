@@ -16,11 +16,17 @@ import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { readManifest } from '@cxr/model/manifest';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl, type QueueLocation } from '@cxr/queue';
 import { startResultsApp, type ResultsApp } from '@cxr/results';
-import { dimseSettingsFromConfig, openObjectSource, parseDimseSourceUri } from '@cxr/storage';
+import {
+  dimseSettingsFromConfig,
+  openObjectSource,
+  parseDimseSourceUri,
+  type ObjectSourceDeps,
+  type PacsFilterInput,
+} from '@cxr/storage';
 import type { ResultStore } from '@cxr/store';
 import { WorkerService } from '@cxr/worker';
 import { ScreenProgress, type ScreenCounts } from './progress.js';
-import { StageLatencyCollector, displayStoreUrl, type ScreenSummary } from './summary.js';
+import { StageLatencyCollector, displayStoreUrl, unlistedWindows, type ScreenSummary } from './summary.js';
 
 export interface RunScreenOptions {
   readonly config: AppConfig;
@@ -40,6 +46,20 @@ export interface RunScreenOptions {
   readonly pollMs?: number;
   /** Registry the three services share; default a new one (tests pass theirs to read it after the run). */
   readonly metrics?: CxrMetrics;
+  /** PACS filters given as flags (`--modality`, `--study-date`, ...); refused for other sources. */
+  readonly pacsFilters?: PacsFilterInput;
+}
+
+/** How `cxr screen` opens its source outside the ingest (the early check, the final verification). */
+function sourceDeps(options: RunScreenOptions, log: Logger): ObjectSourceDeps {
+  const { config } = options;
+  return {
+    env: config.s3Env,
+    dicomweb: config.dicomweb,
+    dimse: dimseSettingsFromConfig(config),
+    log,
+    ...(options.pacsFilters !== undefined ? { pacsFilters: options.pacsFilters } : {}),
+  };
 }
 
 /** No progress line: progress goes to the log. */
@@ -59,10 +79,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
   }
   const log = options.log ?? silentLogger;
   // A source that cannot be opened (a mistyped path) fails before the model and services start.
-  await openObjectSource(options.sourceUri, {
-    env: config.s3Env,
-    dimse: dimseSettingsFromConfig(config),
-  }).close();
+  await openObjectSource(options.sourceUri, sourceDeps(options, log)).close();
   const manifest = await readManifest(options.modelDir);
   const metrics = options.metrics ?? createMetrics({ collectDefault: true });
   const prefix = config.queue.prefix;
@@ -114,6 +131,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
       onProgress: (p) => {
         listing = { listed: p.listed, listing: true, paused: p.paused };
       },
+      ...(options.pacsFilters !== undefined ? { pacsFilters: options.pacsFilters } : {}),
       ...(options.force !== undefined ? { force: options.force } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     });
@@ -144,7 +162,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
     await worker.stop();
     await waitForResultsStored(resultQueue, results, log, options.pollMs ?? 250);
     const verified = drained
-      ? await verifySource(options, results.store, manifest.id, manifest.version)
+      ? await verifySource(options, results.store, manifest.id, manifest.version, log)
       : { missing: 0, complete: false };
     const interrupted = !drained || !verified.complete;
     const runtime = (await modelInfoRuntime(metrics)) ?? config.runtime.runtime;
@@ -276,12 +294,9 @@ async function verifySource(
   store: ResultStore,
   modelId: string,
   modelVersion: string,
+  log: Logger,
 ): Promise<{ missing: number; complete: boolean }> {
-  const { config } = options;
-  const source = openObjectSource(options.sourceUri, {
-    env: config.s3Env,
-    dimse: dimseSettingsFromConfig(config),
-  });
+  const source = openObjectSource(options.sourceUri, sourceDeps(options, log));
   try {
     return await verifyStored({
       source,
@@ -323,7 +338,9 @@ async function summarise(
   const { ingest } = facts;
   return {
     runId: facts.runId,
-    complete: !facts.interrupted && facts.missing === 0,
+    // A PACS window that could not be listed hides objects nobody counted: not complete.
+    complete:
+      !facts.interrupted && facts.missing === 0 && unlistedWindows(facts.ingest.sourceSkipReasons) === 0,
     interrupted: facts.interrupted,
     missing: facts.missing,
     model: facts.model,
