@@ -42,6 +42,6 @@ export {
   type FileObjectSourceOptions,
   type FileSystemPort,
 } from './file.js';
-export { ManifestObjectSource, parseCsvLine, type ManifestFormat } from './manifest.js';
+export { ManifestObjectSource, type ManifestFormat } from './manifest.js';
 export { createObjectFetcher, openObjectSource, type ObjectSourceDeps } from './open.js';
 export { openUploadArea, type UploadArea } from './uploads.js';

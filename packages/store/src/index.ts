@@ -31,8 +31,6 @@ export { PostgresResultStore, type PostgresStoreOptions } from './postgres-store
 export { openStore, type OpenStoreOptions } from './open-store.js';
 export {
   EXPORT_FORMATS,
-  csvField,
-  csvRecord,
   exportCells,
   exportHeader,
   jsonlRecord,

@@ -14,7 +14,7 @@ import { loadConfig } from '@cxr/config';
 import { evaluate, type EvaluationReport } from '@cxr/evaluation';
 import { readManifest, type ModelManifest } from '@cxr/model/manifest';
 import { openStore } from '@cxr/store';
-import { CsvFormatError } from '../evaluate/csv.js';
+import { CsvFormatError } from '@cxr/csv';
 import { JoinError, joinPredictionsAndLabels, type JoinResult } from '../evaluate/join.js';
 import { LabelsError, readLabelMap, readLabelsFile, type LabelKeyKind } from '../evaluate/labels.js';
 import {

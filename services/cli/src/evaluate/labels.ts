@@ -15,7 +15,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { baseName } from '../label-keys.js';
-import { normalizeName, readCsvFile } from './csv.js';
+import { normalizeName, readCsvFile } from '@cxr/csv';
 
 export type LabelValue = 0 | 1 | null;
 export const LABEL_KEY_KINDS = ['sop_instance_uid', 'uri', 'file'] as const;

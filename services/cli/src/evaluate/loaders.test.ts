@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, parseResultRow, writeExportFile, type ExportRow, type ResultRowInput } from '@cxr/store';
-import { parseCsv } from './csv.js';
 import { JoinError, MISSING_GROUP, joinPredictionsAndLabels } from './join.js';
 import { LabelsError, readLabelMap, readLabelsFile } from './labels.js';
 import {
@@ -91,51 +90,6 @@ async function file(name: string, content: string): Promise<string> {
   await writeFile(path, content, 'utf8');
   return path;
 }
-
-async function* chunks(...parts: string[]): AsyncGenerator<string> {
-  for (const part of parts) {
-    await Promise.resolve();
-    yield part;
-  }
-}
-
-async function records(...parts: string[]): Promise<{ line: number; fields: readonly string[] }[]> {
-  const out: { line: number; fields: readonly string[] }[] = [];
-  for await (const record of parseCsv(chunks(...parts), 'test.csv')) out.push(record);
-  return out;
-}
-
-describe('parseCsv', () => {
-  it('reads RFC 4180 quoting, CRLF and LF, a BOM, and gives the line each record starts on', async () => {
-    const text = '\uFEFFa,b\r\n"x,1","say ""hi"""\r\n"multi\nline",2\n\nlast,\n';
-    expect(await records(text)).toEqual([
-      { line: 1, fields: ['a', 'b'] },
-      { line: 2, fields: ['x,1', 'say "hi"'] },
-      { line: 3, fields: ['multi\nline', '2'] },
-      { line: 6, fields: ['last', ''] },
-    ]);
-  });
-
-  it('gives the same records whatever the chunk boundaries (quotes and CRLF split across chunks)', async () => {
-    const text = 'a,b\r\n"x ""q""",y\r\n"p\r\nq",z\r\nlast,1';
-    const whole = await records(text);
-    for (let cut = 1; cut < text.length; cut += 1) {
-      expect(await records(text.slice(0, cut), text.slice(cut))).toEqual(whole);
-    }
-    expect(whole).toEqual([
-      { line: 1, fields: ['a', 'b'] },
-      { line: 2, fields: ['x "q"', 'y'] },
-      { line: 3, fields: ['p\r\nq', 'z'] },
-      { line: 5, fields: ['last', '1'] },
-    ]);
-  });
-
-  it('refuses malformed quoting, naming the line', async () => {
-    await expect(records('a,b\n"open,1\n')).rejects.toThrow(/test\.csv: line 2: unterminated quoted field/);
-    await expect(records('a,b\nx"y,1\n')).rejects.toThrow(/line 2: quote inside an unquoted field/);
-    await expect(records('a\n"x"y\n')).rejects.toThrow(/line 2: text after a closing quote/);
-  });
-});
 
 describe('readPredictionsFile', () => {
   it('recognises each export format by content', async () => {

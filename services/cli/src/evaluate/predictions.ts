@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { readParquetExport, type Cell, type ResultStore } from '@cxr/store';
-import { readCsvFile } from './csv.js';
+import { readCsvFile } from '@cxr/csv';
 
 /** Stored technical tags a report can be grouped by (export column names). */
 export const PREDICTION_TAGS = ['institution', 'manufacturer', 'modality', 'view_position'] as const;

@@ -10,7 +10,7 @@
  * data in their folder names).
  */
 import { readFile } from 'node:fs/promises';
-import { normalizeName, readCsvFile } from '../evaluate/csv.js';
+import { normalizeName, readCsvFile } from '@cxr/csv';
 
 export const LABEL_KEY_COLUMNS = ['sop_instance_uid', 'uri', 'file'] as const;
 export type LabelKeyColumn = (typeof LABEL_KEY_COLUMNS)[number];
