@@ -19,7 +19,7 @@ import type { FeatureCache } from '@cxr/model/train';
 import { hashPatientId } from '@cxr/store';
 import type { ObjectEntry } from '@cxr/storage';
 import { CliError, ExitCode } from '../output.js';
-import { baseName, fileKeyMatcher, UnmatchedKeyCollector, type UnmatchedKeys } from '../label-keys.js';
+import { baseName, fileKeyMatcher, UnmatchedKeyCollector, type UnmatchedKeys } from '@cxr/evaluation/keys';
 import type { LabelRow, LabelsFile } from './labels.js';
 import type { ExtractionProgress } from './progress.js';
 
@@ -139,7 +139,7 @@ function indexRows(source: LabelSource, file: LabelsFile): RowIndex {
       find = (entry) => byKey.get(entry.uri);
       break;
     case 'file': {
-      // The base name, with or without an image extension (label-keys.ts, shared with cxr evaluate).
+      // The base name, with or without an image extension (@cxr/evaluation/keys, shared with cxr evaluate).
       const match = fileKeyMatcher(file.rows.map((row) => row.key));
       find = (entry) => {
         const i = match(entry.uri);

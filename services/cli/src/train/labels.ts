@@ -4,7 +4,7 @@
  * - `sop_instance_uid`: the image's SOP Instance UID (0008,0018), read from the file;
  * - `uri`: the object URI exactly as the source lists it (`s3://bucket/key`, `file:///path`);
  * - `file`: the object's base name (the last path segment of its URI), with or without an image
- *   extension (label-keys.ts, the same matching as `cxr evaluate`).
+ *   extension (@cxr/evaluation/keys, the same matching as `cxr evaluate`).
  * Every other column is a label unless it is the `--group-by` column or `--labels` names a
  * subset. Errors name the file, line and column, never a cell's content (keys may carry patient
  * data in their folder names).

@@ -22,7 +22,7 @@ import {
   type TrainedHead,
 } from '@cxr/model/train';
 import { openObjectSource, type ObjectEntry } from '@cxr/storage';
-import { unmatchedLine } from '../label-keys.js';
+import { unmatchedLine } from '@cxr/evaluation/keys';
 import { CliError, ExitCode } from '../output.js';
 import { newRunId } from '../run-id.js';
 import { loadBaseModel } from './base-model.js';

@@ -8,10 +8,12 @@
  * unmatched when no prediction row (of any outcome) has its key; a label row whose prediction was
  * rejected or failed is neither matched nor unmatched (its prediction counts in not_scored).
  */
-import { MISSING_GROUP } from '@cxr/evaluation';
-import { baseName, fileKeyMatcher, UnmatchedKeyCollector, type UnmatchedKeys } from '../label-keys.js';
+import { MISSING_GROUP } from '../evaluate.js';
+import { baseName, fileKeyMatcher, UnmatchedKeyCollector, type UnmatchedKeys } from '../keys.js';
 import type { LabelRow, LabelsTable, LabelValue } from './labels.js';
-import { PREDICTION_TAGS, type PredictionRow, type PredictionTag, type Predictions } from './predictions.js';
+import { PREDICTION_TAGS, type PredictionTag } from '../names.js';
+import type { PredictionRow, Predictions } from './predictions.js';
+import { StudyInputError } from './errors.js';
 
 /** Group value used when a case has none for a grouping key (the statistics' own). */
 export { MISSING_GROUP };
@@ -48,7 +50,7 @@ export interface JoinResult {
 }
 
 /** Two predictions claim one label row: the key kind cannot tell them apart. */
-export class JoinError extends Error {
+export class JoinError extends StudyInputError {
   override readonly name = 'JoinError';
 }
 
@@ -66,7 +68,7 @@ function labelIndex(table: LabelsTable): (prediction: PredictionRow) => number |
     case 'uri':
       return (p) => byKey.get(p.uri);
     case 'file': {
-      // The base name, with or without an image extension (label-keys.ts, shared with cxr train).
+      // The base name, with or without an image extension (../keys.ts, shared with cxr train).
       const find = fileKeyMatcher(table.rows.map((row) => row.key));
       return (p) => find(p.uri);
     }

@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { evaluate, type EvaluationReport } from '@cxr/evaluation';
+import { evaluate } from '../evaluate.js';
+import type { EvaluationReport } from '../report.js';
 import { DECIMALS, NULL_TEXT, renderReportHtml, splitKeyPath } from './report-html.js';
-import { TRICKY_GROUP, TRICKY_LABEL, reportFixture } from './testing/report-fixture.js';
-import { CASES, LABELS, MANIFEST } from './testing/study-data.js';
+import { TRICKY_GROUP, TRICKY_LABEL, reportFixture } from '../testing/report-fixture.js';
+import { CASES, LABELS, MANIFEST } from '../testing/study-data.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 

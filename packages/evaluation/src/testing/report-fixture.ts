@@ -13,7 +13,7 @@ import type {
   LabelReport,
   OperatingPoint,
   ReliabilityBin,
-} from '@cxr/evaluation';
+} from '../report.js';
 
 /** A label name with markup, an ampersand, a quote and a dot. */
 export const TRICKY_LABEL = 'effusion <b>"left" & right</b> v1.2';

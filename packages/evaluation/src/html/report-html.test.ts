@@ -3,10 +3,11 @@
  * parts (multiclass, groups, undefined curves). The browser test checks the rendered page.
  */
 import { describe, expect, it } from 'vitest';
-import { evaluate, type EvaluationCase, type EvaluationReport } from '@cxr/evaluation';
+import { evaluate, type EvaluationCase } from '../evaluate.js';
+import type { EvaluationReport } from '../report.js';
 import { formatNumber, keyPath, renderReportHtml, splitKeyPath } from './report-html.js';
 import { escapeHtml, niceStep } from './svg.js';
-import { TRICKY_GROUP, TRICKY_LABEL, reportFixture } from './testing/report-fixture.js';
+import { TRICKY_GROUP, TRICKY_LABEL, reportFixture } from '../testing/report-fixture.js';
 
 describe('keyPath', () => {
   it('joins segments with dots and escapes dots and backslashes inside names, reversibly', () => {

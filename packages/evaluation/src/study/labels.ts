@@ -14,8 +14,9 @@
  * beside patient data.
  */
 import { readFile } from 'node:fs/promises';
-import { baseName } from '../label-keys.js';
+import { baseName } from '../keys.js';
 import { normalizeName, readCsvFile } from '@cxr/csv';
+import { StudyInputError } from './errors.js';
 
 export type LabelValue = 0 | 1 | null;
 export const LABEL_KEY_KINDS = ['sop_instance_uid', 'uri', 'file'] as const;
@@ -52,7 +53,7 @@ export interface LabelsTable {
 }
 
 /** A labels or label-map file that cannot be used. */
-export class LabelsError extends Error {
+export class LabelsError extends StudyInputError {
   override readonly name = 'LabelsError';
 }
 

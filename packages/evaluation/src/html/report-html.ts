@@ -13,7 +13,7 @@ import type {
   LabelReport,
   MulticlassReport,
   OperatingPoint,
-} from '@cxr/evaluation';
+} from '../report.js';
 import { escapeHtml, legend, markers, niceStep, plot, polyline, steps, type Point } from './svg.js';
 
 export type NumberFormat = 'int' | 'fixed';

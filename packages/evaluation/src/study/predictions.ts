@@ -8,10 +8,8 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { readParquetExport, type Cell, type ResultStore } from '@cxr/store';
 import { readCsvFile } from '@cxr/csv';
-
-/** Stored technical tags a report can be grouped by (export column names). */
-export const PREDICTION_TAGS = ['institution', 'manufacturer', 'modality', 'view_position'] as const;
-export type PredictionTag = (typeof PREDICTION_TAGS)[number];
+import { StudyInputError } from './errors.js';
+import { PREDICTION_TAGS, type PredictionTag } from '../names.js';
 
 export interface PredictionRow {
   /** 1-based position in its source: the line of a CSV or JSONL file, else the row number. */
@@ -37,7 +35,7 @@ export interface Predictions {
 }
 
 /** A predictions file or run that cannot be used: names the file and the reason. */
-export class PredictionsError extends Error {
+export class PredictionsError extends StudyInputError {
   override readonly name = 'PredictionsError';
 }
 

@@ -10,7 +10,7 @@ import {
   UnmatchedKeyCollector,
   unmatchedLine,
   withoutImageExtension,
-} from './label-keys.js';
+} from './keys.js';
 
 describe('baseName', () => {
   it('is the last URI segment, decoded, without query or fragment', () => {
