@@ -45,3 +45,4 @@ export {
 export { ManifestObjectSource, type ManifestFormat } from './manifest.js';
 export { createObjectFetcher, openObjectSource, type ObjectSourceDeps } from './open.js';
 export { openUploadArea, type UploadArea } from './uploads.js';
+export { sourceKindOf, type SourceKind } from './source-kind.js';

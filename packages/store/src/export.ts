@@ -7,10 +7,10 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { csvRecord, type CsvCell } from '@cxr/csv';
 import { DATA_COLUMNS } from './columns.js';
+import { EXPORT_FORMATS, type ExportFormat } from './names.js';
 import type { ResultRow } from './result-row.js';
 
-export const EXPORT_FORMATS = ['csv', 'jsonl', 'parquet'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export { EXPORT_FORMATS, type ExportFormat };
 /** Formats that can be written to any stream (stdout included); Parquet needs a file. */
 export type StreamExportFormat = Exclude<ExportFormat, 'parquet'>;
 

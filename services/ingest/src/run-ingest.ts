@@ -7,12 +7,11 @@ import type { AppConfig } from '@cxr/config';
 import { silentLogger, type Logger, type ProgressOutput } from '@cxr/config/log';
 import type { CxrMetrics } from '@cxr/metrics';
 import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
-import { openObjectSource } from '@cxr/storage';
+import { openObjectSource, sourceKindOf } from '@cxr/storage';
 import { StoreNotFoundError, openStore, type ResultStore } from '@cxr/store';
 import { RedisCursorStore } from './cursor-store.js';
 import { enqueueSource, type IngestResult } from './enqueue-source.js';
 import { ProgressReporter, type IngestProgress } from './progress.js';
-import { sourceKindOf } from './source-kind.js';
 
 export interface RunIngestOptions {
   readonly config: Pick<AppConfig, 'queue' | 'store' | 's3Env'>;

@@ -16,7 +16,7 @@ import {
   type ModelImportErrorCode,
 } from '@cxr/model';
 import { CliError, ExitCode } from '../output.js';
-import { readInput } from './dicom.js';
+import { readInput } from './input.js';
 
 export interface ModelImportOptions {
   readonly out: string;

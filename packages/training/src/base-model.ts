@@ -21,7 +21,7 @@ import {
   type ModelBundle,
   type ModelManifest,
 } from '@cxr/model';
-import { CliError, ExitCode } from '../output.js';
+import { TrainingInputError } from './errors.js';
 
 /** Bumped when what a cached feature vector means changes (preprocessing path, layer). */
 const FEATURE_FORMAT = 'features-v1';
@@ -69,9 +69,8 @@ async function exists(file: string): Promise<boolean> {
 export async function loadBaseModel(baseDir: string, cacheDir: string): Promise<BaseModel> {
   const bundle = await loadBundle(baseDir);
   if (bundle.manifest.format !== 'tfjs-layers') {
-    throw new CliError(
+    throw new TrainingInputError(
       `--base ${baseDir}: format "${bundle.manifest.format}": training needs a tfjs-layers bundle (its weights are rebuilt into the trained classifier)`,
-      ExitCode.Usage,
     );
   }
   await useCpuBackend();
@@ -81,12 +80,12 @@ export async function loadBaseModel(baseDir: string, cacheDir: string): Promise<
     base = denseNetBaseOf(classifier);
   } catch (error) {
     classifier.dispose();
-    throw new CliError(`--base ${baseDir}: ${(error as Error).message}`, ExitCode.Usage);
+    throw new TrainingInputError(`--base ${baseDir}: ${(error as Error).message}`);
   }
   const featureDim = base.outputs[0]?.shape[1];
   if (typeof featureDim !== 'number') {
     classifier.dispose();
-    throw new CliError(`--base ${baseDir}: ${DENSENET_FEATURES_LAYER} has no static width`, ExitCode.Usage);
+    throw new TrainingInputError(`--base ${baseDir}: ${DENSENET_FEATURES_LAYER} has no static width`);
   }
   const key = baseModelKey(base, bundle.manifest.input);
   const featuresDir = path.join(cacheDir, key, 'onnx-base');

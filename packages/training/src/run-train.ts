@@ -1,15 +1,15 @@
 /**
- * `cxr train` orchestration: labels files -> listing -> base features (cached) -> patient split ->
- * head training -> thresholds at the target sensitivity -> drift reference -> bundles. Pure
- * composition: decoding, the runtime, the cache, the split and the trainer live in packages.
+ * A training run, as `cxr train` runs it and as a script can: labels files -> listing -> base
+ * features (cached) -> patient split -> head training -> thresholds at the target sensitivity ->
+ * drift reference -> bundles. Composition: decoding, the runtime, the cache, the split and the
+ * trainer live in the other packages. Progress goes out as events (events.ts); settings or data
+ * it cannot use throw TrainingInputError.
  */
 import { createHash } from 'node:crypto';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import type { AppConfig as Config } from '@cxr/config';
-import type { Logger, ProgressOutput } from '@cxr/config/log';
+import type { Logger } from '@cxr/config/log';
 import { DecodePool } from '@cxr/imaging';
-import { sourceKindOf } from '@cxr/ingest';
 import { acceptRulesOf, loadRuntime } from '@cxr/model';
 import {
   FeatureCache,
@@ -21,10 +21,11 @@ import {
   type HeadActivation,
   type TrainedHead,
 } from '@cxr/model/train';
-import { openObjectSource, type ObjectEntry } from '@cxr/storage';
+import { newRunId } from '@cxr/store';
+import { openObjectSource, sourceKindOf, type ObjectEntry } from '@cxr/storage';
 import { unmatchedLine } from '@cxr/evaluation/keys';
-import { CliError, ExitCode } from '../output.js';
-import { newRunId } from '../run-id.js';
+import { DEFAULT_CACHE_DIR } from './defaults.js';
+import { TrainingInputError } from './errors.js';
 import { loadBaseModel } from './base-model.js';
 import { writeTrainedBundles, type ValidationMetrics } from './bundle.js';
 import {
@@ -35,10 +36,8 @@ import {
 } from './extract.js';
 import { runFineTunePhase } from './fine-tune.js';
 import { LabelsFileError, readLabelsFile, type LabelsFile } from './labels.js';
-import { TrainProgress } from './progress.js';
+import type { TrainEvent } from './events.js';
 
-/** Default feature cache: per user, shared by every training run on this machine. */
-export const DEFAULT_CACHE_DIR = path.join(homedir(), '.cache', 'cxr', 'features');
 // Images per base-model batch during extraction: large enough to amortise a runtime call, small
 // enough that two chunks of 512x512x3 tensors stay under ~100 MB.
 const EXTRACTION_BATCH = 8;
@@ -77,8 +76,8 @@ export interface TrainSettings extends HeadSettings {
 export interface TrainDeps {
   readonly config: Config;
   readonly log: Logger;
-  /** The progress line (the CLI's stderr); progress is logged when it draws none. */
-  readonly output: ProgressOutput;
+  /** Progress, epochs and notices as they happen (the caller renders them). */
+  readonly onEvent?: (event: TrainEvent) => void;
   readonly now?: () => Date;
 }
 
@@ -162,25 +161,25 @@ async function readLabels(file: string, flag: string, settings: TrainSettings): 
       ...(settings.labels === undefined ? {} : { labels: settings.labels }),
     });
   } catch (error) {
-    if (error instanceof LabelsFileError) throw new CliError(`${flag} ${error.message}`, ExitCode.Usage);
+    if (error instanceof LabelsFileError) throw new TrainingInputError(`${flag} ${error.message}`);
     throw error;
   }
 }
 
 function checkSettings(settings: TrainSettings): void {
   if (settings.valPath !== undefined && (settings.valSplit !== undefined || settings.holdOut !== undefined)) {
-    throw new CliError('--val cannot be combined with --val-split or --hold-out', ExitCode.Usage);
+    throw new TrainingInputError('--val cannot be combined with --val-split or --hold-out');
   }
   if (settings.holdOut !== undefined && settings.groupBy === undefined) {
-    throw new CliError('--hold-out needs --group-by COLUMN', ExitCode.Usage);
+    throw new TrainingInputError('--hold-out needs --group-by COLUMN');
   }
   const epochs = settings.fineTuneEpochs;
   if (epochs !== undefined && !(Number.isInteger(epochs) && epochs >= 0)) {
-    throw new CliError(`--fine-tune-epochs must be an integer >= 0, got ${epochs}`, ExitCode.Usage);
+    throw new TrainingInputError(`--fine-tune-epochs must be an integer >= 0, got ${epochs}`);
   }
   const lr = settings.fineTuneLearningRate;
   if (lr !== undefined && !(lr > 0 && Number.isFinite(lr))) {
-    throw new CliError(`--fine-tune-lr must be a number > 0, got ${lr}`, ExitCode.Usage);
+    throw new TrainingInputError(`--fine-tune-lr must be a number > 0, got ${lr}`);
   }
 }
 
@@ -244,6 +243,7 @@ export function unmatchedTrainingLines(
 
 /** Runs a whole training; returns the summary (the bundles are written to settings.outDir). */
 export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promise<TrainSummary> {
+  const emit = (event: TrainEvent): void => deps.onEvent?.(event);
   checkSettings(settings);
   const now = deps.now ?? (() => new Date());
   const startedAt = now();
@@ -251,18 +251,14 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
   const val =
     settings.valPath === undefined ? undefined : await readLabels(settings.valPath, '--val', settings);
   if (val !== undefined && val.labels.join('\0') !== data.labels.join('\0')) {
-    throw new CliError(
+    throw new TrainingInputError(
       `--val ${val.path}: labels ${val.labels.join(', ')} differ from --data's ${data.labels.join(', ')}`,
-      ExitCode.Usage,
     );
   }
   const labelNames = data.labels;
   const outputs = labelNames.length;
   if (settings.activation === 'softmax' && outputs < 2) {
-    throw new CliError(
-      '--activation softmax needs at least two label columns (one-hot rows)',
-      ExitCode.Usage,
-    );
+    throw new TrainingInputError('--activation softmax needs at least two label columns (one-hot rows)');
   }
   if (settings.activation === 'softmax') {
     for (const [flag, file] of [
@@ -271,9 +267,8 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
     ] as const) {
       const bad = file?.rows.find((row) => row.values.reduce((a, b) => a + b, 0) !== 1);
       if (bad !== undefined) {
-        throw new CliError(
+        throw new TrainingInputError(
           `${flag} ${file?.path ?? ''}: line ${bad.line}: --activation softmax needs exactly one 1 per row`,
-          ExitCode.Usage,
         );
       }
     }
@@ -286,7 +281,7 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
   const source = await listAll(settings.imagesUri, deps.config);
   let extracted: Awaited<ReturnType<typeof extractTrainingFeatures>>;
   const pool = new DecodePool({ threads: deps.config.decode.threads });
-  const progress = new TrainProgress({ output: deps.output, log: deps.log });
+  emit({ kind: 'extraction-started', total: source.entries.length });
   try {
     const runtime = await loadRuntime(base.featuresBundle, {
       runtime: 'auto',
@@ -316,17 +311,20 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
         statsCache,
         patientIdSalt: deps.config.store.patientIdSalt,
         batchSize: EXTRACTION_BATCH,
-        progress: (p) => {
-          progress.extraction(p);
+        progress: (progress) => {
+          emit({ kind: 'extraction', progress });
         },
         log: deps.log,
       });
-      progress.extractionFinished({
-        done: source.entries.length,
-        total: source.entries.length,
-        cached: extracted.counts.cached,
-        computed: extracted.counts.computed,
-        skipped: source.entries.length - extracted.counts.matched,
+      emit({
+        kind: 'extraction-finished',
+        progress: {
+          done: source.entries.length,
+          total: source.entries.length,
+          cached: extracted.counts.cached,
+          computed: extracted.counts.computed,
+          skipped: source.entries.length - extracted.counts.matched,
+        },
       });
     } finally {
       await runtime.close();
@@ -338,13 +336,13 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
   const { images, counts } = extracted;
   // Before the split can fail for want of images: how many keys matched nothing, and which.
   for (const line of unmatchedTrainingLines(extracted.unmatched, counts.listed, data, val)) {
-    deps.output.writeLine(`${line}\n`);
+    emit({ kind: 'notice', message: line });
   }
   const rejected = Object.entries(counts.rejected);
   if (rejected.length > 0) {
     const total = rejected.reduce((sum, [, n]) => sum + n, 0);
     const reasons = rejected.map(([reason, n]) => `${reason} ${n}`).join(', ');
-    deps.output.writeLine(`${total} labelled objects could not be used (${reasons})\n`);
+    emit({ kind: 'notice', message: `${total} labelled objects could not be used (${reasons})` });
   }
 
   // The split: --val file, --hold-out groups (+ an optional patient split of the rest), or patients.
@@ -378,25 +376,23 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
         },
       );
     } catch (error) {
-      if (error instanceof RangeError) throw new CliError(`split: ${error.message}`, ExitCode.Usage);
+      if (error instanceof RangeError) throw new TrainingInputError(`split: ${error.message}`);
       throw error;
     }
     trainImages = split.train.map((i) => images[i]!);
     valImages = split.validation.map((i) => images[i]!);
   }
   if (trainImages.length === 0 || valImages.length === 0) {
-    throw new CliError(
+    throw new TrainingInputError(
       `split: ${trainImages.length} training and ${valImages.length} validation images: both must be non-empty`,
-      ExitCode.Usage,
     );
   }
   const trainCounts = splitCounts(trainImages, labelNames);
   const valCounts = splitCounts(valImages, labelNames);
   for (const label of labelNames) {
     if ((valCounts.positives[label] ?? 0) === 0) {
-      throw new CliError(
+      throw new TrainingInputError(
         `split: label "${label}" has no positive validation image: no threshold can be chosen (more data, or another --seed / --val-split)`,
-        ExitCode.Usage,
       );
     }
   }
@@ -430,12 +426,12 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
       thresholdSensitivity: settings.targetSensitivity,
       onEpoch: (report) => {
         history.push(report);
-        progress.epoch({ ...report, epochs: settings.epochs });
+        emit({ kind: 'epoch', epoch: { ...report, epochs: settings.epochs } });
       },
     });
   } catch (error) {
     // The trainer refuses data it cannot train on (a label with one class, ...) with a RangeError.
-    if (error instanceof RangeError) throw new CliError(`train: ${error.message}`, ExitCode.Usage);
+    if (error instanceof RangeError) throw new TrainingInputError(`train: ${error.message}`);
     throw error;
   }
   const headBest = head.history[head.bestEpoch - 1];
@@ -473,7 +469,7 @@ export async function runTrain(settings: TrainSettings, deps: TrainDeps): Promis
       log: deps.log,
       onEpoch: (report) => {
         history.push({ ...report, phase: 'fine-tune' });
-        progress.epoch({ ...report, epochs: fineTuneEpochs, phase: 'fine-tune' });
+        emit({ kind: 'epoch', epoch: { ...report, epochs: fineTuneEpochs, phase: 'fine-tune' } });
       },
     });
     if (result.bestEpoch > 0 && result.validationScores !== undefined) {

@@ -1,6 +1,7 @@
 /**
- * The `source` label of the ingest metrics: the kind of source (URI scheme), never a path, so the
- * label stays low-cardinality and carries no folder or file names (they can hold patient data).
+ * The kind of a source (URI scheme), never a path: the `source` label of the ingest metrics and the
+ * training provenance. Low-cardinality, and free of folder or file names (they can hold patient
+ * data).
  */
 export type SourceKind = 's3' | 'file' | 'manifest' | 'other';
 

@@ -21,7 +21,6 @@ import {
   type ValidationScore,
 } from '@cxr/model/train';
 import { openObjectSource } from '@cxr/storage';
-import { CliError, ExitCode } from '../output.js';
 import type { BaseModel } from './base-model.js';
 import type { TrainingImage } from './extract.js';
 
@@ -78,9 +77,10 @@ export async function runFineTunePhase(options: FineTunePhaseOptions): Promise<F
             return (await pool.decode(bytes, { output: { model: input, accept } })).pixels;
           } catch (error) {
             const reason = isDicomRejectedError(error) ? error.reason : (error as Error).message;
-            throw new CliError(
+            // A failure (exit code 1), not an input error: the images were read fine before.
+            throw new Error(
               `fine-tune: ${image.uri}: cannot be read again (${reason}); did the --images source change during training?`,
-              ExitCode.Failure,
+              { cause: error },
             );
           }
         }),

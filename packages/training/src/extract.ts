@@ -18,10 +18,10 @@ import type { ManifestAccept, ManifestInput, ModelRuntime } from '@cxr/model';
 import type { FeatureCache } from '@cxr/model/train';
 import { hashPatientId } from '@cxr/store';
 import type { ObjectEntry } from '@cxr/storage';
-import { CliError, ExitCode } from '../output.js';
+import { TrainingInputError } from './errors.js';
 import { baseName, fileKeyMatcher, UnmatchedKeyCollector, type UnmatchedKeys } from '@cxr/evaluation/keys';
 import type { LabelRow, LabelsFile } from './labels.js';
-import type { ExtractionProgress } from './progress.js';
+import type { ExtractionProgress } from './events.js';
 
 /** Which labels file an image's row came from. */
 export type LabelSource = 'data' | 'val';
@@ -245,15 +245,13 @@ export async function extractTrainingFeatures(
       return { kind: 'skip' };
     }
     if (hits.length > 1) {
-      throw new CliError(
+      throw new TrainingInputError(
         `an image matches line ${hits[0]!.row.line} of --data and line ${hits[1]!.row.line} of --val: a validation image must not be a training image`,
-        ExitCode.Usage,
       );
     }
     if (hit.index.used.has(hit.row)) {
-      throw new CliError(
+      throw new TrainingInputError(
         `${hit.index.file.path}: line ${hit.row.line}: ${hit.index.file.keyColumn} matches more than one object (use a uri or sop_instance_uid key)`,
-        ExitCode.Usage,
       );
     }
     // The row has its image (rowsWithoutImage does not count it), even if the image is unusable.
