@@ -42,7 +42,7 @@ export {
   type FileObjectSourceOptions,
   type FileSystemPort,
 } from './file.js';
-export { ManifestObjectSource, parseCsvLine, type ManifestFormat } from './manifest.js';
+export { ManifestObjectSource, type ManifestFormat } from './manifest.js';
 export { createObjectFetcher, openObjectSource, type ObjectSourceDeps } from './open.js';
 export { openUploadArea, type UploadArea } from './uploads.js';
 export {
@@ -135,3 +135,4 @@ export {
   type StudyWindow,
   type StudyWindowMatch,
 } from './pacs/windows.js';
+export { sourceKindOf, type SourceKind } from './source-kind.js';

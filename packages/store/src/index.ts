@@ -14,6 +14,7 @@ export {
   type StoredResult,
 } from './result-row.js';
 export { hashPatientId } from './patient-id.js';
+export { newRunId } from './run-id.js';
 export { collapseBatch, replacesExisting, type UpsertOptions } from './replacement.js';
 export { MIGRATIONS, MIGRATIONS_TABLE, type Migration } from './migrations.js';
 export { MAX_RECENT_RESULTS, StoreNotFoundError } from './result-store.js';
@@ -31,8 +32,6 @@ export { PostgresResultStore, type PostgresStoreOptions } from './postgres-store
 export { openStore, type OpenStoreOptions } from './open-store.js';
 export {
   EXPORT_FORMATS,
-  csvField,
-  csvRecord,
   exportCells,
   exportHeader,
   jsonlRecord,

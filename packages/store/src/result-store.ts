@@ -99,7 +99,4 @@ export function emptyOutcomeCounts(): Record<Outcome, number> {
   return { ok: 0, rejected: 0, failed: 0 };
 }
 
-/** The store a read was pointed at does not exist (no SQLite file, no tables): nothing was created. */
-export class StoreNotFoundError extends Error {
-  override readonly name = 'StoreNotFoundError';
-}
+export { StoreNotFoundError } from './errors.js';

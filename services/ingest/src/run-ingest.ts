@@ -10,6 +10,7 @@ import { RedisRequestBudget, ScreenQueue, redisConnectionFromUrl } from '@cxr/qu
 import {
   dimseSettingsFromConfig,
   openObjectSource,
+  sourceKindOf,
   type PacsFilterInput,
   type PacsObserver,
 } from '@cxr/storage';
@@ -17,7 +18,6 @@ import { StoreNotFoundError, openStore, type ResultStore } from '@cxr/store';
 import { RedisCursorStore } from './cursor-store.js';
 import { enqueueSource, type IngestResult } from './enqueue-source.js';
 import { ProgressReporter, type IngestProgress } from './progress.js';
-import { sourceKindOf } from './source-kind.js';
 
 export interface RunIngestOptions {
   readonly config: Pick<AppConfig, 'queue' | 'store' | 's3Env' | 'dicomweb' | 'dimse' | 'scp'>;
