@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { DATA_COLUMNS } from './columns.js';
+import { DATA_COLUMNS, ROW_KEY_COLUMN } from './columns.js';
 import type { ResultRow } from './result-row.js';
 
 export const EXPORT_FORMATS = ['csv', 'jsonl', 'parquet'] as const;
@@ -26,7 +26,7 @@ export type ExportRow = ResultRow & { readonly createdAt?: string; readonly upda
 const LEADING = ['uri', 'sop_instance_uid', 'study_instance_uid', 'outcome', 'reason', 'decision'] as const;
 const TRAILING = [
   ...DATA_COLUMNS.map((c) => c.name).filter(
-    (name) => name !== 'scores' && !(LEADING as readonly string[]).includes(name),
+    (name) => name !== 'scores' && name !== ROW_KEY_COLUMN && !(LEADING as readonly string[]).includes(name),
   ),
   'created_at',
   'updated_at',
