@@ -72,3 +72,15 @@ export async function thumbnailValues(
   for (let i = 0; i < data.length; i++) out[i] = data[i]! / 255;
   return { values: out, width: outWidth, height: outHeight };
 }
+
+/** Encodes thumbnail values (thumbnailValues) as they are: a grey PNG stays one channel. */
+export async function encodeThumbnailPng(
+  values: Float32Array,
+  shape: Omit<DisplayImageShape, 'size'>,
+): Promise<Buffer> {
+  const { width, height, channels } = shape;
+  return sharp(toDisplayBytes(values, shape), { raw: { width, height, channels } })
+    .toColourspace(channels === 1 ? 'b-w' : 'srgb')
+    .png()
+    .toBuffer();
+}
