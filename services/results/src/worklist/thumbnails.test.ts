@@ -73,7 +73,11 @@ describe('ThumbnailService', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const service = (decode: ThumbnailDecoder, fetch = async () => new Uint8Array(8), maxQueue = 100) =>
+  const service = (
+    decode: ThumbnailDecoder,
+    fetch = (): Promise<Uint8Array> => Promise.resolve(new Uint8Array(8)),
+    maxQueue = 100,
+  ) =>
     new ThumbnailService({
       fetcher: { fetch },
       decode,
@@ -89,11 +93,11 @@ describe('ThumbnailService', () => {
     const gate = gatedDecoder();
     const thumbs = service(gate.decode);
     const all = Promise.all(Array.from({ length: 50 }, (_, i) => thumbs.thumbnail(source(i))));
-    let settled = false;
+    const state = { settled: false };
     void all.then(() => {
-      settled = true;
+      state.settled = true;
     });
-    while (!settled) {
+    while (!state.settled) {
       await new Promise((resolve) => setTimeout(resolve, 2));
       expect(gate.running()).toBeLessThanOrEqual(2);
       gate.release();
@@ -139,7 +143,7 @@ describe('ThumbnailService', () => {
     const rejected = service(() => Promise.reject(new DicomRejectedError('not_dicom', 'no DICM prefix')));
     expect(await rejected.thumbnail(source(1))).toMatchObject({ kind: 'unavailable', reason: 'not_dicom' });
     const missing = service(
-      async () => GREY,
+      () => Promise.resolve(GREY),
       () => Promise.reject(new ObjectFetchError(`file:///${CANARY_PATIENT_NAME}.dcm`, false, 'ENOENT')),
     );
     expect(await missing.thumbnail(source(2))).toMatchObject({ kind: 'unavailable', reason: 'fetch_failed' });
