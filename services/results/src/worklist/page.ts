@@ -119,6 +119,7 @@ th, td { border-bottom: 1px solid #e1e5ea; padding: .35rem .5rem; text-align: le
 th { background: #e9edf2; font-weight: 600; white-space: nowrap; }
 th a { color: inherit; }
 td.num { font-variant-numeric: tabular-nums; text-align: right; }
+td.nowrap { white-space: nowrap; }
 tr.finding td.decision { color: #9b1c1c; font-weight: 600; }
 .thumb { width: THUMBpx; height: THUMBpx; text-align: center; }
 .thumb img { max-width: THUMBpx; max-height: THUMBpx; background: #000; display: block; margin: auto; }
@@ -267,15 +268,15 @@ function rowHtml(row: WorklistRowView): string {
     `<tr data-row-key="${escapeHtml(row.rowKey)}" data-time="${escapeHtml(row.time)}" data-outcome="${row.outcome}"` +
     ` data-suspicion="${row.suspicion === null ? '' : row.suspicion}"${row.findingDecision ? ' class="finding"' : ''}>` +
     thumbnailCell(row.thumbnail) +
-    `<td><time datetime="${escapeHtml(row.time)}">${escapeHtml(formatTime(row.time))}</time></td>` +
-    `<td>${escapeHtml(row.runId)}</td>` +
-    `<td>${escapeHtml(study)}</td>` +
+    `<td class="nowrap"><time datetime="${escapeHtml(row.time)}">${escapeHtml(formatTime(row.time))}</time></td>` +
+    `<td class="nowrap">${escapeHtml(row.runId)}</td>` +
+    `<td class="nowrap">${escapeHtml(study)}</td>` +
     `<td class="decision">${row.decision === null ? '—' : escapeHtml(row.decision)}</td>` +
     `<td class="num">${row.suspicion === null ? '—' : row.suspicion.toFixed(3)}</td>` +
     scoresCell(row.scores) +
     `<td>${outcome}</td>` +
     `<td>${row.viewerHref === undefined ? '—' : `<a href="${escapeHtml(row.viewerHref)}" target="_blank" rel="noopener noreferrer">Open study</a>`}</td>` +
-    `<td>${escapeHtml(row.model)}</td></tr>`
+    `<td class="nowrap">${escapeHtml(row.model)}</td></tr>`
   );
 }
 

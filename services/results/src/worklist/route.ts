@@ -473,7 +473,8 @@ async function worklistPage(
           : manifest.output.labels,
     maxLimit: options.maxPageSize,
     signOut,
-    thumbnailDisplayPx: Math.min(128, options.thumbnailSize),
+    // Shown at most 96 CSS pixels: rendered larger, they stay sharp on high-density screens.
+    thumbnailDisplayPx: Math.min(96, options.thumbnailSize),
     ...(manifest === undefined
       ? {
           notice:
