@@ -58,6 +58,21 @@ describe('ThumbnailCache', () => {
     expect((await readdir(folder)).sort()).toEqual([`${key(2)}.png`, `${key(3)}.png`, 'notes.txt']);
   });
 
+  it('works without a usable folder: every get misses, nothing is stored, one warning', async () => {
+    const blocker = join(dir, 'a-file');
+    await writeFile(blocker, 'not a folder');
+    const warnings: string[] = [];
+    const cache = new ThumbnailCache({
+      dir: join(blocker, 'cache'),
+      maxBytes: 1000,
+      log: (_level, msg) => warnings.push(msg),
+    });
+    await cache.put(key(1), new Uint8Array(10));
+    expect(await cache.get(key(1))).toBeUndefined();
+    expect(await cache.open()).toBe(false);
+    expect(warnings).toEqual(['thumbnail cache unavailable: thumbnails are rendered every time']);
+  });
+
   it('treats a file deleted behind its back as a miss', async () => {
     const cache = new ThumbnailCache({ dir, maxBytes: 1000 });
     await cache.put(key(5), new Uint8Array(10));

@@ -32,7 +32,7 @@ export class ThumbnailCache {
   /** Map order is recency order: the first entry is the least recently used. */
   readonly #entries = new Map<string, Entry>();
   #totalBytes = 0;
-  #opened: Promise<void> | undefined;
+  #opened: Promise<boolean> | undefined;
   #sequence = 0;
 
   constructor(options: ThumbnailCacheOptions) {
@@ -51,9 +51,22 @@ export class ThumbnailCache {
     return this.#entries.size;
   }
 
-  /** Creates the folder and indexes what an earlier run left (oldest mtime = least recently used). */
-  open(): Promise<void> {
-    this.#opened ??= this.#open();
+  /**
+   * Creates the folder and indexes what an earlier run left (oldest mtime = least recently used).
+   * False when the folder cannot be used: the cache then misses and stores nothing (one warning).
+   */
+  open(): Promise<boolean> {
+    this.#opened ??= this.#open().then(
+      () => true,
+      (error: unknown) => {
+        this.#log(
+          'warn',
+          'thumbnail cache unavailable: thumbnails are rendered every time',
+          errorSummary(error),
+        );
+        return false;
+      },
+    );
     return this.#opened;
   }
 
@@ -85,7 +98,7 @@ export class ThumbnailCache {
 
   /** The cached PNG of `key`, or undefined; a hit becomes the most recently used. */
   async get(key: string): Promise<Buffer | undefined> {
-    await this.open();
+    if (!(await this.open())) return undefined;
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
     let bytes: Buffer;
@@ -106,7 +119,7 @@ export class ThumbnailCache {
   /** Stores `bytes` under `key`, then evicts the least recently used entries over the bound. */
   async put(key: string, bytes: Uint8Array): Promise<void> {
     if (!/^[0-9a-f]{16,128}$/.test(key)) throw new Error('thumbnail cache keys are hex digests');
-    await this.open();
+    if (!(await this.open())) return;
     if (bytes.byteLength > this.#maxBytes) return;
     const temporary = join(this.#dir, `${key}.${process.pid}.${this.#sequence++}.tmp`);
     try {
