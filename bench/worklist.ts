@@ -1,6 +1,6 @@
 /**
  * `pnpm bench worklist [--rows 1000000] [--rounds 30] [--deep 100] [--dialects sqlite,postgres]
- * [--postgres URL] [--keep-postgres]`
+ * [--postgres URL] [--keep-postgres] [--migration]`
  *
  * The worklist on a store of `--rows` results (seeded synthetic rows: 100 runs, three labels,
  * 94% ok, 4% rejected, 2% failed), in SQLite and in PostgreSQL. Per dialect and query shape:
@@ -13,9 +13,10 @@
  * The SQLite store is cached in bench/out/worklist-<rows>.sqlite, so reruns skip the fill; the
  * PostgreSQL store is filled into its own schema and dropped afterwards unless --keep-postgres
  * (a kept schema of the right size is reused). The fill rate (rows/s, 1,000-row upserts with all
- * the worklist indexes) is reported too. Times include node and the database sharing the cores.
+ * the worklist indexes) is reported too, and with --migration the time migration 3 takes on the
+ * store turned back into a version 2 store (the upgrade: row keys of every row, nine indexes). Times include node and the database sharing the cores.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -295,6 +296,46 @@ async function sqliteStore(
   return { store, fillRate, path };
 }
 
+/** Turns a store back into a migration 2 store (what an upgrade starts from): its indexes, columns, record. */
+async function stripMigration3(
+  query: (sql: string) => Promise<{ name: string }[]>,
+  dialect: 'sqlite' | 'postgres',
+): Promise<void> {
+  const indexes = await query(
+    dialect === 'sqlite'
+      ? "SELECT name FROM sqlite_master WHERE type = 'index' AND (name LIKE 'results_worklist_%' OR name = 'results_row_key')"
+      : "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND (indexname LIKE 'results_worklist_%' OR indexname = 'results_row_key')",
+  );
+  for (const { name } of indexes) await query(`DROP INDEX ${name}`);
+  await query('ALTER TABLE results DROP COLUMN suspicion');
+  await query('ALTER TABLE results DROP COLUMN row_key');
+  await query('DELETE FROM cxr_schema_migrations WHERE version = 3');
+}
+
+/** Times migration 3 on a copy of the bench's SQLite store turned back into a version 2 store. */
+async function sqliteMigration(path: string, rows: number): Promise<string> {
+  const copy = `${path}.migration`;
+  const source = new Database(path, { readonly: true });
+  await source.backup(copy);
+  source.close();
+  const db = new Database(copy);
+  await stripMigration3((sql) => {
+    const statement = db.prepare(sql);
+    return Promise.resolve(
+      statement.reader ? (statement.all() as { name: string }[]) : (statement.run(), []),
+    );
+  }, 'sqlite');
+  db.exec('VACUUM');
+  db.close();
+  const t0 = performance.now();
+  const store = await openStore(`sqlite:${copy}`);
+  const seconds = (performance.now() - t0) / 1000;
+  await store.close();
+  rmSync(copy, { force: true });
+  for (const suffix of ['-wal', '-shm']) rmSync(`${copy}${suffix}`, { force: true });
+  return `sqlite migration 3 on ${rows.toLocaleString('en-US')} rows: ${seconds.toFixed(1)} s`;
+}
+
 export async function run(args: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...args],
@@ -305,6 +346,7 @@ export async function run(args: readonly string[]): Promise<void> {
       dialects: { type: 'string' },
       postgres: { type: 'string' },
       'keep-postgres': { type: 'boolean' },
+      migration: { type: 'boolean' },
     },
   });
   const rows = positiveInteger(values.rows, '--rows', 1_000_000);
@@ -337,6 +379,7 @@ export async function run(args: readonly string[]): Promise<void> {
       db.close();
       await store.close();
     }
+    if (values.migration === true) fills.push(await sqliteMigration(path, rows));
   }
 
   if (dialects.includes('postgres')) {
@@ -367,6 +410,17 @@ export async function run(args: readonly string[]): Promise<void> {
       await client.connect();
       try {
         lines.push(...(await measure('postgres', store, (sql) => client.query(sql), rows, rounds, deep)));
+        if (values.migration === true) {
+          await stripMigration3(
+            (sql) => client.query(sql).then((r) => r.rows as { name: string }[]),
+            'postgres',
+          );
+          const t0 = performance.now();
+          await store.migrate();
+          fills.push(
+            `postgres migration 3 on ${rows.toLocaleString('en-US')} rows: ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+          );
+        }
       } finally {
         await client.end();
       }
