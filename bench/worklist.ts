@@ -258,12 +258,12 @@ async function measure(
         const sql = (offset: number) =>
           `SELECT row_key, run_id, uri, scores, decision, suspicion, outcome, reason, updated_at FROM results ${where} ORDER BY ${order} LIMIT ${PAGE} OFFSET ${offset}`;
         const atDeep = await timed(rounds, () => offsetQuery(sql(deep * PAGE)));
-        const middle = await timed(Math.max(3, Math.floor(rounds / 5)), () => offsetQuery(sql(middle)));
+        const atMiddle = await timed(Math.max(3, Math.floor(rounds / 5)), () => offsetQuery(sql(middle)));
         lines.push({
           dialect,
           what: `baseline OFFSET: ${shape.name} (deep column: offset ${middle.toLocaleString('en-US')})`,
           first: `page ${deep + 1}: ${fmt(atDeep)}`,
-          deep: fmt(middle),
+          deep: fmt(atMiddle),
         });
       }
       if (shape.html !== undefined) {
