@@ -356,6 +356,67 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the worklist settings, with defaults and range checks', () => {
+    expect(loadConfig({}).worklist).toEqual({
+      viewerUrlTemplate: undefined,
+      pageSize: 50,
+      maxPageSize: 200,
+      thumbnailSize: 256,
+      thumbnailDir: join(tmpdir(), 'cxr-thumbnails'),
+      thumbnailCacheBytes: 256 * 1024 * 1024,
+      thumbnailThreads: 1,
+    });
+    const ohif = 'https://pacs.example/ohif/viewer?StudyInstanceUIDs={StudyInstanceUID}';
+    const oe2 =
+      'http://pacs:8042/ui/app/#/filtered-studies?StudyInstanceUID="{StudyInstanceUID}"&expand=series';
+    expect(
+      loadConfig({
+        CXR_VIEWER_URL_TEMPLATE: ohif,
+        CXR_WORKLIST_PAGE_SIZE: '20',
+        CXR_WORKLIST_MAX_PAGE_SIZE: '1000',
+        CXR_WORKLIST_THUMBNAIL_SIZE: '128',
+        CXR_WORKLIST_THUMBNAIL_DIR: '/var/cache/cxr',
+        CXR_WORKLIST_THUMBNAIL_CACHE_BYTES: '1048576',
+        CXR_WORKLIST_THUMBNAIL_THREADS: '2',
+      }).worklist,
+    ).toEqual({
+      viewerUrlTemplate: ohif,
+      pageSize: 20,
+      maxPageSize: 1000,
+      thumbnailSize: 128,
+      thumbnailDir: '/var/cache/cxr',
+      thumbnailCacheBytes: 1048576,
+      thumbnailThreads: 2,
+    });
+    expect(loadConfig({ CXR_VIEWER_URL_TEMPLATE: oe2 }).worklist.viewerUrlTemplate).toBe(oe2);
+    expect(
+      loadConfig({
+        CXR_VIEWER_URL_TEMPLATE: 'https://v/{StudyInstanceUID}/{SeriesInstanceUID}/{SOPInstanceUID}',
+      }).worklist.viewerUrlTemplate,
+    ).toBeDefined();
+    // A small maximum lowers the default page size with it.
+    expect(loadConfig({ CXR_WORKLIST_MAX_PAGE_SIZE: '10' }).worklist.pageSize).toBe(10);
+    for (const bad of [
+      'https://v/{PatientID}',
+      'https://v/viewer',
+      'javascript:alert({StudyInstanceUID})',
+      'not a url {StudyInstanceUID}',
+    ]) {
+      expect(() => loadConfig({ CXR_VIEWER_URL_TEMPLATE: bad }), bad).toThrow(/CXR_VIEWER_URL_TEMPLATE must/);
+    }
+    expect(() => loadConfig({ CXR_WORKLIST_PAGE_SIZE: '100', CXR_WORKLIST_MAX_PAGE_SIZE: '50' })).toThrow(
+      /CXR_WORKLIST_PAGE_SIZE \(100\) must not exceed CXR_WORKLIST_MAX_PAGE_SIZE \(50\)/,
+    );
+    expect(() => loadConfig({ CXR_WORKLIST_MAX_PAGE_SIZE: '1001' })).toThrow(/CXR_WORKLIST_MAX_PAGE_SIZE/);
+    expect(() => loadConfig({ CXR_WORKLIST_THUMBNAIL_SIZE: '8' })).toThrow(/CXR_WORKLIST_THUMBNAIL_SIZE/);
+    expect(() => loadConfig({ CXR_WORKLIST_THUMBNAIL_CACHE_BYTES: '1000' })).toThrow(
+      /CXR_WORKLIST_THUMBNAIL_CACHE_BYTES/,
+    );
+    expect(() => loadConfig({ CXR_WORKLIST_THUMBNAIL_THREADS: '0' })).toThrow(
+      /CXR_WORKLIST_THUMBNAIL_THREADS/,
+    );
+  });
+
   it('rejects an unknown log level', () => {
     expect(() => loadConfig({ CXR_LOG_LEVEL: 'loud' })).toThrow(/CXR_LOG_LEVEL must be one of/);
   });

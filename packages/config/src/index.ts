@@ -281,6 +281,33 @@ function dicomwebConfig(env: Env): DicomwebConfig {
   };
 }
 
+/** The placeholders of CXR_VIEWER_URL_TEMPLATE: DICOM keywords of the UIDs a result row holds. */
+export const VIEWER_URL_PLACEHOLDERS = ['StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID'] as const;
+export type ViewerUrlPlaceholder = (typeof VIEWER_URL_PLACEHOLDERS)[number];
+
+/** Largest CXR_WORKLIST_MAX_PAGE_SIZE, as @cxr/store's MAX_WORKLIST_LIMIT (a test keeps them equal). */
+export const MAX_WORKLIST_PAGE_SIZE = 1000;
+
+export interface WorklistConfig {
+  /**
+   * CXR_VIEWER_URL_TEMPLATE: the link to a study in the hospital's viewer, an http(s) URL with
+   * {StudyInstanceUID}, {SeriesInstanceUID} and/or {SOPInstanceUID}; unset = no viewer links.
+   */
+  readonly viewerUrlTemplate: string | undefined;
+  /** CXR_WORKLIST_PAGE_SIZE: rows per worklist page unless the request asks for another size. */
+  readonly pageSize: number;
+  /** CXR_WORKLIST_MAX_PAGE_SIZE: the largest page a request may ask for. */
+  readonly maxPageSize: number;
+  /** CXR_WORKLIST_THUMBNAIL_SIZE: longest side of a thumbnail in pixels. */
+  readonly thumbnailSize: number;
+  /** CXR_WORKLIST_THUMBNAIL_DIR: disk cache of rendered thumbnails (images of patients: keep it private). */
+  readonly thumbnailDir: string;
+  /** CXR_WORKLIST_THUMBNAIL_CACHE_BYTES: the cache's size bound; the least recently used go first. */
+  readonly thumbnailCacheBytes: number;
+  /** CXR_WORKLIST_THUMBNAIL_THREADS: decode threads rendering thumbnails (each renders one at a time). */
+  readonly thumbnailThreads: number;
+}
+
 /**
  * The AWS variables the S3 client honours (endpoint, region, credentials, path style), passed
  * to @cxr/storage as an explicit object: that package never reads process.env itself.
@@ -318,6 +345,7 @@ export interface AppConfig {
   readonly dimse: DimseConfig;
   readonly scp: ScpConfig;
   readonly dicomweb: DicomwebConfig;
+  readonly worklist: WorklistConfig;
   readonly s3Env: Readonly<Partial<Record<(typeof S3_ENV_VARIABLES)[number], string>>>;
 }
 
@@ -447,6 +475,57 @@ function queuePrefix(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/**
+ * CXR_VIEWER_URL_TEMPLATE: an http(s) URL once its placeholders are filled, naming only known
+ * placeholders and at least one (a link without one would open the same page for every row).
+ */
+function viewerUrlTemplate(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const names = [...raw.matchAll(/\{([^{}]*)\}/g)].map((match) => match[1] ?? '');
+  const unknown = names.filter((n) => !(VIEWER_URL_PLACEHOLDERS as readonly string[]).includes(n));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new ConfigError(
+      `${name} must use the placeholders ${VIEWER_URL_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')} (at least one, no others), got "${raw}"`,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(raw.replaceAll(/\{[^{}]*\}/g, '1.2.3'));
+  } catch {
+    throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}"`);
+  }
+  return raw;
+}
+
+/** The worklist settings; the default page size must not exceed the largest. */
+function worklistConfig(env: Env): WorklistConfig {
+  const maxPageSize = optionalIntIn(env, 'CXR_WORKLIST_MAX_PAGE_SIZE', 1, MAX_WORKLIST_PAGE_SIZE) ?? 200;
+  const pageSize =
+    optionalIntIn(env, 'CXR_WORKLIST_PAGE_SIZE', 1, MAX_WORKLIST_PAGE_SIZE) ?? Math.min(50, maxPageSize);
+  if (pageSize > maxPageSize) {
+    throw new ConfigError(
+      `CXR_WORKLIST_PAGE_SIZE (${pageSize}) must not exceed CXR_WORKLIST_MAX_PAGE_SIZE (${maxPageSize})`,
+    );
+  }
+  const dir = env.CXR_WORKLIST_THUMBNAIL_DIR?.trim();
+  return {
+    viewerUrlTemplate: viewerUrlTemplate(env, 'CXR_VIEWER_URL_TEMPLATE'),
+    pageSize,
+    maxPageSize,
+    thumbnailSize: optionalIntIn(env, 'CXR_WORKLIST_THUMBNAIL_SIZE', 32, 1024) ?? 256,
+    thumbnailDir: dir === undefined || dir === '' ? join(tmpdir(), 'cxr-thumbnails') : dir,
+    // At least 1 MiB: below that a single large thumbnail would not fit.
+    thumbnailCacheBytes:
+      optionalIntIn(env, 'CXR_WORKLIST_THUMBNAIL_CACHE_BYTES', 1024 * 1024, Number.MAX_SAFE_INTEGER) ??
+      256 * 1024 * 1024,
+    thumbnailThreads: optionalIntIn(env, 'CXR_WORKLIST_THUMBNAIL_THREADS', 1, 64) ?? 1,
+  };
+}
+
 /** Reads and validates the whole configuration; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
   return {
@@ -516,6 +595,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     ...dimseConfig(env),
     dicomweb: dicomwebConfig(env),
+    worklist: worklistConfig(env),
     s3Env: Object.fromEntries(
       S3_ENV_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),
     ),

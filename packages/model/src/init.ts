@@ -76,6 +76,8 @@ export function seedManifest(
       labels: [...options.labels],
       ...(thresholds === undefined ? {} : { thresholds }),
       decision: options.activation === 'sigmoid' ? 'thresholds' : 'argmax',
+      // The seed's labels name their no-finding class `normal`.
+      ...(options.labels.includes('normal') ? { normalLabel: 'normal' } : {}),
     },
     provenance: {
       warning: SEED_WEIGHTS_WARNING,

@@ -279,6 +279,9 @@ const outputSchema = z
     // argmax: exactly one label per image (single-label); thresholds: each label with
     // score >= threshold is positive (multi-label).
     decision: z.enum(DECISION_RULES),
+    // The label that means "no finding" (the seed's `normal`, CheXpert's `No Finding`): every
+    // other label is a finding, and the worklist's suspicion is the highest finding score.
+    normalLabel: nonEmptyString.optional(),
   })
   .superRefine((out, ctx) => {
     const seen = new Set<string>();
@@ -288,6 +291,9 @@ const outputSchema = z
       }
       seen.add(label);
     });
+    if (out.normalLabel !== undefined && !seen.has(out.normalLabel)) {
+      ctx.addIssue({ code: 'custom', path: ['normalLabel'], message: 'not one of output.labels' });
+    }
     const thresholds = out.thresholds ?? {};
     for (const [label, value] of Object.entries(thresholds)) {
       if (!seen.has(label)) {

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { csvRecord, type CsvCell } from '@cxr/csv';
-import { DATA_COLUMNS } from './columns.js';
+import { DATA_COLUMNS, ROW_KEY_COLUMN } from './columns.js';
 import { EXPORT_FORMATS, type ExportFormat } from './names.js';
 import type { ResultRow } from './result-row.js';
 
@@ -27,7 +27,7 @@ export type ExportRow = ResultRow & { readonly createdAt?: string; readonly upda
 const LEADING = ['uri', 'sop_instance_uid', 'study_instance_uid', 'outcome', 'reason', 'decision'] as const;
 const TRAILING = [
   ...DATA_COLUMNS.map((c) => c.name).filter(
-    (name) => name !== 'scores' && !(LEADING as readonly string[]).includes(name),
+    (name) => name !== 'scores' && name !== ROW_KEY_COLUMN && !(LEADING as readonly string[]).includes(name),
   ),
   'created_at',
   'updated_at',
