@@ -360,6 +360,9 @@ class Rewriter {
     if (group % 2 === 1 || (element.tag & 0xffff) === 0) return this.removed();
     const entry = profileEntryFor(element.tag);
     if (element.items === undefined && this.isEmpty(element)) return this.copy(element);
+    // Code strings are enumerated or defined terms, "not generally at risk" (PS3.15 E.3.5 Note 3),
+    // and they carry the structure (an SR content item's Value Type, Relationship Type): kept.
+    if (effectiveVr(element, entry) === 'CS') return this.copy(element);
     // Implicit VR elements the table does not list have no known VR: removed rather than guessed.
     return this.dummy(element, effectiveVr(element, entry), encoding, depth, writer);
   }

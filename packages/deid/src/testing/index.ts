@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet as ParsedDataSet } from 'dicom-parser';
 import { SopClass, tag as makeTag, type DataElement, type Vr } from '@cxr/dicom/testing';
 import reference from './ps3.15-e.1-1-basic.reference.json' with { type: 'json' };
@@ -133,9 +134,16 @@ export function profileDataSet(): DataElement[] {
   return elements;
 }
 
+/** dicom-parser's hook for the deflated syntax: the meta as it is, the data set inflated. */
+export function inflater(bytes: Uint8Array, position: number): Uint8Array {
+  return new Uint8Array(
+    Buffer.concat([bytes.subarray(0, position), inflateRawSync(bytes.subarray(position))]),
+  );
+}
+
 /** Parses a de-identified file with dicom-parser (independent of this package's reader). */
 export function parseOutput(bytes: Uint8Array): ParsedDataSet {
-  return dicomParser.parseDicom(bytes);
+  return dicomParser.parseDicom(bytes, { inflater });
 }
 
 /** The key dicom-parser uses for a tag: x + 8 lower-case hex digits. */
