@@ -97,7 +97,8 @@ export function shiftDates(value: string, vr: 'DA' | 'DT', days: number): string
  * Words kept by the clean-descriptors option: the technical vocabulary of chest and general
  * radiography descriptions (views, positions, body parts, modality words). Everything else is
  * dropped, which is the "retain only values known to be useful and safe" approach of PS3.15
- * E.3.5 Note 2: a name, a date, an ID or an unknown word never survives.
+ * E.3.5 Note 2: a name, a date, an ID or an unknown word never survives. (No "DR": it is also a
+ * title, as in "Dr. Smith".)
  */
 const SAFE_DESCRIPTOR_WORDS = new Set(
   `
@@ -108,7 +109,7 @@ const SAFE_DESCRIPTOR_WORDS = new Set(
   INSPIRATION EXPIRATION INSP EXP INSPIRATORY EXPIRATORY
   LEFT RIGHT BILATERAL BOTH L R
   VIEW VIEWS IMAGE IMAGES SERIES STUDY EXAM EXAMINATION ROUTINE STANDARD DEFAULT
-  XR X RAY RAYS XRAY CR DX DR RADIOGRAPH RADIOGRAPHY RADIOGRAPHIC PLAIN FILM FILMS
+  XR X RAY RAYS XRAY CR DX RADIOGRAPH RADIOGRAPHY RADIOGRAPHIC PLAIN FILM FILMS
   ADULT ADULTS PEDIATRIC PAEDIATRIC PED PAED CHILD INFANT NEONATE NEONATAL
   FOR PRESENTATION PROCESSING PROCESSED ORIGINAL PRIMARY SECONDARY DERIVED
   AND WITH WITHOUT W WO OF ONLY ONE TWO THREE SINGLE
