@@ -126,9 +126,14 @@ const SAFE_DESCRIPTOR_WORDS = new Set(
  */
 export function cleanDescriptor(value: string): string {
   const kept: string[] = [];
-  for (const word of value.toUpperCase().split(/[^A-Z0-9]+/)) {
-    if (word === '') continue;
-    if (SAFE_DESCRIPTOR_WORDS.has(word) || /^\d{1,2}$/.test(word)) kept.push(word);
+  for (const chunk of value.toUpperCase().split(/[^A-Z0-9./:-]+/)) {
+    // Digits joined by - / . or : are a date, a time or an ID ("2024-01-15", "12/3"): dropped
+    // whole, never kept as small numbers.
+    if (/\d/.test(chunk) && /[./:-]/.test(chunk)) continue;
+    for (const word of chunk.split(/[^A-Z0-9]+/)) {
+      if (word === '') continue;
+      if (SAFE_DESCRIPTOR_WORDS.has(word) || /^\d{1,2}$/.test(word)) kept.push(word);
+    }
   }
   return kept.join(' ');
 }
