@@ -2,7 +2,7 @@
  * De-identification Method codes: PS3.16 CID 7050 "De-identification Method" (coding scheme DCM),
  * one per profile and option, written into De-identification Method Code Sequence (0012,0064).
  */
-import type { ProfileOptions } from './profile.js';
+import type { ProfileOptions } from './options.js';
 
 export interface CodedConcept {
   readonly value: string;

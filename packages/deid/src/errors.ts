@@ -18,6 +18,8 @@ export const DEID_REJECT_REASONS = [
   'burned_in_annotation',
   /** Larger than the object size limit (CXR_MAX_OBJECT_BYTES). */
   'object_too_large',
+  /** Another object of the run has the same SOP Instance UID (a copy): only the first is written. */
+  'duplicate_sop_instance_uid',
 ] as const;
 
 export type DeidRejectReason = (typeof DEID_REJECT_REASONS)[number];

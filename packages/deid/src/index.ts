@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './options.js';
 export * from './profile.js';
 export { DEID_METHOD_CODES, methodCodes, type CodedConcept } from './codes.js';
 export {

@@ -11,13 +11,8 @@ import { chmod, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { realpathSync } from 'node:fs';
 import type { InstanceUids } from './deidentify.js';
-import {
-  CLEAN_OPTIONS,
-  normalizeProfileOptions,
-  PROFILE_TABLE_SOURCE,
-  RETAIN_OPTIONS,
-  type ProfileOptions,
-} from './profile.js';
+import { CLEAN_OPTIONS, normalizeProfileOptions, RETAIN_OPTIONS, type ProfileOptions } from './options.js';
+import { PROFILE_TABLE_SOURCE } from './profile.js';
 import { DeidSession, generateKey, KEY_BYTES, type PatientRecord, type SessionState } from './session.js';
 
 export const MAP_FORMAT = 'cxr-deid-map/1';

@@ -4,6 +4,7 @@
  * what to do with an attribute, never how.
  */
 import table from './data/ps3.15-e.1-1.json' with { type: 'json' };
+import type { CleanOption, ProfileOptions, RetainOption } from './options.js';
 
 /** Action codes of PS3.15 Table E.1-1a. */
 export const ACTION_CODES = ['D', 'Z', 'X', 'K', 'C', 'U', 'Z/D', 'X/Z', 'X/D', 'X/Z/D', 'X/Z/U*'] as const;
@@ -24,34 +25,6 @@ export const OPTION_COLUMNS = [
 ] as const;
 export type OptionColumn = (typeof OPTION_COLUMNS)[number];
 
-/** What `--retain` accepts: the Retain options of PS3.15 E.3.6 to E.3.11. */
-export const RETAIN_OPTIONS = [
-  'dates',
-  'modified-dates',
-  'uids',
-  'device',
-  'institution',
-  'patient-characteristics',
-  'safe-private',
-] as const;
-export type RetainOption = (typeof RETAIN_OPTIONS)[number];
-
-/**
- * What `--clean` accepts. Only the Clean Descriptors Option (E.3.5) is offered: cleaning
- * structured content, graphics or pixel data needs knowledge this package does not have, and
- * without those options the Basic Profile removes that content instead.
- */
-export const CLEAN_OPTIONS = ['descriptors'] as const;
-export type CleanOption = (typeof CLEAN_OPTIONS)[number];
-
-/** The profile a run applies: the Basic Profile plus these options. */
-export interface ProfileOptions {
-  readonly retain: readonly RetainOption[];
-  readonly clean: readonly CleanOption[];
-}
-
-export const BASIC_PROFILE: ProfileOptions = { retain: [], clean: [] };
-
 const RETAIN_COLUMN: Readonly<Record<RetainOption, OptionColumn>> = {
   dates: 'fullDates',
   'modified-dates': 'modifiedDates',
@@ -63,34 +36,6 @@ const RETAIN_COLUMN: Readonly<Record<RetainOption, OptionColumn>> = {
 };
 
 const CLEAN_COLUMN: Readonly<Record<CleanOption, OptionColumn>> = { descriptors: 'cleanDescriptors' };
-
-/** A usage error in the options (two date options, an unknown name). */
-export class ProfileOptionsError extends Error {
-  override readonly name = 'ProfileOptionsError';
-}
-
-/**
- * Options in a canonical order without duplicates. Throws ProfileOptionsError when both date
- * options are asked for: full dates and modified dates exclude each other (PS3.15 E.3.6).
- */
-export function normalizeProfileOptions(options: ProfileOptions): ProfileOptions {
-  const retain = RETAIN_OPTIONS.filter((option) => options.retain.includes(option));
-  const clean = CLEAN_OPTIONS.filter((option) => options.clean.includes(option));
-  for (const option of [...options.retain, ...options.clean]) {
-    if (
-      !(RETAIN_OPTIONS as readonly string[]).includes(option) &&
-      !(CLEAN_OPTIONS as readonly string[]).includes(option)
-    ) {
-      throw new ProfileOptionsError(`unknown profile option "${option}"`);
-    }
-  }
-  if (retain.includes('dates') && retain.includes('modified-dates')) {
-    throw new ProfileOptionsError(
-      'retain dates and retain modified-dates exclude each other: choose full dates or shifted dates',
-    );
-  }
-  return { retain, clean };
-}
 
 /** The option columns a profile selects. */
 export function selectedColumns(options: ProfileOptions): OptionColumn[] {

@@ -6,12 +6,8 @@
  * (original -> replacement): that record, with the key, is the re-identification map (map-file.ts).
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import {
-  normalizeProfileOptions,
-  selectedColumns,
-  type OptionColumn,
-  type ProfileOptions,
-} from './profile.js';
+import { normalizeProfileOptions, type ProfileOptions } from './options.js';
+import { selectedColumns, type OptionColumn } from './profile.js';
 
 /** Key length: 256 bits, the HMAC-SHA-256 block-independent strength. */
 export const KEY_BYTES = 32;
