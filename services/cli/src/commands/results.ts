@@ -1,6 +1,6 @@
 /**
- * `cxr results export --run ID --format csv|jsonl|parquet [--out FILE] [--store URL] [--model DIR]`
- * exports one run for a study; `cxr results runs [--store URL] [--json]` lists the runs of a store.
+ * `cxr results export --run ID --format csv|jsonl|parquet [--out FILE] [--store URL] [--model DIR]
+ * [--deidentify [--map FILE]]` exports one run for a study (de-identified to share with the images); `cxr results runs [--store URL] [--json]` lists the runs of a store.
  * The store URL defaults to CXR_STORE_URL. Data goes to stdout or the --out file; the one-line
  * summary goes to stderr, so `cxr results export ... > run.csv` stays clean.
  */
@@ -10,12 +10,14 @@ import { readManifest } from '@cxr/model/manifest';
 import {
   EXPORT_FORMATS,
   UnknownRunError,
+  deidentifyExportRow,
   exportRun,
   openStore,
   type ExportFormat,
   type ResultStore,
   type RunSummary,
 } from '@cxr/store';
+import { BASIC_PROFILE, ephemeralSession, MapFileError, openMapFile, type DeidSession } from '@cxr/deid';
 import { CliError, ExitCode } from '../output.js';
 import { choiceOption } from '../options.js';
 
@@ -25,6 +27,31 @@ interface ExportCommandOptions {
   readonly out?: string;
   readonly store?: string;
   readonly model?: string;
+  readonly deidentify?: boolean;
+  readonly map?: string;
+}
+
+/**
+ * The session that de-identifies the rows: the map's (its key and profile, so the rows match the
+ * images `cxr deidentify` wrote with it), or a key of this export only.
+ */
+async function exportSession(options: ExportCommandOptions): Promise<DeidSession | undefined> {
+  if (options.deidentify !== true) {
+    if (options.map !== undefined) throw new CliError('--map goes with --deidentify', ExitCode.Usage);
+    return undefined;
+  }
+  if (options.map === undefined) {
+    process.stderr.write(
+      'cxr: --deidentify without --map: the UIDs and file names will not match any de-identified images\n',
+    );
+    return ephemeralSession(BASIC_PROFILE);
+  }
+  try {
+    return (await openMapFile(options.map)).session;
+  } catch (error) {
+    if (error instanceof MapFileError) throw new CliError(error.message, ExitCode.Usage);
+    throw error;
+  }
 }
 
 interface RunsCommandOptions {
@@ -55,6 +82,7 @@ async function exportCommand(options: ExportCommandOptions): Promise<void> {
     );
   }
   const labels = options.model === undefined ? undefined : (await readManifest(options.model)).output.labels;
+  const session = await exportSession(options);
   // A closed pipe (`| head`) surfaces as an error of the next write instead of an unhandled event.
   const ignore = (): void => undefined;
   if (toStdout) process.stdout.on('error', ignore);
@@ -64,7 +92,11 @@ async function exportCommand(options: ExportCommandOptions): Promise<void> {
         return await exportRun(
           store,
           options.run,
-          { format: options.format, ...(labels === undefined ? {} : { labels }) },
+          {
+            format: options.format,
+            ...(labels === undefined ? {} : { labels }),
+            ...(session === undefined ? {} : { transformRow: (row) => deidentifyExportRow(row, session) }),
+          },
           file ?? process.stdout,
         );
       } catch (error) {
@@ -75,8 +107,9 @@ async function exportCommand(options: ExportCommandOptions): Promise<void> {
     const where = file ?? 'stdout';
     const scoreColumns =
       summary.labels.length === 0 ? 'no score columns' : `labels ${summary.labels.join(',')}`;
+    const deidentified = session === undefined ? '' : ', de-identified';
     process.stderr.write(
-      `exported ${summary.rows} rows of run ${options.run} as ${options.format} to ${where} (${scoreColumns})\n`,
+      `exported ${summary.rows} rows of run ${options.run} as ${options.format} to ${where} (${scoreColumns}${deidentified})\n`,
     );
   } finally {
     if (toStdout) process.stdout.off('error', ignore);
@@ -137,6 +170,14 @@ export function registerResultsCommands(program: Command): void {
     .option(
       '--model <dir>',
       "model bundle folder: its manifest's labels fix the score columns (default: the run's score keys)",
+    )
+    .option(
+      '--deidentify',
+      'replace or remove identifiers as `cxr deidentify` does (uri becomes the de-identified file name, UIDs their replacements)',
+    )
+    .option(
+      '--map <file>',
+      'the map of `cxr deidentify`: the rows then match the images it wrote (with --deidentify)',
     )
     .action(exportCommand);
 
