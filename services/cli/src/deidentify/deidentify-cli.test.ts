@@ -18,6 +18,8 @@ import {
   type DataElement,
 } from '@cxr/dicom/testing';
 import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME, buildChestDataSet } from '@cxr/fixtures';
+import { deterministicUid } from '@cxr/dicom/testing';
+import { hashPatientId, openStore, parseResultRow } from '@cxr/store';
 import { expectNoCanary, runCxr, type RunResult } from '../testing/run-cxr.js';
 
 /** A small phantom CR of the canary patient, study "cli", instance `instance`. */
@@ -112,6 +114,62 @@ describe('cxr deidentify', () => {
     for (const name of files) {
       expect((await readFile(join(again, name))).equals(await readFile(join(out, name)))).toBe(true);
     }
+  }, 120_000);
+
+  it('exports the rows of the same images de-identified with the same map: file names and UIDs match', async () => {
+    const out = join(dir, 'shared');
+    const map = join(dir, 'keys', 'shared-map.json');
+    await mkdir(join(dir, 'keys'), { recursive: true });
+    expect((await run('deidentify', source, '--out', out, '--map', map)).code).toBe(0);
+
+    const storeUrl = `sqlite:${join(dir, 'results.sqlite')}`;
+    const store = await openStore(storeUrl);
+    try {
+      await store.upsertResults(
+        ['1', '2'].map((instance) =>
+          parseResultRow({
+            runId: 'run-shared',
+            uri: `file://${join(source, instance === '1' ? `${CANARY_PATIENT_NAME}_${CANARY_PATIENT_ID}.dcm` : 'sub/b.dcm')}`,
+            studyInstanceUid: deterministicUid('cli', 'study'),
+            seriesInstanceUid: deterministicUid('cli', 'series'),
+            sopInstanceUid: `1.2.826.0.1.3680043.10.8888.${instance}`,
+            patientIdHash: hashPatientId(CANARY_PATIENT_ID, 'deidentify-cli-test-salt'),
+            institution: 'Phantom General Hospital',
+            modelId: 'seed',
+            modelVersion: '1.0.0',
+            scores: { normal: 0.5 },
+            decision: 'normal',
+            outcome: 'ok',
+            enqueuedAt: '2026-12-01T10:11:12.000Z',
+          }),
+        ),
+      );
+    } finally {
+      await store.close();
+    }
+    const csvPath = join(dir, 'shared.csv');
+    const exported = await run(
+      ...['results', 'export', '--run', 'run-shared', '--format', 'csv', '--out', csvPath],
+      ...['--store', storeUrl, '--deidentify', '--map', map],
+    );
+    expect(exported.code, exported.stderr).toBe(0);
+    expectNoCanary(exported);
+    const csv = await readFile(csvPath, 'utf8');
+    expect(csv).not.toContain('CANARY');
+    expect(csv).not.toContain('1.2.826.0.1.3680043.10.8888.1');
+    expect(csv).not.toContain('1.2.826.0.1.3680043.10.8888.2');
+    expect(csv).not.toContain('Phantom General');
+    const [header, ...records] = csv
+      .trim()
+      .split('\r\n')
+      .map((line) => line.split(','));
+    const column = (name: string): string[] => records.map((r) => r[header!.indexOf(name)] ?? '');
+    for (const [index, file] of column('uri').entries()) {
+      const image = dicomParser.parseDicom(new Uint8Array(await readFile(join(out, file))));
+      expect(column('sop_instance_uid')[index]).toBe(image.string('x00080018'));
+      expect(column('study_instance_uid')[index]).toBe(image.string('x0020000d'));
+    }
+    expect(new Set(column('patient_id_hash')).size).toBe(1);
   }, 120_000);
 
   it('leaves burned-in images out with --reject-burned-in, and reads a single file as a source', async () => {
