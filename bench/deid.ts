@@ -5,7 +5,8 @@
  * dcmtk's `dcmodify` doing the same edits, in the same run, rounds alternating, medians.
  *
  * - ours, library: read, deidentifyObject, write, for every copy, in this process (no start-up).
- * - ours, command: `cxr deidentify COPIES --out DIR` as a whole process (start-up under tsx included).
+ * - ours, command: `cxr deidentify COPIES --out DIR` as a whole process (start-up under tsx included;
+ *   the start-up alone, `cxr deidentify --help`, is timed beside it).
  * - dcmodify: a shell script of one `dcmodify -nb` per copy, timed as one `sh` process. Its edits
  *   are what our output differs from the input by (found by comparing the two, not timed): erase
  *   (-ea) what we removed, insert or overwrite (-i) what we replaced or added, -ep for private
@@ -193,7 +194,12 @@ export async function run(args: readonly string[]): Promise<void> {
   const tsx = require.resolve('tsx/cli');
   const main = join(REPO, 'services', 'cli', 'src', 'main.ts');
   const env = { ...process.env, NODE_OPTIONS: '--conditions=@cxr/source', CXR_LOG_LEVEL: 'error' };
-  const times = { library: [] as number[], command: [] as number[], dcmodify: [] as number[] };
+  const times = {
+    library: [] as number[],
+    command: [] as number[],
+    startup: [] as number[],
+    dcmodify: [] as number[],
+  };
 
   const oursLibrary = (): void => {
     const out = join(work, 'library');
@@ -211,6 +217,8 @@ export async function run(args: readonly string[]): Promise<void> {
     const out = join(work, 'command');
     rmSync(out, { recursive: true, force: true });
     times.command.push(timeProcess(process.execPath, [tsx, main, 'deidentify', pristine, '--out', out], env));
+    // What of that is start-up: the same process printing its help (tsx, module loading).
+    times.startup.push(timeProcess(process.execPath, [tsx, main, 'deidentify', '--help'], env));
   };
   const dcmodify = (): void => {
     const dir = join(work, 'dcmodify');
@@ -232,6 +240,7 @@ export async function run(args: readonly string[]): Promise<void> {
     { what: 'ours, `cxr deidentify` process (tsx start-up included)', ms: median(times.command) },
     { what: 'dcmodify, one process per file (sh loop)', ms: median(times.dcmodify) },
   ];
+  const startupMs = median(times.startup);
   const dcmodifyMs = median(times.dcmodify);
   const report = [
     `de-identification of ${copies} copies of ${SOURCES.length} real CR/DX files (${(bytesTotal / copies / 1024).toFixed(0)} KiB each on average), ${rounds} rounds, medians`,
@@ -243,6 +252,9 @@ export async function run(args: readonly string[]): Promise<void> {
       (r) =>
         `| ${r.what} | ${(r.ms / 1000).toFixed(2)} | ${perSecond(r.ms).toFixed(0)} | ${(dcmodifyMs / r.ms).toFixed(1)}x |`,
     ),
+    '',
+    `start-up of the cxr process under tsx (\`cxr deidentify --help\`): ${(startupMs / 1000).toFixed(2)} s; ` +
+      `the command without it: ${perSecond(median(times.command) - startupMs).toFixed(0)} instances/s`,
     '',
   ].join('\n');
   process.stdout.write(report);
