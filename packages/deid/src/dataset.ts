@@ -105,6 +105,11 @@ class Reader {
     if (pos + count > this.bytes.length) throw new DeidRejectedError('truncated', `file ends inside ${what}`);
   }
 
+  /** Whether a value of defined length begins with an Item tag (then it holds sequence items). */
+  startsWithItem(valueStart: number, length: number | undefined, enc: Encoding): boolean {
+    return length !== undefined && length >= 8 && this.tagAt(valueStart, enc) === ITEM;
+  }
+
   /** Elements from `pos` to `end`, or, with `end` undefined, to an Item Delimitation Item. */
   elements(
     pos: number,
@@ -175,11 +180,16 @@ class Reader {
     const privateTag = (tag >>> 16) % 2 === 1;
     let itemEncoding: Encoding | undefined;
     if (vr === 'SQ') itemEncoding = enc;
-    else if (vr === 'UN' && undefinedLength) itemEncoding = IMPLICIT_LITTLE_ENDIAN;
-    else if (vr === undefined && tag !== PIXEL_DATA) {
+    else if (
+      vr === 'UN' &&
+      (undefinedLength || (!privateTag && this.startsWithItem(valueStart, length, IMPLICIT_LITTLE_ENDIAN)))
+    ) {
+      // A sequence the writer did not know: its items are implicit VR little endian (PS3.5 6.2.2),
+      // and what they hold must be de-identified like any other item.
+      itemEncoding = IMPLICIT_LITTLE_ENDIAN;
+    } else if (vr === undefined && tag !== PIXEL_DATA) {
       const hint = this.isSequence(tag);
-      const startsWithItem =
-        length !== undefined && length >= 8 && this.tagAt(valueStart, enc) === ITEM && hint !== false;
+      const startsWithItem = hint !== false && this.startsWithItem(valueStart, length, enc);
       if (hint === true || undefinedLength || (startsWithItem && !privateTag)) itemEncoding = enc;
     }
     if (itemEncoding !== undefined) {

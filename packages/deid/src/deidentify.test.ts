@@ -230,6 +230,50 @@ describe('sequences in every encoding', () => {
     expect(occurrences(out.bytes, 'CANARY')).toBe(0);
   });
 
+  /** `input` with the sequence `tagNumber` (items of `item`) written as UN of defined length. */
+  function asUnknown(input: Uint8Array, tagNumber: number, item: DataElement[]): Uint8Array {
+    const sq = dicomParser.parseDicom(input).elements[`x${tagNumber.toString(16).padStart(8, '0')}`]!;
+    const itemBody = encodeDataSet(item, { explicitVr: false, bigEndian: false });
+    const itemHeader = Buffer.alloc(8);
+    itemHeader.writeUInt16LE(0xfffe, 0);
+    itemHeader.writeUInt16LE(0xe000, 2);
+    itemHeader.writeUInt32LE(itemBody.length, 4);
+    const un = Buffer.alloc(12);
+    un.writeUInt16LE(tagNumber >>> 16, 0);
+    un.writeUInt16LE(tagNumber & 0xffff, 2);
+    un.write('UN', 4, 'latin1');
+    un.writeUInt32LE(itemHeader.length + itemBody.length, 8);
+    return new Uint8Array(
+      Buffer.concat([
+        input.subarray(0, sq.dataOffset - 12),
+        un,
+        itemHeader,
+        itemBody,
+        input.subarray(sq.dataOffset + sq.length),
+      ]),
+    );
+  }
+
+  it('de-identifies sequences written as UN of defined length (implicit VR items, PS3.5 6.2.2)', () => {
+    const s = session();
+    // One the table lists (references kept, UIDs replaced), one it does not (a person name inside).
+    const listed = tag(0x0008, 0x1140);
+    const unlisted = tag(0x0008, 0x9121);
+    let input = phantom({}, (elements) =>
+      with_(
+        elements,
+        { tag: listed, vr: 'SQ', value: [referencedItem] },
+        { tag: unlisted, vr: 'SQ', value: [personItem] },
+      ),
+    );
+    input = asUnknown(input, listed, referencedItem);
+    input = asUnknown(input, unlisted, personItem);
+    const out = deidentifyObject(input, s);
+    expect(occurrences(out.bytes, 'CANARY')).toBe(0);
+    expect(occurrences(out.bytes, '1.2.826.0.1.3680043.10.7777.42')).toBe(0);
+    expect(occurrences(out.bytes, s.uid('1.2.826.0.1.3680043.10.7777.42'))).toBe(1);
+  });
+
   it('de-identifies a sequence written as UN of undefined length (implicit VR items, PS3.5 6.2.2)', () => {
     const s = session();
     const input = phantom({}, (elements) =>
