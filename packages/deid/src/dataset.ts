@@ -320,7 +320,13 @@ export class Writer {
     if (!this.encoding.explicitVr) return concat([this.#tag(tag), this.#u32(raw)]);
     const vrBytes = new Uint8Array([vr.charCodeAt(0), vr.charCodeAt(1)]);
     if (LONG_LENGTH_VRS.has(vr)) return concat([this.#tag(tag), vrBytes, new Uint8Array(2), this.#u32(raw)]);
-    if (raw > 0xffff) throw new Error(`a ${vr} value of ${raw} bytes does not fit a 16-bit length`);
+    if (raw > 0xffff) {
+      // Replacement UIDs are longer than many originals: a list of thousands may outgrow the VR.
+      throw new DeidRejectedError(
+        'malformed',
+        `the new value of ${formatTag(tag)} (${raw} bytes) is too long for ${vr}`,
+      );
+    }
     return concat([this.#tag(tag), vrBytes, this.#u16(raw)]);
   }
 

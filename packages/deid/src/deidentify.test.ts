@@ -373,6 +373,17 @@ describe('rejections', () => {
     ['truncated', phantom().subarray(0, 400)],
     ['no_sop_instance_uid', phantom({}, (elements) => elements.filter((e) => e.tag !== Tag.SopInstanceUid))],
     [
+      // 2,000 short UIDs fit a UI value (16-bit length); their 44-character replacements do not.
+      'malformed',
+      phantom({}, (elements) =>
+        with_(elements, {
+          tag: tag(0x0008, 0x0058),
+          vr: 'UI',
+          value: Array.from({ length: 2000 }, (_, i) => `1.2.3.${i + 1}`),
+        }),
+      ),
+    ],
+    [
       'dicomdir',
       writeDicom([
         { tag: Tag.SopClassUid, vr: 'UI', value: '1.2.840.10008.1.3.10' },

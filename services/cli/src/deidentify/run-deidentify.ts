@@ -225,8 +225,13 @@ export async function runDeidentify(options: DeidentifyRunOptions): Promise<Deid
     try {
       result = deidentifyObject(outcome.bytes, session, { rejectBurnedIn: options.rejectBurnedIn });
     } catch (error) {
-      if (!isDeidRejectedError(error)) throw error;
-      reject(entry, error);
+      if (isDeidRejectedError(error)) {
+        reject(entry, error);
+        return;
+      }
+      // A fault of ours on one object must not stop the others: it is counted (exit code 1).
+      failed += 1;
+      log('error', 'object not de-identified', { uri: entry.uri, ...errorSummary(error) });
       return;
     }
     if (written.has(result.fileName)) {
