@@ -11,7 +11,7 @@ import { DeidRejectedError } from './errors.js';
 import { readInputDataSet, writePart10 } from './part10.js';
 import { profileEntryFor } from './profile.js';
 import { rewriteDataSet, type Insertion } from './rewrite.js';
-import { unpadded, type DeidSession, type PatientPseudonym } from './session.js';
+import { deidentifiedFileName, unpadded, type DeidSession, type PatientPseudonym } from './session.js';
 
 const Tags = {
   SpecificCharacterSet: 0x00080005,
@@ -60,18 +60,6 @@ export interface DeidentifiedObject {
   readonly burnedInAnnotation: boolean;
   readonly transferSyntaxUid: string;
   readonly patient: PatientPseudonym;
-}
-
-/**
- * The file name of a de-identified object: derived from its (new) SOP Instance UID only. A UID is
- * digits and dots (PS3.5 9.1); anything else (a retained UID of a broken input) is refused, so a
- * value can never become a path.
- */
-export function deidentifiedFileName(sopInstanceUid: string): string {
-  if (!/^[0-9][0-9.]{0,63}$/.test(sopInstanceUid)) {
-    throw new DeidRejectedError('malformed', 'the SOP Instance UID (0008,0018) is not a valid UID');
-  }
-  return `${sopInstanceUid}.dcm`;
 }
 
 /** Whether an implicit VR element is a sequence, by the table's VR (the reader guesses the others). */

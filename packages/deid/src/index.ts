@@ -3,6 +3,7 @@ export * from './options.js';
 export * from './profile.js';
 export { DEID_METHOD_CODES, methodCodes, type CodedConcept } from './codes.js';
 export {
+  deidentifiedFileName,
   DeidSession,
   generateKey,
   KEY_BYTES,
@@ -13,7 +14,6 @@ export {
   type SessionState,
 } from './session.js';
 export {
-  deidentifiedFileName,
   deidentifyObject,
   type DeidentifiedObject,
   type DeidentifyOptions,

@@ -57,3 +57,35 @@ export function normalizeProfileOptions(options: ProfileOptions): ProfileOptions
   }
   return { retain, clean };
 }
+
+/** Option columns of Table E.1-1, as keys of the data file. */
+export const OPTION_COLUMNS = [
+  'safePrivate',
+  'uids',
+  'device',
+  'institution',
+  'patientCharacteristics',
+  'fullDates',
+  'modifiedDates',
+  'cleanDescriptors',
+  'cleanStructuredContent',
+  'cleanGraphics',
+] as const;
+export type OptionColumn = (typeof OPTION_COLUMNS)[number];
+
+const RETAIN_COLUMN: Readonly<Record<RetainOption, OptionColumn>> = {
+  dates: 'fullDates',
+  'modified-dates': 'modifiedDates',
+  uids: 'uids',
+  device: 'device',
+  institution: 'institution',
+  'patient-characteristics': 'patientCharacteristics',
+  'safe-private': 'safePrivate',
+};
+
+const CLEAN_COLUMN: Readonly<Record<CleanOption, OptionColumn>> = { descriptors: 'cleanDescriptors' };
+
+/** The option columns a profile selects. */
+export function selectedColumns(options: ProfileOptions): OptionColumn[] {
+  return [...options.retain.map((o) => RETAIN_COLUMN[o]), ...options.clean.map((o) => CLEAN_COLUMN[o])];
+}

@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import type { DataSet as ParsedDataSet, Element } from 'dicom-parser';
 import { writeDicom } from '@cxr/dicom/testing';
 import { deidentifyObject } from './deidentify.js';
-import type { ProfileOptions } from './options.js';
-import { PROFILE_ENTRIES, type OptionColumn, type ProfileEntry } from './profile.js';
+import type { OptionColumn, ProfileOptions } from './options.js';
+import { PROFILE_ENTRIES, type ProfileEntry } from './profile.js';
 import { DeidSession, generateKey } from './session.js';
 import {
   dataSetRows,

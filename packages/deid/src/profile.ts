@@ -4,43 +4,11 @@
  * what to do with an attribute, never how.
  */
 import table from './data/ps3.15-e.1-1.json' with { type: 'json' };
-import type { CleanOption, ProfileOptions, RetainOption } from './options.js';
+import { OPTION_COLUMNS, type OptionColumn } from './options.js';
 
 /** Action codes of PS3.15 Table E.1-1a. */
 export const ACTION_CODES = ['D', 'Z', 'X', 'K', 'C', 'U', 'Z/D', 'X/Z', 'X/D', 'X/Z/D', 'X/Z/U*'] as const;
 export type ActionCode = (typeof ACTION_CODES)[number];
-
-/** Option columns of Table E.1-1, as keys of the data file. */
-export const OPTION_COLUMNS = [
-  'safePrivate',
-  'uids',
-  'device',
-  'institution',
-  'patientCharacteristics',
-  'fullDates',
-  'modifiedDates',
-  'cleanDescriptors',
-  'cleanStructuredContent',
-  'cleanGraphics',
-] as const;
-export type OptionColumn = (typeof OPTION_COLUMNS)[number];
-
-const RETAIN_COLUMN: Readonly<Record<RetainOption, OptionColumn>> = {
-  dates: 'fullDates',
-  'modified-dates': 'modifiedDates',
-  uids: 'uids',
-  device: 'device',
-  institution: 'institution',
-  'patient-characteristics': 'patientCharacteristics',
-  'safe-private': 'safePrivate',
-};
-
-const CLEAN_COLUMN: Readonly<Record<CleanOption, OptionColumn>> = { descriptors: 'cleanDescriptors' };
-
-/** The option columns a profile selects. */
-export function selectedColumns(options: ProfileOptions): OptionColumn[] {
-  return [...options.retain.map((o) => RETAIN_COLUMN[o]), ...options.clean.map((o) => CLEAN_COLUMN[o])];
-}
 
 /** One row of Table E.1-1. */
 export interface ProfileEntry {

@@ -5,12 +5,12 @@
  * attributes at the top level. What it keeps is never re-encoded.
  */
 import safePrivateTable from './data/safe-private-attributes.json' with { type: 'json' };
+import type { OptionColumn } from './options.js';
 import {
   isOverlayGroup,
   profileEntryFor,
   resolveAction,
   type ActionCode,
-  type OptionColumn,
   type ProfileEntry,
 } from './profile.js';
 import {

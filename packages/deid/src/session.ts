@@ -6,8 +6,13 @@
  * (original -> replacement): that record, with the key, is the re-identification map (map-file.ts).
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { normalizeProfileOptions, type ProfileOptions } from './options.js';
-import { selectedColumns, type OptionColumn } from './profile.js';
+import { DeidRejectedError } from './errors.js';
+import {
+  normalizeProfileOptions,
+  selectedColumns,
+  type OptionColumn,
+  type ProfileOptions,
+} from './options.js';
 
 /** Key length: 256 bits, the HMAC-SHA-256 block-independent strength. */
 export const KEY_BYTES = 32;
@@ -179,4 +184,16 @@ export class DeidSession {
       patients: [...this.#patients.values()],
     };
   }
+}
+
+/**
+ * The file name of a de-identified object: derived from its (new) SOP Instance UID only. A UID is
+ * digits and dots (PS3.5 9.1); anything else (a retained UID of a broken input) is refused, so a
+ * value can never become a path.
+ */
+export function deidentifiedFileName(sopInstanceUid: string): string {
+  if (!/^[0-9][0-9.]{0,63}$/.test(sopInstanceUid)) {
+    throw new DeidRejectedError('malformed', 'the SOP Instance UID (0008,0018) is not a valid UID');
+  }
+  return `${sopInstanceUid}.dcm`;
 }

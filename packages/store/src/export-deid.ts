@@ -4,7 +4,9 @@
  * its de-identified images can be shared together and still join: `uri` becomes the image's output
  * file name and the UIDs its replacement UIDs.
  */
-import { deidentifiedFileName, type DeidSession } from '@cxr/deid';
+// The light entry point: the session and file names, not the profile table (the worker and the
+// results service import this package too).
+import { deidentifiedFileName, type DeidSession } from '@cxr/deid/session';
 import type { ExportRow } from './export.js';
 
 /**

@@ -17,7 +17,7 @@ import {
   type ResultStore,
   type RunSummary,
 } from '@cxr/store';
-import { BASIC_PROFILE, ephemeralSession, MapFileError, openMapFile, type DeidSession } from '@cxr/deid';
+import type { DeidSession } from '@cxr/deid/session';
 import { CliError, ExitCode } from '../output.js';
 import { choiceOption } from '../options.js';
 
@@ -40,6 +40,7 @@ async function exportSession(options: ExportCommandOptions): Promise<DeidSession
     if (options.map !== undefined) throw new CliError('--map goes with --deidentify', ExitCode.Usage);
     return undefined;
   }
+  const { BASIC_PROFILE, ephemeralSession, MapFileError, openMapFile } = await import('@cxr/deid');
   if (options.map === undefined) {
     process.stderr.write(
       'cxr: --deidentify without --map: the UIDs and file names will not match any de-identified images\n',
