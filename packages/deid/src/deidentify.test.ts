@@ -309,6 +309,46 @@ describe('sequences in every encoding', () => {
   });
 });
 
+describe('action D on a sequence', () => {
+  it('replaces every value inside, instance UIDs by their replacements, and keeps the standard UIDs and code strings', () => {
+    const s = session();
+    const out = deidentifyObject(
+      phantom({}, (elements) =>
+        with_(elements, {
+          tag: tag(0x0040, 0xa730), // Content Sequence: D
+          vr: 'SQ',
+          value: [
+            [
+              { tag: tag(0x0040, 0xa010), vr: 'CS', value: 'CONTAINS' },
+              { tag: tag(0x0040, 0xa040), vr: 'CS', value: 'PNAME' },
+              { tag: tag(0x0040, 0xa123), vr: 'PN', value: 'CANARY^OBSERVER' },
+              {
+                tag: tag(0x0008, 0x1199),
+                vr: 'SQ',
+                value: [
+                  [
+                    { tag: tag(0x0008, 0x1150), vr: 'UI', value: SopClass.ComputedRadiography },
+                    { tag: tag(0x0008, 0x1155), vr: 'UI', value: '1.2.826.0.1.3680043.10.7777.9' },
+                  ],
+                ],
+              },
+            ],
+          ],
+        }),
+      ),
+      s,
+    );
+    const item = parseOutput(out.bytes).elements.x0040a730?.items?.[0]?.dataSet;
+    expect(item?.string('x0040a010')).toBe('CONTAINS');
+    expect(item?.string('x0040a040')).toBe('PNAME');
+    expect(item?.string('x0040a123')).toBe('ANONYMIZED^');
+    const reference = item?.elements.x00081199?.items?.[0]?.dataSet;
+    expect(reference?.string('x00081150')).toBe(SopClass.ComputedRadiography);
+    expect(reference?.string('x00081155')).toBe(s.uid('1.2.826.0.1.3680043.10.7777.9'));
+    expect(occurrences(out.bytes, 'CANARY')).toBe(0);
+  });
+});
+
 describe('private attributes', () => {
   const privateBlocks: DataElement[] = [
     { tag: tag(0x0019, 0x0010), vr: 'LO', value: 'GEMS_ACQU_01' },

@@ -68,6 +68,8 @@ function append(out: Out, other: Out): void {
 }
 
 const PATIENT_NAME = 0x00100010;
+/** The root of the UIDs the DICOM standard defines (PS3.6 Annex A). */
+const DICOM_UID_ROOT = '1.2.840.10008.';
 const PATIENT_ID = 0x00100020;
 
 /**
@@ -183,7 +185,13 @@ class Rewriter {
   ): Out {
     if (element.items !== undefined) return this.recurse(element, encoding, 'dummy', depth);
     if (element.fragments === true || vr === undefined) return this.removed();
-    if (vr === 'UI') return this.uids(element, vr, writer);
+    if (vr === 'UI') {
+      // UIDs of the standard itself (SOP classes, transfer syntaxes, coding schemes) identify
+      // nobody, and references need them: kept.
+      const values = valueText(this.ctx.bytes, element).split('\\');
+      if (values.every((uid) => uid.startsWith(DICOM_UID_ROOT))) return this.copy(element);
+      return this.uids(element, vr, writer);
+    }
     return this.value(element.tag, writtenVr(element, vr), dummyValue(vr), writer);
   }
 
