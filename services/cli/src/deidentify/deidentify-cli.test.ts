@@ -172,7 +172,7 @@ describe('cxr deidentify', () => {
     expect(new Set(column('patient_id_hash')).size).toBe(1);
   }, 120_000);
 
-  it('leaves burned-in images out with --reject-burned-in, and reads a single file as a source', async () => {
+  it('leaves burned-in images out with --reject-burned-in, and reads a single file or a manifest as a source', async () => {
     const out = join(dir, 'no-burned');
     const result = await run('deidentify', source, '--out', out, '--reject-burned-in');
     expect(result.code, result.stderr).toBe(0);
@@ -185,6 +185,15 @@ describe('cxr deidentify', () => {
     const single = await run('deidentify', join(source, 'sub', 'b.dcm'), '--out', join(dir, 'single'));
     expect(single.code, single.stderr).toBe(0);
     expect(await readdir(join(dir, 'single'))).toHaveLength(1);
+
+    const manifest = join(dir, 'list.csv');
+    await writeFile(
+      manifest,
+      `uri\r\nfile://${join(source, 'sub', 'b.dcm')}\r\nfile://${join(source, 'burned.dcm')}\r\n`,
+    );
+    const listed = await run('deidentify', manifest, '--out', join(dir, 'from-manifest'));
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(await readdir(join(dir, 'from-manifest'))).toHaveLength(2);
   }, 120_000);
 
   it.each([
