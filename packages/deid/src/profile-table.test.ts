@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { DataSet as ParsedDataSet, Element } from 'dicom-parser';
+import { TransferSyntax } from '@cxr/dicom';
 import { writeDicom } from '@cxr/dicom/testing';
 import { deidentifyObject } from './deidentify.js';
 import type { OptionColumn, ProfileOptions } from './options.js';
@@ -167,6 +168,30 @@ describe('the Basic Profile applied to every attribute of Table E.1-1', () => {
     const codes = out.elements.x00120064?.items?.map((item) => text(item.dataSet!, 0x00080100));
     expect(codes).toEqual(['113100']);
     expect(text(out, 0x00280303)).toBe('REMOVED');
+  });
+});
+
+describe('the Basic Profile applied to every attribute of Table E.1-1, implicit VR', () => {
+  // No VR in the bytes: the reader goes by the table's VRs and the values' first items. Without
+  // the command group (0000,xxxx), which dicom-parser cannot read back from an implicit VR data set.
+  const input = writeDicom(
+    profileDataSet().filter((element) => element.tag >>> 16 !== 0),
+    { transferSyntaxUid: TransferSyntax.ImplicitVRLittleEndian },
+  );
+  const { bytes } = deidentifyObject(input, new DeidSession(generateKey(), { retain: [], clean: [] }));
+  const out = parseOutput(bytes);
+  const reference = new Map(REFERENCE_ROWS.map((row) => [row.tag, row.basic]));
+
+  it('keeps the transfer syntax', () => {
+    expect(out.string('x00020010')).toBe(TransferSyntax.ImplicitVRLittleEndian);
+  });
+
+  it.each(
+    ROWS.filter((entry) => !entry.tag.startsWith('0000')).map(
+      (entry) => [entry.tag, entry.name, entry] as const,
+    ),
+  )('%s %s', (_tag, _name, entry) => {
+    expectAction(reference.get(entry.tag) ?? 'missing', entry, out, bytes);
   });
 });
 

@@ -88,10 +88,37 @@ function hex(value: number, digits: number): string {
   return value.toString(16).padStart(digits, '0');
 }
 
+/**
+ * VRs of attributes Table E.1-1 does not list but that fill the items of the sequences action D
+ * applies to (the Code Sequence Macro, SR content items, SOP references): in an implicit VR object
+ * these are what a dummied item holds, and without their VR they could only be removed.
+ */
+const ITEM_VRS: ReadonlyMap<number, string> = new Map([
+  [0x00080100, 'SH'], // Code Value
+  [0x00080102, 'SH'], // Coding Scheme Designator
+  [0x00080103, 'SH'], // Coding Scheme Version
+  [0x00080104, 'LO'], // Code Meaning
+  [0x00080105, 'CS'], // Mapping Resource
+  [0x00080106, 'DT'], // Context Group Version
+  [0x0008010b, 'CS'], // Context Group Extension Flag
+  [0x0008010f, 'CS'], // Context Identifier
+  [0x00080117, 'UI'], // Context UID
+  [0x00080118, 'UI'], // Mapping Resource UID
+  [0x00080119, 'UC'], // Long Code Value
+  [0x00080120, 'UR'], // URN Code Value
+  [0x00080122, 'LO'], // Mapping Resource Name
+  [0x00081150, 'UI'], // Referenced SOP Class UID
+  [0x00081160, 'IS'], // Referenced Frame Number
+  [0x0040a010, 'CS'], // Relationship Type
+  [0x0040a040, 'CS'], // Value Type
+  [0x0040a050, 'CS'], // Continuity Of Content
+  [0x0040a160, 'UT'], // Text Value
+]);
+
 /** The VR to interpret a value with: the written one, or the dictionary's when there is none (or UN). */
 function effectiveVr(element: ElementNode, entry: ProfileEntry | undefined): string | undefined {
   if (element.vr !== undefined && element.vr !== 'UN') return element.vr;
-  const known = entry?.vr;
+  const known = entry?.vr ?? ITEM_VRS.get(element.tag);
   if (known === undefined || known.includes(' ')) return element.vr;
   return known;
 }
