@@ -75,6 +75,20 @@ describe('public DICOM files', () => {
   });
 });
 
+describe('public chest radiographs with every option', () => {
+  const withOptions = new DeidSession(generateKey(), {
+    retain: ['modified-dates', 'device', 'institution', 'patient-characteristics', 'safe-private'],
+    clean: ['descriptors'],
+  });
+
+  it.each(PUBLIC_FILES.slice(0, 6))('%s: no new dciodvfy error, the same Pixel Data', (name) => {
+    const input = new Uint8Array(readFileSync(publicDicomPath(name)));
+    const out = deidentifyObject(input, withOptions);
+    expect(newErrors(input, out.bytes)).toEqual([]);
+    expect(pixelData(out.bytes)).toEqual(pixelData(input));
+  });
+});
+
 describe('generated fixtures', () => {
   const { fixtures } = loadFixtureManifest();
   const readable = fixtures.filter(
