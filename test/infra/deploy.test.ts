@@ -196,6 +196,7 @@ describe('docker-compose.yml', () => {
       'redis',
       'minio',
       'minio-init',
+      'orthanc',
       'postgres',
       'prometheus',
       'grafana',
@@ -290,6 +291,7 @@ describe('docker-compose.yml', () => {
       'CXR_API_TOKEN',
       'GRAFANA_ADMIN_PASSWORD',
       'MINIO_ROOT_PASSWORD',
+      'ORTHANC_PASSWORD',
       'POSTGRES_PASSWORD',
       'REDIS_PASSWORD',
     ];
@@ -395,6 +397,30 @@ describe('docker-compose.yml', () => {
     expect(args).toMatch(/--appendonly yes\b/);
     expect(args).toMatch(/--maxmemory-policy noeviction\b/);
     expect(serviceNamed('redis').volumes).toEqual(['redis-data:/data']);
+  });
+
+  it('runs a demo PACS with DICOMweb whose service account the services use', () => {
+    const orthanc = serviceNamed('orthanc');
+    const environment = environmentOf(orthanc);
+    expect(environment.DICOM_WEB_PLUGIN_ENABLED).toBe('true');
+    expect(environment.ORTHANC__AUTHENTICATION_ENABLED).toBe('true');
+    const users = JSON.parse(environment.ORTHANC__REGISTERED_USERS ?? '{}') as Record<string, string>;
+    expect(users).toEqual({ cxr: TEST_SECRET });
+    expect(orthanc.ports).toEqual(expect.arrayContaining(['8042:8042', '4242:4242']));
+    for (const name of ['ingest', 'results', 'worker-cpu', 'worker-gpu']) {
+      const env = environmentOf(serviceNamed(name));
+      expect({ user: env.CXR_DICOMWEB_USER, password: env.CXR_DICOMWEB_PASSWORD }, name).toEqual({
+        user: 'cxr',
+        password: TEST_SECRET,
+      });
+    }
+    // A DICOMweb source URI for it is one @cxr/config and the ingest accept.
+    const config = loadConfig({
+      ...environmentOf(serviceNamed('ingest')),
+      CXR_INGEST_SOURCES: 'dicomweb+http://orthanc:8042/dicom-web',
+    });
+    expect(config.ingest.sources).toEqual(['dicomweb+http://orthanc:8042/dicom-web']);
+    expect(config.dicomweb).toMatchObject({ user: 'cxr', maxConcurrency: 4, maxRequestsPerSecond: 20 });
   });
 
   it('creates the bucket that the ingest service lists', () => {

@@ -4,7 +4,8 @@
  * see it), every export column is documented, and every relative link resolves
  * (scripts/check-links.ts, which `pnpm check` also runs).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,13 +13,17 @@ import { exportHeader } from '@cxr/store';
 import { anchorsOf, checkLinks, linksOf, slugOf } from '../../scripts/check-links.js';
 import { ROOT, repoFile } from './deploy-files.js';
 
+const execFileAsync = promisify(execFile);
+
 /** The compiled CLI's help, without the tests' source export condition (as users run it). */
-function help(...command: string[]): string {
+async function help(...command: string[]): Promise<string> {
   const { NODE_OPTIONS: _sourceCondition, ...env } = process.env;
-  return execFileSync(process.execPath, [join(ROOT, 'services/cli/bin/cxr.js'), ...command, '--help'], {
-    encoding: 'utf8',
-    env,
-  });
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [join(ROOT, 'services/cli/bin/cxr.js'), ...command, '--help'],
+    { encoding: 'utf8', env },
+  );
+  return stdout;
 }
 
 /** Command names listed under "Commands:" in a commander help text (without `help`). */
@@ -29,11 +34,12 @@ function subcommands(text: string): string[] {
     .filter((name) => name !== 'help');
 }
 
-/** Every leaf command path, e.g. `dicom inspect`, `screen`. */
-function leafCommands(prefix: string[] = []): string[] {
-  const children = subcommands(help(...prefix));
+/** Every leaf command path, e.g. `dicom inspect`, `screen` (the help of siblings is read in parallel). */
+async function leafCommands(prefix: string[] = []): Promise<string[]> {
+  const children = subcommands(await help(...prefix));
   if (children.length === 0) return [prefix.join(' ')];
-  return children.flatMap((child) => leafCommands([...prefix, child]));
+  const leaves = await Promise.all(children.map((child) => leafCommands([...prefix, child])));
+  return leaves.flat();
 }
 
 describe('documentation', () => {
@@ -41,12 +47,12 @@ describe('documentation', () => {
     expect(statSync(join(ROOT, 'README.md')).size).toBeLessThanOrEqual(15_500);
   });
 
-  it('lists every cxr command in the README command table', () => {
+  it('lists every cxr command in the README command table', async () => {
     const readme = repoFile('README.md');
-    const commands = leafCommands();
+    const commands = await leafCommands();
     expect(commands.length).toBeGreaterThan(10);
     for (const command of commands) expect(readme, command).toContain(`\`cxr ${command}`);
-  }, 60_000);
+  }, 240_000);
 
   it('documents every export column', () => {
     const screening = repoFile('docs/screening.md');

@@ -52,6 +52,56 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the DICOMweb block: defaults, limits, credentials never echoed', () => {
+    expect(loadConfig({}).dicomweb).toEqual({
+      token: undefined,
+      user: undefined,
+      password: undefined,
+      caFile: undefined,
+      maxConcurrency: 4,
+      maxRequestsPerSecond: 20,
+      pageSize: 1000,
+      timeoutMs: 30_000,
+      listRetrySeconds: 600,
+    });
+    expect(
+      loadConfig({
+        CXR_DICOMWEB_USER: 'cxr',
+        CXR_DICOMWEB_PASSWORD: 'pw-0123',
+        CXR_DICOMWEB_CA_FILE: ' /etc/cxr/pacs-ca.pem ',
+        CXR_DICOMWEB_MAX_CONCURRENCY: '2',
+        CXR_DICOMWEB_MAX_RPS: '0',
+        CXR_DICOMWEB_PAGE_SIZE: '100',
+        CXR_DICOMWEB_TIMEOUT_MS: '5000',
+        CXR_DICOMWEB_LIST_RETRY_SECONDS: '30',
+      }).dicomweb,
+    ).toEqual({
+      token: undefined,
+      user: 'cxr',
+      password: 'pw-0123',
+      caFile: '/etc/cxr/pacs-ca.pem',
+      maxConcurrency: 2,
+      maxRequestsPerSecond: 0,
+      pageSize: 100,
+      timeoutMs: 5000,
+      listRetrySeconds: 30,
+    });
+    expect(() => loadConfig({ CXR_DICOMWEB_USER: 'cxr' })).toThrow(/must be set together/);
+    expect(() =>
+      loadConfig({ CXR_DICOMWEB_TOKEN: 'abc', CXR_DICOMWEB_USER: 'u', CXR_DICOMWEB_PASSWORD: 'p' }),
+    ).toThrow(/not both/);
+    expect(() => loadConfig({ CXR_DICOMWEB_MAX_CONCURRENCY: '0' })).toThrow(
+      /CXR_DICOMWEB_MAX_CONCURRENCY must be/,
+    );
+    let message = '';
+    try {
+      loadConfig({ CXR_DICOMWEB_TOKEN: 'secret token\n' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toBe('CXR_DICOMWEB_TOKEN must not contain whitespace or control characters');
+  });
+
   it.each([['0'], ['-1'], ['1.5'], ['two']])('rejects CXR_DECODE_THREADS=%s naming the variable', (raw) => {
     expect(() => loadConfig({ CXR_DECODE_THREADS: raw })).toThrow(ConfigError);
     expect(() => loadConfig({ CXR_DECODE_THREADS: raw })).toThrow(/CXR_DECODE_THREADS/);
@@ -254,6 +304,117 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CXR_DRIFT_WINDOW_COUNT: '100001' })).toThrow(/CXR_DRIFT_WINDOW_COUNT/);
     expect(() => loadConfig({ CXR_DRIFT_WINDOW_SECONDS: '-1' })).toThrow(/CXR_DRIFT_WINDOW_SECONDS/);
     expect(() => loadConfig({ CXR_DRIFT_MIN_SAMPLES: 'many' })).toThrow(/CXR_DRIFT_MIN_SAMPLES/);
+  });
+
+  it('reads the DIMSE and SCP settings: defaults, explicit values and bad AE titles', () => {
+    const defaults = loadConfig({});
+    expect(defaults.dimse).toEqual({
+      callingAeTitle: 'CXR',
+      timeoutMs: 30_000,
+      retrieve: 'get',
+      moveDestination: 'CXR',
+    });
+    expect(defaults.scp).toEqual({
+      aeTitle: undefined,
+      host: '127.0.0.1',
+      port: 11112,
+      storeTo: undefined,
+      allowedCallingAeTitles: [],
+    });
+    const set = loadConfig({
+      CXR_DIMSE_CALLING_AET: 'CXR_SCU',
+      CXR_DIMSE_RETRIEVE: 'move',
+      CXR_SCP_AE_TITLE: 'CXR_SCP',
+      CXR_SCP_HOST: '0.0.0.0',
+      CXR_SCP_PORT: '104',
+      CXR_SCP_STORE_TO: 's3://bucket/received',
+      CXR_SCP_ALLOWED_CALLING_AETS: 'PACS1, MODALITY2',
+    });
+    // The move destination defaults to the SCP's own AE title.
+    expect(set.dimse).toMatchObject({
+      callingAeTitle: 'CXR_SCU',
+      retrieve: 'move',
+      moveDestination: 'CXR_SCP',
+    });
+    expect(set.scp).toEqual({
+      aeTitle: 'CXR_SCP',
+      host: '0.0.0.0',
+      port: 104,
+      storeTo: 's3://bucket/received',
+      allowedCallingAeTitles: ['PACS1', 'MODALITY2'],
+    });
+    expect(() => loadConfig({ CXR_SCP_AE_TITLE: 'A'.repeat(17) })).toThrow(/CXR_SCP_AE_TITLE/);
+    expect(() => loadConfig({ CXR_SCP_ALLOWED_CALLING_AETS: 'OK,BAD\\AE' })).toThrow(
+      /CXR_SCP_ALLOWED_CALLING_AETS/,
+    );
+    expect(() => loadConfig({ CXR_SCP_STORE_TO: '/data/received' })).toThrow(
+      /CXR_SCP_STORE_TO must start with file:\/\/ or s3:\/\//,
+    );
+    expect(() => loadConfig({ CXR_DIMSE_RETRIEVE: 'fetch' })).toThrow(/CXR_DIMSE_RETRIEVE/);
+    expect(() => loadConfig({ CXR_DIMSE_RETRIEVE: 'move' })).toThrow(
+      /CXR_DIMSE_RETRIEVE=move needs CXR_SCP_STORE_TO/,
+    );
+  });
+
+  it('reads the worklist settings, with defaults and range checks', () => {
+    expect(loadConfig({}).worklist).toEqual({
+      viewerUrlTemplate: undefined,
+      pageSize: 50,
+      maxPageSize: 200,
+      thumbnailSize: 256,
+      thumbnailDir: join(tmpdir(), 'cxr-thumbnails'),
+      thumbnailCacheBytes: 256 * 1024 * 1024,
+      thumbnailThreads: 1,
+    });
+    const ohif = 'https://pacs.example/ohif/viewer?StudyInstanceUIDs={StudyInstanceUID}';
+    const oe2 =
+      'http://pacs:8042/ui/app/#/filtered-studies?StudyInstanceUID="{StudyInstanceUID}"&expand=series';
+    expect(
+      loadConfig({
+        CXR_VIEWER_URL_TEMPLATE: ohif,
+        CXR_WORKLIST_PAGE_SIZE: '20',
+        CXR_WORKLIST_MAX_PAGE_SIZE: '1000',
+        CXR_WORKLIST_THUMBNAIL_SIZE: '128',
+        CXR_WORKLIST_THUMBNAIL_DIR: '/var/cache/cxr',
+        CXR_WORKLIST_THUMBNAIL_CACHE_BYTES: '1048576',
+        CXR_WORKLIST_THUMBNAIL_THREADS: '2',
+      }).worklist,
+    ).toEqual({
+      viewerUrlTemplate: ohif,
+      pageSize: 20,
+      maxPageSize: 1000,
+      thumbnailSize: 128,
+      thumbnailDir: '/var/cache/cxr',
+      thumbnailCacheBytes: 1048576,
+      thumbnailThreads: 2,
+    });
+    expect(loadConfig({ CXR_VIEWER_URL_TEMPLATE: oe2 }).worklist.viewerUrlTemplate).toBe(oe2);
+    expect(
+      loadConfig({
+        CXR_VIEWER_URL_TEMPLATE: 'https://v/{StudyInstanceUID}/{SeriesInstanceUID}/{SOPInstanceUID}',
+      }).worklist.viewerUrlTemplate,
+    ).toBeDefined();
+    // A small maximum lowers the default page size with it.
+    expect(loadConfig({ CXR_WORKLIST_MAX_PAGE_SIZE: '10' }).worklist.pageSize).toBe(10);
+    for (const bad of [
+      'https://v/{PatientID}',
+      'https://v/viewer',
+      'javascript:alert({StudyInstanceUID})',
+      'not a url {StudyInstanceUID}',
+    ]) {
+      expect(() => loadConfig({ CXR_VIEWER_URL_TEMPLATE: bad }), bad).toThrow(/CXR_VIEWER_URL_TEMPLATE must/);
+    }
+    expect(() => loadConfig({ CXR_WORKLIST_PAGE_SIZE: '100', CXR_WORKLIST_MAX_PAGE_SIZE: '50' })).toThrow(
+      /CXR_WORKLIST_PAGE_SIZE \(100\) must not exceed CXR_WORKLIST_MAX_PAGE_SIZE \(50\)/,
+    );
+    expect(() => loadConfig({ CXR_WORKLIST_MAX_PAGE_SIZE: '1001' })).toThrow(/CXR_WORKLIST_MAX_PAGE_SIZE/);
+    expect(() => loadConfig({ CXR_WORKLIST_THUMBNAIL_SIZE: '8' })).toThrow(/CXR_WORKLIST_THUMBNAIL_SIZE/);
+    expect(() => loadConfig({ CXR_WORKLIST_THUMBNAIL_CACHE_BYTES: '1000' })).toThrow(
+      /CXR_WORKLIST_THUMBNAIL_CACHE_BYTES/,
+    );
+    expect(() => loadConfig({ CXR_WORKLIST_THUMBNAIL_THREADS: '0' })).toThrow(
+      /CXR_WORKLIST_THUMBNAIL_THREADS/,
+    );
   });
 
   it('rejects an unknown log level', () => {

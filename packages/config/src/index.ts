@@ -140,6 +140,174 @@ export interface DriftConfig {
   readonly minSamples: number;
 }
 
+// DIMSE
+/** Our side of DIMSE as a service user (the `dimse://` source and its retrieves). */
+export interface DimseConfig {
+  /** CXR_DIMSE_CALLING_AET: our AE title when we call a PACS (C-FIND, C-GET, C-MOVE); the PACS must know it. */
+  readonly callingAeTitle: string;
+  /** CXR_DIMSE_TIMEOUT_MS: connect, association and PDU timeout of a DIMSE association. */
+  readonly timeoutMs: number;
+  /** CXR_DIMSE_RETRIEVE: how workers fetch `dimse://` objects, `get` (C-GET) or `move` (C-MOVE to our SCP). */
+  readonly retrieve: 'get' | 'move';
+  /** CXR_DIMSE_MOVE_DESTINATION: the C-MOVE destination AE title (our SCP as the PACS knows it); default CXR_SCP_AE_TITLE, else CXR. */
+  readonly moveDestination: string;
+}
+
+/** The C-STORE SCP (`cxr listen`, or the ingest service when CXR_SCP_AE_TITLE is set). */
+export interface ScpConfig {
+  /** CXR_SCP_AE_TITLE: the SCP's AE title; unset = the ingest service runs no SCP. */
+  readonly aeTitle: string | undefined;
+  /** CXR_SCP_HOST: listen address of the SCP (loopback by default, like CXR_HTTP_HOST). */
+  readonly host: string;
+  /** CXR_SCP_PORT: DICOM port of the SCP. */
+  readonly port: number;
+  /**
+   * CXR_SCP_STORE_TO: where received instances are written before they are acknowledged
+   * (`file:///dir` or `s3://bucket/prefix`); also where C-MOVE retrieves land for the workers.
+   */
+  readonly storeTo: string | undefined;
+  /** CXR_SCP_ALLOWED_CALLING_AETS: comma-separated calling AE titles allowed to associate; empty = any. */
+  readonly allowedCallingAeTitles: readonly string[];
+}
+
+/** An AE title: 1-16 characters, no backslash or control character (PS3.5 6.2); `name` is the variable. */
+function checkAeTitle(name: string, raw: string): string {
+  if (raw.length > 16 || !/^[\x20-\x5b\x5d-\x7e]+$/.test(raw)) {
+    throw new ConfigError(`${name} must be AE titles of 1-16 characters without backslash, got "${raw}"`);
+  }
+  return raw;
+}
+
+function aeTitle(env: Env, name: string, fallback: string): string;
+function aeTitle(env: Env, name: string, fallback: undefined): string | undefined;
+function aeTitle(env: Env, name: string, fallback: string | undefined): string | undefined {
+  const raw = env[name]?.trim();
+  return raw === undefined || raw === '' ? fallback : checkAeTitle(name, raw);
+}
+
+function aeTitleList(env: Env, name: string): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
+    .map((item) => checkAeTitle(name, item));
+}
+
+function dimseConfig(env: Env): { dimse: DimseConfig; scp: ScpConfig } {
+  const scpAeTitle = aeTitle(env, 'CXR_SCP_AE_TITLE', undefined);
+  const storeTo = env.CXR_SCP_STORE_TO?.trim();
+  if (storeTo !== undefined && storeTo !== '' && !/^(file|s3):\/\//.test(storeTo)) {
+    throw new ConfigError('CXR_SCP_STORE_TO must start with file:// or s3://');
+  }
+  const retrieve = oneOf(env, 'CXR_DIMSE_RETRIEVE', ['get', 'move'], 'get');
+  if (retrieve === 'move' && (storeTo === undefined || storeTo === '')) {
+    // The worker reads what the PACS moved from the SCP's storage: without it every fetch would fail.
+    throw new ConfigError(
+      'CXR_DIMSE_RETRIEVE=move needs CXR_SCP_STORE_TO (where the SCP writes moved instances)',
+    );
+  }
+  return {
+    dimse: {
+      callingAeTitle: aeTitle(env, 'CXR_DIMSE_CALLING_AET', 'CXR'),
+      timeoutMs: optionalIntIn(env, 'CXR_DIMSE_TIMEOUT_MS', 1000, 3_600_000) ?? 30_000,
+      retrieve,
+      moveDestination: aeTitle(env, 'CXR_DIMSE_MOVE_DESTINATION', scpAeTitle ?? 'CXR'),
+    },
+    scp: {
+      aeTitle: scpAeTitle,
+      host: listenHost(env, 'CXR_SCP_HOST', '127.0.0.1'),
+      port: optionalIntIn(env, 'CXR_SCP_PORT', 0, 65535) ?? 11112,
+      storeTo: storeTo === undefined || storeTo === '' ? undefined : storeTo,
+      allowedCallingAeTitles: aeTitleList(env, 'CXR_SCP_ALLOWED_CALLING_AETS'),
+    },
+  };
+}
+
+// DICOMweb
+/** DICOMweb sources (`dicomweb+http(s)://`): credentials, TLS trust, and politeness towards the PACS. */
+export interface DicomwebConfig {
+  /** CXR_DICOMWEB_TOKEN: bearer token sent to every DICOMweb PACS; never logged. */
+  readonly token: string | undefined;
+  /** CXR_DICOMWEB_USER / CXR_DICOMWEB_PASSWORD: HTTP Basic credentials instead of a token; never logged. */
+  readonly user: string | undefined;
+  readonly password: string | undefined;
+  /** CXR_DICOMWEB_CA_FILE: PEM file of the CA(s) that sign the PACS's TLS certificate (read when a source opens). */
+  readonly caFile: string | undefined;
+  /** CXR_DICOMWEB_MAX_CONCURRENCY: requests in flight per PACS, all workers and ingests together. */
+  readonly maxConcurrency: number;
+  /** CXR_DICOMWEB_MAX_RPS: requests started per second per PACS, all processes together; 0 = no limit. */
+  readonly maxRequestsPerSecond: number;
+  /** CXR_DICOMWEB_PAGE_SIZE: QIDO-RS `limit` per query; a full answer is split into smaller windows. */
+  readonly pageSize: number;
+  /** CXR_DICOMWEB_TIMEOUT_MS: a request that receives nothing for this long fails as a timeout. */
+  readonly timeoutMs: number;
+  /** CXR_DICOMWEB_LIST_RETRY_SECONDS: how long a listing rides out an unreachable PACS before it fails. */
+  readonly listRetrySeconds: number;
+}
+
+/** A header-safe credential (no whitespace or control characters); never echoed. */
+function credential(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/.test(raw))
+    throw new ConfigError(`${name} must not contain whitespace or control characters`);
+  return raw;
+}
+
+/** The DICOMweb block; credentials are a token or a user and password, never both. */
+function dicomwebConfig(env: Env): DicomwebConfig {
+  const token = credential(env, 'CXR_DICOMWEB_TOKEN');
+  const user = credential(env, 'CXR_DICOMWEB_USER');
+  const password = credential(env, 'CXR_DICOMWEB_PASSWORD');
+  if ((user === undefined) !== (password === undefined)) {
+    throw new ConfigError('CXR_DICOMWEB_USER and CXR_DICOMWEB_PASSWORD must be set together');
+  }
+  if (user?.includes(':') === true) throw new ConfigError('CXR_DICOMWEB_USER must not contain ":"');
+  if (token !== undefined && user !== undefined) {
+    throw new ConfigError('set CXR_DICOMWEB_TOKEN or CXR_DICOMWEB_USER/CXR_DICOMWEB_PASSWORD, not both');
+  }
+  const caFile = env.CXR_DICOMWEB_CA_FILE?.trim();
+  return {
+    token,
+    user,
+    password,
+    caFile: caFile === undefined || caFile === '' ? undefined : caFile,
+    maxConcurrency: optionalIntIn(env, 'CXR_DICOMWEB_MAX_CONCURRENCY', 1, 256) ?? 4,
+    maxRequestsPerSecond: optionalIntIn(env, 'CXR_DICOMWEB_MAX_RPS', 0, 10_000) ?? 20,
+    pageSize: optionalIntIn(env, 'CXR_DICOMWEB_PAGE_SIZE', 1, 100_000) ?? 1000,
+    timeoutMs: optionalIntIn(env, 'CXR_DICOMWEB_TIMEOUT_MS', 1000, 3_600_000) ?? 30_000,
+    listRetrySeconds: optionalIntIn(env, 'CXR_DICOMWEB_LIST_RETRY_SECONDS', 0, 7 * 24 * 3600) ?? 600,
+  };
+}
+
+/** The placeholders of CXR_VIEWER_URL_TEMPLATE: DICOM keywords of the UIDs a result row holds. */
+export const VIEWER_URL_PLACEHOLDERS = ['StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID'] as const;
+export type ViewerUrlPlaceholder = (typeof VIEWER_URL_PLACEHOLDERS)[number];
+
+/** Largest CXR_WORKLIST_MAX_PAGE_SIZE, as @cxr/store's MAX_WORKLIST_LIMIT (a test keeps them equal). */
+export const MAX_WORKLIST_PAGE_SIZE = 1000;
+
+export interface WorklistConfig {
+  /**
+   * CXR_VIEWER_URL_TEMPLATE: the link to a study in the hospital's viewer, an http(s) URL with
+   * {StudyInstanceUID}, {SeriesInstanceUID} and/or {SOPInstanceUID}; unset = no viewer links.
+   */
+  readonly viewerUrlTemplate: string | undefined;
+  /** CXR_WORKLIST_PAGE_SIZE: rows per worklist page unless the request asks for another size. */
+  readonly pageSize: number;
+  /** CXR_WORKLIST_MAX_PAGE_SIZE: the largest page a request may ask for. */
+  readonly maxPageSize: number;
+  /** CXR_WORKLIST_THUMBNAIL_SIZE: longest side of a thumbnail in pixels. */
+  readonly thumbnailSize: number;
+  /** CXR_WORKLIST_THUMBNAIL_DIR: disk cache of rendered thumbnails (images of patients: keep it private). */
+  readonly thumbnailDir: string;
+  /** CXR_WORKLIST_THUMBNAIL_CACHE_BYTES: the cache's size bound; the least recently used go first. */
+  readonly thumbnailCacheBytes: number;
+  /** CXR_WORKLIST_THUMBNAIL_THREADS: decode threads rendering thumbnails (each renders one at a time). */
+  readonly thumbnailThreads: number;
+}
+
 /**
  * The AWS variables the S3 client honours (endpoint, region, credentials, path style), passed
  * to @cxr/storage as an explicit object: that package never reads process.env itself.
@@ -174,6 +342,10 @@ export interface AppConfig {
   readonly api: ApiConfig;
   readonly ingest: IngestServiceConfig;
   readonly drift: DriftConfig;
+  readonly dimse: DimseConfig;
+  readonly scp: ScpConfig;
+  readonly dicomweb: DicomwebConfig;
+  readonly worklist: WorklistConfig;
   readonly s3Env: Readonly<Partial<Record<(typeof S3_ENV_VARIABLES)[number], string>>>;
 }
 
@@ -303,6 +475,57 @@ function queuePrefix(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/**
+ * CXR_VIEWER_URL_TEMPLATE: an http(s) URL once its placeholders are filled, naming only known
+ * placeholders and at least one (a link without one would open the same page for every row).
+ */
+function viewerUrlTemplate(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const names = [...raw.matchAll(/\{([^{}]*)\}/g)].map((match) => match[1] ?? '');
+  const unknown = names.filter((n) => !(VIEWER_URL_PLACEHOLDERS as readonly string[]).includes(n));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new ConfigError(
+      `${name} must use the placeholders ${VIEWER_URL_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')} (at least one, no others), got "${raw}"`,
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(raw.replaceAll(/\{[^{}]*\}/g, '1.2.3'));
+  } catch {
+    throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name} must be an http:// or https:// URL, got "${raw}"`);
+  }
+  return raw;
+}
+
+/** The worklist settings; the default page size must not exceed the largest. */
+function worklistConfig(env: Env): WorklistConfig {
+  const maxPageSize = optionalIntIn(env, 'CXR_WORKLIST_MAX_PAGE_SIZE', 1, MAX_WORKLIST_PAGE_SIZE) ?? 200;
+  const pageSize =
+    optionalIntIn(env, 'CXR_WORKLIST_PAGE_SIZE', 1, MAX_WORKLIST_PAGE_SIZE) ?? Math.min(50, maxPageSize);
+  if (pageSize > maxPageSize) {
+    throw new ConfigError(
+      `CXR_WORKLIST_PAGE_SIZE (${pageSize}) must not exceed CXR_WORKLIST_MAX_PAGE_SIZE (${maxPageSize})`,
+    );
+  }
+  const dir = env.CXR_WORKLIST_THUMBNAIL_DIR?.trim();
+  return {
+    viewerUrlTemplate: viewerUrlTemplate(env, 'CXR_VIEWER_URL_TEMPLATE'),
+    pageSize,
+    maxPageSize,
+    thumbnailSize: optionalIntIn(env, 'CXR_WORKLIST_THUMBNAIL_SIZE', 32, 1024) ?? 256,
+    thumbnailDir: dir === undefined || dir === '' ? join(tmpdir(), 'cxr-thumbnails') : dir,
+    // At least 1 MiB: below that a single large thumbnail would not fit.
+    thumbnailCacheBytes:
+      optionalIntIn(env, 'CXR_WORKLIST_THUMBNAIL_CACHE_BYTES', 1024 * 1024, Number.MAX_SAFE_INTEGER) ??
+      256 * 1024 * 1024,
+    thumbnailThreads: optionalIntIn(env, 'CXR_WORKLIST_THUMBNAIL_THREADS', 1, 64) ?? 1,
+  };
+}
+
 /** Reads and validates the whole configuration; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
   return {
@@ -370,6 +593,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       windowSeconds: optionalIntIn(env, 'CXR_DRIFT_WINDOW_SECONDS', 0, 365 * 24 * 3600) ?? 3600,
       minSamples: optionalIntIn(env, 'CXR_DRIFT_MIN_SAMPLES', 1, 100_000) ?? 200,
     },
+    ...dimseConfig(env),
+    dicomweb: dicomwebConfig(env),
+    worklist: worklistConfig(env),
     s3Env: Object.fromEntries(
       S3_ENV_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),
     ),

@@ -1,4 +1,5 @@
 export * from './report.js';
+export { CI_METHODS, PREDICTION_TAGS, type CiMethod, type PredictionTag } from './names.js';
 export { evaluate, DEFAULT_SETTINGS, MISSING_GROUP } from './evaluate.js';
 export type { EvaluationCase, EvaluationInput, EvaluationSettings } from './evaluate.js';
 export {

@@ -19,6 +19,7 @@ import {
   returnSampleCache,
 } from './frame-buffers.js';
 import { imageFeatures, type ImageFeatures } from './image-features.js';
+import { thumbnailValues } from './png.js';
 import { preprocessForModel } from './preprocess.js';
 import type { IntensityUsed } from './preprocess.js';
 import { resizeGray } from './resize.js';
@@ -29,6 +30,13 @@ export interface ResizeOutput {
   readonly size: number;
   /** Defaults to 'bilinear'. */
   readonly filter?: ResizeFilter;
+  readonly display?: RenderOptions;
+}
+
+/** A picture for people (a worklist thumbnail): display values reduced to at most size x size, aspect kept. */
+export interface ThumbnailOutput {
+  /** Longest side in pixels; smaller images keep their size. */
+  readonly size: number;
   readonly display?: RenderOptions;
 }
 
@@ -48,10 +56,17 @@ export interface ModelOutput {
  * - 'modality': modality LUT applied (PS3.3 C.11.1), e.g. Hounsfield units for CT;
  * - 'display': modality + VOI LUT + MONOCHROME1 inversion, values in [0,1];
  * - { resize }: display values resized to size x size, values in [0,1];
- * - { model }: the model input tensor for one image, in the manifest's layout (preprocessForModel).
+ * - { model }: the model input tensor for one image, in the manifest's layout (preprocessForModel);
+ * - { thumbnail }: display values, longest side at most `size`, aspect ratio and channels kept,
+ *   8-bit (thumbnailValues).
  */
 export type DecodeOutput =
-  'stored' | 'modality' | 'display' | { readonly resize: ResizeOutput } | ModelOutput;
+  | 'stored'
+  | 'modality'
+  | 'display'
+  | { readonly resize: ResizeOutput }
+  | ModelOutput
+  | { readonly thumbnail: ThumbnailOutput };
 
 /** One decode task: which frame and what to make of it. */
 export interface DecodeRequest<O extends DecodeOutput = DecodeOutput> {
@@ -212,6 +227,32 @@ async function decodeAndConvert<O extends DecodeOutput>(
       pixels: rendered.values,
       timings: { decodeMs: t1 - t0, lutMs: performance.now() - t1, resizeMs: 0 },
     };
+  }
+  if ('thumbnail' in output) {
+    // Rendered into this thread's reused full-frame buffer, like the resize below: only the
+    // small thumbnail crosses back to the caller.
+    const scratch = borrowFrameBuffer(frame.rows * frame.columns * frame.samplesPerPixel);
+    try {
+      const rendered = renderToDisplay(frame, info, output.thumbnail.display, scratch);
+      const t2 = performance.now();
+      const thumbnail = await thumbnailValues(rendered.values, {
+        width: frame.columns,
+        height: frame.rows,
+        channels: rendered.channels,
+        size: output.thumbnail.size,
+      });
+      return {
+        ...base,
+        width: thumbnail.width,
+        height: thumbnail.height,
+        channels: rendered.channels,
+        display: { voiUsed: rendered.voiUsed, inverted: rendered.inverted },
+        pixels: thumbnail.values,
+        timings: { decodeMs: t1 - t0, lutMs: t2 - t1, resizeMs: performance.now() - t2 },
+      };
+    } finally {
+      returnFrameBuffer(scratch);
+    }
   }
   // Display values feed only the resize: render into this thread's reused full-frame buffer,
   // lent until sharp (which reads its input asynchronously) has finished.

@@ -34,3 +34,53 @@ export async function encodeDisplayPng(values: Float32Array, shape: DisplayImage
     .png()
     .toBuffer();
 }
+
+/** A thumbnail's display values and size (see thumbnailValues). */
+export interface ThumbnailValues {
+  /** Values in [0,1] (multiples of 1/255), row-major, interleaved for RGB. */
+  readonly values: Float32Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * Display values in [0,1] reduced so that the longest side is at most `size` pixels: aspect
+ * ratio and channels kept, never enlarged, 8-bit (what a screen shows). Nothing is drawn on it.
+ */
+export async function thumbnailValues(
+  values: Float32Array,
+  shape: DisplayImageShape,
+): Promise<ThumbnailValues> {
+  const { width, height, channels, size } = shape;
+  if (!Number.isInteger(size) || size < 1)
+    throw new RangeError(`thumbnail size must be a positive integer, got ${size}`);
+  const scale = Math.min(1, size / Math.max(width, height));
+  const outWidth = Math.max(1, Math.round(width * scale));
+  const outHeight = Math.max(1, Math.round(height * scale));
+  const { data, info } = await sharp(toDisplayBytes(values, shape), { raw: { width, height, channels } })
+    .resize(outWidth, outHeight, { fit: 'fill', kernel: 'lanczos3' })
+    // sharp makes one band three (sRGB) unless told otherwise.
+    .toColourspace(channels === 1 ? 'b-w' : 'srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.width !== outWidth || info.height !== outHeight || info.channels !== channels) {
+    throw new Error(
+      `thumbnail came out ${info.width}x${info.height}x${info.channels}, expected ${outWidth}x${outHeight}x${channels}`,
+    );
+  }
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = data[i]! / 255;
+  return { values: out, width: outWidth, height: outHeight };
+}
+
+/** Encodes thumbnail values (thumbnailValues) as they are: a grey PNG stays one channel. */
+export async function encodeThumbnailPng(
+  values: Float32Array,
+  shape: Omit<DisplayImageShape, 'size'>,
+): Promise<Buffer> {
+  const { width, height, channels } = shape;
+  return sharp(toDisplayBytes(values, shape), { raw: { width, height, channels } })
+    .toColourspace(channels === 1 ? 'b-w' : 'srgb')
+    .png()
+    .toBuffer();
+}

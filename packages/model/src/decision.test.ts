@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NEGATIVE_DIAGNOSIS, decide } from './decision.js';
+import { NEGATIVE_DIAGNOSIS, decide, suspicionOf } from './decision.js';
 import type { ManifestOutput } from './manifest.js';
 
 const softmax: ManifestOutput = {
@@ -45,5 +45,31 @@ describe('decide', () => {
 
   it('refuses a score vector of the wrong length', () => {
     expect(() => decide([0.5, 0.5], softmax)).toThrow(/expected 3 scores/);
+  });
+});
+
+describe('suspicionOf', () => {
+  it('is the highest score among the labels other than the normal label', () => {
+    const seed: ManifestOutput = { ...softmax, normalLabel: 'normal' };
+    // A confident normal image is the least suspicious, whatever its top score.
+    expect(suspicionOf({ normal: 0.9, pneumonia: 0.06, further_evaluation: 0.04 }, seed)).toBe(0.06);
+    expect(suspicionOf({ normal: 0.2, pneumonia: 0.3, further_evaluation: 0.5 }, seed)).toBe(0.5);
+  });
+
+  it('takes every label when the manifest names no normal label (multi-label findings)', () => {
+    expect(suspicionOf({ effusion: 0.3, nodule: 0.65, pneumothorax: 0.1 }, multiLabel)).toBe(0.65);
+  });
+
+  it('ignores scores of labels the manifest does not have, and is undefined without a finding label', () => {
+    expect(suspicionOf({ effusion: 0.3, other: 0.99 }, multiLabel)).toBe(0.3);
+    expect(suspicionOf({}, multiLabel)).toBeUndefined();
+    const onlyNormal: ManifestOutput = {
+      activation: 'sigmoid',
+      labels: ['normal'],
+      normalLabel: 'normal',
+      thresholds: { normal: 0.5 },
+      decision: 'thresholds',
+    };
+    expect(suspicionOf({ normal: 0.2 }, onlyNormal)).toBeUndefined();
   });
 });

@@ -52,3 +52,24 @@ export function decide(scores: ArrayLike<number>, output: ManifestOutput): Decis
     }
   }
 }
+
+/**
+ * How strongly one image's scores point away from a normal image, for sorting a worklist: the
+ * highest score among the finding labels, i.e. every label but the manifest's `normalLabel`
+ * (all of them when it names none). Undefined when the model has no finding label. Scores of
+ * labels with different thresholds are compared as they are: the label filter of the worklist
+ * is what isolates one label's positives.
+ */
+export function suspicionOf(
+  scores: Readonly<Record<string, number>>,
+  output: ManifestOutput,
+): number | undefined {
+  let highest: number | undefined;
+  for (const label of output.labels) {
+    if (label === output.normalLabel) continue;
+    const score = scores[label];
+    if (score === undefined || !Number.isFinite(score)) continue;
+    if (highest === undefined || score > highest) highest = score;
+  }
+  return highest;
+}

@@ -31,6 +31,8 @@ describe('initSeedModel / exportBundleToOnnx / describeBundle', () => {
         activation: 'softmax',
         labels: ['normal', 'pneumonia', 'further_evaluation'],
         decision: 'argmax',
+        // The worklist's suspicion leaves the no-finding label out.
+        normalLabel: 'normal',
       },
       provenance: { seed: 3, warning: SEED_WEIGHTS_WARNING },
       // Written out: the seed bundle says which images it applies to (audit finding 5).

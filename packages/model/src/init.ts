@@ -8,11 +8,12 @@ import {
   type ModelManifest,
   type OutputActivation,
 } from './manifest.js';
+import { SEED_MODEL_LABELS } from './names.js';
 import { exportLayersModelToOnnx } from './onnx/export.js';
 import { ONNX_MODEL_FILE, onnxManifestFrom } from './onnx/export-bundle.js';
 import { LAYERS_MODEL_FILE, LAYERS_WEIGHTS_FILE, serializeLayersModel, useCpuBackend } from './tfjs-io.js';
 
-export const SEED_MODEL_LABELS = ['normal', 'pneumonia', 'further_evaluation'] as const;
+export { SEED_MODEL_LABELS };
 
 /** provenance.warning of every seed bundle: `cxr predict` and `cxr screen` print it. */
 export const SEED_WEIGHTS_WARNING =
@@ -75,6 +76,8 @@ export function seedManifest(
       labels: [...options.labels],
       ...(thresholds === undefined ? {} : { thresholds }),
       decision: options.activation === 'sigmoid' ? 'thresholds' : 'argmax',
+      // The seed's labels name their no-finding class `normal`.
+      ...(options.labels.includes('normal') ? { normalLabel: 'normal' } : {}),
     },
     provenance: {
       warning: SEED_WEIGHTS_WARNING,

@@ -112,6 +112,7 @@ describe('parseManifest', () => {
       DELETE,
     ],
     ['output.activation: expected "softmax" | "sigmoid" | "none"', 'output.activation', 'relu'],
+    ['output.normalLabel: not one of output.labels', 'output.normalLabel', 'no_finding'],
     ['weights[0]: expected a relative file name', 'weights', ['../model.onnx']],
     ['weights: format onnx expects exactly one .onnx file', 'weights', ['model.json']],
     [

@@ -1,6 +1,7 @@
 import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as z from 'zod';
+import { ACTIVATIONS, MODEL_FORMATS, type ModelFormat, type OutputActivation } from './names.js';
 
 /**
  * The model bundle manifest (`manifest.json`): the single truth about a model's input tensor,
@@ -10,8 +11,7 @@ import * as z from 'zod';
 
 export const MANIFEST_FILE = 'manifest.json';
 
-export const MODEL_FORMATS = ['onnx', 'tfjs-layers'] as const;
-export type ModelFormat = (typeof MODEL_FORMATS)[number];
+export { MODEL_FORMATS, type ModelFormat };
 
 export const ARCHITECTURES = ['densenet121'] as const;
 
@@ -22,8 +22,7 @@ export type InputLayout = (typeof INPUT_LAYOUTS)[number];
 // repeated here; the imaging tests should check the two lists agree).
 export const MANIFEST_RESIZE_FILTERS = ['nearest', 'bilinear', 'cubic', 'lanczos3'] as const;
 
-export const ACTIVATIONS = ['softmax', 'sigmoid', 'none'] as const;
-export type OutputActivation = (typeof ACTIVATIONS)[number];
+export { ACTIVATIONS, type OutputActivation };
 
 export const DECISION_RULES = ['argmax', 'thresholds'] as const;
 
@@ -280,6 +279,9 @@ const outputSchema = z
     // argmax: exactly one label per image (single-label); thresholds: each label with
     // score >= threshold is positive (multi-label).
     decision: z.enum(DECISION_RULES),
+    // The label that means "no finding" (the seed's `normal`, CheXpert's `No Finding`): every
+    // other label is a finding, and the worklist's suspicion is the highest finding score.
+    normalLabel: nonEmptyString.optional(),
   })
   .superRefine((out, ctx) => {
     const seen = new Set<string>();
@@ -289,6 +291,9 @@ const outputSchema = z
       }
       seen.add(label);
     });
+    if (out.normalLabel !== undefined && !seen.has(out.normalLabel)) {
+      ctx.addIssue({ code: 'custom', path: ['normalLabel'], message: 'not one of output.labels' });
+    }
     const thresholds = out.thresholds ?? {};
     for (const [label, value] of Object.entries(thresholds)) {
       if (!seen.has(label)) {

@@ -10,3 +10,4 @@ export * from './screen-worker.js';
 export * from './result-queue.js';
 export * from './predict-client.js';
 export * from './dashboard.js';
+export * from './pacs-budget.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManifestFormatError, ObjectSourceConfigError } from './errors.js';
-import { ManifestObjectSource, parseCsvLine } from './manifest.js';
+import { ManifestObjectSource } from './manifest.js';
 import { openObjectSource } from './open.js';
 import type { ObjectEntry, ObjectSource } from './types.js';
 
@@ -31,15 +31,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
-});
-
-describe('parseCsvLine', () => {
-  it('splits RFC 4180 quoting and rejects broken quotes', () => {
-    expect(parseCsvLine('a,"b,c","d""e",')).toEqual(['a', 'b,c', 'd"e', '']);
-    expect(parseCsvLine('"open')).toBeUndefined();
-    expect(parseCsvLine('"x"y,z')).toBeUndefined();
-    expect(parseCsvLine('a"b')).toBeUndefined();
-  });
 });
 
 describe('ManifestObjectSource (CSV)', () => {
@@ -77,6 +68,38 @@ describe('ManifestObjectSource (CSV)', () => {
     expect((error as ManifestFormatError).line).toBe(3);
     expect((error as ManifestFormatError).message).toMatch(/line 3: size must be a non-negative integer/);
     expect((error as ManifestFormatError).transient).toBe(false);
+  });
+
+  it('reads a quoted field holding a line break (a spreadsheet note column); the cursor is the line the entry starts on', async () => {
+    const source = await manifest(
+      'notes.csv',
+      'uri,note,size\r\ns3://b/1,"seen twice,\r\nsee ""ticket 7""",5\r\ns3://b/2,,6\r\n"s3://b/3","a\nb\nc",\r\ns3://b/4,,8\r\n',
+    );
+    const entries = await collect(source.list());
+    expect(entries.map((e) => [e.uri, e.size, e.cursor])).toEqual([
+      ['s3://b/1', 5, '2'],
+      ['s3://b/2', 6, '4'],
+      ['s3://b/3', undefined, '5'],
+      ['s3://b/4', 8, '8'],
+    ]);
+    // Resuming after each entry lists exactly the entries after it.
+    for (const [i, entry] of entries.entries()) {
+      const rest = await collect(source.list({ cursor: entry.cursor }));
+      expect(rest.map((e) => e.uri)).toEqual(entries.slice(i + 1).map((e) => e.uri));
+    }
+  });
+
+  it('a quoted field that is never closed fails naming the line it starts on', async () => {
+    const source = await manifest('open.csv', 'uri,note\ns3://b/1,ok\ns3://b/2,"SECRET^NAME\ns3://b/3,x\n');
+    const seen: string[] = [];
+    const error: unknown = await (async () => {
+      for await (const entry of source.list()) seen.push(entry.uri);
+    })().catch((e: unknown) => e);
+    expect(seen).toEqual(['s3://b/1']);
+    expect(error).toBeInstanceOf(ManifestFormatError);
+    expect((error as ManifestFormatError).line).toBe(3);
+    expect((error as Error).message).toMatch(/line 3: malformed CSV quoting \(unterminated quoted field\)/);
+    expect((error as Error).message).not.toContain('SECRET');
   });
 
   it('a header without a uri column is rejected at line 1', async () => {

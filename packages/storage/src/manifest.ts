@@ -1,50 +1,28 @@
 /**
- * Manifest adapter: a local CSV (header with a `uri` column, optional `etag`, `size`) or JSONL
- * (one object per line with `uri`, optional `etag`, `size`) file listing s3:// or file:// URIs.
- * Read line by line; the cursor is the 1-based line number of the entry.
+ * Manifest adapter: a local CSV (header with a `uri` column, optional `etag`, `size`; RFC 4180,
+ * so a quoted field may hold a line break) or JSONL (one object per line with `uri`, optional
+ * `etag`, `size`) file listing s3:// or file:// URIs. Streamed; the cursor is the 1-based line
+ * number on which the entry starts, so a resumed listing starts exactly after it.
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { CsvFormatError, CsvParser, type CsvRecord } from '@cxr/csv';
 import { describeError, isTransientError } from './classify.js';
 import { ManifestFormatError, ObjectListError, ObjectSourceConfigError } from './errors.js';
 import type { FetchOptions, ListOptions, ObjectEntry, ObjectFetcher, ObjectSource } from './types.js';
 
 export type ManifestFormat = 'csv' | 'jsonl';
 
-/** Splits one CSV line (RFC 4180 quoting, no newlines inside fields); undefined if malformed. */
-export function parseCsvLine(line: string): string[] | undefined {
-  const fields: string[] = [];
-  let i = 0;
-  for (;;) {
-    if (line[i] === '"') {
-      let value = '';
-      i++;
-      for (;;) {
-        const quote = line.indexOf('"', i);
-        if (quote === -1) return undefined; // unterminated quoted field
-        value += line.slice(i, quote);
-        if (line[quote + 1] === '"') {
-          value += '"';
-          i = quote + 2;
-          continue;
-        }
-        i = quote + 1;
-        break;
-      }
-      fields.push(value);
-      if (i === line.length) return fields;
-      if (line[i] !== ',') return undefined; // text after a closing quote
-      i++;
-    } else {
-      const comma = line.indexOf(',', i);
-      const end = comma === -1 ? line.length : comma;
-      const value = line.slice(i, end);
-      if (value.includes('"')) return undefined;
-      fields.push(value);
-      if (comma === -1) return fields;
-      i = comma + 1;
-    }
-  }
+interface CsvColumns {
+  readonly uri: number;
+  readonly etag: number;
+  readonly size: number;
+}
+
+/** A record that is one field of blanks: an empty (or spaces-only) line, skipped like JSONL's. */
+function isBlankRecord(record: CsvRecord): boolean {
+  return record.fields.length === 1 && (record.fields[0] ?? '').trim() === '';
 }
 
 function checkObjectUri(manifestUri: string, line: number, uri: string): string {
@@ -81,28 +59,15 @@ export class ManifestObjectSource implements ObjectSource {
   async *list(options: ListOptions = {}): AsyncIterable<ObjectEntry> {
     const skipThrough = this.parseCursor(options.cursor);
     const stream = createReadStream(this.path, { encoding: 'utf8' });
-    const lines = createInterface({ input: stream, crlfDelay: Infinity });
-    let lineNumber = 0;
-    let columns: { uri: number; etag: number; size: number } | undefined;
     try {
-      for await (const rawLine of lines) {
-        lineNumber++;
-        // A UTF-8 byte order mark on line 1 would otherwise hide the `uri` header.
-        const text = (lineNumber === 1 ? rawLine.replace(/^\uFEFF/, '') : rawLine).trim();
-        if (this.format === 'csv' && columns === undefined) {
-          if (text === '') continue;
-          columns = this.parseHeader(text, lineNumber);
-          continue;
-        }
-        if (text === '' || lineNumber <= skipThrough) continue;
-        const entry =
-          this.format === 'csv' && columns !== undefined
-            ? this.parseCsvEntry(text, lineNumber, columns)
-            : this.parseJsonEntry(text, lineNumber);
-        yield entry;
-      }
+      yield* this.format === 'csv'
+        ? this.csvEntries(stream, skipThrough)
+        : this.jsonEntries(stream, skipThrough);
     } catch (error) {
       if (error instanceof ObjectListError) throw error;
+      if (error instanceof CsvFormatError) {
+        throw new ManifestFormatError(this.uri, error.line, `malformed CSV quoting (${error.reason})`);
+      }
       const code = (error as { code?: unknown }).code;
       if (code === 'ENOENT')
         throw new ObjectSourceConfigError(`manifest not found: ${this.path}`, { cause: error });
@@ -110,8 +75,50 @@ export class ManifestObjectSource implements ObjectSource {
         throw new ObjectSourceConfigError(`manifest is a folder: ${this.path}`, { cause: error });
       throw new ObjectListError(this.uri, isTransientError(error), describeError(error), { cause: error });
     } finally {
-      lines.close();
       stream.destroy();
+    }
+  }
+
+  /** CSV records after the header; those starting on or before line `skipThrough` are passed over. */
+  private async *csvEntries(chunks: AsyncIterable<string>, skipThrough: number): AsyncIterable<ObjectEntry> {
+    // The parser directly rather than its async generator: one await per chunk, not per record.
+    const parser = new CsvParser(this.uri);
+    let columns: CsvColumns | undefined;
+    const entry = (record: CsvRecord): ObjectEntry | undefined => {
+      if (isBlankRecord(record)) return undefined;
+      if (columns === undefined) {
+        columns = this.parseHeader(record.fields, record.line);
+        return undefined;
+      }
+      if (record.line <= skipThrough) return undefined;
+      return this.parseCsvEntry(record.fields, record.line, columns);
+    };
+    for await (const chunk of chunks) {
+      for (const record of parser.push(chunk)) {
+        const next = entry(record);
+        if (next !== undefined) yield next;
+      }
+    }
+    for (const record of parser.end()) {
+      const next = entry(record);
+      if (next !== undefined) yield next;
+    }
+  }
+
+  /** JSONL lines; lines up to `skipThrough` are passed over unread. */
+  private async *jsonEntries(stream: Readable, skipThrough: number): AsyncIterable<ObjectEntry> {
+    const lines = createInterface({ input: stream, crlfDelay: Infinity });
+    let lineNumber = 0;
+    try {
+      for await (const rawLine of lines) {
+        lineNumber++;
+        // A UTF-8 byte order mark on line 1 would otherwise hide the first `uri`.
+        const line = (lineNumber === 1 ? rawLine.replace(/^\uFEFF/, '') : rawLine).trim();
+        if (line === '' || lineNumber <= skipThrough) continue;
+        yield this.parseJsonEntry(line, lineNumber);
+      }
+    } finally {
+      lines.close();
     }
   }
 
@@ -124,21 +131,14 @@ export class ManifestObjectSource implements ObjectSource {
     return value;
   }
 
-  private parseHeader(text: string, line: number): { uri: number; etag: number; size: number } {
-    const names = parseCsvLine(text)?.map((name) => name.trim().toLowerCase());
-    if (names === undefined) throw new ManifestFormatError(this.uri, line, 'malformed CSV header');
+  private parseHeader(fields: readonly string[], line: number): CsvColumns {
+    const names = fields.map((name) => name.trim().toLowerCase());
     const uri = names.indexOf('uri');
     if (uri === -1) throw new ManifestFormatError(this.uri, line, 'CSV header has no "uri" column');
     return { uri, etag: names.indexOf('etag'), size: names.indexOf('size') };
   }
 
-  private parseCsvEntry(
-    text: string,
-    line: number,
-    columns: { uri: number; etag: number; size: number },
-  ): ObjectEntry {
-    const fields = parseCsvLine(text);
-    if (fields === undefined) throw new ManifestFormatError(this.uri, line, 'malformed CSV quoting');
+  private parseCsvEntry(fields: readonly string[], line: number, columns: CsvColumns): ObjectEntry {
     const uri = fields[columns.uri]?.trim();
     if (uri === undefined || uri === '') throw new ManifestFormatError(this.uri, line, 'missing uri');
     return {

@@ -80,7 +80,33 @@ describe('openObjectSource: plain paths (audit finding 15)', () => {
       /^manifest must end in \.csv or \.jsonl .*notes\.txt$/,
     );
     expect(configError(() => openObjectSource('gs://bucket/prefix', { env: {} })).message).toBe(
-      'unsupported source URI scheme "gs:" (use s3://, file://, manifest: or a local path): gs://bucket/prefix',
+      'unsupported source URI scheme "gs:" (use s3://, file://, manifest:, dicomweb+http(s)://, dimse:// or a local path): gs://bucket/prefix',
+    );
+    // A mistyped PACS scheme: its query (a Patient ID filter) is not repeated.
+    expect(
+      configError(() => openObjectSource('dicomweb://pacs/dicom-web?PatientID=CANARY', { env: {} })).message,
+    ).toBe(
+      'unsupported source URI scheme "dicomweb:" (use s3://, file://, manifest:, dicomweb+http(s)://, dimse:// or a local path): dicomweb://pacs/dicom-web',
+    );
+  });
+
+  it('refuses PACS filter flags on a dimse:// source, whose filters are query parameters', () => {
+    expect(
+      configError(() =>
+        openObjectSource('dimse://PACS@127.0.0.1:104', {
+          env: {},
+          pacsFilters: { modality: 'CR' },
+          dimse: { callingAeTitle: 'CXR', timeoutMs: 1000, retrieve: 'get' },
+        }),
+      ).message,
+    ).toMatch(/^dimse:\/\/ sources take their filters as query parameters/);
+  });
+
+  it('refuses PACS filters on a source that is no PACS', () => {
+    expect(
+      configError(() => openObjectSource(dir, { env: {}, pacsFilters: { modality: 'CR' } })).message,
+    ).toMatch(
+      /^PACS filters \(--study-date, --modality, .*\) apply to dicomweb\+http\(s\):\/\/ and dimse:\/\/ sources only$/,
     );
   });
 });

@@ -1,10 +1,13 @@
 /** One listed object. `cursor` is opaque: pass it back as `list({ cursor })` to resume after it. */
 export interface ObjectEntry {
-  /** Fetchable URI of the object (`s3://bucket/key` or `file:///abs/path`). */
+  /**
+   * Fetchable URI of the object (`s3://bucket/key`, `file:///abs/path`, or a PACS instance:
+   * `dicomweb+https://host/root/studies/S/series/R/instances/I`, UIDs only).
+   */
   readonly uri: string;
   /** Entity tag without surrounding quotes, when the source knows one (S3, manifests). */
   readonly etag?: string;
-  /** Size in bytes; undefined only for manifest lines that carry no size. */
+  /** Size in bytes; undefined for manifest lines that carry no size and for PACS instances. */
   readonly size?: number;
   readonly lastModified?: Date;
   /** Resumes the listing right after this entry. */
@@ -28,6 +31,17 @@ export const SOURCE_SKIP_REASONS = [
   'not_regular_file',
   /** A folder or entry the source may not read (permissions): its content is not listed. */
   'unreadable',
+  /**
+   * A PACS query (QIDO-RS, C-FIND) for one study window kept answering with something unusable
+   * (HTML, not JSON): the instances of that window are not listed. The run is incomplete.
+   */
+  'query_failed',
+  /**
+   * A PACS capped its answer for a window that cannot be split further (one study date and
+   * second holding more instances than it answers at once): some may not be listed. The run is
+   * incomplete.
+   */
+  'query_truncated',
 ] as const;
 
 export type SourceSkipReason = (typeof SOURCE_SKIP_REASONS)[number];
@@ -64,7 +78,10 @@ export interface FetchOptions {
 
 /** Port: an object source chosen by URI scheme (S3 prefix, local directory, manifest file). */
 export interface ObjectSource {
-  /** The source URI as given (s3://bucket/prefix, file:///dir, manifest:/path.csv). */
+  /**
+   * The source URI as given (s3://bucket/prefix, file:///dir, manifest:/path.csv); for a PACS its
+   * identity without patient filters: base URL and a hash of the filter set (`...#filters=HASH`).
+   */
   readonly uri: string;
   /** Streams the entries in a stable order; never holds the whole listing in memory. */
   list(options?: ListOptions): AsyncIterable<ObjectEntry>;

@@ -2,7 +2,9 @@
  * The one list of `results` columns shared by both adapters and the export, so a new column is
  * added in one place (plus a migration).
  */
-import { parseResultRow, type ResultRow, type StoredResult } from './result-row.js';
+import { OUTCOMES, parseResultRow, type Outcome, type ResultRow, type StoredResult } from './result-row.js';
+import { ROW_KEY_PATTERN, rowKeyOf } from './row-key.js';
+import { uriSchemeOf, type WorklistItem } from './worklist.js';
 
 export type SqlValue = string | number | null;
 
@@ -11,6 +13,9 @@ interface ColumnSpec {
   readonly name: string;
   readonly toSql: (row: ResultRow) => SqlValue;
 }
+
+/** The column of the row's opaque id (row-key.ts); not exported (it is the key, hashed). */
+export const ROW_KEY_COLUMN = 'row_key';
 
 // Order: identity first, then the DICOM facts, the model, the outcome and the timings.
 export const DATA_COLUMNS: readonly ColumnSpec[] = [
@@ -38,6 +43,7 @@ export const DATA_COLUMNS: readonly ColumnSpec[] = [
   { name: 'runtime', toSql: (r) => r.runtime },
   { name: 'scores', toSql: (r) => (r.scores === null ? null : JSON.stringify(r.scores)) },
   { name: 'decision', toSql: (r) => r.decision },
+  { name: 'suspicion', toSql: (r) => r.suspicion },
   { name: 'outcome', toSql: (r) => r.outcome },
   { name: 'reason', toSql: (r) => r.reason },
   { name: 'fetch_ms', toSql: (r) => r.timings.fetch },
@@ -47,6 +53,8 @@ export const DATA_COLUMNS: readonly ColumnSpec[] = [
   { name: 'infer_ms', toSql: (r) => r.timings.infer },
   { name: 'store_ms', toSql: (r) => r.timings.store },
   { name: 'enqueued_at', toSql: (r) => r.enqueuedAt },
+  // Derived from the key (row-key.ts): the row's opaque id in worklist URLs and page cursors.
+  { name: ROW_KEY_COLUMN, toSql: (r) => rowKeyOf(r) },
 ];
 
 /** Double-quoted identifier: `rows` and `columns` are keywords in SQLite and PostgreSQL. */
@@ -113,6 +121,7 @@ export function storedResultFromRecord(record: Record<string, unknown>): StoredR
     runtime: text(record, 'runtime'),
     scores: jsonObject(record, 'scores'),
     decision: text(record, 'decision'),
+    suspicion: num(record, 'suspicion'),
     outcome: text(record, 'outcome'),
     reason: text(record, 'reason'),
     timings: {
@@ -127,6 +136,51 @@ export function storedResultFromRecord(record: Record<string, unknown>): StoredR
   });
   return {
     ...row,
+    createdAt: instant(record, 'created_at') ?? '',
+    updatedAt: instant(record, 'updated_at') ?? '',
+  };
+}
+
+function scoresObject(record: Record<string, unknown>): Record<string, number> | null {
+  const value = jsonObject(record, 'scores');
+  if (value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new Error('column scores has an unexpected type');
+  const scores: Record<string, number> = {};
+  for (const [label, score] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof score !== 'number') throw new Error('column scores has an unexpected type');
+    scores[label] = score;
+  }
+  return scores;
+}
+
+/** Maps a record of a worklist query (WORKLIST_SELECT_LIST) to a WorklistItem: the URI becomes its scheme. */
+export function worklistItemFromRecord(record: Record<string, unknown>): WorklistItem {
+  const required = (name: string): string => {
+    const value = text(record, name);
+    if (value === null) throw new Error(`column ${name} is null`);
+    return value;
+  };
+  const rowKey = required('row_key');
+  const outcome = required('outcome');
+  if (!ROW_KEY_PATTERN.test(rowKey)) throw new Error('column row_key has an unexpected value');
+  if (!OUTCOMES.some((o) => o === outcome)) throw new Error('column outcome has an unexpected value');
+  return {
+    rowKey,
+    runId: required('run_id'),
+    modelId: required('model_id'),
+    modelVersion: required('model_version'),
+    uriScheme: uriSchemeOf(required('uri')),
+    studyInstanceUid: text(record, 'study_instance_uid'),
+    seriesInstanceUid: text(record, 'series_instance_uid'),
+    sopInstanceUid: text(record, 'sop_instance_uid'),
+    modality: text(record, 'modality'),
+    viewPosition: text(record, 'view_position'),
+    scores: scoresObject(record),
+    decision: text(record, 'decision'),
+    suspicion: num(record, 'suspicion'),
+    outcome: outcome as Outcome,
+    reason: text(record, 'reason'),
     createdAt: instant(record, 'created_at') ?? '',
     updatedAt: instant(record, 'updated_at') ?? '',
   };

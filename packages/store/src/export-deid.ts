@@ -30,6 +30,7 @@ export const EXPORT_DEIDENTIFICATION: Readonly<Record<string, string>> = {
   outcome: 'kept',
   reason: 'kept',
   decision: 'kept',
+  suspicion: 'kept',
   model_id: 'kept',
   model_version: 'kept',
   modality: 'kept',

@@ -40,6 +40,7 @@ export const PARQUET_NUMERIC_COLUMNS: Readonly<Record<string, NumericType>> = {
   image_mean: 'DOUBLE',
   image_std: 'DOUBLE',
   bits_stored: 'INT32',
+  suspicion: 'DOUBLE',
   fetch_ms: 'DOUBLE',
   decode_ms: 'DOUBLE',
   preprocess_ms: 'DOUBLE',

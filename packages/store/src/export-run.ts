@@ -10,15 +10,10 @@ import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { scoreLabels, writeExport, type ExportOptions, type ExportRow } from './export.js';
 import { writeParquetExport } from './export-parquet.js';
+import { UnknownRunError } from './errors.js';
 import type { IterateOptions, ResultStore } from './result-store.js';
 
-/** The run has no rows in the store (an unknown id, or a run whose rows are gone). */
-export class UnknownRunError extends Error {
-  override readonly name = 'UnknownRunError';
-  constructor(readonly runId: string) {
-    super(`run ${runId} has no results in the store`);
-  }
-}
+export { UnknownRunError };
 
 /**
  * Writes rows to a new file at `path` in any export format, atomically (temporary file, then

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { csvField, csvRecord, exportHeader, writeExport, type ExportRow } from './export.js';
+import { parseCsvText } from '@cxr/csv';
+import { exportHeader, writeExport, type ExportRow } from './export.js';
 import { sampleRow } from './testing/store-contract.js';
 
 const LABELS = ['normal', 'pneumonia', 'further_evaluation'];
@@ -21,47 +22,10 @@ async function render(rows: ExportRow[], format: 'csv' | 'jsonl'): Promise<strin
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** A minimal RFC 4180 reader, to check that what we write parses back to the same fields. */
+/** The fields of each record: what a study's CSV reader (@cxr/csv, the one the CLI uses) sees. */
 function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let field = '';
-  let record: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const ch = text[i] ?? '';
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i += 1;
-      } else if (ch === '"') quoted = false;
-      else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      record.push(field);
-      field = '';
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-      i += 1;
-    } else field += ch;
-  }
-  return records;
+  return parseCsvText(text).map((record) => [...record.fields]);
 }
-
-describe('CSV fields (RFC 4180)', () => {
-  it('quotes commas, quotes, CR and LF, and leaves plain text alone', () => {
-    expect(csvField('plain')).toBe('plain');
-    expect(csvField('a,b')).toBe('"a,b"');
-    expect(csvField('say "hi"')).toBe('"say ""hi"""');
-    expect(csvField('line1\nline2')).toBe('"line1\nline2"');
-    expect(csvField('cr\rhere')).toBe('"cr\rhere"');
-    expect(csvField(null)).toBe('');
-    expect(csvField(0.25)).toBe('0.25');
-    expect(csvRecord(['a', null, 1])).toBe('a,,1\r\n');
-  });
-});
 
 describe('exportHeader', () => {
   it('puts study columns first, then one score column per label in order, then the rest', () => {

@@ -5,11 +5,12 @@
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { DATA_COLUMNS } from './columns.js';
+import { csvRecord, type CsvCell } from '@cxr/csv';
+import { DATA_COLUMNS, ROW_KEY_COLUMN } from './columns.js';
+import { EXPORT_FORMATS, type ExportFormat } from './names.js';
 import type { ResultRow } from './result-row.js';
 
-export const EXPORT_FORMATS = ['csv', 'jsonl', 'parquet'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+export { EXPORT_FORMATS, type ExportFormat };
 /** Formats that can be written to any stream (stdout included); Parquet needs a file. */
 export type StreamExportFormat = Exclude<ExportFormat, 'parquet'>;
 
@@ -26,13 +27,14 @@ export type ExportRow = ResultRow & { readonly createdAt?: string; readonly upda
 const LEADING = ['uri', 'sop_instance_uid', 'study_instance_uid', 'outcome', 'reason', 'decision'] as const;
 const TRAILING = [
   ...DATA_COLUMNS.map((c) => c.name).filter(
-    (name) => name !== 'scores' && !(LEADING as readonly string[]).includes(name),
+    (name) => name !== 'scores' && name !== ROW_KEY_COLUMN && !(LEADING as readonly string[]).includes(name),
   ),
   'created_at',
   'updated_at',
 ];
 
-export type Cell = string | number | null;
+/** One exported value (a CSV field, a JSON value, a Parquet cell). */
+export type Cell = CsvCell;
 
 /** The export header: leading study columns, one score column per label, technical columns. */
 export function exportHeader(labels: readonly string[]): string[] {
@@ -56,18 +58,6 @@ export function exportCells(row: ExportRow, labels: readonly string[]): Cell[] {
     return toSql(row);
   };
   return [...LEADING.map(cell), ...labels.map((label) => row.scores?.[label] ?? null), ...TRAILING.map(cell)];
-}
-
-/** One CSV field per RFC 4180 section 2: quoted when it holds a comma, quote, CR or LF. */
-export function csvField(value: Cell): string {
-  if (value === null) return '';
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-/** One CSV record, CRLF-terminated as RFC 4180 section 2 rule 1 says. */
-export function csvRecord(values: readonly Cell[]): string {
-  return `${values.map(csvField).join(',')}\r\n`;
 }
 
 /** One JSON Lines record with the same keys, in the same order, as the CSV header. */

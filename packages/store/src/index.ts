@@ -14,6 +14,19 @@ export {
   type StoredResult,
 } from './result-row.js';
 export { hashPatientId } from './patient-id.js';
+export { newRunId } from './run-id.js';
+export { ROW_KEY_PATTERN, rowKeyOf } from './row-key.js';
+export {
+  InvalidWorklistCursorError,
+  MAX_WORKLIST_LIMIT,
+  WORKLIST_ORDERS,
+  WORKLIST_SORTS,
+  type WorklistItem,
+  type WorklistOrder,
+  type WorklistPage,
+  type WorklistQuery,
+  type WorklistSort,
+} from './worklist.js';
 export { collapseBatch, replacesExisting, type UpsertOptions } from './replacement.js';
 export { MIGRATIONS, MIGRATIONS_TABLE, type Migration } from './migrations.js';
 export { MAX_RECENT_RESULTS, StoreNotFoundError } from './result-store.js';
@@ -31,8 +44,6 @@ export { PostgresResultStore, type PostgresStoreOptions } from './postgres-store
 export { openStore, type OpenStoreOptions } from './open-store.js';
 export {
   EXPORT_FORMATS,
-  csvField,
-  csvRecord,
   exportCells,
   exportHeader,
   jsonlRecord,

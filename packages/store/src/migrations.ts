@@ -2,6 +2,8 @@
  * Versioned schema migrations, each with its SQL for both dialects side by side so the logical
  * schema stays one. Append only: never edit a migration that has shipped; add the next version.
  */
+import { POSTGRES_ROW_KEY_SQL, SQLITE_ROW_KEY_FUNCTION } from './row-key.js';
+import { WORKLIST_INDEXES, worklistSortKeys } from './worklist.js';
 export interface Migration {
   readonly version: number;
   readonly name: string;
@@ -110,7 +112,39 @@ ALTER TABLE results ADD COLUMN bits_stored INTEGER;
 CREATE INDEX results_recent_ok ON results (model_id, model_version, updated_at) WHERE outcome = 'ok';
 `;
 
+// Version 3: the worklist. `suspicion` (the sort key, written by the results service from the
+// manifest; NULL for rows stored before, which then sort with the unscored ones), `row_key` (the
+// row's opaque id in URLs and cursors, row-key.ts; filled here for existing rows: in SQLite by a
+// function the adapter registers, in PostgreSQL by the same hash in SQL), and the indexes of the
+// worklist's keyset pages (worklist.ts worklistIndex): per sort, one without a filter and one
+// after each equality filter (run, decision, outcome), so a page is an index range scan from the
+// cursor, never a sort of the matching rows. The suspicion sort indexes
+// COALESCE(suspicion, -1e300) (SUSPICION_SORT_SQL) so that unscored rows come last in both
+// databases. A date range or a label's score is checked on the rows the index walk meets.
+const V3_INDEXES = `
+CREATE UNIQUE INDEX results_row_key ON results (row_key);
+${WORKLIST_INDEXES.map(
+  (index) =>
+    `CREATE INDEX ${index.name} ON results (${[...index.columns, ...worklistSortKeys(index.sort)].join(', ')});`,
+).join('\n')}
+`;
+
+// SQLite cannot add a NOT NULL column without a default; every write sets row_key (columns.ts).
+const V3_SQLITE = `
+ALTER TABLE results ADD COLUMN suspicion REAL;
+ALTER TABLE results ADD COLUMN row_key TEXT;
+UPDATE results SET row_key = ${SQLITE_ROW_KEY_FUNCTION}(model_id, model_version, uri);
+${V3_INDEXES}`;
+
+const V3_POSTGRES = `
+ALTER TABLE results ADD COLUMN suspicion DOUBLE PRECISION;
+ALTER TABLE results ADD COLUMN row_key TEXT COLLATE "C";
+UPDATE results SET row_key = ${POSTGRES_ROW_KEY_SQL};
+ALTER TABLE results ALTER COLUMN row_key SET NOT NULL;
+${V3_INDEXES}`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'results', sqlite: V1_SQLITE, postgres: V1_POSTGRES },
   { version: 2, name: 'drift_features', sqlite: V2_SQLITE, postgres: V2_POSTGRES },
+  { version: 3, name: 'worklist', sqlite: V3_SQLITE, postgres: V3_POSTGRES },
 ];

@@ -7,10 +7,22 @@ import {
   UPDATABLE_COLUMNS,
   quoteIdent,
   storedResultFromRecord,
+  worklistItemFromRecord,
   type SqlValue,
 } from './columns.js';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.js';
 import { collapseBatch, type UpsertOptions } from './replacement.js';
+import { ROW_KEY_PATTERN } from './row-key.js';
+import {
+  WORKLIST_SELECT_LIST,
+  checkWorklistQuery,
+  decodeWorklistCursor,
+  worklistPage,
+  worklistSql,
+  type WorklistDialect,
+  type WorklistPage,
+  type WorklistQuery,
+} from './worklist.js';
 import {
   OUTCOMES,
   parseResultRow,
@@ -32,7 +44,17 @@ import {
   type UpsertSummary,
 } from './result-store.js';
 
-// PostgreSQL allows 65,535 bind parameters per statement; 35 per row -> 1,000 rows is ~35,000.
+/** PostgreSQL's spelling of the worklist query. */
+const POSTGRES_WORKLIST: WorklistDialect = {
+  param: (n) => `$${n}`,
+  instant: (param) => `${param}::timestamptz`,
+  score: (param) => `(scores ->> ${param}::text)::double precision`,
+  labelParam: (label) => label,
+  // PostgreSQL's planner has statistics (and no hints): the indexes are there for it to choose.
+  useIndex: () => '',
+};
+
+// PostgreSQL allows 65,535 bind parameters per statement; 37 per row -> 1,000 rows is ~37,000.
 const ROWS_PER_STATEMENT = 1000;
 // Advisory lock namespace for migrations (an arbitrary constant; the second key is the schema).
 const MIGRATION_LOCK_CLASS = 0x43585231; // "CXR1"
@@ -270,6 +292,23 @@ export class PostgresResultStore implements ResultStore {
       [query.modelId, query.modelVersion, query.since?.toISOString() ?? null, limit],
     );
     return result.rows.map((row: Record<string, unknown>) => storedResultFromRecord(row));
+  }
+
+  async worklist(query: WorklistQuery): Promise<WorklistPage> {
+    const order = checkWorklistQuery(query);
+    const cursor =
+      query.cursor === undefined ? undefined : decodeWorklistCursor(query.cursor, query.sort, order);
+    const { sql, params } = worklistSql(query, order, cursor, POSTGRES_WORKLIST, WORKLIST_SELECT_LIST);
+    const result = await this.pool.query(sql, params);
+    const rows = result.rows.map((row: Record<string, unknown>) => worklistItemFromRecord(row));
+    return worklistPage(rows, query, order, cursor);
+  }
+
+  async resultByRowKey(rowKey: string): Promise<StoredResult | undefined> {
+    if (!ROW_KEY_PATTERN.test(rowKey)) return undefined;
+    const result = await this.pool.query(`SELECT ${SELECT_LIST} FROM results WHERE row_key = $1`, [rowKey]);
+    const row = result.rows[0] as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : storedResultFromRecord(row);
   }
 
   async listRuns(): Promise<RunSummary[]> {

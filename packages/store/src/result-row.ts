@@ -73,6 +73,11 @@ export const resultRowSchema = z
     /** label -> score; null when the object was not scored (rejected or failed). */
     scores: z.record(z.string().min(1).max(256), z.number()).nullable().default(null),
     decision: shortText.nullable().default(null),
+    /**
+     * The worklist's sort key: the highest score among the model's finding labels (suspicionOf of
+     * @cxr/model, from the manifest); null when the row was not scored or the manifest was unknown.
+     */
+    suspicion: z.number().nullable().default(null),
     outcome: z.enum(OUTCOMES),
     /** Reject reason code (REJECT_REASONS of @cxr/dicom) or failure reason code. */
     reason: shortText.nullable().default(null),
@@ -91,6 +96,9 @@ export const resultRowSchema = z
   .superRefine((row, ctx) => {
     if (row.outcome === 'ok' && row.scores === null) {
       ctx.addIssue({ code: 'custom', path: ['scores'], message: 'an ok result carries scores' });
+    }
+    if (row.outcome !== 'ok' && row.suspicion !== null) {
+      ctx.addIssue({ code: 'custom', path: ['suspicion'], message: 'only an ok result has a suspicion' });
     }
     if (row.outcome !== 'ok' && row.reason === null) {
       ctx.addIssue({

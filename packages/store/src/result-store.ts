@@ -1,6 +1,7 @@
 /** The results store port: what ingest, results and the CLI need, independent of the database. */
 import type { Outcome, ResultKey, ResultRow, StoredResult } from './result-row.js';
 import type { UpsertOptions } from './replacement.js';
+import type { WorklistPage, WorklistQuery } from './worklist.js';
 
 export interface UpsertSummary {
   /** Keys that had no row. */
@@ -72,6 +73,14 @@ export interface ResultStore {
    * the store, so a sliding window can be refilled from them (the results service on start).
    */
   recentResults(query: RecentResultsQuery): Promise<StoredResult[]>;
+  /**
+   * One page of the worklist (worklist.ts): rows filtered by run, decision, outcome, a label's
+   * score and a time range, sorted by suspicion or time, keyset-paginated. Throws RangeError for
+   * a bad query, InvalidWorklistCursorError for a cursor it did not issue.
+   */
+  worklist(query: WorklistQuery): Promise<WorklistPage>;
+  /** The row with this row key (row-key.ts), or undefined: how a worklist thumbnail finds its object. */
+  resultByRowKey(rowKey: string): Promise<StoredResult | undefined>;
   /** Every run with counts, most recently updated first. */
   listRuns(): Promise<RunSummary[]>;
   /** Column names of the `results` table (the privacy test asserts no patient-name column). */
@@ -99,7 +108,4 @@ export function emptyOutcomeCounts(): Record<Outcome, number> {
   return { ok: 0, rejected: 0, failed: 0 };
 }
 
-/** The store a read was pointed at does not exist (no SQLite file, no tables): nothing was created. */
-export class StoreNotFoundError extends Error {
-  override readonly name = 'StoreNotFoundError';
-}
+export { StoreNotFoundError } from './errors.js';

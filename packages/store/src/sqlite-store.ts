@@ -8,10 +8,22 @@ import {
   UPDATABLE_COLUMNS,
   quoteIdent,
   storedResultFromRecord,
+  worklistItemFromRecord,
   type SqlValue,
 } from './columns.js';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.js';
 import { collapseBatch, type UpsertOptions } from './replacement.js';
+import { ROW_KEY_PATTERN, SQLITE_ROW_KEY_FUNCTION, sqliteRowKey } from './row-key.js';
+import {
+  WORKLIST_SELECT_LIST,
+  checkWorklistQuery,
+  decodeWorklistCursor,
+  worklistPage,
+  worklistSql,
+  type WorklistDialect,
+  type WorklistPage,
+  type WorklistQuery,
+} from './worklist.js';
 import {
   OUTCOMES,
   parseResultRow,
@@ -52,6 +64,19 @@ function records(rows: unknown[]): Record<string, unknown>[] {
   return rows.filter(isRecord);
 }
 
+/** SQLite's spelling of the worklist query: ISO text instants, scores by JSON path. */
+const SQLITE_WORKLIST: WorklistDialect = {
+  param: () => '?',
+  // updated_at is ISO 8601 UTC text written by toISOString: text order is time order.
+  instant: (param) => param,
+  score: (param) => `json_extract(scores, ${param})`,
+  // A quoted path label matches the key exactly, dots and brackets included.
+  labelParam: (label) => `$."${label.replace(/["\\]/g, (c) => `\\${c}`)}"`,
+  // Without statistics SQLite's planner prefers an equality index and sorts what it finds (a
+  // third of the table for a decision); the index of the query's filter and sort never sorts.
+  useIndex: (index) => ` INDEXED BY ${index}`,
+};
+
 function isOutcome(value: unknown): value is Outcome {
   return OUTCOMES.some((outcome) => outcome === value);
 }
@@ -78,6 +103,8 @@ export class SqliteResultStore implements ResultStore {
     // process (two `cxr` commands on one file) wait for the write lock instead of failing.
     if (path !== ':memory:') this.db.pragma('journal_mode = WAL');
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    // Migration 3 fills row_key of existing rows with it (SQLite has no SHA-256 of its own).
+    this.db.function(SQLITE_ROW_KEY_FUNCTION, { deterministic: true }, sqliteRowKey);
   }
 
   migrate(): Promise<{ applied: number[] }> {
@@ -274,6 +301,25 @@ export class SqliteResultStore implements ResultStore {
         )
         .all(query.modelId, query.modelVersion, query.since?.toISOString() ?? '', limit);
       return records(rows).map(storedResultFromRecord);
+    });
+  }
+
+  worklist(query: WorklistQuery): Promise<WorklistPage> {
+    return settle(() => {
+      const order = checkWorklistQuery(query);
+      const cursor =
+        query.cursor === undefined ? undefined : decodeWorklistCursor(query.cursor, query.sort, order);
+      const { sql, params } = worklistSql(query, order, cursor, SQLITE_WORKLIST, WORKLIST_SELECT_LIST);
+      const rows = records(this.db.prepare(sql).all(...params)).map(worklistItemFromRecord);
+      return worklistPage(rows, query, order, cursor);
+    });
+  }
+
+  resultByRowKey(rowKey: string): Promise<StoredResult | undefined> {
+    return settle(() => {
+      if (!ROW_KEY_PATTERN.test(rowKey)) return undefined;
+      const row = this.db.prepare(`SELECT ${SELECT_LIST} FROM results WHERE row_key = ?`).get(rowKey);
+      return isRecord(row) ? storedResultFromRecord(row) : undefined;
     });
   }
 

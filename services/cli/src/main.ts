@@ -6,6 +6,7 @@ import { registerDeidentifyCommand } from './commands/deidentify.js';
 import { registerDicomCommands } from './commands/dicom.js';
 import { registerEvaluateCommand } from './commands/evaluate.js';
 import { registerIngestCommand } from './commands/ingest.js';
+import { registerListenCommand } from './commands/listen.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerPredictCommand } from './commands/predict.js';
 import { registerResultsCommands } from './commands/results.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerDicomCommands(program);
   registerEvaluateCommand(program);
   registerIngestCommand(program);
+  registerListenCommand(program);
   registerModelCommands(program);
   registerPredictCommand(program);
   registerResultsCommands(program);

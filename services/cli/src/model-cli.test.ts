@@ -109,6 +109,19 @@ describe('cxr predict', () => {
     expect(response.model.id).toBe('cxr-seed-densenet121');
     expect(response.runtime.name).toBe('onnx');
     expect(response.timings_ms.infer).toBeGreaterThan(0);
+    // The command's time split (issue 13): start-up (process start to the action), the action's
+    // modules, the model, decoding, preprocessing and inference.
+    expect(Object.keys(response.timings_ms)).toEqual([
+      'startup',
+      'load_modules',
+      'load_model',
+      'read_and_decode',
+      'decode',
+      'preprocess',
+      'infer',
+    ]);
+    expect(response.timings_ms.startup).toBeGreaterThan(0);
+    expect(response.timings_ms.load_modules).toBeGreaterThan(0);
     expectNoCanary(result);
     // The seed bundle's weights are random, and predict says so (audit finding 5).
     expect(result.stderr).toBe(`${SEED_WARNING_LINE}\n`);

@@ -1,8 +1,13 @@
+/**
+ * Output conventions of the command line: errors to one stderr line and an exit code. Only the
+ * packages' error modules are imported here (`cxr --help` must not load a decoder, a driver or
+ * an SDK to know how to report a failure).
+ */
 import { CommanderError } from 'commander';
-import { isDicomRejectedError } from '@cxr/dicom';
 import { ConfigError } from '@cxr/config';
-import { ObjectListError, ObjectSourceConfigError } from '@cxr/storage';
-import { StoreNotFoundError } from '@cxr/store';
+import { isDicomRejectedError } from '@cxr/dicom/errors';
+import { ObjectListError, ObjectSourceConfigError } from '@cxr/storage/errors';
+import { StoreNotFoundError } from '@cxr/store/errors';
 
 /** Exit codes: 1 unexpected error, 2 bad configuration or usage, 3 input rejected. */
 export const ExitCode = { Failure: 1, Usage: 2, Rejected: 3 } as const;

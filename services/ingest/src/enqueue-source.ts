@@ -6,11 +6,16 @@
 import { silentLogger, uriHash, type Logger } from '@cxr/config/log';
 import type { CxrMetrics } from '@cxr/metrics';
 import { ENQUEUE_CHUNK, ENQUEUE_CHUNKS_IN_FLIGHT, type ScreenJobPayload, type ScreenQueue } from '@cxr/queue';
-import { type ObjectEntry, type ObjectSource, type SkippedEntry, type SourceSkipReason } from '@cxr/storage';
+import {
+  sourceKindOf,
+  type ObjectEntry,
+  type ObjectSource,
+  type SkippedEntry,
+  type SourceSkipReason,
+} from '@cxr/storage';
 import type { Outcome, ResultStore } from '@cxr/store';
 import type { CursorStore } from './cursor-store.js';
 import type { IngestProgress } from './progress.js';
-import { sourceKindOf } from './source-kind.js';
 
 /**
  * Default objects per chunk: the queue adapter sends 1,000-job script calls with 2 in flight,

@@ -7,7 +7,8 @@ export {
 } from './enqueue-source.js';
 export { MemoryCursorStore, RedisCursorStore, type CursorStore } from './cursor-store.js';
 export { ProgressReporter, type IngestProgress, type ProgressReporterOptions } from './progress.js';
-export { sourceKindOf, type SourceKind } from './source-kind.js';
-export { runIngest, type RunIngestOptions } from './run-ingest.js';
+export { sourceKindOf, type SourceKind } from '@cxr/storage';
+export { pacsObserverOf, runIngest, type RunIngestOptions } from './run-ingest.js';
 export { IngestService, type IngestServiceOptions, type PassSummary } from './ingest-service.js';
 export { verifyStored, type VerifyStoredOptions, type VerifyStoredResult } from './verify-stored.js';
+export { startScpService, type RunningScpService, type ScpServiceOptions } from './scp-service.js';

@@ -9,10 +9,10 @@ import type { AppConfig } from '@cxr/config';
 import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
 import type { CxrMetrics } from '@cxr/metrics';
 import { runIngest, type RunIngestOptions } from './run-ingest.js';
-import { sourceKindOf } from './source-kind.js';
+import { sourceKindOf } from '@cxr/storage';
 
 export interface IngestServiceOptions {
-  readonly config: Pick<AppConfig, 'queue' | 'store' | 's3Env'>;
+  readonly config: Pick<AppConfig, 'queue' | 'store' | 's3Env' | 'dicomweb' | 'dimse' | 'scp'>;
   readonly sources: readonly string[];
   readonly modelId: string;
   readonly modelVersion: string;

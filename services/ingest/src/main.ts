@@ -6,6 +6,10 @@
  * CXR_HTTP_HOST:CXR_HTTP_PORT. SIGTERM / SIGINT stop after the chunk in flight (its cursor is
  * saved) and close the server. A failed start (port in use, Redis URL unusable) is one log line,
  * the connections opened so far closed, and exit code 1.
+ *
+ * With CXR_SCP_AE_TITLE set it also runs the C-STORE SCP (CXR_SCP_HOST:CXR_SCP_PORT, storage
+ * CXR_SCP_STORE_TO): pushed instances are stored, enqueued, then acknowledged. CXR_INGEST_SOURCES
+ * may then be empty (an SCP-only ingest).
  */
 import { loadConfig } from '@cxr/config';
 import { errorSummary, jsonLineLogger, stopOnSignals } from '@cxr/config/log';
@@ -14,6 +18,7 @@ import { createMetrics } from '@cxr/metrics';
 import { readManifest } from '@cxr/model/manifest';
 import { ScreenQueue, redisConnectionFromUrl, reportRedisConnectionErrors } from '@cxr/queue';
 import { IngestService } from './ingest-service.js';
+import { startScpService, type RunningScpService } from './scp-service.js';
 
 const config = loadConfig();
 const log = jsonLineLogger('ingest', config.logLevel, undefined, { logUris: config.logUris });
@@ -21,6 +26,7 @@ reportRedisConnectionErrors(log);
 
 let probeQueue: ScreenQueue | undefined;
 let http: OpsServer | undefined;
+let scp: RunningScpService | undefined;
 try {
   if (config.modelDir === undefined)
     throw new Error('CXR_MODEL_DIR is not set: the jobs need a model id and version');
@@ -32,17 +38,24 @@ try {
     connection: redisConnectionFromUrl(config.queue.redisUrl),
     ...(prefix !== undefined ? { prefix } : {}),
   });
-  const service = new IngestService({
-    config,
-    sources: config.ingest.sources,
-    modelId: manifest.id,
-    modelVersion: manifest.version,
-    intervalMs: config.ingest.intervalSeconds * 1000,
-    metrics,
-    log,
-    ...(config.ingest.runId !== undefined ? { runId: config.ingest.runId } : {}),
-  });
-  service.onPass((summary) => {
+  const { aeTitle: scpAeTitle, storeTo: scpStoreTo } = config.scp;
+  if (scpAeTitle !== undefined && scpStoreTo === undefined) {
+    throw new Error('CXR_SCP_AE_TITLE is set but CXR_SCP_STORE_TO is not: the SCP needs storage');
+  }
+  const service =
+    config.ingest.sources.length > 0 || scpAeTitle === undefined
+      ? new IngestService({
+          config,
+          sources: config.ingest.sources,
+          modelId: manifest.id,
+          modelVersion: manifest.version,
+          intervalMs: config.ingest.intervalSeconds * 1000,
+          metrics,
+          log,
+          ...(config.ingest.runId !== undefined ? { runId: config.ingest.runId } : {}),
+        })
+      : undefined;
+  service?.onPass((summary) => {
     log('info', 'ingest pass done', { ...summary });
   });
   const probe = probeQueue;
@@ -53,6 +66,19 @@ try {
   });
   await http.listen({ port: config.httpPort, host: config.http.host });
   const server = http;
+  if (scpAeTitle !== undefined && scpStoreTo !== undefined) {
+    scp = await startScpService({
+      config,
+      scp: { ...config.scp, aeTitle: scpAeTitle, storeTo: scpStoreTo },
+      modelId: manifest.id,
+      modelVersion: manifest.version,
+      metrics,
+      log,
+      ...(config.ingest.runId !== undefined ? { runId: config.ingest.runId } : {}),
+    });
+    log('info', 'scp listening', { aeTitle: scpAeTitle, host: config.scp.host, port: scp.port });
+  }
+  const listener = scp;
   log('info', 'ingest service started', {
     host: config.http.host,
     port: listeningPort(http, config.httpPort),
@@ -61,9 +87,10 @@ try {
     model: manifest.id,
     version: manifest.version,
   });
-  service.start();
+  service?.start();
   stopOnSignals(async () => {
-    await service.stop();
+    await listener?.stop();
+    await service?.stop();
     await server.close();
     await probe.close();
   }, log);
@@ -75,6 +102,7 @@ try {
   });
   process.exitCode = 1;
   // An open Redis connection would keep the process alive without its ops port.
+  await scp?.stop();
   await http?.close();
   await probeQueue?.close();
 }

@@ -6,16 +6,21 @@
 import type { AppConfig } from '@cxr/config';
 import { silentLogger, type Logger, type ProgressOutput } from '@cxr/config/log';
 import type { CxrMetrics } from '@cxr/metrics';
-import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
-import { openObjectSource } from '@cxr/storage';
+import { RedisRequestBudget, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
+import {
+  dimseSettingsFromConfig,
+  openObjectSource,
+  sourceKindOf,
+  type PacsFilterInput,
+  type PacsObserver,
+} from '@cxr/storage';
 import { StoreNotFoundError, openStore, type ResultStore } from '@cxr/store';
 import { RedisCursorStore } from './cursor-store.js';
 import { enqueueSource, type IngestResult } from './enqueue-source.js';
 import { ProgressReporter, type IngestProgress } from './progress.js';
-import { sourceKindOf } from './source-kind.js';
 
 export interface RunIngestOptions {
-  readonly config: Pick<AppConfig, 'queue' | 'store' | 's3Env'>;
+  readonly config: Pick<AppConfig, 'queue' | 'store' | 's3Env' | 'dicomweb' | 'dimse' | 'scp'>;
   readonly sourceUri: string;
   readonly runId: string;
   readonly modelId: string;
@@ -27,7 +32,9 @@ export interface RunIngestOptions {
   readonly skipDone?: boolean;
   /** Redis key prefix of the queue; default `config.queue.prefix`, else BullMQ's. */
   readonly queuePrefix?: string;
-  readonly metrics?: Pick<CxrMetrics, 'countEnqueued' | 'countDuplicates'>;
+  readonly metrics?: Pick<CxrMetrics, 'countEnqueued' | 'countDuplicates'> & Partial<PacsObserver>;
+  /** PACS filters given as flags (`--modality CR`); refused for sources that are no PACS. */
+  readonly pacsFilters?: PacsFilterInput;
   /** Progress for people: a line on `output` when it draws one, else `ingest progress` lines on `log`. */
   readonly output?: ProgressOutput;
   /** Gets the counters as the listing goes (`cxr screen` draws its own progress line from them). */
@@ -43,7 +50,32 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
   const connection = redisConnectionFromUrl(config.queue.redisUrl);
   const queuePrefix = options.queuePrefix ?? config.queue.prefix;
   const prefix = queuePrefix !== undefined ? { prefix: queuePrefix } : {};
-  const source = openObjectSource(options.sourceUri, { env: config.s3Env });
+  // The PACS's request budget is shared with every worker through Redis (politeness).
+  const budget = new RedisRequestBudget(connection, {
+    limits: {
+      concurrency: config.dicomweb.maxConcurrency,
+      requestsPerSecond: config.dicomweb.maxRequestsPerSecond,
+    },
+    ...prefix,
+  });
+  const observer = pacsObserverOf(options.metrics);
+  let source;
+  try {
+    source = openObjectSource(options.sourceUri, {
+      env: config.s3Env,
+      dicomweb: config.dicomweb,
+      dimse: dimseSettingsFromConfig(config, (operation, outcome, seconds) => {
+        observer?.observePacsRequest(operation, outcome, seconds);
+      }),
+      requestBudget: budget,
+      ...(observer !== undefined ? { pacsObserver: observer } : {}),
+      ...(options.pacsFilters !== undefined ? { pacsFilters: options.pacsFilters } : {}),
+      ...(options.log !== undefined ? { log: options.log } : {}),
+    });
+  } catch (error) {
+    await budget.close();
+    throw error;
+  }
   const { screenAttempts, screenBackoffMs, screenRetrySeconds } = config.queue;
   const queue = new ScreenQueue({
     connection,
@@ -92,7 +124,13 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
     reporter?.finish({ ...result, paused: false });
     return result;
   } finally {
-    await Promise.allSettled([source.close(), queue.close(), cursorStore.close(), store?.close()]);
+    await Promise.allSettled([
+      source.close(),
+      queue.close(),
+      cursorStore.close(),
+      store?.close(),
+      budget.close(),
+    ]);
   }
 }
 
@@ -108,4 +146,14 @@ async function openDoneStore(url: string): Promise<ResultStore | undefined> {
     if (error instanceof StoreNotFoundError) return undefined;
     throw error;
   }
+}
+
+/** The PACS measurements of a metrics object that has them (the services' CxrMetrics). */
+export function pacsObserverOf(metrics: Partial<PacsObserver> | undefined): PacsObserver | undefined {
+  if (metrics?.observePacsRequest === undefined || metrics.countPacsThrottled === undefined) return undefined;
+  return {
+    observePacsRequest: (operation, statusClass, seconds) =>
+      metrics.observePacsRequest?.(operation, statusClass, seconds),
+    countPacsThrottled: (reason) => metrics.countPacsThrottled?.(reason),
+  };
 }

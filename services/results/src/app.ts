@@ -7,7 +7,7 @@ import type { AppConfig } from '@cxr/config';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { readManifest, type ModelManifest } from '@cxr/model/manifest';
 import { openDashboardQueues, PredictClient, ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
-import { openUploadArea } from '@cxr/storage';
+import { createObjectFetcher, openUploadArea } from '@cxr/storage';
 import { openStore, type ResultStore } from '@cxr/store';
 import { apiAuthOnStart } from './auth.js';
 import { DriftMonitor } from './drift-monitor.js';
@@ -17,6 +17,8 @@ import { QueueGaugeUpdater } from './queue-gauges.js';
 import { ResultsService } from './results-service.js';
 import type { PredictBackend, PredictModel } from './predict-route.js';
 import { UploadSweeper, uploadMaxAgeMs } from './upload-sweep.js';
+import { ThumbnailCache } from './worklist/thumbnail-cache.js';
+import { ThumbnailService, poolThumbnailDecoder } from './worklist/thumbnails.js';
 
 /** HTTP port when none is given (main.ts passes CXR_HTTP_PORT from @cxr/config). */
 export const DEFAULT_HTTP_PORT = 8080;
@@ -107,6 +109,7 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     metrics,
     log,
     ...(drift !== undefined ? { drift } : {}),
+    ...(manifest !== undefined ? { manifest } : {}),
     ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
     ...(options.maxDelayMs !== undefined ? { maxDelayMs: options.maxDelayMs } : {}),
   });
@@ -135,6 +138,27 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
       }
     },
   };
+  // Worklist thumbnails: their own fetcher and decode threads (started on first use).
+  const thumbnailFetcher = createObjectFetcher({ env: config.s3Env });
+  const thumbnailDecoder = poolThumbnailDecoder({
+    threads: config.worklist.thumbnailThreads,
+    maxImagePixels: config.decode.maxImagePixels,
+  });
+  const thumbnails = new ThumbnailService({
+    fetcher: thumbnailFetcher,
+    decode: thumbnailDecoder.decode,
+    cache: new ThumbnailCache({
+      dir: config.worklist.thumbnailDir,
+      maxBytes: config.worklist.thumbnailCacheBytes,
+      log,
+    }),
+    size: config.worklist.thumbnailSize,
+    // One fetch may overlap each render; a page's worth of requests may wait.
+    concurrency: 2 * config.worklist.thumbnailThreads,
+    maxQueue: 4 * config.worklist.maxPageSize,
+    maxObjectBytes: config.decode.maxObjectBytes,
+    log,
+  });
   // The dashboard can retry and delete jobs: only behind a configured token.
   const dashboard = config.api.token !== undefined ? openDashboardQueues(location) : undefined;
   if (dashboard === undefined)
@@ -153,6 +177,17 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
       timeoutMs: config.api.predictTimeoutMs,
       log,
     },
+    worklist: {
+      store,
+      token: config.api.token,
+      manifest,
+      viewerUrlTemplate: config.worklist.viewerUrlTemplate,
+      pageSize: config.worklist.pageSize,
+      maxPageSize: config.worklist.maxPageSize,
+      thumbnails,
+      thumbnailSize: config.worklist.thumbnailSize,
+      log,
+    },
     readiness: [
       // getJobCounts is a real Redis round trip on the queue's own connection.
       { name: 'redis', check: () => screenQueue.counts() },
@@ -168,6 +203,8 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
       ['gauges', () => gauges.stop()],
       ['http', () => http.close()],
       ['predict-client', () => predictClient.close()],
+      ['thumbnails', () => thumbnailDecoder.close()],
+      ['thumbnail-fetcher', () => thumbnailFetcher.close()],
       ['queue-dashboard', async () => dashboard?.close()],
       ['upload-sweeper', () => sweeper.stop()],
       ['uploads', () => uploads.close()],

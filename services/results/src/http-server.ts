@@ -1,12 +1,14 @@
 /**
  * The results service's HTTP surface: the operations routes every service has (@cxr/http:
  * /metrics, /healthz, /readyz) and, when given their options, the synchronous `POST /v1/predict`
- * (predict-route.ts) and the operators' queue dashboard (queue-dashboard.ts). Kept apart from the consumer so it can be tested with fastify.inject.
+ * (predict-route.ts), the operators' queue dashboard (queue-dashboard.ts) and the clinicians'
+ * worklist (worklist/route.ts). Kept apart from the consumer so it can be tested with fastify.inject.
  */
 import type { FastifyInstance } from 'fastify';
 import { buildOpsServer, type OpsServerOptions } from '@cxr/http';
 import { registerPredictRoute, type PredictRouteOptions } from './predict-route.js';
 import { registerQueueDashboard, type QueueDashboardOptions } from './queue-dashboard.js';
+import { registerWorklistRoutes, type WorklistRouteOptions } from './worklist/route.js';
 
 export type { MetricsRegistry, ReadinessBody, ReadinessCheck } from '@cxr/http';
 
@@ -16,12 +18,15 @@ export interface HttpServerOptions extends OpsServerOptions {
   readonly predict?: PredictRouteOptions;
   /** Serves the queue dashboard at /admin/queues when given. */
   readonly queueDashboard?: QueueDashboardOptions;
+  /** Serves the worklist at /worklist when given. */
+  readonly worklist?: WorklistRouteOptions;
 }
 
-/** Builds (does not listen) the fastify app: operations routes, POST /v1/predict, the queue dashboard. */
+/** Builds (does not listen) the fastify app: operations routes, POST /v1/predict, the queue dashboard, /worklist. */
 export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = buildOpsServer(options);
   if (options.predict !== undefined) registerPredictRoute(app, options.predict);
   if (options.queueDashboard !== undefined) registerQueueDashboard(app, options.queueDashboard);
+  if (options.worklist !== undefined) registerWorklistRoutes(app, options.worklist);
   return app;
 }

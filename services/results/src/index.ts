@@ -35,3 +35,17 @@ export {
   DEFAULT_DRIFT_PUBLISH_INTERVAL_MS,
   type DriftMonitorOptions,
 } from './drift-monitor.js';
+export {
+  registerWorklistRoutes,
+  WORKLIST_PATH,
+  type ThumbnailProvider,
+  type WorklistRouteOptions,
+} from './worklist/route.js';
+export {
+  ThumbnailService,
+  poolThumbnailDecoder,
+  type ThumbnailResult,
+  type ThumbnailServiceOptions,
+  type ThumbnailSource,
+} from './worklist/thumbnails.js';
+export { ThumbnailCache, type ThumbnailCacheOptions } from './worklist/thumbnail-cache.js';

@@ -3,6 +3,7 @@ import { createMetrics } from '@cxr/metrics';
 import { hashPatientId, InvalidResultRowError } from '@cxr/store';
 import type { ResultMessage } from '@cxr/queue';
 import { CANARY_PATIENT_ID, CANARY_PATIENT_NAME } from '@cxr/fixtures';
+import { parseManifest } from '@cxr/model/manifest';
 import { resultRowFromMessage } from './result-row.js';
 import { recordStoredResult } from './record-metrics.js';
 import { sampleMessages } from './testing/messages.js';
@@ -58,6 +59,38 @@ describe('resultRowFromMessage', () => {
       reason: 'fetch_error',
       scores: null,
     });
+  });
+
+  it('gives ok results of the served model their suspicion: the highest score but the normal label', () => {
+    const manifest = parseManifest({
+      id: 'seed-densenet121',
+      version: '1.0.0',
+      architecture: 'densenet121',
+      format: 'onnx',
+      weights: ['model.onnx'],
+      input: {
+        size: 32,
+        channels: 3,
+        layout: 'NHWC',
+        crop: 'none',
+        resize: 'bilinear',
+        intensity: { method: 'dicom-window' },
+        normalization: { method: 'unit' },
+      },
+      output: {
+        activation: 'softmax',
+        labels: ['normal', 'pneumonia', 'further_evaluation'],
+        decision: 'argmax',
+        normalLabel: 'normal',
+      },
+    });
+    // scores: normal 0.7, pneumonia 0.2, further_evaluation 0.1.
+    expect(resultRowFromMessage(pick('ok'), manifest).suspicion).toBe(0.2);
+    expect(resultRowFromMessage(pick('ok')).suspicion).toBeNull();
+    expect(resultRowFromMessage({ ...pick('ok'), modelVersion: '2.0.0' }, manifest).suspicion).toBeNull();
+    expect(resultRowFromMessage(pick('rejected'), manifest).suspicion).toBeNull();
+    const { normalLabel: _dropped, ...withoutNormal } = manifest.output;
+    expect(resultRowFromMessage(pick('ok'), { ...manifest, output: withoutNormal }).suspicion).toBe(0.7);
   });
 
   it('refuses a message whose UID field carries free text, without echoing it', () => {

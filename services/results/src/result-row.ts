@@ -4,11 +4,30 @@
  * @cxr/store hashPatientId) and is stored as carried; the message schema has no field for a
  * patient name, and the row schema refuses unknown keys, so neither can reach a table.
  */
+import { suspicionOf } from '@cxr/model/decision';
+import type { ModelManifest } from '@cxr/model/manifest';
 import type { ResultMessage } from '@cxr/queue';
 import { parseResultRow, type ResultRow } from '@cxr/store';
 
-/** Builds and validates the store row of one result message; throws InvalidResultRowError. */
-export function resultRowFromMessage(message: ResultMessage): ResultRow {
+/**
+ * The worklist's sort key of an ok result: suspicionOf under the manifest of the model that
+ * scored it. Null for other outcomes, and for results of another model or version than the
+ * served manifest (their finding labels are not known here).
+ */
+export function suspicionFromMessage(
+  message: ResultMessage,
+  manifest: ModelManifest | undefined,
+): number | null {
+  if (message.outcome !== 'ok' || manifest === undefined) return null;
+  if (message.modelId !== manifest.id || message.modelVersion !== manifest.version) return null;
+  return suspicionOf(message.scores, manifest.output) ?? null;
+}
+
+/**
+ * Builds and validates the store row of one result message; throws InvalidResultRowError. With
+ * the served model's manifest, an ok result of that model gets its suspicion.
+ */
+export function resultRowFromMessage(message: ResultMessage, manifest?: ModelManifest): ResultRow {
   const t = message.technical;
   return parseResultRow({
     runId: message.runId,
@@ -36,6 +55,7 @@ export function resultRowFromMessage(message: ResultMessage): ResultRow {
     runtime: message.runtime,
     scores: message.outcome === 'ok' ? message.scores : null,
     decision: message.outcome === 'ok' ? message.decision : null,
+    suspicion: suspicionFromMessage(message, manifest),
     outcome: message.outcome,
     reason: message.outcome === 'ok' ? null : message.reason,
     timings: {

@@ -19,6 +19,7 @@ import {
   type ResultMessage,
 } from '@cxr/queue';
 import type { CxrMetrics } from '@cxr/metrics';
+import type { ModelManifest } from '@cxr/model/manifest';
 import { setTimeout } from 'node:timers/promises';
 import { InvalidResultRowError, type ResultRow, type ResultStore, type UpsertSummary } from '@cxr/store';
 import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
@@ -55,6 +56,8 @@ export interface ResultsServiceOptions {
   readonly storeRetry?: { readonly firstMs?: number; readonly maxMs?: number };
   /** Drift window of the served model, fed with every stored batch; absent = no drift gauges. */
   readonly drift?: DriftMonitor;
+  /** The served model's manifest: its ok results get their worklist suspicion; absent = none do. */
+  readonly manifest?: ModelManifest;
   readonly log?: Logger;
 }
 
@@ -142,7 +145,7 @@ export class ResultsService {
   async #consume(message: ResultMessage): Promise<void> {
     let row: ResultRow;
     try {
-      row = resultRowFromMessage(message);
+      row = resultRowFromMessage(message, this.#options.manifest);
     } catch (error) {
       if (error instanceof InvalidResultRowError) {
         // A malformed message never becomes valid: fail it at once (kept in the failed set for

@@ -9,8 +9,8 @@ import type { AppConfig } from '@cxr/config';
 import { DecodePool } from '@cxr/imaging';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { loadBundle, loadRuntime, type ModelRuntime } from '@cxr/model';
-import { redisConnectionFromUrl, ResultQueue, ScreenWorker } from '@cxr/queue';
-import { createObjectFetcher, type ObjectFetcher } from '@cxr/storage';
+import { RedisRequestBudget, redisConnectionFromUrl, ResultQueue, ScreenWorker } from '@cxr/queue';
+import { createObjectFetcher, dimseSettingsFromConfig, type ObjectFetcher } from '@cxr/storage';
 import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
 import { ScreenProcessor } from './screen-processor.js';
 
@@ -35,6 +35,7 @@ interface Running {
   readonly runtime: ModelRuntime;
   readonly pool: DecodePool;
   readonly fetcher: ObjectFetcher;
+  readonly budget: RedisRequestBudget;
   readonly results: ResultQueue;
   readonly processor: ScreenProcessor;
   readonly worker: ScreenWorker;
@@ -78,14 +79,33 @@ export class WorkerService {
     let results: ResultQueue | undefined;
     let processor: ScreenProcessor | undefined;
     let worker: ScreenWorker | undefined;
+    const location = {
+      connection: redisConnectionFromUrl(config.queue.redisUrl),
+      ...prefixOption(this.#options.queuePrefix ?? config.queue.prefix),
+    };
+    // Every worker and ingest talking to one PACS shares its request budget through Redis.
+    const budget = new RedisRequestBudget(location.connection, {
+      limits: {
+        concurrency: config.dicomweb.maxConcurrency,
+        requestsPerSecond: config.dicomweb.maxRequestsPerSecond,
+      },
+      ...(location.prefix !== undefined ? { prefix: location.prefix } : {}),
+    });
     // `/v1/predict` uploads are file:// or s3:// objects of the upload area: fetched like the archive.
-    const fetcher = this.#options.fetcher ?? createObjectFetcher({ env: config.s3Env });
+    const fetcher =
+      this.#options.fetcher ??
+      createObjectFetcher({
+        env: config.s3Env,
+        dimse: dimseSettingsFromConfig(config, (operation, outcome, seconds) => {
+          this.metrics.observePacsRequest(operation, outcome, seconds);
+        }),
+        dicomweb: config.dicomweb,
+        requestBudget: budget,
+        pacsObserver: this.metrics,
+        log: this.#log,
+      });
     try {
       pool = new DecodePool({ threads: config.decode.threads });
-      const location = {
-        connection: redisConnectionFromUrl(config.queue.redisUrl),
-        ...prefixOption(this.#options.queuePrefix ?? config.queue.prefix),
-      };
       results = new ResultQueue(location);
       processor = new ScreenProcessor({
         fetcher,
@@ -117,6 +137,7 @@ export class WorkerService {
       await results?.close();
       await pool?.close({ drain: false });
       await fetcher.close();
+      await budget.close();
       await runtime.close();
       throw error;
     }
@@ -125,7 +146,7 @@ export class WorkerService {
     worker.onError((error) => {
       this.#log('warn', 'screen worker error', errorSummary(error));
     });
-    this.#running = { runtime, pool, fetcher, results, processor, worker };
+    this.#running = { runtime, pool, fetcher, budget, results, processor, worker };
     const description = runtime.describe();
     this.#log('info', 'worker started', {
       model: manifest.id,
@@ -165,6 +186,7 @@ export class WorkerService {
     await running.runtime.close();
     await running.pool.close();
     await running.fetcher.close();
+    await running.budget.close();
     await running.results.close();
     this.#running = undefined;
     this.#log('info', 'worker stopped', {});

@@ -1,4 +1,5 @@
 import { IMAGENET_NORMALIZATION, type InputLayout, type ManifestInput } from '../manifest.js';
+import { IMPORT_PRESETS, type ImportPreset } from '../names.js';
 import { ModelImportError } from './errors.js';
 
 /**
@@ -7,8 +8,7 @@ import { ModelImportError } from './errors.js';
  * pipeline hands the model the tensor its own recipe would.
  */
 
-export const IMPORT_PRESETS = ['xrv', 'imagenet'] as const;
-export type ImportPreset = (typeof IMPORT_PRESETS)[number];
+export { IMPORT_PRESETS, type ImportPreset };
 
 /**
  * TorchXRayVision's 18 pathologies in the order of its DenseNet121 outputs

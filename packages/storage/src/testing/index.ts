@@ -13,3 +13,4 @@ export {
   type OrthancOptions,
   type RunningOrthanc,
 } from './orthanc.js';
+export { dicomCopy, freshUid, publicDicomFile, type InstanceChanges } from './dicom-copies.js';

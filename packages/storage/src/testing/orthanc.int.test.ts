@@ -4,12 +4,9 @@
  * across a SIGKILL and a restart on the same ports.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publicDicomFile } from './dicom-copies.js';
 import { startOrthanc, type RunningOrthanc } from './orthanc.js';
-
-const PUBLIC_DICOM =
-  process.env.CXR_PUBLIC_DICOM_DIR ?? join(import.meta.dirname, '../../../../../shared/data/public-dicom');
 
 describe('startOrthanc (Debian Orthanc + DICOMweb plugin)', () => {
   let orthanc: RunningOrthanc;
@@ -17,7 +14,7 @@ describe('startOrthanc (Debian Orthanc + DICOMweb plugin)', () => {
 
   beforeAll(async () => {
     orthanc = await startOrthanc();
-    bytes = new Uint8Array(await readFile(join(PUBLIC_DICOM, 'siim_cr_jpegbaseline.dcm')));
+    bytes = new Uint8Array(await readFile(publicDicomFile('siim_cr_jpegbaseline.dcm')));
   }, 60_000);
   afterAll(async () => {
     await orthanc.dispose();

@@ -6,6 +6,14 @@ import { describe, expect, it, beforeEach, afterEach } from 'vitest';
 import { hashPatientId } from '../patient-id.js';
 import { InvalidResultRowError, parseResultRow, type ResultRow, type ResultRowInput } from '../result-row.js';
 import type { ResultStore } from '../result-store.js';
+import { rowKeyOf } from '../row-key.js';
+import {
+  InvalidWorklistCursorError,
+  type WorklistItem,
+  type WorklistOrder,
+  type WorklistQuery,
+  type WorklistSort,
+} from '../worklist.js';
 
 /** A fresh, empty database for one test; `open` may be called more than once (two "processes"). */
 export interface StoreEnvironment {
@@ -46,6 +54,8 @@ export function sampleRow(uri: string, overrides: Partial<ResultRowInput> = {}):
     runtime: 'onnx',
     scores: { normal: 0.7, pneumonia: 0.2, further_evaluation: 0.1 },
     decision: 'normal',
+    // Only an ok row has one: callers that override the outcome get none.
+    suspicion: overrides.outcome === undefined || overrides.outcome === 'ok' ? 0.2 : null,
     outcome: 'ok',
     reason: null,
     timings: { fetch: 1.5, decode: 120, preprocess: 25, batch_wait: 3, infer: 250, store: null },
@@ -60,12 +70,20 @@ function failed(uri: string, overrides: Partial<ResultRowInput> = {}): ResultRow
     reason: 's3_timeout',
     scores: null,
     decision: null,
+    suspicion: null,
     ...overrides,
   });
 }
 
 function rejected(uri: string, reason = 'not_dicom', overrides: Partial<ResultRowInput> = {}): ResultRow {
-  return sampleRow(uri, { outcome: 'rejected', reason, scores: null, decision: null, ...overrides });
+  return sampleRow(uri, {
+    outcome: 'rejected',
+    reason,
+    scores: null,
+    decision: null,
+    suspicion: null,
+    ...overrides,
+  });
 }
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -75,6 +93,75 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 }
 
 const key = (uri: string) => ({ uri, modelId: 'seed-densenet121', modelVersion: '1.0.0' });
+
+/** Every page of a worklist query, following `next` cursors from the first page. */
+async function walkForward(store: ResultStore, query: WorklistQuery): Promise<WorklistItem[][]> {
+  const pages: WorklistItem[][] = [];
+  let cursor: string | undefined;
+  for (let guard = 0; guard < 1000; guard++) {
+    const page = await store.worklist({ ...query, ...(cursor !== undefined ? { cursor } : {}) });
+    pages.push([...page.items]);
+    if (page.next === undefined) return pages;
+    cursor = page.next;
+  }
+  throw new Error('worklist paging did not end');
+}
+
+/** The worklist order computed in JavaScript: the specification the SQL must follow. */
+function expectedOrder(items: readonly WorklistItem[], sort: WorklistSort, order: WorklistOrder): string[] {
+  const value = (item: WorklistItem): [number, string, string] => [
+    sort === 'suspicion' ? (item.suspicion ?? -Infinity) : 0,
+    item.updatedAt,
+    item.rowKey,
+  ];
+  const compare = (a: WorklistItem, b: WorklistItem): number => {
+    const [x, y] = [value(a), value(b)];
+    if (x[0] !== y[0]) return x[0] < y[0] ? -1 : 1;
+    if (x[1] !== y[1]) return x[1] < y[1] ? -1 : 1;
+    return x[2] < y[2] ? -1 : x[2] > y[2] ? 1 : 0;
+  };
+  const sorted = [...items].sort(compare);
+  return (order === 'desc' ? sorted.reverse() : sorted).map((item) => item.rowKey);
+}
+
+/** Rows of the worklist tests, written in three upserts (three updated_at values). */
+async function fillWorklist(store: ResultStore): Promise<void> {
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 15));
+  const scored = (uri: string, suspicion: number, overrides: Partial<ResultRowInput> = {}) =>
+    sampleRow(uri, {
+      scores: { normal: 1 - suspicion, pneumonia: suspicion, further_evaluation: 0 },
+      decision: suspicion > 0.5 ? 'pneumonia' : 'normal',
+      suspicion,
+      ...overrides,
+    });
+  await store.upsertResults([
+    scored('w/a', 0.9),
+    scored('w/b', 0.3),
+    scored('w/c', 0.3),
+    rejected('w/r1'),
+    scored('w/d', 0.7, { runId: 'run-2' }),
+  ]);
+  await tick();
+  await store.upsertResults([
+    scored('w/e', 0.3),
+    scored('w/f', 0.95, { runId: 'run-2' }),
+    failed('w/f1'),
+    // Scored without a manifest (or before migration 3): no suspicion, sorts with the unscored.
+    sampleRow('w/g', { suspicion: null }),
+    scored('w/h', 0.05),
+  ]);
+  await tick();
+  await store.upsertResults([
+    scored('w/i', 0.6),
+    scored('w/j', 0.3, { modelVersion: '2.0.0' }),
+    rejected('w/r2', 'truncated', { runId: 'run-2' }),
+    sampleRow('w/k', {
+      scores: { 'a.b"c\\d': 0.8, normal: 0.2 },
+      decision: 'a.b"c\\d',
+      suspicion: 0.8,
+    }),
+  ]);
+}
 
 /** Registers the contract suite for one adapter. */
 export function describeStoreContract(name: string, factory: () => Promise<StoreEnvironment>): void {
@@ -95,17 +182,17 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
     });
 
     it('migrates once; a second migrate is a no-op', async () => {
-      expect(await store.migrate()).toEqual({ applied: [1, 2] });
+      expect(await store.migrate()).toEqual({ applied: [1, 2, 3] });
       expect(await store.migrate()).toEqual({ applied: [] });
-      expect(await store.appliedMigrations()).toEqual([1, 2]);
+      expect(await store.appliedMigrations()).toEqual([1, 2, 3]);
     });
 
     it('two concurrent migrations apply each version exactly once', async () => {
       const other = await env.open();
       extra.push(other);
       const [a, b] = await Promise.all([store.migrate(), other.migrate()]);
-      expect([...a.applied, ...b.applied].sort()).toEqual([1, 2]);
-      expect(await other.appliedMigrations()).toEqual([1, 2]);
+      expect([...a.applied, ...b.applied].sort()).toEqual([1, 2, 3]);
+      expect(await other.appliedMigrations()).toEqual([1, 2, 3]);
     });
 
     describe('after migrate', () => {
@@ -308,6 +395,162 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
         expect(await store.existingKeys([])).toEqual([]);
         expect(await store.hasResult(key('a'))).toBe(true);
         expect(await store.hasResult(key('c'))).toBe(false);
+      });
+
+      it('worklist: every sort and order, page by page forwards and backwards, matches the specification', async () => {
+        await fillWorklist(store);
+        const all = (await store.worklist({ sort: 'time', limit: 1000 })).items;
+        expect(all).toHaveLength(14);
+        for (const sort of ['suspicion', 'time'] as const) {
+          for (const order of ['desc', 'asc'] as const) {
+            const expected = expectedOrder(all, sort, order);
+            for (const limit of [1, 3, 5, 14, 20]) {
+              const pages = await walkForward(store, { sort, order, limit });
+              expect(
+                pages.flat().map((i) => i.rowKey),
+                `${sort} ${order} ${limit}`,
+              ).toEqual(expected);
+              expect(pages.every((p, n) => p.length === limit || n === pages.length - 1)).toBe(true);
+              // Back from the last page with `previous`, each page equals the one walked forwards.
+              let page = await store.worklist({ sort, order, limit, cursor: undefined });
+              const forward = [page];
+              while (page.next !== undefined) {
+                page = await store.worklist({ sort, order, limit, cursor: page.next });
+                forward.push(page);
+              }
+              for (let n = forward.length - 1; n > 0; n--) {
+                const back = await store.worklist({ sort, order, limit, cursor: forward[n]!.previous! });
+                expect(back.items.map((i) => i.rowKey)).toEqual(forward[n - 1]!.items.map((i) => i.rowKey));
+                expect(back.next).toBeDefined();
+                expect(back.previous === undefined).toBe(n === 1);
+              }
+              expect(forward[0]!.previous).toBeUndefined();
+            }
+          }
+        }
+        // Most suspicious first, unscored rows (rejected, failed, no suspicion) last.
+        const bySuspicion = (await store.worklist({ sort: 'suspicion', limit: 4 })).items;
+        expect(bySuspicion.map((i) => [i.suspicion, i.runId])).toEqual([
+          [0.95, 'run-2'],
+          [0.9, 'run-1'],
+          [0.8, 'run-1'],
+          [0.7, 'run-2'],
+        ]);
+        const tail = (await store.worklist({ sort: 'suspicion', order: 'desc', limit: 1000 })).items.slice(
+          -4,
+        );
+        expect(tail.map((i) => i.suspicion)).toEqual([null, null, null, null]);
+      });
+
+      it('worklist: items carry what the page shows and never the URI', async () => {
+        await store.upsertResults([sampleRow('s3://bucket/CANARY^PATIENT^NAME.dcm')]);
+        const [item] = (await store.worklist({ sort: 'time', limit: 10 })).items;
+        expect(item).toEqual({
+          rowKey: rowKeyOf(key('s3://bucket/CANARY^PATIENT^NAME.dcm')),
+          runId: 'run-1',
+          modelId: 'seed-densenet121',
+          modelVersion: '1.0.0',
+          uriScheme: 's3',
+          studyInstanceUid: '1.2.826.0.1.3680043.8.498.1',
+          seriesInstanceUid: '1.2.826.0.1.3680043.8.498.2',
+          sopInstanceUid: '1.2.826.0.1.3680043.8.498.3',
+          modality: 'CR',
+          viewPosition: 'PA',
+          scores: { normal: 0.7, pneumonia: 0.2, further_evaluation: 0.1 },
+          decision: 'normal',
+          suspicion: 0.2,
+          outcome: 'ok',
+          reason: null,
+          createdAt: expect.any(String) as string,
+          updatedAt: expect.any(String) as string,
+        });
+        expect(JSON.stringify(item)).not.toContain(CANARY_NAME);
+        expect(Date.parse(item!.updatedAt)).not.toBeNaN();
+      });
+
+      it('worklist: filters by run, decision, outcome, a label score and a time range', async () => {
+        await fillWorklist(store);
+        const [first] = (await store.worklist({ sort: 'time', order: 'asc', limit: 1 })).items;
+        const [last] = (await store.worklist({ sort: 'time', order: 'desc', limit: 1 })).items;
+        const uris = async (
+          query: Omit<WorklistQuery, 'sort' | 'limit'>,
+          sort: WorklistSort = 'suspicion',
+        ) => {
+          const pages = await walkForward(store, { ...query, sort, limit: 2 });
+          const keys = new Map(
+            ['a', 'b', 'c', 'd', 'e', 'f', 'f1', 'g', 'h', 'i', 'j', 'k', 'r1', 'r2'].map((u) => [
+              rowKeyOf({ ...key(`w/${u}`), ...(u === 'j' ? { modelVersion: '2.0.0' } : {}) }),
+              u,
+            ]),
+          );
+          return pages.flat().map((i) => keys.get(i.rowKey));
+        };
+        expect(await uris({ runId: 'run-2' })).toEqual(['f', 'd', 'r2']);
+        expect(await uris({ decision: 'pneumonia' })).toEqual(['f', 'a', 'd', 'i']);
+        expect(await uris({ outcome: 'rejected' }, 'time')).toEqual(['r2', 'r1']);
+        expect(await uris({ outcome: 'failed', runId: 'run-2' })).toEqual([]);
+        expect(await uris({ minScore: { label: 'pneumonia', min: 0.6 } })).toEqual(['f', 'a', 'd', 'i']);
+        // A label with JSON-path characters is looked up as a key, not parsed as a path.
+        expect(await uris({ minScore: { label: 'a.b"c\\d', min: 0.5 } })).toEqual(['k']);
+        expect(await uris({ minScore: { label: 'nope', min: 0 } })).toEqual([]);
+        // The second upsert's rows: from its instant (inclusive) to the third's (exclusive).
+        const times = [
+          ...new Set(
+            (await store.worklist({ sort: 'time', order: 'asc', limit: 100 })).items.map((i) => i.updatedAt),
+          ),
+        ];
+        expect(times).toHaveLength(3);
+        expect(first?.updatedAt).toBe(times[0]);
+        expect(last?.updatedAt).toBe(times[2]);
+        const range = { from: new Date(times[1]!), to: new Date(times[2]!) };
+        const inRange = await uris(range);
+        // The two unscored rows share updated_at: their order is the row keys'.
+        expect(inRange.slice(0, 3)).toEqual(['f', 'e', 'h']);
+        expect(inRange.slice(3).sort()).toEqual(['f1', 'g']);
+        expect(await uris({ ...range, runId: 'run-2' }, 'time')).toEqual(['f']);
+        expect(await uris({ from: new Date(Date.parse(times[2]!) + 1) })).toEqual([]);
+      });
+
+      it('worklist: refuses bad limits and cursors it did not issue', async () => {
+        await fillWorklist(store);
+        const page = await store.worklist({ sort: 'suspicion', limit: 2 });
+        expect(page.next).toBeDefined();
+        for (const limit of [0, 1001, 2.5]) {
+          await expect(store.worklist({ sort: 'time', limit })).rejects.toThrow(RangeError);
+        }
+        await expect(store.worklist({ sort: 'time', limit: 2, cursor: page.next! })).rejects.toThrow(
+          InvalidWorklistCursorError,
+        );
+        await expect(
+          store.worklist({ sort: 'suspicion', order: 'asc', limit: 2, cursor: page.next! }),
+        ).rejects.toThrow(InvalidWorklistCursorError);
+        for (const cursor of [
+          '',
+          'not a cursor',
+          Buffer.from('{"v":1}').toString('base64url'),
+          `${page.next!}x`,
+        ]) {
+          await expect(store.worklist({ sort: 'suspicion', limit: 2, cursor })).rejects.toThrow(
+            InvalidWorklistCursorError,
+          );
+        }
+      });
+
+      it('resultByRowKey finds a row by the key rowKeyOf computes, and nothing else', async () => {
+        await store.upsertResults([sampleRow('file:///archive/é ü/1.dcm'), failed('file:///archive/2.dcm')]);
+        const found = await store.resultByRowKey(rowKeyOf(key('file:///archive/é ü/1.dcm')));
+        expect(found).toMatchObject({ uri: 'file:///archive/é ü/1.dcm', outcome: 'ok', suspicion: 0.2 });
+        expect(await store.resultByRowKey(rowKeyOf(key('file:///archive/2.dcm')))).toMatchObject({
+          outcome: 'failed',
+          suspicion: null,
+        });
+        expect(await store.resultByRowKey(rowKeyOf(key('file:///archive/3.dcm')))).toBeUndefined();
+        expect(await store.resultByRowKey("x' OR 1=1 --")).toBeUndefined();
+        // Every row the worklist shows resolves to itself.
+        for (const item of (await store.worklist({ sort: 'time', limit: 10 })).items) {
+          const row = await store.resultByRowKey(item.rowKey);
+          expect(row && rowKeyOf(row)).toBe(item.rowKey);
+        }
       });
 
       it('never stores a patient name and refuses rows that carry one', async () => {

@@ -2,21 +2,12 @@
  * `cxr deidentify SOURCE --out DIR [--profile basic] [--retain OPTIONS] [--clean descriptors]
  * [--map FILE] [--reject-burned-in] [--json]`: de-identifies every object of a source for sharing
  * (PS3.15 Annex E Basic Application Level Confidentiality Profile and options). Only the options
- * are registered here; the run loads when the command runs (../deidentify/command.ts).
+ * are registered here; the action loads when the command runs (../actions/deidentify.ts).
  */
 import type { Command } from 'commander';
-import { CLEAN_OPTIONS, RETAIN_OPTIONS, type CleanOption, type RetainOption } from '@cxr/deid/options';
+import { CLEAN_OPTIONS, RETAIN_OPTIONS } from '@cxr/deid/options';
+import type { DeidentifyCommandOptions } from '../actions/deidentify.js';
 import { choiceOption, listOption } from '../options.js';
-
-export interface DeidentifyCommandOptions {
-  readonly out: string;
-  readonly profile: 'basic';
-  readonly retain: readonly RetainOption[];
-  readonly clean: readonly CleanOption[];
-  readonly map?: string;
-  readonly rejectBurnedIn?: boolean;
-  readonly json?: boolean;
-}
 
 /** Registers `cxr deidentify` on the program. */
 export function registerDeidentifyCommand(program: Command): void {
@@ -55,7 +46,7 @@ export function registerDeidentifyCommand(program: Command): void {
     .option('--reject-burned-in', 'do not write images whose Burned In Annotation (0028,0301) is YES')
     .option('--json', 'print the summary as JSON')
     .action(async (sourceUri: string, options: DeidentifyCommandOptions) => {
-      const { deidentifyCommand } = await import('../deidentify/command.js');
+      const { deidentifyCommand } = await import('../actions/deidentify.js');
       await deidentifyCommand(sourceUri, options);
     });
 }

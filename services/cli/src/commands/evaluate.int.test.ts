@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EvaluationReport } from '@cxr/evaluation';
 import { openStore } from '@cxr/store';
-import { CASES, exportRows, pairAuroc, writeStudyInputs } from '../evaluate/testing/study-data.js';
+import { CASES, exportRows, pairAuroc, writeStudyInputs } from '@cxr/evaluation/testing/study';
 import { cxr } from '../testing/run-cxr.js';
 
 // Trust auth on the test server; CXR_TEST_POSTGRES_URL overrides it for CI.

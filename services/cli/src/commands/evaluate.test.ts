@@ -17,7 +17,7 @@ import {
   pairAuroc,
   stream,
   writeStudyInputs,
-} from '../evaluate/testing/study-data.js';
+} from '@cxr/evaluation/testing/study';
 import { cxr } from '../testing/run-cxr.js';
 
 let dir: string;

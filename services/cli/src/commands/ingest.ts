@@ -6,28 +6,16 @@
  * the chunk in flight, and the same command with the same --run-id resumes from the stored cursor.
  */
 import type { Command } from 'commander';
-import { loadConfig } from '@cxr/config';
-import { LogOutput } from '@cxr/config/log';
-import { runIngest } from '@cxr/ingest';
-import { readManifest } from '@cxr/model/manifest';
+import type { IngestCommandOptions } from '../actions/ingest.js';
 import { integerOption } from '../options.js';
-import { withInterrupt } from '../interrupt.js';
-import { connectRedis } from '../redis.js';
-import { newRunId } from '../run-id.js';
-
-interface IngestCommandOptions {
-  readonly model: string;
-  readonly runId?: string;
-  readonly force?: boolean;
-  readonly highWater?: number;
-}
+import { addPacsFilterOptions } from '../pacs-options.js';
 
 /** Registers `cxr ingest` on the program. */
 export function registerIngestCommand(program: Command): void {
-  program
+  const command = program
     .command('ingest')
     .description(
-      'Enqueue every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, or a local folder or manifest path) for screening',
+      'Enqueue every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, dicomweb+http(s)://HOST:PORT/ROOT, dimse://AET@HOST:PORT, or a local folder or manifest path) for screening',
     )
     .argument('<source>', 'source URI or local path')
     .requiredOption('--model <dir>', 'model bundle folder (its manifest gives the model id and version)')
@@ -39,41 +27,9 @@ export function registerIngestCommand(program: Command): void {
       integerOption('--high-water', 1),
     )
     .action(async (sourceUri: string, options: IngestCommandOptions) => {
-      const config = loadConfig();
-      const output = new LogOutput(process.stderr, config.logFormat);
-      const log = output.logger('ingest', config.logLevel, { logUris: config.logUris });
-      const manifest = await readManifest(options.model);
-      const runId = options.runId ?? newRunId();
-      log('info', 'ingest started', { runId, model: manifest.id, version: manifest.version });
-      // First Ctrl-C / SIGTERM: stop after the chunk in flight (the cursor is saved); second: exit.
-      const result = await withInterrupt(async (signal) => {
-        if (!(await connectRedis(config, log, signal))) return undefined;
-        return runIngest({
-          config,
-          sourceUri,
-          runId,
-          modelId: manifest.id,
-          modelVersion: manifest.version,
-          ...(options.force !== undefined ? { force: options.force } : {}),
-          ...(options.highWater !== undefined ? { highWater: options.highWater } : {}),
-          output,
-          log,
-          signal,
-        }).finally(() => {
-          // A failure leaves the progress line drawn: end it so the error line starts on its own.
-          output.endProgress();
-        });
-      });
-      if (result === undefined) {
-        // Interrupted while waiting for Redis: nothing was listed.
-        process.exitCode = 130;
-        return;
-      }
-      // Counts only: the listing cursor is the last object name, which may carry patient data
-      // (the resume position is kept in Redis; --run-id resumes).
-      const { cursor: _cursor, ...counts } = result;
-      process.stdout.write(`${JSON.stringify({ runId, ...counts }, null, 2)}\n`);
-      // An interrupted ingest exits non-zero so scripts notice it has to be resumed.
-      if (!result.complete) process.exitCode = 130;
+      const { ingestCommand } = await import('../actions/ingest.js');
+      await ingestCommand(sourceUri, options);
     });
+  // The PACS filters (--study-date, --modality, ...), shared with the other source commands.
+  addPacsFilterOptions(command);
 }

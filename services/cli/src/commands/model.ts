@@ -1,28 +1,14 @@
 /**
  * `cxr model init | export-onnx | import | info | reference`: build, convert, import and describe
- * model bundles, and compute their drift reference.
+ * model bundles, and compute their drift reference. This module registers the commands; their
+ * actions (../actions/model*.ts) load tfjs, onnxruntime and the store when one runs.
  */
 import type { Command } from 'commander';
-import {
-  ACTIVATIONS,
-  IMPORT_PRESETS,
-  MODEL_FORMATS,
-  SEED_MODEL_LABELS,
-  describeBundle,
-  exportBundleToOnnx,
-  initSeedModel,
-  loadBundle,
-  probeRuntimes,
-  type ModelFormat,
-  type OutputActivation,
-} from '@cxr/model';
+import { ACTIVATIONS, IMPORT_PRESETS, MODEL_FORMATS, SEED_MODEL_LABELS } from '@cxr/model/names';
+import type { InitOptions } from '../actions/model.js';
+import type { ModelImportOptions } from '../actions/model-import.js';
+import type { ModelReferenceOptions } from '../actions/model-reference.js';
 import { CliError, ExitCode } from '../output.js';
-import { modelImportCommand, type ModelImportOptions } from './model-import.js';
-import {
-  modelReferenceCommand,
-  modelReferenceFromSource,
-  type ModelReferenceOptions,
-} from './model-reference.js';
 import { choiceOption, integerOption } from '../options.js';
 
 function parseLabels(raw: string): string[] {
@@ -61,29 +47,10 @@ export function registerModelCommands(program: Command): void {
       choiceOption('--format', MODEL_FORMATS),
       'onnx',
     )
-    .action(
-      async (options: {
-        out: string;
-        size: number;
-        labels: string[];
-        activation: OutputActivation;
-        seed: number;
-        format: ModelFormat;
-      }) => {
-        const bundle = await initSeedModel({
-          outDir: options.out,
-          size: options.size,
-          labels: options.labels,
-          activation: options.activation,
-          seed: options.seed,
-          format: options.format,
-        });
-        process.stdout.write(
-          `wrote ${bundle.dir}: ${bundle.manifest.id} ${bundle.manifest.version} (${bundle.manifest.format}, ` +
-            `${bundle.manifest.input.size}x${bundle.manifest.input.size}, labels ${bundle.manifest.output.labels.join(',')})\n`,
-        );
-      },
-    );
+    .action(async (options: InitOptions) => {
+      const { modelInitCommand } = await import('../actions/model.js');
+      await modelInitCommand(options);
+    });
 
   model
     .command('export-onnx')
@@ -91,10 +58,8 @@ export function registerModelCommands(program: Command): void {
     .argument('<src>', 'tfjs-layers bundle folder')
     .requiredOption('--out <dir>', 'ONNX bundle folder to write')
     .action(async (src: string, options: { out: string }) => {
-      const { bundle, export: result } = await exportBundleToOnnx(src, options.out, {});
-      process.stdout.write(
-        `wrote ${bundle.dir}: ${result.foldedBatchNorms.length} BatchNorms folded, input ${result.inputLayout}\n`,
-      );
+      const { modelExportOnnxCommand } = await import('../actions/model.js');
+      await modelExportOnnxCommand(src, options);
     });
 
   model
@@ -129,6 +94,7 @@ export function registerModelCommands(program: Command): void {
     .option('--test-image <file>', 'DICOM file for the test run (default: a synthetic radiograph)')
     .option('--json', 'print JSON')
     .action(async (file: string, options: ModelImportOptions) => {
+      const { modelImportCommand } = await import('../actions/model-import.js');
       await modelImportCommand(file, options);
     });
 
@@ -138,32 +104,8 @@ export function registerModelCommands(program: Command): void {
     .argument('<dir>', 'bundle folder')
     .option('--json', 'print JSON')
     .action(async (dir: string, options: { json?: boolean }) => {
-      const description = await describeBundle(dir);
-      const runtimes = await probeRuntimes(await loadBundle(dir));
-      if (options.json === true) {
-        process.stdout.write(`${JSON.stringify({ ...description, runtimes }, null, 2)}\n`);
-        return;
-      }
-      const m = description.manifest;
-      const lines = [
-        `bundle        ${description.dir}`,
-        `model         ${m.id} ${m.version} (${m.architecture}, ${m.format})`,
-        `parameters    ${description.parameterCount.toLocaleString('en-US')}` +
-          (description.sourceParameterCount !== undefined
-            ? ` stored (source model: ${description.sourceParameterCount.toLocaleString('en-US')})`
-            : ''),
-        `weights       ${(description.weightBytes / 1024 / 1024).toFixed(1)} MiB`,
-        `input         ${m.input.size}x${m.input.size}x${m.input.channels} ${m.input.layout}, crop ${m.input.crop}, ` +
-          `resize ${m.input.resize}, intensity ${m.input.intensity.method}, normalization ${m.input.normalization.method}`,
-        `output        ${m.output.activation} over ${m.output.labels.join(', ')}; decision ${m.output.decision}`,
-        'runtimes',
-        ...runtimes.map(
-          (r) => `  ${r.runtime.padEnd(14)} ${r.canLoad ? 'yes' : `no: ${r.reason ?? 'unknown'}`}`,
-        ),
-        'manifest',
-        JSON.stringify(m, null, 2),
-      ];
-      process.stdout.write(`${lines.join('\n')}\n`);
+      const { modelInfoCommand } = await import('../actions/model.js');
+      await modelInfoCommand(dir, options);
     });
 
   model
@@ -194,6 +136,8 @@ export function registerModelCommands(program: Command): void {
           ExitCode.Usage,
         );
       }
+      const { modelReferenceCommand, modelReferenceFromSource } =
+        await import('../actions/model-reference.js');
       if (fromSource !== undefined) await modelReferenceFromSource(dir, fromSource);
       else if (from !== undefined) await modelReferenceCommand(dir, { ...rest, from });
     });

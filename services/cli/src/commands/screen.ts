@@ -8,30 +8,16 @@
  * Redis, stored results are skipped).
  */
 import type { Command } from 'commander';
-import { loadConfig } from '@cxr/config';
-import { LogOutput } from '@cxr/config/log';
+import type { ScreenCommandOptions } from '../actions/screen.js';
 import { integerOption } from '../options.js';
-import { withInterrupt } from '../interrupt.js';
-import { connectRedis } from '../redis.js';
-import { newRunId } from '../run-id.js';
-import { runScreen } from '../screen/run-screen.js';
-import { formatSummary } from '../screen/summary.js';
-
-interface ScreenCommandOptions {
-  readonly model: string;
-  readonly store?: string;
-  readonly runId?: string;
-  readonly force?: boolean;
-  readonly httpPort?: number;
-  readonly json?: boolean;
-}
+import { addPacsFilterOptions } from '../pacs-options.js';
 
 /** Registers `cxr screen` on the program. */
 export function registerScreenCommand(program: Command): void {
-  program
+  const command = program
     .command('screen')
     .description(
-      'Screen every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, or a local folder or manifest path) on this machine and print a summary',
+      'Screen every object of a source (s3://bucket/prefix, file:///dir, manifest:LIST.csv|.jsonl, dicomweb+http(s)://HOST:PORT/ROOT, dimse://AET@HOST:PORT, or a local folder or manifest path) on this machine and print a summary',
     )
     .argument('<source>', 'source URI or local path')
     .requiredOption('--model <dir>', 'model bundle folder')
@@ -45,42 +31,9 @@ export function registerScreenCommand(program: Command): void {
     )
     .option('--json', 'print the summary as JSON')
     .action(async (sourceUri: string, options: ScreenCommandOptions) => {
-      const config = loadConfig(
-        options.store !== undefined ? { ...process.env, CXR_STORE_URL: options.store } : process.env,
-      );
-      const output = new LogOutput(process.stderr, config.logFormat);
-      const log = output.logger('screen', config.logLevel, { logUris: config.logUris });
-      const runId = options.runId ?? newRunId();
-      // First Ctrl-C / SIGTERM: stop listing, let active jobs finish, store and summarise; second: exit.
-      const summary = await withInterrupt(async (signal) => {
-        if (!(await connectRedis(config, log, signal))) return undefined;
-        return runScreen({
-          config,
-          sourceUri,
-          modelDir: options.model,
-          runId,
-          log,
-          output,
-          signal,
-          ...(options.force !== undefined ? { force: options.force } : {}),
-          ...(options.httpPort !== undefined ? { httpPort: options.httpPort } : {}),
-        }).finally(() => {
-          // A failure leaves the progress line drawn: end it so the error line starts on its own.
-          output.endProgress();
-        });
-      });
-      if (summary === undefined) {
-        // Interrupted while waiting for Redis: nothing was started.
-        process.exitCode = 130;
-        return;
-      }
-      process.stdout.write(
-        options.json === true ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary),
-      );
-      if (summary.model.warning !== undefined) {
-        process.stderr.write(`cxr: warning: model ${summary.model.id}: ${summary.model.warning}\n`);
-      }
-      if (summary.interrupted) process.exitCode = 130;
-      else if (!summary.complete || summary.outcomes.failed > 0) process.exitCode = 1;
+      const { screenCommand } = await import('../actions/screen.js');
+      await screenCommand(sourceUri, options);
     });
+  // The PACS filters (--study-date, --modality, ...), shared with the other source commands.
+  addPacsFilterOptions(command);
 }

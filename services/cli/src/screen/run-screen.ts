@@ -9,18 +9,24 @@
  * that never reached the store makes the run incomplete (exit 1), and the next run screens it.
  */
 import { performance } from 'node:perf_hooks';
-import type { AppConfig } from '@cxr/config';
+import { ConfigError, type AppConfig } from '@cxr/config';
 import { silentLogger, type Logger, type ProgressOutput } from '@cxr/config/log';
 import { runIngest, verifyStored, type IngestResult } from '@cxr/ingest';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { readManifest } from '@cxr/model/manifest';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl, type QueueLocation } from '@cxr/queue';
 import { startResultsApp, type ResultsApp } from '@cxr/results';
-import { openObjectSource } from '@cxr/storage';
+import {
+  dimseSettingsFromConfig,
+  openObjectSource,
+  parseDimseSourceUri,
+  type ObjectSourceDeps,
+  type PacsFilterInput,
+} from '@cxr/storage';
 import type { ResultStore } from '@cxr/store';
 import { WorkerService } from '@cxr/worker';
 import { ScreenProgress, type ScreenCounts } from './progress.js';
-import { StageLatencyCollector, displayStoreUrl, type ScreenSummary } from './summary.js';
+import { StageLatencyCollector, displayStoreUrl, unlistedWindows, type ScreenSummary } from './summary.js';
 
 export interface RunScreenOptions {
   readonly config: AppConfig;
@@ -40,6 +46,20 @@ export interface RunScreenOptions {
   readonly pollMs?: number;
   /** Registry the three services share; default a new one (tests pass theirs to read it after the run). */
   readonly metrics?: CxrMetrics;
+  /** PACS filters given as flags (`--modality`, `--study-date`, ...); refused for other sources. */
+  readonly pacsFilters?: PacsFilterInput;
+}
+
+/** How `cxr screen` opens its source outside the ingest (the early check, the final verification). */
+function sourceDeps(options: RunScreenOptions, log: Logger): ObjectSourceDeps {
+  const { config } = options;
+  return {
+    env: config.s3Env,
+    dicomweb: config.dicomweb,
+    dimse: dimseSettingsFromConfig(config),
+    log,
+    ...(options.pacsFilters !== undefined ? { pacsFilters: options.pacsFilters } : {}),
+  };
 }
 
 /** No progress line: progress goes to the log. */
@@ -52,13 +72,14 @@ const NO_PROGRESS_LINE: ProgressOutput = {
 
 /** Runs one screening of `sourceUri` and returns its summary (also for an interrupted run). */
 export async function runScreen(options: RunScreenOptions): Promise<ScreenSummary> {
-  const { config, runId } = options;
+  const { runId } = options;
+  const config = withSourceRetrieve(options.config, options.sourceUri);
   if (/^sqlite::memory:/.test(config.store.url)) {
     throw new Error('cxr screen needs a durable store: sqlite::memory: would lose every result at exit');
   }
   const log = options.log ?? silentLogger;
   // A source that cannot be opened (a mistyped path) fails before the model and services start.
-  await openObjectSource(options.sourceUri, { env: config.s3Env }).close();
+  await openObjectSource(options.sourceUri, sourceDeps(options, log)).close();
   const manifest = await readManifest(options.modelDir);
   const metrics = options.metrics ?? createMetrics({ collectDefault: true });
   const prefix = config.queue.prefix;
@@ -110,6 +131,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
       onProgress: (p) => {
         listing = { listed: p.listed, listing: true, paused: p.paused };
       },
+      ...(options.pacsFilters !== undefined ? { pacsFilters: options.pacsFilters } : {}),
       ...(options.force !== undefined ? { force: options.force } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     });
@@ -140,7 +162,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
     await worker.stop();
     await waitForResultsStored(resultQueue, results, log, options.pollMs ?? 250);
     const verified = drained
-      ? await verifySource(options, results.store, manifest.id, manifest.version)
+      ? await verifySource(options, results.store, manifest.id, manifest.version, log)
       : { missing: 0, complete: false };
     const interrupted = !drained || !verified.complete;
     const runtime = (await modelInfoRuntime(metrics)) ?? config.runtime.runtime;
@@ -242,14 +264,39 @@ async function waitForResultsStored(
   }
 }
 
+/**
+ * The configuration with a `dimse://` source's `retrieve=`/`dest=` applied: in `cxr screen` the
+ * in-process worker fetches what this source lists, so the URI says how (the worker service
+ * takes CXR_DIMSE_RETRIEVE and CXR_DIMSE_MOVE_DESTINATION instead).
+ */
+function withSourceRetrieve(config: AppConfig, sourceUri: string): AppConfig {
+  if (!sourceUri.startsWith('dimse://')) return config;
+  const retrieve = parseDimseSourceUri(sourceUri).retrieve;
+  if (retrieve === undefined) return config;
+  if (retrieve.mode === 'move' && config.scp.storeTo === undefined) {
+    throw new ConfigError(
+      'retrieve=move needs CXR_SCP_STORE_TO: the storage where our SCP writes what the PACS moves',
+    );
+  }
+  return {
+    ...config,
+    dimse: {
+      ...config.dimse,
+      retrieve: retrieve.mode,
+      ...(retrieve.mode === 'move' ? { moveDestination: retrieve.destination } : {}),
+    },
+  };
+}
+
 /** Lists the source again and counts objects without a row (see `verifyStored`). */
 async function verifySource(
   options: RunScreenOptions,
   store: ResultStore,
   modelId: string,
   modelVersion: string,
+  log: Logger,
 ): Promise<{ missing: number; complete: boolean }> {
-  const source = openObjectSource(options.sourceUri, { env: options.config.s3Env });
+  const source = openObjectSource(options.sourceUri, sourceDeps(options, log));
   try {
     return await verifyStored({
       source,
@@ -291,7 +338,9 @@ async function summarise(
   const { ingest } = facts;
   return {
     runId: facts.runId,
-    complete: !facts.interrupted && facts.missing === 0,
+    // A PACS window that could not be listed hides objects nobody counted: not complete.
+    complete:
+      !facts.interrupted && facts.missing === 0 && unlistedWindows(facts.ingest.sourceSkipReasons) === 0,
     interrupted: facts.interrupted,
     missing: facts.missing,
     model: facts.model,

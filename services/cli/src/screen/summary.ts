@@ -55,12 +55,17 @@ export interface ScreenSummary {
   readonly stages: Readonly<Partial<Record<SummaryStage, StageLatency>>>;
   /** Where the results are (a password in a PostgreSQL URL is masked). */
   readonly store: string;
-  /** True when every listed object has its row: not interrupted and nothing missing. */
+  /** True when every listed object has its row: not interrupted, nothing missing, no PACS window left unlisted. */
   readonly complete: boolean;
   /** The run was interrupted (Ctrl-C, SIGTERM) before the queue drained and the check ended. */
   readonly interrupted: boolean;
   /** Listed objects without a row for this model version after the queues drained. */
   readonly missing: number;
+}
+
+/** PACS study windows the listing could not (fully) list: their objects were never counted. */
+export function unlistedWindows(reasons: SourceSkipCounts): number {
+  return (reasons.query_failed ?? 0) + (reasons.query_truncated ?? 0);
 }
 
 /**
@@ -146,6 +151,12 @@ export function formatSummary(summary: ScreenSummary): string {
   if (summary.missing > 0) {
     lines.push(
       `INCOMPLETE: ${count(summary.missing)} listed objects have no result row; run the same command again to screen them`,
+    );
+  }
+  const unlisted = unlistedWindows(ingest.sourceSkipReasons);
+  if (unlisted > 0) {
+    lines.push(
+      `INCOMPLETE: ${count(unlisted)} PACS study windows could not be listed in full (logged as pacs window not listed); run the same command again once the PACS answers them`,
     );
   }
   lines.push(

@@ -18,7 +18,7 @@ import {
 } from '@cxr/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cxrWithEnv } from '../testing/run-cxr.js';
-import type { TrainSummary } from './run-train.js';
+import type { TrainSummary } from '@cxr/training';
 
 const IMAGES = 80;
 

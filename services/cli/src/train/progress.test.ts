@@ -77,4 +77,28 @@ describe('TrainProgress', () => {
     // The extraction line and the epoch line each end: they stay on screen.
     expect(r.ended()).toBe(2);
   });
+
+  it("renders the training's events: rates from extraction-started, notices as plain lines, epochs", () => {
+    const r = recorder(true);
+    let now = 0;
+    const progress = new TrainProgress({ output: r.output, log: r.log, now: () => now });
+    // Listing and loading the base took 10 s: the rate counts from the extraction-started event.
+    now = 10_000;
+    progress.render({ kind: 'extraction-started', total: 40 });
+    now = 12_000;
+    progress.render({
+      kind: 'extraction',
+      progress: { done: 10, total: 40, cached: 0, computed: 10, skipped: 0 },
+    });
+    progress.render({ kind: 'notice', message: '3 of 40 listed objects have no row (first: "a.dcm")' });
+    progress.render({
+      kind: 'extraction-finished',
+      progress: { done: 40, total: 40, cached: 0, computed: 40, skipped: 0 },
+    });
+    progress.render({ kind: 'epoch', epoch });
+    expect(r.lines[0]).toContain('5.0 images/s');
+    expect(r.lines[1]).toBe('3 of 40 listed objects have no row (first: "a.dcm")\n');
+    expect(r.lines[3]).toContain('epoch  2/10');
+    expect(r.entries).toEqual([]);
+  });
 });

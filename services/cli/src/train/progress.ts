@@ -1,47 +1,15 @@
 /**
- * Progress of `cxr train` on stderr, in the style of `cxr ingest`'s reporter: on a terminal a
- * redrawn line for feature extraction (bar, done/total, rate, ETA) and one line per epoch, below
- * the log lines; otherwise (a pipe, CI, a log collector, CXR_LOG_FORMAT=json) log lines of the
- * usual shape with a fixed `msg` and a data object. Counts and metrics only: never a URI or a
- * patient key.
+ * Progress of `cxr train` on stderr, rendered from @cxr/training's events in the style of
+ * `cxr ingest`'s reporter: on a terminal a redrawn line for feature extraction (bar, done/total,
+ * rate, ETA) and one line per epoch, below the log lines; otherwise (a pipe, CI, a log collector,
+ * CXR_LOG_FORMAT=json) log lines of the usual shape with a fixed `msg` and a data object. Counts
+ * and metrics only: never a URI or a patient key (the training's notices, which may name
+ * unmatched keys, are plain stderr lines, never log lines).
  */
 import { formatDuration, type Logger, type ProgressOutput } from '@cxr/config/log';
+import type { EpochLine, ExtractionProgress, TrainEvent } from '@cxr/training';
 
-/** Counters of feature extraction. */
-export interface ExtractionProgress {
-  /** Objects looked at (fetched and read), of `total`. */
-  readonly done: number;
-  readonly total: number;
-  /** Feature vectors read from the cache. */
-  readonly cached: number;
-  /** Feature vectors computed by the base model. */
-  readonly computed: number;
-  /** Objects without a label row, rejected or failed. */
-  readonly skipped: number;
-}
-
-/** One epoch as the reporter prints it (a subset of the training core's EpochReport). */
-export interface EpochLine {
-  readonly epoch: number;
-  readonly epochs: number;
-  /** Absent for the head phase; `fine-tune` for the optional fine-tuning phase (epochs count from 1). */
-  readonly phase?: 'fine-tune';
-  readonly loss: number;
-  readonly valLoss: number;
-  readonly meanAuroc: number | null;
-  readonly best: boolean;
-  readonly seconds: number;
-  readonly perLabel: Readonly<
-    Record<
-      string,
-      {
-        readonly auroc: number | null;
-        readonly sensitivity: number | null;
-        readonly specificity: number | null;
-      }
-    >
-  >;
-}
+export type { EpochLine, ExtractionProgress };
 
 const BAR_WIDTH = 20;
 
@@ -75,7 +43,7 @@ export class TrainProgress {
   readonly #now: () => number;
   readonly #drawIntervalMs: number;
   readonly #logIntervalMs: number;
-  readonly #extractionStartedAt: number;
+  #extractionStartedAt: number;
   #lastOutputAt = -Infinity;
 
   constructor(options: TrainProgressOptions) {
@@ -84,8 +52,29 @@ export class TrainProgress {
     this.#now = options.now ?? Date.now;
     this.#drawIntervalMs = options.drawIntervalMs ?? 100;
     this.#logIntervalMs = options.logIntervalMs ?? 10_000;
-    // Created when extraction starts: rates count from here.
+    // Rates count from here, or from the training's extraction-started event.
     this.#extractionStartedAt = this.#now();
+  }
+
+  /** Renders one event of the training. */
+  render(event: TrainEvent): void {
+    switch (event.kind) {
+      case 'extraction-started':
+        this.#extractionStartedAt = this.#now();
+        return;
+      case 'extraction':
+        this.extraction(event.progress);
+        return;
+      case 'extraction-finished':
+        this.extractionFinished(event.progress);
+        return;
+      case 'notice':
+        this.#output.writeLine(`${event.message}\n`);
+        return;
+      case 'epoch':
+        this.epoch(event.epoch);
+        return;
+    }
   }
 
   get isTty(): boolean {

@@ -13,7 +13,7 @@ import { initSeedModel } from '@cxr/model';
 import { SYNTHETIC_LABEL, writeSyntheticTrainingSet, type SyntheticImage } from '@cxr/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cxrWithEnv, type RunResult } from '../testing/run-cxr.js';
-import type { TrainSummary } from './run-train.js';
+import type { TrainSummary } from '@cxr/training';
 
 const IMAGES = 18;
 

@@ -27,7 +27,7 @@ import {
 } from '@cxr/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cxrWithEnv, type RunResult } from '../testing/run-cxr.js';
-import type { TrainSummary } from './run-train.js';
+import type { TrainSummary } from '@cxr/training';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const TRAIN_IMAGES = 240;

@@ -1,0 +1,210 @@
+/**
+ * Where the C-STORE SCP writes what it receives (CXR_SCP_STORE_TO): `file:///dir` or
+ * `s3://bucket/prefix`. An instance is written DURABLY before the SCP acknowledges it: for a
+ * folder, to a temporary file that is fsynced, renamed into place and whose folder is fsynced
+ * (so a power cut after the acknowledgement cannot leave an empty or missing file); for S3, a
+ * completed PUT. Names come from the SOP Instance UID only (never a patient attribute), checked
+ * to be a UID so that a sender cannot choose a path:
+ * - `<location>/<SOP Instance UID>.dcm`: pushed instances, screened from this URI;
+ * - `<location>/retrieved/<SOP Instance UID>.dcm`: instances a worker asked the PACS to C-MOVE
+ *   here; the worker reads and deletes them (see dimse-source.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { describeError, isTransientError } from '../classify.js';
+import { ObjectSourceConfigError, ObjectWriteError } from '../errors.js';
+import { fetchFileObject, filePathFromUri } from '../file.js';
+import type { ObjectSourceDeps } from '../open.js';
+import {
+  createS3Client,
+  deleteS3Object,
+  fetchS3Object,
+  formatS3Uri,
+  parseS3Uri,
+  putS3Object,
+  resolveS3Settings,
+} from '../s3.js';
+import type { FetchOptions } from '../types.js';
+
+/** Which area of the store: pushed instances, or retrieves a worker waits for. */
+export type ReceivedArea = 'received' | 'retrieved';
+
+/** Subfolder (or key part) of the retrieved area. */
+const RETRIEVED_DIR = 'retrieved';
+
+/** A DICOM UID (PS3.5 9.1): the only thing that may name a stored file. */
+const UID = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
+
+/** Temporary files older than this at start-up were left by a crash mid-write. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/** Port: the SCP's durable storage. */
+export interface ReceivedInstanceStore {
+  /** The location URI as configured. */
+  readonly location: string;
+  /** Start-up: creates the folders, fails now if they cannot be written, removes stale temporary files. */
+  prepare(): Promise<void>;
+  /** Writes one instance durably under its SOP Instance UID; resolves with its URI once durable. */
+  put(sopInstanceUid: string, bytes: Uint8Array, area: ReceivedArea): Promise<string>;
+  /** The URI an instance has (or will have) in an area. */
+  uriOf(sopInstanceUid: string, area: ReceivedArea): string;
+  /** Reads a retrieved instance (with the fetch's limits) and deletes it. */
+  takeRetrieved(sopInstanceUid: string, options?: FetchOptions): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+function checkUid(uid: string): string {
+  if (uid.length > 64 || !UID.test(uid)) throw new ObjectSourceConfigError('not a valid SOP Instance UID');
+  return uid;
+}
+
+/** Opens the store at a `file://` or `s3://` location; anything else is an ObjectSourceConfigError. */
+export function openReceivedInstanceStore(location: string, deps: ObjectSourceDeps): ReceivedInstanceStore {
+  if (location.startsWith('file://')) return new FileReceivedStore(location);
+  if (location.startsWith('s3://')) {
+    const settings = resolveS3Settings(deps.env, deps.s3);
+    return new S3ReceivedStore(location, createS3Client(settings), settings.fetchTimeoutMs ?? 120_000);
+  }
+  throw new ObjectSourceConfigError('CXR_SCP_STORE_TO must be a file:// or s3:// URI');
+}
+
+/** Received instances as files; see the module comment for the durability steps. */
+class FileReceivedStore implements ReceivedInstanceStore {
+  readonly #root: string;
+
+  constructor(readonly location: string) {
+    this.#root = resolve(filePathFromUri(location));
+  }
+
+  async prepare(): Promise<void> {
+    for (const dir of [this.#root, join(this.#root, RETRIEVED_DIR)]) {
+      try {
+        // 0700: patient data, for the service user only.
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await this.#removeStaleTemporaries(dir);
+      } catch (error) {
+        throw new ObjectWriteError(
+          'write',
+          this.location,
+          false,
+          `SCP storage unusable: ${describeError(error)}`,
+          {
+            cause: error,
+          },
+        );
+      }
+    }
+  }
+
+  #pathOf(uid: string, area: ReceivedArea): string {
+    const name = `${checkUid(uid)}.dcm`;
+    return area === 'received' ? join(this.#root, name) : join(this.#root, RETRIEVED_DIR, name);
+  }
+
+  uriOf(uid: string, area: ReceivedArea): string {
+    return pathToFileURL(this.#pathOf(uid, area)).href;
+  }
+
+  async put(uid: string, bytes: Uint8Array, area: ReceivedArea): Promise<string> {
+    const path = this.#pathOf(uid, area);
+    const uri = pathToFileURL(path).href;
+    const dir = area === 'received' ? this.#root : join(this.#root, RETRIEVED_DIR);
+    // Hidden and random: a listing of the folder never sees a half-written instance.
+    const temporary = join(dir, `.${uid}.${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      const file = await open(temporary, 'wx', 0o600);
+      try {
+        await file.writeFile(bytes);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      // Atomic: a reader sees the old file or the new one; the same instance sent again replaces it.
+      await rename(temporary, path);
+      const folder = await open(dir, 'r');
+      try {
+        await folder.sync();
+      } finally {
+        await folder.close();
+      }
+    } catch (error) {
+      await unlink(temporary).catch(() => undefined);
+      throw new ObjectWriteError('write', uri, isTransientError(error), describeError(error), {
+        cause: error,
+      });
+    }
+    return uri;
+  }
+
+  async takeRetrieved(uid: string, options?: FetchOptions): Promise<Uint8Array> {
+    const uri = this.uriOf(uid, 'retrieved');
+    const bytes = await fetchFileObject(uri, options);
+    await unlink(this.#pathOf(uid, 'retrieved')).catch(() => undefined);
+    return bytes;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async #removeStaleTemporaries(dir: string): Promise<void> {
+    const now = Date.now();
+    for (const name of await readdir(dir)) {
+      if (!name.startsWith('.') || !name.endsWith('.tmp')) continue;
+      const path = join(dir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info !== undefined && now - info.mtimeMs > STALE_TEMP_MS) await unlink(path).catch(() => undefined);
+    }
+  }
+}
+
+/** Received instances as S3 objects under one prefix; a completed PUT is the durability. */
+class S3ReceivedStore implements ReceivedInstanceStore {
+  readonly #bucket: string;
+  /** Key prefix, '' or ending in '/'. */
+  readonly #prefix: string;
+
+  constructor(
+    readonly location: string,
+    private readonly client: S3Client,
+    private readonly fetchTimeoutMs: number,
+  ) {
+    const { bucket, key } = parseS3Uri(location);
+    this.#bucket = bucket;
+    this.#prefix = key === '' || key.endsWith('/') ? key : `${key}/`;
+  }
+
+  prepare(): Promise<void> {
+    // Permissions show at the first put, which answers the sender a failure status.
+    return Promise.resolve();
+  }
+
+  uriOf(uid: string, area: ReceivedArea): string {
+    const name = `${checkUid(uid)}.dcm`;
+    return formatS3Uri(
+      this.#bucket,
+      `${this.#prefix}${area === 'received' ? '' : `${RETRIEVED_DIR}/`}${name}`,
+    );
+  }
+
+  async put(uid: string, bytes: Uint8Array, area: ReceivedArea): Promise<string> {
+    const uri = this.uriOf(uid, area);
+    await putS3Object(this.client, uri, bytes, 'application/dicom');
+    return uri;
+  }
+
+  async takeRetrieved(uid: string, options?: FetchOptions): Promise<Uint8Array> {
+    const uri = this.uriOf(uid, 'retrieved');
+    const bytes = await fetchS3Object(this.client, uri, this.fetchTimeoutMs, options);
+    await deleteS3Object(this.client, uri).catch(() => undefined);
+    return bytes;
+  }
+
+  close(): Promise<void> {
+    this.client.destroy();
+    return Promise.resolve();
+  }
+}
