@@ -53,6 +53,15 @@ export interface ExportRunOptions extends IterateOptions {
   readonly format: ExportOptions['format'];
   /** Score labels in column order; default: the run's score keys in first-appearance order. */
   readonly labels?: readonly string[];
+  /** Applied to every row before it is written (de-identification: export-deid.ts). */
+  readonly transformRow?: (row: ExportRow) => ExportRow;
+}
+
+async function* mapRows(
+  rows: AsyncIterable<ExportRow>,
+  transform: (row: ExportRow) => ExportRow,
+): AsyncIterable<ExportRow> {
+  for await (const row of rows) yield transform(row);
 }
 
 export interface ExportRunSummary {
@@ -75,7 +84,8 @@ export async function exportRun(
   const iterate: IterateOptions = options.batchSize === undefined ? {} : { batchSize: options.batchSize };
   // Without labels, a first pass over the run finds them (bounded memory: only the label set).
   const labels = options.labels ?? (await scoreLabels(store.iterateRun(runId, iterate)));
-  const rows = store.iterateRun(runId, iterate);
+  const stored = store.iterateRun(runId, iterate);
+  const rows = options.transformRow === undefined ? stored : mapRows(stored, options.transformRow);
   if (typeof target === 'string') {
     const { rows: count } = await writeExportFile(rows, { format: options.format, labels }, target);
     return { rows: count, labels };

@@ -64,6 +64,7 @@ export {
   type ParquetExportOptions,
   type ParquetExportSummary,
 } from './export-parquet.js';
+export { EXPORT_DEIDENTIFICATION, deidentifyExportRow } from './export-deid.js';
 export {
   UnknownRunError,
   exportRun,

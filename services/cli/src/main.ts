@@ -2,6 +2,7 @@
  * The `cxr` command line. Subcommands live in ./commands; this file only wires them together.
  */
 import { Command } from 'commander';
+import { registerDeidentifyCommand } from './commands/deidentify.js';
 import { registerDicomCommands } from './commands/dicom.js';
 import { registerEvaluateCommand } from './commands/evaluate.js';
 import { registerIngestCommand } from './commands/ingest.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     // become a thrown CommanderError instead of process.exit(1): reportFailure maps them to the
     // usage exit code. Set before the subcommands are added: they inherit it.
     .exitOverride();
+  registerDeidentifyCommand(program);
   registerDicomCommands(program);
   registerEvaluateCommand(program);
   registerIngestCommand(program);

@@ -23,3 +23,19 @@ export function choiceOption<T extends string>(flag: string, allowed: readonly T
     return match;
   };
 }
+
+/**
+ * A repeatable option whose values are items of a fixed list, also comma-separated
+ * (`--retain uids,device --retain dates`): each use adds to the previous ones.
+ */
+export function listOption<T extends string>(flag: string, allowed: readonly T[]) {
+  const one = choiceOption(flag, allowed);
+  return (raw: string, previous: readonly T[] = []): T[] => [
+    ...previous,
+    ...raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '')
+      .map(one),
+  ];
+}

@@ -1,8 +1,10 @@
 /** The actions of `cxr results export | runs` (loaded only when one runs: they open the store). */
 import { loadConfig } from '@cxr/config';
 import { readManifest } from '@cxr/model/manifest';
+import type { DeidSession } from '@cxr/deid/session';
 import {
   UnknownRunError,
+  deidentifyExportRow,
   exportRun,
   openStore,
   type ExportFormat,
@@ -17,6 +19,8 @@ export interface ExportCommandOptions {
   readonly out?: string;
   readonly store?: string;
   readonly model?: string;
+  readonly deidentify?: boolean;
+  readonly map?: string;
 }
 
 export interface RunsCommandOptions {
@@ -37,6 +41,30 @@ async function withStore<T>(url: string | undefined, use: (store: ResultStore) =
   }
 }
 
+/**
+ * The session that de-identifies the rows: the map's (its key and profile, so the rows match the
+ * images `cxr deidentify` wrote with it), or a key of this export only.
+ */
+async function exportSession(options: ExportCommandOptions): Promise<DeidSession | undefined> {
+  if (options.deidentify !== true) {
+    if (options.map !== undefined) throw new CliError('--map goes with --deidentify', ExitCode.Usage);
+    return undefined;
+  }
+  const { BASIC_PROFILE, ephemeralSession, MapFileError, openMapFile } = await import('@cxr/deid');
+  if (options.map === undefined) {
+    process.stderr.write(
+      'cxr: --deidentify without --map: the UIDs and file names will not match any de-identified images\n',
+    );
+    return ephemeralSession(BASIC_PROFILE);
+  }
+  try {
+    return (await openMapFile(options.map)).session;
+  } catch (error) {
+    if (error instanceof MapFileError) throw new CliError(error.message, ExitCode.Usage);
+    throw error;
+  }
+}
+
 /** `cxr results export`. */
 export async function exportCommand(options: ExportCommandOptions): Promise<void> {
   const file = options.out === '-' ? undefined : options.out;
@@ -48,6 +76,7 @@ export async function exportCommand(options: ExportCommandOptions): Promise<void
     );
   }
   const labels = options.model === undefined ? undefined : (await readManifest(options.model)).output.labels;
+  const session = await exportSession(options);
   // A closed pipe (`| head`) surfaces as an error of the next write instead of an unhandled event.
   const ignore = (): void => undefined;
   if (toStdout) process.stdout.on('error', ignore);
@@ -57,7 +86,11 @@ export async function exportCommand(options: ExportCommandOptions): Promise<void
         return await exportRun(
           store,
           options.run,
-          { format: options.format, ...(labels === undefined ? {} : { labels }) },
+          {
+            format: options.format,
+            ...(labels === undefined ? {} : { labels }),
+            ...(session === undefined ? {} : { transformRow: (row) => deidentifyExportRow(row, session) }),
+          },
           file ?? process.stdout,
         );
       } catch (error) {
@@ -68,8 +101,9 @@ export async function exportCommand(options: ExportCommandOptions): Promise<void
     const where = file ?? 'stdout';
     const scoreColumns =
       summary.labels.length === 0 ? 'no score columns' : `labels ${summary.labels.join(',')}`;
+    const deidentified = session === undefined ? '' : ', de-identified';
     process.stderr.write(
-      `exported ${summary.rows} rows of run ${options.run} as ${options.format} to ${where} (${scoreColumns})\n`,
+      `exported ${summary.rows} rows of run ${options.run} as ${options.format} to ${where} (${scoreColumns}${deidentified})\n`,
     );
   } finally {
     if (toStdout) process.stdout.off('error', ignore);

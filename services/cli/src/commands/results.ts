@@ -1,6 +1,6 @@
 /**
- * `cxr results export --run ID --format csv|jsonl|parquet [--out FILE] [--store URL] [--model DIR]`
- * exports one run for a study; `cxr results runs [--store URL] [--json]` lists the runs of a store.
+ * `cxr results export --run ID --format csv|jsonl|parquet [--out FILE] [--store URL] [--model DIR]
+ * [--deidentify [--map FILE]]` exports one run for a study (de-identified to share with the images); `cxr results runs [--store URL] [--json]` lists the runs of a store.
  * The store URL defaults to CXR_STORE_URL. Data goes to stdout or the --out file; the one-line
  * summary goes to stderr, so `cxr results export ... > run.csv` stays clean.
  */
@@ -30,6 +30,14 @@ export function registerResultsCommands(program: Command): void {
     .option(
       '--model <dir>',
       "model bundle folder: its manifest's labels fix the score columns (default: the run's score keys)",
+    )
+    .option(
+      '--deidentify',
+      'replace or remove identifiers as `cxr deidentify` does (uri becomes the de-identified file name, UIDs their replacements)',
+    )
+    .option(
+      '--map <file>',
+      'the map of `cxr deidentify`: the rows then match the images it wrote (with --deidentify)',
     )
     .action(async (options: ExportCommandOptions) => {
       const { exportCommand } = await import('../actions/results.js');
