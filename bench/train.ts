@@ -9,7 +9,7 @@
  *    with an empty cache) against bare onnxruntime-node `session.run` on the same preprocessed
  *    tensors and batches (the model alone: the ceiling), and our runtime's predict on the same
  *    batches (isolates the worker hop). The base is the seed DenseNet121 at --size (--tiny: blocks
- *    1/1/1/1, for a quick look); images are synthetic phantoms (test/fixtures).
+ *    1/1/1/1, for a quick look); images are synthetic phantoms (@cxr/fixtures).
  * 2. Head training on cached features: seconds per epoch for --vectors synthetic --dim vectors
  *    (two Gaussian classes, 10% positives) with our trainer (wasm backend by default; cpu is the
  *    pure-JS one, ~10x slower) against tfjs's own `model.fit` of the same head on the same backend

@@ -1,5 +1,5 @@
 /**
- * `cxr train` end to end as a real process on a synthetic but learnable task (test/fixtures
+ * `cxr train` end to end as a real process on a synthetic but learnable task (@cxr/fixtures
  * synthetic-training.ts): phantom chest DICOMs where positives carry strong opacities, random file
  * names and patients, a tiny DenseNet base with frozen random weights (64 px, blocks 1/1/1/1).
  * - trained on the true labels, validation AUROC > 0.9, and `cxr screen` + `cxr evaluate` of the
