@@ -10,7 +10,7 @@
  *   here; the worker reads and deletes them (see dimse-source.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -74,6 +74,11 @@ export function openReceivedInstanceStore(location: string, deps: ObjectSourceDe
 /** Received instances as files; see the module comment for the durability steps. */
 class FileReceivedStore implements ReceivedInstanceStore {
   readonly #root: string;
+  /**
+   * The two folders, opened once for their fsyncs (an open and a close per instance cost two
+   * more thread-pool round trips on the path every acknowledgement waits for).
+   */
+  readonly #folders = new Map<ReceivedArea, Promise<FileHandle>>();
 
   constructor(readonly location: string) {
     this.#root = resolve(filePathFromUri(location));
@@ -111,25 +116,15 @@ class FileReceivedStore implements ReceivedInstanceStore {
   async put(uid: string, bytes: Uint8Array, area: ReceivedArea): Promise<string> {
     const path = this.#pathOf(uid, area);
     const uri = pathToFileURL(path).href;
-    const dir = area === 'received' ? this.#root : join(this.#root, RETRIEVED_DIR);
+    const dir = this.#dirOf(area);
     // Hidden and random: a listing of the folder never sees a half-written instance.
     const temporary = join(dir, `.${uid}.${randomBytes(6).toString('hex')}.tmp`);
     try {
-      const file = await open(temporary, 'wx', 0o600);
-      try {
-        await file.writeFile(bytes);
-        await file.sync();
-      } finally {
-        await file.close();
-      }
+      // Created exclusively, written and fsynced (`flush`) before it is closed.
+      await writeFile(temporary, bytes, { flag: 'wx', mode: 0o600, flush: true });
       // Atomic: a reader sees the old file or the new one; the same instance sent again replaces it.
       await rename(temporary, path);
-      const folder = await open(dir, 'r');
-      try {
-        await folder.sync();
-      } finally {
-        await folder.close();
-      }
+      await (await this.#folder(area)).sync();
     } catch (error) {
       await unlink(temporary).catch(() => undefined);
       throw new ObjectWriteError('write', uri, isTransientError(error), describeError(error), {
@@ -146,8 +141,25 @@ class FileReceivedStore implements ReceivedInstanceStore {
     return bytes;
   }
 
-  close(): Promise<void> {
-    return Promise.resolve();
+  async close(): Promise<void> {
+    const folders = [...this.#folders.values()];
+    this.#folders.clear();
+    for (const folder of folders) await (await folder.catch(() => undefined))?.close();
+  }
+
+  #dirOf(area: ReceivedArea): string {
+    return area === 'received' ? this.#root : join(this.#root, RETRIEVED_DIR);
+  }
+
+  /** The folder's handle, opened at its first use (a failed open is retried at the next). */
+  #folder(area: ReceivedArea): Promise<FileHandle> {
+    let folder = this.#folders.get(area);
+    if (folder === undefined) {
+      folder = open(this.#dirOf(area), 'r');
+      this.#folders.set(area, folder);
+      void folder.catch(() => this.#folders.delete(area));
+    }
+    return folder;
   }
 
   async #removeStaleTemporaries(dir: string): Promise<void> {
