@@ -47,13 +47,28 @@ export interface ReceivedInstanceStore {
   readonly location: string;
   /** Start-up: creates the folders, fails now if they cannot be written, removes stale temporary files. */
   prepare(): Promise<void>;
-  /** Writes one instance durably under its SOP Instance UID; resolves with its URI once durable. */
-  put(sopInstanceUid: string, bytes: Uint8Array, area: ReceivedArea): Promise<string>;
+  /**
+   * Writes one instance durably under its SOP Instance UID; resolves with its URI once durable.
+   * `whenInPlace` runs as soon as the instance is under its name with its content synced, beside
+   * the last step (a folder's fsync, which makes the name itself survive a power cut); put
+   * resolves once both are done and rejects if either failed. The SCP enqueues the instance
+   * there: a process killed at any point finds the file in place for the job it enqueued.
+   */
+  put(
+    sopInstanceUid: string,
+    bytes: Uint8Array,
+    area: ReceivedArea,
+    whenInPlace?: (uri: string) => Promise<void>,
+  ): Promise<string>;
   /** The URI an instance has (or will have) in an area. */
   uriOf(sopInstanceUid: string, area: ReceivedArea): string;
   /** Reads a retrieved instance (with the fetch's limits) and deletes it. */
   takeRetrieved(sopInstanceUid: string, options?: FetchOptions): Promise<Uint8Array>;
   close(): Promise<void>;
+}
+
+function writeError(uri: string, error: unknown): ObjectWriteError {
+  return new ObjectWriteError('write', uri, isTransientError(error), describeError(error), { cause: error });
 }
 
 function checkUid(uid: string): string {
@@ -113,7 +128,12 @@ class FileReceivedStore implements ReceivedInstanceStore {
     return pathToFileURL(this.#pathOf(uid, area)).href;
   }
 
-  async put(uid: string, bytes: Uint8Array, area: ReceivedArea): Promise<string> {
+  async put(
+    uid: string,
+    bytes: Uint8Array,
+    area: ReceivedArea,
+    whenInPlace?: (uri: string) => Promise<void>,
+  ): Promise<string> {
     const path = this.#pathOf(uid, area);
     const uri = pathToFileURL(path).href;
     const dir = this.#dirOf(area);
@@ -124,13 +144,16 @@ class FileReceivedStore implements ReceivedInstanceStore {
       await writeFile(temporary, bytes, { flag: 'wx', mode: 0o600, flush: true });
       // Atomic: a reader sees the old file or the new one; the same instance sent again replaces it.
       await rename(temporary, path);
-      await (await this.#folder(area)).sync();
     } catch (error) {
       await unlink(temporary).catch(() => undefined);
-      throw new ObjectWriteError('write', uri, isTransientError(error), describeError(error), {
-        cause: error,
-      });
+      throw writeError(uri, error);
     }
+    const [synced, hook] = await Promise.allSettled([
+      this.#folder(area).then((folder) => folder.sync()),
+      whenInPlace?.(uri),
+    ]);
+    if (synced.status === 'rejected') throw writeError(uri, synced.reason);
+    if (hook.status === 'rejected') throw hook.reason;
     return uri;
   }
 
@@ -202,9 +225,15 @@ class S3ReceivedStore implements ReceivedInstanceStore {
     );
   }
 
-  async put(uid: string, bytes: Uint8Array, area: ReceivedArea): Promise<string> {
+  async put(
+    uid: string,
+    bytes: Uint8Array,
+    area: ReceivedArea,
+    whenInPlace?: (uri: string) => Promise<void>,
+  ): Promise<string> {
     const uri = this.uriOf(uid, area);
     await putS3Object(this.client, uri, bytes, 'application/dicom');
+    await whenInPlace?.(uri);
     return uri;
   }
 
