@@ -2,7 +2,9 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { fetchS3Object } from '../s3.js';
+import { createTestS3Client, seedBucket, startS3rver, type RunningS3rver } from '../testing/s3rver.js';
 import { openReceivedInstanceStore, type ReceivedInstanceStore } from './dimse-received-store.js';
 
 describe('file received-instance store', () => {
@@ -47,5 +49,42 @@ describe('file received-instance store', () => {
       'not a valid SOP Instance UID',
     );
     expect(await readdir(dir)).toEqual(['retrieved']);
+  });
+});
+
+describe('s3 received-instance store (s3rver)', () => {
+  let server: RunningS3rver;
+  let store: ReceivedInstanceStore;
+  const client = (): ReturnType<typeof createTestS3Client> => createTestS3Client(server.endpoint);
+  beforeAll(async () => {
+    server = await startS3rver();
+    const seed = client();
+    await seedBucket(seed, 'pacs-in', []);
+    seed.destroy();
+    store = openReceivedInstanceStore('s3://pacs-in/scp', { env: server.env });
+    await store.prepare();
+  });
+  afterAll(async () => {
+    await store.close();
+    await server.stop();
+  });
+
+  it('runs whenInPlace once the PUT completed: the object is readable under its UID key', async () => {
+    const bytes = new Uint8Array(200_000).map((_, i) => (i * 7) % 256);
+    const reader = client();
+    let seen: Uint8Array | undefined;
+    const uri = await store.put('1.2.840.9.1', bytes, 'received', async (given) => {
+      seen = await fetchS3Object(reader, given, 10_000);
+    });
+    reader.destroy();
+    expect(uri).toBe('s3://pacs-in/scp/1.2.840.9.1.dcm');
+    expect(seen).toEqual(bytes);
+  });
+
+  it('retrieved instances are read once and removed', async () => {
+    await store.put('1.2.840.9.2', new Uint8Array([9, 8, 7]), 'retrieved');
+    expect(store.uriOf('1.2.840.9.2', 'retrieved')).toBe('s3://pacs-in/scp/retrieved/1.2.840.9.2.dcm');
+    expect(await store.takeRetrieved('1.2.840.9.2')).toEqual(new Uint8Array([9, 8, 7]));
+    await expect(store.takeRetrieved('1.2.840.9.2')).rejects.toThrow();
   });
 });
