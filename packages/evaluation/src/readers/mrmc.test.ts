@@ -14,36 +14,10 @@
  * The fixture's modality 1 plays "without AI" and modality 2 "with AI", so our differences are
  * the published "1 - 2" with the sign flipped.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fSurvival, normalQuantile, tQuantile, tTwoSided } from './distributions.js';
+import { loadVanDyke } from '../testing/vandyke.js';
 import { aurocFom, obuchowskiRockette, proportionFom, type FomValues } from './mrmc.js';
-
-interface VanDyke {
-  readonly readers: number;
-  readonly truth: Uint8Array;
-  /** ratings[modality][reader] in case order. */
-  readonly ratings: Float64Array[][];
-}
-
-export function loadVanDyke(): VanDyke {
-  const text = readFileSync(new URL('./fixtures/vandyke.tsv', import.meta.url), 'utf8');
-  const rows = text
-    .split('\n')
-    .filter((line) => line !== '' && !line.startsWith('#'))
-    .slice(1)
-    .map((line) => line.split('\t').map(Number));
-  const readers = 5;
-  const cases = 114;
-  const truth = new Uint8Array(cases);
-  const ratings = [0, 1].map(() => Array.from({ length: readers }, () => new Float64Array(cases)));
-  for (const [reader, kase, t, r1, r2] of rows as [number, number, number, number, number][]) {
-    truth[kase - 1] = t;
-    (ratings[0] as Float64Array[])[reader - 1]![kase - 1] = r1;
-    (ratings[1] as Float64Array[])[reader - 1]![kase - 1] = r2;
-  }
-  return { readers, truth, ratings };
-}
 
 const vd = loadVanDyke();
 
