@@ -4,7 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { expectedArm, simulateReaderStudy, type SimulationOptions } from '../testing/reader-study.js';
-import { analyzeReaderStudy, ReaderStudyError, ratingOf, type ReaderReading, type ReaderStudyInput } from './index.js';
+import {
+  analyzeReaderStudy,
+  ReaderStudyError,
+  ratingOf,
+  type ReaderReading,
+  type ReaderStudyInput,
+} from './index.js';
 import { loadVanDyke } from '../testing/vandyke.js';
 
 const WITHOUT = { separation: 1.5, threshold: 0.9, medianTimeMs: 40_000 };
@@ -22,7 +28,9 @@ const BASE: SimulationOptions = {
 
 describe('ratingOf', () => {
   it('orders "absent, certain" < ... < "absent, guess" < "present, guess" < ... < "present, certain"', () => {
-    const order = [5, 4, 3, 2, 1].map((c) => ratingOf(false, c)).concat([1, 2, 3, 4, 5].map((c) => ratingOf(true, c)));
+    const order = [5, 4, 3, 2, 1]
+      .map((c) => ratingOf(false, c))
+      .concat([1, 2, 3, 4, 5].map((c) => ratingOf(true, c)));
     expect(order).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(() => ratingOf(true, 0)).toThrow(RangeError);
     expect(() => ratingOf(true, 2.5)).toThrow(RangeError);
@@ -92,7 +100,10 @@ describe('analyzeReaderStudy on simulated readers', () => {
     expect(analyzeReaderStudy({ ...input, bootstrapSamples: 200 }).reading_time.median_difference_ms).toEqual(
       analyzeReaderStudy({ ...input, bootstrapSamples: 200 }).reading_time.median_difference_ms,
     );
-    expect(analyzeReaderStudy({ ...input, bootstrapSamples: 200, seed: 2 }).reading_time.median_difference_ms.ci_low).not.toBe(
+    expect(
+      analyzeReaderStudy({ ...input, bootstrapSamples: 200, seed: 2 }).reading_time.median_difference_ms
+        .ci_low,
+    ).not.toBe(
       analyzeReaderStudy({ ...input, bootstrapSamples: 200 }).reading_time.median_difference_ms.ci_low,
     );
   });
@@ -166,19 +177,42 @@ describe('analyzeReaderStudy on the Van Dyke (1993) data', () => {
     const vd = loadVanDyke();
     // 5-point rating r -> (decision, confidence) with ratingOf increasing in r: the trapezoidal
     // AUROC depends only on the order, so it is the published one.
-    const calls: Record<number, [boolean, 1 | 2 | 3 | 4 | 5]> = { 1: [false, 5], 2: [false, 4], 3: [false, 3], 4: [true, 1], 5: [true, 2] };
+    const calls: Record<number, [boolean, 1 | 2 | 3 | 4 | 5]> = {
+      1: [false, 5],
+      2: [false, 4],
+      3: [false, 3],
+      4: [true, 1],
+      5: [true, 2],
+    };
     const readings: ReaderReading[] = [];
     const truth = new Map<string, Record<string, boolean>>();
     vd.truth.forEach((t, k) => truth.set(`c${String(k + 1)}`, { dissection: t === 1 }));
     for (let j = 0; j < vd.readers; j++) {
-      for (const [i, arm] of [[0, 'without_ai'], [1, 'with_ai']] as const) {
+      for (const [i, arm] of [
+        [0, 'without_ai'],
+        [1, 'with_ai'],
+      ] as const) {
         vd.ratings[i]![j]!.forEach((r, k) => {
           const [decision, confidence] = calls[r]!;
-          readings.push({ readerId: `r${String(j + 1)}`, caseId: `c${String(k + 1)}`, arm, label: 'dissection', decision, confidence, readingTimeMs: 1000 });
+          readings.push({
+            readerId: `r${String(j + 1)}`,
+            caseId: `c${String(k + 1)}`,
+            arm,
+            label: 'dissection',
+            decision,
+            confidence,
+            readingTimeMs: 1000,
+          });
         });
       }
     }
-    const report = analyzeReaderStudy({ studyId: 'vandyke', design: 'crossover', labels: ['dissection'], truth, readings });
+    const report = analyzeReaderStudy({
+      studyId: 'vandyke',
+      design: 'crossover',
+      labels: ['dissection'],
+      truth,
+      readings,
+    });
     const label = report.per_label[0]!;
     expect(label.positives).toBe(45);
     expect(label.negatives).toBe(69);
@@ -220,9 +254,16 @@ describe('analyzeReaderStudy on bad or partial input', () => {
 
   it('rejects a reading recorded twice and a confidence outside 1..5, naming the reading', () => {
     expect(() => analyzeReaderStudy(input([reading({}), reading({})]))).toThrow(ReaderStudyError);
-    expect(() => analyzeReaderStudy(input([reading({}), reading({})]))).toThrow(/reader r1, case c1, without_ai, finding: recorded twice/);
-    expect(() => analyzeReaderStudy(input([reading({ confidence: 7 as 1 })]))).toThrow(/confidence 7 is not an integer 1\.\.5/);
+    expect(() => analyzeReaderStudy(input([reading({}), reading({})]))).toThrow(
+      /reader r1, case c1, without_ai, finding: recorded twice/,
+    );
+    expect(() => analyzeReaderStudy(input([reading({ confidence: 7 as 1 })]))).toThrow(
+      /confidence 7 is not an integer 1\.\.5/,
+    );
     expect(() => analyzeReaderStudy({ ...input([]), alpha: 1.5 })).toThrow(ReaderStudyError);
+    expect(() => analyzeReaderStudy(input([reading({ arm: 'later' as 'with_ai' })]))).toThrow(
+      /case c1, later, finding: arm is not without_ai or with_ai/,
+    );
   });
 
   it('leaves out unknown labels, unknown truths and bad times with a note, and has no MRMC for one reader', () => {

@@ -7,7 +7,13 @@ import { wilson } from '../proportion.js';
 import { mulberry32 } from '../random.js';
 import { sortClasses } from '../ranking.js';
 import { normalQuantile } from './distributions.js';
-import { aurocFom, obuchowskiRockette, proportionFom, type CovarianceMethod, type FomValues } from './mrmc.js';
+import {
+  aurocFom,
+  obuchowskiRockette,
+  proportionFom,
+  type CovarianceMethod,
+  type FomValues,
+} from './mrmc.js';
 import { ratingOf } from './rating.js';
 import type {
   ArmMetrics,
@@ -49,7 +55,11 @@ function key(...parts: string[]): string {
 }
 
 /** Sensitivity, specificity and AUROC of one reader in one arm (cases with a known truth). */
-function armMetrics(calls: ReadonlyMap<string, Call> | undefined, truthOf: (caseId: string) => boolean | undefined, z: number): ArmMetrics {
+function armMetrics(
+  calls: ReadonlyMap<string, Call> | undefined,
+  truthOf: (caseId: string) => boolean | undefined,
+  z: number,
+): ArmMetrics {
   const ratings: number[] = [];
   const labels: number[] = [];
   let tp = 0;
@@ -106,7 +116,8 @@ function readerDifference(
     labels.push(truth ? 1 : 0);
     if (truth) positives++;
   }
-  if (positives < 2 || labels.length - positives < 2) return { value: null, ci_low: null, ci_high: null, p: null };
+  if (positives < 2 || labels.length - positives < 2)
+    return { value: null, ci_low: null, ci_high: null, p: null };
   const test = delongTest(a, b, labels);
   const value = test.auc_a - test.auc_b;
   const variance = test.variance_a + test.variance_b - 2 * test.covariance;
@@ -317,11 +328,14 @@ function readingTime(
 /** The whole reader-study analysis. Throws ReaderStudyError on input that cannot be analysed. */
 export function analyzeReaderStudy(input: ReaderStudyInput): ReaderStudyReport {
   const alpha = input.alpha ?? DEFAULT_ALPHA;
-  if (!(alpha > 0 && alpha < 1)) throw new ReaderStudyError(`reader study ${input.studyId}: alpha ${String(alpha)} outside (0, 1)`);
+  if (!(alpha > 0 && alpha < 1))
+    throw new ReaderStudyError(`reader study ${input.studyId}: alpha ${String(alpha)} outside (0, 1)`);
   const seed = input.seed ?? DEFAULT_SEED;
   const samples = input.bootstrapSamples ?? DEFAULT_BOOTSTRAP_SAMPLES;
   if (!Number.isInteger(samples) || samples < 0)
-    throw new ReaderStudyError(`reader study ${input.studyId}: bootstrapSamples ${String(samples)} is not a non-negative integer`);
+    throw new ReaderStudyError(
+      `reader study ${input.studyId}: bootstrapSamples ${String(samples)} is not a non-negative integer`,
+    );
   const z = normalQuantile(1 - alpha / 2);
   const notes: string[] = [];
   const labels = [...new Set(input.labels)];
@@ -338,7 +352,9 @@ export function analyzeReaderStudy(input: ReaderStudyInput): ReaderStudyReport {
   let used = 0;
   for (const reading of input.readings) {
     const where = `reading of reader ${reading.readerId}, case ${reading.caseId}, ${reading.arm}, ${reading.label}`;
-    if (reading.arm !== 'without_ai' && reading.arm !== 'with_ai')
+    // The type says StudyArm, but readings come from a store or a file: check at run time too.
+    const arm: string = reading.arm;
+    if (arm !== 'without_ai' && arm !== 'with_ai')
       throw new ReaderStudyError(`${where}: arm is not without_ai or with_ai`);
     let rating: number;
     try {
@@ -363,12 +379,21 @@ export function analyzeReaderStudy(input: ReaderStudyInput): ReaderStudyReport {
     const tk = key(reading.readerId, reading.caseId, reading.arm);
     if (!times.has(tk)) {
       if (Number.isFinite(reading.readingTimeMs) && reading.readingTimeMs >= 0)
-        times.set(tk, { readerId: reading.readerId, caseId: reading.caseId, arm: reading.arm, ms: reading.readingTimeMs });
+        times.set(tk, {
+          readerId: reading.readerId,
+          caseId: reading.caseId,
+          arm: reading.arm,
+          ms: reading.readingTimeMs,
+        });
       else badTime++;
     }
   }
-  if (unknownLabel > 0) notes.push(`${String(unknownLabel)} readings of labels outside the study's labels were left out.`);
-  if (badTime > 0) notes.push(`${String(badTime)} readings without a valid reading time (finite, >= 0 ms) were left out of the reading-time analysis.`);
+  if (unknownLabel > 0)
+    notes.push(`${String(unknownLabel)} readings of labels outside the study's labels were left out.`);
+  if (badTime > 0)
+    notes.push(
+      `${String(badTime)} readings without a valid reading time (finite, >= 0 ms) were left out of the reading-time analysis.`,
+    );
   const readerIds = [...readers].sort();
   const perLabel = labels.map((label) =>
     analyzeLabel(label, tables.get(label) as Record<StudyArm, CallTable>, input, readerIds, alpha, z, notes),
@@ -398,7 +423,8 @@ function analyzeLabel(
 ): ReaderLabelReport {
   const truthOf = (caseId: string): boolean | undefined => input.truth.get(caseId)?.[label];
   const readCases = new Set<string>();
-  for (const arm of [tables.without_ai, tables.with_ai]) for (const calls of arm.values()) for (const c of calls.keys()) readCases.add(c);
+  for (const arm of [tables.without_ai, tables.with_ai])
+    for (const calls of arm.values()) for (const c of calls.keys()) readCases.add(c);
   let positives = 0;
   let negatives = 0;
   for (const c of readCases) {
@@ -407,22 +433,25 @@ function analyzeLabel(
     else if (t === false) negatives++;
   }
   const unknown = readCases.size - positives - negatives;
-  if (unknown > 0) notes.push(`${label}: ${String(unknown)} read cases without a known truth are left out of the accuracy figures.`);
+  if (unknown > 0)
+    notes.push(
+      `${label}: ${String(unknown)} read cases without a known truth are left out of the accuracy figures.`,
+    );
   const labelReaders = readerIds.filter((r) => tables.without_ai.has(r) || tables.with_ai.has(r));
-  const readerMetrics = labelReaders.map(
-    (reader): ReaderLabelMetrics => ({
-      reader_id: reader,
-      without_ai: armMetrics(tables.without_ai.get(reader), truthOf, z),
-      with_ai: armMetrics(tables.with_ai.get(reader), truthOf, z),
-      auroc_difference: readerDifference(tables.without_ai.get(reader), tables.with_ai.get(reader), truthOf, z),
-    }),
-  );
+  const readerMetrics = labelReaders.map((reader): ReaderLabelMetrics => ({
+    reader_id: reader,
+    without_ai: armMetrics(tables.without_ai.get(reader), truthOf, z),
+    with_ai: armMetrics(tables.with_ai.get(reader), truthOf, z),
+    auroc_difference: readerDifference(tables.without_ai.get(reader), tables.with_ai.get(reader), truthOf, z),
+  }));
   // The complete block: truth known, read by every reader of the label in both arms (in a stable order).
   const complete = [...readCases]
     .filter(
       (c) =>
         truthOf(c) !== undefined &&
-        labelReaders.every((r) => tables.without_ai.get(r)?.has(c) === true && tables.with_ai.get(r)?.has(c) === true),
+        labelReaders.every(
+          (r) => tables.without_ai.get(r)?.has(c) === true && tables.with_ai.get(r)?.has(c) === true,
+        ),
     )
     .sort();
   const truth = Uint8Array.from(complete, (c) => (truthOf(c) === true ? 1 : 0));
@@ -448,7 +477,8 @@ function analyzeLabel(
   if (labelReaders.length < 2) {
     notes.push(`${label}: the MRMC analysis needs at least 2 readers, got ${String(labelReaders.length)}.`);
   } else {
-    const ratings = (arm: StudyArm): FomValues[] => column(arm, (c) => c.rating).map((r) => aurocFom(r, truth));
+    const ratings = (arm: StudyArm): FomValues[] =>
+      column(arm, (c) => c.rating).map((r) => aurocFom(r, truth));
     if (blockPositives >= 2 && blockNegatives >= 2) {
       const foms: [FomValues[], FomValues[]] = [ratings('without_ai'), ratings('with_ai')];
       const jack = mrmcResult('auroc', foms, 'jackknife', alpha, counts);
@@ -457,19 +487,35 @@ function analyzeLabel(
       pooledAuroc[1] = jack.arms[1];
       mrmcAurocDelong = mrmcResult('auroc', foms, 'delong', alpha, counts).result;
     } else {
-      notes.push(`${label}: the MRMC AUROC analysis needs 2 positive and 2 negative complete cases, got ${String(blockPositives)} and ${String(blockNegatives)}.`);
+      notes.push(
+        `${label}: the MRMC AUROC analysis needs 2 positive and 2 negative complete cases, got ${String(blockPositives)} and ${String(blockNegatives)}.`,
+      );
     }
     const negativesMask = truth.map((t) => 1 - t);
     const decisions = (arm: StudyArm, positive: boolean): FomValues[] =>
-      column(arm, (c) => (c.decision === positive ? 1 : 0)).map((d) => proportionFom(d, positive ? truth : negativesMask));
+      column(arm, (c) => (c.decision === positive ? 1 : 0)).map((d) =>
+        proportionFom(d, positive ? truth : negativesMask),
+      );
     if (blockPositives >= 2) {
-      const sens = mrmcResult('sensitivity', [decisions('without_ai', true), decisions('with_ai', true)], 'jackknife', alpha, counts);
+      const sens = mrmcResult(
+        'sensitivity',
+        [decisions('without_ai', true), decisions('with_ai', true)],
+        'jackknife',
+        alpha,
+        counts,
+      );
       mrmcSens = sens.result;
       pooledSens[0] = sens.arms[0];
       pooledSens[1] = sens.arms[1];
     }
     if (blockNegatives >= 2) {
-      const spec = mrmcResult('specificity', [decisions('without_ai', false), decisions('with_ai', false)], 'jackknife', alpha, counts);
+      const spec = mrmcResult(
+        'specificity',
+        [decisions('without_ai', false), decisions('with_ai', false)],
+        'jackknife',
+        alpha,
+        counts,
+      );
       mrmcSpec = spec.result;
       pooledSpec[0] = spec.arms[0];
       pooledSpec[1] = spec.arms[1];
@@ -493,7 +539,9 @@ function analyzeLabel(
     }
     const meanAuc = aucs.length === 0 ? null : aucs.reduce((s, a) => s + a, 0) / aucs.length;
     const fallbackAuc: StudyEstimate =
-      readerMetrics.length === 1 ? (readerMetrics[0] as ReaderLabelMetrics)[arm].auroc : { ...NONE, value: meanAuc };
+      readerMetrics.length === 1
+        ? (readerMetrics[0] as ReaderLabelMetrics)[arm].auroc
+        : { ...NONE, value: meanAuc };
     return {
       readings,
       positives: pos,
@@ -520,4 +568,3 @@ function analyzeLabel(
     decision_changes: decisionChanges(tables, truthOf, z),
   };
 }
-

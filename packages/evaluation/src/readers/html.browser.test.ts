@@ -65,7 +65,8 @@ afterAll(async () => {
 function valueAt(root: unknown, path: string): unknown {
   let node: unknown = root;
   for (const segment of splitKeyPath(path)) {
-    if (typeof node !== 'object' || node === null || !(segment in node)) throw new Error(`report.json has no ${path}`);
+    if (typeof node !== 'object' || node === null || !(segment in node))
+      throw new Error(`report.json has no ${path}`);
     node = (node as Record<string, unknown>)[segment];
   }
   return node;
@@ -89,12 +90,19 @@ describe('the reader-study page in headless Chromium', () => {
     expect(await markers.count()).toBe(4);
     // Every reader is better with AI here: all markers above the diagonal (smaller y on screen).
     const report = json as ReaderStudyReport;
-    for (const r of report.per_label[0]!.readers) expect(r.with_ai.auroc.value!).toBeGreaterThan(r.without_ai.auroc.value!);
+    for (const r of report.per_label[0]!.readers)
+      expect(r.with_ai.auroc.value!).toBeGreaterThan(r.without_ai.auroc.value!);
     const positions = await markers.evaluateAll((cs) =>
-      cs.map((c) => ({ cx: Number(c.getAttribute('cx')), cy: Number(c.getAttribute('cy')) })),
+      cs.map((element) => {
+        const c = element as unknown as Cell;
+        return { cx: Number(c.getAttribute('cx')), cy: Number(c.getAttribute('cy')) };
+      }),
     );
     const diagonal = await svg.locator('polyline.reference').getAttribute('points');
-    const [[x0, y0], [x1, y1]] = (diagonal ?? '').split(' ').map((p) => p.split(',').map(Number)) as [[number, number], [number, number]];
+    const [[x0, y0], [x1, y1]] = (diagonal ?? '').split(' ').map((p) => p.split(',').map(Number)) as [
+      [number, number],
+      [number, number],
+    ];
     for (const { cx, cy } of positions) expect(cy).toBeLessThan(y0 + ((cx - x0) * (y1 - y0)) / (x1 - x0));
   });
 
@@ -102,7 +110,11 @@ describe('the reader-study page in headless Chromium', () => {
     const cells = await page.locator('[data-key]').evaluateAll((elements) =>
       elements.map((element) => {
         const e = element as unknown as Cell;
-        return { key: e.getAttribute('data-key') ?? '', format: e.getAttribute('data-format') ?? '', text: e.textContent };
+        return {
+          key: e.getAttribute('data-key') ?? '',
+          format: e.getAttribute('data-format') ?? '',
+          text: e.textContent,
+        };
       }),
     );
     expect(cells.length).toBeGreaterThan(100);

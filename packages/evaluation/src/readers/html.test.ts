@@ -31,7 +31,9 @@ describe('renderReaderStudyHtml', () => {
     withoutAi: { separation: 1.5, threshold: 0.8, medianTimeMs: 20_000 },
     withAi: { separation: 2, threshold: 0.8, medianTimeMs: 15_000 },
   });
-  const html = renderReaderStudyHtml(analyzeReaderStudy({ ...input, studyId: 'study <1>', bootstrapSamples: 100 }));
+  const html = renderReaderStudyHtml(
+    analyzeReaderStudy({ ...input, studyId: 'study <1>', bootstrapSamples: 100 }),
+  );
 
   it('is one self-contained document: no script, no external reference', () => {
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
@@ -58,7 +60,11 @@ describe('renderReaderStudyHtml', () => {
 
   it('says so when the MRMC analysis could not run (one reader)', () => {
     const one = renderReaderStudyHtml(
-      analyzeReaderStudy({ ...input, readings: input.readings.filter((r) => r.readerId === 'reader-1'), bootstrapSamples: 10 }),
+      analyzeReaderStudy({
+        ...input,
+        readings: input.readings.filter((r) => r.readerId === 'reader-1'),
+        bootstrapSamples: 10,
+      }),
     );
     expect(one).toContain('not computed (see notes)');
     expect(one).toContain('needs at least 2 readers, got 1');

@@ -20,7 +20,11 @@ export function formatStudyNumber(value: number | null, format: StudyNumberForma
   return value.toFixed(DECIMALS);
 }
 
-function num(value: number | null, path: readonly PathSegment[], format: StudyNumberFormat = 'fixed'): string {
+function num(
+  value: number | null,
+  path: readonly PathSegment[],
+  format: StudyNumberFormat = 'fixed',
+): string {
   return `<span class="num" data-key="${escapeHtml(keyPath(path))}" data-format="${format}">${escapeHtml(formatStudyNumber(value, format))}</span>`;
 }
 
@@ -28,7 +32,12 @@ function text(value: string, path: readonly PathSegment[]): string {
   return `<span data-key="${escapeHtml(keyPath(path))}" data-format="text">${escapeHtml(value)}</span>`;
 }
 
-function interval(low: number | null, high: number | null, path: readonly PathSegment[], format: StudyNumberFormat = 'fixed'): string {
+function interval(
+  low: number | null,
+  high: number | null,
+  path: readonly PathSegment[],
+  format: StudyNumberFormat = 'fixed',
+): string {
   if (low === null || high === null) return '';
   return ` <span class="ci">[${num(low, [...path, 'ci_low'], format)}, ${num(high, [...path, 'ci_high'], format)}]</span>`;
 }
@@ -51,7 +60,16 @@ const FOM_NAMES: Readonly<Record<string, string>> = {
 };
 
 function mrmcRow(name: string, m: MrmcResult | null, path: readonly PathSegment[]): string[] {
-  if (m === null) return [escapeHtml(FOM_NAMES[name] ?? name), NULL_TEXT, NULL_TEXT, `<span class="empty">not computed (see notes)</span>`, NULL_TEXT, NULL_TEXT, NULL_TEXT];
+  if (m === null)
+    return [
+      escapeHtml(FOM_NAMES[name] ?? name),
+      NULL_TEXT,
+      NULL_TEXT,
+      `<span class="empty">not computed (see notes)</span>`,
+      NULL_TEXT,
+      NULL_TEXT,
+      NULL_TEXT,
+    ];
   return [
     escapeHtml(FOM_NAMES[name] ?? name),
     num(m.without_ai, [...path, 'without_ai']),
@@ -75,12 +93,32 @@ function armCells(m: ArmMetrics, path: readonly PathSegment[]): string[] {
 /** Each reader's AUROC without (x) and with (y) AI; above the diagonal, the AI helped. */
 function readerFigure(label: ReaderLabelReport): string {
   const points = label.readers.flatMap((r): (readonly [number, number, number])[] =>
-    r.without_ai.auroc.value === null || r.with_ai.auroc.value === null ? [] : [[r.without_ai.auroc.value, r.with_ai.auroc.value, 4]],
+    r.without_ai.auroc.value === null || r.with_ai.auroc.value === null
+      ? []
+      : [[r.without_ai.auroc.value, r.with_ai.auroc.value, 4]],
   );
   const values = points.flatMap(([x, y]) => [x, y]);
   const low = values.length === 0 ? 0.5 : Math.max(0, Math.floor(Math.min(0.5, ...values) * 10) / 10);
-  const p = plot({ title: 'Reader AUROC, without vs with AI', xLabel: 'AUROC without AI', yLabel: 'AUROC with AI', x: [low, 1], y: [low, 1], kind: 'readers', width: 300, height: 280 });
-  p.add(polyline(p, [[low, low], [1, 1]], 'reference'));
+  const p = plot({
+    title: 'Reader AUROC, without vs with AI',
+    xLabel: 'AUROC without AI',
+    yLabel: 'AUROC with AI',
+    x: [low, 1],
+    y: [low, 1],
+    kind: 'readers',
+    width: 300,
+    height: 280,
+  });
+  p.add(
+    polyline(
+      p,
+      [
+        [low, low],
+        [1, 1],
+      ],
+      'reference',
+    ),
+  );
   p.add(markers(p, points, 'reader-marker'));
   return p.render();
 }
@@ -96,7 +134,12 @@ function labelSection(label: ReaderLabelReport, index: number): string {
   const readerRows: string[][] = [];
   label.readers.forEach((r, i) => {
     const rp = [...path, 'readers', i];
-    readerRows.push([text(r.reader_id, [...rp, 'reader_id']), 'without AI', ...armCells(r.without_ai, [...rp, 'without_ai']), '']);
+    readerRows.push([
+      text(r.reader_id, [...rp, 'reader_id']),
+      'without AI',
+      ...armCells(r.without_ai, [...rp, 'without_ai']),
+      '',
+    ]);
     readerRows.push([
       '',
       'with AI',
@@ -105,7 +148,12 @@ function labelSection(label: ReaderLabelReport, index: number): string {
     ]);
   });
   (['without_ai', 'with_ai'] as const).forEach((arm) =>
-    readerRows.push(['<strong>pooled</strong>', arm === 'without_ai' ? 'without AI' : 'with AI', ...armCells(label.pooled[arm], [...path, 'pooled', arm]), '']),
+    readerRows.push([
+      '<strong>pooled</strong>',
+      arm === 'without_ai' ? 'without AI' : 'with AI',
+      ...armCells(label.pooled[arm], [...path, 'pooled', arm]),
+      '',
+    ]),
   );
   const dc = label.decision_changes;
   const dp = [...path, 'decision_changes'];
@@ -113,14 +161,26 @@ function labelSection(label: ReaderLabelReport, index: number): string {
     ['decision changes', 'count'],
     [
       ['reader × case pairs read in both arms', num(dc.pairs, [...dp, 'pairs'], 'int')],
-      ['call changed', `${num(dc.changed, [...dp, 'changed'], 'int')} (rate ${estimate(dc.change_rate, [...dp, 'change_rate'])})`],
+      [
+        'call changed',
+        `${num(dc.changed, [...dp, 'changed'], 'int')} (rate ${estimate(dc.change_rate, [...dp, 'change_rate'])})`,
+      ],
       ['… towards the truth', num(dc.towards_truth, [...dp, 'towards_truth'], 'int')],
       ['… away from the truth', num(dc.away_from_truth, [...dp, 'away_from_truth'], 'int')],
       ['… truth unknown', num(dc.truth_unknown, [...dp, 'truth_unknown'], 'int')],
       ['… to the AI’s call', num(dc.towards_ai, [...dp, 'towards_ai'], 'int')],
-      ['pairs with the AI’s call known', num(dc.agreement_with_ai.pairs, [...dp, 'agreement_with_ai', 'pairs'], 'int')],
-      ['agreement with the AI, without AI', estimate(dc.agreement_with_ai.without_ai, [...dp, 'agreement_with_ai', 'without_ai'])],
-      ['agreement with the AI, with AI', estimate(dc.agreement_with_ai.with_ai, [...dp, 'agreement_with_ai', 'with_ai'])],
+      [
+        'pairs with the AI’s call known',
+        num(dc.agreement_with_ai.pairs, [...dp, 'agreement_with_ai', 'pairs'], 'int'),
+      ],
+      [
+        'agreement with the AI, without AI',
+        estimate(dc.agreement_with_ai.without_ai, [...dp, 'agreement_with_ai', 'without_ai']),
+      ],
+      [
+        'agreement with the AI, with AI',
+        estimate(dc.agreement_with_ai.with_ai, [...dp, 'agreement_with_ai', 'with_ai']),
+      ],
     ],
     'changes',
   );
@@ -144,7 +204,16 @@ const READER_STYLE = 'svg .reader-marker{fill:#0969da;fill-opacity:.7;stroke:#ff
 export function renderReaderStudyHtml(report: ReaderStudyReport): string {
   const confidence = `${formatStudyNumber((1 - report.alpha) * 100, 'fixed')}%`;
   const summary = table(
-    ['label', 'cases', 'AUROC without AI', 'AUROC with AI', 'difference [CI]', 'p', 'sensitivity without → with', 'specificity without → with'],
+    [
+      'label',
+      'cases',
+      'AUROC without AI',
+      'AUROC with AI',
+      'difference [CI]',
+      'p',
+      'sensitivity without → with',
+      'specificity without → with',
+    ],
     report.per_label.map((l, i) => {
       const p: PathSegment[] = ['per_label', i];
       const m = l.mrmc_auroc;
@@ -153,7 +222,9 @@ export function renderReaderStudyHtml(report: ReaderStudyReport): string {
         num(l.cases, [...p, 'cases'], 'int'),
         estimate(l.pooled.without_ai.auroc, [...p, 'pooled', 'without_ai', 'auroc']),
         estimate(l.pooled.with_ai.auroc, [...p, 'pooled', 'with_ai', 'auroc']),
-        m === null ? NULL_TEXT : `${num(m.difference, [...p, 'mrmc_auroc', 'difference'])}${interval(m.ci_low, m.ci_high, [...p, 'mrmc_auroc'])}`,
+        m === null
+          ? NULL_TEXT
+          : `${num(m.difference, [...p, 'mrmc_auroc', 'difference'])}${interval(m.ci_low, m.ci_high, [...p, 'mrmc_auroc'])}`,
         m === null ? NULL_TEXT : num(m.p, [...p, 'mrmc_auroc', 'p'], 'p'),
         `${num(l.pooled.without_ai.sensitivity.value, [...p, 'pooled', 'without_ai', 'sensitivity', 'value'])} → ${num(l.pooled.with_ai.sensitivity.value, [...p, 'pooled', 'with_ai', 'sensitivity', 'value'])}`,
         `${num(l.pooled.without_ai.specificity.value, [...p, 'pooled', 'without_ai', 'specificity', 'value'])} → ${num(l.pooled.with_ai.specificity.value, [...p, 'pooled', 'with_ai', 'specificity', 'value'])}`,
@@ -166,8 +237,14 @@ export function renderReaderStudyHtml(report: ReaderStudyReport): string {
   const time = table(
     ['reading time', 'value (ms)'],
     [
-      ['median without AI', `${num(t.without_ai.median_ms, [...tp, 'without_ai', 'median_ms'], 'int')} (${num(t.without_ai.readings, [...tp, 'without_ai', 'readings'], 'int')} readings)`],
-      ['median with AI', `${num(t.with_ai.median_ms, [...tp, 'with_ai', 'median_ms'], 'int')} (${num(t.with_ai.readings, [...tp, 'with_ai', 'readings'], 'int')} readings)`],
+      [
+        'median without AI',
+        `${num(t.without_ai.median_ms, [...tp, 'without_ai', 'median_ms'], 'int')} (${num(t.without_ai.readings, [...tp, 'without_ai', 'readings'], 'int')} readings)`,
+      ],
+      [
+        'median with AI',
+        `${num(t.with_ai.median_ms, [...tp, 'with_ai', 'median_ms'], 'int')} (${num(t.with_ai.readings, [...tp, 'with_ai', 'readings'], 'int')} readings)`,
+      ],
       [
         `median paired difference, with − without [${confidence} CI]`,
         `${num(t.median_difference_ms.value, [...tp, 'median_difference_ms', 'value'], 'int')}${interval(t.median_difference_ms.ci_low, t.median_difference_ms.ci_high, [...tp, 'median_difference_ms'], 'int')} over ${num(t.pairs, [...tp, 'pairs'], 'int')} pairs`,

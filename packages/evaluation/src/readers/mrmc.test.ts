@@ -104,7 +104,12 @@ describe('Obuchowski-Rockette on Van Dyke (1993)', () => {
   it('binary sensitivity (rating >= 3), jackknife: F 6.689493, p 0.02008822 (MRMCaov)', () => {
     const positives = vd.truth;
     const or = obuchowskiRockette(
-      foms((r) => proportionFom(Array.from(r, (x) => (x >= 3 ? 1 : 0)), positives)),
+      foms((r) =>
+        proportionFom(
+          Array.from(r, (x) => (x >= 3 ? 1 : 0)),
+          positives,
+        ),
+      ),
       'jackknife',
       0.05,
     );

@@ -36,7 +36,8 @@ export function aurocFom(ratings: ArrayLike<number>, truth: ArrayLike<number>): 
   const sorted = sortClasses(ratings, truth);
   const m = sorted.positives.length;
   const n = sorted.negatives.length;
-  if (m < 2 || n < 2) throw new RangeError(`aurocFom: needs 2 positives and 2 negatives, got ${String(m)} and ${String(n)}`);
+  if (m < 2 || n < 2)
+    throw new RangeError(`aurocFom: needs 2 positives and 2 negatives, got ${String(m)} and ${String(n)}`);
   const v10 = new Float64Array(m);
   const v01 = new Float64Array(n);
   const { negatives, positives } = sorted;
@@ -110,7 +111,8 @@ export function jackknifeCovariance(a: Float64Array, b: Float64Array): number {
 export function delongCovariance(a: FomValues, b: FomValues): number {
   const pa = a.placements;
   const pb = b.placements;
-  if (pa === undefined || pb === undefined) throw new RangeError('delongCovariance: needs the AUROC placements');
+  if (pa === undefined || pb === undefined)
+    throw new RangeError('delongCovariance: needs the AUROC placements');
   const m = pa.v10.length;
   const n = pa.v01.length;
   let s10 = 0;
@@ -159,7 +161,9 @@ export interface OrArm {
 
 /** A two-sided (1 - alpha) critical value of t(df), or of the normal when df is infinite or null. */
 function critical(alpha: number, df: number | null): number {
-  return df === null || !Number.isFinite(df) || df > 1e7 ? normalQuantile(1 - alpha / 2) : tQuantile(1 - alpha / 2, df);
+  return df === null || !Number.isFinite(df) || df > 1e7
+    ? normalQuantile(1 - alpha / 2)
+    : tQuantile(1 - alpha / 2, df);
 }
 
 /**
@@ -173,7 +177,8 @@ export function obuchowskiRockette(
 ): OrTest {
   const t = 2;
   const r = foms[0].length;
-  if (r < 2 || foms[1].length !== r) throw new RangeError(`obuchowskiRockette: needs the same r >= 2 readers in both arms`);
+  if (r < 2 || foms[1].length !== r)
+    throw new RangeError(`obuchowskiRockette: needs the same r >= 2 readers in both arms`);
   const cell = (i: number, j: number): FomValues => (foms[i] as readonly FomValues[])[j] as FomValues;
   const cov = (i: number, j: number, i2: number, j2: number): number =>
     method === 'jackknife'
@@ -219,7 +224,8 @@ export function obuchowskiRockette(
   const msT = (r * ssT) / (t - 1);
   let ssTR = 0;
   for (let i = 0; i < t; i++) {
-    for (let j = 0; j < r; j++) ssTR += (theta(i, j) - (armMean[i] as number) - (readerMean[j] as number) + grand) ** 2;
+    for (let j = 0; j < r; j++)
+      ssTR += (theta(i, j) - (armMean[i] as number) - (readerMean[j] as number) + grand) ** 2;
   }
   const msTR = ssTR / ((t - 1) * (r - 1));
   const denominator = msTR + r * Math.max(cov2 - cov3, 0);

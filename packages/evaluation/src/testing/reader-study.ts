@@ -60,7 +60,12 @@ function confidenceOf(distance: number): 1 | 2 | 3 | 4 | 5 {
 }
 
 /** The expected sensitivity, specificity and trapezoidal AUROC of the 10-point rating of one arm. */
-export function expectedArm(model: ArmModel): { sensitivity: number; specificity: number; auroc: number; aurocLatent: number } {
+export function expectedArm(model: ArmModel): {
+  sensitivity: number;
+  specificity: number;
+  auroc: number;
+  aurocLatent: number;
+} {
   const cuts = [
     ...[...CONFIDENCE_CUTS].reverse().map((c) => model.threshold - c),
     model.threshold,
@@ -128,5 +133,11 @@ export function simulateReaderStudy(options: SimulationOptions): ReaderStudyInpu
       }
     }
   }
-  return { studyId: `sim-${String(options.seed)}`, design: options.design ?? 'crossover', labels: [label], truth, readings };
+  return {
+    studyId: `sim-${String(options.seed)}`,
+    design: options.design ?? 'crossover',
+    labels: [label],
+    truth,
+    readings,
+  };
 }
