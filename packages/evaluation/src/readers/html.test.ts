@@ -56,6 +56,7 @@ describe('renderReaderStudyHtml', () => {
     expect(html).toContain('data-key="per_label.0.decision_changes.towards_truth"');
     expect(html).toContain('data-key="reading_time.median_difference_ms.ci_high"');
     expect((html.match(/class="reader-marker"/g) ?? []).length).toBe(3);
+    expect(html).toContain('(intervals are 95%)');
   });
 
   it('says so when the MRMC analysis could not run (one reader)', () => {
