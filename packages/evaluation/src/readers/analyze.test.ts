@@ -289,6 +289,25 @@ describe('analyzeReaderStudy on bad or partial input', () => {
     expect(report.notes.join(' ')).toMatch(/1 readings of labels outside/);
     expect(report.notes.join(' ')).toMatch(/without a valid reading time/);
     expect(report.notes.join(' ')).toMatch(/finding: 1 read cases without a known truth/);
-    expect(report.notes.join(' ')).toMatch(/needs at least 2 readers, got 1/);
+    expect(report.notes.join(' ')).toMatch(/needs at least 2 readers who read both arms, got 1/);
+  });
+
+  it('leaves a reader who read one arm only out of the MRMC analysis, and the cases not read in both arms', () => {
+    const sim = simulateReaderStudy({ ...BASE, readers: 4, cases: 100 });
+    const readings = sim.readings.filter(
+      (r) =>
+        !(r.readerId === 'reader-4' && r.arm === 'with_ai') &&
+        !(r.readerId === 'reader-2' && r.arm === 'with_ai' && r.caseId === 'case-0001'),
+    );
+    const report = analyzeReaderStudy({ ...sim, readings, bootstrapSamples: 0 });
+    const label = report.per_label[0]!;
+    expect(label.readers).toHaveLength(4);
+    expect(label.readers[3]!.with_ai.readings).toBe(0);
+    expect(label.readers[3]!.with_ai.sensitivity.value).toBeNull();
+    expect(label.mrmc_auroc!.readers).toBe(3);
+    expect(label.complete_cases).toBe(99);
+    expect(label.mrmc_auroc!.cases).toBe(99);
+    expect(report.notes.join(' ')).toMatch(/1 readers with readings in one arm only are left out/);
+    expect(report.notes.join(' ')).toMatch(/uses the 99 cases read by every reader in both arms, out of 100/);
   });
 });

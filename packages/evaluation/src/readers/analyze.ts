@@ -444,12 +444,18 @@ function analyzeLabel(
     with_ai: armMetrics(tables.with_ai.get(reader), truthOf, z),
     auroc_difference: readerDifference(tables.without_ai.get(reader), tables.with_ai.get(reader), truthOf, z),
   }));
-  // The complete block: truth known, read by every reader of the label in both arms (in a stable order).
+  // The MRMC readers: those with readings in both arms (a reader who read one arm only cannot be
+  // paired); the complete block: cases with a known truth read by each of them in both arms.
+  const mrmcReaders = labelReaders.filter((r) => tables.without_ai.has(r) && tables.with_ai.has(r));
+  if (mrmcReaders.length < labelReaders.length)
+    notes.push(
+      `${label}: ${String(labelReaders.length - mrmcReaders.length)} readers with readings in one arm only are left out of the MRMC analysis.`,
+    );
   const complete = [...readCases]
     .filter(
       (c) =>
         truthOf(c) !== undefined &&
-        labelReaders.every(
+        mrmcReaders.every(
           (r) => tables.without_ai.get(r)?.has(c) === true && tables.with_ai.get(r)?.has(c) === true,
         ),
     )
@@ -463,7 +469,7 @@ function analyzeLabel(
     );
   const counts = { cases: complete.length, positives: blockPositives, negatives: blockNegatives };
   const column = (arm: StudyArm, pick: (call: Call) => number): Float64Array[] =>
-    labelReaders.map((r) => {
+    mrmcReaders.map((r) => {
       const calls = tables[arm].get(r) as Map<string, Call>;
       return Float64Array.from(complete, (c) => pick(calls.get(c) as Call));
     });
@@ -474,8 +480,10 @@ function analyzeLabel(
   const pooledAuroc: [StudyEstimate, StudyEstimate] = [NONE, NONE];
   const pooledSens: [StudyEstimate | null, StudyEstimate | null] = [null, null];
   const pooledSpec: [StudyEstimate | null, StudyEstimate | null] = [null, null];
-  if (labelReaders.length < 2) {
-    notes.push(`${label}: the MRMC analysis needs at least 2 readers, got ${String(labelReaders.length)}.`);
+  if (mrmcReaders.length < 2) {
+    notes.push(
+      `${label}: the MRMC analysis needs at least 2 readers who read both arms, got ${String(mrmcReaders.length)}.`,
+    );
   } else {
     const ratings = (arm: StudyArm): FomValues[] =>
       column(arm, (c) => c.rating).map((r) => aurocFom(r, truth));
