@@ -12,6 +12,8 @@ import {
   type ReaderStudyInput,
 } from './index.js';
 import { loadVanDyke } from '../testing/vandyke.js';
+import { mulberry32 } from '../random.js';
+import { medianInPlace } from './analyze.js';
 
 const WITHOUT = { separation: 1.5, threshold: 0.9, medianTimeMs: 40_000 };
 const WITH = { separation: 2.2, threshold: 1.0, medianTimeMs: 30_000 };
@@ -34,6 +36,19 @@ describe('ratingOf', () => {
     expect(order).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(() => ratingOf(true, 0)).toThrow(RangeError);
     expect(() => ratingOf(true, 2.5)).toThrow(RangeError);
+  });
+});
+
+describe('medianInPlace', () => {
+  it('equals the sorted median (mean of the middle two when even), with ties and any prefix length', () => {
+    const random = mulberry32(5);
+    for (let trial = 0; trial < 300; trial++) {
+      const n = 1 + Math.floor(random() * 40);
+      const values = Float64Array.from({ length: n + 3 }, () => Math.floor(random() * 10) - 5);
+      const sorted = values.slice(0, n).sort();
+      const expected = n % 2 === 1 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+      expect(medianInPlace(values, n)).toBe(expected);
+    }
   });
 });
 

@@ -68,6 +68,6 @@ describe('renderReaderStudyHtml', () => {
       }),
     );
     expect(one).toContain('not computed (see notes)');
-    expect(one).toContain('needs at least 2 readers, got 1');
+    expect(one).toContain('needs at least 2 readers who read both arms, got 1');
   });
 });
