@@ -25,6 +25,7 @@ describe('names', () => {
     expect(QueueName).toEqual({ Screen: 'cxr-screen', Results: 'cxr-results' });
     expect(queueOfJob[JobName.ScreenObject]).toBe('cxr-screen');
     expect(queueOfJob[JobName.ScreenResult]).toBe('cxr-results');
+    expect(queueOfJob[JobName.DeliverFindings]).toBe('cxr-findings');
     expect(Object.keys(queueOfJob).sort()).toEqual(Object.values(JobName).sort());
   });
 });
