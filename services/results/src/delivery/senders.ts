@@ -237,14 +237,16 @@ function dimseSender(peer: DimsePeer, settings: SenderSettings): FindingsSender 
       } catch (error) {
         if (error instanceof DimseError) {
           settings.metrics?.observePacsRequest('c_store', error.outcome, seconds(started));
-          const reason =
-            error.status !== undefined
+          // The PACS accepting no presentation context for Enhanced SR refuses the object (it
+          // takes no SRs): final. A rejected association is configuration (our AE title unknown
+          // to the PACS) or load: wait for it, like a network fault.
+          const noContext = error.outcome === 'refused' && /presentation context/.test(error.message);
+          const reason = noContext
+            ? 'dimse_sop_class_not_accepted'
+            : error.status !== undefined
               ? `dimse_status_${formatStatus(error.status)}`
               : `dimse_${error.outcome}`;
-          // Refused associations and failures other than "out of resources" are final for this
-          // object only when the PACS said so for it; a refused association is configuration
-          // (our AE title unknown) or load: wait for it.
-          const transient = error.transient || error.outcome === 'refused';
+          const transient = !noContext && (error.transient || error.outcome === 'refused');
           throw new DeliveryError(reason, transient, `C-STORE: ${error.message}`, { cause: error });
         }
         settings.metrics?.observePacsRequest('c_store', 'network', seconds(started));
