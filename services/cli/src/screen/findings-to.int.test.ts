@@ -78,7 +78,7 @@ describe('cxr screen --findings-to and cxr results send (Orthanc)', () => {
       await queue.obliterate({ force: true });
       await queue.close();
     }
-    await orthanc?.dispose();
+    await orthanc.dispose();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -25,8 +25,9 @@ interface Received {
 
 let server: Server | undefined;
 afterEach(async () => {
-  await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+  const running = server;
   server = undefined;
+  if (running !== undefined) await new Promise((resolve) => running.close(resolve));
 });
 
 async function pacs(status: number, body: unknown): Promise<{ base: string; received: Received[] }> {
