@@ -417,6 +417,41 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the findings delivery settings and refuses other destinations without echoing them', () => {
+    expect(loadConfig({}).findings).toEqual({
+      to: undefined,
+      concurrency: 4,
+      backoffMs: 2000,
+      backoffCapMs: 60_000,
+      waitSeconds: 300,
+    });
+    const set = loadConfig({
+      CXR_FINDINGS_TO: ' dimse://PACS@10.0.0.5:104 ',
+      CXR_FINDINGS_CONCURRENCY: '8',
+      CXR_FINDINGS_BACKOFF_MS: '100',
+      CXR_FINDINGS_BACKOFF_CAP_MS: '1000',
+      CXR_FINDINGS_WAIT_SECONDS: '0',
+    }).findings;
+    expect(set).toEqual({
+      to: 'dimse://PACS@10.0.0.5:104',
+      concurrency: 8,
+      backoffMs: 100,
+      backoffCapMs: 1000,
+      waitSeconds: 0,
+    });
+    expect(loadConfig({ CXR_FINDINGS_TO: 'dicomweb+https://pacs/dicom-web' }).findings.to).toBe(
+      'dicomweb+https://pacs/dicom-web',
+    );
+    expect(loadConfig({ CXR_FINDINGS_TO: '' }).findings.to).toBeUndefined();
+    const bad = () => loadConfig({ CXR_FINDINGS_TO: 'https://user:SECRET@pacs/dicom-web' });
+    expect(bad).toThrow(
+      /CXR_FINDINGS_TO must start with dicomweb\+http:\/\/, dicomweb\+https:\/\/ or dimse:\/\//,
+    );
+    expect(bad).not.toThrow(/SECRET/);
+    expect(() => loadConfig({ CXR_FINDINGS_CONCURRENCY: '0' })).toThrow(/CXR_FINDINGS_CONCURRENCY/);
+    expect(() => loadConfig({ CXR_FINDINGS_BACKOFF_CAP_MS: '10' })).toThrow(/CXR_FINDINGS_BACKOFF_CAP_MS/);
+  });
+
   it('rejects an unknown log level', () => {
     expect(() => loadConfig({ CXR_LOG_LEVEL: 'loud' })).toThrow(/CXR_LOG_LEVEL must be one of/);
   });

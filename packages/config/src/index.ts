@@ -308,6 +308,45 @@ export interface WorklistConfig {
   readonly thumbnailThreads: number;
 }
 
+/** Delivery of findings (DICOM SR) to a PACS: the results service, `cxr screen --findings-to`, `cxr results send`. */
+export interface FindingsConfig {
+  /**
+   * CXR_FINDINGS_TO: where the results service sends the SR of each ok result as it is stored,
+   * `dicomweb+http(s)://HOST[:PORT]/ROOT` (STOW-RS) or `dimse://AET@HOST:PORT` (C-STORE); unset = none.
+   */
+  readonly to: string | undefined;
+  /** CXR_FINDINGS_CONCURRENCY: deliveries in flight per process. */
+  readonly concurrency: number;
+  /** CXR_FINDINGS_BACKOFF_MS: first retry delay of a delivery that met a transient fault (doubled per retry). */
+  readonly backoffMs: number;
+  /** CXR_FINDINGS_BACKOFF_CAP_MS: longest delay between two attempts: a PACS back up is used within it. */
+  readonly backoffCapMs: number;
+  /** CXR_FINDINGS_WAIT_SECONDS: how long `cxr screen` and `cxr results send` wait for pending deliveries before they exit. */
+  readonly waitSeconds: number;
+}
+
+/** A findings destination: scheme checked here, the whole URI when delivery starts (@cxr/results). */
+function findingsDestination(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^(dicomweb\+https?:\/\/|dimse:\/\/)/i.test(raw)) {
+    throw new ConfigError(`${name} must start with dicomweb+http://, dicomweb+https:// or dimse://`);
+  }
+  return raw;
+}
+
+function findingsConfig(env: Env): FindingsConfig {
+  const backoffMs = optionalIntIn(env, 'CXR_FINDINGS_BACKOFF_MS', 0, 3_600_000) ?? 2000;
+  const backoffCapMs = optionalIntIn(env, 'CXR_FINDINGS_BACKOFF_CAP_MS', 100, 24 * 3_600_000) ?? 60_000;
+  return {
+    to: findingsDestination(env, 'CXR_FINDINGS_TO'),
+    concurrency: optionalIntIn(env, 'CXR_FINDINGS_CONCURRENCY', 1, 64) ?? 4,
+    backoffMs,
+    backoffCapMs,
+    waitSeconds: optionalIntIn(env, 'CXR_FINDINGS_WAIT_SECONDS', 0, 7 * 24 * 3600) ?? 300,
+  };
+}
+
 /**
  * The AWS variables the S3 client honours (endpoint, region, credentials, path style), passed
  * to @cxr/storage as an explicit object: that package never reads process.env itself.
@@ -346,6 +385,7 @@ export interface AppConfig {
   readonly scp: ScpConfig;
   readonly dicomweb: DicomwebConfig;
   readonly worklist: WorklistConfig;
+  readonly findings: FindingsConfig;
   readonly s3Env: Readonly<Partial<Record<(typeof S3_ENV_VARIABLES)[number], string>>>;
 }
 
@@ -596,6 +636,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     ...dimseConfig(env),
     dicomweb: dicomwebConfig(env),
     worklist: worklistConfig(env),
+    findings: findingsConfig(env),
     s3Env: Object.fromEntries(
       S3_ENV_VARIABLES.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),
     ),

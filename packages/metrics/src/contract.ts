@@ -29,6 +29,8 @@ export const METRIC_CONTRACT = {
   cxr_pacs_throttled_total: { type: 'counter', labelNames: ['reason'] },
   cxr_scp_associations_total: { type: 'counter', labelNames: ['result'] },
   cxr_scp_instances_received_total: { type: 'counter', labelNames: ['outcome'] },
+  cxr_findings_delivered_total: { type: 'counter', labelNames: ['outcome'] },
+  cxr_findings_delivery_lag_seconds: { type: 'histogram', labelNames: [] },
 } as const satisfies Record<
   string,
   { type: 'counter' | 'gauge' | 'histogram'; labelNames: readonly string[] }
@@ -128,6 +130,15 @@ export type ScpAssociationResult = (typeof SCP_ASSOCIATION_RESULTS)[number];
  */
 export const SCP_INSTANCE_OUTCOMES = ['stored', 'refused', 'failed'] as const;
 export type ScpInstanceOutcome = (typeof SCP_INSTANCE_OUTCOMES)[number];
+
+/**
+ * Delivery attempts of findings (DICOM SR) to a PACS, cxr_findings_delivered_total{outcome}:
+ * `sent` (the PACS stored it), `failed` (the PACS refused it for good, or it could not be built:
+ * recorded as failed with the reason), `retried` (a transient fault: PACS down, timeout, 5xx;
+ * the delivery waits and tries again).
+ */
+export const FINDINGS_DELIVERY_OUTCOMES = ['sent', 'failed', 'retried'] as const;
+export type FindingsDeliveryOutcome = (typeof FINDINGS_DELIVERY_OUTCOMES)[number];
 
 /**
  * BullMQ job states reported in cxr_queue_jobs{state}. `prioritized` is listed on purpose: BullMQ

@@ -71,6 +71,8 @@ function exerciseAll(m: CxrMetrics): void {
   m.countPacsThrottled('pacs_429');
   m.countScpAssociation('accepted');
   m.countScpInstance('stored');
+  m.countFindingsDelivery('sent');
+  m.observeFindingsDeliveryLag(1.5);
 }
 
 const PROMTOOL_MISSING =
@@ -114,6 +116,8 @@ describe('createMetrics: the contract', () => {
         'cxr_pacs_throttled_total',
         'cxr_scp_associations_total',
         'cxr_scp_instances_received_total',
+        'cxr_findings_delivered_total',
+        'cxr_findings_delivery_lag_seconds',
       ].sort(),
     );
   });

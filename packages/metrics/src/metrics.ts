@@ -8,6 +8,7 @@ import {
   PACS_THROTTLE_REASONS,
   SCP_ASSOCIATION_RESULTS,
   SCP_INSTANCE_OUTCOMES,
+  FINDINGS_DELIVERY_OUTCOMES,
   METRIC_NAMES,
   OUTCOMES,
   QUEUE_STATES,
@@ -20,6 +21,7 @@ import {
   type PacsThrottleReason,
   type ScpAssociationResult,
   type ScpInstanceOutcome,
+  type FindingsDeliveryOutcome,
   type QueueState,
   type Stage,
 } from './contract.js';
@@ -59,6 +61,9 @@ export const BUCKETS = {
   predictionScore: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
   // A QIDO page or a WADO-RS retrieve of a 30 MB CR: 5 ms (a local PACS) to 2 min (a slow VNA).
   pacsRequestSeconds: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+  // Result stored -> SR accepted by the PACS: 50 ms (a local PACS, no wait) to 1 day (a PACS
+  // down overnight: deliveries wait for it).
+  findingsDeliveryLagSeconds: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400],
 } as const;
 
 /** Options for {@link createMetrics}. */
@@ -100,6 +105,8 @@ export interface CxrMetricObjects {
   readonly pacsThrottled: Counter<'reason'>;
   readonly scpAssociations: Counter<'result'>;
   readonly scpInstancesReceived: Counter<'outcome'>;
+  readonly findingsDelivered: Counter<'outcome'>;
+  readonly findingsDeliveryLag: Histogram;
 }
 
 /** Creates and registers every metric of the contract; see {@link CxrMetrics} for the helpers. */
@@ -264,6 +271,19 @@ export class CxrMetrics {
         name: 'cxr_scp_instances_received_total',
         help: 'Instances received by the C-STORE SCP, by outcome (stored = durable and enqueued).',
         labelNames: c.cxr_scp_instances_received_total.labelNames,
+        registers,
+      }),
+      findingsDelivered: new Counter({
+        name: 'cxr_findings_delivered_total',
+        help: 'Delivery attempts of findings (DICOM SR) to a PACS, by outcome (sent, failed for good, retried).',
+        labelNames: c.cxr_findings_delivered_total.labelNames,
+        registers,
+      }),
+      findingsDeliveryLag: new Histogram({
+        name: 'cxr_findings_delivery_lag_seconds',
+        help: 'Time from a result being stored to its findings being accepted by the PACS.',
+        labelNames: c.cxr_findings_delivery_lag_seconds.labelNames,
+        buckets: [...BUCKETS.findingsDeliveryLagSeconds],
         registers,
       }),
     };
@@ -439,6 +459,16 @@ export class CxrMetrics {
   /** Counts one instance sent to the C-STORE SCP. */
   countScpInstance(outcome: ScpInstanceOutcome): void {
     this.metrics.scpInstancesReceived.inc({ outcome: oneOf(outcome, SCP_INSTANCE_OUTCOMES, 'outcome') });
+  }
+
+  /** Counts one delivery attempt of findings to a PACS. */
+  countFindingsDelivery(outcome: FindingsDeliveryOutcome): void {
+    this.metrics.findingsDelivered.inc({ outcome: oneOf(outcome, FINDINGS_DELIVERY_OUTCOMES, 'outcome') });
+  }
+
+  /** Observes the time from a result being stored to its findings being accepted by the PACS. */
+  observeFindingsDeliveryLag(seconds: number): void {
+    this.metrics.findingsDeliveryLag.observe(checkSeconds(seconds));
   }
 
   /**

@@ -22,9 +22,10 @@ import { UnrecoverableError } from 'bullmq';
 
 describe('names', () => {
   it('keeps the queue names of the architecture contract and maps every job to a queue', () => {
-    expect(QueueName).toEqual({ Screen: 'cxr-screen', Results: 'cxr-results' });
+    expect(QueueName).toEqual({ Screen: 'cxr-screen', Results: 'cxr-results', Findings: 'cxr-findings' });
     expect(queueOfJob[JobName.ScreenObject]).toBe('cxr-screen');
     expect(queueOfJob[JobName.ScreenResult]).toBe('cxr-results');
+    expect(queueOfJob[JobName.DeliverFindings]).toBe('cxr-findings');
     expect(Object.keys(queueOfJob).sort()).toEqual(Object.values(JobName).sort());
   });
 });

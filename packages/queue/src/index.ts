@@ -8,6 +8,7 @@ export * from './batcher.js';
 export * from './screen-queue.js';
 export * from './screen-worker.js';
 export * from './result-queue.js';
+export * from './findings-queue.js';
 export * from './predict-client.js';
 export * from './dashboard.js';
 export * from './pacs-budget.js';

@@ -8,6 +8,8 @@
 export const QueueName = {
   Screen: 'cxr-screen',
   Results: 'cxr-results',
+  /** Findings (DICOM SR) of stored results on their way to a PACS. */
+  Findings: 'cxr-findings',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -17,6 +19,8 @@ export const JobName = {
   ScreenObject: 'screen-object',
   /** Carry one outcome (ok, rejected, failed) from a worker to the results service. */
   ScreenResult: 'screen-result',
+  /** Build the SR of one stored result and send it to a PACS (STOW-RS or C-STORE). */
+  DeliverFindings: 'deliver-findings',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -27,4 +31,5 @@ export type JobName = (typeof JobName)[keyof typeof JobName];
 export const queueOfJob: Readonly<Record<JobName, QueueName>> = {
   [JobName.ScreenObject]: QueueName.Screen,
   [JobName.ScreenResult]: QueueName.Results,
+  [JobName.DeliverFindings]: QueueName.Findings,
 };

@@ -188,16 +188,29 @@ export const resultMessageSchema = z.discriminatedUnion('outcome', [
 export type ResultMessage = z.infer<typeof resultMessageSchema>;
 export type ResultOutcome = ResultMessage['outcome'];
 
+/** Payload of a `deliver-findings` job on `cxr-findings`: which stored row, where to, since when. No patient data. */
+export const findingsJobPayloadSchema = z.strictObject({
+  /** The result's row key (@cxr/store rowKeyOf): a hash, never the object URI. */
+  rowKey: z.string().regex(/^[0-9a-f]{32}$/),
+  /** `dicomweb+http(s)://HOST/ROOT` or `dimse://AET@HOST:PORT`. */
+  destination: z.string().min(1).max(1024),
+  /** When the result was stored (ms since the epoch): the delivery lag starts there. */
+  storedAt: epochMs,
+});
+export type FindingsJobPayload = z.infer<typeof findingsJobPayloadSchema>;
+
 /** Payload schema of each job name; keyed by `JobName` so a job without a schema fails to compile. */
 export const payloadSchemaOfJob = {
   [JobName.ScreenObject]: screenJobPayloadSchema,
   [JobName.ScreenResult]: resultMessageSchema,
+  [JobName.DeliverFindings]: findingsJobPayloadSchema,
 } as const satisfies Record<JobName, z.ZodType>;
 
 /** Payload type of each job name. */
 export interface JobPayloadMap {
   [JobName.ScreenObject]: ScreenJobPayload;
   [JobName.ScreenResult]: ResultMessage;
+  [JobName.DeliverFindings]: FindingsJobPayload;
 }
 
 /** A job as a discriminated union keyed by job name (Immich's `JobItem`). */

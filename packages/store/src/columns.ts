@@ -4,6 +4,7 @@
  */
 import { OUTCOMES, parseResultRow, type Outcome, type ResultRow, type StoredResult } from './result-row.js';
 import { ROW_KEY_PATTERN, rowKeyOf } from './row-key.js';
+import { DELIVERY_COLUMNS, isDeliveryState, type ResultDelivery } from './delivery.js';
 import { uriSchemeOf, type WorklistItem } from './worklist.js';
 
 export type SqlValue = string | number | null;
@@ -134,10 +135,25 @@ export function storedResultFromRecord(record: Record<string, unknown>): StoredR
     },
     enqueuedAt: instant(record, 'enqueued_at'),
   });
-  return {
+  const stored: StoredResult = {
     ...row,
     createdAt: instant(record, 'created_at') ?? '',
     updatedAt: instant(record, 'updated_at') ?? '',
+  };
+  const delivery = deliveryFromRecord(record);
+  return delivery === null ? stored : { ...stored, delivery };
+}
+
+/** The delivery columns of a record (migration 4); null when the row was never queued for delivery. */
+export function deliveryFromRecord(record: Record<string, unknown>): ResultDelivery | null {
+  const state = record.delivery_state;
+  if (state === null || state === undefined) return null;
+  if (!isDeliveryState(state)) throw new Error('column delivery_state has an unexpected value');
+  return {
+    state,
+    reason: text(record, 'delivery_reason'),
+    attempts: num(record, 'delivery_attempts') ?? 0,
+    at: instant(record, 'delivery_at') ?? '',
   };
 }
 
@@ -191,6 +207,12 @@ export const KEY_COLUMNS: readonly string[] = ['uri', 'model_id', 'model_version
 /** Columns an upsert overwrites when the replacement rule lets a new result win. */
 export const UPDATABLE_COLUMNS = DATA_COLUMNS.filter((column) => !KEY_COLUMNS.includes(column.name));
 /** Every stored column, in export order, for SELECT statements. */
-export const SELECT_LIST = [...DATA_COLUMNS.map((c) => quoteIdent(c.name)), 'created_at', 'updated_at'].join(
-  ', ',
-);
+export const SELECT_LIST = [
+  ...DATA_COLUMNS.map((c) => quoteIdent(c.name)),
+  'created_at',
+  'updated_at',
+  ...DELIVERY_COLUMNS,
+].join(', ');
+
+/** What an upsert that replaces a result sets besides its data: the old result's delivery is void. */
+export const CLEAR_DELIVERY_SQL = DELIVERY_COLUMNS.map((name) => `${name} = NULL`).join(', ');

@@ -27,6 +27,10 @@ export const EXPORT_DEIDENTIFICATION: Readonly<Record<string, string>> = {
   enqueued_at: 'removed (kept with retain dates)',
   created_at: 'removed (kept with retain dates)',
   updated_at: 'removed (kept with retain dates)',
+  delivery_state: 'kept',
+  delivery_reason: 'kept',
+  delivery_attempts: 'kept',
+  delivery_at: 'removed (kept with retain dates)',
   outcome: 'kept',
   reason: 'kept',
   decision: 'kept',
@@ -60,7 +64,7 @@ export function deidentifyExportRow(row: ExportRow, session: DeidSession): Expor
     value === null || retain.includes('uids') ? value : session.uid(value);
   const dates = retain.includes('dates');
   const sopInstanceUid = uid(row.sopInstanceUid);
-  const { createdAt, updatedAt, ...result } = row;
+  const { createdAt, updatedAt, delivery, ...result } = row;
   return {
     ...result,
     uri: sopInstanceUid === null ? '' : deidentifiedFileName(sopInstanceUid),
@@ -75,5 +79,8 @@ export function deidentifyExportRow(row: ExportRow, session: DeidSession): Expor
     enqueuedAt: dates ? row.enqueuedAt : null,
     ...(dates && createdAt !== undefined ? { createdAt } : {}),
     ...(dates && updatedAt !== undefined ? { updatedAt } : {}),
+    ...(delivery !== undefined && delivery !== null
+      ? { delivery: dates ? delivery : { ...delivery, at: '' } }
+      : {}),
   };
 }

@@ -89,6 +89,12 @@ describe('parquetSchema', () => {
       }),
       createdAt: '2026-11-27T01:00:00.000Z',
       updatedAt: '2026-11-27T01:00:00.000Z',
+      delivery: {
+        state: 'failed',
+        reason: 'stow_http_409: refused',
+        attempts: 2,
+        at: '2026-11-27T01:00:01.000Z',
+      },
     };
     const header = exportHeader([]);
     const cells = exportCells(full, []);

@@ -25,6 +25,7 @@ export const PARQUET_TIMESTAMP_COLUMNS: ReadonlySet<string> = new Set([
   'enqueued_at',
   'created_at',
   'updated_at',
+  'delivery_at',
 ]);
 
 /**
@@ -47,6 +48,7 @@ export const PARQUET_NUMERIC_COLUMNS: Readonly<Record<string, NumericType>> = {
   batch_wait_ms: 'DOUBLE',
   infer_ms: 'DOUBLE',
   store_ms: 'DOUBLE',
+  delivery_attempts: 'INT32',
 };
 
 function columnType(name: string): ColumnType {

@@ -9,6 +9,7 @@ import { csvRecord, type CsvCell } from '@cxr/csv';
 import { DATA_COLUMNS, ROW_KEY_COLUMN } from './columns.js';
 import { EXPORT_FORMATS, type ExportFormat } from './names.js';
 import type { ResultRow } from './result-row.js';
+import { DELIVERY_COLUMNS, type ResultDelivery } from './delivery.js';
 
 export { EXPORT_FORMATS, type ExportFormat };
 /** Formats that can be written to any stream (stdout included); Parquet needs a file. */
@@ -21,7 +22,12 @@ export interface ExportOptions<F extends ExportFormat = ExportFormat> {
 }
 
 /** A row to export: a result, with the store's timestamps when it came from the store. */
-export type ExportRow = ResultRow & { readonly createdAt?: string; readonly updatedAt?: string };
+export type ExportRow = ResultRow & {
+  readonly createdAt?: string;
+  readonly updatedAt?: string;
+  /** Delivery of the findings to a PACS (empty columns when never queued). */
+  readonly delivery?: ResultDelivery | null;
+};
 
 // What a study needs first; the technical columns follow, then the store timestamps.
 const LEADING = ['uri', 'sop_instance_uid', 'study_instance_uid', 'outcome', 'reason', 'decision'] as const;
@@ -31,6 +37,7 @@ const TRAILING = [
   ),
   'created_at',
   'updated_at',
+  ...DELIVERY_COLUMNS,
 ];
 
 /** One exported value (a CSV field, a JSON value, a Parquet cell). */
@@ -53,6 +60,12 @@ export function exportCells(row: ExportRow, labels: readonly string[]): Cell[] {
   const cell = (name: string): Cell => {
     if (name === 'created_at') return row.createdAt ?? null;
     if (name === 'updated_at') return row.updatedAt ?? null;
+    if (name === 'delivery_state') return row.delivery?.state ?? null;
+    if (name === 'delivery_reason') return row.delivery?.reason ?? null;
+    if (name === 'delivery_attempts') return row.delivery?.attempts ?? null;
+    // '' = removed by de-identification (export-deid.ts).
+    if (name === 'delivery_at')
+      return row.delivery?.at === undefined || row.delivery.at === '' ? null : row.delivery.at;
     const toSql = BY_NAME.get(name);
     if (toSql === undefined) throw new Error(`unknown export column ${name}`);
     return toSql(row);

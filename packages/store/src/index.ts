@@ -14,6 +14,15 @@ export {
   type StoredResult,
 } from './result-row.js';
 export { hashPatientId } from './patient-id.js';
+export {
+  DELIVERY_COLUMNS,
+  DELIVERY_STATES,
+  MAX_DELIVERY_REASON,
+  isDeliveryState,
+  type DeliveryState,
+  type DeliveryUpdate,
+  type ResultDelivery,
+} from './delivery.js';
 export { newRunId } from './run-id.js';
 export { ROW_KEY_PATTERN, rowKeyOf } from './row-key.js';
 export {

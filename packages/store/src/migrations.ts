@@ -143,8 +143,29 @@ UPDATE results SET row_key = ${POSTGRES_ROW_KEY_SQL};
 ALTER TABLE results ALTER COLUMN row_key SET NOT NULL;
 ${V3_INDEXES}`;
 
+// Version 4: delivery of each ok result's findings (its DICOM SR) to a PACS (delivery.ts): state
+// pending / sent / failed, the reason of the last unsuccessful attempt, the attempts made and when
+// the state was written. NULL for rows never queued for delivery. The index serves the per-run
+// counts of `cxr results send` and the re-send of a run's undelivered rows.
+const V4_SQLITE = `
+ALTER TABLE results ADD COLUMN delivery_state TEXT CHECK (delivery_state IS NULL OR delivery_state IN ('pending', 'sent', 'failed'));
+ALTER TABLE results ADD COLUMN delivery_reason TEXT;
+ALTER TABLE results ADD COLUMN delivery_attempts INTEGER;
+ALTER TABLE results ADD COLUMN delivery_at TEXT;
+CREATE INDEX results_delivery ON results (run_id, delivery_state) WHERE delivery_state IS NOT NULL;
+`;
+
+const V4_POSTGRES = `
+ALTER TABLE results ADD COLUMN delivery_state TEXT CHECK (delivery_state IS NULL OR delivery_state IN ('pending', 'sent', 'failed'));
+ALTER TABLE results ADD COLUMN delivery_reason TEXT;
+ALTER TABLE results ADD COLUMN delivery_attempts INTEGER;
+ALTER TABLE results ADD COLUMN delivery_at TIMESTAMPTZ;
+CREATE INDEX results_delivery ON results (run_id, delivery_state) WHERE delivery_state IS NOT NULL;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'results', sqlite: V1_SQLITE, postgres: V1_POSTGRES },
   { version: 2, name: 'drift_features', sqlite: V2_SQLITE, postgres: V2_POSTGRES },
   { version: 3, name: 'worklist', sqlite: V3_SQLITE, postgres: V3_POSTGRES },
+  { version: 4, name: 'findings_delivery', sqlite: V4_SQLITE, postgres: V4_POSTGRES },
 ];

@@ -12,7 +12,7 @@ describe('openStore', () => {
     const store = await openStore('sqlite::memory:');
     try {
       expect(store.dialect).toBe('sqlite');
-      expect(await store.appliedMigrations()).toEqual([1, 2, 3]);
+      expect(await store.appliedMigrations()).toEqual([1, 2, 3, 4]);
       expect(await store.upsertResults([sampleRow('a')])).toMatchObject({ inserted: 1 });
     } finally {
       await store.close();

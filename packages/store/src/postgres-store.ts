@@ -5,12 +5,20 @@ import {
   MAX_PAGE_SIZE,
   SELECT_LIST,
   UPDATABLE_COLUMNS,
+  CLEAR_DELIVERY_SQL,
   quoteIdent,
   storedResultFromRecord,
   worklistItemFromRecord,
   type SqlValue,
 } from './columns.js';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.js';
+import {
+  checkDeliveryUpdate,
+  emptyDeliveryCounts,
+  isDeliveryState,
+  type DeliveryState,
+  type DeliveryUpdate,
+} from './delivery.js';
 import { collapseBatch, type UpsertOptions } from './replacement.js';
 import { ROW_KEY_PATTERN } from './row-key.js';
 import {
@@ -179,6 +187,7 @@ export class PostgresResultStore implements ResultStore {
             `INSERT INTO results (${columns.join(', ')}) VALUES ${tuples.join(', ')}
              ON CONFLICT (model_id, model_version, uri) DO UPDATE SET
                ${UPDATABLE_COLUMNS.map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`).join(', ')},
+               ${CLEAR_DELIVERY_SQL},
                updated_at = EXCLUDED.updated_at
              WHERE ${options.force === true ? 'TRUE' : 'FALSE'}
                OR results.outcome = 'failed'
@@ -309,6 +318,40 @@ export class PostgresResultStore implements ResultStore {
     const result = await this.pool.query(`SELECT ${SELECT_LIST} FROM results WHERE row_key = $1`, [rowKey]);
     const row = result.rows[0] as Record<string, unknown> | undefined;
     return row === undefined ? undefined : storedResultFromRecord(row);
+  }
+
+  async markDeliveryPending(rowKeys: readonly string[], at: Date): Promise<number> {
+    const keys = rowKeys.filter((key) => ROW_KEY_PATTERN.test(key));
+    if (keys.length === 0) return 0;
+    const result = await this.pool.query(
+      `UPDATE results SET delivery_state = 'pending', delivery_reason = NULL, delivery_attempts = 0, delivery_at = $1
+       WHERE row_key = ANY($2::text[]) AND outcome = 'ok'`,
+      [at.toISOString(), keys],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async recordDelivery(rowKey: string, update: DeliveryUpdate): Promise<boolean> {
+    const u = checkDeliveryUpdate(update);
+    if (!ROW_KEY_PATTERN.test(rowKey)) return false;
+    const result = await this.pool.query(
+      `UPDATE results SET delivery_state = $1, delivery_reason = $2, delivery_attempts = $3, delivery_at = $4
+       WHERE row_key = $5`,
+      [u.state, u.reason, u.attempts, u.at.toISOString(), rowKey],
+    );
+    return result.rowCount === 1;
+  }
+
+  async deliveryCounts(runId: string): Promise<Record<DeliveryState, number>> {
+    const counts = emptyDeliveryCounts();
+    const result = await this.pool.query<{ delivery_state: string; n: string }>(
+      `SELECT delivery_state, COUNT(*) AS n FROM results
+       WHERE run_id = $1 AND delivery_state IS NOT NULL GROUP BY delivery_state`,
+      [runId],
+    );
+    for (const row of result.rows)
+      if (isDeliveryState(row.delivery_state)) counts[row.delivery_state] = Number(row.n);
+    return counts;
   }
 
   async listRuns(): Promise<RunSummary[]> {

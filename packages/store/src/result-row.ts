@@ -3,6 +3,7 @@
  * boundary so a malformed (or privacy-violating) message from the queue never reaches a table.
  */
 import { z } from 'zod';
+import type { ResultDelivery } from './delivery.js';
 
 export const OUTCOMES = ['ok', 'rejected', 'failed'] as const;
 /** ok: scored; rejected: bad input, final (PS3.10 object unusable); failed: transient fault exhausted retries. */
@@ -119,6 +120,8 @@ export type StageTimings = ResultRow['timings'];
 export interface StoredResult extends ResultRow {
   readonly createdAt: string;
   readonly updatedAt: string;
+  /** Delivery of the findings to a PACS (migration 4); null or absent = never queued. */
+  readonly delivery?: ResultDelivery | null;
 }
 
 /** The identity of a result: one row per object URI and model version. */

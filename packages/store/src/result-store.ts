@@ -2,6 +2,7 @@
 import type { Outcome, ResultKey, ResultRow, StoredResult } from './result-row.js';
 import type { UpsertOptions } from './replacement.js';
 import type { WorklistPage, WorklistQuery } from './worklist.js';
+import type { DeliveryState, DeliveryUpdate } from './delivery.js';
 
 export interface UpsertSummary {
   /** Keys that had no row. */
@@ -81,6 +82,15 @@ export interface ResultStore {
   worklist(query: WorklistQuery): Promise<WorklistPage>;
   /** The row with this row key (row-key.ts), or undefined: how a worklist thumbnail finds its object. */
   resultByRowKey(rowKey: string): Promise<StoredResult | undefined>;
+  /**
+   * Marks the ok rows among `rowKeys` as queued for delivery (state pending, 0 attempts, no
+   * reason, time `at`); resolves with the number of rows marked. Rows not ok are left alone.
+   */
+  markDeliveryPending(rowKeys: readonly string[], at: Date): Promise<number>;
+  /** Writes the delivery state of one row; false when no row has this key. */
+  recordDelivery(rowKey: string, update: DeliveryUpdate): Promise<boolean>;
+  /** Rows of a run per delivery state (rows never queued are not counted). */
+  deliveryCounts(runId: string): Promise<Record<DeliveryState, number>>;
   /** Every run with counts, most recently updated first. */
   listRuns(): Promise<RunSummary[]>;
   /** Column names of the `results` table (the privacy test asserts no patient-name column). */

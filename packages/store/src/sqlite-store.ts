@@ -6,12 +6,20 @@ import {
   MAX_PAGE_SIZE,
   SELECT_LIST,
   UPDATABLE_COLUMNS,
+  CLEAR_DELIVERY_SQL,
   quoteIdent,
   storedResultFromRecord,
   worklistItemFromRecord,
   type SqlValue,
 } from './columns.js';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.js';
+import {
+  checkDeliveryUpdate,
+  emptyDeliveryCounts,
+  isDeliveryState,
+  type DeliveryState,
+  type DeliveryUpdate,
+} from './delivery.js';
 import { collapseBatch, type UpsertOptions } from './replacement.js';
 import { ROW_KEY_PATTERN, SQLITE_ROW_KEY_FUNCTION, sqliteRowKey } from './row-key.js';
 import {
@@ -161,7 +169,7 @@ export class SqliteResultStore implements ResultStore {
       );
       // Mirrors replacesExisting (replacement.ts); `IS NOT` is SQLite's null-safe inequality.
       const update = this.db.prepare(
-        `UPDATE results SET ${UPDATABLE_COLUMNS.map((c) => `${quoteIdent(c.name)} = ?`).join(', ')}, updated_at = ?
+        `UPDATE results SET ${UPDATABLE_COLUMNS.map((c) => `${quoteIdent(c.name)} = ?`).join(', ')}, ${CLEAR_DELIVERY_SQL}, updated_at = ?
        WHERE model_id = ? AND model_version = ? AND uri = ?
          AND (? = 1 OR outcome = 'failed' OR (? IS NOT NULL AND etag IS NOT ?))`,
       );
@@ -320,6 +328,54 @@ export class SqliteResultStore implements ResultStore {
       if (!ROW_KEY_PATTERN.test(rowKey)) return undefined;
       const row = this.db.prepare(`SELECT ${SELECT_LIST} FROM results WHERE row_key = ?`).get(rowKey);
       return isRecord(row) ? storedResultFromRecord(row) : undefined;
+    });
+  }
+
+  markDeliveryPending(rowKeys: readonly string[], at: Date): Promise<number> {
+    return settle(() => {
+      const mark = this.db.prepare(
+        `UPDATE results SET delivery_state = 'pending', delivery_reason = NULL, delivery_attempts = 0, delivery_at = ?
+         WHERE row_key = ? AND outcome = 'ok'`,
+      );
+      const when = at.toISOString();
+      let marked = 0;
+      this.db
+        .transaction(() => {
+          for (const key of rowKeys) if (ROW_KEY_PATTERN.test(key)) marked += mark.run(when, key).changes;
+        })
+        .immediate();
+      return marked;
+    });
+  }
+
+  recordDelivery(rowKey: string, update: DeliveryUpdate): Promise<boolean> {
+    return settle(() => {
+      const u = checkDeliveryUpdate(update);
+      if (!ROW_KEY_PATTERN.test(rowKey)) return false;
+      const changes = this.db
+        .prepare(
+          `UPDATE results SET delivery_state = ?, delivery_reason = ?, delivery_attempts = ?, delivery_at = ?
+           WHERE row_key = ?`,
+        )
+        .run(u.state, u.reason, u.attempts, u.at.toISOString(), rowKey).changes;
+      return changes === 1;
+    });
+  }
+
+  deliveryCounts(runId: string): Promise<Record<DeliveryState, number>> {
+    return settle(() => {
+      const counts = emptyDeliveryCounts();
+      const rows = records(
+        this.db
+          .prepare(
+            `SELECT delivery_state, COUNT(*) AS n FROM results
+             WHERE run_id = ? AND delivery_state IS NOT NULL GROUP BY delivery_state`,
+          )
+          .all(runId),
+      );
+      for (const row of rows)
+        if (isDeliveryState(row.delivery_state)) counts[row.delivery_state] = Number(row.n);
+      return counts;
     });
   }
 

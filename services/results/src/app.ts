@@ -19,6 +19,9 @@ import type { PredictBackend, PredictModel } from './predict-route.js';
 import { UploadSweeper, uploadMaxAgeMs } from './upload-sweep.js';
 import { ThumbnailCache } from './worklist/thumbnail-cache.js';
 import { ThumbnailService, poolThumbnailDecoder } from './worklist/thumbnails.js';
+import { parseFindingsDestination } from './delivery/destination.js';
+import type { FindingsDelivery } from './delivery/findings-delivery.js';
+import { openFindingsDelivery, type OpenedFindingsDelivery } from './delivery/open.js';
 
 /** HTTP port when none is given (main.ts passes CXR_HTTP_PORT from @cxr/config). */
 export const DEFAULT_HTTP_PORT = 8080;
@@ -59,6 +62,8 @@ export interface ResultsApp {
   readonly store: ResultStore;
   /** True while the store refuses writes and result consumption is paused (see ResultsService). */
   readonly storeDown: boolean;
+  /** The findings delivery when CXR_FINDINGS_TO is set and the model's manifest is known. */
+  readonly findings: FindingsDelivery | undefined;
   /** Stops consuming, flushes the pending batch, then closes the server, Redis and the store. */
   stop(): Promise<void>;
 }
@@ -102,6 +107,22 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
       : {}),
     log,
   });
+  const findingsTo = config.findings.to;
+  let findings: OpenedFindingsDelivery | undefined;
+  if (findingsTo !== undefined) {
+    // A mistyped destination fails the start, not every delivery.
+    parseFindingsDestination(findingsTo);
+    if (manifest === undefined) {
+      log(
+        'error',
+        'CXR_FINDINGS_TO needs the model manifest (CXR_MODEL_DIR): findings are not delivered',
+        {},
+      );
+    } else {
+      findings = await openFindingsDelivery({ config, queue: location, store, manifest, metrics, log });
+    }
+  }
+  const delivery = findings?.delivery;
   const screenQueue = new ScreenQueue(location);
   const service = new ResultsService({
     queue: location,
@@ -110,6 +131,13 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     log,
     ...(drift !== undefined ? { drift } : {}),
     ...(manifest !== undefined ? { manifest } : {}),
+    ...(delivery !== undefined && findingsTo !== undefined
+      ? {
+          afterStore: async (rows, storedAt) => {
+            await delivery.enqueue(rows, findingsTo, storedAt);
+          },
+        }
+      : {}),
     ...(options.maxBatch !== undefined ? { maxBatch: options.maxBatch } : {}),
     ...(options.maxDelayMs !== undefined ? { maxDelayMs: options.maxDelayMs } : {}),
   });
@@ -199,6 +227,7 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     // Each step runs even if an earlier one failed: a shutdown must release everything it can.
     const steps: [string, () => Promise<unknown>][] = [
       ['consumer', () => service.stop()],
+      ['findings', async () => findings?.close()],
       ['drift', () => Promise.resolve(drift?.stop())],
       ['gauges', () => gauges.stop()],
       ['http', () => http.close()],
@@ -242,6 +271,7 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     await uploads.prepare();
     sweeper.start();
     service.start();
+    delivery?.start();
     gauges.start();
     await http.listen({ port: options.port ?? DEFAULT_HTTP_PORT, host });
   } catch (error) {
@@ -261,6 +291,7 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     get storeDown() {
       return service.storeDown;
     },
+    findings: delivery,
     stop: () => (stopping ??= closeAll()),
   };
 }

@@ -49,3 +49,23 @@ export {
   type ThumbnailSource,
 } from './worklist/thumbnails.js';
 export { ThumbnailCache, type ThumbnailCacheOptions } from './worklist/thumbnail-cache.js';
+export {
+  DeliveryError,
+  FindingsDelivery,
+  FindingsDestinationError,
+  findingsSender,
+  openFindingsDelivery,
+  parseFindingsDestination,
+  splitPart10,
+  stowFailureReasons,
+  type FindingsDeliveryOptions,
+  type FindingsDestination,
+  type FindingsSender,
+  type OpenFindingsDeliveryOptions,
+  type OpenedFindingsDelivery,
+  type OutgoingFindings,
+  type SenderSettings,
+  sendRun,
+  type SendRunOptions,
+  type SendRunSummary,
+} from './delivery/index.js';

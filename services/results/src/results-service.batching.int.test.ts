@@ -167,4 +167,39 @@ describe('ResultsService batching', () => {
     expect((await publisher.counts()).failed).toBe(0);
     expect(await metrics.registry.metrics()).toContain('cxr_store_up 1');
   }, 45_000);
+  it('hands a batch back to BullMQ when its after-store step fails, and runs the step again on redelivery', async () => {
+    const { store, publisher, location } = await setup();
+    const seen: string[][] = [];
+    let failures = 1;
+    const metrics = createMetrics();
+    const service = new ResultsService({
+      queue: location,
+      store,
+      metrics,
+      maxBatch: 5,
+      maxDelayMs: 20,
+      afterStore: (rows) => {
+        seen.push(rows.map((row) => row.uri).sort());
+        if (failures-- > 0) return Promise.reject(new Error('findings queue unavailable'));
+        return Promise.resolve();
+      },
+    });
+    service.start();
+    cleanups.push(() => service.stop());
+    await publisher.publish(sampleMessages(5));
+    // The first call fails after the upsert: the messages are retried by BullMQ (5 s backoff,
+    // each message on its own), stored again unchanged, and the step runs again for every row.
+    const again = (): Set<string> => new Set(seen.slice(1).flat());
+    await waitFor(
+      'the step run again for every row',
+      () => seen.length > 1 && (seen[0] ?? []).every((uri) => again().has(uri)),
+      30_000,
+    );
+    expect(seen[0]).toHaveLength(5);
+    await waitFor('the queue drained', async () => (await publisher.pendingCount()) === 0);
+    expect((await publisher.counts()).failed).toBe(0);
+    expect(await store.countByOutcome(RUN_ID)).toEqual({ ok: 3, rejected: 1, failed: 1 });
+    // Metrics count the batch once: the failed step counted nothing.
+    expect(await metrics.registry.metrics()).toContain('cxr_items_total{outcome="ok"} 3');
+  }, 45_000);
 });

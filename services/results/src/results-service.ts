@@ -58,6 +58,12 @@ export interface ResultsServiceOptions {
   readonly drift?: DriftMonitor;
   /** The served model's manifest: its ok results get their worklist suspicion; absent = none do. */
   readonly manifest?: ModelManifest;
+  /**
+   * Called with each stored batch before its messages are acknowledged (the findings delivery
+   * queues the batch's SRs here). A rejection hands the batch back to BullMQ, whose redelivery
+   * stores it again (unchanged) and calls this again: at least once.
+   */
+  readonly afterStore?: (rows: readonly ResultRow[], storedAt: number) => Promise<void>;
   readonly log?: Logger;
 }
 
@@ -163,6 +169,21 @@ export class ResultsService {
     const summary = await this.#upsertUntilStored(items);
     const storeSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     const storedAt = Date.now();
+    const afterStore = this.#options.afterStore;
+    if (afterStore !== undefined) {
+      try {
+        await afterStore(
+          items.map((item) => item.row),
+          storedAt,
+        );
+      } catch (error) {
+        this.#log('error', 'after-store step failed: the batch will be redelivered', {
+          size: items.length,
+          ...errorSummary(error),
+        });
+        throw error;
+      }
+    }
     let unknownReasons = 0;
     for (const { message } of items) {
       try {

@@ -182,17 +182,17 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
     });
 
     it('migrates once; a second migrate is a no-op', async () => {
-      expect(await store.migrate()).toEqual({ applied: [1, 2, 3] });
+      expect(await store.migrate()).toEqual({ applied: [1, 2, 3, 4] });
       expect(await store.migrate()).toEqual({ applied: [] });
-      expect(await store.appliedMigrations()).toEqual([1, 2, 3]);
+      expect(await store.appliedMigrations()).toEqual([1, 2, 3, 4]);
     });
 
     it('two concurrent migrations apply each version exactly once', async () => {
       const other = await env.open();
       extra.push(other);
       const [a, b] = await Promise.all([store.migrate(), other.migrate()]);
-      expect([...a.applied, ...b.applied].sort()).toEqual([1, 2, 3]);
-      expect(await other.appliedMigrations()).toEqual([1, 2, 3]);
+      expect([...a.applied, ...b.applied].sort()).toEqual([1, 2, 3, 4]);
+      expect(await other.appliedMigrations()).toEqual([1, 2, 3, 4]);
     });
 
     describe('after migrate', () => {
@@ -551,6 +551,71 @@ export function describeStoreContract(name: string, factory: () => Promise<Store
           const row = await store.resultByRowKey(item.rowKey);
           expect(row && rowKeyOf(row)).toBe(item.rowKey);
         }
+      });
+
+      it('keeps the delivery state of ok rows: pending, sent, failed with reason and attempts; counts per run', async () => {
+        await store.upsertResults([sampleRow('a'), sampleRow('b'), sampleRow('c'), rejected('d')]);
+        const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((uri) => rowKeyOf(key(uri)));
+        expect(await store.deliveryCounts('run-1')).toEqual({ pending: 0, sent: 0, failed: 0 });
+        // Rows not ok are never queued; a key without a row is ignored.
+        const marked = await store.markDeliveryPending(
+          [a!, b!, c!, d!, '0'.repeat(32)],
+          new Date('2026-12-07T10:00:00.000Z'),
+        );
+        expect(marked).toBe(3);
+        expect(await store.deliveryCounts('run-1')).toEqual({ pending: 3, sent: 0, failed: 0 });
+        expect(
+          await store.recordDelivery(a!, {
+            state: 'sent',
+            reason: null,
+            attempts: 1,
+            at: new Date('2026-12-07T10:00:01.000Z'),
+          }),
+        ).toBe(true);
+        await store.recordDelivery(b!, {
+          state: 'failed',
+          reason: `stow_http_409: refused ${'x'.repeat(400)}`,
+          attempts: 3,
+          at: new Date('2026-12-07T10:00:02.000Z'),
+        });
+        await store.recordDelivery(c!, {
+          state: 'pending',
+          reason: 'pacs_unreachable: STOW-RS: no connection',
+          attempts: 2,
+          at: new Date('2026-12-07T10:00:03.000Z'),
+        });
+        expect(
+          await store.recordDelivery('f'.repeat(32), {
+            state: 'sent',
+            reason: null,
+            attempts: 1,
+            at: new Date(),
+          }),
+        ).toBe(false);
+        await expect(
+          store.recordDelivery(a!, { state: 'lost' as 'sent', reason: null, attempts: 1, at: new Date() }),
+        ).rejects.toThrow(RangeError);
+        expect(await store.deliveryCounts('run-1')).toEqual({ pending: 1, sent: 1, failed: 1 });
+        const rows = new Map((await collect(store.iterateRun('run-1'))).map((row) => [row.uri, row]));
+        expect(rows.get('a')?.delivery).toEqual({
+          state: 'sent',
+          reason: null,
+          attempts: 1,
+          at: '2026-12-07T10:00:01.000Z',
+        });
+        expect(rows.get('b')?.delivery?.state).toBe('failed');
+        expect(rows.get('b')?.delivery?.reason).toHaveLength(256);
+        expect(rows.get('c')?.delivery).toMatchObject({ state: 'pending', attempts: 2 });
+        expect(rows.get('d')?.delivery).toBeUndefined();
+        expect((await store.resultByRowKey(a!))?.delivery?.state).toBe('sent');
+
+        // A re-delivered, unchanged result keeps its state; a replaced result voids it (its SR
+        // in the PACS describes the old result) until it is queued again.
+        await store.upsertResults([sampleRow('a')]);
+        expect((await store.resultByRowKey(a!))?.delivery?.state).toBe('sent');
+        await store.upsertResults([sampleRow('a', { decision: 'pneumonia' })], { force: true });
+        expect((await store.resultByRowKey(a!))?.delivery).toBeUndefined();
+        expect(await store.deliveryCounts('run-1')).toEqual({ pending: 1, sent: 0, failed: 1 });
       });
 
       it('never stores a patient name and refuses rows that carry one', async () => {

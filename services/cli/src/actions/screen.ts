@@ -17,14 +17,17 @@ export interface ScreenCommandOptions extends PacsFilterFlags {
   readonly runId?: string;
   readonly force?: boolean;
   readonly httpPort?: number;
+  readonly findingsTo?: string;
   readonly json?: boolean;
 }
 
 /** `cxr screen`. */
 export async function screenCommand(sourceUri: string, options: ScreenCommandOptions): Promise<void> {
-  const config = loadConfig(
-    options.store !== undefined ? { ...process.env, CXR_STORE_URL: options.store } : process.env,
-  );
+  const config = loadConfig({
+    ...process.env,
+    ...(options.store !== undefined ? { CXR_STORE_URL: options.store } : {}),
+    ...(options.findingsTo !== undefined ? { CXR_FINDINGS_TO: options.findingsTo } : {}),
+  });
   const output = new LogOutput(process.stderr, config.logFormat);
   const log = output.logger('screen', config.logLevel, { logUris: config.logUris });
   const runId = options.runId ?? newRunId();

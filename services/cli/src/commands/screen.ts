@@ -1,5 +1,5 @@
 /**
- * `cxr screen SOURCE --model DIR [--store URL] [--run-id ID] [--force] [--http-port N] [--json]`:
+ * `cxr screen SOURCE --model DIR [--store URL] [--run-id ID] [--force] [--http-port N] [--findings-to URI] [--json]`:
  * screens a whole source on one machine (ingest, worker and results in one process against
  * Redis) and prints a summary. Progress and logs go to stderr, the summary to stdout. Exit codes:
  * 0 when every listed object has its row with a final outcome (rejections are outcomes), 1 when
@@ -28,6 +28,10 @@ export function registerScreenCommand(program: Command): void {
       '--http-port <n>',
       'serve /metrics, /healthz and /readyz on this port during the run (default: any free port)',
       integerOption('--http-port', 0, 65535),
+    )
+    .option(
+      '--findings-to <uri>',
+      'send each ok result as a DICOM SR to a PACS: dicomweb+http(s)://HOST:PORT/ROOT (STOW-RS) or dimse://AET@HOST:PORT (C-STORE) (default: CXR_FINDINGS_TO)',
     )
     .option('--json', 'print the summary as JSON')
     .action(async (sourceUri: string, options: ScreenCommandOptions) => {

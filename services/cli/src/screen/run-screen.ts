@@ -15,7 +15,7 @@ import { runIngest, verifyStored, type IngestResult } from '@cxr/ingest';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { readManifest } from '@cxr/model/manifest';
 import { ResultQueue, ScreenQueue, redisConnectionFromUrl, type QueueLocation } from '@cxr/queue';
-import { startResultsApp, type ResultsApp } from '@cxr/results';
+import { parseFindingsDestination, startResultsApp, type ResultsApp } from '@cxr/results';
 import {
   dimseSettingsFromConfig,
   openObjectSource,
@@ -165,8 +165,16 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
       ? await verifySource(options, results.store, manifest.id, manifest.version, log)
       : { missing: 0, complete: false };
     const interrupted = !drained || !verified.complete;
+    const findings = await waitForFindings(
+      results,
+      config,
+      runId,
+      options.signal,
+      options.pollMs ?? 250,
+      log,
+    );
     const runtime = (await modelInfoRuntime(metrics)) ?? config.runtime.runtime;
-    const summary = await summarise(results.store, {
+    let summary = await summarise(results.store, {
       runId,
       ingest,
       wallSeconds,
@@ -181,6 +189,7 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
       },
       store: displayStoreUrl(config.store.url),
     });
+    if (findings !== undefined) summary = { ...summary, findings };
     if (verified.missing > 0) {
       log('error', 'listed objects have no result row', { runId, missing: verified.missing });
     }
@@ -191,6 +200,31 @@ export async function runScreen(options: RunScreenOptions): Promise<ScreenSummar
     await results?.stop();
     await Promise.allSettled([screenQueue.close(), resultQueue.close()]);
   }
+}
+
+/**
+ * With `--findings-to`: waits until no SR of the run is pending (sent or failed), at most
+ * CXR_FINDINGS_WAIT_SECONDS or until interrupted, and returns the run's delivery counts.
+ * Deliveries still pending stay queued in Redis for the next process that delivers findings.
+ */
+async function waitForFindings(
+  results: ResultsApp,
+  config: AppConfig,
+  runId: string,
+  signal: AbortSignal | undefined,
+  pollMs: number,
+  log: Logger,
+): Promise<ScreenSummary['findings']> {
+  const to = config.findings.to;
+  if (results.findings === undefined || to === undefined) return undefined;
+  const deadline = Date.now() + config.findings.waitSeconds * 1000;
+  let counts = await results.store.deliveryCounts(runId);
+  while (counts.pending > 0 && Date.now() < deadline && signal?.aborted !== true) {
+    await sleep(pollMs);
+    counts = await results.store.deliveryCounts(runId);
+  }
+  if (counts.pending > 0) log('warn', 'findings still pending at exit', { runId, pending: counts.pending });
+  return { to: parseFindingsDestination(to).uri, ...counts };
 }
 
 /** Jobs of the screen queue not finished, and result messages not stored yet. */

@@ -59,6 +59,13 @@ export interface ScreenSummary {
   readonly complete: boolean;
   /** The run was interrupted (Ctrl-C, SIGTERM) before the queue drained and the check ended. */
   readonly interrupted: boolean;
+  /** With `--findings-to`: the run's SRs per delivery state when the command ended. */
+  readonly findings?: {
+    readonly to: string;
+    readonly sent: number;
+    readonly failed: number;
+    readonly pending: number;
+  };
   /** Listed objects without a row for this model version after the queues drained. */
   readonly missing: number;
 }
@@ -157,6 +164,15 @@ export function formatSummary(summary: ScreenSummary): string {
   if (unlisted > 0) {
     lines.push(
       `INCOMPLETE: ${count(unlisted)} PACS study windows could not be listed in full (logged as pacs window not listed); run the same command again once the PACS answers them`,
+    );
+  }
+  if (summary.findings !== undefined) {
+    const f = summary.findings;
+    lines.push(
+      `findings to ${f.to}: sent ${count(f.sent)}, failed ${count(f.failed)}, pending ${count(f.pending)}` +
+        (f.pending > 0
+          ? ' (still queued: the results service with CXR_FINDINGS_TO, or `cxr results send`, delivers them)'
+          : ''),
     );
   }
   lines.push(
