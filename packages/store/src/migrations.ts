@@ -3,6 +3,7 @@
  * schema stays one. Append only: never edit a migration that has shipped; add the next version.
  */
 import { POSTGRES_ROW_KEY_SQL, SQLITE_ROW_KEY_FUNCTION } from './row-key.js';
+import { V5_POSTGRES, V5_SQLITE } from './reader-study.js';
 import { WORKLIST_INDEXES, worklistSortKeys } from './worklist.js';
 export interface Migration {
   readonly version: number;
@@ -147,4 +148,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'results', sqlite: V1_SQLITE, postgres: V1_POSTGRES },
   { version: 2, name: 'drift_features', sqlite: V2_SQLITE, postgres: V2_POSTGRES },
   { version: 3, name: 'worklist', sqlite: V3_SQLITE, postgres: V3_POSTGRES },
+  // Version 5: reader studies (reader-study.ts). Numbered 5 because 4 is reserved for the
+  // delivery-state work; the runner applies each missing version in list order, so a gap is fine.
+  { version: 5, name: 'reader_studies', sqlite: V5_SQLITE, postgres: V5_POSTGRES },
 ];
