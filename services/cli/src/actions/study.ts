@@ -16,6 +16,7 @@ import {
   StudyExistsError,
   readerTokenHash,
   openStore,
+  rowKeyOf,
   type NewStudyReader,
   type ResultStore,
   type StoredResult,
@@ -167,8 +168,8 @@ async function openForStudy(url: string | undefined): Promise<ResultStore> {
 }
 
 async function ensureEmptyFolder(dir: string): Promise<void> {
-  const entries = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined;
+  const entries = await readdir(dir).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   });
   if (entries !== undefined && entries.length > 0) {
@@ -238,7 +239,7 @@ export async function studyCreateCommand(options: StudyCreateOptions): Promise<v
     const width = Math.max(3, String(sample.length).length);
     const cases: (StudyCase & { stratum: string })[] = sample.map((row, i) => ({
       caseId: `case-${String(i + 1).padStart(width, '0')}`,
-      rowKey: row.rowKey,
+      rowKey: rowKeyOf(row),
       ai: aiOutput(row, manifest),
       stratum: stratumOf(row),
     }));
