@@ -138,7 +138,11 @@ describe.each(environments)('reader study store (%s)', (_name, makeEnvironment) 
   it('stores one reading per reader x case x arm, in sequence, and resumes at the next unread', async () => {
     await store.studies.createStudy(newStudy());
     const start = await store.studies.progress('study-1', 'r1');
-    expect(start).toMatchObject({ total: 4, done: 0, next: { assignment: { caseId: 'c1', arm: 'without_ai' } } });
+    expect(start).toMatchObject({
+      total: 4,
+      done: 0,
+      next: { assignment: { caseId: 'c1', arm: 'without_ai' } },
+    });
     expect(start.next?.studyCase.ai.positives).toEqual(['pneumonia']);
 
     // Not the next assignment: refused, nothing stored.
@@ -162,7 +166,9 @@ describe.each(environments)('reader study store (%s)', (_name, makeEnvironment) 
       await other.close();
     }
     const stored = await store.studies.readings('study-1');
-    expect(stored.map((r) => [r.readerId, r.caseId, r.arm, r.decisions.pneumonia, r.confidence.pneumonia])).toEqual([
+    expect(
+      stored.map((r) => [r.readerId, r.caseId, r.arm, r.decisions.pneumonia, r.confidence.pneumonia]),
+    ).toEqual([
       ['r1', 'c1', 'without_ai', true, 4],
       ['r1', 'c1', 'with_ai', false, 2],
     ]);

@@ -307,7 +307,11 @@ export function checkReading(reading: StudyReadingInput, labels: readonly string
     (label) => !labels.includes(label),
   );
   if (extra !== undefined) throw new InvalidStudyReadingError('reading: a label that is not in the study');
-  if (!Number.isFinite(reading.readingTimeMs) || reading.readingTimeMs < 0 || reading.readingTimeMs > 86_400_000) {
+  if (
+    !Number.isFinite(reading.readingTimeMs) ||
+    reading.readingTimeMs < 0 ||
+    reading.readingTimeMs > 86_400_000
+  ) {
     throw new InvalidStudyReadingError('reading: readingTimeMs must be from 0 to 86400000');
   }
   if (!isArm(reading.arm)) throw new InvalidStudyReadingError('reading: unknown arm');
@@ -323,8 +327,13 @@ export class SqlReaderStudyStore implements ReaderStudyStore {
 
   async createStudy(input: NewReaderStudy): Promise<void> {
     const { study } = input;
-    for (const id of [study.studyId, ...input.readers.map((r) => r.readerId), ...input.cases.map((c) => c.caseId)]) {
-      if (!STUDY_ID_PATTERN.test(id)) throw new RangeError('study, reader and case ids must match STUDY_ID_PATTERN');
+    for (const id of [
+      study.studyId,
+      ...input.readers.map((r) => r.readerId),
+      ...input.cases.map((c) => c.caseId),
+    ]) {
+      if (!STUDY_ID_PATTERN.test(id))
+        throw new RangeError('study, reader and case ids must match STUDY_ID_PATTERN');
     }
     await this.#sql.transaction(async (tx) => {
       const existing = await tx.all('SELECT 1 AS x FROM reader_studies WHERE study_id = ?', [study.studyId]);

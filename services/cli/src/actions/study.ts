@@ -128,14 +128,19 @@ export async function readReadersFile(path: string): Promise<{ id: string; name:
       );
     }
     if (seen.has(reader.id)) throw new UsageError(`${path}: reader ${i + 1}: duplicate id`);
-    if (reader.name.length > 200) throw new UsageError(`${path}: reader ${i + 1}: name longer than 200 characters`);
+    if (reader.name.length > 200)
+      throw new UsageError(`${path}: reader ${i + 1}: name longer than 200 characters`);
     seen.add(reader.id);
   }
   return readers;
 }
 
 /** The labels the readers decide on. */
-function studyLabels(options: StudyCreateOptions, manifest: ModelManifest | undefined, scored: readonly string[]): string[] {
+function studyLabels(
+  options: StudyCreateOptions,
+  manifest: ModelManifest | undefined,
+  scored: readonly string[],
+): string[] {
   if (options.findings !== undefined) {
     const labels = options.findings
       .split(',')
@@ -143,7 +148,8 @@ function studyLabels(options: StudyCreateOptions, manifest: ModelManifest | unde
       .filter((l) => l !== '');
     if (labels.length === 0) throw new UsageError('--findings: no label given');
     const unknown = labels.find((l) => !scored.includes(l));
-    if (unknown !== undefined) throw new UsageError(`--findings: ${unknown} is not a label the run's results are scored on`);
+    if (unknown !== undefined)
+      throw new UsageError(`--findings: ${unknown} is not a label the run's results are scored on`);
     return [...new Set(labels)];
   }
   if (manifest !== undefined) return manifest.output.labels.filter((l) => l !== manifest.output.normalLabel);
@@ -201,13 +207,15 @@ export async function studyCreateCommand(options: StudyCreateOptions): Promise<v
   const store = await openForStudy(options.store);
   try {
     const counts = await store.countByOutcome(options.run);
-    if (counts.ok + counts.rejected + counts.failed === 0) throw new UsageError(`--run ${options.run}: no such run in the store`);
+    if (counts.ok + counts.rejected + counts.failed === 0)
+      throw new UsageError(`--run ${options.run}: no such run in the store`);
     if (counts.ok === 0) throw new UsageError(`--run ${options.run}: the run has no ok results`);
     if ((await store.studies.study(studyId)) !== undefined) {
       throw new UsageError(`study ${studyId} exists already in the store; choose another --id`);
     }
     const rows: StoredResult[] = [];
-    for await (const row of store.iterateRun(options.run)) if (row.outcome === 'ok' && row.scores !== null) rows.push(row);
+    for await (const row of store.iterateRun(options.run))
+      if (row.outcome === 'ok' && row.scores !== null) rows.push(row);
     const scored = [...new Set(rows.flatMap((row) => Object.keys(row.scores ?? {})))].sort();
     const labels = studyLabels(options, manifest, scored);
     let truthOf: ((row: StoredResult) => CaseTruth | undefined) | undefined;
@@ -215,7 +223,8 @@ export async function studyCreateCommand(options: StudyCreateOptions): Promise<v
       try {
         truthOf = truthMatcher(await readStudyLabels(options.labels, labels, options.labelMap), labels);
       } catch (error) {
-        if (error instanceof StudyInputError || error instanceof CsvFormatError) throw new UsageError(error.message);
+        if (error instanceof StudyInputError || error instanceof CsvFormatError)
+          throw new UsageError(error.message);
         throw error;
       }
     }
@@ -330,16 +339,22 @@ export async function readStudyFile(dir: string): Promise<StudyFile> {
 /** `cxr study report`. */
 export async function studyReportCommand(options: StudyReportOptions): Promise<void> {
   const file = await readStudyFile(options.study);
-  const { analyzeReaderStudy, renderReaderStudyHtml, ReaderStudyError } = await import('@cxr/evaluation/readers');
+  const { analyzeReaderStudy, renderReaderStudyHtml, ReaderStudyError } =
+    await import('@cxr/evaluation/readers');
   const store = await openForStudy(options.store);
   try {
     const study = await store.studies.study(file.studyId);
-    if (study === undefined) throw new UsageError(`study ${file.studyId} is not in this store (check --store)`);
+    if (study === undefined)
+      throw new UsageError(`study ${file.studyId} is not in this store (check --store)`);
     let truthOf: (row: StoredResult) => CaseTruth | undefined;
     try {
-      truthOf = truthMatcher(await readStudyLabels(options.labels, study.labels, options.labelMap), study.labels);
+      truthOf = truthMatcher(
+        await readStudyLabels(options.labels, study.labels, options.labelMap),
+        study.labels,
+      );
     } catch (error) {
-      if (error instanceof StudyInputError || error instanceof CsvFormatError) throw new UsageError(error.message);
+      if (error instanceof StudyInputError || error instanceof CsvFormatError)
+        throw new UsageError(error.message);
       throw error;
     }
     const cases = await store.studies.cases(study.studyId);

@@ -14,7 +14,9 @@ import { choiceOption, integerOption } from '../options.js';
 export function registerStudyCommands(program: Command): void {
   const study = program
     .command('study')
-    .description('Reader studies: clinicians read sampled cases without and with the AI; the report measures the difference');
+    .description(
+      'Reader studies: clinicians read sampled cases without and with the AI; the report measures the difference',
+    );
   study
     .command('create')
     .description(
@@ -22,7 +24,11 @@ export function registerStudyCommands(program: Command): void {
         'and write the study to the store and to a folder with each reader’s secret link',
     )
     .requiredOption('--run <id>', 'run id in the results store (see `cxr results runs`)')
-    .requiredOption('--cases <n>', 'number of cases to sample from the run’s ok results', integerOption('--cases', 1))
+    .requiredOption(
+      '--cases <n>',
+      'number of cases to sample from the run’s ok results',
+      integerOption('--cases', 1),
+    )
     .requiredOption(
       '--design <design>',
       'crossover: each case without and, after a washout, with the AI, counterbalanced; sequential: without, then at once with the AI',
@@ -30,24 +36,38 @@ export function registerStudyCommands(program: Command): void {
     )
     .requiredOption('--readers <file>', 'readers: CSV with columns id,name (or a JSON array of {id, name})')
     .requiredOption('--out <dir>', 'study folder to create: study.json and links.csv (secret, mode 0600)')
-    .option('--seed <n>', 'seed of the sample and the reading orders', integerOption('--seed', 0, 2 ** 32 - 1), 1)
+    .option(
+      '--seed <n>',
+      'seed of the sample and the reading orders',
+      integerOption('--seed', 0, 2 ** 32 - 1),
+      1,
+    )
     .option('--store <url>', 'results store: sqlite:PATH or postgres://... (default: CXR_STORE_URL)')
     .option('--id <id>', 'study id (default: the name of the --out folder)')
     .option(
       '--findings <labels>',
       'labels the readers decide on, comma-separated (default: the model’s labels but its normal label with --model, else every scored label)',
     )
-    .option('--model <dir>', 'model bundle: its labels, normal label and decision rule (which labels the AI called positive)')
+    .option(
+      '--model <dir>',
+      'model bundle: its labels, normal label and decision rule (which labels the AI called positive)',
+    )
     .option('--labels <file>', 'labels CSV (as for `cxr evaluate`): stratify by the truth where known')
     .option('--label-map <file>', 'map from label-file column or NIH finding to model label')
-    .option('--base-url <url>', 'address of the results service in the reading links', 'http://localhost:8080')
+    .option(
+      '--base-url <url>',
+      'address of the results service in the reading links',
+      'http://localhost:8080',
+    )
     .action(async (options: StudyCreateOptions) => {
       const { studyCreateCommand } = await import('../actions/study.js');
       await studyCreateCommand(options);
     });
   study
     .command('report')
-    .description('Analyse a reader study: per reader and pooled, without and with the AI; report.json and report.html')
+    .description(
+      'Analyse a reader study: per reader and pooled, without and with the AI; report.json and report.html',
+    )
     .requiredOption('--study <dir>', 'the study folder of `cxr study create`')
     .requiredOption('--labels <file>', 'labels CSV (as for `cxr evaluate`): the truth of the cases')
     .option('--label-map <file>', 'map from label-file column or NIH finding to model label')

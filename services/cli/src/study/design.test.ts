@@ -12,7 +12,17 @@ describe('allocate', () => {
       10,
     );
     expect(Object.fromEntries(counts)).toEqual({ a: 8, b: 1, c: 1 });
-    expect(Object.fromEntries(allocate(new Map([['a', 3], ['b', 3]]), 6))).toEqual({ a: 3, b: 3 });
+    expect(
+      Object.fromEntries(
+        allocate(
+          new Map([
+            ['a', 3],
+            ['b', 3],
+          ]),
+          6,
+        ),
+      ),
+    ).toEqual({ a: 3, b: 3 });
   });
 
   it('refuses more cases than there are', () => {
@@ -22,7 +32,10 @@ describe('allocate', () => {
 });
 
 describe('sampleStratified', () => {
-  const candidates = Array.from({ length: 200 }, (_, i) => ({ id: i, stratum: i < 150 ? 'normal' : 'pneumonia' }));
+  const candidates = Array.from({ length: 200 }, (_, i) => ({
+    id: i,
+    stratum: i < 150 ? 'normal' : 'pneumonia',
+  }));
 
   it('is seeded, without repeats, and proportional per stratum', () => {
     const a = sampleStratified(candidates, (c) => c.stratum, 40, mulberry32(5));

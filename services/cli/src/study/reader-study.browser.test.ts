@@ -90,7 +90,9 @@ function resultRow(i: number, uri: string): ResultRow {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cxr-study-browser-'));
   const fixtures = loadFixtureManifest(inject('fixtureManifestPath')).fixtures;
-  const chests = fixtures.filter((f): f is DecodeFixture => f.kind === 'decode' && isChestRadiographFixture(f));
+  const chests = fixtures.filter(
+    (f): f is DecodeFixture => f.kind === 'decode' && isChestRadiographFixture(f),
+  );
   if (chests.length < 4) throw new Error('fixture set lacks chest images');
   const archive = join(dir, 'archive');
   await mkdir(archive);
@@ -107,9 +109,13 @@ beforeAll(async () => {
   await store.close();
   await writeFile(
     join(dir, 'labels.csv'),
-    ['sop_instance_uid,pneumonia', ...[...truthBySop].map(([sop, p]) => `${sop},${p ? 1 : 0}`)].join('\n') + '\n',
+    ['sop_instance_uid,pneumonia', ...[...truthBySop].map(([sop, p]) => `${sop},${p ? 1 : 0}`)].join('\n') +
+      '\n',
   );
-  await writeFile(join(dir, 'readers.csv'), ['id,name', ...READERS.map((r) => `${r.id},${r.name}`)].join('\n') + '\n');
+  await writeFile(
+    join(dir, 'readers.csv'),
+    ['id,name', ...READERS.map((r) => `${r.id},${r.name}`)].join('\n') + '\n',
+  );
   app = await startResultsApp({
     config: loadConfig({
       CXR_REDIS_URL: REDIS_URL,
@@ -160,7 +166,12 @@ async function openPage(): Promise<Page> {
 }
 
 /** Reads the current case the way a simulated reader of known accuracy would, and submits. */
-async function readOne(page: Page, readerId: string, random: () => number, caseTruth: Map<string, boolean>): Promise<Recorded> {
+async function readOne(
+  page: Page,
+  readerId: string,
+  random: () => number,
+  caseTruth: Map<string, boolean>,
+): Promise<Recorded> {
   await page.waitForSelector('body[data-shown="1"]');
   const caseId = (await page.getAttribute('body', 'data-case')) ?? '';
   const arm = (await page.getAttribute('body', 'data-arm')) as 'without_ai' | 'with_ai';
@@ -226,7 +237,11 @@ describe('reader study through the reading page', () => {
     expect(created.stdout).toMatch(/crossover, 8 cases from run run-study, 2 readers, 16 readings each/);
     const linksPath = join(studyDir, 'links.csv');
     expect((await stat(linksPath)).mode & 0o777).toBe(0o600);
-    const links = (await readFile(linksPath, 'utf8')).trim().split('\n').slice(1).map((line) => line.split(','));
+    const links = (await readFile(linksPath, 'utf8'))
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split(','));
     expect(links.map((l) => l[0])).toEqual(READERS.map((r) => r.id));
     const studyFile = JSON.parse(await readFile(join(studyDir, 'study.json'), 'utf8')) as {
       cases: { caseId: string; rowKey: string; stratum: string }[];
@@ -258,7 +273,13 @@ describe('reader study through the reading page', () => {
           const before = (await app.store.studies.readings('study-e2e')).length;
           const last = recorded[recorded.length - 1]!;
           const replay = await page.request.post(`${base}/study/read`, {
-            form: { caseId: last.caseId, arm: last.arm, readingTimeMs: '5', decision_0: 'present', confidence_0: '5' },
+            form: {
+              caseId: last.caseId,
+              arm: last.arm,
+              readingTimeMs: '5',
+              decision_0: 'present',
+              confidence_0: '5',
+            },
             maxRedirects: 0,
           });
           expect(replay.status()).toBe(303);

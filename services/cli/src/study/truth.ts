@@ -20,12 +20,16 @@ export async function readStudyLabels(
 }
 
 /** A function giving the truth of a stored result (undefined when no label row matches it). */
-export function truthMatcher(table: LabelsTable, labels: readonly string[]): (row: StoredResult) => CaseTruth | undefined {
+export function truthMatcher(
+  table: LabelsTable,
+  labels: readonly string[],
+): (row: StoredResult) => CaseTruth | undefined {
   const byKey = new Map(table.rows.map((row) => [row.key, row]));
   const fileMatch = table.keyKind === 'file' ? fileKeyMatcher(table.rows.map((row) => row.key)) : undefined;
   return (result) => {
     let row;
-    if (table.keyKind === 'sop_instance_uid') row = result.sopInstanceUid === null ? undefined : byKey.get(result.sopInstanceUid);
+    if (table.keyKind === 'sop_instance_uid')
+      row = result.sopInstanceUid === null ? undefined : byKey.get(result.sopInstanceUid);
     else if (table.keyKind === 'uri') row = byKey.get(result.uri);
     else {
       const index = fileMatch?.(result.uri);

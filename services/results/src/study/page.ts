@@ -82,10 +82,7 @@ const SCRIPT = `
 function labelFieldset(label: string, index: number): string {
   const name = escapeHtml(label);
   const confidence = [1, 2, 3, 4, 5]
-    .map(
-      (n) =>
-        `<label><input type="radio" name="confidence_${index}" value="${n}" required> ${n}</label>`,
-    )
+    .map((n) => `<label><input type="radio" name="confidence_${index}" value="${n}" required> ${n}</label>`)
     .join(' ');
   return (
     `<fieldset data-label="${name}"><legend>${name}</legend>` +
@@ -135,7 +132,11 @@ ${view.labels.map(labelFieldset).join('\n')}
 }
 
 /** A page with a message only: finished, a link that is not valid, an error. */
-export function renderStudyMessage(title: string, message: string, link?: { href: string; text: string }): string {
+export function renderStudyMessage(
+  title: string,
+  message: string,
+  link?: { href: string; text: string },
+): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title><style>${STYLE}body{display:block;padding:24px}</style></head>
 <body><h1>${escapeHtml(title)}</h1><p id="message">${escapeHtml(message)}</p>${

@@ -124,7 +124,11 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
       if (status >= 500) log('error', 'reading page request failed', errorSummary(error));
       return reply
         .code(status)
-        .headers({ ...COMMON_HEADERS, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+        .headers({
+          ...COMMON_HEADERS,
+          'content-type': 'text/plain; charset=utf-8',
+          'cache-control': 'no-store',
+        })
         .send(status >= 500 ? 'The reading page is unavailable (see the service log).' : 'Bad request.');
     });
     scope.addContentTypeParser(
@@ -142,7 +146,9 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
       const query = (request.query ?? {}) as Record<string, unknown>;
       const given = typeof query.token === 'string' ? query.token : '';
       if (given !== '') {
-        const found = TOKEN_PATTERN.test(given) ? await studies.readerByTokenHash(readerTokenHash(given)) : undefined;
+        const found = TOKEN_PATTERN.test(given)
+          ? await studies.readerByTokenHash(readerTokenHash(given))
+          : undefined;
         if (found === undefined) {
           log('info', 'reading link refused', {});
           return invalidLink(reply);
@@ -163,6 +169,7 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
       reply: FastifyReply,
       { study, reader }: { study: StudyDefinition; reader: StudyReader },
       notice?: string,
+      status = 200,
     ): Promise<FastifyReply> => {
       const progress = await studies.progress(study.studyId, reader.readerId);
       if (progress.next === undefined) {
@@ -179,7 +186,7 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
       const nonce = randomBytes(16).toString('base64');
       return html(
         reply,
-        200,
+        status,
         renderReadingPage({
           readerName: reader.name,
           position: assignment.position + 1,
@@ -231,7 +238,7 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
         confidence[label] = level as Confidence;
       });
       if (!complete || !isArm(arm)) {
-        return readingPage(reply.code(400), found, 'Choose present or absent and a confidence for every label.');
+        return readingPage(reply, found, 'Choose present or absent and a confidence for every label.', 400);
       }
       try {
         const outcome = await studies.recordReading({
@@ -246,7 +253,12 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
         if (outcome === 'out_of_order') log('info', 'reading out of order ignored', { study: study.studyId });
       } catch (error) {
         if (!(error instanceof InvalidStudyReadingError)) throw error;
-        return readingPage(reply, found, 'That reading could not be recorded; please read this image again.');
+        return readingPage(
+          reply,
+          found,
+          'That reading could not be recorded; please read this image again.',
+          400,
+        );
       }
       // Recorded, a repeat, or not the current case: the reader continues at their next unread case.
       return reply.code(303).headers(COMMON_HEADERS).header('location', READ_PATH).send();
@@ -255,7 +267,10 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
     scope.get<{ Params: { name: string } }>(`${STUDY_PATH}/images/:name`, async (request, reply) => {
       const found = await readerOf(request);
       if (found === undefined) {
-        return reply.code(401).headers(COMMON_HEADERS).send({ error: 'unauthorized', reason: 'open your reading link' });
+        return reply
+          .code(401)
+          .headers(COMMON_HEADERS)
+          .send({ error: 'unauthorized', reason: 'open your reading link' });
       }
       const caseId = /^(.+)\.png$/.exec(request.params.name)?.[1] ?? '';
       const studyCase = STUDY_ID_PATTERN.test(caseId)
@@ -294,7 +309,10 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
               'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
             })
             .send(
-              placeholderSvg(result.kind === 'busy' ? 'the server is busy: reload the page' : result.message, 512),
+              placeholderSvg(
+                result.kind === 'busy' ? 'the server is busy: reload the page' : result.message,
+                512,
+              ),
             );
       }
     });
