@@ -34,6 +34,8 @@ import { runCxr } from '../testing/run-cxr.js';
 
 const REDIS_URL = process.env.CXR_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CHROMIUM = '/usr/bin/chromium';
+/** CXR_STUDY_SCREENSHOT=path writes a screenshot of a with_ai reading there (docs, review). */
+const SCREENSHOT_PATH = process.env.CXR_STUDY_SCREENSHOT;
 const RESULTS = 24;
 const CASES = 8;
 /** The simulated readers' accuracy per arm: P(call present | present), P(call absent | absent). */
@@ -60,7 +62,7 @@ let app: ResultsApp;
 let browser: Browser;
 let base: string;
 const prefix = `cxr-study-browser-${randomBytes(6).toString('hex')}`;
-const bodies: { url: string; body: string }[] = [];
+const bodies: { url: string; type: string; body: string }[] = [];
 const offsite: string[] = [];
 /** sop uid -> pneumonia truth. */
 const truthBySop = new Map<string, boolean>();
@@ -159,7 +161,13 @@ async function openPage(): Promise<Page> {
   page.on('response', (response) => {
     void response
       .body()
-      .then((body) => bodies.push({ url: response.url(), body: body.toString('latin1') }))
+      .then((body) =>
+        bodies.push({
+          url: response.url(),
+          type: response.headers()['content-type'] ?? '',
+          body: body.toString('latin1'),
+        }),
+      )
       .catch(() => undefined);
   });
   return page;
@@ -189,6 +197,7 @@ async function readOne(
     await page.mouse.move(box.x + box.width / 2 + 30, box.y + box.height / 2 + 10);
     await page.mouse.up();
   }
+  if (arm === 'with_ai' && SCREENSHOT_PATH !== undefined) await page.screenshot({ path: SCREENSHOT_PATH });
   const { sensitivity, specificity } = ACCURACY[arm];
   const decision = truth ? random() < sensitivity : random() >= specificity;
   const confidence = 1 + Math.floor(random() * 5);
@@ -336,6 +345,10 @@ describe('reader study through the reading page', () => {
     expect(report.reading_time.without_ai.median_ms).toBeGreaterThanOrEqual(30);
     expect((await readFile(join(out, 'report.html'), 'utf8')).length).toBeGreaterThan(500);
 
+    // The images are renders of the stored objects (PNG), not placeholders.
+    const images = bodies.filter((b) => b.url.includes('/study/images/'));
+    expect(images.length).toBeGreaterThan(0);
+    expect(images.every((b) => b.type === 'image/png' && b.body.startsWith('\x89PNG'))).toBe(true);
     expect(offsite).toEqual([]);
     for (const { url, body } of bodies) {
       for (const text of [CANARY_PATIENT_NAME, CANARY_PATIENT_ID, 'file://']) {
