@@ -442,7 +442,8 @@ function groupSection(key: string, values: Readonly<Record<string, GroupReport>>
   return `<section class="groups"><h3>By ${escapeHtml(key)}</h3>${blocks.join('')}</section>`;
 }
 
-const STYLE = `
+/** The stylesheet of report.html, shared with the reader-study page. */
+export const STYLE = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;margin:0 auto;max-width:1200px;padding:16px 24px}
 h1{font-size:22px;margin:8px 0}h2{font-size:18px;border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:28px}
 h3{font-size:15px;margin:18px 0 6px}h4{font-size:14px;margin:14px 0 4px}h5{font-size:13px;margin:10px 0 4px}

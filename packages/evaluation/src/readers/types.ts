@@ -6,6 +6,18 @@
  */
 import type { Estimate } from '../report.js';
 
+/**
+ * A point estimate with a two-sided (1 - alpha) interval. `wilson` and `delong` as in `cxr
+ * evaluate`'s report; `obuchowski-rockette`: the reader-averaged value with the single-arm OR
+ * interval (readers and cases random; Hillis 2007); `none` when there is no interval.
+ */
+export interface StudyEstimate {
+  readonly value: number | null;
+  readonly ci_low: number | null;
+  readonly ci_high: number | null;
+  readonly method: Estimate['method'] | 'obuchowski-rockette';
+}
+
 /** The two arms of a reader study: the reader's call without, then with, the AI's output shown. */
 export type StudyArm = 'without_ai' | 'with_ai';
 
@@ -51,10 +63,10 @@ export interface ArmMetrics {
   readonly negatives: number;
   readonly true_positives: number;
   readonly true_negatives: number;
-  readonly sensitivity: Estimate;
-  readonly specificity: Estimate;
+  readonly sensitivity: StudyEstimate;
+  readonly specificity: StudyEstimate;
   /** Trapezoidal (Wilcoxon) AUROC of the 10-point rating. Pooled: the mean of the readers' AUROCs. */
-  readonly auroc: Estimate;
+  readonly auroc: StudyEstimate;
 }
 
 /** One reader's metrics for one label. */
@@ -119,7 +131,7 @@ export interface DecisionChanges {
   readonly pairs: number;
   readonly changed: number;
   /** changed / pairs, Wilson interval. */
-  readonly change_rate: Estimate;
+  readonly change_rate: StudyEstimate;
   /** Changes from a wrong call to the right one (truth known). */
   readonly towards_truth: number;
   /** Changes from the right call to a wrong one. */
@@ -131,8 +143,8 @@ export interface DecisionChanges {
   /** Agreement of the reader's call with the AI's (pairs where the AI's decision is known), per arm. */
   readonly agreement_with_ai: {
     readonly pairs: number;
-    readonly without_ai: Estimate;
-    readonly with_ai: Estimate;
+    readonly without_ai: StudyEstimate;
+    readonly with_ai: StudyEstimate;
   };
 }
 
@@ -144,7 +156,14 @@ export interface ReaderLabelReport {
   readonly positives: number;
   readonly negatives: number;
   readonly readers: readonly ReaderLabelMetrics[];
-  /** All readers together: sensitivity and specificity over all readings (Wilson), AUROC the mean of the readers'. */
+  /** Cases in the MRMC analysis: truth known and read by every reader in both arms. */
+  readonly complete_cases: number;
+  /**
+   * All readers together. When the MRMC analysis runs: the readers' mean over the complete block
+   * (cases read by every reader in both arms) with the single-arm OR interval; otherwise
+   * sensitivity and specificity over all readings (Wilson, which ignores the correlation of
+   * readings of one case) and the readers' mean AUROC without an interval.
+   */
   readonly pooled: { readonly without_ai: ArmMetrics; readonly with_ai: ArmMetrics };
   /** The AI effect on the AUROC (OR, jackknife covariances); null when it cannot be computed (see notes). */
   readonly mrmc_auroc: MrmcResult | null;
