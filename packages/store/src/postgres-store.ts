@@ -104,6 +104,7 @@ export class PostgresResultStore implements ResultStore {
         (await client.query(numbered(sql), [...params])).rowCount ?? 0,
     });
     return {
+      typed: { json: '?::jsonb', real: '?::double precision', time: '?::timestamptz' },
       ...on(this.pool),
       transaction: async (body) => {
         const client = await this.pool.connect();

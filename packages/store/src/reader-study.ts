@@ -138,10 +138,15 @@ export function readerTokenHash(token: string): string {
 
 /** The minimal SQL surface the study store needs; `?` placeholders (the adapter renumbers them). */
 export interface SqlExecutor {
+  /** A placeholder typed for the dialect: JSON, a double, an instant (INSERT ... SELECT needs them in PostgreSQL). */
+  readonly typed: { readonly json: string; readonly real: string; readonly time: string };
   all(sql: string, params?: readonly unknown[]): Promise<Record<string, unknown>[]>;
   run(sql: string, params?: readonly unknown[]): Promise<number>;
-  /** Runs `body` in one transaction on one connection. */
-  transaction<T>(body: (tx: Omit<SqlExecutor, 'transaction'>) => Promise<T>): Promise<T>;
+  /**
+   * Runs `body` in one transaction on one connection. Only `cxr study create` uses it (never the
+   * results service: in SQLite the service's upserts share the connection).
+   */
+  transaction<T>(body: (tx: Omit<SqlExecutor, 'transaction' | 'typed'>) => Promise<T>): Promise<T>;
 }
 
 const V5_COMMON = (text: string, json: string, time: string): string => `
@@ -420,7 +425,7 @@ export class SqlReaderStudyStore implements ReaderStudyStore {
   }
 
   async #nextAssignment(
-    sql: Omit<SqlExecutor, 'transaction'>,
+    sql: Omit<SqlExecutor, 'transaction' | 'typed'>,
     studyId: string,
     readerId: string,
   ): Promise<StudyAssignment | undefined> {
@@ -447,33 +452,40 @@ export class SqlReaderStudyStore implements ReaderStudyStore {
     const study = await this.study(reading.studyId);
     if (study === undefined) throw new InvalidStudyReadingError('reading: unknown study');
     checkReading(reading, study.labels);
-    return this.#sql.transaction(async (tx) => {
-      const existing = await tx.all(
-        'SELECT 1 AS x FROM reader_study_readings WHERE study_id = ? AND reader_id = ? AND case_id = ? AND arm = ?',
-        [reading.studyId, reading.readerId, reading.caseId, reading.arm],
-      );
-      if (existing.length > 0) return 'duplicate';
-      const next = await this.#nextAssignment(tx, reading.studyId, reading.readerId);
-      if (next?.caseId !== reading.caseId || next.arm !== reading.arm) return 'out_of_order';
-      // DO NOTHING: two submissions racing past the check above still store one reading.
-      const changes = await tx.run(
-        `INSERT INTO reader_study_readings
-           (study_id, reader_id, case_id, arm, decisions, confidence, reading_time_ms, recorded_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (study_id, reader_id, case_id, arm) DO NOTHING`,
-        [
-          reading.studyId,
-          reading.readerId,
-          reading.caseId,
-          reading.arm,
-          JSON.stringify(reading.decisions),
-          JSON.stringify(reading.confidence),
-          reading.readingTimeMs,
-          recordedAt.toISOString(),
-        ],
-      );
-      return changes === 1 ? 'recorded' : 'duplicate';
-    });
+    const { typed } = this.#sql;
+    // One statement: stored only when (case, arm) is the reader's next unread assignment, and at
+    // most once (the primary key; DO NOTHING for a racing twin). Being one statement, it needs no
+    // transaction spanning awaits (which in SQLite would take in the results service's upserts on
+    // the same connection).
+    const changes = await this.#sql.run(
+      `INSERT INTO reader_study_readings
+         (study_id, reader_id, case_id, arm, decisions, confidence, reading_time_ms, recorded_at)
+       SELECT a.study_id, a.reader_id, a.case_id, a.arm, ${typed.json}, ${typed.json}, ${typed.real}, ${typed.time}
+       FROM reader_study_assignments a
+       WHERE a.study_id = ? AND a.reader_id = ? AND a.case_id = ? AND a.arm = ?
+         AND a.position = (
+           SELECT MIN(b.position) FROM reader_study_assignments b
+           WHERE b.study_id = a.study_id AND b.reader_id = a.reader_id AND NOT EXISTS (
+             SELECT 1 FROM reader_study_readings r WHERE r.study_id = b.study_id
+               AND r.reader_id = b.reader_id AND r.case_id = b.case_id AND r.arm = b.arm))
+       ON CONFLICT (study_id, reader_id, case_id, arm) DO NOTHING`,
+      [
+        JSON.stringify(reading.decisions),
+        JSON.stringify(reading.confidence),
+        reading.readingTimeMs,
+        recordedAt.toISOString(),
+        reading.studyId,
+        reading.readerId,
+        reading.caseId,
+        reading.arm,
+      ],
+    );
+    if (changes === 1) return 'recorded';
+    const existing = await this.#sql.all(
+      'SELECT 1 AS x FROM reader_study_readings WHERE study_id = ? AND reader_id = ? AND case_id = ? AND arm = ?',
+      [reading.studyId, reading.readerId, reading.caseId, reading.arm],
+    );
+    return existing.length > 0 ? 'duplicate' : 'out_of_order';
   }
 
   async readings(studyId: string): Promise<StoredStudyReading[]> {

@@ -120,7 +120,9 @@ export class SqliteResultStore implements ResultStore {
     // this connection, so BEGIN/COMMIT bracket it and transactions of this object queue up (one
     // connection has one transaction at a time).
     let queue: Promise<unknown> = Promise.resolve();
-    const transaction = <T>(body: (tx: Omit<SqlExecutor, 'transaction'>) => Promise<T>): Promise<T> => {
+    const transaction = <T>(
+      body: (tx: Omit<SqlExecutor, 'transaction' | 'typed'>) => Promise<T>,
+    ): Promise<T> => {
       const turn = queue.then(async () => {
         this.db.exec('BEGIN IMMEDIATE');
         try {
@@ -135,7 +137,7 @@ export class SqliteResultStore implements ResultStore {
       queue = turn.catch(() => undefined);
       return turn;
     };
-    return { all, run, transaction };
+    return { typed: { json: '?', real: '?', time: '?' }, all, run, transaction };
   }
 
   migrate(): Promise<{ applied: number[] }> {
