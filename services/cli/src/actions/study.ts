@@ -53,6 +53,12 @@ export interface StudyReportOptions {
   readonly seed: number;
 }
 
+export interface StudyStatusOptions {
+  readonly study: string;
+  readonly store?: string;
+  readonly json?: boolean;
+}
+
 /** study.json: what the study folder records (no secret, no URI, no patient data). */
 export interface StudyFile {
   readonly format: 'cxr-reader-study-1';
@@ -334,6 +340,55 @@ export async function readStudyFile(dir: string): Promise<StudyFile> {
     throw new UsageError(`${path}: not a study file of \`cxr study create\``);
   }
   return file as StudyFile;
+}
+
+/** `cxr study status`. */
+export async function studyStatusCommand(options: StudyStatusOptions): Promise<void> {
+  const file = await readStudyFile(options.study);
+  const store = await openForStudy(options.store);
+  try {
+    const study = await store.studies.study(file.studyId);
+    if (study === undefined)
+      throw new UsageError(`study ${file.studyId} is not in this store (check --store)`);
+    const readers = [];
+    for (const reader of await store.studies.readers(study.studyId)) {
+      const progress = await store.studies.progress(study.studyId, reader.readerId);
+      readers.push({
+        readerId: reader.readerId,
+        name: reader.name,
+        done: progress.done,
+        total: progress.total,
+        next:
+          progress.next === undefined
+            ? null
+            : {
+                position: progress.next.assignment.position + 1,
+                session: progress.next.assignment.session,
+                arm: progress.next.assignment.arm,
+              },
+      });
+    }
+    if (options.json === true) {
+      process.stdout.write(
+        `${JSON.stringify({ studyId: study.studyId, design: study.design, readers }, null, 2)}\n`,
+      );
+      return;
+    }
+    const lines = readers.map(
+      (r) =>
+        `${r.readerId}  ${r.done}/${r.total}  ${
+          r.next === null
+            ? 'finished'
+            : `next: reading ${r.next.position}, session ${r.next.session}, ${r.next.arm}`
+        }`,
+    );
+    const done = readers.filter((r) => r.next === null).length;
+    process.stdout.write(
+      `study ${study.studyId} (${study.design}): ${done} of ${readers.length} readers finished\n${lines.join('\n')}\n`,
+    );
+  } finally {
+    await store.close();
+  }
 }
 
 /** `cxr study report`. */

@@ -1,13 +1,14 @@
 /**
- * `cxr study create|report`: reader studies (issue 17 §1). `create` samples cases from a screened
+ * `cxr study create|status|report`: reader studies (issue 17 §1). `create` samples cases from a screened
  * run, assigns them to readers in a counterbalanced design and writes the study to the store and
  * to a folder (study.json, and links.csv with each reader's secret link, mode 0600); the results
- * service serves the reading page those links open (/study/read). `report` reads the readings
+ * service serves the reading page those links open (/study/read). `status` shows each reader's
+ * progress. `report` reads the readings
  * back, joins the truth of a labels file and writes report.json and report.html. Only the options
  * are registered here; the actions load when a command runs (../actions/study.ts).
  */
 import type { Command } from 'commander';
-import type { StudyCreateOptions, StudyReportOptions } from '../actions/study.js';
+import type { StudyCreateOptions, StudyReportOptions, StudyStatusOptions } from '../actions/study.js';
 import { choiceOption, integerOption } from '../options.js';
 
 /** Registers `cxr study` and its subcommands on the program. */
@@ -62,6 +63,16 @@ export function registerStudyCommands(program: Command): void {
     .action(async (options: StudyCreateOptions) => {
       const { studyCreateCommand } = await import('../actions/study.js');
       await studyCreateCommand(options);
+    });
+  study
+    .command('status')
+    .description('Progress of a reader study: readings recorded per reader, and where each will continue')
+    .requiredOption('--study <dir>', 'the study folder of `cxr study create`')
+    .option('--store <url>', 'results store: sqlite:PATH or postgres://... (default: CXR_STORE_URL)')
+    .option('--json', 'print the progress as JSON')
+    .action(async (options: StudyStatusOptions) => {
+      const { studyStatusCommand } = await import('../actions/study.js');
+      await studyStatusCommand(options);
     });
   study
     .command('report')

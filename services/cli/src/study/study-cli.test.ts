@@ -92,6 +92,22 @@ describe('cxr study create', () => {
       /^r2,"Two, Dr",http:\/\/localhost:8080\/study\/read\?token=[A-Za-z0-9_-]{43}$/,
     );
 
+    const status = await runCxr(
+      {},
+      'study',
+      'status',
+      '--study',
+      join(dir, 'study-one'),
+      '--store',
+      storeUrl,
+    );
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toBe(
+      'study study-one (sequential): 0 of 2 readers finished\n' +
+        'r1  0/20  next: reading 1, session 1, without_ai\n' +
+        'r2  0/20  next: reading 1, session 1, without_ai\n',
+    );
+
     const second = await create('study-two', '--seed', '3');
     expect(second.code).toBe(0);
     const again = JSON.parse(await readFile(join(dir, 'study-two', 'study.json'), 'utf8')) as StudyFile;
