@@ -12,6 +12,8 @@ import {
   type ReaderStudyInput,
 } from './index.js';
 import { loadVanDyke } from '../testing/vandyke.js';
+import { mulberry32 } from '../random.js';
+import { medianInPlace } from './analyze.js';
 
 const WITHOUT = { separation: 1.5, threshold: 0.9, medianTimeMs: 40_000 };
 const WITH = { separation: 2.2, threshold: 1.0, medianTimeMs: 30_000 };
@@ -34,6 +36,19 @@ describe('ratingOf', () => {
     expect(order).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(() => ratingOf(true, 0)).toThrow(RangeError);
     expect(() => ratingOf(true, 2.5)).toThrow(RangeError);
+  });
+});
+
+describe('medianInPlace', () => {
+  it('equals the sorted median (mean of the middle two when even), with ties and any prefix length', () => {
+    const random = mulberry32(5);
+    for (let trial = 0; trial < 300; trial++) {
+      const n = 1 + Math.floor(random() * 40);
+      const values = Float64Array.from({ length: n + 3 }, () => Math.floor(random() * 10) - 5);
+      const sorted = values.slice(0, n).sort();
+      const expected = n % 2 === 1 ? sorted[(n - 1) / 2]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+      expect(medianInPlace(values, n)).toBe(expected);
+    }
   });
 });
 
@@ -289,6 +304,25 @@ describe('analyzeReaderStudy on bad or partial input', () => {
     expect(report.notes.join(' ')).toMatch(/1 readings of labels outside/);
     expect(report.notes.join(' ')).toMatch(/without a valid reading time/);
     expect(report.notes.join(' ')).toMatch(/finding: 1 read cases without a known truth/);
-    expect(report.notes.join(' ')).toMatch(/needs at least 2 readers, got 1/);
+    expect(report.notes.join(' ')).toMatch(/needs at least 2 readers who read both arms, got 1/);
+  });
+
+  it('leaves a reader who read one arm only out of the MRMC analysis, and the cases not read in both arms', () => {
+    const sim = simulateReaderStudy({ ...BASE, readers: 4, cases: 100 });
+    const readings = sim.readings.filter(
+      (r) =>
+        !(r.readerId === 'reader-4' && r.arm === 'with_ai') &&
+        !(r.readerId === 'reader-2' && r.arm === 'with_ai' && r.caseId === 'case-0001'),
+    );
+    const report = analyzeReaderStudy({ ...sim, readings, bootstrapSamples: 0 });
+    const label = report.per_label[0]!;
+    expect(label.readers).toHaveLength(4);
+    expect(label.readers[3]!.with_ai.readings).toBe(0);
+    expect(label.readers[3]!.with_ai.sensitivity.value).toBeNull();
+    expect(label.mrmc_auroc!.readers).toBe(3);
+    expect(label.complete_cases).toBe(99);
+    expect(label.mrmc_auroc!.cases).toBe(99);
+    expect(report.notes.join(' ')).toMatch(/1 readers with readings in one arm only are left out/);
+    expect(report.notes.join(' ')).toMatch(/uses the 99 cases read by every reader in both arms, out of 100/);
   });
 });

@@ -220,6 +220,42 @@ function median(values: readonly number[]): number | null {
   return quantile(sorted, 0.5);
 }
 
+/** Quickselect: rearranges values[0..n) so that values[k] is the k-th smallest, and returns it. */
+function select(values: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const pivot = values[(lo + hi) >>> 1] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((values[i] as number) < pivot) i++;
+      while ((values[j] as number) > pivot) j--;
+      if (i <= j) {
+        const t = values[i] as number;
+        values[i] = values[j] as number;
+        values[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return values[k] as number;
+}
+
+/** The median of values[0..n) (n > 0; the mean of the two middle values when n is even), in O(n); reorders them. */
+export function medianInPlace(values: Float64Array, n: number): number {
+  const k = (n - 1) >>> 1;
+  const lower = select(values, n, k);
+  if (n % 2 === 1) return lower;
+  let upper = Infinity;
+  for (let i = k + 1; i < n; i++) upper = Math.min(upper, values[i] as number);
+  return (lower + upper) / 2;
+}
+
 /**
  * Reading time per arm and the paired difference. The interval resamples readers and cases
  * (two-way bootstrap: each resample draws r readers and c cases with replacement and takes the
@@ -279,7 +315,7 @@ function readingTime(
     const readerCount = new Uint32Array(r);
     const caseDraws = new Uint32Array(c);
     const medians: number[] = [];
-    const drawn: number[] = [];
+    const drawn = new Float64Array(r * c);
     for (let b = 0; b < samples; b++) {
       readerCount.fill(0);
       for (let i = 0; i < r; i++) {
@@ -287,18 +323,18 @@ function readingTime(
         readerCount[pick] = (readerCount[pick] as number) + 1;
       }
       for (let i = 0; i < c; i++) caseDraws[i] = Math.floor(random() * c);
-      drawn.length = 0;
+      let n = 0;
       for (let i = 0; i < r; i++) {
-        const times_ = readerCount[i] as number;
-        if (times_ === 0) continue;
+        const copies = readerCount[i] as number;
+        if (copies === 0) continue;
+        const row = i * c;
         for (let k = 0; k < c; k++) {
-          const d = grid[i * c + (caseDraws[k] as number)] as number;
+          const d = grid[row + (caseDraws[k] as number)] as number;
           if (Number.isNaN(d)) continue;
-          for (let t = 0; t < times_; t++) drawn.push(d);
+          for (let t = 0; t < copies; t++) drawn[n++] = d;
         }
       }
-      const m = median(drawn);
-      if (m !== null) medians.push(m);
+      if (n > 0) medians.push(medianInPlace(drawn, n));
     }
     if (medians.length > 0) {
       const sorted = Float64Array.from(medians).sort();
@@ -351,19 +387,22 @@ export function analyzeReaderStudy(input: ReaderStudyInput): ReaderStudyReport {
   let badTime = 0;
   let used = 0;
   for (const reading of input.readings) {
-    const where = `reading of reader ${reading.readerId}, case ${reading.caseId}, ${reading.arm}, ${reading.label}`;
+    const where = (): string =>
+      `reading of reader ${reading.readerId}, case ${reading.caseId}, ${reading.arm}, ${reading.label}`;
     // The type says StudyArm, but readings come from a store or a file: check at run time too.
     const arm: string = reading.arm;
     if (arm !== 'without_ai' && arm !== 'with_ai')
-      throw new ReaderStudyError(`${where}: arm is not without_ai or with_ai`);
+      throw new ReaderStudyError(`${where()}: arm is not without_ai or with_ai`);
     let rating: number;
     try {
       rating = ratingOf(reading.decision, reading.confidence);
     } catch {
-      throw new ReaderStudyError(`${where}: confidence ${String(reading.confidence)} is not an integer 1..5`);
+      throw new ReaderStudyError(
+        `${where()}: confidence ${String(reading.confidence)} is not an integer 1..5`,
+      );
     }
     const k = key(reading.readerId, reading.caseId, reading.arm, reading.label);
-    if (seen.has(k)) throw new ReaderStudyError(`${where}: recorded twice`);
+    if (seen.has(k)) throw new ReaderStudyError(`${where()}: recorded twice`);
     seen.add(k);
     if (!labelSet.has(reading.label)) {
       unknownLabel++;
@@ -444,12 +483,18 @@ function analyzeLabel(
     with_ai: armMetrics(tables.with_ai.get(reader), truthOf, z),
     auroc_difference: readerDifference(tables.without_ai.get(reader), tables.with_ai.get(reader), truthOf, z),
   }));
-  // The complete block: truth known, read by every reader of the label in both arms (in a stable order).
+  // The MRMC readers: those with readings in both arms (a reader who read one arm only cannot be
+  // paired); the complete block: cases with a known truth read by each of them in both arms.
+  const mrmcReaders = labelReaders.filter((r) => tables.without_ai.has(r) && tables.with_ai.has(r));
+  if (mrmcReaders.length < labelReaders.length)
+    notes.push(
+      `${label}: ${String(labelReaders.length - mrmcReaders.length)} readers with readings in one arm only are left out of the MRMC analysis.`,
+    );
   const complete = [...readCases]
     .filter(
       (c) =>
         truthOf(c) !== undefined &&
-        labelReaders.every(
+        mrmcReaders.every(
           (r) => tables.without_ai.get(r)?.has(c) === true && tables.with_ai.get(r)?.has(c) === true,
         ),
     )
@@ -463,7 +508,7 @@ function analyzeLabel(
     );
   const counts = { cases: complete.length, positives: blockPositives, negatives: blockNegatives };
   const column = (arm: StudyArm, pick: (call: Call) => number): Float64Array[] =>
-    labelReaders.map((r) => {
+    mrmcReaders.map((r) => {
       const calls = tables[arm].get(r) as Map<string, Call>;
       return Float64Array.from(complete, (c) => pick(calls.get(c) as Call));
     });
@@ -474,8 +519,10 @@ function analyzeLabel(
   const pooledAuroc: [StudyEstimate, StudyEstimate] = [NONE, NONE];
   const pooledSens: [StudyEstimate | null, StudyEstimate | null] = [null, null];
   const pooledSpec: [StudyEstimate | null, StudyEstimate | null] = [null, null];
-  if (labelReaders.length < 2) {
-    notes.push(`${label}: the MRMC analysis needs at least 2 readers, got ${String(labelReaders.length)}.`);
+  if (mrmcReaders.length < 2) {
+    notes.push(
+      `${label}: the MRMC analysis needs at least 2 readers who read both arms, got ${String(mrmcReaders.length)}.`,
+    );
   } else {
     const ratings = (arm: StudyArm): FomValues[] =>
       column(arm, (c) => c.rating).map((r) => aurocFom(r, truth));

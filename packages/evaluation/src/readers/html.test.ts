@@ -56,6 +56,7 @@ describe('renderReaderStudyHtml', () => {
     expect(html).toContain('data-key="per_label.0.decision_changes.towards_truth"');
     expect(html).toContain('data-key="reading_time.median_difference_ms.ci_high"');
     expect((html.match(/class="reader-marker"/g) ?? []).length).toBe(3);
+    expect(html).toContain('(intervals are 95%)');
   });
 
   it('says so when the MRMC analysis could not run (one reader)', () => {
@@ -67,6 +68,6 @@ describe('renderReaderStudyHtml', () => {
       }),
     );
     expect(one).toContain('not computed (see notes)');
-    expect(one).toContain('needs at least 2 readers, got 1');
+    expect(one).toContain('needs at least 2 readers who read both arms, got 1');
   });
 });

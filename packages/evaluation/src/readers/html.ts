@@ -202,7 +202,8 @@ const READER_STYLE = 'svg .reader-marker{fill:#0969da;fill-opacity:.7;stroke:#ff
 
 /** The report as a complete HTML document. */
 export function renderReaderStudyHtml(report: ReaderStudyReport): string {
-  const confidence = `${formatStudyNumber((1 - report.alpha) * 100, 'fixed')}%`;
+  // 95%, 99%, 97.5%: at most 2 decimals, no trailing zeros.
+  const confidence = `${String(Math.round((1 - report.alpha) * 10000) / 100)}%`;
   const summary = table(
     [
       'label',

@@ -8,3 +8,15 @@ export * from './types.js';
 export { ratingOf } from './rating.js';
 export { analyzeReaderStudy, ReaderStudyError } from './analyze.js';
 export { renderReaderStudyHtml } from './html.js';
+export {
+  aurocFom,
+  dorfmanBerbaumMetz,
+  obuchowskiRockette,
+  proportionFom,
+  type CovarianceMethod,
+  type DbmTest,
+  type FomValues,
+  type OrArm,
+  type OrComponents,
+  type OrTest,
+} from './mrmc.js';

@@ -11,13 +11,15 @@
  *   F 4.484854, df2 15.06611, p 0.05123303;
  * - binary sensitivity (rating >= 3), jackknife: the same paper, F 6.689493, df2 15.71732,
  *   p 0.02008822, difference -0.09777778 (CINE minus SE).
+ * - DBM on jackknife pseudovalues (dorfmanBerbaumMetz, computed separately): the published DBM
+ *   variance components, and the same F, df2 and p as the OR analysis (Hillis et al. 2005).
  * The fixture's modality 1 plays "without AI" and modality 2 "with AI", so our differences are
  * the published "1 - 2" with the sign flipped.
  */
 import { describe, expect, it } from 'vitest';
 import { fSurvival, normalQuantile, tQuantile, tTwoSided } from './distributions.js';
 import { loadVanDyke } from '../testing/vandyke.js';
-import { aurocFom, obuchowskiRockette, proportionFom, type FomValues } from './mrmc.js';
+import { aurocFom, dorfmanBerbaumMetz, obuchowskiRockette, proportionFom, type FomValues } from './mrmc.js';
 
 const vd = loadVanDyke();
 
@@ -124,5 +126,22 @@ describe('Obuchowski-Rockette on Van Dyke (1993)', () => {
     expect(or.p).toBeCloseTo(0.02008822, 6);
     expect(or.ci_low).toBeCloseTo(0.0175185, 6);
     expect(or.ci_high).toBeCloseTo(0.1780371, 6);
+  });
+
+  it('DBM on jackknife pseudovalues: the OR-DBM MRMC 2.5 variance components, and the same F as OR', () => {
+    const auc = foms((r) => aurocFom(r, vd.truth));
+    const dbm = dorfmanBerbaumMetz(auc);
+    const t = 2;
+    const r = 5;
+    // "Corresponding DBM variance component and covariance estimates" of the published output.
+    expect(dbm.ms.trc).toBeCloseTo(0.0399716, 7);
+    expect((dbm.ms.rc - dbm.ms.trc) / t).toBeCloseTo(0.01226473, 7);
+    expect((dbm.ms.tc - dbm.ms.trc) / r).toBeCloseTo(0.0119753, 7);
+    expect((dbm.ms.c - dbm.ms.tc - dbm.ms.rc + dbm.ms.trc) / (t * r)).toBeCloseTo(0.02724923, 7);
+    const or = obuchowskiRockette(auc, 'jackknife', 0.05);
+    expect(dbm.f).toBeCloseTo(or.f!, 10);
+    expect(dbm.df2).toBeCloseTo(or.df2!, 8);
+    expect(dbm.p).toBeCloseTo(or.p!, 10);
+    expect(dbm.p).toBeCloseTo(0.0517, 4);
   });
 });

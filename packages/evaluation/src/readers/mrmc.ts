@@ -265,3 +265,113 @@ export function obuchowskiRockette(
     arms: [arm(0), arm(1)],
   };
 }
+
+/** The Dorfman-Berbaum-Metz analysis on jackknife pseudovalues (readers and cases random). */
+export interface DbmTest {
+  /** Mean squares of the treatment x reader x case ANOVA of the pseudovalues. */
+  readonly ms: {
+    readonly t: number;
+    readonly r: number;
+    readonly c: number;
+    readonly tr: number;
+    readonly tc: number;
+    readonly rc: number;
+    readonly trc: number;
+  };
+  readonly f: number | null;
+  readonly df2: number | null;
+  readonly p: number | null;
+}
+
+/**
+ * Dorfman, Berbaum & Metz (1992, Invest. Radiol. 27:723) with Hillis's (2008) denominator:
+ * pseudovalues Y_ijk = N θ_ij - (N - 1) θ_ij(k) of the jackknife over the N cases, a
+ * treatment x reader x case ANOVA, F = MS(T) / [MS(T×R) + max(MS(T×C) - MS(T×R×C), 0)] with
+ * df2 = denominator² / (MS(T×R)² / ((t - 1)(r - 1))). Algebraically the OR F with jackknife
+ * covariances (Hillis et al. 2005); kept as an independent cross-check of obuchowskiRockette.
+ */
+export function dorfmanBerbaumMetz(foms: readonly [readonly FomValues[], readonly FomValues[]]): DbmTest {
+  const t = 2;
+  const r = foms[0].length;
+  const cell = (i: number, j: number): FomValues => (foms[i] as readonly FomValues[])[j] as FomValues;
+  const n = cell(0, 0).jackknife.length;
+  const y = (i: number, j: number, k: number): number =>
+    n * cell(i, j).value - (n - 1) * (cell(i, j).jackknife[k] as number);
+  const mi = new Float64Array(t);
+  const mj = new Float64Array(r);
+  const mk = new Float64Array(n);
+  const mij = new Float64Array(t * r);
+  const mik = new Float64Array(t * n);
+  const mjk = new Float64Array(r * n);
+  let m = 0;
+  for (let i = 0; i < t; i++) {
+    for (let j = 0; j < r; j++) {
+      for (let k = 0; k < n; k++) {
+        const v = y(i, j, k);
+        m += v;
+        mi[i] = (mi[i] as number) + v;
+        mj[j] = (mj[j] as number) + v;
+        mk[k] = (mk[k] as number) + v;
+        mij[i * r + j] = (mij[i * r + j] as number) + v;
+        mik[i * n + k] = (mik[i * n + k] as number) + v;
+        mjk[j * n + k] = (mjk[j * n + k] as number) + v;
+      }
+    }
+  }
+  m /= t * r * n;
+  const scale = (a: Float64Array, d: number): void => {
+    for (let q = 0; q < a.length; q++) a[q] = (a[q] as number) / d;
+  };
+  scale(mi, r * n);
+  scale(mj, t * n);
+  scale(mk, t * r);
+  scale(mij, n);
+  scale(mik, r);
+  scale(mjk, t);
+  let ssT = 0;
+  let ssR = 0;
+  let ssC = 0;
+  let ssTR = 0;
+  let ssTC = 0;
+  let ssRC = 0;
+  let ssTRC = 0;
+  for (let i = 0; i < t; i++) ssT += r * n * ((mi[i] as number) - m) ** 2;
+  for (let j = 0; j < r; j++) ssR += t * n * ((mj[j] as number) - m) ** 2;
+  for (let k = 0; k < n; k++) ssC += t * r * ((mk[k] as number) - m) ** 2;
+  for (let i = 0; i < t; i++)
+    for (let j = 0; j < r; j++)
+      ssTR += n * ((mij[i * r + j] as number) - (mi[i] as number) - (mj[j] as number) + m) ** 2;
+  for (let i = 0; i < t; i++)
+    for (let k = 0; k < n; k++)
+      ssTC += r * ((mik[i * n + k] as number) - (mi[i] as number) - (mk[k] as number) + m) ** 2;
+  for (let j = 0; j < r; j++)
+    for (let k = 0; k < n; k++)
+      ssRC += t * ((mjk[j * n + k] as number) - (mj[j] as number) - (mk[k] as number) + m) ** 2;
+  for (let i = 0; i < t; i++)
+    for (let j = 0; j < r; j++)
+      for (let k = 0; k < n; k++)
+        ssTRC +=
+          (y(i, j, k) -
+            (mij[i * r + j] as number) -
+            (mik[i * n + k] as number) -
+            (mjk[j * n + k] as number) +
+            (mi[i] as number) +
+            (mj[j] as number) +
+            (mk[k] as number) -
+            m) **
+          2;
+  const ms = {
+    t: ssT / (t - 1),
+    r: ssR / (r - 1),
+    c: ssC / (n - 1),
+    tr: ssTR / ((t - 1) * (r - 1)),
+    tc: ssTC / ((t - 1) * (n - 1)),
+    rc: ssRC / ((r - 1) * (n - 1)),
+    trc: ssTRC / ((t - 1) * (r - 1) * (n - 1)),
+  };
+  const denominator = ms.tr + Math.max(ms.tc - ms.trc, 0);
+  const f = denominator > 0 ? ms.t / denominator : null;
+  const df2 = ms.tr > 0 ? denominator ** 2 / (ms.tr ** 2 / ((t - 1) * (r - 1))) : null;
+  const p = f === null ? null : df2 === null ? erfc(Math.sqrt(f) / Math.SQRT2) : fSurvival(f, t - 1, df2);
+  return { ms, f, df2, p };
+}
