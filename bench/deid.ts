@@ -5,8 +5,9 @@
  * dcmtk's `dcmodify` doing the same edits, in the same run, rounds alternating, medians.
  *
  * - ours, library: read, deidentifyObject, write, for every copy, in this process (no start-up).
- * - ours, command: `cxr deidentify COPIES --out DIR` as a whole process (start-up under tsx included;
- *   the start-up alone, `cxr deidentify --help`, is timed beside it).
+ * - ours, command: the compiled `cxr deidentify COPIES --out DIR` as users run it, a whole process
+ *   (start-up included; the start-up alone, `cxr deidentify --help`, is timed beside it).
+ *   Needs `pnpm build`.
  * - dcmodify: a shell script of one `dcmodify -nb` per copy, timed as one `sh` process. Its edits
  *   are what our output differs from the input by (found by comparing the two, not timed): erase
  *   (-ea) what we removed, insert or overwrite (-i) what we replaced or added, -ep for private
@@ -15,13 +16,12 @@
  *   ours, as values), and it edits in place (no new file name, no map).
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createRequire } from 'node:module';
 import type { DataSet, Element } from 'dicom-parser';
 import { parseDicomBytes } from '@cxr/dicom';
 import { publicDicomPath } from '@cxr/dicom/testing';
@@ -30,7 +30,6 @@ import { DeidSession, deidentifyObject } from '@cxr/deid';
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const OUT_DIR = join(BENCH_DIR, 'out');
 const REPO = join(BENCH_DIR, '..');
-const require = createRequire(import.meta.url);
 
 /** Real chest radiographs with file meta (dcmodify then reads and writes them the same way). */
 const SOURCES = [
@@ -191,9 +190,12 @@ export async function run(args: readonly string[]): Promise<void> {
   const scriptPath = join(work, 'dcmodify.sh');
   writeFileSync(scriptPath, `${script.join('\n')}\n`);
 
-  const tsx = require.resolve('tsx/cli');
-  const main = join(REPO, 'services', 'cli', 'src', 'main.ts');
-  const env = { ...process.env, NODE_OPTIONS: '--conditions=@cxr/source', CXR_LOG_LEVEL: 'error' };
+  const bin = join(REPO, 'services', 'cli', 'bin', 'cxr.js');
+  if (!existsSync(join(REPO, 'services', 'cli', 'dist', 'main.js'))) {
+    throw new Error('bench deid: services/cli/dist/main.js is missing: run `pnpm build` first');
+  }
+  // Without the `@cxr/source` condition `pnpm bench` puts in NODE_OPTIONS (it would load sources).
+  const env = { ...process.env, NODE_OPTIONS: '', CXR_LOG_LEVEL: 'error' };
   const times = {
     library: [] as number[],
     command: [] as number[],
@@ -216,9 +218,9 @@ export async function run(args: readonly string[]): Promise<void> {
   const oursCommand = (): void => {
     const out = join(work, 'command');
     rmSync(out, { recursive: true, force: true });
-    times.command.push(timeProcess(process.execPath, [tsx, main, 'deidentify', pristine, '--out', out], env));
-    // What of that is start-up: the same process printing its help (tsx, module loading).
-    times.startup.push(timeProcess(process.execPath, [tsx, main, 'deidentify', '--help'], env));
+    times.command.push(timeProcess(process.execPath, [bin, 'deidentify', pristine, '--out', out], env));
+    // What of that is start-up: the same process printing its help.
+    times.startup.push(timeProcess(process.execPath, [bin, 'deidentify', '--help'], env));
   };
   const dcmodify = (): void => {
     const dir = join(work, 'dcmodify');
@@ -237,7 +239,7 @@ export async function run(args: readonly string[]): Promise<void> {
   const perSecond = (ms: number): number => copies / (ms / 1000);
   const rows = [
     { what: 'ours, library (in this process)', ms: median(times.library) },
-    { what: 'ours, `cxr deidentify` process (tsx start-up included)', ms: median(times.command) },
+    { what: 'ours, `cxr deidentify` process (start-up included)', ms: median(times.command) },
     { what: 'dcmodify, one process per file (sh loop)', ms: median(times.dcmodify) },
   ];
   const startupMs = median(times.startup);
@@ -253,7 +255,7 @@ export async function run(args: readonly string[]): Promise<void> {
         `| ${r.what} | ${(r.ms / 1000).toFixed(2)} | ${perSecond(r.ms).toFixed(0)} | ${(dcmodifyMs / r.ms).toFixed(1)}x |`,
     ),
     '',
-    `start-up of the cxr process under tsx (\`cxr deidentify --help\`): ${(startupMs / 1000).toFixed(2)} s; ` +
+    `start-up of the cxr process (\`cxr deidentify --help\`): ${(startupMs / 1000).toFixed(2)} s; ` +
       `the command without it: ${perSecond(median(times.command) - startupMs).toFixed(0)} instances/s`,
     '',
   ].join('\n');

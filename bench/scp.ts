@@ -5,8 +5,9 @@
  * radiographs in every transfer syntax DCMTK knows, distinct UIDs, each proposed in its own
  * syntax) to
  *  1. ours: the SCP service (`startScpService`, what `cxr listen` runs) with durability on: each
- *     instance written to a temporary folder with fsync of the file and the folder, then enqueued
- *     on a fresh `cxr-screen` queue (random key prefix) before it is acknowledged;
+ *     instance written to a temporary folder with fsync of the file and the folder, and enqueued
+ *     on a fresh `cxr-screen` queue (random key prefix, beside the folder's fsync) before it is
+ *     acknowledged;
  *  2. the baseline: dcmtk's own `storescp +xa` writing the same instances to a folder (no fsync).
  * Rounds alternate ours and the baseline. Each send is timed by a small shell process around
  * storescu (bash's clock before and after, not this Node process's, which is busy serving the

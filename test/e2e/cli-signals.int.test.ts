@@ -1,6 +1,6 @@
 /**
- * `cxr` as users start it (the `services/cli/bin/cxr.js` bin) and stop it: a SIGTERM in the
- * middle of `cxr screen` reaches the process doing the work, which stops gracefully (active jobs
+ * `cxr` as users start it (the `services/cli/bin/cxr.js` bin) and stop it: a SIGTERM (or a
+ * Ctrl-C's SIGINT) in the middle of `cxr screen` reaches the process doing the work, which stops gracefully (active jobs
  * finish, their results are stored), prints a summary that matches the store, exits 130, and
  * leaves no process behind; running the same command again completes the run with one row per
  * object. (Audit finding: the bin ran the real process with spawnSync and forwarded no signal, so
@@ -104,8 +104,29 @@ describe('cxr bin: signals reach the screening process', () => {
     expect(storedAfterExit).toBeLessThan(OBJECTS);
   });
 
-  it('the same command again completes the run: one row per object', async () => {
+  it('stops gracefully on SIGINT (Ctrl-C) too, resuming where the first run stopped', async () => {
+    const before = await countRun(storeUrl, runId);
     const second = group.spawn('cxr-screen-2', process.execPath, args, env);
+    await waitUntil(
+      'more results stored',
+      async () => (await countRun(storeUrl, runId)) >= before + 5,
+      120_000,
+      100,
+    );
+    second.signal('SIGINT');
+    const exit = await second.waitForExit(60_000);
+    const stored = await countRun(storeUrl, runId);
+    expect(exit, second.text.slice(-2000)).toEqual({ code: 130, signal: null });
+    expect(await processesWith(runId)).toEqual([]);
+    const summary = JSON.parse(second.stdout) as Summary;
+    expect(summary.interrupted).toBe(true);
+    const { ok, rejected, failed } = summary.outcomes;
+    expect(ok + rejected + failed).toBe(stored);
+    expect(stored).toBeLessThan(OBJECTS);
+  }, 240_000);
+
+  it('the same command again completes the run: one row per object', async () => {
+    const second = group.spawn('cxr-screen-3', process.execPath, args, env);
     const exit = await second.waitForExit(240_000);
     expect(exit, second.text.slice(-2000)).toEqual({ code: 0, signal: null });
     const summary = JSON.parse(second.stdout) as Summary;

@@ -1,6 +1,7 @@
 /**
  * The `cxr` command line. Subcommands live in ./commands; this file only wires them together.
  */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerDeidentifyCommand } from './commands/deidentify.js';
 import { registerDicomCommands } from './commands/dicom.js';
@@ -15,9 +16,18 @@ import { registerStudyCommands } from './commands/study.js';
 import { registerTrainCommand } from './commands/train.js';
 import { reportFailure } from './output.js';
 
+/** The version of this package (services/cli/package.json, beside both src/ and dist/). */
+function packageVersion(): string {
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('cxr')
     .description('Chest X-ray screening pipeline: DICOM tools, model tools, screening and evaluation')
+    .version(packageVersion(), '-V, --version', 'print the version of cxr-pipeline')
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true })
     // Commander's own errors (unknown command or option, missing argument or required option)

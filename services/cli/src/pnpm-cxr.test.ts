@@ -5,6 +5,7 @@
  * and the exit code is the command's.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -22,5 +23,19 @@ describe('pnpm -s cxr', () => {
     expect(run.stdout).toBe('');
     expect(run.stderr.trimEnd().split('\n')).toEqual(['cxr: /nonexistent/file.dcm: cannot read (ENOENT)']);
     expect(run.status).not.toBe(0);
+  });
+});
+
+describe('the cxr bin', () => {
+  it('is executable as a file (mode and shebang) and prints the package version', () => {
+    const bin = fileURLToPath(new URL('../bin/cxr.js', import.meta.url));
+    expect(statSync(bin).mode & 0o111).toBe(0o111);
+    const { NODE_OPTIONS: _sourceCondition, ...env } = process.env;
+    const run = spawnSync(bin, ['--version'], { encoding: 'utf8', env });
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    expect(run.stdout.trim()).toBe(version);
+    expect(run.status).toBe(0);
   });
 });

@@ -67,18 +67,11 @@ export async function startScpService(options: ScpServiceOptions): Promise<Runni
     },
   });
 
-  const onInstance = async (instance: ReceivedInstance): Promise<void> => {
-    const retrieved = instance.moveOriginatorAeTitle === config.dimse.callingAeTitle;
-    const uri = await store.put(
-      instance.sopInstanceUid,
-      instance.bytes,
-      retrieved ? 'retrieved' : 'received',
-    );
-    if (retrieved) return;
+  const enqueue = async (uri: string, size: number): Promise<void> => {
     const enqueuedAt = now();
     const payload: ScreenJobPayload = {
       uri,
-      size: instance.bytes.byteLength,
+      size,
       runId: options.runId ?? `scp-${new Date(enqueuedAt).toISOString().slice(0, 10)}`,
       modelId: options.modelId,
       modelVersion: options.modelVersion,
@@ -88,6 +81,18 @@ export async function startScpService(options: ScpServiceOptions): Promise<Runni
     if (added > 0) metrics?.countEnqueued('scp', added);
     // The same instance sent again while its job is still known: nothing new to screen.
     if (duplicates > 0) metrics?.countDuplicates('scp', duplicates);
+  };
+  // Answered only once the instance is durable and enqueued (the enqueue overlaps the folder's
+  // fsync, the last step of the durable write: see ReceivedInstanceStore.put).
+  const onInstance = async (instance: ReceivedInstance): Promise<void> => {
+    const retrieved = instance.moveOriginatorAeTitle === config.dimse.callingAeTitle;
+    const size = instance.bytes.byteLength;
+    await store.put(
+      instance.sopInstanceUid,
+      instance.bytes,
+      retrieved ? 'retrieved' : 'received',
+      retrieved ? undefined : (uri) => enqueue(uri, size),
+    );
   };
 
   let running;

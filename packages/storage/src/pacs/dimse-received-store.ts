@@ -10,7 +10,7 @@
  *   here; the worker reads and deletes them (see dimse-source.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -47,13 +47,28 @@ export interface ReceivedInstanceStore {
   readonly location: string;
   /** Start-up: creates the folders, fails now if they cannot be written, removes stale temporary files. */
   prepare(): Promise<void>;
-  /** Writes one instance durably under its SOP Instance UID; resolves with its URI once durable. */
-  put(sopInstanceUid: string, bytes: Uint8Array, area: ReceivedArea): Promise<string>;
+  /**
+   * Writes one instance durably under its SOP Instance UID; resolves with its URI once durable.
+   * `whenInPlace` runs as soon as the instance is under its name with its content synced, beside
+   * the last step (a folder's fsync, which makes the name itself survive a power cut); put
+   * resolves once both are done and rejects if either failed. The SCP enqueues the instance
+   * there: a process killed at any point finds the file in place for the job it enqueued.
+   */
+  put(
+    sopInstanceUid: string,
+    bytes: Uint8Array,
+    area: ReceivedArea,
+    whenInPlace?: (uri: string) => Promise<void>,
+  ): Promise<string>;
   /** The URI an instance has (or will have) in an area. */
   uriOf(sopInstanceUid: string, area: ReceivedArea): string;
   /** Reads a retrieved instance (with the fetch's limits) and deletes it. */
   takeRetrieved(sopInstanceUid: string, options?: FetchOptions): Promise<Uint8Array>;
   close(): Promise<void>;
+}
+
+function writeError(uri: string, error: unknown): ObjectWriteError {
+  return new ObjectWriteError('write', uri, isTransientError(error), describeError(error), { cause: error });
 }
 
 function checkUid(uid: string): string {
@@ -74,6 +89,11 @@ export function openReceivedInstanceStore(location: string, deps: ObjectSourceDe
 /** Received instances as files; see the module comment for the durability steps. */
 class FileReceivedStore implements ReceivedInstanceStore {
   readonly #root: string;
+  /**
+   * The two folders, opened once for their fsyncs (an open and a close per instance cost two
+   * more thread-pool round trips on the path every acknowledgement waits for).
+   */
+  readonly #folders = new Map<ReceivedArea, Promise<FileHandle>>();
 
   constructor(readonly location: string) {
     this.#root = resolve(filePathFromUri(location));
@@ -108,34 +128,32 @@ class FileReceivedStore implements ReceivedInstanceStore {
     return pathToFileURL(this.#pathOf(uid, area)).href;
   }
 
-  async put(uid: string, bytes: Uint8Array, area: ReceivedArea): Promise<string> {
+  async put(
+    uid: string,
+    bytes: Uint8Array,
+    area: ReceivedArea,
+    whenInPlace?: (uri: string) => Promise<void>,
+  ): Promise<string> {
     const path = this.#pathOf(uid, area);
     const uri = pathToFileURL(path).href;
-    const dir = area === 'received' ? this.#root : join(this.#root, RETRIEVED_DIR);
+    const dir = this.#dirOf(area);
     // Hidden and random: a listing of the folder never sees a half-written instance.
     const temporary = join(dir, `.${uid}.${randomBytes(6).toString('hex')}.tmp`);
     try {
-      const file = await open(temporary, 'wx', 0o600);
-      try {
-        await file.writeFile(bytes);
-        await file.sync();
-      } finally {
-        await file.close();
-      }
+      // Created exclusively, written and fsynced (`flush`) before it is closed.
+      await writeFile(temporary, bytes, { flag: 'wx', mode: 0o600, flush: true });
       // Atomic: a reader sees the old file or the new one; the same instance sent again replaces it.
       await rename(temporary, path);
-      const folder = await open(dir, 'r');
-      try {
-        await folder.sync();
-      } finally {
-        await folder.close();
-      }
     } catch (error) {
       await unlink(temporary).catch(() => undefined);
-      throw new ObjectWriteError('write', uri, isTransientError(error), describeError(error), {
-        cause: error,
-      });
+      throw writeError(uri, error);
     }
+    const [synced, hook] = await Promise.allSettled([
+      this.#folder(area).then((folder) => folder.sync()),
+      whenInPlace?.(uri),
+    ]);
+    if (synced.status === 'rejected') throw writeError(uri, synced.reason);
+    if (hook.status === 'rejected') throw hook.reason;
     return uri;
   }
 
@@ -146,8 +164,25 @@ class FileReceivedStore implements ReceivedInstanceStore {
     return bytes;
   }
 
-  close(): Promise<void> {
-    return Promise.resolve();
+  async close(): Promise<void> {
+    const folders = [...this.#folders.values()];
+    this.#folders.clear();
+    for (const folder of folders) await (await folder.catch(() => undefined))?.close();
+  }
+
+  #dirOf(area: ReceivedArea): string {
+    return area === 'received' ? this.#root : join(this.#root, RETRIEVED_DIR);
+  }
+
+  /** The folder's handle, opened at its first use (a failed open is retried at the next). */
+  #folder(area: ReceivedArea): Promise<FileHandle> {
+    let folder = this.#folders.get(area);
+    if (folder === undefined) {
+      folder = open(this.#dirOf(area), 'r');
+      this.#folders.set(area, folder);
+      void folder.catch(() => this.#folders.delete(area));
+    }
+    return folder;
   }
 
   async #removeStaleTemporaries(dir: string): Promise<void> {
@@ -190,9 +225,15 @@ class S3ReceivedStore implements ReceivedInstanceStore {
     );
   }
 
-  async put(uid: string, bytes: Uint8Array, area: ReceivedArea): Promise<string> {
+  async put(
+    uid: string,
+    bytes: Uint8Array,
+    area: ReceivedArea,
+    whenInPlace?: (uri: string) => Promise<void>,
+  ): Promise<string> {
     const uri = this.uriOf(uid, area);
     await putS3Object(this.client, uri, bytes, 'application/dicom');
+    await whenInPlace?.(uri);
     return uri;
   }
 
