@@ -38,6 +38,30 @@ export {
 } from './worklist.js';
 export { collapseBatch, replacesExisting, type UpsertOptions } from './replacement.js';
 export { MIGRATIONS, MIGRATIONS_TABLE, type Migration } from './migrations.js';
+export {
+  InvalidStudyReadingError,
+  STUDY_ARMS,
+  STUDY_DESIGNS,
+  STUDY_ID_PATTERN,
+  StudyExistsError,
+  checkReading,
+  readerTokenHash,
+  type Confidence,
+  type NewReaderStudy,
+  type NewStudyReader,
+  type ReaderProgress,
+  type ReaderStudyStore,
+  type RecordReadingOutcome,
+  type StoredStudyReading,
+  type StudyAiOutput,
+  type StudyArm,
+  type StudyAssignment,
+  type StudyCase,
+  type StudyDefinition,
+  type StudyDesign,
+  type StudyReader,
+  type StudyReadingInput,
+} from './reader-study.js';
 export { MAX_RECENT_RESULTS, StoreNotFoundError } from './result-store.js';
 export type {
   ExistingResult,

@@ -3,6 +3,7 @@
  * schema stays one. Append only: never edit a migration that has shipped; add the next version.
  */
 import { POSTGRES_ROW_KEY_SQL, SQLITE_ROW_KEY_FUNCTION } from './row-key.js';
+import { V5_POSTGRES, V5_SQLITE } from './reader-study.js';
 import { WORKLIST_INDEXES, worklistSortKeys } from './worklist.js';
 export interface Migration {
   readonly version: number;
@@ -168,4 +169,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: 'drift_features', sqlite: V2_SQLITE, postgres: V2_POSTGRES },
   { version: 3, name: 'worklist', sqlite: V3_SQLITE, postgres: V3_POSTGRES },
   { version: 4, name: 'findings_delivery', sqlite: V4_SQLITE, postgres: V4_POSTGRES },
+  // Version 5: reader studies (reader-study.ts).
+  { version: 5, name: 'reader_studies', sqlite: V5_SQLITE, postgres: V5_POSTGRES },
 ];

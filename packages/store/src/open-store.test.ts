@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { MIGRATIONS } from './migrations.js';
 import { openStore, splitSchemaParameter } from './open-store.js';
 import { StoreNotFoundError } from './result-store.js';
 import { sampleRow } from './testing/store-contract.js';
@@ -12,7 +13,7 @@ describe('openStore', () => {
     const store = await openStore('sqlite::memory:');
     try {
       expect(store.dialect).toBe('sqlite');
-      expect(await store.appliedMigrations()).toEqual([1, 2, 3, 4]);
+      expect(await store.appliedMigrations()).toEqual(MIGRATIONS.map((m) => m.version));
       expect(await store.upsertResults([sampleRow('a')])).toMatchObject({ inserted: 1 });
     } finally {
       await store.close();

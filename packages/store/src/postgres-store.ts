@@ -19,6 +19,7 @@ import {
   type DeliveryState,
   type DeliveryUpdate,
 } from './delivery.js';
+import { SqlReaderStudyStore, type ReaderStudyStore, type SqlExecutor } from './reader-study.js';
 import { collapseBatch, type UpsertOptions } from './replacement.js';
 import { ROW_KEY_PATTERN } from './row-key.js';
 import {
@@ -80,6 +81,7 @@ export interface PostgresStoreOptions {
 
 export class PostgresResultStore implements ResultStore {
   readonly dialect = 'postgres';
+  readonly studies: ReaderStudyStore;
   private readonly pool: pg.Pool;
   private readonly schema: string | undefined;
 
@@ -94,6 +96,41 @@ export class PostgresResultStore implements ResultStore {
     // An idle client losing its connection (server restart) must not crash the process; the
     // next query gets a fresh connection.
     this.pool.on('error', () => undefined);
+    this.studies = new SqlReaderStudyStore(this.#executor());
+  }
+
+  /** The study store's SQL surface: `?` placeholders become $1, $2, ... */
+  #executor(): SqlExecutor {
+    const numbered = (sql: string): string => {
+      let n = 0;
+      return sql.replace(/\?/g, () => `$${++n}`);
+    };
+    const on = (client: pg.Pool | pg.PoolClient) => ({
+      all: async (sql: string, params: readonly unknown[] = []) =>
+        (await client.query<Record<string, unknown>>(numbered(sql), [...params])).rows,
+      run: async (sql: string, params: readonly unknown[] = []) =>
+        (await client.query(numbered(sql), [...params])).rowCount ?? 0,
+    });
+    return {
+      typed: { json: '?::jsonb', real: '?::double precision', time: '?::timestamptz' },
+      ...on(this.pool),
+      transaction: async (body) => {
+        const client = await this.pool.connect();
+        try {
+          await client.query('BEGIN');
+          try {
+            const result = await body(on(client));
+            await client.query('COMMIT');
+            return result;
+          } catch (error) {
+            await client.query('ROLLBACK');
+            throw error;
+          }
+        } finally {
+          client.release();
+        }
+      },
+    };
   }
 
   async migrate(): Promise<{ applied: number[] }> {

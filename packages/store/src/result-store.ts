@@ -1,5 +1,6 @@
 /** The results store port: what ingest, results and the CLI need, independent of the database. */
 import type { Outcome, ResultKey, ResultRow, StoredResult } from './result-row.js';
+import type { ReaderStudyStore } from './reader-study.js';
 import type { UpsertOptions } from './replacement.js';
 import type { WorklistPage, WorklistQuery } from './worklist.js';
 import type { DeliveryState, DeliveryUpdate } from './delivery.js';
@@ -93,6 +94,8 @@ export interface ResultStore {
   deliveryCounts(runId: string): Promise<Record<DeliveryState, number>>;
   /** Every run with counts, most recently updated first. */
   listRuns(): Promise<RunSummary[]>;
+  /** Reader studies (reader-study.ts): studies, readers, cases, assignments, readings. */
+  readonly studies: ReaderStudyStore;
   /** Column names of the `results` table (the privacy test asserts no patient-name column). */
   resultColumns(): Promise<string[]>;
   close(): Promise<void>;

@@ -20,6 +20,7 @@ import {
   type DeliveryState,
   type DeliveryUpdate,
 } from './delivery.js';
+import { SqlReaderStudyStore, type ReaderStudyStore, type SqlExecutor } from './reader-study.js';
 import { collapseBatch, type UpsertOptions } from './replacement.js';
 import { ROW_KEY_PATTERN, SQLITE_ROW_KEY_FUNCTION, sqliteRowKey } from './row-key.js';
 import {
@@ -98,6 +99,7 @@ export interface SqliteStoreOptions {
 
 export class SqliteResultStore implements ResultStore {
   readonly dialect = 'sqlite';
+  readonly studies: ReaderStudyStore;
   private readonly db: Database.Database;
 
   /** `path` is a file path or `:memory:`. */
@@ -113,6 +115,37 @@ export class SqliteResultStore implements ResultStore {
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     // Migration 3 fills row_key of existing rows with it (SQLite has no SHA-256 of its own).
     this.db.function(SQLITE_ROW_KEY_FUNCTION, { deterministic: true }, sqliteRowKey);
+    this.studies = new SqlReaderStudyStore(this.#executor());
+  }
+
+  /** The study store's SQL surface on this connection (statements run synchronously). */
+  #executor(): SqlExecutor {
+    const all = (sql: string, params: readonly unknown[] = []) =>
+      settle(() => records(this.db.prepare(sql).all(...params)));
+    const run = (sql: string, params: readonly unknown[] = []) =>
+      settle(() => this.db.prepare(sql).run(...params).changes);
+    // better-sqlite3's transaction() takes a synchronous function; the body awaits statements of
+    // this connection, so BEGIN/COMMIT bracket it and transactions of this object queue up (one
+    // connection has one transaction at a time).
+    let queue: Promise<unknown> = Promise.resolve();
+    const transaction = <T>(
+      body: (tx: Omit<SqlExecutor, 'transaction' | 'typed'>) => Promise<T>,
+    ): Promise<T> => {
+      const turn = queue.then(async () => {
+        this.db.exec('BEGIN IMMEDIATE');
+        try {
+          const result = await body({ all, run });
+          this.db.exec('COMMIT');
+          return result;
+        } catch (error) {
+          if (this.db.inTransaction) this.db.exec('ROLLBACK');
+          throw error;
+        }
+      });
+      queue = turn.catch(() => undefined);
+      return turn;
+    };
+    return { typed: { json: '?', real: '?', time: '?' }, all, run, transaction };
   }
 
   migrate(): Promise<{ applied: number[] }> {

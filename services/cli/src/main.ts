@@ -12,6 +12,7 @@ import { registerModelCommands } from './commands/model.js';
 import { registerPredictCommand } from './commands/predict.js';
 import { registerResultsCommands } from './commands/results.js';
 import { registerScreenCommand } from './commands/screen.js';
+import { registerStudyCommands } from './commands/study.js';
 import { registerTrainCommand } from './commands/train.js';
 import { reportFailure } from './output.js';
 
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerPredictCommand(program);
   registerResultsCommands(program);
   registerScreenCommand(program);
+  registerStudyCommands(program);
   registerTrainCommand(program);
   return program;
 }

@@ -3,6 +3,7 @@
  * upload area of /v1/predict (and its sweep) and HTTP. main.ts adds only the process concerns (environment, signals, exit code), so the whole
  * service can be started and stopped in-process by `cxr screen` and by tests.
  */
+import { join } from 'node:path';
 import type { AppConfig } from '@cxr/config';
 import { createMetrics, type CxrMetrics } from '@cxr/metrics';
 import { readManifest, type ModelManifest } from '@cxr/model/manifest';
@@ -22,6 +23,9 @@ import { ThumbnailService, poolThumbnailDecoder } from './worklist/thumbnails.js
 import { parseFindingsDestination } from './delivery/destination.js';
 import type { FindingsDelivery } from './delivery/findings-delivery.js';
 import { openFindingsDelivery, type OpenedFindingsDelivery } from './delivery/open.js';
+
+/** Longest side in pixels of a reader-study image (the reading page shows it at diagnostic size). */
+export const STUDY_IMAGE_SIZE = 2048;
 
 /** HTTP port when none is given (main.ts passes CXR_HTTP_PORT from @cxr/config). */
 export const DEFAULT_HTTP_PORT = 8080;
@@ -187,6 +191,22 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
     maxObjectBytes: config.decode.maxObjectBytes,
     log,
   });
+  // Reader-study images: the thumbnail renderer (same decode pool) at reading size, cached in a
+  // folder of the thumbnail cache of their own.
+  const studyImages = new ThumbnailService({
+    fetcher: thumbnailFetcher,
+    decode: thumbnailDecoder.decode,
+    cache: new ThumbnailCache({
+      dir: join(config.worklist.thumbnailDir, 'study'),
+      maxBytes: config.worklist.thumbnailCacheBytes,
+      log,
+    }),
+    size: STUDY_IMAGE_SIZE,
+    concurrency: config.worklist.thumbnailThreads,
+    maxQueue: 16,
+    maxObjectBytes: config.decode.maxObjectBytes,
+    log,
+  });
   // The dashboard can retry and delete jobs: only behind a configured token.
   const dashboard = config.api.token !== undefined ? openDashboardQueues(location) : undefined;
   if (dashboard === undefined)
@@ -216,6 +236,7 @@ export async function startResultsApp(options: ResultsAppOptions): Promise<Resul
       thumbnailSize: config.worklist.thumbnailSize,
       log,
     },
+    study: { studies: store.studies, store, images: studyImages, log },
     readiness: [
       // getJobCounts is a real Redis round trip on the queue's own connection.
       { name: 'redis', check: () => screenQueue.counts() },

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildOpsServer, type OpsServerOptions } from '@cxr/http';
 import { registerPredictRoute, type PredictRouteOptions } from './predict-route.js';
 import { registerQueueDashboard, type QueueDashboardOptions } from './queue-dashboard.js';
+import { registerStudyRoutes, type StudyRouteOptions } from './study/route.js';
 import { registerWorklistRoutes, type WorklistRouteOptions } from './worklist/route.js';
 
 export type { MetricsRegistry, ReadinessBody, ReadinessCheck } from '@cxr/http';
@@ -20,13 +21,16 @@ export interface HttpServerOptions extends OpsServerOptions {
   readonly queueDashboard?: QueueDashboardOptions;
   /** Serves the worklist at /worklist when given. */
   readonly worklist?: WorklistRouteOptions;
+  /** Serves the reader-study reading page at /study when given. */
+  readonly study?: StudyRouteOptions;
 }
 
-/** Builds (does not listen) the fastify app: operations routes, POST /v1/predict, the queue dashboard, /worklist. */
+/** Builds (does not listen) the fastify app: operations routes, POST /v1/predict, the queue dashboard, /worklist, /study. */
 export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = buildOpsServer(options);
   if (options.predict !== undefined) registerPredictRoute(app, options.predict);
   if (options.queueDashboard !== undefined) registerQueueDashboard(app, options.queueDashboard);
   if (options.worklist !== undefined) registerWorklistRoutes(app, options.worklist);
+  if (options.study !== undefined) registerStudyRoutes(app, options.study);
   return app;
 }
