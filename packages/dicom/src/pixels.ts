@@ -66,9 +66,12 @@ export function extractNativeFrame(
  */
 export function toDecodedFrame(
   codecOutput: CodecOutput,
-  pixel: PixelModule,
+  storedPixel: PixelModule,
   buffers?: SampleAllocator,
 ): DecodedFrame {
+  const reduced = codecOutput.reduced;
+  const pixel =
+    reduced === undefined ? storedPixel : { ...storedPixel, rows: reduced.rows, columns: reduced.columns };
   const expected = pixel.rows * pixel.columns * pixel.samplesPerPixel;
   if (codecOutput.samples.length < expected) {
     throw new DicomRejectedError(
@@ -78,9 +81,9 @@ export function toDecodedFrame(
   }
   const samples =
     codecOutput.samples.length === expected ? codecOutput.samples : codecOutput.samples.subarray(0, expected);
-  // A codec always returns full-resolution samples, so YBR_FULL_422 is just YBR_FULL here.
+  // A codec returns its chroma upsampled, so YBR_FULL_422 is just YBR_FULL here.
   // The codec's buffer is ours alone, so masking may overwrite it instead of copying.
-  return finishFrame(
+  const frame = finishFrame(
     samples,
     pixel,
     codecOutput.planar,
@@ -89,6 +92,7 @@ export function toDecodedFrame(
     true,
     buffers,
   );
+  return reduced === undefined ? frame : { ...frame, resolutionLevel: reduced.level };
 }
 
 function finishFrame(
@@ -229,6 +233,13 @@ export function normalizeStoredValues(
     return reinterpret(raw, signed);
   }
 
+  if (shift === 0 && !signed && raw instanceof Uint16Array && !hasBitsAbove(raw, bitsStored)) {
+    // Unsigned values with nothing above Bits Stored (what writers almost always produce):
+    // masking would copy the frame to change nothing. A read-only scan is several times cheaper
+    // than a masked copy into fresh memory, and the caller's bytes stay a view.
+    return raw;
+  }
+
   const count = raw.length;
   const out = inPlace ? reinterpret(raw, signed) : allocate(raw.BYTES_PER_ELEMENT, signed, count, buffers);
   if (out instanceof Uint16Array && raw instanceof Uint16Array && !signed && bitsStored < 16) {
@@ -245,6 +256,26 @@ export function normalizeStoredValues(
     for (let i = 0; i < count; i++) out[i] = (raw[i]! >>> shift) & mask;
   }
   return out;
+}
+
+/** Whether any sample has a bit set at or above `bits` (an OR over the frame, 8 samples a step). */
+function hasBitsAbove(samples: Uint16Array, bits: number): boolean {
+  const n = samples.length;
+  let any = 0;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    any |=
+      samples[i]! |
+      samples[i + 1]! |
+      samples[i + 2]! |
+      samples[i + 3]! |
+      samples[i + 4]! |
+      samples[i + 5]! |
+      samples[i + 6]! |
+      samples[i + 7]!;
+  }
+  for (; i < n; i++) any |= samples[i]!;
+  return any >>> bits !== 0;
 }
 
 function isSignedArray(samples: StoredSamples): boolean {

@@ -148,9 +148,16 @@ async function decodeAndConvert<O extends DecodeOutput>(
   buffers: SampleAllocator | undefined,
 ): Promise<DecodeResult<O>> {
   const t0 = performance.now();
-  const accept =
-    typeof request.output === 'object' && 'model' in request.output ? request.output.accept : null;
+  const model = typeof request.output === 'object' && 'model' in request.output ? request.output : undefined;
+  const accept = model === undefined ? null : model.accept;
+  // decodeResolution 'auto': JPEG 2000 / HTJ2K may skip resolution levels the model input cannot
+  // use, never going below the input size on either side (the final resize then only shrinks).
+  const minSize =
+    model === undefined || (model.model.decodeResolution ?? 'auto') === 'full'
+      ? undefined
+      : { columns: model.model.size, rows: model.model.size };
   const { info, frame, frameIndex } = await decodeFrame(bytes, {
+    ...(minSize === undefined ? {} : { minSize }),
     ...(request.frame === undefined ? {} : { frame: request.frame }),
     ...(buffers === undefined ? {} : { buffers }),
     ...(accept === null

@@ -3,8 +3,15 @@
 // `input` block; nothing about a particular model lives here.
 import { performance } from 'node:perf_hooks';
 
-import { renderToDisplay } from '@cxr/dicom';
-import type { DecodedFrame, DicomImageInfo, DisplayImage, RenderOptions, VoiUsed } from '@cxr/dicom';
+import { renderMonochromeShrunk, renderToDisplay } from '@cxr/dicom';
+import type {
+  DecodedFrame,
+  DicomImageInfo,
+  DisplayImage,
+  FrameRegion,
+  RenderOptions,
+  VoiUsed,
+} from '@cxr/dicom';
 // Type-only: the manifest module pulls in zod at run time, and @cxr/model's main entry pulls in
 // tfjs and onnxruntime, neither of which a decode worker should load.
 import type { ManifestInput } from '@cxr/model/manifest';
@@ -249,6 +256,8 @@ export async function preprocessForModel(
   let t1: number;
   let t2: number;
   try {
+    const fast = await shrinkThenResize(frame, info, input, scratch, t0);
+    if (fast !== undefined) return fast;
     rendered = renderToDisplay(
       frame,
       renderInfoFor(input.intensity, info),
@@ -285,6 +294,69 @@ export async function preprocessForModel(
       voiUsed: rendered.voiUsed,
       inverted: rendered.inverted,
       colour,
+    },
+  };
+}
+
+/**
+ * The integer box factors applied before the final resize of a `from`-pixel side to `to`
+ * pixels: floor(from / to / 2), at least 1. This is libvips' own split of a large reduction
+ * (vips_resize with its default gap of 2: an integer box shrink, then the kernel over a
+ * remaining factor between 2 and 4), so the kernel still sees at least twice the output
+ * resolution. 1 means no box step.
+ */
+export function boxShrinkFactor(from: number, to: number): number {
+  return Math.max(1, Math.floor(from / to / 2));
+}
+
+/**
+ * decodeResolution 'auto' for monochrome frames: intensity and the box step of a large
+ * reduction fused in one pass over the stored samples (renderMonochromeShrunk), so the
+ * full-size display values are never written, then the manifest's filter over the remaining
+ * factor. Returns undefined when this path does not apply (decodeResolution 'full', nearest,
+ * colour, 32-bit or float samples, a reduction below 2x the box on both axes).
+ */
+async function shrinkThenResize(
+  frame: DecodedFrame,
+  info: Pick<DicomImageInfo, 'modalityLut' | 'voi'>,
+  input: ManifestInput,
+  scratch: Float32Array,
+  t0: number,
+): Promise<PreprocessedImage | undefined> {
+  if ((input.decodeResolution ?? 'auto') === 'full' || input.resize === 'nearest') return undefined;
+  if (frame.samplesPerPixel !== 1) return undefined;
+  const { columns: width, rows: height } = frame;
+  const square = input.crop === 'center-square' ? centerSquare(width, height) : undefined;
+  const region: FrameRegion =
+    square === undefined
+      ? { left: 0, top: 0, width, height }
+      : { left: square.left, top: square.top, width: square.side, height: square.side };
+  const kx = boxShrinkFactor(region.width, input.size);
+  const ky = boxShrinkFactor(region.height, input.size);
+  if (kx === 1 && ky === 1) return undefined;
+  const shrunk = renderMonochromeShrunk(
+    frame,
+    renderInfoFor(input.intensity, info),
+    renderOptionsFor(input.intensity, frame),
+    region,
+    kx,
+    ky,
+    scratch,
+  );
+  if (shrunk === undefined) return undefined;
+  const t1 = performance.now();
+  const resized = await resizeGray(shrunk.values, shrunk.width, shrunk.height, input.size, input.resize);
+  const t2 = performance.now();
+  const tensor = writeTensor([resized], input);
+  const t3 = performance.now();
+  return {
+    tensor,
+    timings: { intensityMs: t1 - t0, cropMs: 0, resizeMs: t2 - t1, normalizeMs: t3 - t2 },
+    intensityUsed: {
+      method: input.intensity.method,
+      voiUsed: shrunk.voiUsed,
+      inverted: shrunk.inverted,
+      colour: 'monochrome',
     },
   };
 }

@@ -1,7 +1,7 @@
 // The display rendering used by `cxr dicom render` and by model preprocessing: the grayscale
 // pipeline of PS3.4 Annex N.2.1 (Modality LUT -> VOI LUT -> polarity) producing values in [0, 1].
 import type { DecodedFrame, DicomImageInfo, LookupTable, VoiLutFunction, VoiWindow } from '../types.js';
-import { codeValues, codeView, countCodes, mapCodes, scratchTable } from './codes.js';
+import { codeValues, codeView, countCodes, mapCodes, scratchTable, type CodeView } from './codes.js';
 import { applyModalityLut, outputArray } from './modality.js';
 import {
   percentileRange,
@@ -250,18 +250,20 @@ export function renderMonochromePerPixel(
   return { values, channels: 1, voiUsed, inverted };
 }
 
-/**
- * Monochrome pipeline evaluated once per possible stored value: every step is a function of the
- * stored value, so for 8/16-bit samples it runs over all 2^8 or 2^16 codes and pixels are mapped
- * through the resulting table in one pass. Statistics come from an exact histogram of codes.
- * Returns undefined for 32-bit samples, or when the image has fewer pixels than codes.
- */
-export function renderMonochromeViaStoredValueLut(
+/** The display value of every stored code (see renderMonochromeViaStoredValueLut). */
+interface StoredValueTable {
+  readonly view: CodeView;
+  /** One display value per code; a reused scratch table, valid until the next call. */
+  readonly table: Float32Array;
+  readonly voiUsed: VoiUsed;
+  readonly inverted: boolean;
+}
+
+function storedValueTable(
   frame: DecodedFrame,
   info: RenderInfo,
   options: RenderOptions,
-  into?: Float32Array,
-): DisplayImage | undefined {
+): StoredValueTable | undefined {
   const view = codeView(frame.samples);
   const n = frame.samples.length;
   if (view === undefined || n < 1 << view.bits) return undefined;
@@ -289,10 +291,151 @@ export function renderMonochromeViaStoredValueLut(
   const voiUsed = applyPlanInPlace(table, plan, range);
   const inverted = frame.photometricInterpretation === 'MONOCHROME1';
   if (inverted) invertMonochrome1(table, DISPLAY, table);
+  return { view, table, voiUsed, inverted };
+}
 
-  const values = outputArray(n, into);
-  mapCodes(view, table, values);
-  return { values, channels: 1, voiUsed, inverted };
+/**
+ * Monochrome pipeline evaluated once per possible stored value: every step is a function of the
+ * stored value, so for 8/16-bit samples it runs over all 2^8 or 2^16 codes and pixels are mapped
+ * through the resulting table in one pass. Statistics come from an exact histogram of codes.
+ * Returns undefined for 32-bit samples, or when the image has fewer pixels than codes.
+ */
+export function renderMonochromeViaStoredValueLut(
+  frame: DecodedFrame,
+  info: RenderInfo,
+  options: RenderOptions,
+  into?: Float32Array,
+): DisplayImage | undefined {
+  const lut = storedValueTable(frame, info, options);
+  if (lut === undefined) return undefined;
+  const values = outputArray(frame.samples.length, into);
+  mapCodes(lut.view, lut.table, values);
+  return { values, channels: 1, voiUsed: lut.voiUsed, inverted: lut.inverted };
+}
+
+/** A rectangle of a frame, in pixels. */
+export interface FrameRegion {
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Display values reduced by a box average: `width` x `height` values, row-major. */
+export interface ShrunkDisplayImage extends DisplayImage {
+  readonly width: number;
+  readonly height: number;
+}
+
+function shrink8(
+  codes: Uint8Array,
+  table: Float32Array,
+  stride: number,
+  left: number,
+  top: number,
+  kx: number,
+  ky: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  const scale = 1 / (kx * ky);
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    for (let ox = 0; ox < width; ox++) out[o + ox] = 0;
+    for (let dy = 0; dy < ky; dy++) {
+      let s = (top + oy * ky + dy) * stride + left;
+      for (let ox = 0; ox < width; ox++) {
+        let sum = 0;
+        for (let dx = 0; dx < kx; dx++) sum += table[codes[s++]!]!;
+        out[o + ox] = out[o + ox]! + sum;
+      }
+    }
+    for (let ox = 0; ox < width; ox++) out[o + ox] = out[o + ox]! * scale;
+  }
+}
+
+function shrink16(
+  codes: Uint16Array,
+  table: Float32Array,
+  stride: number,
+  left: number,
+  top: number,
+  kx: number,
+  ky: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  const scale = 1 / (kx * ky);
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    for (let ox = 0; ox < width; ox++) out[o + ox] = 0;
+    for (let dy = 0; dy < ky; dy++) {
+      let s = (top + oy * ky + dy) * stride + left;
+      for (let ox = 0; ox < width; ox++) {
+        let sum = 0;
+        for (let dx = 0; dx < kx; dx++) sum += table[codes[s++]!]!;
+        out[o + ox] = out[o + ox]! + sum;
+      }
+    }
+    for (let ox = 0; ox < width; ox++) out[o + ox] = out[o + ox]! * scale;
+  }
+}
+
+/**
+ * The monochrome display rendering of `region`, averaged over kx x ky boxes in the same pass
+ * (the full-size display values are never written): floor(width / kx) x floor(height / ky)
+ * values, the few pixels left over by the division dropped evenly from both sides. The LUT,
+ * VOI and inversion are exactly renderToDisplay's (statistics over the whole frame). Returns
+ * undefined where renderMonochromeViaStoredValueLut would (32-bit or tiny frames) and for
+ * colour frames: callers fall back to renderToDisplay.
+ */
+export function renderMonochromeShrunk(
+  frame: DecodedFrame,
+  info: RenderInfo,
+  options: RenderOptions,
+  region: FrameRegion,
+  kx: number,
+  ky: number,
+  into?: Float32Array,
+): ShrunkDisplayImage | undefined {
+  if (frame.photometricInterpretation !== 'MONOCHROME1' && frame.photometricInterpretation !== 'MONOCHROME2') {
+    return undefined;
+  }
+  if (!Number.isInteger(kx) || !Number.isInteger(ky) || kx < 1 || ky < 1) {
+    throw new RangeError(`box factors must be positive integers, got ${kx} x ${ky}`);
+  }
+  const { left, top, width, height } = region;
+  if (left < 0 || top < 0 || width < kx || height < ky || left + width > frame.columns || top + height > frame.rows) {
+    throw new RangeError(
+      `region ${width}x${height}+${left}+${top} does not fit a ${frame.columns}x${frame.rows} frame with ${kx}x${ky} boxes`,
+    );
+  }
+  const expected = frame.rows * frame.columns;
+  if (frame.samples.length !== expected) {
+    throw new RangeError(`decoded frame has ${frame.samples.length} samples, expected ${expected}`);
+  }
+  const lut = storedValueTable(frame, info, options);
+  if (lut === undefined) return undefined;
+  const outWidth = Math.floor(width / kx);
+  const outHeight = Math.floor(height / ky);
+  const x0 = left + ((width - outWidth * kx) >> 1);
+  const y0 = top + ((height - outHeight * ky) >> 1);
+  const values = outputArray(outWidth * outHeight, into);
+  if (lut.view.bits === 8) {
+    shrink8(lut.view.codes, lut.table, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
+  } else {
+    shrink16(lut.view.codes, lut.table, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
+  }
+  return {
+    values,
+    channels: 1,
+    voiUsed: lut.voiUsed,
+    inverted: lut.inverted,
+    width: outWidth,
+    height: outHeight,
+  };
 }
 
 /**
