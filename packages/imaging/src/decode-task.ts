@@ -124,6 +124,11 @@ export interface DecodeResult<O extends DecodeOutput = DecodeOutput> {
    */
   readonly features?: ImageFeatures;
   readonly timings: StageTimings;
+  /**
+   * Set when a JPEG 2000 / HTJ2K frame was decoded at a reduced resolution level for a model
+   * input (decodeResolution 'auto'): each side was 1 / 2^level of the stored image's.
+   */
+  readonly resolutionLevel?: number;
 }
 
 /** Runs one decode task in the calling thread; the pool's workers call this, tests and benchmarks may too. */
@@ -148,7 +153,8 @@ async function decodeAndConvert<O extends DecodeOutput>(
   buffers: SampleAllocator | undefined,
 ): Promise<DecodeResult<O>> {
   const t0 = performance.now();
-  const model = typeof request.output === 'object' && 'model' in request.output ? request.output : undefined;
+  const requested: DecodeOutput = request.output;
+  const model = typeof requested === 'object' && 'model' in requested ? requested : undefined;
   const accept = model === undefined ? null : model.accept;
   // decodeResolution 'auto': JPEG 2000 / HTJ2K may skip resolution levels the model input cannot
   // use, never going below the input size on either side (the final resize then only shrinks).
@@ -178,6 +184,7 @@ async function decodeAndConvert<O extends DecodeOutput>(
     photometricInterpretation: frame.photometricInterpretation,
     bitsStored: frame.bitsStored,
     signed: frame.signed,
+    ...(frame.resolutionLevel === undefined ? {} : { resolutionLevel: frame.resolutionLevel }),
   };
   const output: DecodeOutput = request.output;
   if (output === 'stored') {

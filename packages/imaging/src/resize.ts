@@ -21,6 +21,14 @@ const SHARP_KERNEL: Record<ResizeFilter, 'nearest' | 'linear' | 'cubic' | 'lancz
 // 2048x2500 -> 512. 1/65535 is far below any model's input noise.
 const SCALE = 65535;
 
+/**
+ * Limits libvips (sharp's resize) to `threads` threads in this thread's process, e.g. 1 to
+ * measure one core's worth of work; the decode pool's workers set it from `vipsConcurrency`.
+ */
+export function setResizeConcurrency(threads: number): void {
+  sharp.concurrency(threads);
+}
+
 /** Whether a string names a supported resize filter. */
 export function isResizeFilter(value: string): value is ResizeFilter {
   return (RESIZE_FILTERS as readonly string[]).includes(value);
