@@ -18,7 +18,7 @@ import {
   returnFrameBuffer,
   returnSampleCache,
 } from './frame-buffers.js';
-import { imageFeatures, type ImageFeatures } from './image-features.js';
+import { imageFeatures, imageFeaturesFromStoredMoments, type ImageFeatures } from './image-features.js';
 import { thumbnailValues } from './png.js';
 import { preprocessForModel } from './preprocess.js';
 import type { IntensityUsed } from './preprocess.js';
@@ -207,11 +207,15 @@ async function decodeAndConvert<O extends DecodeOutput>(
   }
   if (typeof output === 'object' && 'model' in output) {
     const input = output.model;
-    const { tensor, timings, intensityUsed } = await preprocessForModel(frame, info, input);
+    const { tensor, timings, intensityUsed, storedMoments } = await preprocessForModel(frame, info, input);
     // After preprocessing, which has already refused a frame the features could not describe (a
     // non-finite rescale); the stored samples are untouched by it and still this thread's.
     const tf = performance.now();
-    const features = imageFeatures(frame, info.modalityLut);
+    const features =
+      (storedMoments === undefined
+        ? undefined
+        : imageFeaturesFromStoredMoments(storedMoments, frame, info.modalityLut)) ??
+      imageFeatures(frame, info.modalityLut);
     const featuresMs = performance.now() - tf;
     return {
       ...base,

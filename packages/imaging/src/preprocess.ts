@@ -17,7 +17,7 @@ import type {
 import type { ManifestInput } from '@cxr/model/manifest';
 
 import { borrowFrameBuffer, returnFrameBuffer } from './frame-buffers.js';
-import { resizeGray } from './resize.js';
+import { resizeBilinearJs, resizeGray } from './resize.js';
 
 /** How step 1 turned stored values into [0,1] intensities: for logs, reports and drift checks. */
 export interface IntensityUsed {
@@ -51,6 +51,12 @@ export interface PreprocessedImage {
   readonly tensor: Float32Array;
   readonly timings: PreprocessTimings;
   readonly intensityUsed: IntensityUsed;
+  /**
+   * Mean and population standard deviation of every stored value of the frame, when the
+   * intensity pass counted them on the way (decodeResolution 'auto', boxes covering the whole
+   * frame): the drift features then need no pass of their own (imageFeaturesFromStoredMoments).
+   */
+  readonly storedMoments?: { readonly mean: number; readonly std: number };
 }
 
 /** A square region of a frame, in pixels. */
@@ -299,14 +305,13 @@ export async function preprocessForModel(
 }
 
 /**
- * The integer box factors applied before the final resize of a `from`-pixel side to `to`
- * pixels: floor(from / to / 2), at least 1. This is libvips' own split of a large reduction
- * (vips_resize with its default gap of 2: an integer box shrink, then the kernel over a
- * remaining factor between 2 and 4), so the kernel still sees at least twice the output
- * resolution. 1 means no box step.
+ * The integer box factor applied before the final resize of a `from`-pixel side to `to` pixels:
+ * floor(from / to), at least 1, so the box average (an area resize by an integer factor) does
+ * most of a large reduction and the manifest's filter only the remaining factor, below 2.
+ * 1 means no box step.
  */
 export function boxShrinkFactor(from: number, to: number): number {
-  return Math.max(1, Math.floor(from / to / 2));
+  return Math.max(1, Math.floor(from / to));
 }
 
 /**
@@ -342,10 +347,16 @@ async function shrinkThenResize(
     kx,
     ky,
     scratch,
+    true,
   );
   if (shrunk === undefined) return undefined;
   const t1 = performance.now();
-  const resized = await resizeGray(shrunk.values, shrunk.width, shrunk.height, input.size, input.resize);
+  // Bilinear in JavaScript (sharp's fixed cost per call is most of the work at this size);
+  // the other filters through sharp.
+  const resized =
+    input.resize === 'bilinear'
+      ? resizeBilinearJs(shrunk.values, shrunk.width, shrunk.height, input.size)
+      : await resizeGray(shrunk.values, shrunk.width, shrunk.height, input.size, input.resize);
   const t2 = performance.now();
   const tensor = writeTensor([resized], input);
   const t3 = performance.now();
@@ -358,6 +369,7 @@ async function shrinkThenResize(
       inverted: shrunk.inverted,
       colour: 'monochrome',
     },
+    ...(shrunk.storedMoments === undefined ? {} : { storedMoments: shrunk.storedMoments }),
   };
 }
 

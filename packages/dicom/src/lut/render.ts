@@ -325,11 +325,22 @@ export interface FrameRegion {
 export interface ShrunkDisplayImage extends DisplayImage {
   readonly width: number;
   readonly height: number;
+  /**
+   * With `storedMoments` asked for and a region that is the whole frame with no pixel left over:
+   * mean and population standard deviation of the stored values of every pixel, from a
+   * histogram counted in the same pass.
+   */
+  readonly storedMoments?: { readonly mean: number; readonly std: number };
 }
+
+// The box loops below read each box's kx x ky codes and write its output once (a row-by-row
+// accumulation into the output costs twice as much); one function per code array kind keeps
+// V8's element access monomorphic, and the 2x2 case (a CR to 512) is unrolled.
 
 function shrink8(
   codes: Uint8Array,
   table: Float32Array,
+  counts: Uint32Array | undefined,
   stride: number,
   left: number,
   top: number,
@@ -342,22 +353,26 @@ function shrink8(
   const scale = 1 / (kx * ky);
   for (let oy = 0; oy < height; oy++) {
     const o = oy * width;
-    for (let ox = 0; ox < width; ox++) out[o + ox] = 0;
-    for (let dy = 0; dy < ky; dy++) {
-      let s = (top + oy * ky + dy) * stride + left;
-      for (let ox = 0; ox < width; ox++) {
-        let sum = 0;
-        for (let dx = 0; dx < kx; dx++) sum += table[codes[s++]!]!;
-        out[o + ox] = out[o + ox]! + sum;
+    const base = (top + oy * ky) * stride + left;
+    for (let ox = 0; ox < width; ox++) {
+      let sum = 0;
+      let s = base + ox * kx;
+      for (let dy = 0; dy < ky; dy++, s += stride) {
+        for (let dx = 0; dx < kx; dx++) {
+          const code = codes[s + dx]!;
+          if (counts !== undefined) counts[code]!++;
+          sum += table[code]!;
+        }
       }
+      out[o + ox] = sum * scale;
     }
-    for (let ox = 0; ox < width; ox++) out[o + ox] = out[o + ox]! * scale;
   }
 }
 
 function shrink16(
   codes: Uint16Array,
   table: Float32Array,
+  counts: Uint32Array | undefined,
   stride: number,
   left: number,
   top: number,
@@ -367,21 +382,170 @@ function shrink16(
   width: number,
   height: number,
 ): void {
+  if (kx === 2 && ky === 2) {
+    if (counts === undefined) shrink16By2(codes, table, stride, left, top, out, width, height);
+    else shrink16By2Counting(codes, table, counts, stride, left, top, out, width, height);
+    return;
+  }
+  if (kx === 4) {
+    if (counts === undefined) shrink16By4(codes, table, stride, left, top, ky, out, width, height);
+    else shrink16By4Counting(codes, table, counts, stride, left, top, ky, out, width, height);
+    return;
+  }
   const scale = 1 / (kx * ky);
   for (let oy = 0; oy < height; oy++) {
     const o = oy * width;
-    for (let ox = 0; ox < width; ox++) out[o + ox] = 0;
-    for (let dy = 0; dy < ky; dy++) {
-      let s = (top + oy * ky + dy) * stride + left;
-      for (let ox = 0; ox < width; ox++) {
-        let sum = 0;
-        for (let dx = 0; dx < kx; dx++) sum += table[codes[s++]!]!;
-        out[o + ox] = out[o + ox]! + sum;
+    const base = (top + oy * ky) * stride + left;
+    for (let ox = 0; ox < width; ox++) {
+      let sum = 0;
+      let s = base + ox * kx;
+      for (let dy = 0; dy < ky; dy++, s += stride) {
+        for (let dx = 0; dx < kx; dx++) {
+          const code = codes[s + dx]!;
+          if (counts !== undefined) counts[code]!++;
+          sum += table[code]!;
+        }
       }
+      out[o + ox] = sum * scale;
     }
-    for (let ox = 0; ox < width; ox++) out[o + ox] = out[o + ox]! * scale;
   }
 }
+
+function shrink16By2(
+  codes: Uint16Array,
+  table: Float32Array,
+  stride: number,
+  left: number,
+  top: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    let s0 = (top + oy * 2) * stride + left;
+    let s1 = s0 + stride;
+    for (let ox = 0; ox < width; ox++, s0 += 2, s1 += 2) {
+      out[o + ox] =
+        (table[codes[s0]!]! + table[codes[s0 + 1]!]! + table[codes[s1]!]! + table[codes[s1 + 1]!]!) * 0.25;
+    }
+  }
+}
+
+function shrink16By4(
+  codes: Uint16Array,
+  table: Float32Array,
+  stride: number,
+  left: number,
+  top: number,
+  ky: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  const scale = 1 / (4 * ky);
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    const base = (top + oy * ky) * stride + left;
+    for (let ox = 0; ox < width; ox++) {
+      let sum = 0;
+      let s = base + ox * 4;
+      for (let dy = 0; dy < ky; dy++, s += stride) {
+        sum += table[codes[s]!]! + table[codes[s + 1]!]! + table[codes[s + 2]!]! + table[codes[s + 3]!]!;
+      }
+      out[o + ox] = sum * scale;
+    }
+  }
+}
+
+function shrink16By4Counting(
+  codes: Uint16Array,
+  table: Float32Array,
+  counts: Uint32Array,
+  stride: number,
+  left: number,
+  top: number,
+  ky: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  const scale = 1 / (4 * ky);
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    const base = (top + oy * ky) * stride + left;
+    for (let ox = 0; ox < width; ox++) {
+      let sum = 0;
+      let s = base + ox * 4;
+      for (let dy = 0; dy < ky; dy++, s += stride) {
+        const a = codes[s]!;
+        const b = codes[s + 1]!;
+        const c = codes[s + 2]!;
+        const d = codes[s + 3]!;
+        counts[a]!++;
+        counts[b]!++;
+        counts[c]!++;
+        counts[d]!++;
+        sum += table[a]! + table[b]! + table[c]! + table[d]!;
+      }
+      out[o + ox] = sum * scale;
+    }
+  }
+}
+
+function shrink16By2Counting(
+  codes: Uint16Array,
+  table: Float32Array,
+  counts: Uint32Array,
+  stride: number,
+  left: number,
+  top: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    let s0 = (top + oy * 2) * stride + left;
+    let s1 = s0 + stride;
+    for (let ox = 0; ox < width; ox++, s0 += 2, s1 += 2) {
+      const a = codes[s0]!;
+      const b = codes[s0 + 1]!;
+      const c = codes[s1]!;
+      const d = codes[s1 + 1]!;
+      counts[a]!++;
+      counts[b]!++;
+      counts[c]!++;
+      counts[d]!++;
+      out[o + ox] = (table[a]! + table[b]! + table[c]! + table[d]!) * 0.25;
+    }
+  }
+}
+
+/** Mean and population standard deviation of stored values from their histogram (float64 sums). */
+function momentsOfCounts(counts: Uint32Array, values: Int32Array): { mean: number; std: number } {
+  let n = 0;
+  let sum = 0;
+  for (let code = 0; code < counts.length; code++) {
+    const c = counts[code]!;
+    if (c !== 0) {
+      n += c;
+      sum += c * values[code]!;
+    }
+  }
+  const mean = sum / n;
+  let sq = 0;
+  for (let code = 0; code < counts.length; code++) {
+    const c = counts[code]!;
+    if (c !== 0) {
+      const d = values[code]! - mean;
+      sq += c * d * d;
+    }
+  }
+  return { mean, std: Math.sqrt(sq / n) };
+}
+
+const shrinkCounts = new Map<number, Uint32Array>();
 
 /**
  * The monochrome display rendering of `region`, averaged over kx x ky boxes in the same pass
@@ -389,7 +553,8 @@ function shrink16(
  * values, the few pixels left over by the division dropped evenly from both sides. The LUT,
  * VOI and inversion are exactly renderToDisplay's (statistics over the whole frame). Returns
  * undefined where renderMonochromeViaStoredValueLut would (32-bit or tiny frames) and for
- * colour frames: callers fall back to renderToDisplay.
+ * colour frames: callers fall back to renderToDisplay. `storedMoments`: also return the stored
+ * values' moments (see ShrunkDisplayImage) when the boxes cover the whole frame.
  */
 export function renderMonochromeShrunk(
   frame: DecodedFrame,
@@ -399,6 +564,7 @@ export function renderMonochromeShrunk(
   kx: number,
   ky: number,
   into?: Float32Array,
+  storedMoments = false,
 ): ShrunkDisplayImage | undefined {
   if (frame.photometricInterpretation !== 'MONOCHROME1' && frame.photometricInterpretation !== 'MONOCHROME2') {
     return undefined;
@@ -423,10 +589,21 @@ export function renderMonochromeShrunk(
   const x0 = left + ((width - outWidth * kx) >> 1);
   const y0 = top + ((height - outHeight * ky) >> 1);
   const values = outputArray(outWidth * outHeight, into);
+  const whole = outWidth * kx === frame.columns && outHeight * ky === frame.rows;
+  let counts: Uint32Array | undefined;
+  if (storedMoments && whole) {
+    counts = shrinkCounts.get(lut.view.bits);
+    if (counts === undefined) {
+      counts = new Uint32Array(1 << lut.view.bits);
+      shrinkCounts.set(lut.view.bits, counts);
+    } else {
+      counts.fill(0);
+    }
+  }
   if (lut.view.bits === 8) {
-    shrink8(lut.view.codes, lut.table, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
+    shrink8(lut.view.codes, lut.table, counts, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
   } else {
-    shrink16(lut.view.codes, lut.table, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
+    shrink16(lut.view.codes, lut.table, counts, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
   }
   return {
     values,
@@ -435,6 +612,7 @@ export function renderMonochromeShrunk(
     inverted: lut.inverted,
     width: outWidth,
     height: outHeight,
+    ...(counts === undefined ? {} : { storedMoments: momentsOfCounts(counts, codeValues(lut.view)) }),
   };
 }
 
