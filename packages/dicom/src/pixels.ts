@@ -17,6 +17,8 @@ import type {
  * without it they return fresh arrays.
  */
 
+const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 /** How native Pixel Data of one frame is laid out in memory. */
 export interface NativeLayout {
   /** True for Explicit VR Big Endian data sets (PS3.5 A.3). */
@@ -133,8 +135,18 @@ function readNativeSamples(
     case 16: {
       const start = pixelData.byteOffset + frameIndex * count * 2;
       if (!layout.bigEndian && start % 2 === 0) return new Uint16Array(pixelData.buffer, start, count);
-      const view = new DataView(pixelData.buffer, start, count * 2);
       const out = allocateSamples(Uint16Array, count, buffers);
+      if (start % 2 === 0 && HOST_LITTLE_ENDIAN) {
+        // Big endian words on a little-endian host: swap the bytes of each aligned word
+        // (several times faster than DataView.getUint16 per sample).
+        const words = new Uint16Array(pixelData.buffer, start, count);
+        for (let i = 0; i < count; i++) {
+          const w = words[i]!;
+          out[i] = ((w & 0xff) << 8) | (w >>> 8);
+        }
+        return out;
+      }
+      const view = new DataView(pixelData.buffer, start, count * 2);
       const littleEndian = !layout.bigEndian;
       for (let i = 0; i < count; i++) out[i] = view.getUint16(i * 2, littleEndian);
       return out;

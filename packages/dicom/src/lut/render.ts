@@ -354,17 +354,28 @@ function shrink8(
   for (let oy = 0; oy < height; oy++) {
     const o = oy * width;
     const base = (top + oy * ky) * stride + left;
-    for (let ox = 0; ox < width; ox++) {
-      let sum = 0;
-      let s = base + ox * kx;
-      for (let dy = 0; dy < ky; dy++, s += stride) {
-        for (let dx = 0; dx < kx; dx++) {
-          const code = codes[s + dx]!;
-          if (counts !== undefined) counts[code]!++;
-          sum += table[code]!;
+    if (counts === undefined) {
+      for (let ox = 0; ox < width; ox++) {
+        let sum = 0;
+        let s = base + ox * kx;
+        for (let dy = 0; dy < ky; dy++, s += stride) {
+          for (let dx = 0; dx < kx; dx++) sum += table[codes[s + dx]!]!;
         }
+        out[o + ox] = sum * scale;
       }
-      out[o + ox] = sum * scale;
+    } else {
+      for (let ox = 0; ox < width; ox++) {
+        let sum = 0;
+        let s = base + ox * kx;
+        for (let dy = 0; dy < ky; dy++, s += stride) {
+          for (let dx = 0; dx < kx; dx++) {
+            const code = codes[s + dx]!;
+            counts[code]!++;
+            sum += table[code]!;
+          }
+        }
+        out[o + ox] = sum * scale;
+      }
     }
   }
 }
