@@ -177,7 +177,7 @@ describe("decodeResolution 'auto' against 'full'", () => {
         if (name !== 'generated explicit VR LE') expect(level, name).toBe(2); // 1500x1800 -> 375x450 >= 224
         const a = predict(auto);
         const f = predict(full);
-      for (let i = 0; i < 3; i++) expect(Math.abs(a[i]! - f[i]!), name).toBeLessThanOrEqual(OUTPUT_ABS);
+        for (let i = 0; i < 3; i++) expect(Math.abs(a[i]! - f[i]!), name).toBeLessThanOrEqual(OUTPUT_ABS);
         outputs.push(f);
       }
       // The comparison means something: a different image moves the outputs by more than it.
@@ -185,7 +185,7 @@ describe("decodeResolution 'auto' against 'full'", () => {
       const { full } = await tensors(other.bytes, UNIT_INPUT);
       const o = predict(full);
       const moved = Math.max(...o.map((v, i) => Math.abs(v - outputs[0]![i]!)));
-    expect(moved).toBeGreaterThan(OUTPUT_ABS);
+      expect(moved).toBeGreaterThan(OUTPUT_ABS);
     },
   );
 

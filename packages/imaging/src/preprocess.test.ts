@@ -18,7 +18,6 @@ import {
 import { RESIZE_FILTERS } from './resize.js';
 import { gradientSamples, writeNativeDicom } from './testing/native-dicom.js';
 
-
 type Info = Pick<DicomImageInfo, 'modalityLut' | 'voi'>;
 
 const NO_VOI: VoiLut = { windows: [], function: 'LINEAR', tables: [] };

@@ -152,7 +152,10 @@ export function runWasmDecoder<T = undefined>(
       decoder.decode();
       frameInfo = { ...decoder.getFrameInfo() };
     } else {
-      if (decoder.decodeSubResolution === undefined || decoder.calculateSizeAtDecompositionLevel === undefined) {
+      if (
+        decoder.decodeSubResolution === undefined ||
+        decoder.calculateSizeAtDecompositionLevel === undefined
+      ) {
         throw new Error(`${className} cannot decode a reduced resolution level`);
       }
       decoder.decodeSubResolution(level, 0);

@@ -350,6 +350,16 @@ function shrink8(
   width: number,
   height: number,
 ): void {
+  if (kx === 2 && ky === 2) {
+    if (counts === undefined) shrink8By2(codes, table, stride, left, top, out, width, height);
+    else shrink8By2Counting(codes, table, counts, stride, left, top, out, width, height);
+    return;
+  }
+  if (kx === 4) {
+    if (counts === undefined) shrink8By4(codes, table, stride, left, top, ky, out, width, height);
+    else shrink8By4Counting(codes, table, counts, stride, left, top, ky, out, width, height);
+    return;
+  }
   const scale = 1 / (kx * ky);
   for (let oy = 0; oy < height; oy++) {
     const o = oy * width;
@@ -376,6 +386,117 @@ function shrink8(
         }
         out[o + ox] = sum * scale;
       }
+    }
+  }
+}
+
+function shrink8By2(
+  codes: Uint8Array,
+  table: Float32Array,
+  stride: number,
+  left: number,
+  top: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    let s0 = (top + oy * 2) * stride + left;
+    let s1 = s0 + stride;
+    for (let ox = 0; ox < width; ox++, s0 += 2, s1 += 2) {
+      out[o + ox] =
+        (table[codes[s0]!]! + table[codes[s0 + 1]!]! + table[codes[s1]!]! + table[codes[s1 + 1]!]!) * 0.25;
+    }
+  }
+}
+
+function shrink8By2Counting(
+  codes: Uint8Array,
+  table: Float32Array,
+  counts: Uint32Array,
+  stride: number,
+  left: number,
+  top: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    let s0 = (top + oy * 2) * stride + left;
+    let s1 = s0 + stride;
+    for (let ox = 0; ox < width; ox++, s0 += 2, s1 += 2) {
+      const a = codes[s0]!;
+      const b = codes[s0 + 1]!;
+      const c = codes[s1]!;
+      const d = codes[s1 + 1]!;
+      counts[a]!++;
+      counts[b]!++;
+      counts[c]!++;
+      counts[d]!++;
+      out[o + ox] = (table[a]! + table[b]! + table[c]! + table[d]!) * 0.25;
+    }
+  }
+}
+
+function shrink8By4(
+  codes: Uint8Array,
+  table: Float32Array,
+  stride: number,
+  left: number,
+  top: number,
+  ky: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  const scale = 1 / (4 * ky);
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    const base = (top + oy * ky) * stride + left;
+    for (let ox = 0; ox < width; ox++) {
+      let sum = 0;
+      let s = base + ox * 4;
+      for (let dy = 0; dy < ky; dy++, s += stride) {
+        sum += table[codes[s]!]! + table[codes[s + 1]!]! + table[codes[s + 2]!]! + table[codes[s + 3]!]!;
+      }
+      out[o + ox] = sum * scale;
+    }
+  }
+}
+
+function shrink8By4Counting(
+  codes: Uint8Array,
+  table: Float32Array,
+  counts: Uint32Array,
+  stride: number,
+  left: number,
+  top: number,
+  ky: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  const scale = 1 / (4 * ky);
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    const base = (top + oy * ky) * stride + left;
+    for (let ox = 0; ox < width; ox++) {
+      let sum = 0;
+      let s = base + ox * 4;
+      for (let dy = 0; dy < ky; dy++, s += stride) {
+        const a = codes[s]!;
+        const b = codes[s + 1]!;
+        const c = codes[s + 2]!;
+        const d = codes[s + 3]!;
+        counts[a]!++;
+        counts[b]!++;
+        counts[c]!++;
+        counts[d]!++;
+        sum += table[a]! + table[b]! + table[c]! + table[d]!;
+      }
+      out[o + ox] = sum * scale;
     }
   }
 }
@@ -577,14 +698,24 @@ export function renderMonochromeShrunk(
   into?: Float32Array,
   storedMoments = false,
 ): ShrunkDisplayImage | undefined {
-  if (frame.photometricInterpretation !== 'MONOCHROME1' && frame.photometricInterpretation !== 'MONOCHROME2') {
+  if (
+    frame.photometricInterpretation !== 'MONOCHROME1' &&
+    frame.photometricInterpretation !== 'MONOCHROME2'
+  ) {
     return undefined;
   }
   if (!Number.isInteger(kx) || !Number.isInteger(ky) || kx < 1 || ky < 1) {
     throw new RangeError(`box factors must be positive integers, got ${kx} x ${ky}`);
   }
   const { left, top, width, height } = region;
-  if (left < 0 || top < 0 || width < kx || height < ky || left + width > frame.columns || top + height > frame.rows) {
+  if (
+    left < 0 ||
+    top < 0 ||
+    width < kx ||
+    height < ky ||
+    left + width > frame.columns ||
+    top + height > frame.rows
+  ) {
     throw new RangeError(
       `region ${width}x${height}+${left}+${top} does not fit a ${frame.columns}x${frame.rows} frame with ${kx}x${ky} boxes`,
     );
