@@ -301,19 +301,21 @@ async function measureFixture(
         if (round > 0) (times[column] ??= []).push(ms);
       } catch (error) {
         errors[column] = shortError(error).slice(0, 120);
-        delete times[column];
       }
     }
   }
+  // A column that failed in any round reports its error, not the rounds before it.
+  const kept = (column: Column): number[] | undefined =>
+    errors[column] === undefined ? times[column] : undefined;
   const stats: Partial<Record<Column, Stat>> = {};
   for (const column of COLUMNS) {
-    const s = stat(times[column]);
+    const s = stat(kept(column));
     if (s !== undefined) stats[column] = s;
   }
-  const seed = pairedRatios(times.oursPreprocess, times.seed);
-  const seedFull = pairedRatios(times.oursPreprocessFull, times.seed);
-  const dcmtk = pairedRatios(times.ours, times.dcmtk);
-  const gdcm = pairedRatios(times.ours, times.gdcm);
+  const seed = pairedRatios(kept('oursPreprocess'), kept('seed'));
+  const seedFull = pairedRatios(kept('oursPreprocessFull'), kept('seed'));
+  const dcmtk = pairedRatios(kept('ours'), kept('dcmtk'));
+  const gdcm = pairedRatios(kept('ours'), kept('gdcm'));
   return {
     fixture: fixture.name,
     transferSyntax: fixture.transferSyntaxUid,
