@@ -153,7 +153,9 @@ describe('decodeFrame with a FrameBufferCache', () => {
   });
 
   it.each([
-    ['native LE 12-in-16 (masked copy)', 'explicit-le'],
+    // Only data with bits set above Bits Stored is copied to be masked; clean 12-in-16 data is a
+    // view of the file's bytes (see the test below).
+    ['native LE 12-in-16 (masked copy)', 'high-bits-garbage'],
     ['native BE (byte-swapped copy)', 'explicit-be'],
     ['RLE', 'rle'],
     ['JPEG lossless', 'jpeg-lossless-sv1'],
@@ -179,6 +181,18 @@ describe('decodeFrame with a FrameBufferCache', () => {
     const b = await decodeFrame(bytes);
     expect(a.frame.samples.buffer).not.toBe(b.frame.samples.buffer);
     expect(a.frame.samples.buffer).not.toBe(firstBuffer);
+  });
+});
+
+describe('native 12-in-16 data without bits above Bits Stored', () => {
+  it('is a view of the file bytes, not a masked copy', async () => {
+    const fixture = fixtureFiles().find((f) => f.name === 'explicit-le');
+    if (fixture === undefined) throw new Error('fixture explicit-le missing from the manifest');
+    const bytes = new Uint8Array(readFileSync(fixture.path));
+    const { frame } = await decodeFrame(bytes, { buffers: new FrameBufferCache() });
+    expect(frame.samples.buffer).toBe(bytes.buffer);
+    expect(frame.bitsStored).toBe(12);
+    expect(Math.max(...frame.samples)).toBeLessThan(4096);
   });
 });
 

@@ -62,6 +62,13 @@ export interface DecodeFrameOptions {
    * memory is allocated; default `DEFAULT_MAX_IMAGE_PIXELS`.
    */
   readonly maxImagePixels?: number;
+  /**
+   * JPEG 2000 and HTJ2K frames may be decoded at a reduced resolution level (each side 1/2^r
+   * of the stored one, r up to the stream's decomposition levels) as long as both sides stay at
+   * least this large: the frame's rows and columns are then the reduced ones and
+   * `frame.resolutionLevel` says r. Other syntaxes ignore it. Default: full resolution.
+   */
+  readonly minSize?: { readonly columns: number; readonly rows: number };
 }
 
 /**
@@ -121,7 +128,9 @@ export async function decodeFrame(
 
   checkEncapsulatedBitDepth(info.pixel, info.transferSyntaxUid);
   const encoded = encapsulatedFrame(parsed, element, frameIndex, frames, info.transferSyntaxUid);
-  const output = await decoder(encoded, encodedFrameInfo(info.pixel), buffers).catch((error: unknown) => {
+  const frameInfo = encodedFrameInfo(info.pixel);
+  const codecInfo = options?.minSize === undefined ? frameInfo : { ...frameInfo, minSize: options.minSize };
+  const output = await decoder(encoded, codecInfo, buffers).catch((error: unknown) => {
     if (error instanceof DicomRejectedError) throw error;
     throw new DicomRejectedError(
       'corrupt_stream',

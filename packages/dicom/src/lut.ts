@@ -22,8 +22,11 @@ export {
   type ValueRange,
 } from './lut/statistics.js';
 export {
+  renderMonochromeShrunk,
   renderToDisplay,
   type DisplayImage,
+  type FrameRegion,
+  type ShrunkDisplayImage,
   type RenderInfo,
   type RenderOptions,
   type StatisticalReason,

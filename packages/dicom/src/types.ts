@@ -144,6 +144,11 @@ export interface DecodedFrame {
   /** Bits per sample that are meaningful after conversion (BitsStored, palette entry bits, 32 for float). */
   readonly bitsStored: number;
   readonly signed: boolean;
+  /**
+   * Set when the codec decoded a reduced resolution level (DecodeFrameOptions.minSize): rows and
+   * columns above are then the reduced ones, each side about 1 / 2^level of the stored image's.
+   */
+  readonly resolutionLevel?: number;
 }
 
 /** What a codec needs to know about the frame it decodes. */
@@ -156,6 +161,12 @@ export interface EncodedFrameInfo {
   readonly pixelRepresentation: 0 | 1;
   readonly planarConfiguration: 0 | 1;
   readonly photometricInterpretation: string;
+  /**
+   * A codec that can decode a reduced resolution level (JPEG 2000, HTJ2K) may return the frame
+   * reduced by 2^level on each side, as long as both sides stay at least this large; it then
+   * says so in CodecOutput.reduced. Other codecs ignore it.
+   */
+  readonly minSize?: { readonly columns: number; readonly rows: number };
 }
 
 /**
@@ -172,6 +183,8 @@ export interface CodecOutput {
   readonly colorSpace: 'RGB' | 'as-stored';
   /** What the codec tolerated (e.g. a libjpeg warning it decoded through). */
   readonly warnings?: readonly DecodeWarning[];
+  /** Set when the samples are a reduced resolution level (EncodedFrameInfo.minSize). */
+  readonly reduced?: { readonly level: number; readonly columns: number; readonly rows: number };
 }
 
 /** Typed arrays a decoder allocates per frame: stored samples plus float scratch. */

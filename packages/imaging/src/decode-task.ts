@@ -18,7 +18,7 @@ import {
   returnFrameBuffer,
   returnSampleCache,
 } from './frame-buffers.js';
-import { imageFeatures, type ImageFeatures } from './image-features.js';
+import { imageFeatures, imageFeaturesFromStoredMoments, type ImageFeatures } from './image-features.js';
 import { thumbnailValues } from './png.js';
 import { preprocessForModel } from './preprocess.js';
 import type { IntensityUsed } from './preprocess.js';
@@ -124,6 +124,11 @@ export interface DecodeResult<O extends DecodeOutput = DecodeOutput> {
    */
   readonly features?: ImageFeatures;
   readonly timings: StageTimings;
+  /**
+   * Set when a JPEG 2000 / HTJ2K frame was decoded at a reduced resolution level for a model
+   * input (decodeResolution 'auto'): each side was 1 / 2^level of the stored image's.
+   */
+  readonly resolutionLevel?: number;
 }
 
 /** Runs one decode task in the calling thread; the pool's workers call this, tests and benchmarks may too. */
@@ -148,9 +153,17 @@ async function decodeAndConvert<O extends DecodeOutput>(
   buffers: SampleAllocator | undefined,
 ): Promise<DecodeResult<O>> {
   const t0 = performance.now();
-  const accept =
-    typeof request.output === 'object' && 'model' in request.output ? request.output.accept : null;
+  const requested: DecodeOutput = request.output;
+  const model = typeof requested === 'object' && 'model' in requested ? requested : undefined;
+  const accept = model === undefined ? null : model.accept;
+  // decodeResolution 'auto': JPEG 2000 / HTJ2K may skip resolution levels the model input cannot
+  // use, never going below the input size on either side (the final resize then only shrinks).
+  const minSize =
+    model === undefined || (model.model.decodeResolution ?? 'auto') === 'full'
+      ? undefined
+      : { columns: model.model.size, rows: model.model.size };
   const { info, frame, frameIndex } = await decodeFrame(bytes, {
+    ...(minSize === undefined ? {} : { minSize }),
     ...(request.frame === undefined ? {} : { frame: request.frame }),
     ...(buffers === undefined ? {} : { buffers }),
     ...(accept === null
@@ -171,6 +184,7 @@ async function decodeAndConvert<O extends DecodeOutput>(
     photometricInterpretation: frame.photometricInterpretation,
     bitsStored: frame.bitsStored,
     signed: frame.signed,
+    ...(frame.resolutionLevel === undefined ? {} : { resolutionLevel: frame.resolutionLevel }),
   };
   const output: DecodeOutput = request.output;
   if (output === 'stored') {
@@ -193,11 +207,15 @@ async function decodeAndConvert<O extends DecodeOutput>(
   }
   if (typeof output === 'object' && 'model' in output) {
     const input = output.model;
-    const { tensor, timings, intensityUsed } = await preprocessForModel(frame, info, input);
+    const { tensor, timings, intensityUsed, storedMoments } = await preprocessForModel(frame, info, input);
     // After preprocessing, which has already refused a frame the features could not describe (a
     // non-finite rescale); the stored samples are untouched by it and still this thread's.
     const tf = performance.now();
-    const features = imageFeatures(frame, info.modalityLut);
+    const features =
+      (storedMoments === undefined
+        ? undefined
+        : imageFeaturesFromStoredMoments(storedMoments, frame, info.modalityLut)) ??
+      imageFeatures(frame, info.modalityLut);
     const featuresMs = performance.now() - tf;
     return {
       ...base,

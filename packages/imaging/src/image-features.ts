@@ -95,3 +95,31 @@ export function imageFeatures(frame: DecodedFrame, modalityLut: ModalityLut): Im
   }
   return { imageMean: m.mean, imageStd: m.std, bitsStored: frame.bitsStored };
 }
+
+/**
+ * The drift features from the stored values' moments (PreprocessedImage.storedMoments): exact
+ * for an identity or rescale Modality LUT (mean' = m mean + b, std' = |m| std); undefined for a
+ * Modality LUT table or colour, which imageFeatures handles.
+ */
+export function imageFeaturesFromStoredMoments(
+  moments: { readonly mean: number; readonly std: number },
+  frame: Pick<DecodedFrame, 'samplesPerPixel' | 'bitsStored'>,
+  modalityLut: ModalityLut,
+): ImageFeatures | undefined {
+  if (frame.samplesPerPixel !== 1) return undefined;
+  switch (modalityLut.kind) {
+    case 'identity':
+      return { imageMean: moments.mean, imageStd: moments.std, bitsStored: frame.bitsStored };
+    case 'rescale': {
+      const { slope, intercept } = modalityLut;
+      if (!Number.isFinite(slope) || !Number.isFinite(intercept)) return undefined;
+      return {
+        imageMean: slope * moments.mean + intercept,
+        imageStd: Math.abs(slope) * moments.std,
+        bitsStored: frame.bitsStored,
+      };
+    }
+    case 'table':
+      return undefined;
+  }
+}

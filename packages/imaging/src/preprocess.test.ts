@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 
 import { decodeFrame } from '@cxr/dicom';
 import type { DecodedFrame, DicomImageInfo, VoiLut } from '@cxr/dicom';
+import { publicDicomPath } from '@cxr/dicom/testing';
 import { MANIFEST_RESIZE_FILTERS } from '@cxr/model/manifest';
 import type { ManifestInput } from '@cxr/model/manifest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,8 +17,6 @@ import {
 } from './preprocess.js';
 import { RESIZE_FILTERS } from './resize.js';
 import { gradientSamples, writeNativeDicom } from './testing/native-dicom.js';
-
-const PUBLIC = new URL('../../../../shared/data/public-dicom/', import.meta.url);
 
 type Info = Pick<DicomImageInfo, 'modalityLut' | 'voi'>;
 
@@ -106,7 +105,7 @@ describe('DecodePool { model } output', () => {
       samples: gradientSamples(30, 50, 12),
       photometric: 'MONOCHROME1',
     });
-    const fuji = await readFile(new URL('fuji_cr_mono1_10bit.dcm', PUBLIC));
+    const fuji = await readFile(publicDicomPath('fuji_cr_mono1_10bit.dcm'));
     const cases: [Uint8Array, ManifestInput][] = [
       [
         synthetic,
@@ -424,7 +423,7 @@ describe('preprocessForModel on public files', () => {
     };
     const [mono2, mono1] = await Promise.all(
       ['siim_cr_jpegbaseline.dcm', 'siim_fake_mono1.dcm'].map(async (name) => {
-        const { frame, info } = await decodeFrame(await readFile(new URL(name, PUBLIC)));
+        const { frame, info } = await decodeFrame(await readFile(publicDicomPath(name)));
         return preprocessForModel(frame, info, input);
       }),
     );

@@ -3,14 +3,21 @@
 // `input` block; nothing about a particular model lives here.
 import { performance } from 'node:perf_hooks';
 
-import { renderToDisplay } from '@cxr/dicom';
-import type { DecodedFrame, DicomImageInfo, DisplayImage, RenderOptions, VoiUsed } from '@cxr/dicom';
+import { renderMonochromeShrunk, renderToDisplay } from '@cxr/dicom';
+import type {
+  DecodedFrame,
+  DicomImageInfo,
+  DisplayImage,
+  FrameRegion,
+  RenderOptions,
+  VoiUsed,
+} from '@cxr/dicom';
 // Type-only: the manifest module pulls in zod at run time, and @cxr/model's main entry pulls in
 // tfjs and onnxruntime, neither of which a decode worker should load.
 import type { ManifestInput } from '@cxr/model/manifest';
 
 import { borrowFrameBuffer, returnFrameBuffer } from './frame-buffers.js';
-import { resizeGray } from './resize.js';
+import { resizeBilinearJs, resizeGray } from './resize.js';
 
 /** How step 1 turned stored values into [0,1] intensities: for logs, reports and drift checks. */
 export interface IntensityUsed {
@@ -44,6 +51,12 @@ export interface PreprocessedImage {
   readonly tensor: Float32Array;
   readonly timings: PreprocessTimings;
   readonly intensityUsed: IntensityUsed;
+  /**
+   * Mean and population standard deviation of every stored value of the frame, when the
+   * intensity pass counted them on the way (decodeResolution 'auto', boxes covering the whole
+   * frame): the drift features then need no pass of their own (imageFeaturesFromStoredMoments).
+   */
+  readonly storedMoments?: { readonly mean: number; readonly std: number };
 }
 
 /** A square region of a frame, in pixels. */
@@ -249,6 +262,8 @@ export async function preprocessForModel(
   let t1: number;
   let t2: number;
   try {
+    const fast = await shrinkThenResize(frame, info, input, scratch, t0);
+    if (fast !== undefined) return fast;
     rendered = renderToDisplay(
       frame,
       renderInfoFor(input.intensity, info),
@@ -286,6 +301,75 @@ export async function preprocessForModel(
       inverted: rendered.inverted,
       colour,
     },
+  };
+}
+
+/**
+ * The integer box factor applied before the final resize of a `from`-pixel side to `to` pixels:
+ * floor(from / to), at least 1, so the box average (an area resize by an integer factor) does
+ * most of a large reduction and the manifest's filter only the remaining factor, below 2.
+ * 1 means no box step.
+ */
+export function boxShrinkFactor(from: number, to: number): number {
+  return Math.max(1, Math.floor(from / to));
+}
+
+/**
+ * decodeResolution 'auto' for monochrome frames: intensity and the box step of a large
+ * reduction fused in one pass over the stored samples (renderMonochromeShrunk), so the
+ * full-size display values are never written, then the manifest's filter over the remaining
+ * factor. Returns undefined when this path does not apply (decodeResolution 'full', nearest,
+ * colour, 32-bit or float samples, a reduction below 2x the box on both axes).
+ */
+async function shrinkThenResize(
+  frame: DecodedFrame,
+  info: Pick<DicomImageInfo, 'modalityLut' | 'voi'>,
+  input: ManifestInput,
+  scratch: Float32Array,
+  t0: number,
+): Promise<PreprocessedImage | undefined> {
+  if ((input.decodeResolution ?? 'auto') === 'full' || input.resize === 'nearest') return undefined;
+  if (frame.samplesPerPixel !== 1) return undefined;
+  const { columns: width, rows: height } = frame;
+  const square = input.crop === 'center-square' ? centerSquare(width, height) : undefined;
+  const region: FrameRegion =
+    square === undefined
+      ? { left: 0, top: 0, width, height }
+      : { left: square.left, top: square.top, width: square.side, height: square.side };
+  const kx = boxShrinkFactor(region.width, input.size);
+  const ky = boxShrinkFactor(region.height, input.size);
+  if (kx === 1 && ky === 1) return undefined;
+  const shrunk = renderMonochromeShrunk(
+    frame,
+    renderInfoFor(input.intensity, info),
+    renderOptionsFor(input.intensity, frame),
+    region,
+    kx,
+    ky,
+    scratch,
+    true,
+  );
+  if (shrunk === undefined) return undefined;
+  const t1 = performance.now();
+  // Bilinear in JavaScript (sharp's fixed cost per call is most of the work at this size);
+  // the other filters through sharp.
+  const resized =
+    input.resize === 'bilinear'
+      ? resizeBilinearJs(shrunk.values, shrunk.width, shrunk.height, input.size)
+      : await resizeGray(shrunk.values, shrunk.width, shrunk.height, input.size, input.resize);
+  const t2 = performance.now();
+  const tensor = writeTensor([resized], input);
+  const t3 = performance.now();
+  return {
+    tensor,
+    timings: { intensityMs: t1 - t0, cropMs: 0, resizeMs: t2 - t1, normalizeMs: t3 - t2 },
+    intensityUsed: {
+      method: input.intensity.method,
+      voiUsed: shrunk.voiUsed,
+      inverted: shrunk.inverted,
+      colour: 'monochrome',
+    },
+    ...(shrunk.storedMoments === undefined ? {} : { storedMoments: shrunk.storedMoments }),
   };
 }
 

@@ -99,6 +99,11 @@ const normalizationSchema = z.discriminatedUnion(
   { error: 'expected method "unit" | "imagenet" | "xrv"' },
 );
 
+/** How much resolution the decoder may skip for a model input (input.decodeResolution). */
+export const DECODE_RESOLUTIONS = ['auto', 'full'] as const;
+
+export type DecodeResolution = (typeof DECODE_RESOLUTIONS)[number];
+
 const inputSchema = z
   .strictObject({
     size: positiveInt,
@@ -108,6 +113,11 @@ const inputSchema = z
     resize: z.enum(MANIFEST_RESIZE_FILTERS),
     intensity: intensitySchema,
     normalization: normalizationSchema,
+    // 'auto' (the default when absent): the decoder may skip resolution the model input cannot
+    // use (JPEG 2000 / HTJ2K resolution levels, a box average fused with the intensity step),
+    // never going below `size` on either side before the final resize; 'full': every image is
+    // decoded and rendered at full resolution first (the reference path). docs/decoding.md.
+    decodeResolution: z.enum(DECODE_RESOLUTIONS).optional(),
   })
   .superRefine((input, ctx) => {
     const n = input.normalization;

@@ -8,7 +8,14 @@
  */
 import { DicomRejectedError } from '../errors.js';
 import type { CodecOutput, EncodedFrameInfo, SampleAllocator } from '../types.js';
-import { decodeWithOpenJpeg, j2kColorSpace, readJ2kMainHeader, rejectTruncated } from './jpeg2000.js';
+import {
+  decodeReduced,
+  decodeWithOpenJpeg,
+  j2kColorSpace,
+  readJ2kMainHeader,
+  reducedLevel,
+  rejectTruncated,
+} from './jpeg2000.js';
 import { lastCodecError, loadCodec, runWasmDecoder, toCodecOutput } from './wasm.js';
 
 const LABEL = 'HTJ2K';
@@ -18,9 +25,10 @@ async function decodeWithOpenJph(
   encoded: Uint8Array,
   info: EncodedFrameInfo,
   buffers: SampleAllocator | undefined,
+  level: number,
 ): Promise<CodecOutput> {
   const codec = await loadCodec('openjph');
-  const decoded = runWasmDecoder(codec, 'HTJ2KDecoder', LABEL, encoded, undefined, buffers);
+  const decoded = runWasmDecoder(codec, 'HTJ2KDecoder', LABEL, encoded, undefined, buffers, level);
   if (decoded.bytes.length === 0) {
     throw new DicomRejectedError(
       'corrupt_stream',
@@ -43,7 +51,9 @@ export async function decodeHtj2k(
   rejectTruncated(header, LABEL);
   if (!header.htj2k) return decodeWithOpenJpeg(encoded, info, `${LABEL} (classic JPEG 2000 stream)`, buffers);
   try {
-    return await decodeWithOpenJph(encoded, info, buffers);
+    return await decodeReduced(reducedLevel(info, header.decompositionLevels), info, (level, levelInfo) =>
+      decodeWithOpenJph(encoded, levelInfo, buffers, level),
+    );
   } catch (error) {
     // OpenJPH leaves out some Part 15 options (e.g. mixed HT/classic code-blocks) that OpenJPEG
     // decodes; a stream both decoders refuse is reported with OpenJPH's reason.

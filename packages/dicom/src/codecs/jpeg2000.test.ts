@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DicomRejectedError } from '../errors.js';
-import { decodeJpeg2000, readJ2kMainHeader } from './jpeg2000.js';
+import { decodeJpeg2000, readJ2kMainHeader, reducedLevel } from './jpeg2000.js';
 import {
   decodeWithTool,
   encodeHtj2k,
@@ -161,5 +161,30 @@ describe('decodeJpeg2000 (OpenJPEG wasm)', () => {
     });
     const ok = await decodeJpeg2000(stream, info);
     expect(firstMismatch(ok.samples, phantoms.mono12.samples)).toBe(-1);
+  });
+});
+
+describe('reducedLevel', () => {
+  const info = {
+    rows: 2500,
+    columns: 2048,
+    samplesPerPixel: 1 as const,
+    bitsAllocated: 16 as const,
+    bitsStored: 12,
+    pixelRepresentation: 0 as const,
+    planarConfiguration: 0 as const,
+    photometricInterpretation: 'MONOCHROME2',
+  };
+  it('is the deepest level that keeps both sides at least the minimum, within the stream levels', () => {
+    expect(reducedLevel(info, 5)).toBe(0); // no minSize: full resolution
+    expect(reducedLevel({ ...info, minSize: { columns: 512, rows: 512 } }, 5)).toBe(2); // 512x625
+    expect(reducedLevel({ ...info, minSize: { columns: 513, rows: 513 } }, 5)).toBe(1); // 1024x1250
+    expect(reducedLevel({ ...info, minSize: { columns: 224, rows: 224 } }, 5)).toBe(3); // 256x313
+    expect(reducedLevel({ ...info, minSize: { columns: 224, rows: 224 } }, 1)).toBe(1); // capped
+    expect(reducedLevel({ ...info, minSize: { columns: 4096, rows: 4096 } }, 5)).toBe(0);
+    // Odd sides round up, as the codestream's reduced sizes do (ceil(2049 / 4) = 513).
+    expect(reducedLevel({ ...info, columns: 2049, minSize: { columns: 513, rows: 1 } }, 5)).toBe(2);
+    // 1-bit images are never reduced.
+    expect(reducedLevel({ ...info, bitsAllocated: 1, minSize: { columns: 1, rows: 1 } }, 5)).toBe(0);
   });
 });

@@ -17,6 +17,8 @@ export interface J2kMainHeader {
   readonly mct: boolean;
   /** Uses Part 15 (HTJ2K) block coding: CAP marker Pcap bit 15, or Rsiz bit 14 (15444-15 A.3). */
   readonly htj2k: boolean;
+  /** COD SPcod number of decomposition levels (A.6.1): the reduced resolutions the stream carries. */
+  readonly decompositionLevels: number;
   /**
    * A tile-part's Psot (A.4.2) reaches past the end of the data. JPEG 2000 decoders render a
    * truncated stream at lower quality without complaint, which would hide a cut-off transfer.
@@ -49,6 +51,7 @@ export function readJ2kMainHeader(bytes: Uint8Array): J2kMainHeader | undefined 
   let rsiz = 0;
   let components = 0;
   let mct = false;
+  let levels = 0;
   let pcap = 0;
   let o = start;
   while (o + 4 <= bytes.length) {
@@ -64,8 +67,9 @@ export function readJ2kMainHeader(bytes: Uint8Array): J2kMainHeader | undefined 
       rsiz = view.getUint16(body);
       components = view.getUint16(body + 34);
     } else if (marker === COD && body + 5 <= bytes.length) {
-      // Scod(1) progression(1) layers(2) MCT(1)
+      // Scod(1) progression(1) layers(2) MCT(1), then SPcod: decomposition levels(1)
       mct = view.getUint8(body + 4) === 1;
+      if (body + 6 <= bytes.length) levels = view.getUint8(body + 5);
     } else if (marker === CAP && body + 4 <= bytes.length) {
       pcap = view.getUint32(body);
     }
@@ -81,7 +85,7 @@ export function readJ2kMainHeader(bytes: Uint8Array): J2kMainHeader | undefined 
   if (o > bytes.length || (o + 2 <= bytes.length && view.getUint16(o) === SOT)) truncated = true;
   // Pcap bit i (counted from the MSB, i = 1..32) flags Part i capabilities.
   const htj2k = (pcap & (1 << (32 - 15))) !== 0 || (rsiz & 0x4000) !== 0;
-  return { rsiz, components, mct, htj2k, truncated };
+  return { rsiz, components, mct, htj2k, truncated, decompositionLevels: levels };
 }
 
 /**
@@ -113,6 +117,48 @@ export function rejectTruncated(header: J2kMainHeader | undefined, label: string
   }
 }
 
+/**
+ * The deepest resolution level to decode for `info.minSize`: the largest r <= the stream's
+ * decomposition levels with ceil(side / 2^r) >= the minimum on both sides (ISO/IEC 15444-1
+ * B.5 with the image at the origin, as DICOM writes it); 0 (full resolution) without minSize.
+ */
+export function reducedLevel(info: EncodedFrameInfo, decompositionLevels: number): number {
+  const min = info.minSize;
+  if (min === undefined || info.bitsAllocated === 1) return 0;
+  let level = 0;
+  while (
+    level < decompositionLevels &&
+    Math.ceil(info.columns / 2 ** (level + 1)) >= min.columns &&
+    Math.ceil(info.rows / 2 ** (level + 1)) >= min.rows
+  ) {
+    level++;
+  }
+  return level;
+}
+
+/**
+ * Decodes at resolution `level` through `decode` and checks the size against the expected
+ * reduced one; any failure (a tile-part COD with fewer levels, an offset image) falls back to
+ * the full-resolution decode, which reports its own errors.
+ */
+export async function decodeReduced(
+  level: number,
+  info: EncodedFrameInfo,
+  decode: (level: number, info: EncodedFrameInfo) => Promise<CodecOutput>,
+): Promise<CodecOutput> {
+  if (level > 0) {
+    const columns = Math.ceil(info.columns / 2 ** level);
+    const rows = Math.ceil(info.rows / 2 ** level);
+    try {
+      const output = await decode(level, { ...info, columns, rows });
+      return { ...output, reduced: { level, columns, rows } };
+    } catch {
+      // fall through to the full decode
+    }
+  }
+  return decode(0, info);
+}
+
 /** Decodes one JPEG 2000 (or HTJ2K) codestream with OpenJPEG; output interleaved. */
 export async function decodeWithOpenJpeg(
   encoded: Uint8Array,
@@ -120,12 +166,25 @@ export async function decodeWithOpenJpeg(
   label = 'JPEG 2000',
   buffers?: SampleAllocator,
 ): Promise<CodecOutput> {
-  const codec = await loadCodec('openjpeg');
   const header = readJ2kMainHeader(encoded);
   rejectTruncated(header, label);
+  return decodeReduced(reducedLevel(info, header?.decompositionLevels ?? 0), info, (level, levelInfo) =>
+    decodeWithOpenJpegAt(encoded, levelInfo, label, buffers, header, level),
+  );
+}
+
+async function decodeWithOpenJpegAt(
+  encoded: Uint8Array,
+  info: EncodedFrameInfo,
+  label: string,
+  buffers: SampleAllocator | undefined,
+  header: J2kMainHeader | undefined,
+  level: number,
+): Promise<CodecOutput> {
+  const codec = await loadCodec('openjpeg');
   // OpenJPEG reports most failures on stderr and returns an empty frame rather than throwing;
   // toCodecOutput rejects empty and short output, so the message comes from the diagnostics.
-  const decoded = runWasmDecoder(codec, 'J2KDecoder', label, encoded, undefined, buffers);
+  const decoded = runWasmDecoder(codec, 'J2KDecoder', label, encoded, undefined, buffers, level);
   if (decoded.bytes.length === 0) {
     const reason = codec.messages.filter((m) => m.startsWith('[ERROR]')).pop();
     return toCodecOutput(

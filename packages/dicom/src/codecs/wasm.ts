@@ -34,6 +34,10 @@ export interface WasmDecoder {
   /** A view of the decoded pixels in the wasm heap; invalid after delete() or heap growth. */
   getDecodedBuffer(): Uint8Array;
   decode(): void;
+  /** OpenJPEG and OpenJPH: decode only up to resolution level `level` (0 = full) of all layers (0). */
+  decodeSubResolution?(level: number, layer: number): void;
+  /** OpenJPEG and OpenJPH: the image size at a resolution level (getFrameInfo keeps the full size). */
+  calculateSizeAtDecompositionLevel?(level: number): { width: number; height: number };
   getFrameInfo(): WasmFrameInfo;
   /** Frees the C++ object; embind objects are not garbage collected. */
   delete(): void;
@@ -134,6 +138,7 @@ export function runWasmDecoder<T = undefined>(
   encoded: Uint8Array,
   inspect?: (decoder: WasmDecoder) => T,
   buffers?: SampleAllocator,
+  level = 0,
 ): DecodedWasmFrame & { readonly extra: T | undefined } {
   const Decoder = codec.module[className] as (new () => WasmDecoder) | undefined;
   if (typeof Decoder !== 'function') throw new Error(`${codec.build} has no ${className}`);
@@ -142,8 +147,21 @@ export function runWasmDecoder<T = undefined>(
   const decoder = new Decoder();
   try {
     decoder.getEncodedBuffer(encoded.length).set(encoded);
-    decoder.decode();
-    const frameInfo = { ...decoder.getFrameInfo() };
+    let frameInfo: WasmFrameInfo;
+    if (level === 0) {
+      decoder.decode();
+      frameInfo = { ...decoder.getFrameInfo() };
+    } else {
+      if (
+        decoder.decodeSubResolution === undefined ||
+        decoder.calculateSizeAtDecompositionLevel === undefined
+      ) {
+        throw new Error(`${className} cannot decode a reduced resolution level`);
+      }
+      decoder.decodeSubResolution(level, 0);
+      const { width, height } = decoder.calculateSizeAtDecompositionLevel(level);
+      frameInfo = { ...decoder.getFrameInfo(), width, height };
+    }
     const extra = inspect ? inspect(decoder) : undefined;
     const view = decoder.getDecodedBuffer();
     // A copy (a memcpy either way): the view itself dies with the decoder or on heap growth.

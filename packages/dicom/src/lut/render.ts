@@ -1,7 +1,7 @@
 // The display rendering used by `cxr dicom render` and by model preprocessing: the grayscale
 // pipeline of PS3.4 Annex N.2.1 (Modality LUT -> VOI LUT -> polarity) producing values in [0, 1].
 import type { DecodedFrame, DicomImageInfo, LookupTable, VoiLutFunction, VoiWindow } from '../types.js';
-import { codeValues, codeView, countCodes, mapCodes, scratchTable } from './codes.js';
+import { codeValues, codeView, countCodes, mapCodes, scratchTable, type CodeView } from './codes.js';
 import { applyModalityLut, outputArray } from './modality.js';
 import {
   percentileRange,
@@ -250,18 +250,20 @@ export function renderMonochromePerPixel(
   return { values, channels: 1, voiUsed, inverted };
 }
 
-/**
- * Monochrome pipeline evaluated once per possible stored value: every step is a function of the
- * stored value, so for 8/16-bit samples it runs over all 2^8 or 2^16 codes and pixels are mapped
- * through the resulting table in one pass. Statistics come from an exact histogram of codes.
- * Returns undefined for 32-bit samples, or when the image has fewer pixels than codes.
- */
-export function renderMonochromeViaStoredValueLut(
+/** The display value of every stored code (see renderMonochromeViaStoredValueLut). */
+interface StoredValueTable {
+  readonly view: CodeView;
+  /** One display value per code; a reused scratch table, valid until the next call. */
+  readonly table: Float32Array;
+  readonly voiUsed: VoiUsed;
+  readonly inverted: boolean;
+}
+
+function storedValueTable(
   frame: DecodedFrame,
   info: RenderInfo,
   options: RenderOptions,
-  into?: Float32Array,
-): DisplayImage | undefined {
+): StoredValueTable | undefined {
   const view = codeView(frame.samples);
   const n = frame.samples.length;
   if (view === undefined || n < 1 << view.bits) return undefined;
@@ -289,10 +291,471 @@ export function renderMonochromeViaStoredValueLut(
   const voiUsed = applyPlanInPlace(table, plan, range);
   const inverted = frame.photometricInterpretation === 'MONOCHROME1';
   if (inverted) invertMonochrome1(table, DISPLAY, table);
+  return { view, table, voiUsed, inverted };
+}
 
-  const values = outputArray(n, into);
-  mapCodes(view, table, values);
-  return { values, channels: 1, voiUsed, inverted };
+/**
+ * Monochrome pipeline evaluated once per possible stored value: every step is a function of the
+ * stored value, so for 8/16-bit samples it runs over all 2^8 or 2^16 codes and pixels are mapped
+ * through the resulting table in one pass. Statistics come from an exact histogram of codes.
+ * Returns undefined for 32-bit samples, or when the image has fewer pixels than codes.
+ */
+export function renderMonochromeViaStoredValueLut(
+  frame: DecodedFrame,
+  info: RenderInfo,
+  options: RenderOptions,
+  into?: Float32Array,
+): DisplayImage | undefined {
+  const lut = storedValueTable(frame, info, options);
+  if (lut === undefined) return undefined;
+  const values = outputArray(frame.samples.length, into);
+  mapCodes(lut.view, lut.table, values);
+  return { values, channels: 1, voiUsed: lut.voiUsed, inverted: lut.inverted };
+}
+
+/** A rectangle of a frame, in pixels. */
+export interface FrameRegion {
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Display values reduced by a box average: `width` x `height` values, row-major. */
+export interface ShrunkDisplayImage extends DisplayImage {
+  readonly width: number;
+  readonly height: number;
+  /**
+   * With `storedMoments` asked for and a region that is the whole frame with no pixel left over:
+   * mean and population standard deviation of the stored values of every pixel, from a
+   * histogram counted in the same pass.
+   */
+  readonly storedMoments?: { readonly mean: number; readonly std: number };
+}
+
+// The box loops below read each box's kx x ky codes and write its output once (a row-by-row
+// accumulation into the output costs twice as much); one function per code array kind keeps
+// V8's element access monomorphic, and the 2x2 case (a CR to 512) is unrolled.
+
+function shrink8(
+  codes: Uint8Array,
+  table: Float32Array,
+  counts: Uint32Array | undefined,
+  stride: number,
+  left: number,
+  top: number,
+  kx: number,
+  ky: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  if (kx === 2 && ky === 2) {
+    if (counts === undefined) shrink8By2(codes, table, stride, left, top, out, width, height);
+    else shrink8By2Counting(codes, table, counts, stride, left, top, out, width, height);
+    return;
+  }
+  if (kx === 4) {
+    if (counts === undefined) shrink8By4(codes, table, stride, left, top, ky, out, width, height);
+    else shrink8By4Counting(codes, table, counts, stride, left, top, ky, out, width, height);
+    return;
+  }
+  const scale = 1 / (kx * ky);
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    const base = (top + oy * ky) * stride + left;
+    if (counts === undefined) {
+      for (let ox = 0; ox < width; ox++) {
+        let sum = 0;
+        let s = base + ox * kx;
+        for (let dy = 0; dy < ky; dy++, s += stride) {
+          for (let dx = 0; dx < kx; dx++) sum += table[codes[s + dx]!]!;
+        }
+        out[o + ox] = sum * scale;
+      }
+    } else {
+      for (let ox = 0; ox < width; ox++) {
+        let sum = 0;
+        let s = base + ox * kx;
+        for (let dy = 0; dy < ky; dy++, s += stride) {
+          for (let dx = 0; dx < kx; dx++) {
+            const code = codes[s + dx]!;
+            counts[code]!++;
+            sum += table[code]!;
+          }
+        }
+        out[o + ox] = sum * scale;
+      }
+    }
+  }
+}
+
+function shrink8By2(
+  codes: Uint8Array,
+  table: Float32Array,
+  stride: number,
+  left: number,
+  top: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    let s0 = (top + oy * 2) * stride + left;
+    let s1 = s0 + stride;
+    for (let ox = 0; ox < width; ox++, s0 += 2, s1 += 2) {
+      out[o + ox] =
+        (table[codes[s0]!]! + table[codes[s0 + 1]!]! + table[codes[s1]!]! + table[codes[s1 + 1]!]!) * 0.25;
+    }
+  }
+}
+
+function shrink8By2Counting(
+  codes: Uint8Array,
+  table: Float32Array,
+  counts: Uint32Array,
+  stride: number,
+  left: number,
+  top: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    let s0 = (top + oy * 2) * stride + left;
+    let s1 = s0 + stride;
+    for (let ox = 0; ox < width; ox++, s0 += 2, s1 += 2) {
+      const a = codes[s0]!;
+      const b = codes[s0 + 1]!;
+      const c = codes[s1]!;
+      const d = codes[s1 + 1]!;
+      counts[a]!++;
+      counts[b]!++;
+      counts[c]!++;
+      counts[d]!++;
+      out[o + ox] = (table[a]! + table[b]! + table[c]! + table[d]!) * 0.25;
+    }
+  }
+}
+
+function shrink8By4(
+  codes: Uint8Array,
+  table: Float32Array,
+  stride: number,
+  left: number,
+  top: number,
+  ky: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  const scale = 1 / (4 * ky);
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    const base = (top + oy * ky) * stride + left;
+    for (let ox = 0; ox < width; ox++) {
+      let sum = 0;
+      let s = base + ox * 4;
+      for (let dy = 0; dy < ky; dy++, s += stride) {
+        sum += table[codes[s]!]! + table[codes[s + 1]!]! + table[codes[s + 2]!]! + table[codes[s + 3]!]!;
+      }
+      out[o + ox] = sum * scale;
+    }
+  }
+}
+
+function shrink8By4Counting(
+  codes: Uint8Array,
+  table: Float32Array,
+  counts: Uint32Array,
+  stride: number,
+  left: number,
+  top: number,
+  ky: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  const scale = 1 / (4 * ky);
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    const base = (top + oy * ky) * stride + left;
+    for (let ox = 0; ox < width; ox++) {
+      let sum = 0;
+      let s = base + ox * 4;
+      for (let dy = 0; dy < ky; dy++, s += stride) {
+        const a = codes[s]!;
+        const b = codes[s + 1]!;
+        const c = codes[s + 2]!;
+        const d = codes[s + 3]!;
+        counts[a]!++;
+        counts[b]!++;
+        counts[c]!++;
+        counts[d]!++;
+        sum += table[a]! + table[b]! + table[c]! + table[d]!;
+      }
+      out[o + ox] = sum * scale;
+    }
+  }
+}
+
+function shrink16(
+  codes: Uint16Array,
+  table: Float32Array,
+  counts: Uint32Array | undefined,
+  stride: number,
+  left: number,
+  top: number,
+  kx: number,
+  ky: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  if (kx === 2 && ky === 2) {
+    if (counts === undefined) shrink16By2(codes, table, stride, left, top, out, width, height);
+    else shrink16By2Counting(codes, table, counts, stride, left, top, out, width, height);
+    return;
+  }
+  if (kx === 4) {
+    if (counts === undefined) shrink16By4(codes, table, stride, left, top, ky, out, width, height);
+    else shrink16By4Counting(codes, table, counts, stride, left, top, ky, out, width, height);
+    return;
+  }
+  const scale = 1 / (kx * ky);
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    const base = (top + oy * ky) * stride + left;
+    for (let ox = 0; ox < width; ox++) {
+      let sum = 0;
+      let s = base + ox * kx;
+      for (let dy = 0; dy < ky; dy++, s += stride) {
+        for (let dx = 0; dx < kx; dx++) {
+          const code = codes[s + dx]!;
+          if (counts !== undefined) counts[code]!++;
+          sum += table[code]!;
+        }
+      }
+      out[o + ox] = sum * scale;
+    }
+  }
+}
+
+function shrink16By2(
+  codes: Uint16Array,
+  table: Float32Array,
+  stride: number,
+  left: number,
+  top: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    let s0 = (top + oy * 2) * stride + left;
+    let s1 = s0 + stride;
+    for (let ox = 0; ox < width; ox++, s0 += 2, s1 += 2) {
+      out[o + ox] =
+        (table[codes[s0]!]! + table[codes[s0 + 1]!]! + table[codes[s1]!]! + table[codes[s1 + 1]!]!) * 0.25;
+    }
+  }
+}
+
+function shrink16By4(
+  codes: Uint16Array,
+  table: Float32Array,
+  stride: number,
+  left: number,
+  top: number,
+  ky: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  const scale = 1 / (4 * ky);
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    const base = (top + oy * ky) * stride + left;
+    for (let ox = 0; ox < width; ox++) {
+      let sum = 0;
+      let s = base + ox * 4;
+      for (let dy = 0; dy < ky; dy++, s += stride) {
+        sum += table[codes[s]!]! + table[codes[s + 1]!]! + table[codes[s + 2]!]! + table[codes[s + 3]!]!;
+      }
+      out[o + ox] = sum * scale;
+    }
+  }
+}
+
+function shrink16By4Counting(
+  codes: Uint16Array,
+  table: Float32Array,
+  counts: Uint32Array,
+  stride: number,
+  left: number,
+  top: number,
+  ky: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  const scale = 1 / (4 * ky);
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    const base = (top + oy * ky) * stride + left;
+    for (let ox = 0; ox < width; ox++) {
+      let sum = 0;
+      let s = base + ox * 4;
+      for (let dy = 0; dy < ky; dy++, s += stride) {
+        const a = codes[s]!;
+        const b = codes[s + 1]!;
+        const c = codes[s + 2]!;
+        const d = codes[s + 3]!;
+        counts[a]!++;
+        counts[b]!++;
+        counts[c]!++;
+        counts[d]!++;
+        sum += table[a]! + table[b]! + table[c]! + table[d]!;
+      }
+      out[o + ox] = sum * scale;
+    }
+  }
+}
+
+function shrink16By2Counting(
+  codes: Uint16Array,
+  table: Float32Array,
+  counts: Uint32Array,
+  stride: number,
+  left: number,
+  top: number,
+  out: Float32Array,
+  width: number,
+  height: number,
+): void {
+  for (let oy = 0; oy < height; oy++) {
+    const o = oy * width;
+    let s0 = (top + oy * 2) * stride + left;
+    let s1 = s0 + stride;
+    for (let ox = 0; ox < width; ox++, s0 += 2, s1 += 2) {
+      const a = codes[s0]!;
+      const b = codes[s0 + 1]!;
+      const c = codes[s1]!;
+      const d = codes[s1 + 1]!;
+      counts[a]!++;
+      counts[b]!++;
+      counts[c]!++;
+      counts[d]!++;
+      out[o + ox] = (table[a]! + table[b]! + table[c]! + table[d]!) * 0.25;
+    }
+  }
+}
+
+/** Mean and population standard deviation of stored values from their histogram (float64 sums). */
+function momentsOfCounts(counts: Uint32Array, values: Int32Array): { mean: number; std: number } {
+  let n = 0;
+  let sum = 0;
+  for (let code = 0; code < counts.length; code++) {
+    const c = counts[code]!;
+    if (c !== 0) {
+      n += c;
+      sum += c * values[code]!;
+    }
+  }
+  const mean = sum / n;
+  let sq = 0;
+  for (let code = 0; code < counts.length; code++) {
+    const c = counts[code]!;
+    if (c !== 0) {
+      const d = values[code]! - mean;
+      sq += c * d * d;
+    }
+  }
+  return { mean, std: Math.sqrt(sq / n) };
+}
+
+const shrinkCounts = new Map<number, Uint32Array>();
+
+/**
+ * The monochrome display rendering of `region`, averaged over kx x ky boxes in the same pass
+ * (the full-size display values are never written): floor(width / kx) x floor(height / ky)
+ * values, the few pixels left over by the division dropped evenly from both sides. The LUT,
+ * VOI and inversion are exactly renderToDisplay's (statistics over the whole frame). Returns
+ * undefined where renderMonochromeViaStoredValueLut would (32-bit or tiny frames) and for
+ * colour frames: callers fall back to renderToDisplay. `storedMoments`: also return the stored
+ * values' moments (see ShrunkDisplayImage) when the boxes cover the whole frame.
+ */
+export function renderMonochromeShrunk(
+  frame: DecodedFrame,
+  info: RenderInfo,
+  options: RenderOptions,
+  region: FrameRegion,
+  kx: number,
+  ky: number,
+  into?: Float32Array,
+  storedMoments = false,
+): ShrunkDisplayImage | undefined {
+  if (
+    frame.photometricInterpretation !== 'MONOCHROME1' &&
+    frame.photometricInterpretation !== 'MONOCHROME2'
+  ) {
+    return undefined;
+  }
+  if (!Number.isInteger(kx) || !Number.isInteger(ky) || kx < 1 || ky < 1) {
+    throw new RangeError(`box factors must be positive integers, got ${kx} x ${ky}`);
+  }
+  const { left, top, width, height } = region;
+  if (
+    left < 0 ||
+    top < 0 ||
+    width < kx ||
+    height < ky ||
+    left + width > frame.columns ||
+    top + height > frame.rows
+  ) {
+    throw new RangeError(
+      `region ${width}x${height}+${left}+${top} does not fit a ${frame.columns}x${frame.rows} frame with ${kx}x${ky} boxes`,
+    );
+  }
+  const expected = frame.rows * frame.columns;
+  if (frame.samples.length !== expected) {
+    throw new RangeError(`decoded frame has ${frame.samples.length} samples, expected ${expected}`);
+  }
+  const lut = storedValueTable(frame, info, options);
+  if (lut === undefined) return undefined;
+  const outWidth = Math.floor(width / kx);
+  const outHeight = Math.floor(height / ky);
+  const x0 = left + ((width - outWidth * kx) >> 1);
+  const y0 = top + ((height - outHeight * ky) >> 1);
+  const values = outputArray(outWidth * outHeight, into);
+  const whole = outWidth * kx === frame.columns && outHeight * ky === frame.rows;
+  let counts: Uint32Array | undefined;
+  if (storedMoments && whole) {
+    counts = shrinkCounts.get(lut.view.bits);
+    if (counts === undefined) {
+      counts = new Uint32Array(1 << lut.view.bits);
+      shrinkCounts.set(lut.view.bits, counts);
+    } else {
+      counts.fill(0);
+    }
+  }
+  if (lut.view.bits === 8) {
+    shrink8(lut.view.codes, lut.table, counts, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
+  } else {
+    shrink16(lut.view.codes, lut.table, counts, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
+  }
+  return {
+    values,
+    channels: 1,
+    voiUsed: lut.voiUsed,
+    inverted: lut.inverted,
+    width: outWidth,
+    height: outHeight,
+    ...(counts === undefined ? {} : { storedMoments: momentsOfCounts(counts, codeValues(lut.view)) }),
+  };
 }
 
 /**
