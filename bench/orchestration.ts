@@ -87,7 +87,9 @@ function parseOptions(args: readonly string[]): Options {
   for (const store of stores) {
     if (store !== 'sqlite' && store !== 'postgres') throw new Error(`--stores: unknown store ${store}`);
   }
-  const perJob = (option(args, '--objects-per-job') ?? '1,32').split(',').map((s) => positiveInteger(s, '--objects-per-job'));
+  const perJob = (option(args, '--objects-per-job') ?? '1,32')
+    .split(',')
+    .map((s) => positiveInteger(s, '--objects-per-job'));
   if (!perJob.includes(1)) perJob.unshift(1);
   const latency = Number(option(args, '--latency-ms') ?? '1');
   if (!Number.isInteger(latency) || latency < 0) throw new Error('--latency-ms must be an integer >= 0');
@@ -151,7 +153,15 @@ async function startWorker(spec: WorkerProcessSpec): Promise<{
   stop: () => Promise<void>;
 }> {
   const child = fork(WORKER_ENTRY, [], {
-    execArgv: ['--conditions=@cxr/source', '--import', TSX_LOADER],
+    execArgv: [
+      '--conditions=@cxr/source',
+      '--import',
+      TSX_LOADER,
+      // CXR_BENCH_CPU_PROF=DIR: a V8 CPU profile of the worker process per run (where its time goes).
+      ...(process.env.CXR_BENCH_CPU_PROF !== undefined
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CXR_BENCH_CPU_PROF}`]
+        : []),
+    ],
     env: { ...process.env, CXR_BENCH_WORKER: JSON.stringify(spec) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -242,14 +252,30 @@ async function measure(
     if (ingest.enqueued !== options.images) {
       throw new Error(`ingest enqueued ${ingest.enqueued} of ${options.images} objects`);
     }
+    const verbose = process.env.CXR_BENCH_VERBOSE === '1';
+    const probe = verbose ? new ResultQueue({ connection, prefix }) : undefined;
+    let lastPrint = 0;
     for (;;) {
+      if (probe !== undefined && performance.now() - lastPrint > 1000) {
+        lastPrint = performance.now();
+        const [screen, res, c] = await Promise.all([
+          queue.counts(),
+          probe.counts(),
+          store.countByOutcome(runId),
+        ]);
+        process.stderr.write(
+          `    t=${((lastPrint - t0) / 1000).toFixed(1)}s screen ${JSON.stringify(screen)} results ${JSON.stringify(res)} stored ${c.ok}\n`,
+        );
+      }
       const counts = await store.countByOutcome(runId);
       const stored = counts.ok + counts.rejected + counts.failed;
       if (stored >= options.images) {
-        if (counts.ok !== options.images) throw new Error(`stored ${JSON.stringify(counts)}, expected all ok`);
+        if (counts.ok !== options.images)
+          throw new Error(`stored ${JSON.stringify(counts)}, expected all ok`);
         break;
       }
-      if (performance.now() - t0 > 600_000) throw new Error(`only ${stored} of ${options.images} stored in 10 min`);
+      if (performance.now() - t0 > 600_000)
+        throw new Error(`only ${stored} of ${options.images} stored in 10 min`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const seconds = (performance.now() - t0) / 1000;
@@ -307,7 +333,12 @@ export async function run(args: readonly string[]): Promise<void> {
       format: 'onnx',
       seed: 1,
     });
-    const [template] = await writeSyntheticTrainingSet({ dir: join(work, 'template'), count: 1, seed: 1, size: 256 });
+    const [template] = await writeSyntheticTrainingSet({
+      dir: join(work, 'template'),
+      count: 1,
+      seed: 1,
+      size: 256,
+    });
     if (template === undefined) throw new Error('no template image');
     const paths = { work, modelDir: bundle.dir, templatePath: template.path };
     const model = { id: bundle.manifest.id, version: bundle.manifest.version };

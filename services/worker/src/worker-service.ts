@@ -135,7 +135,8 @@ export class WorkerService {
         process: processor.process,
         processGroup: processor.processGroup,
         maxBatch: config.queue.maxBatch,
-        concurrency: this.#options.concurrency ?? screenConcurrency(config.queue.maxBatch, config.queue.objectsPerJob),
+        concurrency:
+          this.#options.concurrency ?? screenConcurrency(config.queue.maxBatch, config.queue.objectsPerJob),
         // Option (tests) over CXR_LOCK_DURATION_MS / CXR_STALLED_INTERVAL_MS over @cxr/queue's policy.
         ...definedOnly({
           lockDuration: this.#options.lock?.lockDuration ?? config.queue.lockDurationMs,

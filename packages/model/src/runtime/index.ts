@@ -22,4 +22,9 @@ export { AUTO_ORDER, TFJS_NATIVE_MODULES, loadRuntime, probeRuntimes, type Runti
 export { WorkerRuntime } from './worker-host.js';
 export { ONNX_TUNED_DEFAULTS, onnxSessionOptions, providerChain } from './onnx-options.js';
 export { bundleLabel, valuesPerImage } from './bundle-check.js';
-export { DEFAULT_NULL_RUNTIME_LATENCY_MS, NULL_RUNTIME, NullRuntime, type NullRuntimeOptions } from './null-runtime.js';
+export {
+  DEFAULT_NULL_RUNTIME_LATENCY_MS,
+  NULL_RUNTIME,
+  NullRuntime,
+  type NullRuntimeOptions,
+} from './null-runtime.js';

@@ -6,7 +6,12 @@
  */
 import type { ModelManifest } from '../manifest.js';
 import { checkBatch, valuesPerImage } from './bundle-check.js';
-import { ModelRuntimeError, type ModelRuntime, type RuntimeDescription, type SkippedRuntime } from './types.js';
+import {
+  ModelRuntimeError,
+  type ModelRuntime,
+  type RuntimeDescription,
+  type SkippedRuntime,
+} from './types.js';
 
 /** Name of the null runtime, as `CXR_RUNTIME` and the result rows spell it. */
 export const NULL_RUNTIME = 'null';
@@ -82,7 +87,11 @@ export class NullRuntime implements ModelRuntime {
       workerThread: false,
       details: { latencyMs, note: 'benchmarks and tests only: runs no model, scores mean nothing' },
       bundle: options.bundle ?? { id: manifest.id, version: manifest.version, format: manifest.format },
-      selection: { requested: NULL_RUNTIME, reason: `CXR_RUNTIME=${NULL_RUNTIME}`, skipped: [...(options.skipped ?? [])] },
+      selection: {
+        requested: NULL_RUNTIME,
+        reason: `CXR_RUNTIME=${NULL_RUNTIME}`,
+        skipped: [...(options.skipped ?? [])],
+      },
     };
   }
 
@@ -98,7 +107,8 @@ export class NullRuntime implements ModelRuntime {
     const labels = this.#manifest.output.labels.length;
     const softmax = this.#manifest.output.activation === 'softmax';
     const out = new Float32Array(batchSize * labels);
-    for (let b = 0; b < batchSize; b++) scoresOf(batch, b * perImage, perImage, labels, softmax, out, b * labels);
+    for (let b = 0; b < batchSize; b++)
+      scoresOf(batch, b * perImage, perImage, labels, softmax, out, b * labels);
     if (this.#latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#latencyMs));
     return out;
   }

@@ -78,7 +78,11 @@ function moduleSpecifier(
 }
 
 /** Builds the engine spec for a runtime, or throws runtime_unavailable saying why it cannot. */
-function engineSpec(runtime: EngineRuntimeName, bundle: ModelBundle, options: LoadRuntimeOptions): EngineSpec {
+function engineSpec(
+  runtime: EngineRuntimeName,
+  bundle: ModelBundle,
+  options: LoadRuntimeOptions,
+): EngineSpec {
   const label = bundleLabel(bundle);
   const incompatible = formatIncompatibility(runtime, bundle.manifest.format);
   if (incompatible !== undefined)
