@@ -535,13 +535,14 @@ export class ScreenQueue {
         singles.push(entry);
         continue;
       }
-      const tail = `${JSON.stringify({
+      // The payload fields after `"objects":[...],`: the same for every object of an ingest chunk.
+      const tail = JSON.stringify({
         runId: data.runId,
         modelId: data.modelId,
         modelVersion: data.modelVersion,
         enqueuedAt: data.enqueuedAt,
         ...(data.force === true ? { force: true } : {}),
-      }).slice(1)}`;
+      }).slice(1);
       const members = byTail.get(tail);
       if (members === undefined) byTail.set(tail, [entry]);
       else members.push(entry);
