@@ -51,6 +51,34 @@ end
 `;
 
 /**
+ * Helpers of the per-object claims of multi-object jobs (see ADD_SCREEN_GROUPS_LUA), shared by
+ * both add scripts: `finished(jobId)`, `resultPending(objectId)`, `dropFinishedResult(objectId)`
+ * and `groupHolding(objectId)` (the id of the existing job named by the object's claim, or nil).
+ * Expects `prefix`, `claimPrefix`, `resultPrefix`, `completedKey`, `failedKey`,
+ * `resultCompletedKey` and `resultFailedKey` in scope.
+ */
+const CLAIMS_LUA = `
+local function finished(jobId)
+  return redis.call("ZSCORE", completedKey, jobId) or redis.call("ZSCORE", failedKey, jobId)
+end
+local function resultPending(objectId)
+  if redis.call("EXISTS", resultPrefix .. objectId) == 0 then return false end
+  return not (redis.call("ZSCORE", resultCompletedKey, objectId) or redis.call("ZSCORE", resultFailedKey, objectId))
+end
+local function dropFinishedResult(objectId)
+  local resultKey = resultPrefix .. objectId
+  redis.call("ZREM", resultCompletedKey, objectId)
+  redis.call("ZREM", resultFailedKey, objectId)
+  redis.call("DEL", resultKey, resultKey .. ":logs")
+end
+local function groupHolding(objectId)
+  local group = redis.call("GET", claimPrefix .. objectId)
+  if group and redis.call("EXISTS", prefix .. group) == 1 then return group end
+  return nil
+end
+`;
+
+/**
  * Adds a batch of jobs exactly as BullMQ 6.7's addStandardJob-9.lua (FIFO) and
  * addPrioritizedJob-9.lua (priority > 0) store them, for what this queue uses (no delay, parent,
  * repeat or deduplication options), and reports per job whether it was created (1) or already
@@ -75,8 +103,12 @@ end
  *
  * KEYS: wait, meta, id, active, events, marker, prioritized, pc, completed, failed, and the
  * completed and failed sets of `cxr-results`. ARGV: job key prefix, job name, timestamp, the opts
- * JSON after `{"jobId":"<id>",` (and `"priority":<n>,`), the result job key prefix, then per job:
- * id, data JSON, priority (0 = none), requeue (0 or 1).
+ * JSON after `{"jobId":"<id>",` (and `"priority":<n>,`), the result job key prefix, the claim key
+ * prefix, then per job: id, data JSON, priority (0 = none), requeue (0 or 1).
+ *
+ * An id held by a multi-object job (its claim names an existing job, see ADD_SCREEN_GROUPS_LUA) is
+ * a duplicate too, re-enqueued by the same rule: whatever CXR_OBJECTS_PER_JOB an earlier ingest
+ * used, an object is queued once.
  */
 const ADD_SCREEN_JOBS_LUA = `
 local rcall = redis.call
@@ -84,8 +116,10 @@ local waitKey, metaKey, idKey, activeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local eventsKey, markerKey, prioritizedKey, priorityCounterKey = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local completedKey, failedKey, resultCompletedKey, resultFailedKey = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local prefix, name, timestamp, optsTail, resultPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local n = (#ARGV - 5) / 4
+local claimPrefix = ARGV[6]
+local n = (#ARGV - 6) / 4
 ${REMOVE_IF_FINISHED_LUA}
+${CLAIMS_LUA}
 local maxEvents = rcall("HGET", metaKey, "opts.maxLenEvents")
 if not maxEvents then
   maxEvents = 10000
@@ -102,11 +136,21 @@ end
 local created = {}
 local any = false
 for i = 1, n do
-  local at = 2 + 4 * i
+  local at = 3 + 4 * i
   local jobId = ARGV[at]
   local jobKey = prefix .. jobId
-  local requeued = ARGV[at + 3] == "1" and removeIfFinished(jobId)
-  if rcall("EXISTS", jobKey) == 1 then
+  -- Held by a multi-object job (its claim): a duplicate, unless re-enqueued by the same rule.
+  local group = groupHolding(jobId)
+  local requeued = false
+  if ARGV[at + 3] == "1" and (not group or (finished(group) and not resultPending(jobId))) then
+    requeued = removeIfFinished(jobId)
+    if group and rcall("EXISTS", jobKey) == 0 then
+      dropFinishedResult(jobId)
+      requeued = true
+      group = nil
+    end
+  end
+  if rcall("EXISTS", jobKey) == 1 or group then
     rcall("XADD", eventsKey, "MAXLEN", "~", maxEvents, "*", "event", "duplicated", "jobId", jobId)
     created[i] = 0
   else
@@ -172,13 +216,7 @@ local prefix, name, timestamp, optsTail, resultPrefix = ARGV[1], ARGV[2], ARGV[3
 local claimPrefix, claimTtl, perJob, dataTail = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
 local n = (#ARGV - 9) / 3
 ${REMOVE_IF_FINISHED_LUA}
-local function finished(jobId)
-  return rcall("ZSCORE", completedKey, jobId) or rcall("ZSCORE", failedKey, jobId)
-end
-local function resultPending(objectId)
-  if rcall("EXISTS", resultPrefix .. objectId) == 0 then return false end
-  return not (rcall("ZSCORE", resultCompletedKey, objectId) or rcall("ZSCORE", resultFailedKey, objectId))
-end
+${CLAIMS_LUA}
 local maxEvents = rcall("HGET", metaKey, "opts.maxLenEvents")
 if not maxEvents then
   maxEvents = 10000
@@ -197,21 +235,14 @@ for i = 1, n do
   local at = 7 + 3 * i
   local objectId = ARGV[at]
   local single = rcall("EXISTS", prefix .. objectId) == 1
-  local group = rcall("GET", claimPrefix .. objectId)
-  local grouped = group and rcall("EXISTS", prefix .. group) == 1
+  local group = groupHolding(objectId)
+  local grouped = group ~= nil
   local code = 0
   if not single and not grouped then
     code = 1
   elseif ARGV[at + 2] == "1" and (not single or finished(objectId)) and (not grouped or finished(group))
       and not resultPending(objectId) then
-    if single then
-      removeIfFinished(objectId)
-    else
-      local resultKey = resultPrefix .. objectId
-      rcall("ZREM", resultCompletedKey, objectId)
-      rcall("ZREM", resultFailedKey, objectId)
-      rcall("DEL", resultKey, resultKey .. ":logs")
-    end
+    if single then removeIfFinished(objectId) else dropFinishedResult(objectId) end
     code = 2
   end
   created[i] = code
@@ -492,6 +523,7 @@ export class ScreenQueue {
       String(Date.now()),
       this.#optsTail,
       finished.resultPrefix,
+      this.#queue.toKey('obj:'),
     ];
     const flag = requeue ? '1' : '0';
     for (const [jobId, data] of chunk) {
