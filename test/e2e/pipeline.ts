@@ -62,9 +62,16 @@ export interface ServiceEnvOptions {
   readonly extra?: Readonly<Record<string, string>>;
 }
 
+/**
+ * CXR_TEST_OBJECTS_PER_JOB=N runs every end-to-end test with N objects per screen job
+ * (CXR_OBJECTS_PER_JOB): the same guarantees, checked on multi-object jobs.
+ */
+const OBJECTS_PER_JOB = process.env.CXR_TEST_OBJECTS_PER_JOB;
+
 /** The environment of a service process: small, single-threaded, on the test's own queue prefix. */
 export function serviceEnv(options: ServiceEnvOptions): Record<string, string> {
   return {
+    ...(OBJECTS_PER_JOB !== undefined && OBJECTS_PER_JOB !== '' ? { CXR_OBJECTS_PER_JOB: OBJECTS_PER_JOB } : {}),
     CXR_REDIS_URL: options.redisUrl ?? REDIS_URL,
     CXR_QUEUE_PREFIX: options.prefix,
     CXR_STORE_URL: options.storeUrl,
