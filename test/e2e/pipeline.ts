@@ -71,7 +71,9 @@ const OBJECTS_PER_JOB = process.env.CXR_TEST_OBJECTS_PER_JOB;
 /** The environment of a service process: small, single-threaded, on the test's own queue prefix. */
 export function serviceEnv(options: ServiceEnvOptions): Record<string, string> {
   return {
-    ...(OBJECTS_PER_JOB !== undefined && OBJECTS_PER_JOB !== '' ? { CXR_OBJECTS_PER_JOB: OBJECTS_PER_JOB } : {}),
+    ...(OBJECTS_PER_JOB !== undefined && OBJECTS_PER_JOB !== ''
+      ? { CXR_OBJECTS_PER_JOB: OBJECTS_PER_JOB }
+      : {}),
     CXR_REDIS_URL: options.redisUrl ?? REDIS_URL,
     CXR_QUEUE_PREFIX: options.prefix,
     CXR_STORE_URL: options.storeUrl,
