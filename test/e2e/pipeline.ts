@@ -68,6 +68,15 @@ export interface ServiceEnvOptions {
  */
 const OBJECTS_PER_JOB = process.env.CXR_TEST_OBJECTS_PER_JOB;
 
+/** Screen jobs an ingest of `objects` objects (one listing chunk) makes under CXR_TEST_OBJECTS_PER_JOB. */
+export function screenJobsFor(objects: number): number {
+  const perJob = Number(OBJECTS_PER_JOB ?? '1') || 1;
+  return Math.ceil(objects / perJob);
+}
+
+/** A screen job's key: one object (`scr_`) or several (`grp_`, CXR_TEST_OBJECTS_PER_JOB). */
+export const SCREEN_JOB_KEY = /:(scr|grp)_[0-9a-f]{40}$/;
+
 /** The environment of a service process: small, single-threaded, on the test's own queue prefix. */
 export function serviceEnv(options: ServiceEnvOptions): Record<string, string> {
   return {
