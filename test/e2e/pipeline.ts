@@ -62,9 +62,27 @@ export interface ServiceEnvOptions {
   readonly extra?: Readonly<Record<string, string>>;
 }
 
+/**
+ * CXR_TEST_OBJECTS_PER_JOB=N runs every end-to-end test with N objects per screen job
+ * (CXR_OBJECTS_PER_JOB): the same guarantees, checked on multi-object jobs.
+ */
+const OBJECTS_PER_JOB = process.env.CXR_TEST_OBJECTS_PER_JOB;
+
+/** Screen jobs an ingest of `objects` objects (one listing chunk) makes under CXR_TEST_OBJECTS_PER_JOB. */
+export function screenJobsFor(objects: number): number {
+  const perJob = Number(OBJECTS_PER_JOB ?? '1') || 1;
+  return Math.ceil(objects / perJob);
+}
+
+/** A screen job's key: one object (`scr_`) or several (`grp_`, CXR_TEST_OBJECTS_PER_JOB). */
+export const SCREEN_JOB_KEY = /:(scr|grp)_[0-9a-f]{40}$/;
+
 /** The environment of a service process: small, single-threaded, on the test's own queue prefix. */
 export function serviceEnv(options: ServiceEnvOptions): Record<string, string> {
   return {
+    ...(OBJECTS_PER_JOB !== undefined && OBJECTS_PER_JOB !== ''
+      ? { CXR_OBJECTS_PER_JOB: OBJECTS_PER_JOB }
+      : {}),
     CXR_REDIS_URL: options.redisUrl ?? REDIS_URL,
     CXR_QUEUE_PREFIX: options.prefix,
     CXR_STORE_URL: options.storeUrl,

@@ -135,8 +135,15 @@ describe('loadConfig', () => {
       maxBatch: 16,
       maxDelayMs: 0,
       ingestHighWater: 100_000,
+      objectsPerJob: 1,
       prefix: undefined,
     });
+    expect(loadConfig({ CXR_OBJECTS_PER_JOB: '32' }).queue.objectsPerJob).toBe(32);
+    expect(() => loadConfig({ CXR_OBJECTS_PER_JOB: '257' })).toThrow(/CXR_OBJECTS_PER_JOB/);
+    expect(() => loadConfig({ CXR_OBJECTS_PER_JOB: '0' })).toThrow(/CXR_OBJECTS_PER_JOB/);
+    // The null runtime (benchmarks and tests): its latency per batch.
+    expect(loadConfig({ CXR_RUNTIME: 'null' }).runtime).toMatchObject({ runtime: 'null', nullLatencyMs: 1 });
+    expect(loadConfig({ CXR_NULL_RUNTIME_LATENCY_MS: '0' }).runtime.nullLatencyMs).toBe(0);
     // Only the AWS variables the S3 client honours are passed on.
     expect(config.s3Env).toEqual({ AWS_REGION: 'eu-west-1', AWS_ENDPOINT_URL: 'http://minio:9000' });
   });

@@ -41,7 +41,7 @@ export const DEFAULT_MAX_IMAGE_PIXELS = 8192 * 8192;
 const SHARP_PIXEL_LIMIT = 16383 * 16383;
 
 /** Runtime names as `@cxr/model` defines them (a test keeps the two lists equal). */
-export const RUNTIME_CHOICES = ['auto', 'onnx', 'tfjs-node-gpu', 'tfjs-node', 'tfjs-wasm'] as const;
+export const RUNTIME_CHOICES = ['auto', 'onnx', 'tfjs-node-gpu', 'tfjs-node', 'tfjs-wasm', 'null'] as const;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 export const ONNX_EXECUTION_PROVIDERS = ['tensorrt', 'cuda', 'cpu'] as const;
 export type OnnxExecutionProvider = (typeof ONNX_EXECUTION_PROVIDERS)[number];
@@ -55,6 +55,8 @@ export interface RuntimeConfig {
   readonly onnxExecutionProviders: readonly OnnxExecutionProvider[];
   /** CXR_ONNX_ALLOW_SPINNING: let idle onnxruntime intra-op threads spin-wait (default on, onnxruntime's default). */
   readonly onnxAllowSpinning: boolean;
+  /** CXR_NULL_RUNTIME_LATENCY_MS: latency of one batch of the `null` runtime (benchmarks and tests only; default 1). */
+  readonly nullLatencyMs: number;
 }
 
 export interface StoreConfig {
@@ -73,8 +75,14 @@ export interface QueueConfig {
   readonly maxBatch: number;
   /** CXR_MAX_DELAY_MS: how long a partial batch waits for more images. */
   readonly maxDelayMs: number;
-  /** CXR_INGEST_HIGH_WATER: ingest pauses listing while more jobs than this are waiting. */
+  /** CXR_INGEST_HIGH_WATER: ingest pauses listing while more objects than this are waiting. */
   readonly ingestHighWater: number;
+  /**
+   * CXR_OBJECTS_PER_JOB: objects per screen job the ingest enqueues (1..256; default 1, one job per
+   * object). Above 1 the worker screens a job's objects together, each with its own outcome,
+   * result message and retries; the worker takes ceil(2 x CXR_MAX_BATCH / this) + 1 jobs at once.
+   */
+  readonly objectsPerJob: number;
   /** CXR_QUEUE_PREFIX: Redis key prefix of the queues (several pipelines on one Redis); unset = BullMQ's `bull`. */
   readonly prefix: string | undefined;
   /**
@@ -587,6 +595,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       threads: positiveInt(env, 'CXR_RUNTIME_THREADS', availableParallelism()),
       onnxExecutionProviders: listOf(env, 'CXR_ONNX_EXECUTION_PROVIDERS', ONNX_EXECUTION_PROVIDERS, ['cpu']),
       onnxAllowSpinning: oneOf(env, 'CXR_ONNX_ALLOW_SPINNING', ['0', '1'], '1') === '1',
+      nullLatencyMs: nonNegativeInt(env, 'CXR_NULL_RUNTIME_LATENCY_MS', 1),
     },
     store: {
       url: urlWithScheme(
@@ -603,6 +612,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxBatch: positiveInt(env, 'CXR_MAX_BATCH', 8),
       maxDelayMs: nonNegativeInt(env, 'CXR_MAX_DELAY_MS', 50),
       ingestHighWater: positiveInt(env, 'CXR_INGEST_HIGH_WATER', 100_000),
+      objectsPerJob: optionalIntIn(env, 'CXR_OBJECTS_PER_JOB', 1, 256) ?? 1,
       prefix: queuePrefix(env, 'CXR_QUEUE_PREFIX'),
       screenRetrySeconds: optionalIntIn(env, 'CXR_SCREEN_RETRY_SECONDS', 0, 7 * 24 * 3600),
       screenAttempts: optionalIntIn(env, 'CXR_SCREEN_ATTEMPTS', 1, 1000),

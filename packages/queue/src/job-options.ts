@@ -22,6 +22,14 @@ export const SCREEN_COMPLETED_RETENTION_SECONDS = DAY / SECOND;
 export const FAILED_RETENTION_SECONDS = (7 * DAY) / SECOND;
 
 /**
+ * How long an object's claim (the key naming the multi-object job that holds it, see
+ * ScreenQueue's ADD_SCREEN_GROUPS_LUA) lives: past the retention of its job, finished or failed,
+ * plus a day for the job to wait in the queue. A job still waiting when its objects' claims expire
+ * loses their dedupe only: an ingest re-run then screens them again (the store keeps one row).
+ */
+export const SCREEN_CLAIM_TTL_SECONDS = FAILED_RETENTION_SECONDS + DAY / SECOND;
+
+/**
  * How long transient faults of one object (an S3 or PACS outage, a network partition, an
  * inference error) are retried before the object ends as `failed`: ten minutes of backoff. A small
  * attempt count with short backoff (the pre-hardening 5 tries over ~30 s) failed whole archives

@@ -17,6 +17,11 @@ export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 export const JobName = {
   /** Screen one stored object: fetch, decode, preprocess, infer. */
   ScreenObject: 'screen-object',
+  /**
+   * Screen several stored objects in one job (CXR_OBJECTS_PER_JOB > 1): per-object outcomes,
+   * result messages and retries; one queue round trip for all of them.
+   */
+  ScreenObjects: 'screen-objects',
   /** Carry one outcome (ok, rejected, failed) from a worker to the results service. */
   ScreenResult: 'screen-result',
   /** Build the SR of one stored result and send it to a PACS (STOW-RS or C-STORE). */
@@ -30,6 +35,7 @@ export type JobName = (typeof JobName)[keyof typeof JobName];
  */
 export const queueOfJob: Readonly<Record<JobName, QueueName>> = {
   [JobName.ScreenObject]: QueueName.Screen,
+  [JobName.ScreenObjects]: QueueName.Screen,
   [JobName.ScreenResult]: QueueName.Results,
   [JobName.DeliverFindings]: QueueName.Findings,
 };

@@ -33,6 +33,48 @@ export const screenJobPayloadSchema = z.strictObject({
 });
 export type ScreenJobPayload = z.infer<typeof screenJobPayloadSchema>;
 
+/** Largest CXR_OBJECTS_PER_JOB: a job's payload stays a few tens of KiB. */
+export const MAX_OBJECTS_PER_JOB = 256;
+
+/** One object of a `screen-objects` job: its own screen job id (see `screenJobId`) and version. */
+export const screenJobObjectSchema = z.strictObject({
+  /** The object's screen job id: its result message id and the store's idempotency key. */
+  id: z.string().regex(/^scr_[0-9a-f]{40}$/),
+  uri: nonEmpty,
+  etag: nonEmpty.optional(),
+  size: z.number().int().nonnegative(),
+});
+export type ScreenJobObject = z.infer<typeof screenJobObjectSchema>;
+
+/**
+ * Payload of a `screen-objects` job on `cxr-screen`: objects listed together by one ingest chunk,
+ * screened in one job. Each object keeps its own id, outcome and result message; a retry carries
+ * only the objects still without an outcome.
+ */
+export const screenObjectsPayloadSchema = z.strictObject({
+  objects: z.array(screenJobObjectSchema).min(1).max(MAX_OBJECTS_PER_JOB),
+  runId: nonEmpty,
+  modelId: nonEmpty,
+  modelVersion: nonEmpty,
+  enqueuedAt: epochMs,
+  force: z.literal(true).optional(),
+});
+export type ScreenObjectsPayload = z.infer<typeof screenObjectsPayloadSchema>;
+
+/** The single-object payload of one object of a `screen-objects` job. */
+export function objectPayloadOf(group: ScreenObjectsPayload, object: ScreenJobObject): ScreenJobPayload {
+  return {
+    uri: object.uri,
+    ...(object.etag !== undefined ? { etag: object.etag } : {}),
+    size: object.size,
+    runId: group.runId,
+    modelId: group.modelId,
+    modelVersion: group.modelVersion,
+    enqueuedAt: group.enqueuedAt,
+    ...(group.force === true ? { force: true as const } : {}),
+  };
+}
+
 /** Pipeline stages timed per item; the keys are the `stage` label of `cxr_stage_duration_seconds`. */
 export const STAGES = ['fetch', 'decode', 'preprocess', 'batch_wait', 'infer'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -202,6 +244,7 @@ export type FindingsJobPayload = z.infer<typeof findingsJobPayloadSchema>;
 /** Payload schema of each job name; keyed by `JobName` so a job without a schema fails to compile. */
 export const payloadSchemaOfJob = {
   [JobName.ScreenObject]: screenJobPayloadSchema,
+  [JobName.ScreenObjects]: screenObjectsPayloadSchema,
   [JobName.ScreenResult]: resultMessageSchema,
   [JobName.DeliverFindings]: findingsJobPayloadSchema,
 } as const satisfies Record<JobName, z.ZodType>;
@@ -209,6 +252,7 @@ export const payloadSchemaOfJob = {
 /** Payload type of each job name. */
 export interface JobPayloadMap {
   [JobName.ScreenObject]: ScreenJobPayload;
+  [JobName.ScreenObjects]: ScreenObjectsPayload;
   [JobName.ScreenResult]: ResultMessage;
   [JobName.DeliverFindings]: FindingsJobPayload;
 }

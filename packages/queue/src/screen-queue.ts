@@ -6,9 +6,9 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createRedisClient, type RedisConnectionOptions } from './connection.js';
 import { screenJobId } from './job-id.js';
-import { screenRetryPolicy } from './job-options.js';
+import { SCREEN_CLAIM_TTL_SECONDS, screenRetryPolicy } from './job-options.js';
 import { JobName, QueueName } from './names.js';
-import { screenJobPayloadSchema, type ScreenJobPayload } from './payloads.js';
+import { MAX_OBJECTS_PER_JOB, screenJobPayloadSchema, type ScreenJobPayload } from './payloads.js';
 
 /**
  * Jobs per `cxrAddScreenJobs` call (one EVALSHA): one call took ~15-20 ms of Redis time in the
@@ -51,6 +51,34 @@ end
 `;
 
 /**
+ * Helpers of the per-object claims of multi-object jobs (see ADD_SCREEN_GROUPS_LUA), shared by
+ * both add scripts: `finished(jobId)`, `resultPending(objectId)`, `dropFinishedResult(objectId)`
+ * and `groupHolding(objectId)` (the id of the existing job named by the object's claim, or nil).
+ * Expects `prefix`, `claimPrefix`, `resultPrefix`, `completedKey`, `failedKey`,
+ * `resultCompletedKey` and `resultFailedKey` in scope.
+ */
+const CLAIMS_LUA = `
+local function finished(jobId)
+  return redis.call("ZSCORE", completedKey, jobId) or redis.call("ZSCORE", failedKey, jobId)
+end
+local function resultPending(objectId)
+  if redis.call("EXISTS", resultPrefix .. objectId) == 0 then return false end
+  return not (redis.call("ZSCORE", resultCompletedKey, objectId) or redis.call("ZSCORE", resultFailedKey, objectId))
+end
+local function dropFinishedResult(objectId)
+  local resultKey = resultPrefix .. objectId
+  redis.call("ZREM", resultCompletedKey, objectId)
+  redis.call("ZREM", resultFailedKey, objectId)
+  redis.call("DEL", resultKey, resultKey .. ":logs")
+end
+local function groupHolding(objectId)
+  local group = redis.call("GET", claimPrefix .. objectId)
+  if group and redis.call("EXISTS", prefix .. group) == 1 then return group end
+  return nil
+end
+`;
+
+/**
  * Adds a batch of jobs exactly as BullMQ 6.7's addStandardJob-9.lua (FIFO) and
  * addPrioritizedJob-9.lua (priority > 0) store them, for what this queue uses (no delay, parent,
  * repeat or deduplication options), and reports per job whether it was created (1) or already
@@ -75,8 +103,12 @@ end
  *
  * KEYS: wait, meta, id, active, events, marker, prioritized, pc, completed, failed, and the
  * completed and failed sets of `cxr-results`. ARGV: job key prefix, job name, timestamp, the opts
- * JSON after `{"jobId":"<id>",` (and `"priority":<n>,`), the result job key prefix, then per job:
- * id, data JSON, priority (0 = none), requeue (0 or 1).
+ * JSON after `{"jobId":"<id>",` (and `"priority":<n>,`), the result job key prefix, the claim key
+ * prefix, then per job: id, data JSON, priority (0 = none), requeue (0 or 1).
+ *
+ * An id held by a multi-object job (its claim names an existing job, see ADD_SCREEN_GROUPS_LUA) is
+ * a duplicate too, re-enqueued by the same rule: whatever CXR_OBJECTS_PER_JOB an earlier ingest
+ * used, an object is queued once.
  */
 const ADD_SCREEN_JOBS_LUA = `
 local rcall = redis.call
@@ -84,8 +116,10 @@ local waitKey, metaKey, idKey, activeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local eventsKey, markerKey, prioritizedKey, priorityCounterKey = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local completedKey, failedKey, resultCompletedKey, resultFailedKey = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local prefix, name, timestamp, optsTail, resultPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local n = (#ARGV - 5) / 4
+local claimPrefix = ARGV[6]
+local n = (#ARGV - 6) / 4
 ${REMOVE_IF_FINISHED_LUA}
+${CLAIMS_LUA}
 local maxEvents = rcall("HGET", metaKey, "opts.maxLenEvents")
 if not maxEvents then
   maxEvents = 10000
@@ -102,11 +136,21 @@ end
 local created = {}
 local any = false
 for i = 1, n do
-  local at = 2 + 4 * i
+  local at = 3 + 4 * i
   local jobId = ARGV[at]
   local jobKey = prefix .. jobId
-  local requeued = ARGV[at + 3] == "1" and removeIfFinished(jobId)
-  if rcall("EXISTS", jobKey) == 1 then
+  -- Held by a multi-object job (its claim): a duplicate, unless re-enqueued by the same rule.
+  local group = groupHolding(jobId)
+  local requeued = false
+  if ARGV[at + 3] == "1" and (not group or (finished(group) and not resultPending(jobId))) then
+    requeued = removeIfFinished(jobId)
+    if group and rcall("EXISTS", jobKey) == 0 then
+      dropFinishedResult(jobId)
+      requeued = true
+      group = nil
+    end
+  end
+  if rcall("EXISTS", jobKey) == 1 or group then
     rcall("XADD", eventsKey, "MAXLEN", "~", maxEvents, "*", "event", "duplicated", "jobId", jobId)
     created[i] = 0
   else
@@ -141,6 +185,106 @@ return created
 `;
 
 /**
+ * Adds objects as `screen-objects` jobs of up to `perJob` objects each, deduplicated and
+ * re-enqueued per object, atomically (one call per chunk, like ADD_SCREEN_JOBS_LUA). Each object
+ * keeps its own screen job id (`screenJobId`): its result message id, and the key of its claim,
+ * `<prefix>cxr-screen:obj:<id>` -> the id of the job that holds it, set for CLAIM_TTL_SECONDS.
+ *
+ * Per object: it is a duplicate while a job holds it, that is while its single-object job exists
+ * (a `/v1/predict` or pre-group job of the same id) or while the job its claim names exists.
+ * With `requeue`, a held object is taken again when every job holding it is finished and its
+ * result message is not pending (the rule of ADD_SCREEN_JOBS_LUA, per object): its finished single
+ * job is removed (REMOVE_IF_FINISHED_LUA), its finished result message too, and the claim moves
+ * to the new job; a finished multi-object job is left in place for its other objects.
+ * The objects taken are packed, in order, into new jobs whose ids are `grp_` + 40 hex digits
+ * (sha1 of the member ids and a counter: never reused). Each new job is stored as BullMQ 6.7's
+ * addStandardJob stores a FIFO job (see ADD_SCREEN_JOBS_LUA), data = `{"objects":[...],` + the
+ * shared tail. Answers per object 0 (duplicate), 1 (added) or 2 (re-enqueued).
+ *
+ * KEYS: wait, meta, id, active, events, marker, completed, failed, results completed, results
+ * failed, group counter. ARGV: job key prefix, job name, timestamp, opts tail, result job key
+ * prefix, claim key prefix, claim TTL seconds, objects per job, data tail (after `"objects":[...],`),
+ * then per object: id, object JSON, requeue (0 or 1).
+ */
+const ADD_SCREEN_GROUPS_LUA = `
+local rcall = redis.call
+local waitKey, metaKey, idKey, activeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local eventsKey, markerKey = KEYS[5], KEYS[6]
+local completedKey, failedKey, resultCompletedKey, resultFailedKey = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local groupCounterKey = KEYS[11]
+local prefix, name, timestamp, optsTail, resultPrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local claimPrefix, claimTtl, perJob, dataTail = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
+local n = (#ARGV - 9) / 3
+${REMOVE_IF_FINISHED_LUA}
+${CLAIMS_LUA}
+local maxEvents = rcall("HGET", metaKey, "opts.maxLenEvents")
+if not maxEvents then
+  maxEvents = 10000
+  rcall("HSET", metaKey, "opts.maxLenEvents", maxEvents)
+end
+local pausedOrMaxed = false
+local attributes = rcall("HMGET", metaKey, "paused", "concurrency")
+if attributes[1] then
+  pausedOrMaxed = true
+elseif attributes[2] then
+  pausedOrMaxed = rcall("LLEN", activeKey) >= tonumber(attributes[2])
+end
+local created = {}
+local takenIds, takenJson = {}, {}
+for i = 1, n do
+  local at = 7 + 3 * i
+  local objectId = ARGV[at]
+  local single = rcall("EXISTS", prefix .. objectId) == 1
+  local group = groupHolding(objectId)
+  local grouped = group ~= nil
+  local code = 0
+  if not single and not grouped then
+    code = 1
+  elseif ARGV[at + 2] == "1" and (not single or finished(objectId)) and (not grouped or finished(group))
+      and not resultPending(objectId) then
+    if single then removeIfFinished(objectId) else dropFinishedResult(objectId) end
+    code = 2
+  end
+  created[i] = code
+  if code > 0 then
+    takenIds[#takenIds + 1] = objectId
+    takenJson[#takenJson + 1] = ARGV[at + 1]
+  end
+end
+local jobs = 0
+local first = 1
+while first <= #takenIds do
+  local last = math.min(first + perJob - 1, #takenIds)
+  local ids, objects = {}, {}
+  for k = first, last do
+    ids[#ids + 1] = takenIds[k]
+    objects[#objects + 1] = takenJson[k]
+  end
+  local counter = rcall("INCR", groupCounterKey)
+  local jobId = "grp_" .. string.sub(redis.sha1hex(table.concat(ids, ",") .. "#" .. counter), 1, 40)
+  local jobKey = prefix .. jobId
+  local data = '{"objects":[' .. table.concat(objects, ",") .. '],' .. dataTail
+  local opts = '{"jobId":"' .. jobId .. '",' .. optsTail
+  rcall("HMSET", jobKey, "name", name, "data", data, "opts", opts, "timestamp", timestamp, "delay", 0,
+    "priority", 0)
+  rcall("HEXISTS", jobKey, "name")
+  rcall("XADD", eventsKey, "*", "event", "added", "jobId", jobId, "name", name)
+  rcall("LPUSH", waitKey, jobId)
+  rcall("XADD", eventsKey, "MAXLEN", "~", maxEvents, "*", "event", "waiting", "jobId", jobId)
+  for k = 1, #ids do
+    rcall("SET", claimPrefix .. ids[k], jobId, "EX", claimTtl)
+  end
+  jobs = jobs + 1
+  first = last + 1
+end
+if jobs > 0 then
+  rcall("INCRBY", idKey, jobs)
+  if not pausedOrMaxed then rcall("ZADD", markerKey, 0, "0") end
+end
+return created
+`;
+
+/**
  * The re-enqueue rule of ADD_SCREEN_JOBS_LUA on its own, for the `addBulk` path: removes each
  * given id whose job is finished and whose result message is not pending; returns 1 per removed
  * id. KEYS: completed, failed, results completed, results failed. ARGV: job key prefix, result job
@@ -160,6 +304,7 @@ return removed
 /** The ioredis client with the `cxrAddScreenJobs` and `cxrRemoveFinishedScreenJobs` commands. */
 type AddScreenJobsClient = Redis & {
   cxrAddScreenJobs(...keysAndArgs: string[]): Promise<number[]>;
+  cxrAddScreenGroups(...keysAndArgs: string[]): Promise<number[]>;
   cxrRemoveFinishedScreenJobs(...keysAndArgs: string[]): Promise<number[]>;
 };
 
@@ -248,6 +393,7 @@ export class ScreenQueue {
   constructor(options: ScreenQueueOptions) {
     const redis = createRedisClient(options.connection);
     redis.defineCommand('cxrAddScreenJobs', { numberOfKeys: 12, lua: ADD_SCREEN_JOBS_LUA });
+    redis.defineCommand('cxrAddScreenGroups', { numberOfKeys: 11, lua: ADD_SCREEN_GROUPS_LUA });
     redis.defineCommand('cxrRemoveFinishedScreenJobs', { numberOfKeys: 4, lua: REMOVE_FINISHED_LUA });
     this.#redis = redis as AddScreenJobsClient;
     const retry = options.retry;
@@ -290,8 +436,18 @@ export class ScreenQueue {
        * ADD_SCREEN_JOBS_LUA): the ingest sets it for objects that have no final row in the store.
        */
       readonly requeueFinished?: boolean;
+      /**
+       * CXR_OBJECTS_PER_JOB: above 1, objects go into `screen-objects` jobs of up to this many
+       * (ADD_SCREEN_GROUPS_LUA; dedupe and re-enqueue stay per object); payloads with a priority
+       * still get one job each. Default 1: one `screen-object` job per object.
+       */
+      readonly objectsPerJob?: number;
     } = {},
   ): Promise<EnqueueResult> {
+    const perJob = options.objectsPerJob ?? 1;
+    if (!Number.isInteger(perJob) || perJob < 1 || perJob > MAX_OBJECTS_PER_JOB) {
+      throw new RangeError(`objectsPerJob must be an integer in 1..${MAX_OBJECTS_PER_JOB}, got ${perJob}`);
+    }
     const unique = new Map<string, ScreenJobPayload>();
     let duplicates = 0;
     for (const raw of payloads) {
@@ -309,16 +465,19 @@ export class ScreenQueue {
     const chunks = chunked(unique, ENQUEUE_CHUNK);
     const viaScript = this.#enqueueVia === 'script';
     // BullMQ writes the queue's meta (version) once its client is ready; the script relies on it.
-    if (viaScript && chunks.length > 0) await this.#queue.waitUntilReady();
+    if ((viaScript || perJob > 1) && chunks.length > 0) await this.#queue.waitUntilReady();
     let added = 0;
     let requeued = 0;
     let next = 0;
     const requeue = options.requeueFinished === true;
     const lane = async (): Promise<void> => {
       for (let chunk = chunks[next++]; chunk !== undefined; chunk = chunks[next++]) {
-        const created = viaScript
-          ? await this.#addViaScript(chunk, requeue)
-          : await this.#addViaAddBulk(chunk, requeue);
+        const created =
+          perJob > 1
+            ? await this.#addGroupsViaScript(chunk, requeue, perJob)
+            : viaScript
+              ? await this.#addViaScript(chunk, requeue)
+              : await this.#addViaAddBulk(chunk, requeue);
         added += created.added;
         requeued += created.requeued;
         duplicates += chunk.length - created.added;
@@ -364,6 +523,7 @@ export class ScreenQueue {
       String(Date.now()),
       this.#optsTail,
       finished.resultPrefix,
+      this.#queue.toKey('obj:'),
     ];
     const flag = requeue ? '1' : '0';
     for (const [jobId, data] of chunk) {
@@ -385,6 +545,93 @@ export class ScreenQueue {
     for (const code of created) {
       if (code > 0) added += 1;
       if (code === 2) requeued += 1;
+    }
+    return { added, requeued };
+  }
+
+  /**
+   * Objects of one chunk in `screen-objects` jobs (ADD_SCREEN_GROUPS_LUA): one call per set of
+   * objects sharing run, model, time and force flag (one per ingest chunk); payloads with a
+   * priority go through `#addViaScript`, one job each.
+   */
+  async #addGroupsViaScript(
+    chunk: readonly [string, ScreenJobPayload][],
+    requeue: boolean,
+    perJob: number,
+  ): Promise<{ added: number; requeued: number }> {
+    const singles: [string, ScreenJobPayload][] = [];
+    const byTail = new Map<string, [string, ScreenJobPayload][]>();
+    for (const entry of chunk) {
+      const [, data] = entry;
+      if (data.priority !== undefined) {
+        singles.push(entry);
+        continue;
+      }
+      // The payload fields after `"objects":[...],`: the same for every object of an ingest chunk.
+      const tail = JSON.stringify({
+        runId: data.runId,
+        modelId: data.modelId,
+        modelVersion: data.modelVersion,
+        enqueuedAt: data.enqueuedAt,
+        ...(data.force === true ? { force: true } : {}),
+      }).slice(1);
+      const members = byTail.get(tail);
+      if (members === undefined) byTail.set(tail, [entry]);
+      else members.push(entry);
+    }
+    let added = 0;
+    let requeued = 0;
+    if (singles.length > 0) {
+      const single = await this.#addViaScript(singles, requeue);
+      added += single.added;
+      requeued += single.requeued;
+    }
+    const finished = this.#finishedKeys();
+    const flag = requeue ? '1' : '0';
+    for (const [tail, members] of byTail) {
+      const args: string[] = [
+        this.#queue.toKey('wait'),
+        this.#queue.toKey('meta'),
+        this.#queue.toKey('id'),
+        this.#queue.toKey('active'),
+        this.#queue.toKey('events'),
+        this.#queue.toKey('marker'),
+        ...finished.keys,
+        this.#queue.toKey('cxr-group-id'),
+        this.#queue.toKey(''),
+        JobName.ScreenObjects,
+        String(Date.now()),
+        this.#optsTail,
+        finished.resultPrefix,
+        this.#queue.toKey('obj:'),
+        String(SCREEN_CLAIM_TTL_SECONDS),
+        String(perJob),
+        tail,
+      ];
+      for (const [id, data] of members) {
+        const object = {
+          id,
+          uri: data.uri,
+          ...(data.etag !== undefined ? { etag: data.etag } : {}),
+          size: data.size,
+        };
+        args.push(id, JSON.stringify(object), flag);
+      }
+      let created: number[];
+      try {
+        created = await this.#redis.cxrAddScreenGroups(...args);
+      } catch (cause) {
+        throw new Error(`enqueue of ${members.length} objects on ${QueueName.Screen} failed`, { cause });
+      }
+      if (created.length !== members.length) {
+        throw new Error(
+          `enqueue on ${QueueName.Screen}: script answered ${created.length} of ${members.length} objects`,
+        );
+      }
+      for (const code of created) {
+        if (code > 0) added += 1;
+        if (code === 2) requeued += 1;
+      }
     }
     return { added, requeued };
   }

@@ -17,8 +17,15 @@
  */
 import { Worker, type Job } from 'bullmq';
 import { cappedBackoffStrategy, screenRetention, workerLockOptions } from './job-options.js';
-import { QueueName } from './names.js';
-import { screenJobPayloadSchema, type ScreenJobPayload, type ScreenJobReturn } from './payloads.js';
+import { JobName, QueueName } from './names.js';
+import {
+  screenJobPayloadSchema,
+  screenObjectsPayloadSchema,
+  type ScreenJobObject,
+  type ScreenJobPayload,
+  type ScreenJobReturn,
+  type ScreenObjectsPayload,
+} from './payloads.js';
 import type { QueueLocation } from './screen-queue.js';
 import { JobRejectedError, errorForQueue } from './errors.js';
 import type { Redis } from 'ioredis';
@@ -56,9 +63,31 @@ export type ScreenJobProcessor = (
 // eslint-disable-next-line @typescript-eslint/no-invalid-void-type
 export type ScreenJobProcessorResult = ScreenJobReturn | undefined | void;
 
+/** What a `ScreenGroupProcessor` resolves with: the objects to retry (transient faults), if any. */
+export interface ScreenGroupResult {
+  /**
+   * The objects without an outcome yet and the fault that stopped the first of them: the job is
+   * stored with these objects alone and retried with backoff (or, on its final attempt, failed,
+   * after the processor published a `failed` outcome for each of them).
+   */
+  readonly retry?: { readonly objects: readonly ScreenJobObject[]; readonly error: unknown };
+}
+
+/**
+ * Processes one `screen-objects` job: publishes every object's outcome it reached and resolves
+ * with the objects to retry. Throws for a fault of the whole job (e.g. the publish failed): the job
+ * is retried with all its objects.
+ */
+export type ScreenGroupProcessor = (
+  payload: ScreenObjectsPayload,
+  context: ScreenJobContext,
+) => Promise<ScreenGroupResult>;
+
 /** Options of `ScreenWorker`. */
 export interface ScreenWorkerOptions extends QueueLocation {
   readonly process: ScreenJobProcessor;
+  /** Processes `screen-objects` jobs; without it such a job fails (invalid_payload). */
+  readonly processGroup?: ScreenGroupProcessor;
   /** The batcher's maxBatch; concurrency defaults to 2 x maxBatch (see the file comment). */
   readonly maxBatch: number;
   readonly concurrency?: number;
@@ -78,9 +107,34 @@ export class ScreenWorker {
   constructor(options: ScreenWorkerOptions) {
     this.#redis = createRedisClient(options.connection);
     const process = options.process;
+    const processGroup = options.processGroup;
     this.#worker = new Worker<unknown, ScreenJobReturn | null>(
       QueueName.Screen,
       async (job: Job<unknown, ScreenJobReturn | null>) => {
+        if (job.name === JobName.ScreenObjects) {
+          const group = screenObjectsPayloadSchema.safeParse(job.data);
+          if (!group.success || processGroup === undefined) {
+            throw new JobRejectedError('invalid_payload', 'screen-objects job payload failed validation');
+          }
+          const attempts = job.opts.attempts ?? 1;
+          let result: ScreenGroupResult;
+          try {
+            result = await processGroup(group.data, {
+              jobId: job.id ?? '',
+              attemptsMade: job.attemptsMade,
+              isFinalAttempt: job.attemptsMade + 1 >= attempts,
+            });
+          } catch (error) {
+            throw errorForQueue(error);
+          }
+          const retry = result.retry;
+          if (retry === undefined) return null;
+          // The retry carries only the objects without an outcome: the others are published.
+          if (retry.objects.length < group.data.objects.length) {
+            await job.updateData({ ...group.data, objects: [...retry.objects] });
+          }
+          throw errorForQueue(retry.error);
+        }
         const parsed = screenJobPayloadSchema.safeParse(job.data);
         if (!parsed.success) {
           // A malformed payload will not get better on retry.

@@ -150,6 +150,68 @@ describe('enqueueSource', () => {
     expect(text).not.toContain(dir);
   });
 
+  it('with several objects per job: jobs of up to N objects of a chunk, dedupe per object whatever N', async () => {
+    const { queue } = setup();
+    const source = open(folderUri);
+    const first = await enqueueSource({ ...base(source, queue), objectsPerJob: 8, chunkSize: 16 });
+    expect(first).toMatchObject({ listed: N, enqueued: N, duplicates: 0, complete: true });
+    // 50 objects in chunks of 16, 16, 16 and 2: two jobs per full chunk, one for the last.
+    expect((await queue.counts()).waiting).toBe(7);
+    expect(await enqueueSource({ ...base(source, queue), objectsPerJob: 8 })).toMatchObject({
+      enqueued: 0,
+      duplicates: N,
+    });
+    // An ingest with one job per object sees the same objects as queued.
+    expect(await enqueueSource({ ...base(source, queue) })).toMatchObject({ enqueued: 0, duplicates: N });
+    expect((await queue.counts()).waiting).toBe(7);
+  });
+
+  it('with several objects per job, the high-water mark counts objects (waiting jobs x N)', async () => {
+    const { queue, prefix } = setup();
+    const source = open(manifestPath);
+    let settled = false;
+    const ingest = enqueueSource({
+      ...base(source, queue),
+      highWater: 20,
+      objectsPerJob: 5,
+      chunkSize: 10,
+      pollMs: 50,
+    }).finally(() => {
+      settled = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(settled).toBe(false);
+    // Paused at 20 objects (4 jobs), at most the two chunks in flight (4 jobs) above it.
+    const waiting = (await queue.counts()).waiting;
+    expect(waiting).toBeGreaterThanOrEqual(4);
+    expect(waiting).toBeLessThanOrEqual(8);
+    const screened: string[] = [];
+    const worker = new ScreenWorker({
+      connection,
+      prefix,
+      maxBatch: 4,
+      process: () => Promise.resolve(),
+      processGroup: (payload) => {
+        screened.push(...payload.objects.map((o) => o.uri));
+        return Promise.resolve({});
+      },
+    });
+    cleanups.push(() => worker.close());
+    const result = await ingest;
+    expect(result).toMatchObject({ listed: N, enqueued: N, duplicates: 0, complete: true });
+    await new Promise<void>((resolve, reject) => {
+      const deadline = Date.now() + 10_000;
+      const poll = (): void => {
+        if (screened.length >= N) resolve();
+        else if (Date.now() > deadline) reject(new Error(`screened ${screened.length} of ${N}`));
+        else setTimeout(poll, 25);
+      };
+      poll();
+    });
+    expect(new Set(screened).size).toBe(N);
+    expect(screened).toHaveLength(N);
+  });
+
   it('resumes an interrupted manifest ingest from the stored cursor: every object exactly once', async () => {
     const { queue, cursors } = setup();
     const source = open(manifestPath);

@@ -53,6 +53,11 @@ export interface EnqueueSourceOptions {
   readonly onProgress?: (progress: IngestProgress) => void;
   /** Stops after the chunk in flight; the cursor of the last enqueued chunk is kept. */
   readonly signal?: AbortSignal;
+  /**
+   * CXR_OBJECTS_PER_JOB: objects per screen job (default 1). Dedupe, re-enqueue and outcomes stay
+   * per object; the high-water mark, in objects, is compared with waiting jobs x this.
+   */
+  readonly objectsPerJob?: number;
   /** Objects per chunk (default `DEFAULT_INGEST_CHUNK`). */
   readonly chunkSize?: number;
   /** Poll interval of the backpressure wait (default 500 ms). */
@@ -97,6 +102,7 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
     throw new RangeError('highWater must be a positive integer');
   }
   const now = options.now ?? Date.now;
+  const objectsPerJob = options.objectsPerJob ?? 1;
   const kind = sourceKindOf(source.uri);
   const startCursor = options.cursor ?? (await options.cursorStore?.load(source.uri, runId));
 
@@ -152,7 +158,7 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
     // Report "paused" only when the wait outlasts a normal counts round trip.
     const pausedReport = setTimeout(() => options.onProgress?.(progress(true)), PAUSED_REPORT_MS);
     try {
-      await queue.waitUntilBelow(options.highWater, {
+      await queue.waitUntilBelow(Math.ceil(options.highWater / objectsPerJob), {
         ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
         ...(signal !== undefined ? { signal } : {}),
       });
@@ -185,7 +191,7 @@ export async function enqueueSource(options: EnqueueSourceOptions): Promise<Inge
     if (payloads.length === 0) return { added: 0, requeued: 0, repeated: 0 };
     const enqueuedChunk = await queue.enqueueBulk(
       payloads,
-      options.force === true ? { forceNonce: runId } : { requeueFinished },
+      options.force === true ? { forceNonce: runId, objectsPerJob } : { requeueFinished, objectsPerJob },
     );
     return {
       added: enqueuedChunk.added,

@@ -107,6 +107,7 @@ export async function runIngest(options: RunIngestOptions): Promise<IngestResult
       modelId: options.modelId,
       modelVersion: options.modelVersion,
       highWater: options.highWater ?? config.queue.ingestHighWater,
+      objectsPerJob: config.queue.objectsPerJob,
       ...(options.force !== undefined ? { force: options.force } : {}),
       ...(store !== undefined ? { store } : {}),
       ...(options.metrics !== undefined ? { metrics: options.metrics } : {}),

@@ -20,7 +20,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import { DICOM_PREFIX_BYTES, checkDicomPrefix, isDicomRejectedError } from '@cxr/dicom';
-import { packBatch, type DecodePool } from '@cxr/imaging';
+import {
+  modelInputLength,
+  packBatch,
+  type DecodeCallOptions,
+  type DecodeRequest,
+  type ModelOutput,
+  type PoolDecodeResult,
+} from '@cxr/imaging';
 import type { CxrMetrics, FailureReason } from '@cxr/metrics';
 import {
   acceptRulesOf,
@@ -37,9 +44,12 @@ import {
   type ResultMessage,
   type ResultTechnicalTags,
   type ResultUids,
+  objectPayloadOf,
+  type ScreenGroupResult,
   type ScreenJobContext,
+  type ScreenJobObject,
   type ScreenJobPayload,
-  type RejectedJobReturn,
+  type ScreenObjectsPayload,
   type ScreenJobReturn,
   type StageTimings,
 } from '@cxr/queue';
@@ -54,10 +64,24 @@ export interface ResultPublisher {
   publish(messages: readonly ResultMessage[]): Promise<void>;
 }
 
+/**
+ * Port: turns object bytes into the model input tensor. A `DecodePool` in production; the
+ * orchestration bench injects pre-decoded synthetic inputs through it (no decode at all).
+ */
+export interface ModelInputDecoder {
+  /** Decode threads: with CXR_MAX_OBJECT_BYTES, sizes the default input byte budget. */
+  readonly threads: number;
+  decode(
+    bytes: Uint8Array,
+    request: DecodeRequest<ModelOutput>,
+    options?: DecodeCallOptions,
+  ): Promise<PoolDecodeResult<ModelOutput>>;
+}
+
 /** Everything a `ScreenProcessor` needs; the composition root (WorkerService) builds them. */
 export interface ScreenProcessorDeps {
   readonly fetcher: ObjectFetcher;
-  readonly pool: DecodePool;
+  readonly pool: ModelInputDecoder;
   readonly runtime: ModelRuntime;
   readonly manifest: ModelManifest;
   readonly results: ResultPublisher;
@@ -97,6 +121,26 @@ interface BatchOutput {
 /** Fields shared by every outcome message of one job. */
 type MessageBase = Omit<Extract<ResultMessage, { outcome: 'ok' }>, 'outcome' | 'scores' | 'decision'>;
 
+/** Where screening one object ended, before anything is published. */
+type ObjectOutcome =
+  /** Screened (ok) or its input rejected: final, published, the job completes. */
+  | {
+      readonly kind: 'final';
+      readonly message: ResultMessage;
+      readonly returned: ScreenJobReturn;
+      /** Sizes for the log line of an object_too_large rejection. */
+      readonly detail?: Readonly<Record<string, number>>;
+    }
+  /** A permanent fetch failure: published as failed at once, never retried. */
+  | { readonly kind: 'permanent'; readonly message: ResultMessage; readonly error: unknown }
+  /** A transient fault: retried; published as failed only on the final attempt. */
+  | {
+      readonly kind: 'transient';
+      readonly error: unknown;
+      readonly reason: FailureReason;
+      readonly base: MessageBase;
+    };
+
 const MS_PER_SECOND = 1000;
 
 /** Screens single jobs while batching inference across the jobs that are active together. */
@@ -106,6 +150,8 @@ export class ScreenProcessor {
   readonly #accept: ManifestAccept;
   readonly #log: Logger;
   readonly #inputBudget: ByteBudget;
+  /** The batch tensor buffer (#pack), allocated at the first batch. */
+  #batchBuffer: Float32Array | undefined;
 
   constructor(deps: ScreenProcessorDeps) {
     if (deps.patientIdSalt !== undefined) {
@@ -127,14 +173,77 @@ export class ScreenProcessor {
   }
 
   /**
-   * The ScreenWorker processor: one job in, one published outcome (or a retryable throw) out.
-   * Resolves with the job's return value (scores, decision, timings, model: what `/v1/predict`
-   * answers with; no patient data).
+   * The ScreenWorker processor of a `screen-object` job: one job in, one published outcome (or a
+   * retryable throw) out. Resolves with the job's return value (scores, decision, timings, model:
+   * what `/v1/predict` answers with; no patient data).
    */
   readonly process = async (
     payload: ScreenJobPayload,
     context: ScreenJobContext,
   ): Promise<ScreenJobReturn> => {
+    const outcome = await this.#screen(payload, context);
+    switch (outcome.kind) {
+      case 'final':
+        await this.#deps.results.publish([outcome.message]);
+        this.#logOutcome(outcome, payload, context);
+        return outcome.returned;
+      case 'permanent':
+        await this.#deps.results.publish([outcome.message]);
+        this.#logOutcome(outcome, payload, context);
+        throw new JobRejectedError('fetch_error', 'object fetch failed permanently', {
+          cause: outcome.error,
+        });
+      case 'transient':
+        if (context.isFinalAttempt) await this.#deps.results.publish([this.#failedMessage(outcome)]);
+        this.#logOutcome(outcome, payload, context);
+        // Rethrown as is: BullMQ retries with the queue's exponential backoff.
+        throw outcome.error;
+    }
+  };
+
+  /**
+   * The ScreenWorker processor of a `screen-objects` job: its objects are screened together (their
+   * fetches overlap, their images share batches) and every object that reached an outcome (ok,
+   * rejected, failed permanently; on the final attempt also failed after transient faults) is
+   * published in one call. Objects hit by a transient fault are handed back for a retry of the
+   * job with them alone; a publish failure throws (the whole job is retried: result messages are
+   * deduplicated by object id and the store's upsert is idempotent).
+   */
+  readonly processGroup = async (
+    payload: ScreenObjectsPayload,
+    context: ScreenJobContext,
+  ): Promise<ScreenGroupResult> => {
+    const outcomes = await Promise.all(
+      payload.objects.map((object) =>
+        this.#screen(objectPayloadOf(payload, object), { ...context, jobId: object.id }),
+      ),
+    );
+    const messages: ResultMessage[] = [];
+    const retry: ScreenJobObject[] = [];
+    let firstError: unknown;
+    outcomes.forEach((outcome, i) => {
+      const object = payload.objects[i];
+      if (object === undefined) return;
+      if (outcome.kind !== 'transient') {
+        messages.push(outcome.message);
+        return;
+      }
+      if (context.isFinalAttempt) messages.push(this.#failedMessage(outcome));
+      retry.push(object);
+      if (firstError === undefined) firstError = outcome.error;
+    });
+    if (messages.length > 0) await this.#deps.results.publish(messages);
+    outcomes.forEach((outcome, i) => {
+      const object = payload.objects[i];
+      if (object !== undefined) {
+        this.#logOutcome(outcome, objectPayloadOf(payload, object), { ...context, jobId: object.id });
+      }
+    });
+    return retry.length > 0 ? { retry: { objects: retry, error: firstError } } : {};
+  };
+
+  /** Fetch, decode, batch and infer one object; never publishes. */
+  async #screen(payload: ScreenJobPayload, context: ScreenJobContext): Promise<ObjectOutcome> {
     const timings: StageTimings = {};
     let info: DicomImageInfo | undefined;
     let features: ResultImageFeatures | undefined;
@@ -180,34 +289,34 @@ export class ScreenProcessor {
       timings.infer = nonNegativeMs(out.inferMs);
 
       const decision = decide(out.scores, this.#deps.manifest.output);
-      await this.#deps.results.publish([
-        {
+      const { manifest, runtime } = this.#deps;
+      const described = runtime.describe();
+      return {
+        kind: 'final',
+        message: {
           ...this.#base(payload, context, info, timings, features),
           outcome: 'ok',
           scores: { ...decision.scores },
           decision: decision.diagnosis,
         },
-      ]);
-      this.#log('debug', 'job screened', { jobId: context.jobId, decision: decision.diagnosis });
-      const { manifest, runtime } = this.#deps;
-      const described = runtime.describe();
-      return {
-        outcome: 'ok',
-        scores: { ...decision.scores },
-        diagnosis: decision.diagnosis,
-        confidence: decision.confidence,
-        positives: [...decision.positives],
-        modelId: manifest.id,
-        modelVersion: manifest.version,
-        runtime: { name: described.name, version: described.version, backend: [...described.backend] },
-        timingsMs: timings,
+        returned: {
+          outcome: 'ok',
+          scores: { ...decision.scores },
+          diagnosis: decision.diagnosis,
+          confidence: decision.confidence,
+          positives: [...decision.positives],
+          modelId: manifest.id,
+          modelVersion: manifest.version,
+          runtime: { name: described.name, version: described.version, backend: [...described.backend] },
+          timingsMs: timings,
+        },
       };
     } catch (error) {
-      return await this.#handleError(error, payload, context, info, timings, features);
+      return this.#classify(error, this.#base(payload, context, info, timings, features), timings);
     } finally {
       input.release();
     }
-  };
+  }
 
   /** Runs everything already submitted to the batcher (shutdown: after the worker stopped). */
   async drain(): Promise<void> {
@@ -219,82 +328,77 @@ export class ScreenProcessor {
     await this.#batcher.close();
   }
 
-  async #handleError(
-    error: unknown,
-    payload: ScreenJobPayload,
-    context: ScreenJobContext,
-    info: DicomImageInfo | undefined,
-    timings: StageTimings,
-    features: ResultImageFeatures | undefined,
-  ): Promise<RejectedJobReturn> {
-    const base = (): MessageBase => this.#base(payload, context, info, timings, features);
-    if (isDicomRejectedError(error)) {
-      // The decoder's message is structural only, but the reason code is all the store needs.
-      await this.#deps.results.publish([{ ...base(), outcome: 'rejected', reason: error.reason }]);
-      this.#log('info', 'job rejected', { jobId: context.jobId, uri: payload.uri, reason: error.reason });
-      const { manifest } = this.#deps;
-      return {
+  /** The outcome of an error: a rejection, a permanent failure, or a transient fault to retry. */
+  #classify(error: unknown, base: MessageBase, timings: StageTimings): ObjectOutcome {
+    const { manifest } = this.#deps;
+    const rejected = (reason: string, detail: Readonly<Record<string, number>>): ObjectOutcome => ({
+      kind: 'final',
+      message: { ...base, outcome: 'rejected', reason },
+      returned: {
         outcome: 'rejected',
-        reason: error.reason,
+        reason,
         modelId: manifest.id,
         modelVersion: manifest.version,
         timingsMs: timings,
-      };
-    }
+      },
+      detail,
+    });
+    // The decoder's message is structural only, but the reason code is all the store needs.
+    if (isDicomRejectedError(error)) return rejected(error.reason, {});
     if (error instanceof ObjectTooLargeError) {
       // A property of the input like a decoder rejection: stored as rejected, never retried.
-      const reason = 'object_too_large';
-      await this.#deps.results.publish([{ ...base(), outcome: 'rejected', reason }]);
-      // Sizes and the job id only: the URI may name a patient.
-      this.#log('info', 'job rejected', {
-        jobId: context.jobId,
-        reason,
-        sizeBytes: error.size,
-        maxBytes: error.maxBytes,
-      });
-      const { manifest } = this.#deps;
-      return {
-        outcome: 'rejected',
-        reason,
-        modelId: manifest.id,
-        modelVersion: manifest.version,
-        timingsMs: timings,
-      };
+      return rejected('object_too_large', { sizeBytes: error.size, maxBytes: error.maxBytes });
     }
     if (error instanceof ObjectFetchError && !error.transient) {
       // A missing object or denied access does not fix itself: fail now, with a reason.
-      await this.#deps.results.publish([{ ...base(), outcome: 'failed', reason: 'fetch_error' }]);
-      this.#log('warn', 'job failed', { jobId: context.jobId, uri: payload.uri, reason: 'fetch_error' });
-      throw new JobRejectedError('fetch_error', 'object fetch failed permanently', { cause: error });
+      return { kind: 'permanent', message: { ...base, outcome: 'failed', reason: 'fetch_error' }, error };
     }
-    const reason = failureReasonOf(error);
-    if (context.isFinalAttempt) {
-      await this.#deps.results.publish([{ ...base(), outcome: 'failed', reason }]);
-      this.#log('warn', 'job failed', {
-        jobId: context.jobId,
-        uri: payload.uri,
-        reason,
-        attemptsMade: context.attemptsMade,
-      });
-    } else {
-      this.#log('info', 'job will retry', {
-        jobId: context.jobId,
-        uri: payload.uri,
-        reason,
-        attemptsMade: context.attemptsMade,
-      });
+    return { kind: 'transient', error, reason: failureReasonOf(error), base };
+  }
+
+  /** The `failed` message of an object whose transient faults outlived its last attempt. */
+  #failedMessage(outcome: Extract<ObjectOutcome, { kind: 'transient' }>): ResultMessage {
+    return { ...outcome.base, finishedAt: Date.now(), outcome: 'failed', reason: outcome.reason };
+  }
+
+  /** One log line per outcome, as the single-object path always wrote them. */
+  #logOutcome(outcome: ObjectOutcome, payload: ScreenJobPayload, context: ScreenJobContext): void {
+    const { jobId } = context;
+    switch (outcome.kind) {
+      case 'final': {
+        const message = outcome.message;
+        if (message.outcome === 'ok') {
+          this.#log('debug', 'job screened', { jobId, decision: message.decision });
+        } else if (message.outcome === 'rejected' && message.reason === 'object_too_large') {
+          // Sizes and the job id only: the URI may name a patient.
+          this.#log('info', 'job rejected', { jobId, reason: message.reason, ...outcome.detail });
+        } else if (message.outcome === 'rejected') {
+          this.#log('info', 'job rejected', { jobId, uri: payload.uri, reason: message.reason });
+        }
+        return;
+      }
+      case 'permanent':
+        this.#log('warn', 'job failed', { jobId, uri: payload.uri, reason: 'fetch_error' });
+        return;
+      case 'transient':
+        this.#log(
+          context.isFinalAttempt ? 'warn' : 'info',
+          context.isFinalAttempt ? 'job failed' : 'job will retry',
+          {
+            jobId,
+            uri: payload.uri,
+            reason: outcome.reason,
+            attemptsMade: context.attemptsMade,
+          },
+        );
+        return;
     }
-    // Rethrown as is: BullMQ retries with the queue's exponential backoff.
-    throw error;
   }
 
   async #runBatch(items: BatchItem[]): Promise<BatchOutput[]> {
     const { runtime, manifest, metrics } = this.#deps;
     const start = performance.now();
-    const batch = packBatch(
-      items.map((item) => item.tensor),
-      manifest.input,
-    );
+    const batch = this.#pack(items);
     const scores = await runtime.predict(batch, items.length);
     const inferMs = performance.now() - start;
     metrics.observeInferenceBatch(runtime.name, inferMs / MS_PER_SECOND);
@@ -305,6 +409,32 @@ export class ScreenProcessor {
       batchWaitMs: Math.max(0, start - item.submittedAt),
       inferMs,
     }));
+  }
+
+  /**
+   * The batch tensor of `items`, packed into one buffer kept for every batch (one runs at a time,
+   * and a runtime reads its input before predict() resolves: the worker-thread runtimes copy it
+   * when they post it). A new zero-filled batch per run cost more worker CPU than the queue did
+   * (`pnpm bench orchestration`: allocation, zero-fill and the garbage collector, ~19 MB per batch
+   * of 32 at 224). A full batch is the whole buffer; a partial one a view of its start.
+   */
+  #pack(items: readonly BatchItem[]): Float32Array {
+    const length = modelInputLength(this.#deps.manifest.input);
+    const [first] = items;
+    if (first === undefined || items.some((item) => item.tensor.length !== length)) {
+      // packBatch's checks and error message.
+      return packBatch(
+        items.map((item) => item.tensor),
+        this.#deps.manifest.input,
+      );
+    }
+    const capacity = this.#deps.maxBatch * length;
+    if (this.#batchBuffer?.length !== capacity) this.#batchBuffer = new Float32Array(capacity);
+    const buffer = this.#batchBuffer;
+    items.forEach((item, i) => {
+      buffer.set(item.tensor, i * length);
+    });
+    return items.length * length === capacity ? buffer : buffer.subarray(0, items.length * length);
   }
 
   #base(

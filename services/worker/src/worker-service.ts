@@ -12,7 +12,7 @@ import { loadBundle, loadRuntime, type ModelRuntime } from '@cxr/model';
 import { RedisRequestBudget, redisConnectionFromUrl, ResultQueue, ScreenWorker } from '@cxr/queue';
 import { createObjectFetcher, dimseSettingsFromConfig, type ObjectFetcher } from '@cxr/storage';
 import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
-import { ScreenProcessor } from './screen-processor.js';
+import { ScreenProcessor, type ModelInputDecoder } from './screen-processor.js';
 
 /** Options of `WorkerService`. */
 export interface WorkerServiceOptions {
@@ -27,13 +27,20 @@ export interface WorkerServiceOptions {
   readonly log?: Logger;
   /** Replaces the fetcher built from `config.s3Env` (tests with a fault-injecting fetcher). */
   readonly fetcher?: ObjectFetcher;
+  /**
+   * Replaces the decode pool (benchmarks: pre-decoded synthetic inputs, so that a run measures the
+   * orchestration only). The caller owns it: stop() does not close it.
+   */
+  readonly decoder?: ModelInputDecoder;
+  /** Overrides the screen worker's concurrency (default 2 x CXR_MAX_BATCH). */
+  readonly concurrency?: number;
   /** Lock overrides (tests); else config.queue's lock settings; else @cxr/queue's workerLockOptions. */
   readonly lock?: { readonly lockDuration?: number; readonly stalledInterval?: number };
 }
 
 interface Running {
   readonly runtime: ModelRuntime;
-  readonly pool: DecodePool;
+  readonly pool: DecodePool | undefined;
   readonly fetcher: ObjectFetcher;
   readonly budget: RedisRequestBudget;
   readonly results: ResultQueue;
@@ -64,6 +71,7 @@ export class WorkerService {
     const runtime = await loadRuntime(bundle, {
       runtime: config.runtime.runtime,
       threads: config.runtime.threads,
+      nullLatencyMs: config.runtime.nullLatencyMs,
       onnx: {
         executionProviders: config.runtime.onnxExecutionProviders,
         allowSpinning: config.runtime.onnxAllowSpinning,
@@ -105,11 +113,12 @@ export class WorkerService {
         log: this.#log,
       });
     try {
-      pool = new DecodePool({ threads: config.decode.threads });
+      const decoder: ModelInputDecoder =
+        this.#options.decoder ?? (pool = new DecodePool({ threads: config.decode.threads }));
       results = new ResultQueue(location);
       processor = new ScreenProcessor({
         fetcher,
-        pool,
+        pool: decoder,
         runtime,
         manifest,
         results,
@@ -124,7 +133,10 @@ export class WorkerService {
       worker = new ScreenWorker({
         ...location,
         process: processor.process,
+        processGroup: processor.processGroup,
         maxBatch: config.queue.maxBatch,
+        concurrency:
+          this.#options.concurrency ?? screenConcurrency(config.queue.maxBatch, config.queue.objectsPerJob),
         // Option (tests) over CXR_LOCK_DURATION_MS / CXR_STALLED_INTERVAL_MS over @cxr/queue's policy.
         ...definedOnly({
           lockDuration: this.#options.lock?.lockDuration ?? config.queue.lockDurationMs,
@@ -155,7 +167,7 @@ export class WorkerService {
       backend: description.backend,
       maxBatch: config.queue.maxBatch,
       maxDelayMs: config.queue.maxDelayMs,
-      decodeThreads: pool.threads,
+      decodeThreads: pool?.threads ?? 0,
       maxObjectBytes: config.decode.maxObjectBytes,
       maxImagePixels: config.decode.maxImagePixels,
     });
@@ -184,13 +196,23 @@ export class WorkerService {
     await running.worker.close();
     await running.processor.close();
     await running.runtime.close();
-    await running.pool.close();
+    await running.pool?.close();
     await running.fetcher.close();
     await running.budget.close();
     await running.results.close();
     this.#running = undefined;
     this.#log('info', 'worker stopped', {});
   }
+}
+
+/**
+ * Screen jobs active at once: 2 x maxBatch images in flight lets one batch run while the next one
+ * fills (see @cxr/queue's screen-worker.ts). With several objects per job, that many images take
+ * ceil(2 x maxBatch / objectsPerJob) jobs, plus one so that a job's last slow object does not
+ * leave the batcher short.
+ */
+export function screenConcurrency(maxBatch: number, objectsPerJob: number): number {
+  return objectsPerJob <= 1 ? 2 * maxBatch : Math.ceil((2 * maxBatch) / objectsPerJob) + 1;
 }
 
 function prefixOption(prefix: string | undefined): { prefix?: string } {

@@ -1,5 +1,5 @@
 import type { ModelManifest } from '../manifest.js';
-import type { OnnxRuntimeOptions, RuntimeName } from './types.js';
+import type { EngineRuntimeName, OnnxRuntimeOptions } from './types.js';
 
 /**
  * Engines are the in-thread halves of the adapters: they load a graph and run batches on the
@@ -38,7 +38,7 @@ export type EngineSpec =
     }
   | {
       readonly kind: 'tfjs';
-      readonly runtime: Exclude<RuntimeName, 'onnx'>;
+      readonly runtime: Exclude<EngineRuntimeName, 'onnx'>;
       readonly label: string;
       readonly modelJsonPath: string;
       readonly manifest: ModelManifest;

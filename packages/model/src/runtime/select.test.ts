@@ -179,7 +179,7 @@ describe('parseRuntimeChoice', () => {
     expect(parseRuntimeChoice('auto')).toBe('auto');
     expect(parseRuntimeChoice('tfjs-node-gpu')).toBe('tfjs-node-gpu');
     expect(() => parseRuntimeChoice('tfjs')).toThrow(
-      'CXR_RUNTIME: expected one of auto | onnx | tfjs-node-gpu | tfjs-node | tfjs-wasm, got "tfjs"',
+      'CXR_RUNTIME: expected one of auto | onnx | tfjs-node-gpu | tfjs-node | tfjs-wasm | null, got "tfjs"',
     );
   });
 });

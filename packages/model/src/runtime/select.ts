@@ -20,9 +20,10 @@ import {
   RUNTIME_NAMES,
   type LoadRuntimeOptions,
   type ModelRuntime,
-  type RuntimeName,
+  type EngineRuntimeName,
   type SkippedRuntime,
 } from './types.js';
+import { NULL_RUNTIME, NullRuntime } from './null-runtime.js';
 import { WorkerRuntime } from './worker-host.js';
 
 /**
@@ -44,10 +45,10 @@ export const TFJS_NATIVE_MODULES = {
  * read the format are recorded as skipped with the reason, so the description says why a faster
  * one was not used.
  */
-export const AUTO_ORDER: readonly RuntimeName[] = RUNTIME_NAMES;
+export const AUTO_ORDER: readonly EngineRuntimeName[] = RUNTIME_NAMES;
 
 /** Why `runtime` cannot read bundles of `format`, or undefined if it can. */
-export function formatIncompatibility(runtime: RuntimeName, format: ModelFormat): string | undefined {
+export function formatIncompatibility(runtime: EngineRuntimeName, format: ModelFormat): string | undefined {
   if (runtime === 'onnx' && format !== 'onnx') {
     return `onnx cannot load a ${format} bundle (export it with \`cxr model export-onnx\` to use onnxruntime)`;
   }
@@ -77,7 +78,11 @@ function moduleSpecifier(
 }
 
 /** Builds the engine spec for a runtime, or throws runtime_unavailable saying why it cannot. */
-function engineSpec(runtime: RuntimeName, bundle: ModelBundle, options: LoadRuntimeOptions): EngineSpec {
+function engineSpec(
+  runtime: EngineRuntimeName,
+  bundle: ModelBundle,
+  options: LoadRuntimeOptions,
+): EngineSpec {
   const label = bundleLabel(bundle);
   const incompatible = formatIncompatibility(runtime, bundle.manifest.format);
   if (incompatible !== undefined)
@@ -139,6 +144,13 @@ function logProviderFallback(runtime: ModelRuntime, options: LoadRuntimeOptions)
 export async function loadRuntime(bundle: ModelBundle, options: LoadRuntimeOptions): Promise<ModelRuntime> {
   const m = bundle.manifest;
   const identityBundle = { id: m.id, version: m.version, format: m.format };
+  if (options.runtime === NULL_RUNTIME) {
+    // No engine: the bundle's manifest (input shape, labels) is all it reads; weights stay unread.
+    return new NullRuntime(m, {
+      bundle: identityBundle,
+      ...(options.nullLatencyMs !== undefined ? { latencyMs: options.nullLatencyMs } : {}),
+    });
+  }
   if (options.runtime !== 'auto') {
     const name = options.runtime;
     const runtime = await WorkerRuntime.start(engineSpec(name, bundle, options), {
@@ -185,7 +197,7 @@ export async function loadRuntime(bundle: ModelBundle, options: LoadRuntimeOptio
 
 /** One line of `probeRuntimes`. */
 export interface RuntimeProbe {
-  readonly runtime: RuntimeName;
+  readonly runtime: EngineRuntimeName;
   /** Whether the runtime is installed and can read this bundle (the weights are not loaded). */
   readonly canLoad: boolean;
   readonly reason?: string;

@@ -7,12 +7,18 @@ import type { ModelBundle } from '../manifest.js';
  * manifest's `output.activation` says what the graph already applied).
  */
 
-/** Adapters, fastest first on the hardware each one targets. */
+/** Adapters of real engines, fastest first on the hardware each one targets. */
 export const RUNTIME_NAMES = ['onnx', 'tfjs-node-gpu', 'tfjs-node', 'tfjs-wasm'] as const;
-export type RuntimeName = (typeof RUNTIME_NAMES)[number];
+/** A runtime that runs an engine (every runtime but `null`). */
+export type EngineRuntimeName = (typeof RUNTIME_NAMES)[number];
+/**
+ * Every runtime: the engines, and `null` (./null-runtime.ts: no model, fixed latency,
+ * deterministic scores; benchmarks and tests of the orchestration only, never chosen by `auto`).
+ */
+export type RuntimeName = EngineRuntimeName | 'null';
 
 /** Values of `CXR_RUNTIME`. */
-export const RUNTIME_CHOICES = ['auto', ...RUNTIME_NAMES] as const;
+export const RUNTIME_CHOICES = ['auto', ...RUNTIME_NAMES, 'null'] as const;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
 
 /** onnxruntime execution providers the onnx adapter knows how to request. */
@@ -57,6 +63,8 @@ export interface LoadRuntimeOptions {
    * unusual installs; defaults `@tensorflow/tfjs-node-gpu` and `@tensorflow/tfjs-node`.
    */
   readonly modules?: { readonly 'tfjs-node-gpu'?: string; readonly 'tfjs-node'?: string };
+  /** The `null` runtime's latency per batch in milliseconds (CXR_NULL_RUNTIME_LATENCY_MS; default 1). */
+  readonly nullLatencyMs?: number;
   /** Receives one JSON-ready log record per notable event (provider fallback, runtime skipped). */
   readonly log?: (message: string, data: Readonly<Record<string, unknown>>) => void;
 }
