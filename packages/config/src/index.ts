@@ -25,6 +25,11 @@ export interface DecodeConfig {
   readonly maxObjectBytes: number;
   /** CXR_MAX_IMAGE_PIXELS: images with more Rows x Columns are rejected (`image_too_large`) before decoding. */
   readonly maxImagePixels: number;
+  /**
+   * CXR_SHARP_CACHE: keep libvips' operation cache in the decode threads (sharp's default, up to
+   * 50 MB per process). Default off: the worker resizes each image once, so nothing is reused.
+   */
+  readonly sharpCache: boolean;
 }
 
 /**
@@ -55,6 +60,10 @@ export interface RuntimeConfig {
   readonly onnxExecutionProviders: readonly OnnxExecutionProvider[];
   /** CXR_ONNX_ALLOW_SPINNING: let idle onnxruntime intra-op threads spin-wait (default on, onnxruntime's default). */
   readonly onnxAllowSpinning: boolean;
+  /** CXR_ONNX_MEM_ARENA: onnxruntime's CPU memory arena (enableCpuMemArena); see docs/benchmarks.md#memory. */
+  readonly onnxMemArena: boolean;
+  /** CXR_ONNX_MEM_PATTERN: onnxruntime's memory pattern planning (enableMemPattern). */
+  readonly onnxMemPattern: boolean;
 }
 
 export interface StoreConfig {
@@ -73,6 +82,11 @@ export interface QueueConfig {
   readonly maxBatch: number;
   /** CXR_MAX_DELAY_MS: how long a partial batch waits for more images. */
   readonly maxDelayMs: number;
+  /**
+   * CXR_WORKER_CONCURRENCY: screen jobs active at once in one worker (fetching, decoding or
+   * waiting for a batch); unset = @cxr/queue's 2 x maxBatch.
+   */
+  readonly workerConcurrency: number | undefined;
   /** CXR_INGEST_HIGH_WATER: ingest pauses listing while more jobs than this are waiting. */
   readonly ingestHighWater: number;
   /** CXR_QUEUE_PREFIX: Redis key prefix of the queues (several pipelines on one Redis); unset = BullMQ's `bull`. */
@@ -541,12 +555,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxObjectBytes: optionalIntIn(env, 'CXR_MAX_OBJECT_BYTES', 1, 2 ** 31) ?? DEFAULT_MAX_OBJECT_BYTES,
       maxImagePixels:
         optionalIntIn(env, 'CXR_MAX_IMAGE_PIXELS', 1, SHARP_PIXEL_LIMIT) ?? DEFAULT_MAX_IMAGE_PIXELS,
+      sharpCache: oneOf(env, 'CXR_SHARP_CACHE', ['0', '1'], '0') === '1',
     },
     runtime: {
       runtime: oneOf(env, 'CXR_RUNTIME', RUNTIME_CHOICES, 'auto'),
       threads: positiveInt(env, 'CXR_RUNTIME_THREADS', availableParallelism()),
       onnxExecutionProviders: listOf(env, 'CXR_ONNX_EXECUTION_PROVIDERS', ONNX_EXECUTION_PROVIDERS, ['cpu']),
       onnxAllowSpinning: oneOf(env, 'CXR_ONNX_ALLOW_SPINNING', ['0', '1'], '1') === '1',
+      onnxMemArena: oneOf(env, 'CXR_ONNX_MEM_ARENA', ['0', '1'], '1') === '1',
+      onnxMemPattern: oneOf(env, 'CXR_ONNX_MEM_PATTERN', ['0', '1'], '1') === '1',
     },
     store: {
       url: urlWithScheme(
@@ -562,6 +579,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       connectTimeoutSeconds: positiveInt(env, 'CXR_REDIS_CONNECT_TIMEOUT_SECONDS', 30),
       maxBatch: positiveInt(env, 'CXR_MAX_BATCH', 8),
       maxDelayMs: nonNegativeInt(env, 'CXR_MAX_DELAY_MS', 50),
+      workerConcurrency: optionalIntIn(env, 'CXR_WORKER_CONCURRENCY', 1, 10_000),
       ingestHighWater: positiveInt(env, 'CXR_INGEST_HIGH_WATER', 100_000),
       prefix: queuePrefix(env, 'CXR_QUEUE_PREFIX'),
       screenRetrySeconds: optionalIntIn(env, 'CXR_SCREEN_RETRY_SECONDS', 0, 7 * 24 * 3600),

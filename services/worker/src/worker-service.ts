@@ -67,6 +67,8 @@ export class WorkerService {
       onnx: {
         executionProviders: config.runtime.onnxExecutionProviders,
         allowSpinning: config.runtime.onnxAllowSpinning,
+        enableCpuMemArena: config.runtime.onnxMemArena,
+        enableMemPattern: config.runtime.onnxMemPattern,
       },
       log: (message, data) => {
         this.#log('info', message, data);
@@ -105,7 +107,7 @@ export class WorkerService {
         log: this.#log,
       });
     try {
-      pool = new DecodePool({ threads: config.decode.threads });
+      pool = new DecodePool({ threads: config.decode.threads, vipsCache: config.decode.sharpCache });
       results = new ResultQueue(location);
       processor = new ScreenProcessor({
         fetcher,
@@ -125,6 +127,7 @@ export class WorkerService {
         ...location,
         process: processor.process,
         maxBatch: config.queue.maxBatch,
+        ...definedOnly({ concurrency: config.queue.workerConcurrency }),
         // Option (tests) over CXR_LOCK_DURATION_MS / CXR_STALLED_INTERVAL_MS over @cxr/queue's policy.
         ...definedOnly({
           lockDuration: this.#options.lock?.lockDuration ?? config.queue.lockDurationMs,
