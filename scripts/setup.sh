@@ -30,8 +30,10 @@ log "system packages"
 # fonts-dejavu-core: the font of the findings summary image's banner (sharp renders it via fontconfig).
 # python3-torch, python3-torchvision, python3-pydicom: the `cxr model import` test exports
 # DenseNet121s with PyTorch and compares scores and TorchXRayVision's preprocessing (large: ~1 GB).
+# python3-gdcm, python3-pil (with the three above): the seed-style Python pipeline that
+# `pnpm bench pipeline --peer python` runs beside `cxr screen` (bench/seed_pipeline.py).
 apt_install dcmtk libgdcm-tools prometheus chromium orthanc orthanc-dicomweb dicom3tools libopenjp2-tools fonts-dejavu-core \
-  python3-torch python3-torchvision python3-pydicom
+  python3-torch python3-torchvision python3-pydicom python3-gdcm python3-pil
 
 log "pnpm $PNPM_VERSION"
 if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
