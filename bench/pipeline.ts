@@ -295,11 +295,7 @@ function parseEnv(text: string): Record<string, string> {
  * (see docs/benchmarks.md#memory).
  */
 const LEVERS: readonly { readonly name: string; readonly env: Readonly<Record<string, string>> }[] = [
-  { name: 'onnx arena on (CXR_ONNX_MEM_ARENA=1)', env: { CXR_ONNX_MEM_ARENA: '1' } },
-  {
-    name: 'onnx arena and memory pattern on (onnxruntime defaults)',
-    env: { CXR_ONNX_MEM_ARENA: '1', CXR_ONNX_MEM_PATTERN: '1' },
-  },
+  { name: 'onnx arena and memory pattern off', env: { CXR_ONNX_MEM_ARENA: '0', CXR_ONNX_MEM_PATTERN: '0' } },
   { name: 'sharp cache on (CXR_SHARP_CACHE=1)', env: { CXR_SHARP_CACHE: '1' } },
   { name: 'worker concurrency 8 (CXR_WORKER_CONCURRENCY=8)', env: { CXR_WORKER_CONCURRENCY: '8' } },
   { name: 'one decode thread (CXR_DECODE_THREADS=1)', env: { CXR_DECODE_THREADS: '1' } },

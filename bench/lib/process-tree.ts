@@ -92,8 +92,8 @@ export function runMeasured(
       peak = Math.max(peak, sum);
     };
     const timer = setInterval(sample, intervalMs);
-    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     child.on('error', (error) => {
       clearInterval(timer);
       reject(error);
