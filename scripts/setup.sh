@@ -30,8 +30,9 @@ log "system packages"
 # fonts-dejavu-core: the font of the findings summary image's banner (sharp renders it via fontconfig).
 # python3-torch, python3-torchvision, python3-pydicom: the `cxr model import` test exports
 # DenseNet121s with PyTorch and compares scores and TorchXRayVision's preprocessing (large: ~1 GB).
-# python3-gdcm, python3-pil: the seed's Python recipe column of `pnpm bench decode` (pydicom decodes
-# compressed syntaxes through gdcm; PIL resizes).
+# python3-gdcm, python3-pil (with the three above): the seed's Python recipe column of `pnpm bench
+# decode` and the seed-style Python pipeline of `pnpm bench pipeline --peer python`
+# (pydicom decodes compressed syntaxes through gdcm; PIL resizes).
 apt_install dcmtk libgdcm-tools prometheus chromium orthanc orthanc-dicomweb dicom3tools libopenjp2-tools fonts-dejavu-core \
   python3-torch python3-torchvision python3-pydicom python3-gdcm python3-pil
 

@@ -37,6 +37,24 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the memory settings: onnx arena and memory pattern, sharp cache, worker concurrency', () => {
+    const defaults = loadConfig({});
+    expect(defaults.runtime).toMatchObject({ onnxMemArena: true, onnxMemPattern: true });
+    expect(defaults.decode.sharpCache).toBe(false);
+    expect(defaults.queue.workerConcurrency).toBeUndefined();
+    const set = loadConfig({
+      CXR_ONNX_MEM_ARENA: '0',
+      CXR_ONNX_MEM_PATTERN: '0',
+      CXR_SHARP_CACHE: '1',
+      CXR_WORKER_CONCURRENCY: '4',
+    });
+    expect(set.runtime).toMatchObject({ onnxMemArena: false, onnxMemPattern: false });
+    expect(set.decode.sharpCache).toBe(true);
+    expect(set.queue.workerConcurrency).toBe(4);
+    expect(() => loadConfig({ CXR_ONNX_MEM_ARENA: 'off' })).toThrow(/CXR_ONNX_MEM_ARENA must be one of 0, 1/);
+    expect(() => loadConfig({ CXR_WORKER_CONCURRENCY: '0' })).toThrow(/CXR_WORKER_CONCURRENCY/);
+  });
+
   it('reads the object size and image pixel limits, defaulting to 256 MiB and 8192 x 8192', () => {
     expect(loadConfig({}).decode).toMatchObject({ maxObjectBytes: 268_435_456, maxImagePixels: 67_108_864 });
     expect(

@@ -25,6 +25,11 @@ export interface DecodeConfig {
   readonly maxObjectBytes: number;
   /** CXR_MAX_IMAGE_PIXELS: images with more Rows x Columns are rejected (`image_too_large`) before decoding. */
   readonly maxImagePixels: number;
+  /**
+   * CXR_SHARP_CACHE: keep libvips' operation cache in the decode threads (sharp's default, up to
+   * 50 MB per process). Default off: the worker resizes each image once, so nothing is reused.
+   */
+  readonly sharpCache: boolean;
 }
 
 /**
@@ -57,6 +62,10 @@ export interface RuntimeConfig {
   readonly onnxAllowSpinning: boolean;
   /** CXR_NULL_RUNTIME_LATENCY_MS: latency of one batch of the `null` runtime (benchmarks and tests only; default 1). */
   readonly nullLatencyMs: number;
+  /** CXR_ONNX_MEM_ARENA: onnxruntime's CPU memory arena (enableCpuMemArena); default on (docs/benchmarks.md#memory). */
+  readonly onnxMemArena: boolean;
+  /** CXR_ONNX_MEM_PATTERN: onnxruntime's memory pattern planning (enableMemPattern); default on. */
+  readonly onnxMemPattern: boolean;
 }
 
 export interface StoreConfig {
@@ -75,6 +84,11 @@ export interface QueueConfig {
   readonly maxBatch: number;
   /** CXR_MAX_DELAY_MS: how long a partial batch waits for more images. */
   readonly maxDelayMs: number;
+  /**
+   * CXR_WORKER_CONCURRENCY: screen jobs active at once in one worker (fetching, decoding or
+   * waiting for a batch); unset = @cxr/queue's 2 x maxBatch.
+   */
+  readonly workerConcurrency: number | undefined;
   /** CXR_INGEST_HIGH_WATER: ingest pauses listing while more objects than this are waiting. */
   readonly ingestHighWater: number;
   /**
@@ -589,6 +603,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxObjectBytes: optionalIntIn(env, 'CXR_MAX_OBJECT_BYTES', 1, 2 ** 31) ?? DEFAULT_MAX_OBJECT_BYTES,
       maxImagePixels:
         optionalIntIn(env, 'CXR_MAX_IMAGE_PIXELS', 1, SHARP_PIXEL_LIMIT) ?? DEFAULT_MAX_IMAGE_PIXELS,
+      sharpCache: oneOf(env, 'CXR_SHARP_CACHE', ['0', '1'], '0') === '1',
     },
     runtime: {
       runtime: oneOf(env, 'CXR_RUNTIME', RUNTIME_CHOICES, 'auto'),
@@ -596,6 +611,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       onnxExecutionProviders: listOf(env, 'CXR_ONNX_EXECUTION_PROVIDERS', ONNX_EXECUTION_PROVIDERS, ['cpu']),
       onnxAllowSpinning: oneOf(env, 'CXR_ONNX_ALLOW_SPINNING', ['0', '1'], '1') === '1',
       nullLatencyMs: nonNegativeInt(env, 'CXR_NULL_RUNTIME_LATENCY_MS', 1),
+      // On (onnxruntime's defaults): off saves about 0.5 GB of peak RSS at batch 8 at 512 px but
+      // made inference 1.5x slower here (docs/benchmarks.md#memory).
+      onnxMemArena: oneOf(env, 'CXR_ONNX_MEM_ARENA', ['0', '1'], '1') === '1',
+      onnxMemPattern: oneOf(env, 'CXR_ONNX_MEM_PATTERN', ['0', '1'], '1') === '1',
     },
     store: {
       url: urlWithScheme(
@@ -611,6 +630,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       connectTimeoutSeconds: positiveInt(env, 'CXR_REDIS_CONNECT_TIMEOUT_SECONDS', 30),
       maxBatch: positiveInt(env, 'CXR_MAX_BATCH', 8),
       maxDelayMs: nonNegativeInt(env, 'CXR_MAX_DELAY_MS', 50),
+      workerConcurrency: optionalIntIn(env, 'CXR_WORKER_CONCURRENCY', 1, 10_000),
       ingestHighWater: positiveInt(env, 'CXR_INGEST_HIGH_WATER', 100_000),
       objectsPerJob: optionalIntIn(env, 'CXR_OBJECTS_PER_JOB', 1, 256) ?? 1,
       prefix: queuePrefix(env, 'CXR_QUEUE_PREFIX'),

@@ -23,6 +23,11 @@ export interface DecodePoolOptions {
    * left per pool thread, at least 1, so pool threads x libvips threads does not exceed the cores.
    */
   readonly vipsConcurrency?: number;
+  /**
+   * libvips' operation cache (sharp.cache, process-wide): false turns it off (each image is
+   * resized once, so the cache holds memory that is never reused). Unset keeps sharp's default.
+   */
+  readonly vipsCache?: boolean;
   /** Worker entry speaking the decode-protocol messages; for tests. Defaults to the real decode worker. */
   readonly workerUrl?: URL;
 }
@@ -192,6 +197,7 @@ export class DecodePool {
     const workerData: DecodeWorkerData & { bootstrap: { entry: string; tsxApi?: string } } = {
       vipsConcurrency:
         this.options.vipsConcurrency ?? Math.max(1, Math.floor(availableParallelism() / this.threads)),
+      ...(this.options.vipsCache === undefined ? {} : { vipsCache: this.options.vipsCache }),
       // Resolved here: the eval'd bootstrap has no module location to resolve a bare name from.
       bootstrap: entry.endsWith('.ts') ? { entry, tsxApi: import.meta.resolve('tsx/esm/api') } : { entry },
     };

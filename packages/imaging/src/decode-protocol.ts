@@ -7,6 +7,8 @@ import type { DecodeRequest, DecodeResult } from './decode-task.js';
 export interface DecodeWorkerData {
   /** libvips threads (process-wide, so every worker sets the same value); unset keeps sharp's default. */
   readonly vipsConcurrency?: number;
+  /** libvips' operation cache (sharp.cache, process-wide); false turns it off, unset keeps sharp's default. */
+  readonly vipsCache?: boolean;
 }
 
 /** Main thread -> worker: one task. `bytes` is always transferred (a private copy when needed). */

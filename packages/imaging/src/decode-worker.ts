@@ -12,8 +12,9 @@ if (port === null) throw new Error('decode-worker.ts must run in a worker thread
 
 // Parallelism comes from the pool's threads; libvips' own thread pool (process-wide, sized to
 // the core count by default) would oversubscribe the cores and starve the main event loop.
-const { vipsConcurrency } = workerData as DecodeWorkerData;
+const { vipsConcurrency, vipsCache } = workerData as DecodeWorkerData;
 if (vipsConcurrency !== undefined) sharp.concurrency(vipsConcurrency);
+if (vipsCache === false) sharp.cache(false);
 
 port.on('message', (task: TaskMessage) => {
   runDecodeTask(task.bytes, task.request).then(

@@ -75,6 +75,8 @@ export class WorkerService {
       onnx: {
         executionProviders: config.runtime.onnxExecutionProviders,
         allowSpinning: config.runtime.onnxAllowSpinning,
+        enableCpuMemArena: config.runtime.onnxMemArena,
+        enableMemPattern: config.runtime.onnxMemPattern,
       },
       log: (message, data) => {
         this.#log('info', message, data);
@@ -114,7 +116,8 @@ export class WorkerService {
       });
     try {
       const decoder: ModelInputDecoder =
-        this.#options.decoder ?? (pool = new DecodePool({ threads: config.decode.threads }));
+        this.#options.decoder ??
+        (pool = new DecodePool({ threads: config.decode.threads, vipsCache: config.decode.sharpCache }));
       results = new ResultQueue(location);
       processor = new ScreenProcessor({
         fetcher,
@@ -136,7 +139,9 @@ export class WorkerService {
         processGroup: processor.processGroup,
         maxBatch: config.queue.maxBatch,
         concurrency:
-          this.#options.concurrency ?? screenConcurrency(config.queue.maxBatch, config.queue.objectsPerJob),
+          this.#options.concurrency ??
+          config.queue.workerConcurrency ??
+          screenConcurrency(config.queue.maxBatch, config.queue.objectsPerJob),
         // Option (tests) over CXR_LOCK_DURATION_MS / CXR_STALLED_INTERVAL_MS over @cxr/queue's policy.
         ...definedOnly({
           lockDuration: this.#options.lock?.lockDuration ?? config.queue.lockDurationMs,
