@@ -14,8 +14,8 @@
  * off-site.
  */
 import { randomBytes } from 'node:crypto';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { silentLogger, type Logger } from '@cxr/config/log';
 import {
   InvalidStudyReadingError,
   STUDY_ARMS,
@@ -30,6 +30,7 @@ import {
 } from '@cxr/store';
 import { cookieValue } from '../worklist/session.js';
 import { placeholderSvg, type ThumbnailResult, type ThumbnailSource } from '../worklist/thumbnails.js';
+import { PAGE_HEADERS, registerPageScopeBasics } from '../page-scope.js';
 import { renderReadingPage, renderStudyMessage } from './page.js';
 
 export const STUDY_PATH = '/study';
@@ -52,12 +53,6 @@ export interface StudyRouteOptions {
   readonly images: StudyImageProvider;
   readonly log?: Logger;
 }
-
-const COMMON_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-} as const;
 
 function pageCsp(nonce: string): string {
   return `default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`;
@@ -89,7 +84,7 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
     reply
       .code(status)
       .headers({
-        ...COMMON_HEADERS,
+        ...PAGE_HEADERS,
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-store',
         'content-security-policy':
@@ -119,28 +114,12 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
   };
 
   void app.register((scope, _options, done) => {
-    scope.setErrorHandler((error: FastifyError, _request, reply) => {
-      const status = typeof error.statusCode === 'number' && error.statusCode < 500 ? error.statusCode : 500;
-      if (status >= 500) log('error', 'reading page request failed', errorSummary(error));
-      return reply
-        .code(status)
-        .headers({
-          ...COMMON_HEADERS,
-          'content-type': 'text/plain; charset=utf-8',
-          'cache-control': 'no-store',
-        })
-        .send(status >= 500 ? 'The reading page is unavailable (see the service log).' : 'Bad request.');
+    registerPageScopeBasics(scope, {
+      unavailable: 'The reading page is unavailable (see the service log).',
+      failureMessage: 'reading page request failed',
+      log,
+      formBodyLimit: 16_384,
     });
-    scope.addContentTypeParser(
-      'application/x-www-form-urlencoded',
-      { parseAs: 'string', bodyLimit: 16_384 },
-      (_request, body, parsed) => {
-        parsed(
-          null,
-          Object.fromEntries(new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8'))),
-        );
-      },
-    );
 
     scope.get(READ_PATH, async (request, reply) => {
       const query = (request.query ?? {}) as Record<string, unknown>;
@@ -155,7 +134,7 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
         }
         return reply
           .code(303)
-          .headers(COMMON_HEADERS)
+          .headers(PAGE_HEADERS)
           .header('set-cookie', readerCookie(given, isHttps(request)))
           .header('location', READ_PATH)
           .send();
@@ -261,7 +240,7 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
         );
       }
       // Recorded, a repeat, or not the current case: the reader continues at their next unread case.
-      return reply.code(303).headers(COMMON_HEADERS).header('location', READ_PATH).send();
+      return reply.code(303).headers(PAGE_HEADERS).header('location', READ_PATH).send();
     });
 
     scope.get<{ Params: { name: string } }>(`${STUDY_PATH}/images/:name`, async (request, reply) => {
@@ -269,7 +248,7 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
       if (found === undefined) {
         return reply
           .code(401)
-          .headers(COMMON_HEADERS)
+          .headers(PAGE_HEADERS)
           .send({ error: 'unauthorized', reason: 'open your reading link' });
       }
       const caseId = /^(.+)\.png$/.exec(request.params.name)?.[1] ?? '';
@@ -278,7 +257,7 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
         : undefined;
       const row = studyCase === undefined ? undefined : await options.store.resultByRowKey(studyCase.rowKey);
       if (studyCase === undefined || row === undefined) {
-        return reply.code(404).headers(COMMON_HEADERS).send({ error: 'not_found', reason: 'no such case' });
+        return reply.code(404).headers(PAGE_HEADERS).send({ error: 'not_found', reason: 'no such case' });
       }
       const source: ThumbnailSource = {
         rowKey: studyCase.rowKey,
@@ -292,7 +271,7 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
           return reply
             .code(200)
             .headers({
-              ...COMMON_HEADERS,
+              ...PAGE_HEADERS,
               'content-type': 'image/png',
               'cache-control': 'private, max-age=3600',
               etag: `"${result.etag}"`,
@@ -303,7 +282,7 @@ export function registerStudyRoutes(app: FastifyInstance, options: StudyRouteOpt
           return reply
             .code(result.kind === 'busy' ? 503 : 200)
             .headers({
-              ...COMMON_HEADERS,
+              ...PAGE_HEADERS,
               'content-type': 'image/svg+xml; charset=utf-8',
               'cache-control': 'no-store',
               'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",

@@ -10,8 +10,8 @@
  * Responses carry no object URI and no patient identifier; pages are not cached (no-store),
  * thumbnails only privately; a content security policy allows no script and nothing off-site.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { silentLogger, type Logger } from '@cxr/config/log';
 import { NEGATIVE_DIAGNOSIS, decide } from '@cxr/model/decision';
 import type { ModelManifest } from '@cxr/model/manifest';
 import {
@@ -28,6 +28,7 @@ import {
   type WorklistSort,
 } from '@cxr/store';
 import { bearerOrBasicToken, tokenMatches } from '../auth.js';
+import { PAGE_HEADERS, registerPageScopeBasics } from '../page-scope.js';
 import {
   renderSignInPage,
   renderWorklistPage,
@@ -78,13 +79,6 @@ export interface WorklistRouteOptions {
   /** The clock of sessions (tests). */
   readonly now?: () => number;
 }
-
-/** Headers of every worklist response. */
-const COMMON_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-} as const;
 
 /** The page's policy: its own images and inline CSS, no script, forms only to itself. */
 const PAGE_CSP =
@@ -315,7 +309,7 @@ export function registerWorklistRoutes(app: FastifyInstance, options: WorklistRo
     reply
       .code(status)
       .headers({
-        ...COMMON_HEADERS,
+        ...PAGE_HEADERS,
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-store',
         'content-security-policy': PAGE_CSP,
@@ -326,29 +320,12 @@ export function registerWorklistRoutes(app: FastifyInstance, options: WorklistRo
     html(reply, 401, renderSignInPage({ next: safeNext(next), failed }));
 
   void app.register((scope, _options, done) => {
-    // A failure of the store or a renderer: a fixed page, never the error's text.
-    scope.setErrorHandler((error: FastifyError, _request, reply) => {
-      const status = typeof error.statusCode === 'number' && error.statusCode < 500 ? error.statusCode : 500;
-      if (status >= 500) log('error', 'worklist request failed', errorSummary(error));
-      return reply
-        .code(status)
-        .headers({
-          ...COMMON_HEADERS,
-          'content-type': 'text/plain; charset=utf-8',
-          'cache-control': 'no-store',
-        })
-        .send(status >= 500 ? 'The worklist is unavailable (see the service log).' : 'Bad request.');
+    registerPageScopeBasics(scope, {
+      unavailable: 'The worklist is unavailable (see the service log).',
+      failureMessage: 'worklist request failed',
+      log,
+      formBodyLimit: 4096,
     });
-    scope.addContentTypeParser(
-      'application/x-www-form-urlencoded',
-      { parseAs: 'string', bodyLimit: 4096 },
-      (_request, body, done) => {
-        done(
-          null,
-          Object.fromEntries(new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8'))),
-        );
-      },
-    );
 
     scope.get(WORKLIST_PATH, async (request, reply) => {
       const query = (request.query ?? {}) as QueryValues;
@@ -358,7 +335,7 @@ export function registerWorklistRoutes(app: FastifyInstance, options: WorklistRo
         if (token !== undefined && !tokenMatches(given, token)) return signIn(reply, request.url, true);
         if (token !== undefined)
           void reply.header('set-cookie', sessionCookie(issueSession(token, now()), isHttps(request)));
-        return reply.code(303).headers(COMMON_HEADERS).header('location', safeNext(request.url)).send();
+        return reply.code(303).headers(PAGE_HEADERS).header('location', safeNext(request.url)).send();
       }
       const auth = authorized(request);
       if (auth === undefined) return signIn(reply, request.url, false);
@@ -369,7 +346,7 @@ export function registerWorklistRoutes(app: FastifyInstance, options: WorklistRo
       const body = (request.body ?? {}) as Record<string, unknown>;
       const next = typeof body.next === 'string' ? body.next : WORKLIST_PATH;
       if (token === undefined)
-        return reply.code(303).headers(COMMON_HEADERS).header('location', safeNext(next)).send();
+        return reply.code(303).headers(PAGE_HEADERS).header('location', safeNext(next)).send();
       const given = typeof body.token === 'string' ? body.token : '';
       if (!tokenMatches(given, token)) {
         log('info', 'worklist sign-in refused', {});
@@ -377,7 +354,7 @@ export function registerWorklistRoutes(app: FastifyInstance, options: WorklistRo
       }
       return reply
         .code(303)
-        .headers(COMMON_HEADERS)
+        .headers(PAGE_HEADERS)
         .header('set-cookie', sessionCookie(issueSession(token, now()), isHttps(request)))
         .header('location', safeNext(next))
         .send();
@@ -386,7 +363,7 @@ export function registerWorklistRoutes(app: FastifyInstance, options: WorklistRo
     scope.post(WORKLIST_PATH + '/logout', async (request, reply) =>
       reply
         .code(303)
-        .headers(COMMON_HEADERS)
+        .headers(PAGE_HEADERS)
         .header('set-cookie', clearedSessionCookie(isHttps(request)))
         .header('location', WORKLIST_PATH)
         .send(),
@@ -396,18 +373,18 @@ export function registerWorklistRoutes(app: FastifyInstance, options: WorklistRo
       if (authorized(request) === undefined) {
         return reply
           .code(401)
-          .headers(COMMON_HEADERS)
+          .headers(PAGE_HEADERS)
           .send({ error: 'unauthorized', reason: 'sign in to the worklist' });
       }
       const rowKey = /^(.+)\.png$/.exec(request.params.name)?.[1] ?? '';
       const row = ROW_KEY_PATTERN.test(rowKey) ? await options.store.resultByRowKey(rowKey) : undefined;
       if (row === undefined) {
-        return reply.code(404).headers(COMMON_HEADERS).send({ error: 'not_found', reason: 'no such result' });
+        return reply.code(404).headers(PAGE_HEADERS).send({ error: 'not_found', reason: 'no such result' });
       }
       const source: ThumbnailSource = { rowKey, uri: row.uri, etag: row.etag, updatedAt: row.updatedAt };
       const etag = `"${options.thumbnails.keyOf(source)}"`;
       if (request.headers['if-none-match'] === etag) {
-        return reply.code(304).headers(COMMON_HEADERS).header('etag', etag).send();
+        return reply.code(304).headers(PAGE_HEADERS).header('etag', etag).send();
       }
       const result = await options.thumbnails.thumbnail(source);
       switch (result.kind) {
@@ -415,7 +392,7 @@ export function registerWorklistRoutes(app: FastifyInstance, options: WorklistRo
           return reply
             .code(200)
             .headers({
-              ...COMMON_HEADERS,
+              ...PAGE_HEADERS,
               'content-type': 'image/png',
               'cache-control': `private, max-age=${THUMBNAIL_MAX_AGE_SECONDS}`,
               etag: `"${result.etag}"`,
@@ -447,7 +424,7 @@ function placeholder(
   return reply
     .code(status)
     .headers({
-      ...COMMON_HEADERS,
+      ...PAGE_HEADERS,
       'content-type': 'image/svg+xml; charset=utf-8',
       'cache-control': `private, max-age=${PLACEHOLDER_MAX_AGE_SECONDS}`,
       'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
