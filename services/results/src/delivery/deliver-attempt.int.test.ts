@@ -66,6 +66,7 @@ afterEach(async () => {
 async function setup(
   send: (object: OutgoingFindings) => Promise<void>,
   fetch?: (uri: string) => Promise<Uint8Array>,
+  served = manifest,
 ) {
   const store = new SqliteResultStore(':memory:');
   await store.migrate();
@@ -74,7 +75,7 @@ async function setup(
   const delivery = new FindingsDelivery({
     queue: { connection: redisConnectionFromUrl(REDIS_URL), prefix: `cxr-deliver-unit-${process.pid}` },
     store,
-    manifest,
+    manifest: served,
     fetcher: { fetch: fetch ?? (() => Promise.resolve(SOURCE)), close: () => Promise.resolve() },
     senders: {
       dicomweb: { token: undefined, user: undefined, password: undefined, timeoutMs: 1000 },
@@ -122,6 +123,23 @@ describe('FindingsDelivery.deliver', () => {
       attempts: 1,
     });
     expect(await counted('sent')).toBe(1);
+  });
+
+  it('sends the Secondary Capture summary after the SR when the manifest asks for it', async () => {
+    const withSummary = parseManifest({ ...manifest, findings: { summaryImage: true } });
+    const { store, delivery, sent } = await setup(() => Promise.resolve(), undefined, withSummary);
+    const r = row('file:///summary.dcm');
+    await store.upsertResults([r]);
+    await delivery.deliver(payload(r), { attemptsMade: 0 });
+    expect(sent.map((object) => object.sopClassUid)).toEqual([
+      '1.2.840.10008.5.1.4.1.1.88.22',
+      '1.2.840.10008.5.1.4.1.1.7',
+    ]);
+    // A second attempt sends the same two instances (replacing them at the PACS).
+    await delivery.deliver(payload(r), { attemptsMade: 1 });
+    expect(sent[2]?.sopInstanceUid).toBe(sent[0]?.sopInstanceUid);
+    expect(sent[3]?.sopInstanceUid).toBe(sent[1]?.sopInstanceUid);
+    expect((await store.resultByRowKey(rowKeyOf(r)))?.delivery).toMatchObject({ state: 'sent' });
   });
 
   it('records a permanent refusal by the PACS as failed with its reason, without a retry', async () => {

@@ -12,7 +12,7 @@
  * sent twice (a retry after a lost answer, a stalled job) replaces, never duplicates.
  */
 import { errorSummary, silentLogger, type Logger } from '@cxr/config/log';
-import { FindingsError, buildFindingsReport } from '@cxr/findings';
+import { FindingsError, buildFindingsReport, buildSummaryImage, summaryImageWanted } from '@cxr/findings';
 import type { CxrMetrics } from '@cxr/metrics';
 import type { ModelManifest } from '@cxr/model/manifest';
 import {
@@ -134,14 +134,13 @@ export class FindingsDelivery {
         );
       }
       const source = await this.#fetchSource(row.uri);
-      let report;
-      try {
-        report = buildFindingsReport({ source, result: row, manifest, now: new Date() });
-      } catch (error) {
-        if (error instanceof FindingsError) throw new DeliveryError(error.code, false, error.message);
-        throw error;
-      }
-      await this.#sender(payload.destination).send(report);
+      const input = { source, result: row, manifest, now: new Date() };
+      const sender = this.#sender(payload.destination);
+      await sender.send(await asDeliveryError(() => buildFindingsReport(input)));
+      // The Secondary Capture summary for viewers without SR display, when the bundle asks for
+      // it (manifest findings.summaryImage); its UIDs are deterministic too, so a retry replaces.
+      if (summaryImageWanted(manifest))
+        await sender.send(await asDeliveryError(() => buildSummaryImage(input)));
     } catch (error) {
       const failure =
         error instanceof DeliveryError
@@ -205,5 +204,15 @@ export class FindingsDelivery {
       this.#senders.set(destination, sender);
     }
     return sender;
+  }
+}
+
+/** A FindingsError (the source cannot make a findings object) as a permanent delivery failure. */
+async function asDeliveryError<T>(build: () => T | Promise<T>): Promise<T> {
+  try {
+    return await build();
+  } catch (error) {
+    if (error instanceof FindingsError) throw new DeliveryError(error.code, false, error.message);
+    throw error;
   }
 }
