@@ -28,6 +28,8 @@ export function buildProgram(): Command {
   const program = new Command('cxr')
     .description('Chest X-ray screening pipeline: DICOM tools, model tools, screening and evaluation')
     .version(packageVersion(), '-V, --version', 'print the version of cxr-pipeline')
+    // Program options only before the command: `cxr model init --version 1.2.0` is the command's.
+    .enablePositionalOptions()
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true })
     // Commander's own errors (unknown command or option, missing argument or required option)

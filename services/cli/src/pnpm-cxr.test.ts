@@ -37,5 +37,10 @@ describe('the cxr bin', () => {
     };
     expect(run.stdout.trim()).toBe(version);
     expect(run.status).toBe(0);
+    // A command's own --version option stays the command's (the model version of cxr train).
+    const train = spawnSync(bin, ['train', '--version', '3'], { encoding: 'utf8', env });
+    expect(train.stdout).toBe('');
+    expect(train.stderr).toContain("required option '--data <csv>' not specified");
+    expect(train.status).toBe(2);
   });
 });

@@ -177,8 +177,8 @@ describe('bundles that do not match their manifest', () => {
 });
 
 describe('event loop', () => {
-  // A batch big enough that one bare single-threaded session.run takes >= 300 ms on this machine,
-  // so that the runtimes (which may use more threads) still work well past the stall bound.
+  // A batch big enough that one session.run takes >= 150 ms on this machine (bigger batches make
+  // copying the input to the runtime's thread itself a stall of the loop).
   async function heavyBatch(): Promise<{ batch: number; bareStallMs: number; bareMs: number }> {
     const session = await ort.InferenceSession.create(onnxBundle.weightPaths[0]!, { intraOpNumThreads: 1 });
     try {
@@ -190,7 +190,7 @@ describe('event loop', () => {
           size,
         ]);
         const { stallMs, workMs } = await maxEventLoopStall(() => session.run({ input: feed }));
-        if (workMs >= 300 || batch >= 512) return { batch, bareStallMs: stallMs, bareMs: workMs };
+        if (workMs >= 150 || batch >= 256) return { batch, bareStallMs: stallMs, bareMs: workMs };
       }
     } finally {
       await session.release();
@@ -211,8 +211,10 @@ describe('event loop', () => {
     );
     // The probe detects a block: the bare session stalls the loop for most of its run.
     expect(bareStallMs).toBeGreaterThan(Math.min(100, bareMs / 2));
-    expect(onnx.workMs).toBeGreaterThan(100);
-    expect(wasm.workMs).toBeGreaterThan(100);
+    // Each runtime worked well past the stall bound (a blocking one would have stalled the loop for
+    // about its whole run), though a multi-threaded one may finish sooner than the bare session.
+    expect(onnx.workMs).toBeGreaterThan(75);
+    expect(wasm.workMs).toBeGreaterThan(75);
     expect(onnx.stallMs).toBeLessThan(50);
     expect(wasm.stallMs).toBeLessThan(50);
   }, 60_000);
