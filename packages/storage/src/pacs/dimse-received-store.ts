@@ -100,7 +100,7 @@ class FileReceivedStore implements ReceivedInstanceStore {
   }
 
   async prepare(): Promise<void> {
-    for (const dir of [this.#root, join(this.#root, RETRIEVED_DIR)]) {
+    for (const dir of [this.#dirOf('received'), this.#dirOf('retrieved')]) {
       try {
         // 0700: patient data, for the service user only.
         await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -120,8 +120,7 @@ class FileReceivedStore implements ReceivedInstanceStore {
   }
 
   #pathOf(uid: string, area: ReceivedArea): string {
-    const name = `${checkUid(uid)}.dcm`;
-    return area === 'received' ? join(this.#root, name) : join(this.#root, RETRIEVED_DIR, name);
+    return join(this.#dirOf(area), `${checkUid(uid)}.dcm`);
   }
 
   uriOf(uid: string, area: ReceivedArea): string {
