@@ -37,18 +37,20 @@ describe('loadConfig', () => {
     );
   });
 
-  it('reads the memory settings: onnx arena and memory pattern, sharp cache, worker concurrency', () => {
+  it('reads the memory settings: onnx arena, memory pattern and CPU run batch, sharp cache, worker concurrency', () => {
     const defaults = loadConfig({});
-    expect(defaults.runtime).toMatchObject({ onnxMemArena: true, onnxMemPattern: true });
+    expect(defaults.runtime).toMatchObject({ onnxMemArena: true, onnxMemPattern: true, onnxCpuRunBatch: 2 });
     expect(defaults.decode.sharpCache).toBe(false);
     expect(defaults.queue.workerConcurrency).toBeUndefined();
     const set = loadConfig({
       CXR_ONNX_MEM_ARENA: '0',
       CXR_ONNX_MEM_PATTERN: '0',
+      CXR_ONNX_CPU_RUN_BATCH: '0',
       CXR_SHARP_CACHE: '1',
       CXR_WORKER_CONCURRENCY: '4',
     });
-    expect(set.runtime).toMatchObject({ onnxMemArena: false, onnxMemPattern: false });
+    expect(set.runtime).toMatchObject({ onnxMemArena: false, onnxMemPattern: false, onnxCpuRunBatch: 0 });
+    expect(() => loadConfig({ CXR_ONNX_CPU_RUN_BATCH: '-1' })).toThrow(/CXR_ONNX_CPU_RUN_BATCH/);
     expect(set.decode.sharpCache).toBe(true);
     expect(set.queue.workerConcurrency).toBe(4);
     expect(() => loadConfig({ CXR_ONNX_MEM_ARENA: 'off' })).toThrow(/CXR_ONNX_MEM_ARENA must be one of 0, 1/);

@@ -66,6 +66,8 @@ export interface RuntimeConfig {
   readonly onnxMemArena: boolean;
   /** CXR_ONNX_MEM_PATTERN: onnxruntime's memory pattern planning (enableMemPattern); default on. */
   readonly onnxMemPattern: boolean;
+  /** CXR_ONNX_CPU_RUN_BATCH: images per onnxruntime run on the CPU provider (default 2; 0 = the whole batch). */
+  readonly onnxCpuRunBatch: number;
 }
 
 export interface StoreConfig {
@@ -615,6 +617,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       // made inference 1.5x slower here (docs/benchmarks.md#memory).
       onnxMemArena: oneOf(env, 'CXR_ONNX_MEM_ARENA', ['0', '1'], '1') === '1',
       onnxMemPattern: oneOf(env, 'CXR_ONNX_MEM_PATTERN', ['0', '1'], '1') === '1',
+      // Runs of 2 on the CPU: the arena keeps 2 images' activations instead of a batch's, at the
+      // same CPU time per image (docs/benchmarks.md#memory).
+      onnxCpuRunBatch: nonNegativeInt(env, 'CXR_ONNX_CPU_RUN_BATCH', 2),
     },
     store: {
       url: urlWithScheme(

@@ -77,6 +77,7 @@ export class WorkerService {
         allowSpinning: config.runtime.onnxAllowSpinning,
         enableCpuMemArena: config.runtime.onnxMemArena,
         enableMemPattern: config.runtime.onnxMemPattern,
+        cpuRunBatch: config.runtime.onnxCpuRunBatch,
       },
       log: (message, data) => {
         this.#log('info', message, data);

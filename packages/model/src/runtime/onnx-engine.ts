@@ -4,7 +4,7 @@ import type { OutputActivation } from '../manifest.js';
 import { readOnnxSummary } from '../onnx/proto.js';
 import { checkBatch, checkGraphActivation, checkGraphInput, checkGraphOutput } from './bundle-check.js';
 import type { Engine, EngineSpec } from './engine-types.js';
-import { onnxSessionOptions, providerChain } from './onnx-options.js';
+import { ONNX_TUNED_DEFAULTS, onnxSessionOptions, providerChain } from './onnx-options.js';
 import { ModelRuntimeError, type OnnxExecutionProvider } from './types.js';
 
 /** onnxruntime-node's version, as the package reports it. */
@@ -83,33 +83,58 @@ export async function createOnnxEngine(spec: Extract<EngineSpec, { kind: 'onnx' 
   const { size, channels, layout } = manifest.input;
   const dims = layout === 'NCHW' ? [channels, size, size] : [size, size, channels];
   const labels = manifest.output.labels.length;
+  const perImage = dims.reduce((a, b) => a * b, 1);
+  // Runs of at most runBatch images on the CPU (see OnnxRuntimeOptions.cpuRunBatch); a graph
+  // whose batch dimension is a fixed number takes its batch whole, as GPU providers do.
+  const graphBatch = s.inputMetadata[0]!.isTensor ? s.inputMetadata[0]!.shape[0] : undefined;
+  const requested = spec.onnx.cpuRunBatch ?? ONNX_TUNED_DEFAULTS.cpuRunBatch;
+  const runBatch =
+    active[0] === 'cpu' && typeof graphBatch !== 'number' && requested > 0 ? requested : Infinity;
+
+  async function run(images: Float32Array, count: number): Promise<Float32Array> {
+    const feed = new ort.Tensor('float32', images, [count, ...dims]);
+    let out: ort.InferenceSession.OnnxValueMapType;
+    try {
+      out = await s.run({ [inputName]: feed });
+    } catch (cause) {
+      throw new ModelRuntimeError(
+        'inference_failed',
+        `${label}: onnxruntime run failed: ${firstLine(cause)}`,
+        {
+          cause,
+        },
+      );
+    }
+    const scores = out[outputName]?.data;
+    if (!(scores instanceof Float32Array) || scores.length !== count * labels) {
+      throw new ModelRuntimeError(
+        'inference_failed',
+        `${label}: output is not ${count} x ${labels} float32 values`,
+      );
+    }
+    return scores;
+  }
 
   return {
     info: {
       version: `onnxruntime-node ${ONNXRUNTIME_VERSION}`,
       backend: active,
       threads: spec.threads,
-      details: { sessionOptions: base, failedProviders },
+      details: {
+        sessionOptions: base,
+        failedProviders,
+        runBatch: Number.isFinite(runBatch) ? runBatch : 'whole batch',
+      },
     },
     async predict(batch, batchSize) {
       checkBatch(manifest.input, batch, batchSize);
-      const feed = new ort.Tensor('float32', batch, [batchSize, ...dims]);
-      let out: ort.InferenceSession.OnnxValueMapType;
-      try {
-        out = await s.run({ [inputName]: feed });
-      } catch (cause) {
-        throw new ModelRuntimeError(
-          'inference_failed',
-          `${label}: onnxruntime run failed: ${firstLine(cause)}`,
-          { cause },
-        );
-      }
-      const scores = out[outputName]?.data;
-      if (!(scores instanceof Float32Array) || scores.length !== batchSize * labels) {
-        throw new ModelRuntimeError(
-          'inference_failed',
-          `${label}: output is not ${batchSize} x ${labels} float32 values`,
-        );
+      if (batchSize <= runBatch) return run(batch, batchSize);
+      const scores = new Float32Array(batchSize * labels);
+      for (let first = 0; first < batchSize; first += runBatch) {
+        const count = Math.min(runBatch, batchSize - first);
+        // A view of the caller's batch: no copy.
+        const part = await run(batch.subarray(first * perImage, (first + count) * perImage), count);
+        scores.set(part, first * labels);
       }
       return scores;
     },

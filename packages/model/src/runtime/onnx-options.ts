@@ -20,6 +20,9 @@ export const ONNX_TUNED_DEFAULTS = {
   // process) turning it off gave 0.47x to 1.70x across six rounds: no consistent effect, so the
   // default stays. CXR_ONNX_ALLOW_SPINNING=0 turns it off where the CPU is needed elsewhere.
   allowSpinning: true,
+  // Runs of 2 images on the CPU: the arena then keeps 2 images' activations, not a batch's
+  // (`pnpm bench pipeline --peer python`, docs/benchmarks.md#memory).
+  cpuRunBatch: 2,
 } as const satisfies Required<OnnxRuntimeOptions>;
 
 /** The onnxruntime SessionOptions for our tuning, without execution providers. */

@@ -78,6 +78,8 @@ describe('onnx and tfjs-wasm runtimes', () => {
       intraOpNumThreads: 1,
       extra: { session: { intra_op: { allow_spinning: '1' } } },
     });
+    // On the CPU a batch runs as runs of 2 images by default (the arena keeps one run's activations).
+    expect(onnx.details.runBatch).toBe(2);
     const wasm = wasmRuntime.describe();
     expect(wasm).toMatchObject({ name: 'tfjs-wasm', backend: ['wasm'], threads: 1 });
     expect(wasm.details).toMatchObject({ simd: true });
@@ -98,6 +100,26 @@ describe('onnx and tfjs-wasm runtimes', () => {
     );
     // The runtime still works afterwards.
     await expect(runtime.predict(new Float32Array(PER_IMAGE), 1)).resolves.toHaveLength(3);
+  });
+
+  it('onnx on the CPU gives a batch the same scores in runs of 1 or 2 as in one run of the whole batch', async () => {
+    const whole = await loadRuntime(onnxBundle, { runtime: 'onnx', threads: 1, onnx: { cpuRunBatch: 0 } });
+    const ones = await loadRuntime(onnxBundle, { runtime: 'onnx', threads: 1, onnx: { cpuRunBatch: 1 } });
+    try {
+      expect(whole.describe().details.runBatch).toBe('whole batch');
+      expect(ones.describe().details.runBatch).toBe(1);
+      const batch = toNchw(randomInput(5 * PER_IMAGE, 77), 5, size, size, 3);
+      const reference = await whole.predict(batch, 5);
+      for (const runtime of [onnxRuntime, ones]) {
+        const scores = await runtime.predict(batch, 5);
+        expect(scores).toHaveLength(15);
+        expect(maxAbsDiff(scores, reference)).toBeLessThanOrEqual(1e-5);
+      }
+      // Each image's scores sit in its own row: the last image (a run of its own) is not the first.
+      expect(maxAbsDiff(reference.subarray(0, 3), reference.subarray(12, 15))).toBeGreaterThan(1e-3);
+    } finally {
+      await Promise.all([whole.close(), ones.close()]);
+    }
   });
 
   it('predicts from a view into a larger buffer', async () => {

@@ -49,6 +49,15 @@ export interface OnnxRuntimeOptions {
    * Default true, as onnxruntime's own default.
    */
   readonly allowSpinning?: boolean;
+  /**
+   * Images per onnxruntime run when the CPU provider runs the graph: a larger batch is run as
+   * consecutive runs of at most this many, so the arena (which keeps the largest run's
+   * activations for the life of the session) holds one small run's, not the whole batch's.
+   * DenseNet121 at 512 px: about 1.4 GB of peak RSS for a run of 8, about 0.55 GB for runs of 2,
+   * at the same CPU time per image (docs/benchmarks.md#memory). GPU providers always run the
+   * whole batch. Default 2; 0 runs the whole batch.
+   */
+  readonly cpuRunBatch?: number;
 }
 
 /** Options of `loadRuntime`. */
