@@ -114,12 +114,20 @@ interface Row {
   readonly dcmtkTool?: string;
   /** Milliseconds per column, one value per round. */
   readonly times: Partial<Record<Column, number[]>>;
+  /**
+   * CPU milliseconds per round of the preprocess columns and the seed recipe: the process's
+   * CPU time (every thread) over the task, process.cpuUsage here, time.process_time in python.
+   * Unlike wall time it does not count the time another process held the core.
+   */
+  readonly cpu: Partial<Record<Column, number[]>>;
   /** Why a column has no times (first error seen). */
   readonly errors: Partial<Record<Column, string>>;
   readonly stats: Partial<Record<Column, Stat>>;
   /** Per-round ratios: preprocess / seed ('auto' and 'full'), decode / dcmtk, decode / gdcm. */
   readonly ratios: {
     readonly seed?: Stat;
+    /** Per-round CPU time ratio, preprocess ('auto') / seed. */
+    readonly seedCpu?: Stat;
     readonly seedFull?: Stat;
     readonly dcmtk?: Stat;
     readonly gdcm?: Stat;
@@ -204,12 +212,12 @@ class Peer {
 
   async request(
     body: { recipe: string } | { native: readonly string[] },
-  ): Promise<{ ms?: number; error?: string }> {
+  ): Promise<{ ms?: number; cpuMs?: number; error?: string }> {
     if (this.closed) return { error: 'the python helper exited' };
     this.child.stdin.write(`${JSON.stringify(body)}\n`);
     const line = await this.next();
     if (line === undefined) return { error: 'the python helper exited' };
-    return JSON.parse(line) as { ms?: number; error?: string };
+    return JSON.parse(line) as { ms?: number; cpuMs?: number; error?: string };
   }
 
   close(): void {
@@ -247,14 +255,25 @@ async function measureFixture(
 ): Promise<Row> {
   const tool = dcmtkTool(fixture.transferSyntaxUid);
   const times: Partial<Record<Column, number[]>> = {};
+  const cpu: Partial<Record<Column, number[]>> = {};
+  // The CPU time of the task just run, when its column records one.
+  let lastCpu: number | undefined;
+  const takeCpu = (): number | undefined => {
+    const value = lastCpu;
+    lastCpu = undefined;
+    return value;
+  };
   const errors: Partial<Record<Column, string>> = {};
   let stages: Row['stages'];
   let resolutionLevel: number | undefined;
   const ourTask = async (output: DecodeOutput): Promise<number> => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     // A Buffer is a Uint8Array: the file's bytes as read, no second copy.
     const result = await runDecodeTask(readFileSync(fixture.path), { output });
     const ms = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    lastCpu = output === 'stored' ? undefined : (c.user + c.system) / 1000;
     if (output === PREPROCESS) {
       stages = {
         decode: result.timings.decodeMs,
@@ -273,6 +292,7 @@ async function measureFixture(
       ? async () => {
           const answer = await peer.request({ recipe: fixture.path });
           if (answer.ms === undefined) throw new Error(answer.error ?? 'no answer');
+          lastCpu = answer.cpuMs;
           return answer.ms;
         }
       : undefined,
@@ -297,8 +317,11 @@ async function measureFixture(
       const task = run[column];
       if (task === undefined || errors[column] !== undefined) continue;
       try {
+        takeCpu();
         const ms = await task();
+        const cpuMs = takeCpu();
         if (round > 0) (times[column] ??= []).push(ms);
+        if (round > 0 && cpuMs !== undefined) (cpu[column] ??= []).push(cpuMs);
       } catch (error) {
         errors[column] = shortError(error).slice(0, 120);
       }
@@ -313,6 +336,9 @@ async function measureFixture(
     if (s !== undefined) stats[column] = s;
   }
   const seed = pairedRatios(kept('oursPreprocess'), kept('seed'));
+  const keptCpu = (column: Column): number[] | undefined =>
+    errors[column] === undefined ? cpu[column] : undefined;
+  const seedCpu = pairedRatios(keptCpu('oursPreprocess'), keptCpu('seed'));
   const seedFull = pairedRatios(kept('oursPreprocessFull'), kept('seed'));
   const dcmtk = pairedRatios(kept('ours'), kept('dcmtk'));
   const gdcm = pairedRatios(kept('ours'), kept('gdcm'));
@@ -323,10 +349,12 @@ async function measureFixture(
     bytes: readFileSync(fixture.path).byteLength,
     ...(tool === undefined ? {} : { dcmtkTool: tool.tool }),
     times,
+    cpu,
     errors,
     stats,
     ratios: {
       ...(seed === undefined ? {} : { seed }),
+      ...(seedCpu === undefined ? {} : { seedCpu }),
       ...(seedFull === undefined ? {} : { seedFull }),
       ...(dcmtk === undefined ? {} : { dcmtk }),
       ...(gdcm === undefined ? {} : { gdcm }),
@@ -494,6 +522,14 @@ export async function run(args: readonly string[]): Promise<void> {
         ratio: m,
         met: m <= SEED_TARGET,
       });
+      if (r.ratios.seedCpu !== undefined) {
+        const c = r.ratios.seedCpu.median;
+        targets.push({
+          name: `${r.fixture}: decode + preprocess CPU time <= ${SEED_TARGET}x the seed recipe's`,
+          ratio: c,
+          met: c <= SEED_TARGET,
+        });
+      }
     }
     for (const t of DCMTK_TARGETS) {
       const r = rows.find((row) => row.fixture === t.fixture)?.ratios.dcmtk?.median;
@@ -584,8 +620,8 @@ function renderMarkdown(report: {
   );
   if (report.seedNote !== undefined) lines.push(`Seed recipe column skipped: ${report.seedNote}.`, '');
   lines.push(
-    '| file | transfer syntax | ours: read + decode + preprocess to 512x512x3 (decode/intensity/resize) | seed recipe (pydicom + PIL) | ours / seed | ours, decodeResolution full | full / seed | ours: read + decode | dcmtk tool | dcmtk | decode / dcmtk | gdcmconv --raw | decode / gdcm |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| file | transfer syntax | ours: read + decode + preprocess to 512x512x3 (decode/intensity/resize) | seed recipe (pydicom + PIL) | ours / seed | CPU ms, ours / seed | CPU ours / seed | ours, decodeResolution full | full / seed | ours: read + decode | dcmtk tool | dcmtk | decode / dcmtk | gdcmconv --raw | decode / gdcm |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   const names: Partial<Record<string, string>> = TRANSFER_SYNTAX_NAMES;
   const cell = (r: Row, c: Column): string =>
@@ -597,7 +633,7 @@ function renderMarkdown(report: {
         : ` (${fmt(r.stages.decode)}/${fmt(r.stages.lut)}/${fmt(r.stages.resize)})`) +
       (r.resolutionLevel === undefined ? '' : `, decoded at 1/${2 ** r.resolutionLevel}`);
     lines.push(
-      `| ${r.fixture} (${r.bitsStored}-bit) | ${names[r.transferSyntax] ?? r.transferSyntax} | ${cell(r, 'oursPreprocess')}${stages} | ${cell(r, 'seed')} | ${fmtStat(r.ratios.seed, 2)} | ${cell(r, 'oursPreprocessFull')} | ${fmtStat(r.ratios.seedFull, 2)} | ${cell(r, 'ours')} | ${r.dcmtkTool ?? '-'} | ${r.dcmtkTool === undefined ? '-' : cell(r, 'dcmtk')} | ${fmtStat(r.ratios.dcmtk, 2)} | ${cell(r, 'gdcm')} | ${fmtStat(r.ratios.gdcm, 2)} |`,
+      `| ${r.fixture} (${r.bitsStored}-bit) | ${names[r.transferSyntax] ?? r.transferSyntax} | ${cell(r, 'oursPreprocess')}${stages} | ${cell(r, 'seed')} | ${fmtStat(r.ratios.seed, 2)} | ${fmt(stat(r.cpu.oursPreprocess)?.median)} / ${fmt(stat(r.cpu.seed)?.median)} | ${fmtStat(r.ratios.seedCpu, 2)} | ${cell(r, 'oursPreprocessFull')} | ${fmtStat(r.ratios.seedFull, 2)} | ${cell(r, 'ours')} | ${r.dcmtkTool ?? '-'} | ${r.dcmtkTool === undefined ? '-' : cell(r, 'dcmtk')} | ${fmtStat(r.ratios.dcmtk, 2)} | ${cell(r, 'gdcm')} | ${fmtStat(r.ratios.gdcm, 2)} |`,
     );
   }
   lines.push(

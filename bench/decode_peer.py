@@ -1,8 +1,8 @@
 """The small helper process of `pnpm bench decode`: the seed's Python recipe and native tools.
 
 Run with Debian's python3. A persistent process, one thread, driven by bench/decode.ts with one
-JSON request per line on stdin and one JSON answer per line on stdout, {"ms": <wall ms>} or
-{"error": "<reason>"}:
+JSON request per line on stdin and one JSON answer per line on stdout, {"ms": <wall ms>} (the recipe adds "cpuMs": this process's CPU
+time, time.process_time) or {"error": "<reason>"}:
 - {"recipe": path}: the seed's decode + preprocess, timed from reading the file: pydicom
   (python3-pydicom; gdcm via python3-gdcm or Pillow for compressed syntaxes) decodes, min-max
   scales to [0,1], PIL (python3-pil) resizes to 512x512 with its bilinear filter, the plane is
@@ -59,12 +59,14 @@ def preprocess(path):
 
 
 def recipe(path):
+    c0 = time.process_time()
     t0 = time.perf_counter()
     tensor = preprocess(path)
     ms = (time.perf_counter() - t0) * 1000
+    cpu_ms = (time.process_time() - c0) * 1000
     if tensor.shape != (3, SIZE, SIZE):
         raise ValueError(f"tensor shape {tensor.shape}")
-    return ms
+    return {"ms": ms, "cpuMs": cpu_ms}
 
 
 def native(argv):
@@ -88,12 +90,12 @@ def main():
         try:
             request = json.loads(line)
             if "native" in request:
-                ms = native(request["native"])
+                answer = {"ms": native(request["native"])}
             elif MISSING is not None:
                 raise RuntimeError(f"python module {MISSING} is not installed")
             else:
-                ms = recipe(request["recipe"])
-            print(json.dumps({"ms": ms}), flush=True)
+                answer = recipe(request["recipe"])
+            print(json.dumps(answer), flush=True)
         except Exception as error:  # noqa: BLE001  (any failure is one row's note)
             text = str(error).splitlines()[0] if str(error) else ""
             print(json.dumps({"error": f"{type(error).__name__}: {text}"[:200]}), flush=True)
