@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DicomRejectedError } from './errors.js';
-import { normalizeStoredValues, toDecodedFrame, ybrFullToRgb } from './pixels.js';
+import { extractNativeFrame, normalizeStoredValues, toDecodedFrame, ybrFullToRgb } from './pixels.js';
 import type { PixelModule } from './types.js';
 
 const mono16: PixelModule = {
@@ -33,6 +33,44 @@ describe('normalizeStoredValues (PS3.5 8.1.1)', () => {
   it('sign-extends codec output already held in an Int16Array', () => {
     const pixel = { ...mono16, bitsStored: 12, highBit: 11, pixelRepresentation: 1 as const };
     expect(Array.from(normalizeStoredValues(Int16Array.of(-1, 0x0800, 5), pixel))).toEqual([-1, -2048, 5]);
+  });
+
+  it.each([
+    ['an even index (the low half of a 32-bit word)', 0, 40],
+    ['an odd index (the high half of a 32-bit word)', 0, 41],
+    ['the last sample of an odd-length frame', 0, 62],
+    ['a frame that does not start on a 4-byte boundary', 2, 17],
+  ])('masks a bit above Bits Stored at %s', (_, byteOffset, index) => {
+    const pixel = { ...mono16, columns: 63, bitsStored: 12, highBit: 11 };
+    const raw = new Uint16Array(new ArrayBuffer(byteOffset + 63 * 2), byteOffset, 63);
+    for (let i = 0; i < raw.length; i++) raw[i] = (i * 37) & 0xfff;
+    const clean = normalizeStoredValues(raw, pixel);
+    expect(clean).toBe(raw);
+    raw[index] = 0x8000 | 7;
+    const masked = normalizeStoredValues(raw, pixel);
+    expect(masked).not.toBe(raw);
+    expect(masked[index]).toBe(7);
+    expect(masked[index === 0 ? 1 : 0]).toBe(raw[index === 0 ? 1 : 0]);
+  });
+});
+
+describe('extractNativeFrame', () => {
+  it.each([
+    ['4-byte aligned, even length', 0, 6],
+    ['4-byte aligned, odd length', 0, 7],
+    ['2-byte aligned only', 2, 7],
+  ])('swaps explicit VR big endian words (%s)', (_, offset, count) => {
+    const bytes = new Uint8Array(offset + count * 2);
+    const expected: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const value = (0x0a00 + i * 0x0111) & 0x0fff;
+      expected.push(value);
+      bytes[offset + 2 * i] = value >>> 8;
+      bytes[offset + 2 * i + 1] = value & 0xff;
+    }
+    const pixel = { ...mono16, columns: count, bitsStored: 12, highBit: 11 };
+    const frame = extractNativeFrame(bytes.subarray(offset), 0, pixel, { bigEndian: true, vr: 'OW' });
+    expect(Array.from(frame.samples)).toEqual(expected);
   });
 });
 
