@@ -201,6 +201,7 @@ describe('docker-compose.yml', () => {
       'prometheus',
       'grafana',
       'ingest',
+      'scp',
       'results',
     ]) {
       expect(serviceNamed(name).profiles ?? [], name).toEqual([]);
@@ -421,6 +422,38 @@ describe('docker-compose.yml', () => {
     });
     expect(config.ingest.sources).toEqual(['dicomweb+http://orthanc:8042/dicom-web']);
     expect(config.dicomweb).toMatchObject({ user: 'cxr', maxConcurrency: 4, maxRequestsPerSecond: 20 });
+  });
+
+  it('runs an SCP-only ingest on 11112 that the demo PACS knows, storing in the bucket where workers read', () => {
+    const scp = serviceNamed('scp');
+    expect(entryPointOf(commandOf(scp), 'docker-compose.yml: scp')).toBe('services/ingest/dist/main.js');
+    const config = loadConfig(environmentOf(scp));
+    // services/ingest/src/main.ts: an AE title and no sources = no ingest passes, only the SCP.
+    expect(config.scp.aeTitle).toBe('CXR');
+    expect(config.ingest.sources).toEqual([]);
+    expect(config.scp.host).toBe('0.0.0.0');
+    expect(scp.ports).toEqual([`${config.scp.port}:${config.scp.port}`]);
+    const bucket = environmentOf(serviceNamed('minio-init')).CXR_BUCKET ?? '';
+    expect(config.scp.storeTo).toBe(`s3://${bucket}/scp/`);
+    // The listing ingest runs no second SCP; the workers read what it stores or receives by C-MOVE.
+    expect(loadConfig(environmentOf(serviceNamed('ingest'))).scp.aeTitle).toBeUndefined();
+    for (const name of ['worker-cpu', 'worker-gpu']) {
+      const worker = loadConfig(environmentOf(serviceNamed(name)));
+      expect(worker.scp.storeTo, name).toBe(config.scp.storeTo);
+      expect(worker.dimse.moveDestination, name).toBe(config.scp.aeTitle);
+    }
+    // Orthanc's modality entry ([AE title, host, port]) points at it.
+    const modalities = JSON.parse(
+      environmentOf(serviceNamed('orthanc')).ORTHANC__DICOM_MODALITIES ?? '{}',
+    ) as Record<string, unknown>;
+    expect(Object.values(modalities)).toContainEqual([config.scp.aeTitle, 'scp', config.scp.port]);
+    // Prometheus scrapes it in the ingest job, as on Kubernetes (the ServiceMonitor's jobLabel).
+    const [prometheus] = parseYamlFile('infra/docker/prometheus.compose.yml');
+    const ingestJob = records(at(prometheus, 'scrape_configs')).find((job) => job.job_name === 'cxr-ingest');
+    const targets = records(at(ingestJob, 'static_configs')).flatMap((c) =>
+      Array.isArray(c.targets) ? c.targets.map(String) : [],
+    );
+    expect(targets).toEqual(['ingest:8080', `scp:${config.httpPort}`]);
   });
 
   it('creates the bucket that the ingest service lists', () => {
