@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fetchS3Object } from '../s3.js';
 import { createTestS3Client, seedBucket, startS3rver, type RunningS3rver } from '../testing/s3rver.js';
 import { openReceivedInstanceStore, type ReceivedInstanceStore } from './dimse-received-store.js';
@@ -34,6 +34,59 @@ describe('file received-instance store', () => {
     expect(hookDone).toBe(true);
     // No temporary file is left beside it.
     expect((await readdir(dir)).sort()).toEqual(['1.2.3.4.dcm', 'retrieved']);
+  });
+
+  /** FileHandle's prototype (the class is not exported), to hold its syncs back. */
+  async function fileHandlePrototype(): Promise<Pick<FileHandle, 'datasync' | 'sync'>> {
+    const probe = await open(dir, 'r');
+    await probe.close();
+    return Object.getPrototypeOf(probe) as Pick<FileHandle, 'datasync' | 'sync'>;
+  }
+
+  it("resolves only once both the file's data and its folder are synced, the hook running beside them", async () => {
+    const proto = await fileHandlePrototype();
+    const { datasync, sync } = proto;
+    const held: Record<'datasync' | 'sync', (() => void)[]> = { datasync: [], sync: [] };
+    const hold = (kind: 'datasync' | 'sync', original: () => Promise<void>) =>
+      function (this: FileHandle): Promise<void> {
+        return new Promise<void>((release) => held[kind].push(release)).then(() => original.call(this));
+      };
+    vi.spyOn(proto, 'datasync').mockImplementation(hold('datasync', datasync));
+    vi.spyOn(proto, 'sync').mockImplementation(hold('sync', sync));
+    try {
+      const bytes = new Uint8Array(200_000).map((_, i) => (i * 13) % 256);
+      let seen: Buffer | undefined;
+      let resolved = false;
+      const put = store.put('1.2.3.6', bytes, 'received', async (given) => {
+        seen = await readFile(new URL(given));
+      });
+      void put.then(() => (resolved = true));
+      await vi.waitFor(() => {
+        expect(held.datasync).toHaveLength(1);
+        expect(held.sync).toHaveLength(1);
+        expect(seen?.equals(bytes)).toBe(true);
+      });
+      await new Promise((wait) => setTimeout(wait, 30));
+      expect(resolved).toBe(false);
+      held.datasync[0]?.();
+      await new Promise((wait) => setTimeout(wait, 30));
+      // The content is synced but its name is not yet: still no answer.
+      expect(resolved).toBe(false);
+      held.sync[0]?.();
+      expect(await put).toBe(pathToFileURL(join(dir, '1.2.3.6.dcm')).href);
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+
+  it('rejects, naming the file, when the data sync fails', async () => {
+    const proto = await fileHandlePrototype();
+    vi.spyOn(proto, 'datasync').mockRejectedValue(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
+    try {
+      await expect(store.put('1.2.3.7', new Uint8Array([4, 5, 6]), 'received')).rejects.toThrow('1.2.3.7.dcm');
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it("rejects with the hook's error (the SCP then answers a failure), the file staying in place", async () => {

@@ -1,16 +1,18 @@
 /**
  * Where the C-STORE SCP writes what it receives (CXR_SCP_STORE_TO): `file:///dir` or
  * `s3://bucket/prefix`. An instance is written DURABLY before the SCP acknowledges it: for a
- * folder, to a temporary file that is fsynced, renamed into place and whose folder is fsynced
- * (so a power cut after the acknowledgement cannot leave an empty or missing file); for S3, a
- * completed PUT. Names come from the SOP Instance UID only (never a patient attribute), checked
+ * folder, to a temporary file that is renamed into place once written, then the file's data
+ * (fdatasync) and its folder (fsync, for the name) are synced together, and put resolves only
+ * when both are (so a power cut after the acknowledgement cannot leave an empty or missing file;
+ * one before it can leave the name with partial content, which the sender, never acknowledged,
+ * replaces by sending the instance again); for S3, a completed PUT. Names come from the SOP Instance UID only (never a patient attribute), checked
  * to be a UID so that a sender cannot choose a path:
  * - `<location>/<SOP Instance UID>.dcm`: pushed instances, screened from this URI;
  * - `<location>/retrieved/<SOP Instance UID>.dcm`: instances a worker asked the PACS to C-MOVE
  *   here; the worker reads and deletes them (see dimse-source.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -49,10 +51,11 @@ export interface ReceivedInstanceStore {
   prepare(): Promise<void>;
   /**
    * Writes one instance durably under its SOP Instance UID; resolves with its URI once durable.
-   * `whenInPlace` runs as soon as the instance is under its name with its content synced, beside
-   * the last step (a folder's fsync, which makes the name itself survive a power cut); put
-   * resolves once both are done and rejects if either failed. The SCP enqueues the instance
-   * there: a process killed at any point finds the file in place for the job it enqueued.
+   * `whenInPlace` runs as soon as the instance is under its name with its whole content written
+   * (what every process that opens it reads), beside the last step (the syncs of the file's data
+   * and of its folder, which make content and name survive a power cut); put resolves once all
+   * are done and rejects if any failed. The SCP enqueues the instance there: a process killed at
+   * any point finds the whole file in place for the job it enqueued.
    */
   put(
     sopInstanceUid: string,
@@ -138,22 +141,37 @@ class FileReceivedStore implements ReceivedInstanceStore {
     const dir = this.#dirOf(area);
     // Hidden and random: a listing of the folder never sees a half-written instance.
     const temporary = join(dir, `.${uid}.${randomBytes(6).toString('hex')}.tmp`);
+    let file: FileHandle;
     try {
-      // Created exclusively, written and fsynced (`flush`) before it is closed.
-      await writeFile(temporary, bytes, { flag: 'wx', mode: 0o600, flush: true });
-      // Atomic: a reader sees the old file or the new one; the same instance sent again replaces it.
-      await rename(temporary, path);
+      // Created exclusively; kept open for its fdatasync below.
+      file = await open(temporary, 'wx', 0o600);
     } catch (error) {
-      await unlink(temporary).catch(() => undefined);
       throw writeError(uri, error);
     }
-    const [synced, hook] = await Promise.allSettled([
-      this.#folder(area).then((folder) => folder.sync()),
-      whenInPlace?.(uri),
-    ]);
-    if (synced.status === 'rejected') throw writeError(uri, synced.reason);
-    if (hook.status === 'rejected') throw hook.reason;
-    return uri;
+    try {
+      try {
+        await file.writeFile(bytes);
+        // Atomic: a reader sees the old file or the new one; the same instance sent again replaces it.
+        await rename(temporary, path);
+      } catch (error) {
+        await unlink(temporary).catch(() => undefined);
+        throw writeError(uri, error);
+      }
+      // The whole content is under its name now (what any process reads); the content's and the
+      // name's syncs run together (one journal commit where the file system batches them, as
+      // ext4 does, instead of two in a row) and the hook beside them.
+      const [dataSynced, nameSynced, hook] = await Promise.allSettled([
+        file.datasync(),
+        this.#folder(area).then((folder) => folder.sync()),
+        whenInPlace?.(uri),
+      ]);
+      if (dataSynced.status === 'rejected') throw writeError(uri, dataSynced.reason);
+      if (nameSynced.status === 'rejected') throw writeError(uri, nameSynced.reason);
+      if (hook.status === 'rejected') throw hook.reason;
+      return uri;
+    } finally {
+      await file.close().catch(() => undefined);
+    }
   }
 
   async takeRetrieved(uid: string, options?: FetchOptions): Promise<Uint8Array> {
