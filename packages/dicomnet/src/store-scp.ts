@@ -29,6 +29,7 @@ import {
 } from './library.js';
 import { part10File } from './part10.js';
 import { DimseStatus } from './status.js';
+import { withFastCommandEncoding } from './store-response.js';
 import {
   VERIFICATION_SOP_CLASS,
   chooseTransferSyntax,
@@ -229,7 +230,7 @@ export async function startStoreScp(options: StoreScpOptions): Promise<RunningSt
         .then((status) => {
           const response = CStoreResponse.fromRequest(request);
           response.setStatus(status);
-          callback(response);
+          callback(withFastCommandEncoding(response));
         });
       inFlight.add(done);
       void done.finally(() => inFlight.delete(done));
