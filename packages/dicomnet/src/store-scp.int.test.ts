@@ -65,7 +65,9 @@ describe('C-STORE SCP over loopback', () => {
       execFile(
         'echoscu',
         ['-d', '--max-pdu', '16384', '-aet', 'TEST', '-aec', 'CXR', '127.0.0.1', String(scp.port)],
-        (_error, stdout, stderr) => resolve(`${stdout}${stderr}`),
+        (_error, stdout, stderr) => {
+          resolve(`${stdout}${stderr}`);
+        },
       );
     });
     expect(output).toMatch(/Association Accepted/);
