@@ -5,8 +5,9 @@
  * (fdatasync) and its folder (fsync, for the name) are synced together, and put resolves only
  * when both are (so a power cut after the acknowledgement cannot leave an empty or missing file;
  * one before it can leave the name with partial content, which the sender, never acknowledged,
- * replaces by sending the instance again); for S3, a completed PUT. Names come from the SOP Instance UID only (never a patient attribute), checked
- * to be a UID so that a sender cannot choose a path:
+ * replaces by sending the instance again); for S3, a completed PUT. Names come from the SOP
+ * Instance UID only (never a patient attribute), checked to be a UID so that a sender cannot
+ * choose a path:
  * - `<location>/<SOP Instance UID>.dcm`: pushed instances, screened from this URI;
  * - `<location>/retrieved/<SOP Instance UID>.dcm`: instances a worker asked the PACS to C-MOVE
  *   here; the worker reads and deletes them (see dimse-source.ts).
