@@ -1,14 +1,16 @@
 /**
  * The C-STORE SCP over loopback with this package's own SCU: an unexpected error while a C-STORE
  * is handled still answers the sender (Processing Failure) instead of leaving it waiting for a
- * response until its timeout, and the SCP goes on serving the association.
+ * response until its timeout, and the SCP goes on serving the association; the PDU size it
+ * announces is its own receive limit.
  */
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cEcho, cStore } from './scu.js';
 import { DimseStatus } from './status.js';
-import { startStoreScp, type RunningStoreScp } from './store-scp.js';
+import { RECEIVE_MAX_PDU_LENGTH, startStoreScp, type RunningStoreScp } from './store-scp.js';
 
-describe('C-STORE SCP: unexpected errors', () => {
+describe('C-STORE SCP over loopback', () => {
   let scp: RunningStoreScp;
   const errors: string[] = [];
 
@@ -55,5 +57,22 @@ describe('C-STORE SCP: unexpected errors', () => {
     expect(Date.now() - started).toBeLessThan(4000);
     expect(errors).toEqual(['instance not stored']);
     await cEcho(peer());
+  });
+
+  it('announces its own receive limit, not the smaller one the requestor takes (fewer PDUs per instance)', async () => {
+    // dcmtk's echoscu takes 16 KB PDUs and prints what the acceptor announced.
+    const output = await new Promise<string>((resolve) => {
+      execFile(
+        'echoscu',
+        ['-d', '--max-pdu', '16384', '-aet', 'TEST', '-aec', 'CXR', '127.0.0.1', String(scp.port)],
+        (_error, stdout, stderr) => {
+          resolve(`${stdout}${stderr}`);
+        },
+      );
+    });
+    expect(output).toMatch(/Association Accepted/);
+    // The first line is the request's (before any answer), the last the acceptor's.
+    const announced = [...output.matchAll(/Their Max PDU Receive Size:\s+(\d+)/g)].map((m) => Number(m[1]));
+    expect(announced.at(-1)).toBe(RECEIVE_MAX_PDU_LENGTH);
   });
 });

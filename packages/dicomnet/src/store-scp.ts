@@ -29,6 +29,7 @@ import {
 } from './library.js';
 import { part10File } from './part10.js';
 import { DimseStatus } from './status.js';
+import { withFastCommandEncoding } from './store-response.js';
 import {
   VERIFICATION_SOP_CLASS,
   chooseTransferSyntax,
@@ -47,6 +48,14 @@ const { CEchoResponse, CStoreResponse } = responses;
 
 /** The root of the storage SOP classes (PS3.4 B.5): a refused context under it is an instance refused. */
 const STORAGE_SOP_CLASS_ROOT = '1.2.840.10008.5.1.4.1.1.';
+
+/**
+ * The largest PDU we announce we receive (A-ASSOCIATE-AC, PS3.8 9.3.3): dcmjs-dimse's own
+ * maximum, which caps what it announces. A PDU is gathered whole before it is parsed, by
+ * concatenating the socket's chunks (64 KB each): larger PDUs would cost more copies than the
+ * per-PDU handling they save.
+ */
+export const RECEIVE_MAX_PDU_LENGTH = 262_144;
 
 /** An instance received by C-STORE, as a Part 10 file. */
 export interface ReceivedInstance {
@@ -180,6 +189,20 @@ export async function startStoreScp(options: StoreScpOptions): Promise<RunningSt
       this.sendAssociationAccept();
     }
 
+    /**
+     * Announces RECEIVE_MAX_PDU_LENGTH as the largest PDU we take. The library would announce the
+     * smaller of the requestor's own receive limit and its maximum, but each side's limit is its
+     * own (PS3.8 D.1): a sender that takes 16 KB PDUs would then cut every instance into 16 KB
+     * PDUs for us, each parsed on its own. What we send keeps to the requestor's limit.
+     */
+    override sendAssociationAccept(): void {
+      const association = this.association;
+      const peerLimit = association.getMaxPduLength();
+      association.setMaxPduLength(RECEIVE_MAX_PDU_LENGTH);
+      super.sendAssociationAccept();
+      association.setMaxPduLength(peerLimit);
+    }
+
     override associationReleaseRequested(): void {
       this.#state = 'finished';
       this.sendAssociationReleaseResponse();
@@ -229,7 +252,7 @@ export async function startStoreScp(options: StoreScpOptions): Promise<RunningSt
         .then((status) => {
           const response = CStoreResponse.fromRequest(request);
           response.setStatus(status);
-          callback(response);
+          callback(withFastCommandEncoding(response));
         });
       inFlight.add(done);
       void done.finally(() => inFlight.delete(done));

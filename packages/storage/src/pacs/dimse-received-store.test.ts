@@ -1,11 +1,16 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import fs from 'node:fs';
+import { mkdtemp, open, readFile, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { fetchS3Object } from '../s3.js';
 import { createTestS3Client, seedBucket, startS3rver, type RunningS3rver } from '../testing/s3rver.js';
-import { openReceivedInstanceStore, type ReceivedInstanceStore } from './dimse-received-store.js';
+import {
+  SYNC_WRITE_MAX_BYTES,
+  openReceivedInstanceStore,
+  type ReceivedInstanceStore,
+} from './dimse-received-store.js';
 
 describe('file received-instance store', () => {
   let dir: string;
@@ -34,6 +39,80 @@ describe('file received-instance store', () => {
     expect(hookDone).toBe(true);
     // No temporary file is left beside it.
     expect((await readdir(dir)).sort()).toEqual(['1.2.3.4.dcm', 'retrieved']);
+  });
+
+  /** FileHandle's prototype (the class is not exported), to hold its syncs back. */
+  async function fileHandlePrototype(): Promise<Pick<FileHandle, 'datasync' | 'sync'>> {
+    const probe = await open(dir, 'r');
+    await probe.close();
+    return Object.getPrototypeOf(probe) as Pick<FileHandle, 'datasync' | 'sync'>;
+  }
+
+  it.each([
+    ['small (written with synchronous calls)', 200_000],
+    ['large (written off the event loop)', SYNC_WRITE_MAX_BYTES + 1],
+  ])(
+    "%s: resolves only once both the file's data and its folder are synced, the hook running beside them",
+    async (_, size) => {
+      const proto = await fileHandlePrototype();
+      const { sync } = proto;
+      const held: Record<'datasync' | 'sync', (() => void)[]> = { datasync: [], sync: [] };
+      const wait = (kind: 'datasync' | 'sync'): Promise<void> =>
+        new Promise<void>((release) => held[kind].push(release));
+      // The file's data: fdatasync on its descriptor (small) or its handle's datasync (large).
+      const fdatasync = fs.fdatasync;
+      vi.spyOn(fs, 'fdatasync').mockImplementation((fd, callback) => {
+        void wait('datasync').then(() => {
+          fdatasync(fd, callback);
+        });
+      });
+      const datasync = proto.datasync;
+      vi.spyOn(proto, 'datasync').mockImplementation(function (this: FileHandle) {
+        return wait('datasync').then(() => datasync.call(this));
+      });
+      // The folder's: its handle's sync.
+      vi.spyOn(proto, 'sync').mockImplementation(function (this: FileHandle) {
+        return wait('sync').then(() => sync.call(this));
+      });
+      try {
+        const bytes = new Uint8Array(size).map((_, i) => (i * 13) % 256);
+        let seen: Buffer | undefined;
+        let resolved = false;
+        const put = store.put('1.2.3.6', bytes, 'received', async (given) => {
+          seen = await readFile(new URL(given));
+        });
+        void put.then(() => (resolved = true));
+        await vi.waitFor(() => {
+          expect(held.datasync).toHaveLength(1);
+          expect(held.sync).toHaveLength(1);
+          expect(seen?.equals(bytes)).toBe(true);
+        });
+        await new Promise((pause) => setTimeout(pause, 30));
+        expect(resolved).toBe(false);
+        held.datasync[0]?.();
+        await new Promise((pause) => setTimeout(pause, 30));
+        // The content is synced but its name is not yet: still no answer.
+        expect(resolved).toBe(false);
+        held.sync[0]?.();
+        expect(await put).toBe(pathToFileURL(join(dir, '1.2.3.6.dcm')).href);
+        expect((await readdir(dir)).sort()).toEqual(['1.2.3.6.dcm', 'retrieved']);
+      } finally {
+        vi.restoreAllMocks();
+      }
+    },
+  );
+
+  it('rejects, naming the file, when the data sync fails', async () => {
+    vi.spyOn(fs, 'fdatasync').mockImplementation((_fd, callback) => {
+      callback(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
+    });
+    try {
+      await expect(store.put('1.2.3.7', new Uint8Array([4, 5, 6]), 'received')).rejects.toThrow(
+        '1.2.3.7.dcm',
+      );
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it("rejects with the hook's error (the SCP then answers a failure), the file staying in place", async () => {
