@@ -5,9 +5,9 @@
  * radiographs in every transfer syntax DCMTK knows, distinct UIDs, each proposed in its own
  * syntax) to
  *  1. ours: the SCP service (`startScpService`, what `cxr listen` runs) with durability on: each
- *     instance written to a temporary folder with fsync of the file and the folder, and enqueued
- *     on a fresh `cxr-screen` queue (random key prefix, beside the folder's fsync) before it is
- *     acknowledged;
+ *     instance written to a temporary folder, the file's fdatasync and the folder's fsync run
+ *     together, and enqueued on a fresh `cxr-screen` queue (random key prefix, beside the syncs)
+ *     before it is acknowledged;
  *  2. the baseline: dcmtk's own `storescp +xa` writing the same instances to a folder (no fsync).
  * Rounds alternate ours and the baseline. Each send is timed by a small shell process around
  * storescu (bash's clock before and after, not this Node process's, which is busy serving the
@@ -215,7 +215,8 @@ export async function run(args: readonly string[]): Promise<void> {
       firstInstanceBytes: info.size,
       set,
       rounds,
-      durability: 'ours: fsync of file and folder + enqueue before the response; storescp: none',
+      durability:
+        'ours: fdatasync of the file and fsync of its folder, together, + enqueue before the response; storescp: none',
       perRound,
       median: {
         oursInstancesPerSecond: median(perRound.map((r) => r.oursInstancesPerSecond)),
