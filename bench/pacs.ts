@@ -18,7 +18,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -117,15 +117,27 @@ async function inPool<T>(items: readonly T[], pool: number, work: (item: T) => P
   );
 }
 
-/** curl fetching every URL with `concurrency` transfers in parallel, into /dev/null; seconds. */
-async function curlFetch(urls: readonly string[], concurrency: number, dir: string): Promise<number> {
+/** GNU time, when installed: it reports curl's own CPU time (user + system). */
+const GNU_TIME = '/usr/bin/time';
+
+/** One side's fetch of every URL: wall seconds, and CPU seconds of the fetching process when known. */
+interface FetchRun {
+  readonly seconds: number;
+  readonly cpuSeconds: number | undefined;
+}
+
+/** curl fetching every URL with `concurrency` transfers in parallel, into /dev/null. */
+async function curlFetch(urls: readonly string[], concurrency: number, dir: string): Promise<FetchRun> {
   const config = join(dir, 'curl.config');
+  const timeFile = join(dir, 'curl.time');
   writeFileSync(config, urls.map((url) => `url = "${url}"\noutput = "/dev/null"\n`).join(''));
+  const timed = existsSync(GNU_TIME);
   const started = performance.now();
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(
-      'curl',
+      timed ? GNU_TIME : 'curl',
       [
+        ...(timed ? ['-f', '%U %S', '-o', timeFile, 'curl'] : []),
         '--parallel',
         '--parallel-max',
         String(concurrency),
@@ -143,16 +155,26 @@ async function curlFetch(urls: readonly string[], concurrency: number, dir: stri
     child.on('error', reject);
     child.on('close', resolve);
   });
+  const seconds = (performance.now() - started) / 1000;
   if (code !== 0) throw new Error(`curl exited with ${String(code)}`);
-  return (performance.now() - started) / 1000;
+  let cpuSeconds: number | undefined;
+  if (timed) {
+    const [user, system] = readFileSync(timeFile, 'utf8').trim().split(/\s+/).map(Number);
+    if (user !== undefined && system !== undefined && Number.isFinite(user + system))
+      cpuSeconds = user + system;
+  }
+  return { seconds, cpuSeconds };
 }
 
-/** The pipeline's fetcher over every URI, `concurrency` at a time, as the worker calls it; seconds. */
+/**
+ * The pipeline's fetcher over every URI, `concurrency` at a time, as the worker calls it. CPU is
+ * this whole process's (every thread, GC included) over the run: nothing else runs in it meanwhile.
+ */
 async function oursFetch(
   uris: readonly string[],
   concurrency: number,
   sizes: ReadonlyMap<string, number>,
-): Promise<number> {
+): Promise<FetchRun> {
   const settings: DicomwebSettings = {
     ...DEFAULT_DICOMWEB_SETTINGS,
     maxConcurrency: concurrency,
@@ -160,6 +182,7 @@ async function oursFetch(
   };
   const fetcher = createObjectFetcher({ env: {}, dicomweb: settings });
   const started = performance.now();
+  const cpu = process.cpuUsage();
   try {
     await inPool(uris, concurrency, async (uri) => {
       const bytes = await fetcher.fetch(uri, {
@@ -177,7 +200,8 @@ async function oursFetch(
         throw new Error(`fetched ${bytes.byteLength} bytes, expected ${String(expected)}`);
       }
     });
-    return (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
+    return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
   } finally {
     await fetcher.close();
   }
@@ -191,10 +215,15 @@ interface WadoResult {
     readonly oursPerSecond: number;
     readonly curlPerSecond: number;
     readonly ratio: number;
+    /** CPU ms per retrieve of our process and of curl (undefined without GNU time). */
+    readonly oursCpuMs: number;
+    readonly curlCpuMs: number | undefined;
   }[];
   readonly medianRatio: number;
   readonly medianOursPerSecond: number;
   readonly medianCurlPerSecond: number;
+  readonly medianOursCpuMs: number;
+  readonly medianCurlCpuMs: number | undefined;
 }
 
 async function benchWado(options: {
@@ -237,8 +266,8 @@ async function benchWado(options: {
     await curlFetch(urls.slice(0, 10), options.concurrency, dir);
     const rounds: WadoResult['rounds'][number][] = [];
     for (let round = 0; round < options.rounds; round++) {
-      let ours = 0;
-      let curl = 0;
+      let ours: FetchRun;
+      let curl: FetchRun;
       if (round % 2 === 0) {
         ours = await oursFetch(uris, options.concurrency, sizes);
         curl = await curlFetch(urls, options.concurrency, dir);
@@ -247,15 +276,19 @@ async function benchWado(options: {
         ours = await oursFetch(uris, options.concurrency, sizes);
       }
       const result = {
-        oursPerSecond: uris.length / ours,
-        curlPerSecond: urls.length / curl,
-        ratio: curl / ours,
+        oursPerSecond: uris.length / ours.seconds,
+        curlPerSecond: urls.length / curl.seconds,
+        ratio: curl.seconds / ours.seconds,
+        oursCpuMs: ((ours.cpuSeconds ?? NaN) * 1000) / uris.length,
+        curlCpuMs: curl.cpuSeconds === undefined ? undefined : (curl.cpuSeconds * 1000) / urls.length,
       };
       rounds.push(result);
       process.stdout.write(
-        `  round ${round + 1}: ours ${result.oursPerSecond.toFixed(1)}/s, curl ${result.curlPerSecond.toFixed(1)}/s, ratio ${result.ratio.toFixed(2)}\n`,
+        `  round ${round + 1}: ours ${result.oursPerSecond.toFixed(1)}/s, curl ${result.curlPerSecond.toFixed(1)}/s, ratio ${result.ratio.toFixed(2)}; ` +
+          `CPU per retrieve: ours ${result.oursCpuMs.toFixed(2)} ms, curl ${result.curlCpuMs?.toFixed(2) ?? '?'} ms; load ${loadavg()[0]?.toFixed(2) ?? '?'}\n`,
       );
     }
+    const curlCpu = rounds.map((r) => r.curlCpuMs);
     return {
       instances: uris.length,
       bytesPerInstance,
@@ -264,6 +297,8 @@ async function benchWado(options: {
       medianRatio: median(rounds.map((r) => r.ratio)),
       medianOursPerSecond: median(rounds.map((r) => r.oursPerSecond)),
       medianCurlPerSecond: median(rounds.map((r) => r.curlPerSecond)),
+      medianOursCpuMs: median(rounds.map((r) => r.oursCpuMs)),
+      medianCurlCpuMs: curlCpu.every((ms) => ms !== undefined) ? median(curlCpu) : undefined,
     };
   } finally {
     await orthanc.dispose();
@@ -385,7 +420,8 @@ export async function run(args: readonly string[]): Promise<void> {
     process.stdout.write(
       `WADO-RS, ${wado.instances} x ${(wado.bytesPerInstance / 1e6).toFixed(1)} MB at concurrency ${wado.concurrency}: ` +
         `ours ${wado.medianOursPerSecond.toFixed(1)}/s, curl ${wado.medianCurlPerSecond.toFixed(1)}/s, ` +
-        `median ratio ${wado.medianRatio.toFixed(2)} (target >= 0.8: ${wado.medianRatio >= 0.8 ? 'met' : 'NOT met'})\n`,
+        `median ratio ${wado.medianRatio.toFixed(2)} (target >= 0.8: ${wado.medianRatio >= 0.8 ? 'met' : 'NOT met'}); ` +
+        `CPU per retrieve (median): ours ${wado.medianOursCpuMs.toFixed(2)} ms, curl ${wado.medianCurlCpuMs?.toFixed(2) ?? '?'} ms\n`,
     );
   }
   if (!values['skip-qido']) {
