@@ -8,6 +8,11 @@
  * headers may end lines in LF; the final `--` may be missing when the body ends right after a
  * delimiter. What cannot be read is a MultipartFormatError: `truncated` when the body ended
  * inside a part (a cut connection: worth another try), not when there was no part at all.
+ *
+ * A part that declares its Content-Length (Orthanc's do) is passed on for that many bytes without
+ * searching them for the boundary (the search cost a third of a megabyte per millisecond); the
+ * delimiter is then looked for as usual, so a part longer than it declared runs on as body bytes
+ * (for the handler to refuse) and one shorter takes in the delimiter (and the body ends inside it).
  */
 
 /** Why a multipart body cannot be read; `truncated`: it ended inside a part. */
@@ -71,6 +76,8 @@ export class MultipartParser {
   /** Bytes received but not consumed yet (a possible delimiter start, an unfinished header block). */
   #carry: Buffer;
   #parts = 0;
+  /** Bytes of the current part still to pass on unsearched (its declared Content-Length). */
+  #unsearched = 0;
 
   constructor(boundary: string, handler: MultipartHandler) {
     // RFC 2046: 1-70 characters; the parser relies only on it being non-empty and one line.
@@ -222,12 +229,20 @@ export class MultipartParser {
     }
     this.#parts += 1;
     this.#state = 'body';
+    const declared = headers.get('content-length');
+    this.#unsearched = declared !== undefined && /^\d{1,15}$/.test(declared) ? Number(declared) : 0;
     this.#handler.onPartBegin(headers);
     return data.subarray(bodyStart);
   }
 
   /** Body bytes up to the next delimiter; holds back only what may start one. */
   #body(data: Buffer): Buffer | undefined {
+    if (this.#unsearched > 0) {
+      const take = Math.min(this.#unsearched, data.length);
+      this.#unsearched -= take;
+      this.#handler.onPartData(data.subarray(0, take));
+      return take < data.length ? data.subarray(take) : undefined;
+    }
     const at = data.indexOf(this.#delimiter);
     if (at !== -1) {
       const end = at > 0 && data[at - 1] === CR ? at - 1 : at;
