@@ -160,10 +160,26 @@ export class DicomwebHttp {
    * body is read). Throws DicomwebHttpError for a non-2xx answer or a failed exchange.
    */
   async request<T>(spec: DicomwebRequest<T>): Promise<T> {
+    // The deadline as a timer cleared when the request ends (AbortSignal.timeout would keep a
+    // timer and its signal alive for the whole deadline after every request: old-space garbage).
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => {
+        deadline.abort(new DOMException('the request deadline passed', 'TimeoutError'));
+      },
+      Math.max(1, spec.deadline - Date.now()),
+    );
+    try {
+      return await this.#request(spec, deadline.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #request<T>(spec: DicomwebRequest<T>, signal: AbortSignal): Promise<T> {
     const url = new URL(`${this.location.httpBase}${spec.path}`);
     const headers: Record<string, string> = { Accept: spec.accept };
     if (this.#authorization !== undefined) headers.Authorization = this.#authorization;
-    const signal = AbortSignal.timeout(Math.max(1, spec.deadline - Date.now()));
     for (let attempt = 0; ; attempt++) {
       const slot = await this.#budget
         .acquire(this.location.base, {

@@ -87,7 +87,7 @@ export class MultipartParser {
     this.#handler = handler;
     this.#delimiter = Buffer.from(`\n--${boundary}`, 'latin1');
     // A virtual line break before the body: a first boundary at offset 0 is then found like any other.
-    this.#carry = Buffer.from('\r\n', 'latin1');
+    this.#carry = VIRTUAL_LINE_BREAK;
   }
 
   /** Parts begun so far. */
@@ -103,13 +103,25 @@ export class MultipartParser {
   write(chunk: Uint8Array): void {
     if (this.#state === 'epilogue' || chunk.byteLength === 0) return;
     const incoming = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    let data = this.#carry.length === 0 ? incoming : Buffer.concat([this.#carry, incoming]);
+    let data: Buffer;
+    if (this.#carry === VIRTUAL_LINE_BREAK && this.#opensWithBoundary(incoming)) {
+      // The usual first chunk: the boundary at offset 0. Skipped here rather than found after the
+      // virtual line break, which would copy the whole chunk (up to half a megabyte) to search it.
+      this.#state = 'delimiter-line';
+      data = incoming.subarray(this.#delimiter.length - 1);
+    } else data = this.#carry.length === 0 ? incoming : Buffer.concat([this.#carry, incoming]);
     this.#carry = EMPTY;
     for (;;) {
       const rest = this.#step(data);
       if (rest === undefined) return;
       data = rest;
     }
+  }
+
+  /** Whether `data` starts with `--boundary` (the delimiter without its line break). */
+  #opensWithBoundary(data: Buffer): boolean {
+    const length = this.#delimiter.length - 1;
+    return data.length >= length && data.compare(this.#delimiter, 1, this.#delimiter.length, 0, length) === 0;
   }
 
   /** Checks that the body ended where a multipart body may end. */
@@ -275,6 +287,8 @@ export class MultipartParser {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The carry a parser starts with (see the constructor); compared by identity. */
+const VIRTUAL_LINE_BREAK = Buffer.from('\r\n', 'latin1');
 
 /** Whether `data[0, end)` is transport padding (spaces and tabs) only. */
 function isPadding(data: Buffer, end: number): boolean {
