@@ -1,13 +1,17 @@
 /**
  * `pnpm bench pacs [--instances 100] [--size 1024] [--concurrency 4] [--rounds 5]
- *                  [--qido-instances 10000] [--qido-rounds 3] [--skip-wado] [--skip-qido]`
+ *                  [--qido-instances 10000] [--qido-rounds 3] [--skip-wado] [--skip-qido]
+ *                  [--budget memory|redis] [--redis-url redis://127.0.0.1:6379]`
  *
  * The DICOMweb side of issue 14 against a local PACS (Debian Orthanc with its DICOMweb plugin):
  * 1. WADO-RS fetch throughput: N instances (SIZE x SIZE, 16-bit, native: 2 MB at 1024) fetched by
  *    the pipeline's fetcher (budget, multipart stream parser, size limit and DICOM head check, as
  *    the worker calls it) at the configured concurrency, against `curl --parallel --parallel-max C`
  *    fetching the same URLs with the same Accept header into /dev/null. Whole wall time of each
- *    side, alternating which runs first, median of the rounds. Target: ours / curl >= 0.8.
+ *    side, alternating which runs first, median of the rounds. Target: ours / curl >= 0.8. The
+ *    request budget is the process's own (`--budget memory`, the default) or the workers' Redis
+ *    one (`--budget redis`: two Redis commands per retrieve). CPU per retrieve is reported for
+ *    both sides (ours: process.cpuUsage of the bench process; curl: GNU time, when installed).
  * 2. QIDO-RS walk: a PACS of 10,000 small instances (dates over two years, CR and DX; generated
  *    once and kept in bench/out/pacs-orthanc-<N>/ so later runs start at once) listed by the
  *    study-window walk with the default settings; instances/s, QIDO requests per walk, and for
@@ -18,7 +22,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +36,7 @@ import {
   type DicomwebSettings,
 } from '@cxr/storage';
 import { startOrthanc, type RunningOrthanc } from '@cxr/storage/testing';
+import { RedisRequestBudget, redisConnectionFromUrl } from '@cxr/queue';
 
 const OUT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'out');
 const WADO_ACCEPT = 'multipart/related; type="application/dicom"; transfer-syntax=*';
@@ -117,15 +122,27 @@ async function inPool<T>(items: readonly T[], pool: number, work: (item: T) => P
   );
 }
 
-/** curl fetching every URL with `concurrency` transfers in parallel, into /dev/null; seconds. */
-async function curlFetch(urls: readonly string[], concurrency: number, dir: string): Promise<number> {
+/** GNU time, when installed: it reports curl's own CPU time (user + system). */
+const GNU_TIME = '/usr/bin/time';
+
+/** One side's fetch of every URL: wall seconds, and CPU seconds of the fetching process when known. */
+interface FetchRun {
+  readonly seconds: number;
+  readonly cpuSeconds: number | undefined;
+}
+
+/** curl fetching every URL with `concurrency` transfers in parallel, into /dev/null. */
+async function curlFetch(urls: readonly string[], concurrency: number, dir: string): Promise<FetchRun> {
   const config = join(dir, 'curl.config');
+  const timeFile = join(dir, 'curl.time');
   writeFileSync(config, urls.map((url) => `url = "${url}"\noutput = "/dev/null"\n`).join(''));
+  const timed = existsSync(GNU_TIME);
   const started = performance.now();
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn(
-      'curl',
+      timed ? GNU_TIME : 'curl',
       [
+        ...(timed ? ['-f', '%U %S', '-o', timeFile, 'curl'] : []),
         '--parallel',
         '--parallel-max',
         String(concurrency),
@@ -143,23 +160,46 @@ async function curlFetch(urls: readonly string[], concurrency: number, dir: stri
     child.on('error', reject);
     child.on('close', resolve);
   });
+  const seconds = (performance.now() - started) / 1000;
   if (code !== 0) throw new Error(`curl exited with ${String(code)}`);
-  return (performance.now() - started) / 1000;
+  let cpuSeconds: number | undefined;
+  if (timed) {
+    const [user, system] = readFileSync(timeFile, 'utf8').trim().split(/\s+/).map(Number);
+    if (user !== undefined && system !== undefined && Number.isFinite(user + system))
+      cpuSeconds = user + system;
+  }
+  return { seconds, cpuSeconds };
 }
 
-/** The pipeline's fetcher over every URI, `concurrency` at a time, as the worker calls it; seconds. */
+/**
+ * The pipeline's fetcher over every URI, `concurrency` at a time, as the worker calls it. CPU is
+ * this whole process's (every thread, GC included) over the run: nothing else runs in it meanwhile.
+ */
 async function oursFetch(
   uris: readonly string[],
   concurrency: number,
   sizes: ReadonlyMap<string, number>,
-): Promise<number> {
+  redisUrl?: string,
+): Promise<FetchRun> {
   const settings: DicomwebSettings = {
     ...DEFAULT_DICOMWEB_SETTINGS,
     maxConcurrency: concurrency,
     maxRequestsPerSecond: 0,
   };
-  const fetcher = createObjectFetcher({ env: {}, dicomweb: settings });
+  const budget =
+    redisUrl === undefined
+      ? undefined
+      : new RedisRequestBudget(redisConnectionFromUrl(redisUrl), {
+          limits: { concurrency, requestsPerSecond: 0 },
+          prefix: `cxr-bench-${randomUUID().slice(0, 8)}`,
+        });
+  const fetcher = createObjectFetcher({
+    env: {},
+    dicomweb: settings,
+    ...(budget !== undefined ? { requestBudget: budget } : {}),
+  });
   const started = performance.now();
+  const cpu = process.cpuUsage();
   try {
     await inPool(uris, concurrency, async (uri) => {
       const bytes = await fetcher.fetch(uri, {
@@ -177,9 +217,11 @@ async function oursFetch(
         throw new Error(`fetched ${bytes.byteLength} bytes, expected ${String(expected)}`);
       }
     });
-    return (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
+    return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
   } finally {
     await fetcher.close();
+    await budget?.close();
   }
 }
 
@@ -187,14 +229,20 @@ interface WadoResult {
   readonly instances: number;
   readonly bytesPerInstance: number;
   readonly concurrency: number;
+  readonly budget: 'memory' | 'redis';
   readonly rounds: {
     readonly oursPerSecond: number;
     readonly curlPerSecond: number;
     readonly ratio: number;
+    /** CPU ms per retrieve of our process and of curl (undefined without GNU time). */
+    readonly oursCpuMs: number;
+    readonly curlCpuMs: number | undefined;
   }[];
   readonly medianRatio: number;
   readonly medianOursPerSecond: number;
   readonly medianCurlPerSecond: number;
+  readonly medianOursCpuMs: number;
+  readonly medianCurlCpuMs: number | undefined;
 }
 
 async function benchWado(options: {
@@ -202,6 +250,7 @@ async function benchWado(options: {
   size: number;
   concurrency: number;
   rounds: number;
+  redisUrl: string | undefined;
 }): Promise<WadoResult> {
   const orthanc = await startOrthanc();
   const dir = join(tmpdir(), `cxr-bench-pacs-${randomUUID().slice(0, 8)}`);
@@ -233,37 +282,44 @@ async function benchWado(options: {
     const uris = paths.map((path) => `dicomweb+${orthanc.dicomwebUrl}${path}`);
     const urls = paths.map((path) => `${orthanc.dicomwebUrl}${path}`);
     // Warm both paths once (Orthanc's caches, the page cache), unmeasured.
-    await oursFetch(uris.slice(0, 10), options.concurrency, sizes);
+    await oursFetch(uris.slice(0, 10), options.concurrency, sizes, options.redisUrl);
     await curlFetch(urls.slice(0, 10), options.concurrency, dir);
     const rounds: WadoResult['rounds'][number][] = [];
     for (let round = 0; round < options.rounds; round++) {
-      let ours = 0;
-      let curl = 0;
+      let ours: FetchRun;
+      let curl: FetchRun;
       if (round % 2 === 0) {
-        ours = await oursFetch(uris, options.concurrency, sizes);
+        ours = await oursFetch(uris, options.concurrency, sizes, options.redisUrl);
         curl = await curlFetch(urls, options.concurrency, dir);
       } else {
         curl = await curlFetch(urls, options.concurrency, dir);
-        ours = await oursFetch(uris, options.concurrency, sizes);
+        ours = await oursFetch(uris, options.concurrency, sizes, options.redisUrl);
       }
       const result = {
-        oursPerSecond: uris.length / ours,
-        curlPerSecond: urls.length / curl,
-        ratio: curl / ours,
+        oursPerSecond: uris.length / ours.seconds,
+        curlPerSecond: urls.length / curl.seconds,
+        ratio: curl.seconds / ours.seconds,
+        oursCpuMs: ((ours.cpuSeconds ?? NaN) * 1000) / uris.length,
+        curlCpuMs: curl.cpuSeconds === undefined ? undefined : (curl.cpuSeconds * 1000) / urls.length,
       };
       rounds.push(result);
       process.stdout.write(
-        `  round ${round + 1}: ours ${result.oursPerSecond.toFixed(1)}/s, curl ${result.curlPerSecond.toFixed(1)}/s, ratio ${result.ratio.toFixed(2)}\n`,
+        `  round ${round + 1}: ours ${result.oursPerSecond.toFixed(1)}/s, curl ${result.curlPerSecond.toFixed(1)}/s, ratio ${result.ratio.toFixed(2)}; ` +
+          `CPU per retrieve: ours ${result.oursCpuMs.toFixed(2)} ms, curl ${result.curlCpuMs?.toFixed(2) ?? '?'} ms; load ${loadavg()[0]?.toFixed(2) ?? '?'}\n`,
       );
     }
+    const curlCpu = rounds.map((r) => r.curlCpuMs);
     return {
       instances: uris.length,
       bytesPerInstance,
       concurrency: options.concurrency,
+      budget: options.redisUrl === undefined ? 'memory' : 'redis',
       rounds,
       medianRatio: median(rounds.map((r) => r.ratio)),
       medianOursPerSecond: median(rounds.map((r) => r.oursPerSecond)),
       medianCurlPerSecond: median(rounds.map((r) => r.curlPerSecond)),
+      medianOursCpuMs: median(rounds.map((r) => r.oursCpuMs)),
+      medianCurlCpuMs: curlCpu.every((ms) => ms !== undefined) ? median(curlCpu) : undefined,
     };
   } finally {
     await orthanc.dispose();
@@ -365,6 +421,8 @@ export async function run(args: readonly string[]): Promise<void> {
       'qido-rounds': { type: 'string', default: '3' },
       'skip-wado': { type: 'boolean', default: false },
       'skip-qido': { type: 'boolean', default: false },
+      budget: { type: 'string', default: 'memory' },
+      'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
     },
   });
   const int = (name: string, raw: string): number => {
@@ -372,6 +430,8 @@ export async function run(args: readonly string[]): Promise<void> {
     if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
     return value;
   };
+  if (values.budget !== 'memory' && values.budget !== 'redis')
+    throw new Error('--budget must be memory or redis');
   mkdirSync(OUT_DIR, { recursive: true });
   const report: Record<string, unknown> = { date: new Date().toISOString(), loadavg: loadavg() };
   if (!values['skip-wado']) {
@@ -380,12 +440,14 @@ export async function run(args: readonly string[]): Promise<void> {
       size: int('size', values.size),
       concurrency: int('concurrency', values.concurrency),
       rounds: int('rounds', values.rounds),
+      redisUrl: values.budget === 'redis' ? values['redis-url'] : undefined,
     });
     report.wado = wado;
     process.stdout.write(
-      `WADO-RS, ${wado.instances} x ${(wado.bytesPerInstance / 1e6).toFixed(1)} MB at concurrency ${wado.concurrency}: ` +
+      `WADO-RS, ${wado.instances} x ${(wado.bytesPerInstance / 1e6).toFixed(1)} MB at concurrency ${wado.concurrency}, ${wado.budget} budget: ` +
         `ours ${wado.medianOursPerSecond.toFixed(1)}/s, curl ${wado.medianCurlPerSecond.toFixed(1)}/s, ` +
-        `median ratio ${wado.medianRatio.toFixed(2)} (target >= 0.8: ${wado.medianRatio >= 0.8 ? 'met' : 'NOT met'})\n`,
+        `median ratio ${wado.medianRatio.toFixed(2)} (target >= 0.8: ${wado.medianRatio >= 0.8 ? 'met' : 'NOT met'}); ` +
+        `CPU per retrieve (median): ours ${wado.medianOursCpuMs.toFixed(2)} ms, curl ${wado.medianCurlCpuMs?.toFixed(2) ?? '?'} ms\n`,
     );
   }
   if (!values['skip-qido']) {

@@ -58,7 +58,14 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
 return 0
 `;
 
-type RedisClient = ReturnType<typeof createRedisClient>;
+/**
+ * The client with the two scripts as commands: ioredis sends them by EVALSHA (the script text
+ * only once, when Redis does not know it yet), not the whole script with every request.
+ */
+type RedisClient = ReturnType<typeof createRedisClient> & {
+  cxrPacsAcquire(...keysAndArgs: (string | number)[]): Promise<[number, number]>;
+  cxrPacsRenew(...keysAndArgs: (string | number)[]): Promise<number>;
+};
 
 /** Resolves after `ms`, or rejects when the signal aborts. */
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -89,6 +96,8 @@ export class RedisRequestBudget implements RequestBudget {
   readonly #limits: RequestBudgetLimits;
   readonly #prefix: string;
   readonly #leaseMs: number;
+  /** keysOf's answers (a hash per request otherwise); a process talks to a few PACS at most. */
+  readonly #keys = new Map<string, { leases: string; starts: string }>();
 
   constructor(connection: RedisConnectionOptions, options: RedisRequestBudgetOptions) {
     const { concurrency, requestsPerSecond } = options.limits;
@@ -98,7 +107,10 @@ export class RedisRequestBudget implements RequestBudget {
       throw new RangeError('requestsPerSecond must be a non-negative integer');
     }
     // Connects on first use: a worker that never talks to a PACS opens no extra connection.
-    this.#redis = createRedisClient({ ...connection, lazyConnect: true });
+    const redis = createRedisClient({ ...connection, lazyConnect: true });
+    redis.defineCommand('cxrPacsAcquire', { numberOfKeys: 2, lua: ACQUIRE_SCRIPT });
+    redis.defineCommand('cxrPacsRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
+    this.#redis = redis as RedisClient;
     this.#limits = options.limits;
     this.#prefix = options.prefix ?? 'bull';
     this.#leaseMs = options.leaseMs ?? PACS_LEASE_MS;
@@ -106,9 +118,14 @@ export class RedisRequestBudget implements RequestBudget {
 
   /** The Redis keys of one PACS's budget. */
   keysOf(pacs: string): { leases: string; starts: string } {
-    const tag = createHash('sha256').update(pacs).digest('hex').slice(0, 16);
-    const base = `${this.#prefix}:cxr-pacs:{${tag}}`;
-    return { leases: `${base}:leases`, starts: `${base}:starts` };
+    let keys = this.#keys.get(pacs);
+    if (keys === undefined) {
+      const tag = createHash('sha256').update(pacs).digest('hex').slice(0, 16);
+      const base = `${this.#prefix}:cxr-pacs:{${tag}}`;
+      keys = { leases: `${base}:leases`, starts: `${base}:starts` };
+      this.#keys.set(pacs, keys);
+    }
+    return keys;
   }
 
   async acquire(pacs: string, options: AcquireOptions = {}): Promise<RequestSlot> {
@@ -117,16 +134,14 @@ export class RedisRequestBudget implements RequestBudget {
     let waited = false;
     for (;;) {
       options.signal?.throwIfAborted();
-      const [code, hint] = (await this.#redis.eval(
-        ACQUIRE_SCRIPT,
-        2,
+      const [code, hint] = await this.#redis.cxrPacsAcquire(
         keys.leases,
         keys.starts,
         id,
         this.#limits.concurrency,
         this.#limits.requestsPerSecond,
         this.#leaseMs,
-      )) as [number, number];
+      );
       if (code === 0) return this.#slot(keys.leases, id);
       if (!waited) options.onWait?.(code === 1 ? 'concurrency' : 'rate');
       waited = true;
@@ -145,7 +160,7 @@ export class RedisRequestBudget implements RequestBudget {
 
   #slot(leases: string, id: string): RequestSlot {
     const renew = setInterval(() => {
-      this.#redis.eval(RENEW_SCRIPT, 1, leases, id, this.#leaseMs).catch(() => undefined);
+      this.#redis.cxrPacsRenew(leases, id, this.#leaseMs).catch(() => undefined);
     }, this.#leaseMs / 3);
     renew.unref();
     let released = false;

@@ -1,20 +1,15 @@
 /**
- * HTTP to one DICOMweb service: node:http(s) with keep-alive sockets, the PACS's request budget
- * around every request, credentials and a custom CA from the settings, 429 and 503 waited out
- * (Retry-After honoured, else exponential backoff with full jitter) within the caller's deadline,
- * and every attempt measured (operation, status class, seconds). node:http rather than fetch:
- * it takes a CA per agent without another dependency, and streams the body as Node chunks.
+ * HTTP to one DICOMweb service: our HTTP/1.1 client (client.ts: keep-alive connections, one
+ * reused read buffer each) with the PACS's request budget around every request, credentials and a
+ * custom CA from the settings, 429 and 503 waited out (Retry-After honoured, else exponential
+ * backoff with full jitter) within the caller's deadline, and every attempt measured (operation,
+ * status class, seconds). A body that is not compressed can be consumed as views of the read
+ * buffer (`consume`: the WADO-RS fast path) or read as a stream (`body`).
  */
-import {
-  request as httpRequest,
-  Agent as HttpAgent,
-  type IncomingMessage,
-  type OutgoingHttpHeaders,
-} from 'node:http';
-import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
-import { createGunzip, createInflate } from 'node:zlib';
-import type { Socket } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { createGunzip, createInflate } from 'node:zlib';
+import { HttpClient, HttpTimeoutError, type BodySink, type HttpResponse } from './client.js';
 import { sleep, silentPacsObserver, type PacsObserver, type RequestBudget } from '../pacs/budget.js';
 import type { DicomwebLocation } from './uri.js';
 
@@ -78,106 +73,40 @@ function statusClassOf(status: number): '2xx' | '3xx' | '4xx' | '5xx' {
 }
 
 /** A timeout of the socket (no bytes for `timeoutMs`) or of the whole request (the deadline). */
-class RequestTimeoutError extends Error {
-  override readonly name = 'TimeoutError';
-}
-
-/** Whether an error is a timeout rather than a network failure (for the status class). */
 function isTimeout(error: unknown): boolean {
-  return error instanceof RequestTimeoutError || (error instanceof Error && error.name === 'TimeoutError');
+  return error instanceof HttpTimeoutError || (error instanceof Error && error.name === 'TimeoutError');
 }
 
-/** How long before the server's announced keep-alive timeout a pooled socket is given up. */
-const KEEP_ALIVE_MARGIN_MS = 250;
-/** Idle time of a pooled socket when the server announces no keep-alive timeout. */
-const KEEP_ALIVE_IDLE_MS = 4000;
-
-/** The keep-alive timeout each socket's server announced (`Keep-Alive: timeout=N`), in ms. */
-const keepAliveHints = new WeakMap<Socket, number>();
-
-/**
- * Keeps a socket for the next request unless the server is about to close it. Node's own rule
- * gives up a socket 1 s before the announced timeout, which with Orthanc's `timeout=1` means
- * never reusing one: every retrieve then paid a new connection (measured: 190 connects for 200
- * retrieves, a third of curl's throughput). A request that still meets a socket the server just
- * closed is sent again once (`send`).
- */
-function keepSocketAliveWithMargin(this: HttpAgent, socket: Socket): boolean {
-  socket.setKeepAlive(true, 1000);
-  socket.unref();
-  const hint = keepAliveHints.get(socket);
-  const idle = hint === undefined ? KEEP_ALIVE_IDLE_MS : hint - KEEP_ALIVE_MARGIN_MS;
-  if (idle <= 0) return false;
-  socket.setTimeout(idle);
-  return true;
-}
-
-/** Agents (plain and TLS) that keep sockets by keepSocketAliveWithMargin. */
-class PacsHttpAgent extends HttpAgent {
-  override keepSocketAlive(socket: Socket): boolean {
-    return keepSocketAliveWithMargin.call(this, socket);
-  }
-}
-class PacsHttpsAgent extends HttpsAgent {
-  override keepSocketAlive(socket: Socket): boolean {
-    return keepSocketAliveWithMargin.call(this, socket);
-  }
-}
-
-/** Errors of a reused socket the server had closed meanwhile: the request never reached it. */
-function isStaleSocketError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED';
-}
-
-/** The request's response, or its failure before any response arrived. */
-function send(
-  url: URL,
-  headers: OutgoingHttpHeaders,
-  agent: HttpAgent,
-  timeoutMs: number,
-  signal: AbortSignal,
-  retried = false,
-): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = request(url, { method: 'GET', headers, agent, signal }, (response) => {
-      const hint = /^timeout=(\d+)/.exec(String(response.headers['keep-alive'] ?? ''))?.[1];
-      if (hint !== undefined) keepAliveHints.set(response.socket, Number(hint) * 1000);
-      resolve(response);
-    });
-    req.setTimeout(timeoutMs, () => {
-      req.destroy(new RequestTimeoutError(`no answer for ${timeoutMs} ms`));
-    });
-    req.on('error', (error) => {
-      // A kept-alive socket closed by the server as the request went out: a GET is safe to repeat.
-      if (req.reusedSocket && !retried && isStaleSocketError(error) && !signal.aborted) {
-        send(url, headers, agent, timeoutMs, signal, true).then(resolve, reject);
-        return;
-      }
-      reject(error);
-    });
-    req.end();
-  });
-}
-
-/** The body of a response, decompressed when the server compressed it anyway. */
-function bodyOf(response: IncomingMessage): Readable {
-  const encoding = (response.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
-  if (encoding === 'identity' || encoding === '') return response;
-  if (encoding === 'gzip' || encoding === 'x-gzip') return response.pipe(createGunzip());
-  if (encoding === 'deflate') return response.pipe(createInflate());
-  response.resume();
+/** The Content-Encoding of a response; a DicomwebHttpError for one this client cannot undo. */
+function encodingOf(response: HttpResponse): 'identity' | 'gzip' | 'deflate' {
+  const encoding = (headerText(response.headers['content-encoding']) ?? 'identity').toLowerCase().trim();
+  if (encoding === 'identity' || encoding === '') return 'identity';
+  if (encoding === 'gzip' || encoding === 'x-gzip') return 'gzip';
+  if (encoding === 'deflate') return 'deflate';
+  response.discard();
   throw new DicomwebHttpError(`answer in an unsupported Content-Encoding (${encoding.slice(0, 20)})`, false);
 }
 
-/** What a request handler sees of a 2xx response. */
+/** The body of a response as a stream, decompressed when the server compressed it anyway. */
+function bodyOf(response: HttpResponse, encoding: 'identity' | 'gzip' | 'deflate'): Readable {
+  const raw = response.readable();
+  if (encoding === 'identity') return raw;
+  return raw.pipe(encoding === 'gzip' ? createGunzip() : createInflate());
+}
+
+/** What a request handler sees of a 2xx response: read the body through `body` or `consume`, not both. */
 export interface DicomwebResponse {
   readonly status: number;
-  readonly headers: IncomingMessage['headers'];
+  readonly headers: IncomingHttpHeaders;
   /** Content-Length of the (compressed, when compressed) body, when the server sent one. */
   readonly contentLength: number | undefined;
+  /** The (decompressed) body as a stream of copies. */
   readonly body: Readable;
+  /**
+   * The body's bytes handed to `sink` as they arrive, without a copy (see BodySink); resolves at
+   * its end. Undefined for a compressed answer (read `body`).
+   */
+  readonly consume: ((sink: BodySink) => Promise<void>) | undefined;
 }
 
 export interface DicomwebRequest<T> {
@@ -197,7 +126,7 @@ export class DicomwebHttp {
   readonly #settings: DicomwebClientSettings;
   readonly #budget: RequestBudget;
   readonly #observer: PacsObserver;
-  readonly #agent: HttpAgent;
+  readonly #client: HttpClient;
   readonly #authorization: string | undefined;
 
   constructor(
@@ -209,10 +138,15 @@ export class DicomwebHttp {
     this.#settings = settings;
     this.#budget = deps.budget;
     this.#observer = deps.observer ?? silentPacsObserver;
-    const agentOptions = { keepAlive: true, maxSockets: settings.maxSockets, scheduling: 'lifo' as const };
-    this.#agent = location.httpBase.startsWith('https:')
-      ? new PacsHttpsAgent({ ...agentOptions, ...(settings.ca !== undefined ? { ca: settings.ca } : {}) })
-      : new PacsHttpAgent(agentOptions);
+    const url = new URL(location.httpBase);
+    const https = url.protocol === 'https:';
+    this.#client = new HttpClient({
+      protocol: https ? 'https:' : 'http:',
+      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: url.port === '' ? (https ? 443 : 80) : Number(url.port),
+      maxSockets: settings.maxSockets,
+      ...(https && settings.ca !== undefined ? { ca: settings.ca } : {}),
+    });
     if (settings.token !== undefined) this.#authorization = `Bearer ${settings.token}`;
     else if (settings.user !== undefined) {
       const pair = `${settings.user}:${settings.password ?? ''}`;
@@ -226,10 +160,26 @@ export class DicomwebHttp {
    * body is read). Throws DicomwebHttpError for a non-2xx answer or a failed exchange.
    */
   async request<T>(spec: DicomwebRequest<T>): Promise<T> {
+    // The deadline as a timer cleared when the request ends (AbortSignal.timeout would keep a
+    // timer and its signal alive for the whole deadline after every request: old-space garbage).
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => {
+        deadline.abort(new DOMException('the request deadline passed', 'TimeoutError'));
+      },
+      Math.max(1, spec.deadline - Date.now()),
+    );
+    try {
+      return await this.#request(spec, deadline.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #request<T>(spec: DicomwebRequest<T>, signal: AbortSignal): Promise<T> {
     const url = new URL(`${this.location.httpBase}${spec.path}`);
-    const headers: OutgoingHttpHeaders = { Accept: spec.accept };
+    const headers: Record<string, string> = { Accept: spec.accept };
     if (this.#authorization !== undefined) headers.Authorization = this.#authorization;
-    const signal = AbortSignal.timeout(Math.max(1, spec.deadline - Date.now()));
     for (let attempt = 0; ; attempt++) {
       const slot = await this.#budget
         .acquire(this.location.base, {
@@ -245,9 +195,14 @@ export class DicomwebHttp {
         });
       const started = performance.now();
       const seconds = (): number => (performance.now() - started) / 1000;
-      let response: IncomingMessage;
+      let response: HttpResponse;
       try {
-        response = await send(url, headers, this.#agent, this.#settings.timeoutMs, signal);
+        response = await this.#client.get({
+          path: `${url.pathname}${url.search}`,
+          headers,
+          timeoutMs: this.#settings.timeoutMs,
+          signal,
+        });
       } catch (error) {
         slot.release();
         const timeout = isTimeout(error) || signal.aborted;
@@ -268,9 +223,9 @@ export class DicomwebHttp {
           { cause: error },
         );
       }
-      const status = response.statusCode ?? 0;
+      const status = response.status;
       if (status === 429 || status === 503) {
-        response.resume();
+        response.discard();
         slot.release();
         this.#observer.observePacsRequest(spec.operation, statusClassOf(status), seconds());
         this.#observer.countPacsThrottled(status === 429 ? 'pacs_429' : 'pacs_503');
@@ -296,16 +251,23 @@ export class DicomwebHttp {
       let statusClass: '2xx' | '3xx' | '4xx' | '5xx' | 'network' | 'timeout' = statusClassOf(status);
       try {
         if (status < 200 || status >= 300) {
-          response.resume();
+          response.discard();
           throw httpStatusError(status);
         }
         const lengthHeader = response.headers['content-length'];
+        const encoding = encodingOf(response);
+        let body: Readable | undefined;
+        const answer = response;
         return await spec.read({
           status,
           headers: response.headers,
           contentLength:
             lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined,
-          body: bodyOf(response),
+          get body(): Readable {
+            body ??= bodyOf(answer, encoding);
+            return body;
+          },
+          consume: encoding === 'identity' ? (sink) => answer.consume(sink) : undefined,
         });
       } catch (error) {
         if (!(error instanceof DicomwebHttpError) && isExchangeFailure(error)) {
@@ -322,17 +284,17 @@ export class DicomwebHttp {
         }
         throw error;
       } finally {
-        // A body read to its end returns the socket to the pool; anything else must not be reused.
-        if (!response.complete) response.destroy();
+        // A body read to its end returns the connection to the pool; anything else must not be reused.
+        response.destroy();
         slot.release();
         this.#observer.observePacsRequest(spec.operation, statusClass, seconds());
       }
     }
   }
 
-  /** Closes the kept-alive sockets. */
+  /** Closes the kept-alive connections. */
   close(): void {
-    this.#agent.destroy();
+    this.#client.close();
   }
 }
 
@@ -372,7 +334,9 @@ function isExchangeFailure(error: unknown): boolean {
     isTimeout(error) ||
     error.name === 'AbortError' ||
     (typeof code === 'string' &&
-      /^(ECONN|EPIPE|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|ERR_STREAM_PREMATURE_CLOSE|UND_ERR)/.test(code)) ||
+      /^(ECONN|EPIPE|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|ERR_STREAM_PREMATURE_CLOSE|UND_ERR|HPE_)/.test(
+        code,
+      )) ||
     /aborted|socket hang up/i.test(error.message)
   );
 }

@@ -135,6 +135,44 @@ class FirstPartCollector implements MultipartHandler {
 }
 
 /**
+ * A body whose bytes are pushed to a sink as views valid only during the call; a promise the sink
+ * returns holds the next bytes back until it settles (client.ts's `consume`).
+ */
+export interface PushedBody {
+  consume(sink: (bytes: Uint8Array) => void | Promise<void>): Promise<void>;
+}
+
+/** Thrown by a sink to stop reading a pushed body early (the rest is not wanted). */
+class StopReading extends Error {}
+
+/**
+ * Feeds every chunk of `body` to `onChunk` until it returns `'stop'`; a promise it returns is
+ * awaited before the next chunk. Pushed bodies are read without copying them.
+ */
+async function feed(
+  body: AsyncIterable<Uint8Array> | PushedBody,
+  onChunk: (chunk: Uint8Array) => 'stop' | Promise<void> | undefined,
+): Promise<void> {
+  if ('consume' in body) {
+    try {
+      await body.consume((chunk) => {
+        const next = onChunk(chunk);
+        if (next === 'stop') throw new StopReading();
+        return next;
+      });
+    } catch (error) {
+      if (!(error instanceof StopReading)) throw error;
+    }
+    return;
+  }
+  for await (const chunk of body) {
+    const next = onChunk(chunk);
+    if (next === 'stop') return;
+    if (next !== undefined) await next;
+  }
+}
+
+/**
  * Reads the instance from an answer with the given Content-Type and Content-Length. Throws
  * ObjectFetchError (transient when the body was cut short), ObjectTooLargeError, or
  * HeadCheckFailure wrapping what the head check threw.
@@ -143,7 +181,7 @@ export async function readInstanceBody(
   uri: string,
   contentType: string | undefined,
   contentLength: number | undefined,
-  chunks: AsyncIterable<Uint8Array>,
+  body: AsyncIterable<Uint8Array> | PushedBody,
   options: FetchOptions = {},
 ): Promise<Uint8Array> {
   const media = parseMediaType(contentType ?? '');
@@ -165,17 +203,16 @@ export async function readInstanceBody(
     }
     try {
       let after = 0;
-      for await (const chunk of chunks) {
+      await feed(body, (chunk) => {
         if (collector.complete) {
           // Read on to the closing delimiter, so that the connection can serve the next request,
           // but not through more parts than asked for.
           after += chunk.byteLength;
-          if (after > ENVELOPE_BYTES) break;
-          continue;
+          return after > ENVELOPE_BYTES ? 'stop' : undefined;
         }
         parser.write(chunk);
-        await reserve(collector, options);
-      }
+        return collector.sizeToReserve === undefined ? undefined : reserve(collector, options);
+      });
       if (!collector.complete) parser.end();
     } catch (error) {
       if (error instanceof MultipartFormatError) {
@@ -199,7 +236,10 @@ export async function readInstanceBody(
     if (contentLength !== undefined) headers.set('content-length', String(contentLength));
     collector.onPartBegin(headers);
     await reserve(collector, options);
-    for await (const chunk of chunks) collector.onPartData(chunk);
+    await feed(body, (chunk) => {
+      collector.onPartData(chunk);
+      return undefined;
+    });
     collector.onPartEnd();
     if (collector.result().byteLength === 0)
       throw new ObjectFetchError(uri, false, 'WADO-RS answer is empty');

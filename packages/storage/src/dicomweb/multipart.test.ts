@@ -119,6 +119,20 @@ describe('MultipartParser', () => {
     expect(parse('zz9', unclosed)[0]?.body.equals(instance)).toBe(true);
   });
 
+  it('passes on a part of declared Content-Length unsearched, then finds the delimiter as usual', () => {
+    // The boundary's own text inside the declared bytes does not end the part: it is not searched.
+    const holding = Buffer.concat([fakeInstance(700), Buffer.from('\r\n--zz9\r\n'), fakeInstance(700)]);
+    for (const sizes of [[holding.length + 200], [1], [97, 5]]) {
+      expect(parse('zz9', multipart('zz9', [holding]), sizes)[0]?.body.equals(holding)).toBe(true);
+    }
+    // Declared shorter than it is: the search takes over after the declared bytes and the part
+    // runs on to the delimiter, for the reader to refuse as longer than declared.
+    const lying = multipart('zz9', [instance])
+      .toString('latin1')
+      .replace('Content-Length: 5000', 'Content-Length: 10');
+    expect(parse('zz9', Buffer.from(lying, 'latin1'), [64])[0]?.body.equals(instance)).toBe(true);
+  });
+
   it('reports an empty multipart as no part, a body without the boundary and a cut body as errors', () => {
     expect(parse('zz9', Buffer.from('--zz9--\r\n'))).toEqual([]);
     expect(() => parse('zz9', Buffer.from('<html>Login</html>'))).toThrow(MultipartFormatError);

@@ -413,7 +413,7 @@ export async function fetchDicomwebInstance(
           uri,
           response.headers['content-type'],
           compressed ? undefined : response.contentLength,
-          response.body,
+          response.consume !== undefined ? { consume: response.consume } : response.body,
           options,
         );
       },
