@@ -75,7 +75,7 @@ const MAX_QIDO_ANSWER_BYTES = 256 * 1024 * 1024;
 /** The PACS's own "more results than returned" warning (PS3.18 8.3.4.1, Warning: 299). */
 const TRUNCATION_WARNING = /\b299\b/;
 
-/** Reads a CA file for the HTTPS agent; a ConfigError naming the variable when it cannot be read. */
+/** Reads a CA file for the HTTPS connections; a ConfigError naming the variable when it cannot be read. */
 export function readCaFile(path: string | undefined): string | undefined {
   if (path === undefined) return undefined;
   try {
