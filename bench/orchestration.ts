@@ -280,6 +280,8 @@ async function measure(
     }
     const seconds = (performance.now() - t0) / 1000;
     const mainCpu = process.cpuUsage(mainCpu0);
+    // Its open connection kept the bench process alive after the table (CXR_BENCH_VERBOSE=1).
+    await probe?.close();
     const workerCpuMs = (await worker.cpuMs()) - workerCpu0;
     const redisMs = (await redisCpuMs(redis)) - redisCpu0;
     return {
