@@ -110,10 +110,17 @@ export class ResultQueue {
       for (const id of objectIds) {
         aliases.set(this.#queue.toKey(RESULT_ALIAS_KEY_INFIX + id), jobId, 'EX', RESULT_ALIAS_TTL_SECONDS);
       }
-      for (const [error] of (await aliases.exec()) ?? []) {
+      // One round trip: the aliases are written on the queue's own connection before the add
+      // (exec() sends them at once, the add follows), and Redis runs one connection's commands in
+      // order. An alias that failed while the add succeeded fails the publish: the screen job is
+      // retried, publishes the same message again (deduplicated) and writes the aliases again.
+      const [written] = await Promise.all([
+        aliases.exec(),
+        this.#queue.add(JobName.ScreenResults, data, { jobId }),
+      ]);
+      for (const [error] of written ?? []) {
         if (error !== null) throw error;
       }
-      await this.#queue.add(JobName.ScreenResults, data, { jobId });
     } catch (cause) {
       throw new Error(`publish of ${messages.length} results on ${QueueName.Results} failed`, { cause });
     }
