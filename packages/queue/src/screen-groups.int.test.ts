@@ -280,7 +280,10 @@ describe('multi-object screen jobs (real Redis)', () => {
     // Objects 0, 1 and 3 travel in one screen-results message (published, not yet stored);
     // object 2's outcome never reached the results queue.
     const [group] = await groupPayloads(prefix);
-    await results.publish([0, 1, 3].map((i) => resultMessage(all[i]!)), { batchOf: group!.id });
+    await results.publish(
+      [0, 1, 3].map((i) => resultMessage(all[i]!)),
+      { batchOf: group!.id },
+    );
     expect(await results.counts()).toMatchObject({ waiting: 1 });
     expect(await queue.enqueueBulk(all, { objectsPerJob: 4, requeueFinished: true })).toEqual({
       added: 1,

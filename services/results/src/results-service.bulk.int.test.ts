@@ -164,10 +164,10 @@ describe('ResultsService with screen-results messages', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await publisher.counts()).toMatchObject({ waiting: 0, active: 0, completed: 1 });
     expect(spy.upserts).toEqual([{ size: 10, force: false }]);
-    // A message whose copy got past the dedupe (e.g. published after the first one aged out)
-    // is absorbed by the upsert: one row per object.
+    // A copy that gets past the dedupe (a redelivery that reached fewer outcomes: another id, or
+    // one published after the first message aged out) is absorbed by the upsert: one row each.
     await publisher.publish(messages.slice(0, 4), { batchOf: 'grp_b' });
-    await waitFor('the copy stored', async () => spy.upserts.length === 2);
+    await waitFor('the copy stored', () => spy.upserts.length === 2);
     expect(await stored(store)).toBe(10);
   });
 
