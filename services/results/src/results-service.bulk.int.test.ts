@@ -188,6 +188,22 @@ describe('ResultsService with screen-results messages', () => {
     expect(await publisher.counts()).toMatchObject({ failed: 0, completed: 2 });
   }, 45_000);
 
+  it('an entry the results table refuses fails the message, after the other entries were stored', async () => {
+    const { store, publisher, service, afterStore } = await setup();
+    const messages = sampleMessages(5);
+    // Valid on the queue (a non-empty URI), refused by the row schema (at most 4096 characters).
+    const tooLong: ResultMessage = { ...messages[2]!, uri: `s3://archive/${'x'.repeat(5000)}.dcm` };
+    await publisher.publish([messages[0]!, messages[1]!, tooLong, messages[3]!, messages[4]!], {
+      batchOf: 'grp_invalid',
+    });
+    service.start();
+    cleanups.push(() => service.stop());
+    await waitFor('the message failed', async () => (await publisher.counts()).failed === 1);
+    expect(await stored(store)).toBe(4);
+    expect(afterStore.flat()).toHaveLength(4);
+    expect(await publisher.counts()).toMatchObject({ completed: 0, failed: 1 });
+  });
+
   it('--force: the entries of a forced message replace the stored rows', async () => {
     const { store, spy, publisher, service } = await setup();
     const first = sampleMessages(8);
