@@ -42,6 +42,44 @@ describe('DynamicBatcher', () => {
     expect(await Promise.all(results)).toEqual([10, 20, 30, 40]);
   });
 
+  it('with weights, bounds a batch by summed weight, keeps items whole and flushes at maxBatch weight', async () => {
+    const { batches, pending, run } = recordingRun();
+    // An item's weight is its value: 3 + 4 fit in 8, the next 3 does not; 9 alone exceeds 8.
+    const batcher = new DynamicBatcher({ maxBatch: 8, maxDelayMs: 1000, run, weight: (x: number) => x });
+    const first = [3, 4].map((x) => batcher.submit(x));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([]);
+    expect(batcher.waitingWeight).toBe(7);
+    const rest = [3, 9, 1].map((x) => batcher.submit(x));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches).toEqual([[3, 4]]);
+    pending[0]!.finish();
+    await vi.advanceTimersByTimeAsync(0);
+    // 3 + 9 + 1 = 13 >= 8 waits: the next batch starts at once with the 3 alone (3 + 9 > 8).
+    expect(batches).toEqual([[3, 4], [3]]);
+    pending[1]!.finish();
+    await vi.advanceTimersByTimeAsync(0);
+    // 9 + 1 = 10 >= 8: the heavy item runs alone, never split.
+    expect(batches).toEqual([[3, 4], [3], [9]]);
+    pending[2]!.finish();
+    await vi.advanceTimersByTimeAsync(0);
+    // 1 left: below maxBatch, it waits for its delay.
+    expect(batches).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(batches).toEqual([[3, 4], [3], [9], [1]]);
+    pending[3]!.finish();
+    expect(await Promise.all([...first, ...rest])).toEqual([30, 40, 30, 90, 10]);
+    expect(batcher.waitingWeight).toBe(0);
+  });
+
+  it('refuses an item whose weight is not a finite number >= 0', async () => {
+    const { run } = recordingRun();
+    const batcher = new DynamicBatcher({ maxBatch: 8, maxDelayMs: 10, run, weight: (x: number) => x });
+    await expect(batcher.submit(-1)).rejects.toThrow(RangeError);
+    await expect(batcher.submit(Number.NaN)).rejects.toThrow(RangeError);
+    expect(batcher.waitingCount).toBe(0);
+  });
+
   it('does not flush a partial batch before maxDelayMs, then flushes it', async () => {
     const { batches, pending, run } = recordingRun();
     const batcher = new DynamicBatcher({ maxBatch: 8, maxDelayMs: 50, run });

@@ -16,6 +16,12 @@ export interface DynamicBatcherOptions<T, R> {
    * A rejection (or a result of the wrong length) fails every item of the batch.
    */
   readonly run: (items: T[]) => Promise<readonly (R | Error)[]>;
+  /**
+   * An item's weight (default 1): `maxBatch` then bounds the summed weight of a batch, and a batch
+   * is ready once the waiting weight reaches it. An item is never split: one heavier than
+   * `maxBatch` runs alone. The results service weighs a message by its rows.
+   */
+  readonly weight?: (item: T) => number;
   /** Called when a batch starts: its size and how long its oldest item waited (for metrics). */
   readonly onBatch?: (info: { readonly size: number; readonly oldestWaitMs: number }) => void;
 }
@@ -31,6 +37,7 @@ export class BatcherClosedError extends Error {
 
 interface Waiting<T, R> {
   readonly item: T;
+  readonly weight: number;
   readonly submittedAt: number;
   readonly resolve: (result: R) => void;
   readonly reject: (error: unknown) => void;
@@ -42,7 +49,10 @@ export class DynamicBatcher<T, R> {
   readonly #maxDelayMs: number;
   readonly #run: DynamicBatcherOptions<T, R>['run'];
   readonly #onBatch: DynamicBatcherOptions<T, R>['onBatch'];
+  readonly #weight: DynamicBatcherOptions<T, R>['weight'];
   readonly #waiting: Waiting<T, R>[] = [];
+  /** Summed weight of #waiting. */
+  #waitingWeight = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Set when the oldest waiting item's delay expired while a batch was in flight. */
   #deadlinePassed = false;
@@ -61,6 +71,7 @@ export class DynamicBatcher<T, R> {
     this.#maxDelayMs = options.maxDelayMs;
     this.#run = options.run;
     this.#onBatch = options.onBatch;
+    this.#weight = options.weight;
   }
 
   /** Items waiting for a batch (not counting the batch in flight). */
@@ -68,11 +79,24 @@ export class DynamicBatcher<T, R> {
     return this.#waiting.length;
   }
 
+  /** Summed weight of the items waiting for a batch (their count without `weight`). */
+  get waitingWeight(): number {
+    return this.#waitingWeight;
+  }
+
   /** Adds an item to the next batch; resolves with its result or rejects with its error. */
   submit(item: T): Promise<R> {
     if (this.#closed) return Promise.reject(new BatcherClosedError());
+    let weight = 1;
+    if (this.#weight !== undefined) {
+      weight = this.#weight(item);
+      if (!(Number.isFinite(weight) && weight >= 0)) {
+        return Promise.reject(new RangeError(`item weight must be a finite number >= 0, got ${weight}`));
+      }
+    }
     return new Promise<R>((resolve, reject) => {
-      this.#waiting.push({ item, submittedAt: Date.now(), resolve, reject });
+      this.#waiting.push({ item, weight, submittedAt: Date.now(), resolve, reject });
+      this.#waitingWeight += weight;
       if (this.#waiting.length === 1 && this.#inFlight === undefined) this.#armTimer();
       this.#maybeStartBatch();
     });
@@ -115,11 +139,20 @@ export class DynamicBatcher<T, R> {
 
   #maybeStartBatch(): void {
     if (this.#inFlight !== undefined || this.#waiting.length === 0) return;
-    const ready = this.#waiting.length >= this.#maxBatch || this.#deadlinePassed || this.#flushAll;
+    const ready = this.#waitingWeight >= this.#maxBatch || this.#deadlinePassed || this.#flushAll;
     if (!ready) return;
     this.#clearTimer();
     this.#deadlinePassed = false;
-    const batch = this.#waiting.splice(0, this.#maxBatch);
+    // As many of the oldest items as fit in maxBatch, at least one.
+    let count = 0;
+    let weight = 0;
+    for (const w of this.#waiting) {
+      if (count > 0 && weight + w.weight > this.#maxBatch) break;
+      count += 1;
+      weight += w.weight;
+    }
+    this.#waitingWeight -= weight;
+    const batch = this.#waiting.splice(0, count);
     this.#inFlight = this.#runBatch(batch).finally(() => {
       this.#inFlight = undefined;
       if (this.#waiting.length > 0) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { redisConnectionFromUrl } from './connection.js';
 import { JobRejectedError, isJobRejectedError } from './errors.js';
-import { screenJobId } from './job-id.js';
+import { resultBatchJobId, screenJobId } from './job-id.js';
 import {
   BACKOFF_JITTER,
   CAPPED_BACKOFF,
@@ -17,7 +17,12 @@ import {
   workerLockOptions,
 } from './job-options.js';
 import { JobName, QueueName, queueOfJob } from './names.js';
-import { parseJobPayload, resultMessageSchema, type ResultMessage } from './payloads.js';
+import {
+  RESULT_BATCH_VERSION,
+  parseJobPayload,
+  resultMessageSchema,
+  type ResultMessage,
+} from './payloads.js';
 import { UnrecoverableError } from 'bullmq';
 
 describe('names', () => {
@@ -25,6 +30,7 @@ describe('names', () => {
     expect(QueueName).toEqual({ Screen: 'cxr-screen', Results: 'cxr-results', Findings: 'cxr-findings' });
     expect(queueOfJob[JobName.ScreenObject]).toBe('cxr-screen');
     expect(queueOfJob[JobName.ScreenResult]).toBe('cxr-results');
+    expect(queueOfJob[JobName.ScreenResults]).toBe('cxr-results');
     expect(queueOfJob[JobName.DeliverFindings]).toBe('cxr-findings');
     expect(Object.keys(queueOfJob).sort()).toEqual(Object.values(JobName).sort());
   });
@@ -112,6 +118,33 @@ describe('payload schemas', () => {
   it('accepts only a hash for the patient, never the raw ID', () => {
     expect(() => resultMessageSchema.parse({ ...result, patientIdHash: 'PAT-12345' })).toThrow();
     expect(() => resultMessageSchema.parse({ ...result, patientId: 'PAT-12345' })).toThrow();
+  });
+
+  it('validates every entry of a screen-results message with the result schema, and its version', () => {
+    const rejected = { ...result, jobId: 'scr_2', outcome: 'rejected' as const, reason: 'not_dicom' };
+    const { scores: _s, decision: _d, ...rejectedEntry } = rejected;
+    const batch = { version: RESULT_BATCH_VERSION, results: [result, rejectedEntry] };
+    expect(parseJobPayload(JobName.ScreenResults, batch)).toEqual(batch);
+    expect(() => parseJobPayload(JobName.ScreenResults, { ...batch, version: 2 })).toThrow();
+    expect(() => parseJobPayload(JobName.ScreenResults, { ...batch, results: [] })).toThrow();
+    expect(() =>
+      parseJobPayload(JobName.ScreenResults, { ...batch, results: [result, { ...result, patientId: 'X' }] }),
+    ).toThrow();
+    expect(() => parseJobPayload(JobName.ScreenResults, { ...batch, pixels: [1] })).toThrow();
+  });
+});
+
+describe('resultBatchJobId', () => {
+  it('is deterministic over the job and its set of objects, whatever their order', () => {
+    const id = resultBatchJobId('grp_1', ['scr_a', 'scr_b', 'scr_c']);
+    expect(id).toMatch(/^res_[0-9a-f]{40}$/);
+    expect(resultBatchJobId('grp_1', ['scr_c', 'scr_a', 'scr_b'])).toBe(id);
+    expect(resultBatchJobId('grp_2', ['scr_a', 'scr_b', 'scr_c'])).not.toBe(id);
+    expect(resultBatchJobId('grp_1', ['scr_a', 'scr_b'])).not.toBe(id);
+    // Length-prefixed fields: moving a boundary changes the id.
+    expect(resultBatchJobId('grp_1', ['scr_ab', 'scr_c'])).not.toBe(
+      resultBatchJobId('grp_1', ['scr_a', 'bscr_c']),
+    );
   });
 });
 

@@ -40,3 +40,22 @@ export function screenJobId(
 function normalizeEtag(etag: string): string {
   return etag.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }
+
+/** Prefix of a `screen-results` message id (see `resultBatchJobId`). */
+const RESULT_BATCH_ID_PREFIX = 'res_';
+
+/**
+ * Deterministic id of the `screen-results` message that a `screen-objects` job publishes: a hash
+ * of the screen job's id and of its objects' ids (sorted). A redelivered screen job (killed
+ * worker, stall) that publishes the same objects' outcomes again gets the same id, which BullMQ
+ * deduplicates while the first message exists (the store's upsert absorbs the rest). A retry of the
+ * job carries other objects (those without an outcome), and a re-enqueued object goes into a new
+ * job (`grp_` ids are never reused), so a new screening never collides with an old message.
+ */
+export function resultBatchJobId(screenJobId: string, objectIds: readonly string[]): string {
+  const hash = createHash('sha256');
+  for (const field of [screenJobId, ...[...objectIds].sort()]) {
+    hash.update(`${Buffer.byteLength(field)}:${field};`);
+  }
+  return RESULT_BATCH_ID_PREFIX + hash.digest('hex').slice(0, 40);
+}

@@ -30,6 +30,13 @@ export const FAILED_RETENTION_SECONDS = (7 * DAY) / SECOND;
 export const SCREEN_CLAIM_TTL_SECONDS = FAILED_RETENTION_SECONDS + DAY / SECOND;
 
 /**
+ * How long the key naming an object's pending `screen-results` message lives
+ * (`<prefix>:cxr-results:obj:<object id>`, see ResultQueue): as long as a claim. The results service
+ * deletes it once the message is stored; the TTL only bounds a key whose deletion was lost.
+ */
+export const RESULT_ALIAS_TTL_SECONDS = SCREEN_CLAIM_TTL_SECONDS;
+
+/**
  * How long transient faults of one object (an S3 or PACS outage, a network partition, an
  * inference error) are retried before the object ends as `failed`: ten minutes of backoff. A small
  * attempt count with short backoff (the pre-hardening 5 tries over ~30 s) failed whole archives

@@ -24,6 +24,11 @@ export const JobName = {
   ScreenObjects: 'screen-objects',
   /** Carry one outcome (ok, rejected, failed) from a worker to the results service. */
   ScreenResult: 'screen-result',
+  /**
+   * Carry the outcomes of several objects of one `screen-objects` job (versioned payload, each
+   * entry a `screen-result` payload): one `cxr-results` job, one store transaction for all of them.
+   */
+  ScreenResults: 'screen-results',
   /** Build the SR of one stored result and send it to a PACS (STOW-RS or C-STORE). */
   DeliverFindings: 'deliver-findings',
 } as const;
@@ -37,5 +42,6 @@ export const queueOfJob: Readonly<Record<JobName, QueueName>> = {
   [JobName.ScreenObject]: QueueName.Screen,
   [JobName.ScreenObjects]: QueueName.Screen,
   [JobName.ScreenResult]: QueueName.Results,
+  [JobName.ScreenResults]: QueueName.Results,
   [JobName.DeliverFindings]: QueueName.Findings,
 };

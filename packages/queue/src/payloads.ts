@@ -230,6 +230,22 @@ export const resultMessageSchema = z.discriminatedUnion('outcome', [
 export type ResultMessage = z.infer<typeof resultMessageSchema>;
 export type ResultOutcome = ResultMessage['outcome'];
 
+/** Version of the `screen-results` payload; a consumer refuses (and retries) versions it does not know. */
+export const RESULT_BATCH_VERSION = 1;
+
+/**
+ * Payload of a `screen-results` job on `cxr-results`: the outcomes of up to MAX_OBJECTS_PER_JOB
+ * objects published together by one `screen-objects` job, each entry a `screen-result` payload
+ * (validated with `resultMessageSchema`). Stored in one transaction; each entry keeps its own
+ * row, metrics, drift and findings hooks. Its job id (`resultBatchJobId`) is deterministic, so a
+ * redelivered screen job publishing the same outcomes again is deduplicated.
+ */
+export const resultBatchSchema = z.strictObject({
+  version: z.literal(RESULT_BATCH_VERSION),
+  results: z.array(resultMessageSchema).min(1).max(MAX_OBJECTS_PER_JOB),
+});
+export type ResultBatch = z.infer<typeof resultBatchSchema>;
+
 /** Payload of a `deliver-findings` job on `cxr-findings`: which stored row, where to, since when. No patient data. */
 export const findingsJobPayloadSchema = z.strictObject({
   /** The result's row key (@cxr/store rowKeyOf): a hash, never the object URI. */
@@ -246,6 +262,7 @@ export const payloadSchemaOfJob = {
   [JobName.ScreenObject]: screenJobPayloadSchema,
   [JobName.ScreenObjects]: screenObjectsPayloadSchema,
   [JobName.ScreenResult]: resultMessageSchema,
+  [JobName.ScreenResults]: resultBatchSchema,
   [JobName.DeliverFindings]: findingsJobPayloadSchema,
 } as const satisfies Record<JobName, z.ZodType>;
 
@@ -254,6 +271,7 @@ export interface JobPayloadMap {
   [JobName.ScreenObject]: ScreenJobPayload;
   [JobName.ScreenObjects]: ScreenObjectsPayload;
   [JobName.ScreenResult]: ResultMessage;
+  [JobName.ScreenResults]: ResultBatch;
   [JobName.DeliverFindings]: FindingsJobPayload;
 }
 

@@ -262,6 +262,61 @@ describe('multi-object screen jobs (real Redis)', () => {
     });
   });
 
+  it('sees an object whose outcome waits in a screen-results message as pending, until that message is stored', async () => {
+    const { queue, results, prefix } = openQueues({ retry: { attempts: 1 } });
+    const all = payloads(0, 4);
+    // The first three objects went through a multi-object job, the fourth through a single job.
+    await queue.enqueueBulk(all.slice(0, 3), { objectsPerJob: 3 });
+    await queue.enqueueBulk(all.slice(3));
+    const worker = new ScreenWorker({
+      connection,
+      prefix,
+      maxBatch: 1,
+      process: () => Promise.resolve(),
+      processGroup: () => Promise.resolve({}),
+    });
+    await waitFor(async () => (await queue.counts()).completed === 2, 10_000);
+    await worker.close();
+    // Objects 0, 1 and 3 travel in one screen-results message (published, not yet stored);
+    // object 2's outcome never reached the results queue.
+    const [group] = await groupPayloads(prefix);
+    await results.publish(
+      [0, 1, 3].map((i) => resultMessage(all[i]!)),
+      { batchOf: group!.id },
+    );
+    expect(await results.counts()).toMatchObject({ waiting: 1 });
+    expect(await queue.enqueueBulk(all, { objectsPerJob: 4, requeueFinished: true })).toEqual({
+      added: 1,
+      requeued: 1,
+      duplicates: 3,
+    });
+    // The same on the one-job-per-object path (ADD_SCREEN_JOBS_LUA and the addBulk path).
+    for (const enqueueVia of ['script', 'addBulk'] as const) {
+      const single = new ScreenQueue({ connection, prefix, enqueueVia });
+      try {
+        expect(await single.enqueueBulk([all[3]!], { requeueFinished: true })).toMatchObject({
+          added: 0,
+          requeued: 0,
+        });
+      } finally {
+        await single.close();
+      }
+    }
+    // Once the message is stored (completed), its objects are no longer pending: re-enqueued.
+    const consumer = new ResultConsumer({ connection, prefix, consume: () => Promise.resolve() });
+    await waitFor(async () => (await results.counts()).completed === 1, 10_000);
+    await consumer.close();
+    expect(await queue.enqueueBulk([all[0]!, all[1]!], { objectsPerJob: 4, requeueFinished: true })).toEqual({
+      added: 2,
+      requeued: 2,
+      duplicates: 0,
+    });
+    expect(await queue.enqueueBulk([all[3]!], { requeueFinished: true })).toMatchObject({
+      added: 1,
+      requeued: 1,
+    });
+  });
+
   it('refuses an objects-per-job outside 1..256', async () => {
     const { queue } = openQueues();
     await expect(queue.enqueueBulk(payloads(0, 1), { objectsPerJob: 0 })).rejects.toThrow(RangeError);

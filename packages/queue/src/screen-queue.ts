@@ -9,6 +9,7 @@ import { screenJobId } from './job-id.js';
 import { SCREEN_CLAIM_TTL_SECONDS, screenRetryPolicy } from './job-options.js';
 import { JobName, QueueName } from './names.js';
 import { MAX_OBJECTS_PER_JOB, screenJobPayloadSchema, type ScreenJobPayload } from './payloads.js';
+import { RESULT_ALIAS_KEY_INFIX } from './result-queue.js';
 
 /**
  * Jobs per `cxrAddScreenJobs` call (one EVALSHA): one call took ~15-20 ms of Redis time in the
@@ -22,21 +23,39 @@ export const ENQUEUE_CHUNKS_IN_FLIGHT = 2;
 const ADD_BULK_CHUNKS_IN_FLIGHT = 4;
 
 /**
+ * `batchResultPending(objectId)`: whether the object's outcome travels in a `screen-results`
+ * message (its alias `<results prefix>obj:<id>` names it, see ResultQueue) that is waiting, active
+ * or delayed, i.e. neither finished nor gone. Expects `resultPrefix`, `resultCompletedKey` and
+ * `resultFailedKey` in scope; included before REMOVE_IF_FINISHED_LUA and CLAIMS_LUA.
+ */
+const BATCH_RESULT_PENDING_LUA = `
+local function batchResultPending(objectId)
+  local batchId = redis.call("GET", resultPrefix .. "${RESULT_ALIAS_KEY_INFIX}" .. objectId)
+  if not batchId then return false end
+  if redis.call("EXISTS", resultPrefix .. batchId) == 0 then return false end
+  return not (redis.call("ZSCORE", resultCompletedKey, batchId) or redis.call("ZSCORE", resultFailedKey, batchId))
+end
+`;
+
+/**
  * The re-enqueue rule shared by ADD_SCREEN_JOBS_LUA and REMOVE_FINISHED_LUA: removes the job `jobId`
  * (hash, logs, its completed/failed set entry) when it is finished and its result message is not
  * pending (absent, or finished on `cxr-results`); returns whether it did. A finished result
  * message of the same id is removed with it: result messages are deduplicated by job id, so the
  * new screening's message would otherwise be dropped as a duplicate of the old one. Expects
  * `prefix`, `resultPrefix`, `completedKey`, `failedKey`, `resultCompletedKey` and
- * `resultFailedKey` in scope.
+ * `resultFailedKey` in scope. A pending `screen-results` message holding the object's outcome
+ * (BATCH_RESULT_PENDING_LUA) counts as its pending result message too.
  */
 const REMOVE_IF_FINISHED_LUA = `
+${BATCH_RESULT_PENDING_LUA}
 local function removeIfFinished(jobId)
   local jobKey = prefix .. jobId
   if redis.call("EXISTS", jobKey) == 0 then return false end
   if not (redis.call("ZSCORE", completedKey, jobId) or redis.call("ZSCORE", failedKey, jobId)) then
     return false
   end
+  if batchResultPending(jobId) then return false end
   local resultKey = resultPrefix .. jobId
   if redis.call("EXISTS", resultKey) == 1 then
     local resultFinished = redis.call("ZREM", resultCompletedKey, jobId) + redis.call("ZREM", resultFailedKey, jobId)
@@ -53,7 +72,8 @@ end
 /**
  * Helpers of the per-object claims of multi-object jobs (see ADD_SCREEN_GROUPS_LUA), shared by
  * both add scripts: `finished(jobId)`, `resultPending(objectId)`, `dropFinishedResult(objectId)`
- * and `groupHolding(objectId)` (the id of the existing job named by the object's claim, or nil).
+ * and `groupHolding(objectId)` (the id of the existing job named by the object's claim, or nil);
+ * `resultPending` also sees a pending `screen-results` message (BATCH_RESULT_PENDING_LUA).
  * Expects `prefix`, `claimPrefix`, `resultPrefix`, `completedKey`, `failedKey`,
  * `resultCompletedKey` and `resultFailedKey` in scope.
  */
@@ -62,6 +82,7 @@ local function finished(jobId)
   return redis.call("ZSCORE", completedKey, jobId) or redis.call("ZSCORE", failedKey, jobId)
 end
 local function resultPending(objectId)
+  if batchResultPending(objectId) then return true end
   if redis.call("EXISTS", resultPrefix .. objectId) == 0 then return false end
   return not (redis.call("ZSCORE", resultCompletedKey, objectId) or redis.call("ZSCORE", resultFailedKey, objectId))
 end

@@ -48,7 +48,10 @@ export interface ResultsServiceOptions {
   readonly queue: QueueLocation;
   readonly store: ResultStore;
   readonly metrics: CxrMetrics;
-  /** Messages per upsert at most (default DEFAULT_STORE_BATCH). */
+  /**
+   * Rows per upsert at most (default DEFAULT_STORE_BATCH); a multi-object message is never split
+   * (a larger one is stored alone).
+   */
   readonly maxBatch?: number;
   /** Longest wait of a partial batch (default DEFAULT_STORE_DELAY_MS). */
   readonly maxDelayMs?: number;
@@ -67,7 +70,17 @@ export interface ResultsServiceOptions {
   readonly log?: Logger;
 }
 
+/**
+ * One consumed message waiting for its upsert: a `screen-result` (one row) or the valid entries of
+ * a `screen-results` message (all its rows, kept in one batch: one transaction).
+ */
 interface PendingResult {
+  readonly messages: readonly ResultMessage[];
+  readonly rows: readonly ResultRow[];
+}
+
+/** One result of a batch: its message and its row. */
+interface StoredItem {
   readonly message: ResultMessage;
   readonly row: ResultRow;
 }
@@ -92,13 +105,15 @@ export class ResultsService {
     this.#batcher = new DynamicBatcher<PendingResult, null>({
       maxBatch: this.#maxBatch,
       maxDelayMs: options.maxDelayMs ?? DEFAULT_STORE_DELAY_MS,
+      // maxBatch counts rows: a multi-object message weighs its rows and is never split.
+      weight: (item) => item.rows.length,
       run: (items) => this.#storeBatch(items),
     });
   }
 
-  /** Messages received and waiting for their batch's upsert (not counting the batch in flight). */
+  /** Results (rows) received and waiting for their batch's upsert (not counting the batch in flight). */
   get pendingCount(): number {
-    return this.#batcher.waitingCount;
+    return this.#batcher.waitingWeight;
   }
 
   /** Starts consuming `cxr-results`. */
@@ -108,8 +123,10 @@ export class ResultsService {
     this.#consumer = new ResultConsumer({
       ...this.#options.queue,
       consume: (message) => this.#consume(message),
+      consumeBatch: (messages) => this.#consumeBatch(messages),
       // Each consumed message waits in the batcher until its batch is stored, so a full batch
-      // needs at least maxBatch active jobs; twice that lets the next batch form during an upsert.
+      // needs up to maxBatch active jobs (single messages); twice that lets the next batch form
+      // during an upsert.
       concurrency: 2 * this.#maxBatch,
     });
     // Connection errors are the outage reporter's (reportRedisConnectionErrors): one line per outage.
@@ -161,10 +178,53 @@ export class ResultsService {
       }
       throw error;
     }
-    await this.#batcher.submit({ message, row });
+    await this.#batcher.submit({ messages: [message], rows: [row] });
   }
 
-  async #storeBatch(items: readonly PendingResult[]): Promise<null[]> {
+  /**
+   * The entries of one `screen-results` message: stored together, in one batch (one transaction),
+   * each with the metrics, drift and findings of a single message. An entry the results table
+   * refuses does not hold back the others: they are stored, then the message is failed (kept in
+   * the failed set for people to inspect; the refused object has no row, so an ingest with
+   * re-enqueue screens it again).
+   */
+  async #consumeBatch(messages: readonly ResultMessage[]): Promise<void> {
+    const valid: ResultMessage[] = [];
+    const rows: ResultRow[] = [];
+    let refused: InvalidResultRowError | undefined;
+    let refusedCount = 0;
+    for (const message of messages) {
+      try {
+        rows.push(resultRowFromMessage(message, this.#options.manifest));
+        valid.push(message);
+      } catch (error) {
+        if (!(error instanceof InvalidResultRowError)) throw error;
+        refused ??= error;
+        refusedCount += 1;
+      }
+    }
+    if (rows.length > 0) await this.#batcher.submit({ messages: valid, rows });
+    if (refused !== undefined) {
+      this.#log('warn', 'result message refused by the store schema', {
+        issues: refused.issues,
+        refused: refusedCount,
+        of: messages.length,
+      });
+      throw new JobRejectedError(
+        'invalid_result',
+        `${refusedCount} of ${messages.length} results do not fit the results table`,
+      );
+    }
+  }
+
+  async #storeBatch(pending: readonly PendingResult[]): Promise<null[]> {
+    const items: StoredItem[] = [];
+    for (const { messages, rows } of pending) {
+      messages.forEach((message, i) => {
+        const row = rows[i];
+        if (row !== undefined) items.push({ message, row });
+      });
+    }
     const started = process.hrtime.bigint();
     const summary = await this.#upsertUntilStored(items);
     const storeSeconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -211,7 +271,7 @@ export class ResultsService {
       }
     }
     this.#log('debug', 'result batch stored', { size: items.length, storeSeconds, ...summary });
-    return items.map(() => null);
+    return pending.map(() => null);
   }
 
   /**
@@ -219,7 +279,7 @@ export class ResultsService {
    * Throws only when stop() ends the wait, or for a row the store's schema refuses (a bug that
    * no retry fixes: the batch then goes back to BullMQ, whose retries keep it visible).
    */
-  async #upsertUntilStored(items: readonly PendingResult[]): Promise<UpsertSummary> {
+  async #upsertUntilStored(items: readonly StoredItem[]): Promise<UpsertSummary> {
     const firstMs = this.#options.storeRetry?.firstMs ?? STORE_RETRY_FIRST_MS;
     const maxMs = this.#options.storeRetry?.maxMs ?? STORE_RETRY_MAX_MS;
     let lastLog = -Infinity;
@@ -267,7 +327,7 @@ export class ResultsService {
    * others follow the replacement rule: a second upsert with `force` for those. Not one
    * transaction: a failure between the two retries both, and re-applying either is harmless.
    */
-  async #upsert(items: readonly PendingResult[]): Promise<UpsertSummary> {
+  async #upsert(items: readonly StoredItem[]): Promise<UpsertSummary> {
     const forced = items.filter((item) => item.message.force === true).map((item) => item.row);
     const normal = items.filter((item) => item.message.force !== true).map((item) => item.row);
     const store = this.#options.store;

@@ -54,8 +54,10 @@ function harness(): {
   processor: ScreenProcessor;
   published: ResultMessage[][];
   batchSizes: number[];
+  batchOf: (string | undefined)[];
 } {
   const published: ResultMessage[][] = [];
+  const batchOf: (string | undefined)[] = [];
   const batchSizes: number[] = [];
   const bytes = new Uint8Array(8);
   const fetcher: ObjectFetcher = {
@@ -86,8 +88,9 @@ function harness(): {
     runtime,
     manifest,
     results: {
-      publish: (messages) => {
+      publish: (messages, options) => {
         published.push([...messages]);
+        batchOf.push(options?.batchOf);
         return Promise.resolve();
       },
     },
@@ -97,7 +100,7 @@ function harness(): {
     maxObjectBytes: 1024,
     maxImagePixels: 10_000_000,
   });
-  return { processor, published, batchSizes };
+  return { processor, published, batchSizes, batchOf };
 }
 
 function group(names: readonly string[]): ScreenObjectsPayload {
@@ -110,7 +113,7 @@ function group(names: readonly string[]): ScreenObjectsPayload {
 
 describe('ScreenProcessor.processGroup', () => {
   it('publishes every object outcome once, in one call, and hands back only the transient faults', async () => {
-    const { processor, published, batchSizes } = harness();
+    const { processor, published, batchSizes, batchOf } = harness();
     const payload = group(['ok-1', 'ok-2', 'flaky-3', 'gone-4', 'bad-5', 'ok-6']);
     const result = await processor.processGroup(payload, {
       jobId: 'grp_x',
@@ -118,6 +121,8 @@ describe('ScreenProcessor.processGroup', () => {
       isFinalAttempt: false,
     });
     expect(published).toHaveLength(1);
+    // As one message of the job (ResultQueue: a `screen-results` message).
+    expect(batchOf).toEqual(['grp_x']);
     const byUri = new Map(published[0]!.map((m) => [m.uri, m]));
     expect(byUri.size).toBe(5);
     for (const object of payload.objects) {

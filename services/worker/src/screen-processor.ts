@@ -61,7 +61,11 @@ import { ByteBudget } from './byte-budget.js';
 
 /** Port: where outcomes go (a `ResultQueue` in production). */
 export interface ResultPublisher {
-  publish(messages: readonly ResultMessage[]): Promise<void>;
+  /**
+   * `batchOf`: the `screen-objects` job whose outcomes these are; the publisher then sends them as
+   * one message (ResultQueue: a `screen-results` message with a deterministic id).
+   */
+  publish(messages: readonly ResultMessage[], options?: { readonly batchOf?: string }): Promise<void>;
 }
 
 /**
@@ -205,9 +209,10 @@ export class ScreenProcessor {
    * The ScreenWorker processor of a `screen-objects` job: its objects are screened together (their
    * fetches overlap, their images share batches) and every object that reached an outcome (ok,
    * rejected, failed permanently; on the final attempt also failed after transient faults) is
-   * published in one call. Objects hit by a transient fault are handed back for a retry of the
-   * job with them alone; a publish failure throws (the whole job is retried: result messages are
-   * deduplicated by object id and the store's upsert is idempotent).
+   * published in one call, as one result message (`batchOf`: the job's id). Objects hit by a
+   * transient fault are handed back for a retry of the job with them alone; a publish failure
+   * throws (the whole job is retried: the message's id is deterministic, so BullMQ deduplicates
+   * it, and the store's upsert is idempotent).
    */
   readonly processGroup = async (
     payload: ScreenObjectsPayload,
@@ -232,7 +237,7 @@ export class ScreenProcessor {
       retry.push(object);
       if (firstError === undefined) firstError = outcome.error;
     });
-    if (messages.length > 0) await this.#deps.results.publish(messages);
+    if (messages.length > 0) await this.#deps.results.publish(messages, { batchOf: context.jobId });
     outcomes.forEach((outcome, i) => {
       const object = payload.objects[i];
       if (object !== undefined) {
