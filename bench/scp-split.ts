@@ -17,87 +17,29 @@
  * sender's turn, the network, the PDUs, the command and the checks of the data set) is summed per
  * instance. Prints medians over the rounds per variant. Measurement only: no target.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { openReceivedInstanceStore } from '@cxr/storage';
-import { generateSmallSet, type DecodeFixture } from '@cxr/fixtures';
+import { generateSmallSet } from '@cxr/fixtures';
 import { instanceVariant, storescuProfile } from '@cxr/fixtures/pacs';
+import {
+  chestFixtures,
+  freePort,
+  median,
+  option,
+  positiveInteger,
+  startStorescp,
+  timedStorescu,
+} from './lib/dimse-sends.js';
 // The bench package does not depend on @cxr/dicomnet (bench/scp.ts goes through @cxr/ingest).
 import { startStoreScp, type ReceivedInstance } from '../packages/dicomnet/src/index.js';
 
-function option(args: readonly string[], name: string): string | undefined {
-  const at = args.indexOf(name);
-  return at === -1 ? undefined : args[at + 1];
-}
-
-function positiveInteger(args: readonly string[], name: string, fallback: number): number {
-  const value = Number(option(args, name) ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
 function mean(values: readonly number[]): number {
   return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
-}
-
-/** Runs storescu inside bash (TCP_NODELAY=1, as bench/scp.ts); resolves with bash's wall time in seconds. */
-function timedStorescu(args: readonly string[]): Promise<number> {
-  const script =
-    'start=$(date +%s%N); storescu "$@" || exit 90; end=$(date +%s%N); echo $(( (end - start) / 1000 ))';
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', script, 'timed-storescu', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TCP_NODELAY: '1' },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`storescu failed (${String(code)}): ${(out + err).slice(-800)}`));
-      else resolve(Number(out.trim()) / 1e6);
-    });
-  });
-}
-
-async function startStorescp(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn('storescp', ['+xa', '-aet', 'STORESCP', '-od', dir, String(port)], {
-    stdio: 'ignore',
-    env: { ...process.env, TCP_NODELAY: '1' },
-  });
-  for (let i = 0; i < 100; i++) {
-    const probe = spawn('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(port)], { stdio: 'ignore' });
-    const code = await new Promise<number | null>((resolve) => probe.on('close', resolve));
-    if (code === 0) return child;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  child.kill();
-  throw new Error('storescp did not start');
 }
 
 interface Row {
@@ -115,17 +57,7 @@ export async function run(args: readonly string[]): Promise<void> {
     process.stderr.write(`${line}\n`);
   };
   const fixtureSet = await generateSmallSet();
-  const chest = fixtureSet.fixtures.filter(
-    (f): f is DecodeFixture =>
-      f.kind === 'decode' &&
-      f.expected.hadPreamble &&
-      f.expected.hadFileMeta &&
-      /^(CR|DX)$/.test(f.expected.modality ?? '') &&
-      f.expected.frames === 1 &&
-      !f.transferSyntaxUid.startsWith('1.2.840.10008.1.2.4.20') &&
-      f.transferSyntaxUid !== '1.2.840.10008.1.2.4.57',
-  );
-  if (chest.length === 0) throw new Error('no fixtures to send');
+  const chest = chestFixtures(fixtureSet);
   const dir = await mkdtemp(join(tmpdir(), 'cxr-bench-scp-split-'));
   const queue = new ScreenQueue({
     connection: redisConnectionFromUrl('redis://127.0.0.1:6379/0'),

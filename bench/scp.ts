@@ -16,91 +16,25 @@
  * MB/s per round, the medians and ours over the baseline; target (issue 14): >= 0.5. Targets are
  * reported, never enforced.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '@cxr/config';
 import { startScpService } from '@cxr/ingest';
 import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
-import { generateBenchSet, generateSmallSet, type DecodeFixture } from '@cxr/fixtures';
+import { generateBenchSet, generateSmallSet } from '@cxr/fixtures';
 import { instanceVariant, storescuProfile } from '@cxr/fixtures/pacs';
-
-function option(args: readonly string[], name: string): string | undefined {
-  const at = args.indexOf(name);
-  return at === -1 ? undefined : args[at + 1];
-}
-
-function positiveInteger(args: readonly string[], name: string, fallback: number): number {
-  const value = Number(option(args, name) ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => {
-    server.close(() => {
-      resolve();
-    });
-  });
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
-}
-
-/**
- * DCMTK leaves Nagle's algorithm on unless TCP_NODELAY is set: each small PDU then waits for a
- * delayed ACK (about 40 ms per instance here). Set for storescu and storescp alike; our SCP sets
- * no-delay on its sockets itself.
- */
-const NO_DELAY = { TCP_NODELAY: '1' };
-
-/** Runs storescu inside bash and returns bash's own measure of its wall time in seconds. */
-function timedStorescu(args: readonly string[]): Promise<number> {
-  const script =
-    'start=$(date +%s%N); storescu "$@" || exit 90; end=$(date +%s%N); echo $(( (end - start) / 1000 ))';
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', script, 'timed-storescu', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...NO_DELAY },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`storescu failed (${String(code)}): ${(out + err).slice(-800)}`));
-      else resolve(Number(out.trim()) / 1e6);
-    });
-  });
-}
-
-/** dcmtk's storescp accepting every syntax it knows, writing to `dir`; resolves once it listens. */
-async function startStorescp(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn('storescp', ['+xa', '-aet', 'STORESCP', '-od', dir, String(port)], {
-    stdio: 'ignore',
-    env: { ...process.env, ...NO_DELAY },
-  });
-  for (let i = 0; i < 100; i++) {
-    const probe = spawn('echoscu', ['-aec', 'STORESCP', '127.0.0.1', String(port)], { stdio: 'ignore' });
-    const code = await new Promise<number | null>((resolve) => probe.on('close', resolve));
-    if (code === 0) return child;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  child.kill();
-  throw new Error('storescp did not start');
-}
+import {
+  chestFixtures,
+  freePort,
+  median,
+  option,
+  positiveInteger,
+  startStorescp,
+  timedStorescu,
+} from './lib/dimse-sends.js';
 
 /** Runs the SCP benchmark (see the module comment). */
 export async function run(args: readonly string[]): Promise<void> {
@@ -113,19 +47,7 @@ export async function run(args: readonly string[]): Promise<void> {
     process.stderr.write(`${line}\n`);
   };
   const fixtureSet = set === 'small' ? await generateSmallSet() : await generateBenchSet();
-  const chest = fixtureSet.fixtures.filter(
-    (f): f is DecodeFixture =>
-      f.kind === 'decode' &&
-      f.expected.hadPreamble &&
-      f.expected.hadFileMeta &&
-      /^(CR|DX)$/.test(f.expected.modality ?? '') &&
-      f.expected.frames === 1 &&
-      // DCMTK 3.6.7's storescu cannot send HTJ2K, and its storescp +xa does not take JPEG
-      // lossless process 14 (.57): both receivers get the same files.
-      !f.transferSyntaxUid.startsWith('1.2.840.10008.1.2.4.20') &&
-      f.transferSyntaxUid !== '1.2.840.10008.1.2.4.57',
-  );
-  if (chest.length === 0) throw new Error('no fixtures to send');
+  const chest = chestFixtures(fixtureSet);
 
   const dir = await mkdtemp(join(tmpdir(), 'cxr-bench-scp-'));
   const prefix = `cxrbench-scp-${randomUUID().slice(0, 8)}`;
