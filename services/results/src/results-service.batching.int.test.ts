@@ -11,44 +11,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '@cxr/metrics';
 import { ResultQueue, redisConnectionFromUrl } from '@cxr/queue';
-import { openStore, type ResultRow, type ResultStore, type UpsertOptions } from '@cxr/store';
+import { openStore, type ResultStore } from '@cxr/store';
 import { ResultsService } from './results-service.js';
 import { sampleMessages } from './testing/messages.js';
+import { instrumented, waitFor } from './testing/store-spy.js';
 
 const REDIS_URL = process.env.CXR_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RUN_ID = 'run-results-test';
-
-async function waitFor(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Wraps a store: records each upsert's size and can fail the next `failNext` upserts. */
-function instrumented(store: ResultStore): {
-  store: ResultStore;
-  upserts: number[];
-  failNext: { count: number };
-} {
-  const upserts: number[] = [];
-  const failNext = { count: 0 };
-  const wrapped: ResultStore = Object.create(store) as ResultStore;
-  wrapped.upsertResults = async (rows: readonly ResultRow[], options?: UpsertOptions) => {
-    if (failNext.count > 0) {
-      failNext.count -= 1;
-      throw new Error('simulated store outage');
-    }
-    upserts.push(rows.length);
-    return store.upsertResults(rows, options);
-  };
-  return { store: wrapped, upserts, failNext };
-}
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -94,7 +63,7 @@ describe('ResultsService batching', () => {
     await waitFor('7 pending messages', () => service.pendingCount === 7);
     expect(spy.upserts).toEqual([]);
     await service.stop();
-    expect(spy.upserts).toEqual([7]);
+    expect(spy.upserts.map((u) => u.size)).toEqual([7]);
     expect(await store.countByOutcome(RUN_ID)).toEqual({ ok: 5, rejected: 1, failed: 1 });
   });
 
@@ -117,10 +86,11 @@ describe('ResultsService batching', () => {
     await waitFor(
       '10 stored',
       async () =>
-        (await store.countByOutcome(RUN_ID)).ok === 6 && spy.upserts.reduce((a, b) => a + b, 0) === 10,
+        (await store.countByOutcome(RUN_ID)).ok === 6 &&
+        spy.upserts.reduce((sum, u) => sum + u.size, 0) === 10,
       30_000,
     );
-    expect(spy.upserts.every((size) => size === 5)).toBe(true);
+    expect(spy.upserts.every((u) => u.size === 5)).toBe(true);
     const text = await metrics.registry.metrics();
     // Metrics count stored items only: the failed upsert counted nothing.
     expect(text).toContain('cxr_items_total{outcome="ok"} 6');

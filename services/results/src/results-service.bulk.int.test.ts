@@ -17,44 +17,13 @@ import {
   resultBatchJobId,
   type ResultMessage,
 } from '@cxr/queue';
-import { openStore, type ResultRow, type ResultStore, type UpsertOptions } from '@cxr/store';
+import { openStore, type ResultStore } from '@cxr/store';
 import { ResultsService } from './results-service.js';
 import { sampleMessages } from './testing/messages.js';
+import { instrumented, waitFor } from './testing/store-spy.js';
 
 const REDIS_URL = process.env.CXR_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RUN_ID = 'run-results-test';
-
-async function waitFor(
-  what: string,
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Wraps a store: records each upsert (size, force) and can fail the next `failNext` upserts. */
-function instrumented(store: ResultStore): {
-  store: ResultStore;
-  upserts: { size: number; force: boolean }[];
-  failNext: { count: number };
-} {
-  const upserts: { size: number; force: boolean }[] = [];
-  const failNext = { count: 0 };
-  const wrapped: ResultStore = Object.create(store) as ResultStore;
-  wrapped.upsertResults = async (rows: readonly ResultRow[], options?: UpsertOptions) => {
-    if (failNext.count > 0) {
-      failNext.count -= 1;
-      throw new Error('simulated store outage');
-    }
-    upserts.push({ size: rows.length, force: options?.force === true });
-    return store.upsertResults(rows, options);
-  };
-  return { store: wrapped, upserts, failNext };
-}
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
