@@ -22,6 +22,7 @@ import {
   type StoredResult,
   type StudyAiOutput,
   type StudyCase,
+  type StudyDefinition,
   type StudyDesign,
 } from '@cxr/store';
 import { CliError, ExitCode, UsageError } from '../output.js';
@@ -60,14 +61,8 @@ export interface StudyStatusOptions {
 }
 
 /** study.json: what the study folder records (no secret, no URI, no patient data). */
-export interface StudyFile {
+export interface StudyFile extends StudyDefinition {
   readonly format: 'cxr-reader-study-1';
-  readonly studyId: string;
-  readonly runId: string;
-  readonly design: StudyDesign;
-  readonly labels: readonly string[];
-  readonly seed: number;
-  readonly createdAt: string;
   readonly readers: readonly { readonly id: string; readonly name: string; readonly readings: number }[];
   readonly cases: readonly { readonly caseId: string; readonly rowKey: string; readonly stratum: string }[];
   readonly strata: Readonly<Record<string, number>>;
