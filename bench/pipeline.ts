@@ -113,6 +113,16 @@ async function bareLoop(files: readonly string[], bundle: ModelBundle, batch: nu
 }
 
 /** `cxr screen` as a child process on a fresh queue prefix and store. */
+/** Deletes a run's screen and result queues (their keys under `prefix`). */
+async function removeQueues(prefix: string): Promise<void> {
+  const connection = redisConnectionFromUrl(REDIS_URL);
+  const screen = new ScreenQueue({ connection, prefix });
+  const results = new ResultQueue({ connection, prefix });
+  await screen.obliterate({ force: true });
+  await results.obliterate({ force: true });
+  await Promise.all([screen.close(), results.close()]);
+}
+
 async function screenRun(
   archive: string,
   modelDir: string,
@@ -175,12 +185,7 @@ async function screenRun(
       stages: summary.stages,
     };
   } finally {
-    const connection = redisConnectionFromUrl(REDIS_URL);
-    const screen = new ScreenQueue({ connection, prefix });
-    const results = new ResultQueue({ connection, prefix });
-    await screen.obliterate({ force: true });
-    await results.obliterate({ force: true });
-    await Promise.all([screen.close(), results.close()]);
+    await removeQueues(prefix);
   }
 }
 
@@ -370,12 +375,7 @@ async function measuredScreen(
       maxHwmBytes: run.maxHwmBytes,
     };
   } finally {
-    const connection = redisConnectionFromUrl(REDIS_URL);
-    const screen = new ScreenQueue({ connection, prefix });
-    const results = new ResultQueue({ connection, prefix });
-    await screen.obliterate({ force: true });
-    await results.obliterate({ force: true });
-    await Promise.all([screen.close(), results.close()]);
+    await removeQueues(prefix);
   }
 }
 
