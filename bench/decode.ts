@@ -256,24 +256,18 @@ async function measureFixture(
   const tool = dcmtkTool(fixture.transferSyntaxUid);
   const times: Partial<Record<Column, number[]>> = {};
   const cpu: Partial<Record<Column, number[]>> = {};
-  // The CPU time of the task just run, when its column records one.
-  let lastCpu: number | undefined;
-  const takeCpu = (): number | undefined => {
-    const value = lastCpu;
-    lastCpu = undefined;
-    return value;
-  };
   const errors: Partial<Record<Column, string>> = {};
   let stages: Row['stages'];
   let resolutionLevel: number | undefined;
-  const ourTask = async (output: DecodeOutput): Promise<number> => {
+  // Each task's wall time, and its CPU time where the column records one.
+  type Timed = { readonly ms: number; readonly cpuMs?: number };
+  const ourTask = async (output: DecodeOutput): Promise<Timed> => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     // A Buffer is a Uint8Array: the file's bytes as read, no second copy.
     const result = await runDecodeTask(readFileSync(fixture.path), { output });
     const ms = performance.now() - t0;
     const c = process.cpuUsage(c0);
-    lastCpu = output === 'stored' ? undefined : (c.user + c.system) / 1000;
     if (output === PREPROCESS) {
       stages = {
         decode: result.timings.decodeMs,
@@ -282,9 +276,9 @@ async function measureFixture(
       };
       resolutionLevel = result.resolutionLevel;
     }
-    return ms;
+    return output === 'stored' ? { ms } : { ms, cpuMs: (c.user + c.system) / 1000 };
   };
-  const run: Record<Column, (() => Promise<number>) | undefined> = {
+  const run: Record<Column, (() => Promise<Timed>) | undefined> = {
     ours: () => ourTask('stored'),
     oursPreprocess: () => ourTask(PREPROCESS),
     oursPreprocessFull: () => ourTask(PREPROCESS_FULL),
@@ -292,8 +286,7 @@ async function measureFixture(
       ? async () => {
           const answer = await peer.request({ recipe: fixture.path });
           if (answer.ms === undefined) throw new Error(answer.error ?? 'no answer');
-          lastCpu = answer.cpuMs;
-          return answer.ms;
+          return answer.cpuMs === undefined ? { ms: answer.ms } : { ms: answer.ms, cpuMs: answer.cpuMs };
         }
       : undefined,
     dcmtk:
@@ -302,12 +295,12 @@ async function measureFixture(
         : async () => {
             const answer = await peer.request({ native: [tool.tool, ...tool.args, fixture.path, nativeOut] });
             if (answer.ms === undefined) throw new Error(answer.error ?? 'no answer');
-            return answer.ms;
+            return { ms: answer.ms };
           },
     gdcm: async () => {
       const answer = await peer.request({ native: ['gdcmconv', '--raw', fixture.path, nativeOut] });
       if (answer.ms === undefined) throw new Error(answer.error ?? 'no answer');
-      return answer.ms;
+      return { ms: answer.ms };
     },
   };
   // Round 0 is the warm-up (page cache, wasm compilation, JIT), not recorded.
@@ -317,9 +310,7 @@ async function measureFixture(
       const task = run[column];
       if (task === undefined || errors[column] !== undefined) continue;
       try {
-        takeCpu();
-        const ms = await task();
-        const cpuMs = takeCpu();
+        const { ms, cpuMs } = await task();
         if (round > 0) (times[column] ??= []).push(ms);
         if (round > 0 && cpuMs !== undefined) (cpu[column] ??= []).push(cpuMs);
       } catch (error) {
