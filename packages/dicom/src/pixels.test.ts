@@ -59,6 +59,7 @@ describe('extractNativeFrame', () => {
     ['4-byte aligned, even length', 0, 6],
     ['4-byte aligned, odd length', 0, 7],
     ['2-byte aligned only', 2, 7],
+    ['at an odd byte offset', 1, 7],
   ])('swaps explicit VR big endian words (%s)', (_, offset, count) => {
     const bytes = new Uint8Array(offset + count * 2);
     const expected: number[] = [];
@@ -71,6 +72,53 @@ describe('extractNativeFrame', () => {
     const pixel = { ...mono16, columns: count, bitsStored: 12, highBit: 11 };
     const frame = extractNativeFrame(bytes.subarray(offset), 0, pixel, { bigEndian: true, vr: 'OW' });
     expect(Array.from(frame.samples)).toEqual(expected);
+  });
+});
+
+describe('extractNativeFrame copies', () => {
+  it('little endian words at an odd byte offset, which no Uint16Array can view', () => {
+    const count = 9;
+    const bytes = new Uint8Array(1 + count * 2);
+    for (let i = 0; i < count; i++) {
+      bytes[1 + 2 * i] = (i * 0x35) & 0xff;
+      bytes[2 + 2 * i] = i & 0x0f;
+    }
+    const pixel = { ...mono16, columns: count, bitsStored: 12, highBit: 11 };
+    const frame = extractNativeFrame(bytes.subarray(1), 0, pixel, { bigEndian: false, vr: 'OW' });
+    expect(Array.from(frame.samples)).toEqual(
+      Array.from({ length: count }, (_, i) => ((i & 0x0f) << 8) | ((i * 0x35) & 0xff)),
+    );
+  });
+
+  it.each([
+    ['little endian, aligned', false, 0],
+    ['little endian, 2-byte aligned only', false, 2],
+    ['big endian, aligned', true, 0],
+    ['big endian, at an odd byte offset', true, 1],
+  ])('32-bit samples (%s)', (_, bigEndian, offset) => {
+    const values = [0x01020304, 0x7fffffff, 0x00000001, 0x00abcdef, 0x10000000];
+    const bytes = new Uint8Array(offset + values.length * 4);
+    const view = new DataView(bytes.buffer);
+    values.forEach((value, i) => {
+      view.setUint32(offset + 4 * i, value, !bigEndian);
+    });
+    const pixel: PixelModule = {
+      ...mono16,
+      columns: values.length,
+      bitsAllocated: 32,
+      bitsStored: 32,
+      highBit: 31,
+    };
+    const frame = extractNativeFrame(bytes.subarray(offset), 0, pixel, { bigEndian, vr: 'OW' });
+    expect(Array.from(frame.samples)).toEqual(values);
+  });
+
+  it('a second frame of big endian words, leaving the first frame untouched', () => {
+    const bytes = Uint8Array.of(0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08);
+    const pixel: PixelModule = { ...mono16, columns: 2, numberOfFrames: 2, bitsStored: 16, highBit: 15 };
+    const frame = extractNativeFrame(bytes, 1, pixel, { bigEndian: true, vr: 'OW' });
+    expect(Array.from(frame.samples)).toEqual([0x0506, 0x0708]);
+    expect(Array.from(bytes)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 });
 

@@ -111,6 +111,16 @@ function finishFrame(
   return colourFrame(stored, pixel, planar, subsampled422, alreadyRgb, buffers);
 }
 
+/** Copies `length` bytes of `source` from `offset` (any alignment) to the start of `target`. */
+function copyBytes(source: ArrayBufferLike, offset: number, target: ArrayBufferView, length: number): void {
+  new Uint8Array(target.buffer, target.byteOffset, length).set(new Uint8Array(source, offset, length));
+}
+
+/** A Buffer over the same memory as `view`, for its native byte swaps (swap16, swap32). */
+function bytesOf(view: ArrayBufferView): Buffer {
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}
+
 function readNativeSamples(
   pixelData: Uint8Array,
   frameIndex: number,
@@ -134,42 +144,23 @@ function readNativeSamples(
     }
     case 16: {
       const start = pixelData.byteOffset + frameIndex * count * 2;
-      if (!layout.bigEndian && start % 2 === 0) return new Uint16Array(pixelData.buffer, start, count);
-      const out = allocateSamples(Uint16Array, count, buffers);
-      if (start % 2 === 0 && HOST_LITTLE_ENDIAN) {
-        // Big endian words on a little-endian host: swap the bytes of each aligned word
-        // (several times faster than DataView.getUint16 per sample).
-        let i = 0;
-        if (start % 4 === 0 && out.byteOffset % 4 === 0) {
-          // Two words per 32-bit load and store: the bytes of each 16-bit half swap in place.
-          const pairs = count >>> 1;
-          const from = new Uint32Array(pixelData.buffer, start, pairs);
-          const to = new Uint32Array(out.buffer, out.byteOffset, pairs);
-          for (let j = 0; j < pairs; j++) {
-            const w = from[j]!;
-            to[j] = ((w & 0x00ff00ff) << 8) | ((w >>> 8) & 0x00ff00ff);
-          }
-          i = pairs * 2;
-        }
-        const words = new Uint16Array(pixelData.buffer, start, count);
-        for (; i < count; i++) {
-          const w = words[i]!;
-          out[i] = ((w & 0xff) << 8) | (w >>> 8);
-        }
-        return out;
+      if (!layout.bigEndian && HOST_LITTLE_ENDIAN && start % 2 === 0) {
+        return new Uint16Array(pixelData.buffer, start, count);
       }
-      const view = new DataView(pixelData.buffer, start, count * 2);
-      const littleEndian = !layout.bigEndian;
-      for (let i = 0; i < count; i++) out[i] = view.getUint16(i * 2, littleEndian);
+      const out = allocateSamples(Uint16Array, count, buffers);
+      copyBytes(pixelData.buffer, start, out, count * 2);
+      // Native code swaps the bytes of each word about 3x faster than a JS loop over 32-bit words.
+      if (layout.bigEndian === HOST_LITTLE_ENDIAN) bytesOf(out).swap16();
       return out;
     }
     case 32: {
       const start = pixelData.byteOffset + frameIndex * count * 4;
-      if (!layout.bigEndian && start % 4 === 0) return new Uint32Array(pixelData.buffer, start, count);
-      const view = new DataView(pixelData.buffer, start, count * 4);
+      if (!layout.bigEndian && HOST_LITTLE_ENDIAN && start % 4 === 0) {
+        return new Uint32Array(pixelData.buffer, start, count);
+      }
       const out = allocateSamples(Uint32Array, count, buffers);
-      const littleEndian = !layout.bigEndian;
-      for (let i = 0; i < count; i++) out[i] = view.getUint32(i * 4, littleEndian);
+      copyBytes(pixelData.buffer, start, out, count * 4);
+      if (layout.bigEndian === HOST_LITTLE_ENDIAN) bytesOf(out).swap32();
       return out;
     }
     case 64:
