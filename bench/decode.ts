@@ -1,14 +1,19 @@
 /**
- * `pnpm bench decode [--rounds 5] [--only name,...] [--images 16] [--threads 1,2] [--pool-rounds 2]`
+ * `pnpm bench decode [--rounds 5] [--warmup 30] [--only name,...] [--images 16] [--threads 1,2] [--pool-rounds 2]`
  *
  * Decode speed of a 2048x2500 12-bit CR in every transfer syntax, as alternating pairs in one run:
- * for each file, each round times every column once (the order reversed every other round), and
- * each ratio is taken per round, then its median and spread (min-max) over the rounds reported.
+ * for each file, after the warm-up (every column once, then each of ours up to `--warmup` times
+ * in all or 2 s), a pass of rounds alternating our preprocess with the seed's recipe, then a pass
+ * alternating the other columns (each round times each column once, the order reversed every
+ * other round); each ratio is taken per round, then its median and spread (min-max) reported.
  * Columns:
- * - ours: read the file + decode to stored values (`runDecodeTask` 'stored'), this thread;
+ * - ours: read the file + decode to stored values (`runDecodeTask` 'stored');
  * - ours preprocess: read the file + decode + preprocess to the seed model's 512x512x3 input,
  *   with the manifest default `decodeResolution: 'auto'`, and again with 'full' (the reference
  *   path); one thread (libvips limited to 1 thread);
+ *   each of the three in a small persistent Node process of its own
+ *   (bench/lib/decode-ours-peer.ts), as the seed's recipe runs in a small python process, not in
+ *   this one;
  * - seed: the seed's Python recipe (bench/decode_peer.py: pydicom + min-max + PIL resize to 512),
  *   timed from reading the file inside a persistent python process, one thread; skipped with a
  *   note when python3-pydicom / python3-pil are absent;
@@ -29,35 +34,17 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 
 import { isDicomRejectedError, TransferSyntax, TRANSFER_SYNTAX_NAMES } from '@cxr/dicom';
-import { DecodePool, runDecodeTask, setResizeConcurrency } from '@cxr/imaging';
-import type { DecodeOutput, ModelOutput } from '@cxr/imaging';
+import { DecodePool, setResizeConcurrency } from '@cxr/imaging';
 
-import { IMAGENET_NORMALIZATION } from '@cxr/model/manifest';
 import { generateBenchSet, type DecodeFixture } from '@cxr/fixtures';
+import type { OursAnswer } from './lib/decode-ours-peer.js';
+import { PREPROCESS } from './lib/seed-input.js';
 
 const OUT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'out');
 const PEER = join(dirname(fileURLToPath(import.meta.url)), 'decode_peer.py');
+const OURS_PEER = join(dirname(fileURLToPath(import.meta.url)), 'lib', 'decode-ours-peer.ts');
 // Debian's python3, where python3-pydicom, python3-gdcm and python3-pil install (not a pyenv shim).
 const PYTHON = process.env.CXR_BENCH_PYTHON ?? '/usr/bin/python3';
-
-// "Preprocess" is what the worker does before inference: the seed model's input block (see
-// seedManifest in packages/model/src/init.ts): 512x512x3 NCHW, file window, bilinear, ImageNet;
-// decodeResolution left out, i.e. the default 'auto'.
-const SEED_INPUT: ModelOutput['model'] = {
-  size: 512,
-  channels: 3,
-  layout: 'NCHW',
-  crop: 'none',
-  resize: 'bilinear',
-  intensity: { method: 'dicom-window' },
-  normalization: {
-    ...IMAGENET_NORMALIZATION,
-    mean: [...IMAGENET_NORMALIZATION.mean],
-    std: [...IMAGENET_NORMALIZATION.std],
-  },
-};
-const PREPROCESS: DecodeOutput = { model: SEED_INPUT, accept: null };
-const PREPROCESS_FULL: DecodeOutput = { model: { ...SEED_INPUT, decodeResolution: 'full' }, accept: null };
 
 /** The dcmtk tool that decodes a transfer syntax, with the arguments that make it write native. */
 function dcmtkTool(ts: string): { tool: string; args: string[] } | undefined {
@@ -105,6 +92,14 @@ interface Stat {
 
 type Column = 'ours' | 'oursPreprocess' | 'oursPreprocessFull' | 'seed' | 'dcmtk' | 'gdcm';
 const COLUMNS: readonly Column[] = ['ours', 'oursPreprocess', 'oursPreprocessFull', 'seed', 'dcmtk', 'gdcm'];
+const OURS_COLUMNS: readonly Column[] = ['ours', 'oursPreprocess', 'oursPreprocessFull'];
+/** Time each of our columns may spend warming up at most (see measureFixture). */
+const WARMUP_MS = 2000;
+/** The columns each pass alternates (see measureFixture). */
+const PASSES: readonly (readonly Column[])[] = [
+  ['oursPreprocess', 'seed'],
+  ['ours', 'oursPreprocessFull', 'dcmtk', 'gdcm'],
+];
 
 interface Row {
   readonly fixture: string;
@@ -158,8 +153,9 @@ function pairedRatios(a: readonly number[] | undefined, b: readonly number[] | u
 }
 
 /**
- * The small helper process (bench/decode_peer.py): the seed's recipe and native tools, one
- * request at a time, one JSON line each way.
+ * A small helper process answering one JSON line per request line, one request at a time: the
+ * python peer (bench/decode_peer.py: the seed's recipe and native tools) and ours
+ * (bench/lib/decode-ours-peer.ts).
  */
 class Peer {
   private readonly child: ChildProcessByStdio<Writable, Readable, null>;
@@ -168,9 +164,13 @@ class Peer {
   private readonly buffered: string[] = [];
   private closed = false;
 
-  constructor() {
-    // gdcm prints warnings on stderr for some files; they are not ours to show.
-    this.child = spawn(PYTHON, [PEER], { stdio: ['pipe', 'pipe', 'ignore'] });
+  constructor(
+    command: string,
+    args: readonly string[],
+    private readonly label: string,
+    stderr: 'ignore' | 'inherit',
+  ) {
+    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', stderr] });
     this.child.on('error', () => {
       this.finish();
     });
@@ -190,39 +190,54 @@ class Peer {
     for (const waiter of this.pending.splice(0)) waiter(undefined);
   }
 
-  private next(): Promise<string | undefined> {
+  /** The next line the helper wrote, undefined once it has exited. */
+  next(): Promise<string | undefined> {
     const line = this.buffered.shift();
     if (line !== undefined) return Promise.resolve(line);
     if (this.closed) return Promise.resolve(undefined);
     return new Promise((resolve) => this.pending.push(resolve));
   }
 
-  /** The first line: whether the recipe's python modules import. */
-  async ready(): Promise<{ recipe: boolean; note?: string }> {
-    const line = await this.next();
-    if (line === undefined) return { recipe: false, note: `${PYTHON} ${PEER} did not start` };
-    const ready = JSON.parse(line) as { recipe: boolean; missing?: string };
-    return ready.recipe
-      ? { recipe: true }
-      : {
-          recipe: false,
-          note: `python module ${ready.missing ?? '?'} is missing (Debian python3-pydicom, python3-gdcm, python3-pil)`,
-        };
-  }
-
-  async request(
-    body: { recipe: string } | { native: readonly string[] },
-  ): Promise<{ ms?: number; cpuMs?: number; error?: string }> {
-    if (this.closed) return { error: 'the python helper exited' };
+  /** One request and its answer line; ours and the python peer answer in the same shape. */
+  async request(body: object): Promise<OursAnswer> {
+    if (this.closed) return { error: `the ${this.label} helper exited` };
     this.child.stdin.write(`${JSON.stringify(body)}\n`);
     const line = await this.next();
-    if (line === undefined) return { error: 'the python helper exited' };
-    return JSON.parse(line) as { ms?: number; cpuMs?: number; error?: string };
+    if (line === undefined) return { error: `the ${this.label} helper exited` };
+    return JSON.parse(line) as OursAnswer;
   }
 
   close(): void {
     this.child.stdin.end();
   }
+}
+
+/**
+ * Our three columns, each in a process of its own: a decode thread of the worker runs one kind of
+ * task over and over, and mixing them in one process slowed 'preprocess' by about 30 % (the
+ * other tasks' garbage and freshly allocated frames; explicit VR LE, steady state: a median of
+ * about 19 ms alone, 25 ms between 'stored' and 'full' tasks).
+ */
+type OursPeers = Record<'stored' | 'preprocess' | 'full', Peer>;
+
+function startOursPeers(): OursPeers {
+  // Under the same loader and conditions as this process (tsx, @cxr/source).
+  const start = (output: string): Peer =>
+    new Peer(process.execPath, [...process.execArgv, OURS_PEER], `ours ${output}`, 'inherit');
+  return { stored: start('stored'), preprocess: start('preprocess'), full: start('full') };
+}
+
+/** The python peer's first line: whether the recipe's python modules import. */
+async function pythonReady(peer: Peer): Promise<{ recipe: boolean; note?: string }> {
+  const line = await peer.next();
+  if (line === undefined) return { recipe: false, note: `${PYTHON} ${PEER} did not start` };
+  const ready = JSON.parse(line) as { recipe: boolean; missing?: string };
+  return ready.recipe
+    ? { recipe: true }
+    : {
+        recipe: false,
+        note: `python module ${ready.missing ?? '?'} is missing (Debian python3-pydicom, python3-gdcm, python3-pil)`,
+      };
 }
 
 function fmt(ms: number | undefined, digits?: number): string {
@@ -249,7 +264,9 @@ function shortError(error: unknown): string {
 async function measureFixture(
   fixture: DecodeFixture,
   rounds: number,
+  warmup: number,
   peer: Peer,
+  ours: OursPeers,
   recipe: boolean,
   nativeOut: string,
 ): Promise<Row> {
@@ -261,27 +278,20 @@ async function measureFixture(
   let resolutionLevel: number | undefined;
   // Each task's wall time, and its CPU time where the column records one.
   type Timed = { readonly ms: number; readonly cpuMs?: number };
-  const ourTask = async (output: DecodeOutput): Promise<Timed> => {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    // A Buffer is a Uint8Array: the file's bytes as read, no second copy.
-    const result = await runDecodeTask(readFileSync(fixture.path), { output });
-    const ms = performance.now() - t0;
-    const c = process.cpuUsage(c0);
-    if (output === PREPROCESS) {
-      stages = {
-        decode: result.timings.decodeMs,
-        lut: result.timings.lutMs,
-        resize: result.timings.resizeMs,
-      };
-      resolutionLevel = result.resolutionLevel;
+  const ourTask = async (output: 'stored' | 'preprocess' | 'full'): Promise<Timed> => {
+    const answer = await ours[output].request({ path: fixture.path, output });
+    const { ms, cpuMs } = answer;
+    if (ms === undefined) throw new Error(answer.error ?? 'no answer');
+    if (output === 'preprocess') {
+      stages = answer.stages;
+      resolutionLevel = answer.resolutionLevel;
     }
-    return output === 'stored' ? { ms } : { ms, cpuMs: (c.user + c.system) / 1000 };
+    return output === 'stored' || cpuMs === undefined ? { ms } : { ms, cpuMs };
   };
   const run: Record<Column, (() => Promise<Timed>) | undefined> = {
     ours: () => ourTask('stored'),
-    oursPreprocess: () => ourTask(PREPROCESS),
-    oursPreprocessFull: () => ourTask(PREPROCESS_FULL),
+    oursPreprocess: () => ourTask('preprocess'),
+    oursPreprocessFull: () => ourTask('full'),
     seed: recipe
       ? async () => {
           const answer = await peer.request({ recipe: fixture.path });
@@ -303,18 +313,38 @@ async function measureFixture(
       return { ms: answer.ms };
     },
   };
-  // Round 0 is the warm-up (page cache, wasm compilation, JIT), not recorded.
-  for (let round = 0; round <= rounds; round++) {
-    const order = round % 2 === 0 ? COLUMNS : [...COLUMNS].reverse();
-    for (const column of order) {
-      const task = run[column];
-      if (task === undefined || errors[column] !== undefined) continue;
-      try {
-        const { ms, cpuMs } = await task();
-        if (round > 0) (times[column] ??= []).push(ms);
-        if (round > 0 && cpuMs !== undefined) (cpu[column] ??= []).push(cpuMs);
-      } catch (error) {
-        errors[column] = shortError(error).slice(0, 120);
+  const attempt = async (column: Column): Promise<Timed | undefined> => {
+    const task = run[column];
+    if (task === undefined || errors[column] !== undefined) return undefined;
+    try {
+      return await task();
+    } catch (error) {
+      errors[column] = shortError(error).slice(0, 120);
+      return undefined;
+    }
+  };
+  // The warm-up, not recorded: every column once (page cache, python imports, wasm compilation),
+  // then each of ours until it has run `warmup` times or for WARMUP_MS: our first calls in a
+  // fresh process are slow (explicit VR LE, 2026-12-07: 34-110 ms for each of the first six,
+  // and some processes stayed at 28 ms for 30-odd calls before settling at 17-20 ms). A worker
+  // screening an archive runs at that steady state.
+  for (const column of COLUMNS) await attempt(column);
+  for (const column of OURS_COLUMNS) {
+    const started = performance.now();
+    for (let i = 1; i < warmup && performance.now() - started < WARMUP_MS; i++) await attempt(column);
+  }
+  // Two passes of alternating rounds: our preprocess against the seed's recipe alone, then the
+  // other columns. The native tools' and the full-resolution path's big allocations and temp
+  // files slowed whatever ran next by about 30 % (both sides: explicit VR BE, ours 19-21 ms and
+  // the recipe 37-39 ms as a pair, 20-36 and 39-57 ms with the full path between them).
+  for (const pass of PASSES) {
+    for (let round = 1; round <= rounds; round++) {
+      const order = round % 2 === 0 ? pass : [...pass].reverse();
+      for (const column of order) {
+        const timed = await attempt(column);
+        if (timed === undefined) continue;
+        (times[column] ??= []).push(timed.ms);
+        if (timed.cpuMs !== undefined) (cpu[column] ??= []).push(timed.cpuMs);
       }
     }
   }
@@ -330,6 +360,7 @@ async function measureFixture(
   const keptCpu = (column: Column): number[] | undefined =>
     errors[column] === undefined ? cpu[column] : undefined;
   const seedCpu = pairedRatios(keptCpu('oursPreprocess'), keptCpu('seed'));
+  // Round i of the second pass against round i of the first.
   const seedFull = pairedRatios(kept('oursPreprocessFull'), kept('seed'));
   const dcmtk = pairedRatios(kept('ours'), kept('dcmtk'));
   const gdcm = pairedRatios(kept('ours'), kept('gdcm'));
@@ -422,6 +453,7 @@ export async function run(args: readonly string[]): Promise<void> {
     args: [...args],
     options: {
       rounds: { type: 'string', default: '5' },
+      warmup: { type: 'string', default: '30' },
       only: { type: 'string' },
       images: { type: 'string', default: '16' },
       threads: { type: 'string', default: '1,2' },
@@ -429,11 +461,13 @@ export async function run(args: readonly string[]): Promise<void> {
     },
   });
   const rounds = Number(values.rounds);
+  const warmup = Number(values.warmup);
   const images = Number(values.images);
   const threadCounts = values.threads === '' ? [] : values.threads.split(',').map(Number);
   const poolRounds = Number(values['pool-rounds']);
   const only = values.only?.split(',');
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
+  if (!Number.isInteger(warmup) || warmup < 1) throw new Error('--warmup must be a positive integer');
   if (!Number.isInteger(poolRounds) || poolRounds < 1)
     throw new Error('--pool-rounds must be a positive integer');
   if (!Number.isInteger(images) || images < 1) throw new Error('--images must be a positive integer');
@@ -449,10 +483,14 @@ export async function run(args: readonly string[]): Promise<void> {
     .filter((f): f is DecodeFixture => f.kind === 'decode')
     .filter((f) => only === undefined || only.includes(f.name));
   const temp = mkdtempSync(join(tmpdir(), 'cxr-bench-decode-'));
-  const peer = new Peer();
+  // gdcm prints warnings on stderr for some files; they are not ours to show.
+  const peer = new Peer(PYTHON, [PEER], 'python', 'ignore');
+  const ours = startOursPeers();
   const rows: Row[] = [];
   try {
-    const ready = await peer.ready();
+    const ready = await pythonReady(peer);
+    for (const one of Object.values(ours))
+      if ((await one.next()) === undefined) throw new Error(`${OURS_PEER} did not start`);
     if (!ready.recipe) process.stderr.write(`bench decode: seed recipe skipped: ${ready.note ?? ''}\n`);
     const loadBefore = loadavg()[0]!;
     const startupTimes: number[] = [];
@@ -462,7 +500,9 @@ export async function run(args: readonly string[]): Promise<void> {
     }
     for (const fixture of fixtures) {
       process.stderr.write(`bench decode: ${fixture.name}, ${rounds} alternating rounds\n`);
-      rows.push(await measureFixture(fixture, rounds, peer, ready.recipe, join(temp, 'out.dcm')));
+      rows.push(
+        await measureFixture(fixture, rounds, warmup, peer, ours, ready.recipe, join(temp, 'out.dcm')),
+      );
     }
 
     // Pool throughput on a mixed set: every lossless 12-bit syntax, cycled to `images`.
@@ -577,6 +617,7 @@ export async function run(args: readonly string[]): Promise<void> {
     process.stderr.write(`bench decode: wrote ${join(OUT_DIR, 'decode.json')}\n`);
   } finally {
     peer.close();
+    for (const one of Object.values(ours)) one.close();
     rmSync(temp, { recursive: true, force: true });
   }
 }
