@@ -33,7 +33,7 @@ import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 
-import { isDicomRejectedError, TransferSyntax, TRANSFER_SYNTAX_NAMES } from '@cxr/dicom';
+import { TransferSyntax, TRANSFER_SYNTAX_NAMES } from '@cxr/dicom';
 import { DecodePool, setResizeConcurrency } from '@cxr/imaging';
 
 import { generateBenchSet, type DecodeFixture } from '@cxr/fixtures';
@@ -255,8 +255,8 @@ function fmtStat(s: Stat | undefined, digits?: number): string {
   return `${fmt(s.median, digits)} [${fmt(s.min, digits)}-${fmt(s.max, digits)}]`;
 }
 
+/** The peers answer a failed task with its reason and message already. */
 function shortError(error: unknown): string {
-  if (isDicomRejectedError(error)) return `${error.reason}: ${error.message}`;
   return error instanceof Error ? error.message : String(error);
 }
 
