@@ -162,9 +162,9 @@ export interface EncodedFrameInfo {
   readonly planarConfiguration: 0 | 1;
   readonly photometricInterpretation: string;
   /**
-   * A codec that can decode a reduced resolution level (JPEG 2000, HTJ2K) may return the frame
-   * reduced by 2^level on each side, as long as both sides stay at least this large; it then
-   * says so in CodecOutput.reduced. Other codecs ignore it.
+   * A codec that can decode a reduced resolution level (JPEG 2000, HTJ2K, JPEG DCT) may return
+   * the frame reduced by 2^level on each side, as long as both sides stay at least this large; it
+   * then says so in CodecOutput.reduced. Other codecs ignore it.
    */
   readonly minSize?: { readonly columns: number; readonly rows: number };
 }

@@ -1,16 +1,18 @@
 // decodeResolution 'auto' (the manifest default) against 'full' (every image decoded and rendered
 // at full resolution first): on real CRs from the public set and on generated ones, the model
 // input and a DenseNet's outputs must stay within the tolerances documented in docs/decoding.md,
-// and a reduced JPEG 2000 / HTJ2K frame must never be smaller than the model input.
+// and a reduced JPEG 2000 / HTJ2K / JPEG DCT frame must never be smaller than the model input.
 import { readFileSync } from 'node:fs';
 
 import { decodeFrame, TransferSyntax } from '@cxr/dicom';
 import {
   encodeHtj2k,
   encodeJ2kWithOpenJpeg,
+  encodeWithTool,
   generateChestPhantom,
   imagePixelElements,
   publicDicomPath,
+  scratchDir,
   writeDicom,
 } from '@cxr/dicom/testing';
 import { buildDenseNetClassifier } from '@cxr/model';
@@ -96,6 +98,7 @@ describe("decodeResolution 'auto' against 'full'", () => {
     });
   };
   const generated: { name: string; bytes: Uint8Array }[] = [];
+  const scratch = scratchDir('cxr-decode-resolution-');
 
   beforeAll(async () => {
     await tf.setBackend('cpu');
@@ -133,10 +136,17 @@ describe("decodeResolution 'auto' against 'full'", () => {
       name: 'generated HTJ2K',
       bytes: encapsulatedCr(rows, columns, await encodeHtj2k(image as never), TransferSyntax.Htj2kLossless),
     });
+    // JPEG extended 12-bit (dcmtk's encoder, quality 90): decoded at a reduced DCT scale.
+    encodeWithTool(scratch, 'jpeg-extended', image as never, 'dcmcjpeg', ['+ee', '+q', '90'], '.jpg.dcm');
+    generated.push({
+      name: 'generated JPEG extended',
+      bytes: new Uint8Array(readFileSync(scratch.path('jpeg-extended.jpg.dcm'))),
+    });
   }, 120_000);
 
   afterAll(() => {
     model.dispose();
+    scratch.cleanup();
   });
 
   const real = [
@@ -165,7 +175,7 @@ describe("decodeResolution 'auto' against 'full'", () => {
   }
 
   it(
-    'generated CRs: explicit VR LE, JPEG 2000 and HTJ2K within tolerance; outputs differ between images',
+    'generated CRs: explicit VR LE, JPEG 2000, HTJ2K and JPEG extended within tolerance; outputs differ between images',
     { timeout: 240_000 },
     async () => {
       const outputs: number[][] = [];
@@ -189,15 +199,19 @@ describe("decodeResolution 'auto' against 'full'", () => {
     },
   );
 
-  it('a reduced JPEG 2000 / HTJ2K frame is never smaller than the model input', async () => {
+  it('a reduced JPEG 2000 / HTJ2K / JPEG DCT frame is never smaller than the model input', async () => {
     for (const { name, bytes } of generated.slice(1)) {
       for (const size of [224, 375, 376, 512, 900, 1500]) {
         const { frame } = await decodeFrame(bytes, { minSize: { columns: size, rows: size } });
         expect(frame.columns, `${name} at ${size}`).toBeGreaterThanOrEqual(size);
         expect(frame.rows, `${name} at ${size}`).toBeGreaterThanOrEqual(size);
-        // As deep as allowed: one level further would be smaller than the input (or is not in the stream).
+        // As deep as allowed: one level further would be smaller than the input (or is not in the
+        // stream: 5 levels in these J2K streams, 1/8 at most for DCT).
         const level = frame.resolutionLevel ?? 0;
-        expect(Math.ceil(1500 / 2 ** (level + 1)) < size || level === 5, `${name} at ${size}`).toBe(true);
+        const deepest = name.includes('JPEG extended') ? 3 : 5;
+        expect(Math.ceil(1500 / 2 ** (level + 1)) < size || level === deepest, `${name} at ${size}`).toBe(
+          true,
+        );
       }
     }
     const { frame } = await decodeFrame(generated[1]!.bytes);

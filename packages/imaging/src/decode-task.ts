@@ -156,8 +156,9 @@ async function decodeAndConvert<O extends DecodeOutput>(
   const requested: DecodeOutput = request.output;
   const model = typeof requested === 'object' && 'model' in requested ? requested : undefined;
   const accept = model === undefined ? null : model.accept;
-  // decodeResolution 'auto': JPEG 2000 / HTJ2K may skip resolution levels the model input cannot
-  // use, never going below the input size on either side (the final resize then only shrinks).
+  // decodeResolution 'auto': JPEG 2000 / HTJ2K / JPEG DCT may skip resolution levels the model
+  // input cannot use, never going below the input size on either side (the final resize then
+  // only shrinks).
   const minSize =
     model === undefined || (model.model.decodeResolution ?? 'auto') === 'full'
       ? undefined

@@ -155,6 +155,105 @@ function writeVariant(name: string, bytes: Uint8Array, photometric?: string): Pa
   return readDicomFile(path);
 }
 
+describe('decodeJpegExtended at a reduced DCT scale (EncodedFrameInfo.minSize)', () => {
+  /**
+   * Largest |reduced - mean of its box in the full decode| over the boxes inside the image that
+   * hold no clamped sample (0 or the maximum: there the full decode clamped each sample, and the
+   * mean of clamped samples is not the clamped mean), and how many boxes were compared.
+   */
+  function boxMeanError(
+    full: Uint16Array,
+    reduced: Uint16Array,
+    w: number,
+    h: number,
+    scale: number,
+    max: number,
+  ): { worst: number; compared: number; boxes: number } {
+    const columns = Math.ceil(w / scale);
+    let worst = 0;
+    let compared = 0;
+    let boxes = 0;
+    for (let y = 0; y < Math.floor(h / scale); y++) {
+      for (let x = 0; x < Math.floor(w / scale); x++) {
+        boxes++;
+        let sum = 0;
+        let clamped = false;
+        for (let dy = 0; dy < scale; dy++) {
+          for (let dx = 0; dx < scale; dx++) {
+            const v = full[(y * scale + dy) * w + x * scale + dx]!;
+            if (v === 0 || v === max) clamped = true;
+            sum += v;
+          }
+        }
+        if (clamped) continue;
+        compared++;
+        worst = Math.max(worst, Math.abs(sum / (scale * scale) - reduced[y * columns + x]!));
+      }
+    }
+    return { worst, compared, boxes };
+  }
+
+  for (const [w, h, bits, quality] of [
+    [300, 257, 12, '90'],
+    [300, 257, 12, '40'],
+    [64, 64, 8, '75'],
+    [17, 9, 12, '90'],
+  ] as const) {
+    it(`${bits}-bit ${w}x${h} q${quality}: each sample is its box's mean in the full decode, within 1`, async () => {
+      const name = `red-${bits}-${w}-${quality}`;
+      const img = jpegTestImage(w, h, bits, 1, w * 7 + h);
+      const { compressed, out: full } = await roundTrip(name, img, [
+        bits === 12 ? '+ee' : '+eb',
+        '+q',
+        quality,
+      ]);
+      const info = infoOf(compressed);
+      const codestream = firstFrameCodestream(compressed);
+      for (const scale of [2, 4, 8]) {
+        const min = { columns: Math.ceil(w / scale), rows: Math.ceil(h / scale) };
+        const out = await decodeJpegExtended(codestream, { ...info, minSize: min });
+        expect(out.reduced, `scale ${scale}`).toEqual({
+          level: Math.log2(scale),
+          columns: min.columns,
+          rows: min.rows,
+        });
+        expect(out.samples.length).toBe(min.columns * min.rows);
+        const fullWords = Uint16Array.from(full.samples);
+        const reducedWords = Uint16Array.from(out.samples);
+        const error = boxMeanError(fullWords, reducedWords, w, h, scale, (1 << bits) - 1);
+        expect(error.worst, `scale ${scale}`).toBeLessThanOrEqual(1);
+        expect(error.compared, `scale ${scale}`).toBeGreaterThanOrEqual(error.boxes / 2);
+      }
+    });
+  }
+
+  it('goes only as deep as keeps both sides at least minSize, and never below 1/8', async () => {
+    const img = jpegTestImage(300, 257, 12, 1, 3);
+    const { compressed } = await roundTrip('red-depth', img, ['+ee', '+q', '90']);
+    const info = infoOf(compressed);
+    const codestream = firstFrameCodestream(compressed);
+    const levelFor = async (columns: number, rows: number): Promise<number | undefined> =>
+      (await decodeJpegExtended(codestream, { ...info, minSize: { columns, rows } })).reduced?.level;
+    expect(await levelFor(300, 257)).toBeUndefined();
+    expect(await levelFor(151, 10)).toBeUndefined(); // 300 / 2 = 150 < 151
+    expect(await levelFor(150, 129)).toBe(1);
+    expect(await levelFor(150, 130)).toBeUndefined(); // 257 / 2 -> 129 < 130
+    expect(await levelFor(75, 65)).toBe(2);
+    expect(await levelFor(1, 1)).toBe(3);
+  });
+
+  it('decodes colour frames at full resolution whatever minSize asks', async () => {
+    const img = jpegTestImage(64, 48, 8, 3, 11);
+    const { compressed, out: full } = await roundTrip('red-colour', img, ['+eb', '+q', '90']);
+    const out = await decodeJpegExtended(firstFrameCodestream(compressed), {
+      ...infoOf(compressed),
+      minSize: { columns: 8, rows: 8 },
+    });
+    expect(out.reduced).toBeUndefined();
+    expect(Array.from(out.samples)).toEqual(Array.from(full.samples));
+  });
+});
+
 describe('decodeJpegExtended on the quirks libjpeg decodes through (issue 12)', () => {
   // A GE archive's 12-bit lossy CR has scan headers with Ss/Se/Ah/Al values a sequential JPEG
   // should not have; dcmtk, gdcm and libjpeg warn "Invalid SOS parameters for sequential JPEG"

@@ -48,9 +48,30 @@ interface ComponentPlane {
 }
 
 /**
+ * The deepest DCT scale for `info.minSize` (EncodedFrameInfo): 2^level with level <= 3 and both
+ * sides, ceil(side / 2^level), at least the minimum; 1 (full resolution) without minSize, and for
+ * frames of more than one component (their planes would need scaled upsampling too).
+ */
+function reducedScale(info: EncodedFrameInfo, components: number): number {
+  const min = info.minSize;
+  if (min === undefined || components !== 1) return 1;
+  let scale = 1;
+  while (
+    scale < 8 &&
+    Math.ceil(info.columns / (scale * 2)) >= min.columns &&
+    Math.ceil(info.rows / (scale * 2)) >= min.rows
+  ) {
+    scale *= 2;
+  }
+  return scale;
+}
+
+/**
  * Decodes one DCT sequential (SOF0/SOF1) image synchronously; see decodeJpegExtended. Output and
  * full-resolution planes come from `buffers` when given (every element is written); the
  * block-padded component planes stay fresh, since not every scan layout writes their padding.
+ * With `info.minSize`, a one-component frame is decoded at 1/2, 1/4 or 1/8 scale when both sides
+ * stay at least that large (see idctBoxMean), and the output says so in `reduced`.
  */
 export function decodeDctImage(
   data: Uint8Array,
@@ -58,6 +79,7 @@ export function decodeDctImage(
   buffers?: SampleAllocator,
 ): CodecOutput {
   let planes: ComponentPlane[] = [];
+  let scale = 1;
   const decoded: boolean[] = [];
   let oddScan: JpegStreamFacts['invalidSequentialScan'];
   const frame = walkJpeg(data, {
@@ -74,15 +96,18 @@ export function decodeDctImage(
       checkFrameAgainstInfo(f, info);
       const mcusPerLine = Math.ceil(f.samplesPerLine / (8 * f.maxH));
       const mcusPerColumn = Math.ceil(f.lines / (8 * f.maxV));
+      scale = reducedScale(info, f.components.length);
+      // Samples per block side: 8, or fewer at a reduced scale.
+      const side = 8 / scale;
       planes = f.components.map((c) => {
-        const stride = mcusPerLine * c.h * 8;
+        const stride = mcusPerLine * c.h * side;
         return {
           h: c.h,
           v: c.v,
           width: Math.ceil((f.samplesPerLine * c.h) / f.maxH),
           height: Math.ceil((f.lines * c.v) / f.maxV),
           stride,
-          samples: new Uint16Array(stride * mcusPerColumn * c.v * 8),
+          samples: new Uint16Array(stride * mcusPerColumn * c.v * side),
         };
       });
     },
@@ -95,7 +120,7 @@ export function decodeDctImage(
         if (decoded[c.component.index]) corrupt('JPEG component coded in two sequential scans');
         decoded[c.component.index] = true;
       }
-      return decodeScan(data, pos, f, scan, tables, planes);
+      return decodeScan(data, pos, f, scan, tables, planes, scale);
     },
   });
   for (let i = 0; i < frame.components.length; i++) {
@@ -108,10 +133,13 @@ export function decodeDctImage(
   const warnings = jpegStreamWarnings(facts, info, oddScan);
   if (planes.length === 1) {
     const plane = planes[0]!;
-    const out = allocateSamples(Uint16Array, width * height, buffers);
-    for (let y = 0; y < height; y++)
-      out.set(plane.samples.subarray(y * plane.stride, y * plane.stride + width), y * width);
-    return withWarnings(packSamples(out, frame.precision, info, 'as-stored', buffers), warnings);
+    const columns = Math.ceil(width / scale);
+    const rows = Math.ceil(height / scale);
+    const out = allocateSamples(Uint16Array, columns * rows, buffers);
+    for (let y = 0; y < rows; y++)
+      out.set(plane.samples.subarray(y * plane.stride, y * plane.stride + columns), y * columns);
+    const output = withWarnings(packSamples(out, frame.precision, info, 'as-stored', buffers), warnings);
+    return scale === 1 ? output : { ...output, reduced: { level: Math.log2(scale), columns, rows } };
   }
   const full = planes.map((p) => upsample(p, frame, width, height, buffers));
   const out = allocateSamples(Uint16Array, width * height * full.length, buffers);
@@ -140,6 +168,7 @@ function decodeScan(
   scan: ScanHeader,
   tables: JpegTables,
   planes: readonly ComponentPlane[],
+  scale: number,
 ): number {
   const n = scan.components.length;
   const dcTables: HuffmanTable[] = [];
@@ -162,6 +191,9 @@ function decodeScan(
   const predictions = new Int32Array(n);
   const block = new Int32Array(64);
   const workspace = new Int32Array(64);
+  const side = 8 / scale;
+  const basis = scale === 1 ? undefined : boxMeanBasis(scale);
+  const boxWorkspace = new Float64Array(8 * side);
   // A.2.2: a single-component scan covers only that component's own blocks, not whole MCUs.
   let mcusPerLine: number;
   let mcuCount: number;
@@ -194,8 +226,9 @@ function decodeScan(
       for (let by = 0; by < bv; by++) {
         for (let bx = 0; bx < bh; bx++) {
           predictions[k] = decodeBlock(reader, dcTables[k]!, acTables[k]!, quant[k]!, block, predictions[k]!);
-          const offset = ((my * bv + by) * p.stride + (mx * bh + bx)) * 8;
-          idctIslow(block, workspace, p.samples, offset, p.stride, precision);
+          const offset = ((my * bv + by) * p.stride + (mx * bh + bx)) * side;
+          if (basis === undefined) idctIslow(block, workspace, p.samples, offset, p.stride, precision);
+          else idctBoxMean(block, boxWorkspace, basis, side, p.samples, offset, p.stride, precision);
         }
       }
     }
@@ -400,6 +433,122 @@ function idctIslow(
     out[++o] = v < 0 ? 0 : v > max ? max : v;
     v = ((tmp10 - tmp3 + half2) >> n2) + center;
     out[++o] = v < 0 ? 0 : v > max ? max : v;
+  }
+}
+
+/**
+ * The separable basis of idctBoxMean at `scale` (2, 4 or 8): entry u * side + i is
+ * (C(u) / 2) times the mean of cos((2x + 1) u pi / 16) over the `scale` positions x of box i
+ * (T.81 A.3.3, C(0) = 1 / sqrt(2), else 1).
+ */
+function boxMeanBasis(scale: number): Float64Array {
+  const side = 8 / scale;
+  const basis = new Float64Array(8 * side);
+  for (let u = 0; u < 8; u++) {
+    const c = u === 0 ? Math.SQRT1_2 : 1;
+    for (let i = 0; i < side; i++) {
+      let sum = 0;
+      for (let x = i * scale; x < (i + 1) * scale; x++) sum += Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+      basis[u * side + i] = (c / 2) * (sum / scale);
+    }
+  }
+  return basis;
+}
+
+/**
+ * One block at 1/scale: each sample is the mean of the exact inverse DCT (T.81 A.3.3, in floating
+ * point) over its scale x scale box of the block, level-shifted, rounded and clamped to
+ * [0, 2^P - 1] like idctIslow's samples. It is what decoding at full resolution and averaging
+ * the boxes gives, up to the rounding of each full-resolution sample (and islow's own
+ * approximation), for about a third of the IDCT's arithmetic and 1/scale^2 of its writes. The
+ * model input is resized from there (decodeResolution 'auto'), so the boxes it would have
+ * averaged anyway are averaged here.
+ */
+function idctBoxMean(
+  block: Int32Array,
+  ws: Float64Array,
+  basis: Float64Array,
+  side: number,
+  out: Uint16Array,
+  offset: number,
+  stride: number,
+  precision: number,
+): void {
+  const center = 1 << (precision - 1);
+  const max = (1 << precision) - 1;
+  if (side === 2) {
+    idctBoxMean2(block, ws, basis, out, offset, stride, center, max);
+    return;
+  }
+  // Rows of coefficients (vertical frequency v) against the horizontal basis.
+  for (let v = 0; v < 8; v++) {
+    const r = v * 8;
+    const w = v * side;
+    if (
+      block[r] === 0 &&
+      block[r + 1] === 0 &&
+      block[r + 2] === 0 &&
+      block[r + 3] === 0 &&
+      block[r + 4] === 0 &&
+      block[r + 5] === 0 &&
+      block[r + 6] === 0 &&
+      block[r + 7] === 0
+    ) {
+      for (let j = 0; j < side; j++) ws[w + j] = 0;
+      continue;
+    }
+    for (let j = 0; j < side; j++) {
+      let sum = 0;
+      for (let u = 0; u < 8; u++) sum += block[r + u]! * basis[u * side + j]!;
+      ws[w + j] = sum;
+    }
+  }
+  // Then down the columns against the vertical basis.
+  for (let i = 0; i < side; i++) {
+    const o = offset + i * stride;
+    for (let j = 0; j < side; j++) {
+      let sum = 0;
+      for (let v = 0; v < 8; v++) sum += ws[v * side + j]! * basis[v * side + i]!;
+      const value = Math.round(sum) + center;
+      out[o + j] = value < 0 ? 0 : value > max ? max : value;
+    }
+  }
+}
+
+/**
+ * idctBoxMean at 1/4 (2x2 samples per block), the scale a 2048-wide CR takes for a 512 input. Over
+ * a box of four positions the even frequencies above 0 average to 0 and the odd ones to opposite
+ * values in the two boxes, so each sum is the DC term plus or minus the odd terms.
+ */
+function idctBoxMean2(
+  block: Int32Array,
+  ws: Float64Array,
+  basis: Float64Array,
+  out: Uint16Array,
+  offset: number,
+  stride: number,
+  center: number,
+  max: number,
+): void {
+  const a0 = basis[0]!;
+  const a1 = basis[2]!;
+  const a3 = basis[6]!;
+  const a5 = basis[10]!;
+  const a7 = basis[14]!;
+  for (let v = 0; v < 8; v++) {
+    const r = v * 8;
+    const even = block[r]! * a0;
+    const odd = block[r + 1]! * a1 + block[r + 3]! * a3 + block[r + 5]! * a5 + block[r + 7]! * a7;
+    ws[2 * v] = even + odd;
+    ws[2 * v + 1] = even - odd;
+  }
+  for (let j = 0; j < 2; j++) {
+    const even = ws[j]! * a0;
+    const odd = ws[2 + j]! * a1 + ws[6 + j]! * a3 + ws[10 + j]! * a5 + ws[14 + j]! * a7;
+    const top = Math.round(even + odd) + center;
+    const bottom = Math.round(even - odd) + center;
+    out[offset + j] = top < 0 ? 0 : top > max ? max : top;
+    out[offset + stride + j] = bottom < 0 ? 0 : bottom > max ? max : bottom;
   }
 }
 
