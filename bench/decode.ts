@@ -1,19 +1,19 @@
 /**
- * `pnpm bench decode [--rounds 5] [--warmup 30] [--only name,...] [--images 16] [--threads 1,2] [--pool-rounds 2]`
+ * `pnpm build && pnpm bench decode [--rounds 5] [--warmup 100] [--only name,...] [--images 16] [--threads 1,2] [--pool-rounds 2]`
  *
  * Decode speed of a 2048x2500 12-bit CR in every transfer syntax, as alternating pairs in one run:
- * for each file, after the warm-up (every column once, then each of ours up to `--warmup` times
- * in all or 2 s), a pass of rounds alternating our preprocess with the seed's recipe, then a pass
+ * for each file, a pass of rounds alternating our preprocess with the seed's recipe, then a pass
  * alternating the other columns (each round times each column once, the order reversed every
- * other round); each ratio is taken per round, then its median and spread (min-max) reported.
+ * other round), each after its warm-up (every column once, then each of ours up to `--warmup`
+ * times in all or 3 s); each ratio is taken per round, then its median and spread (min-max).
  * Columns:
  * - ours: read the file + decode to stored values (`runDecodeTask` 'stored');
  * - ours preprocess: read the file + decode + preprocess to the seed model's 512x512x3 input,
  *   with the manifest default `decodeResolution: 'auto'`, and again with 'full' (the reference
  *   path); one thread (libvips limited to 1 thread);
  *   each of the three in a small persistent Node process of its own
- *   (bench/lib/decode-ours-peer.ts), as the seed's recipe runs in a small python process, not in
- *   this one;
+ *   (bench/lib/decode-ours-peer.ts) running the compiled packages (`pnpm build` first), as the
+ *   seed's recipe runs in a small python process, not in this one;
  * - seed: the seed's Python recipe (bench/decode_peer.py: pydicom + min-max + PIL resize to 512),
  *   timed from reading the file inside a persistent python process, one thread; skipped with a
  *   note when python3-pydicom / python3-pil are absent;
@@ -23,7 +23,7 @@
  * process exits 0 either way.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -43,6 +43,7 @@ import { PREPROCESS } from './lib/seed-input.js';
 const OUT_DIR = join(dirname(fileURLToPath(import.meta.url)), 'out');
 const PEER = join(dirname(fileURLToPath(import.meta.url)), 'decode_peer.py');
 const OURS_PEER = join(dirname(fileURLToPath(import.meta.url)), 'lib', 'decode-ours-peer.ts');
+const COMPILED_IMAGING = fileURLToPath(new URL('../packages/imaging/dist/index.js', import.meta.url));
 // Debian's python3, where python3-pydicom, python3-gdcm and python3-pil install (not a pyenv shim).
 const PYTHON = process.env.CXR_BENCH_PYTHON ?? '/usr/bin/python3';
 
@@ -94,7 +95,7 @@ type Column = 'ours' | 'oursPreprocess' | 'oursPreprocessFull' | 'seed' | 'dcmtk
 const COLUMNS: readonly Column[] = ['ours', 'oursPreprocess', 'oursPreprocessFull', 'seed', 'dcmtk', 'gdcm'];
 const OURS_COLUMNS: readonly Column[] = ['ours', 'oursPreprocess', 'oursPreprocessFull'];
 /** Time each of our columns may spend warming up at most (see measureFixture). */
-const WARMUP_MS = 2000;
+const WARMUP_MS = 3000;
 /** The columns each pass alternates (see measureFixture). */
 const PASSES: readonly (readonly Column[])[] = [
   ['oursPreprocess', 'seed'],
@@ -169,8 +170,9 @@ class Peer {
     args: readonly string[],
     private readonly label: string,
     stderr: 'ignore' | 'inherit',
+    env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', stderr] });
+    this.child = spawn(command, args, { stdio: ['pipe', 'pipe', stderr], env });
     this.child.on('error', () => {
       this.finish();
     });
@@ -221,9 +223,21 @@ class Peer {
 type OursPeers = Record<'stored' | 'preprocess' | 'full', Peer>;
 
 function startOursPeers(): OursPeers {
-  // Under the same loader and conditions as this process (tsx, @cxr/source).
+  if (!existsSync(COMPILED_IMAGING)) {
+    throw new Error(
+      'bench decode: packages/imaging/dist is missing: run `pnpm build` first (ours runs compiled)',
+    );
+  }
+  // The compiled packages, as production runs them: without the @cxr/source condition this
+  // process runs under (tsx and TypeScript sources; only the peer's own file goes through tsx).
+  // Under the tsx command line's loader the same tasks took about 30 % longer (explicit VR LE as
+  // a pair with the recipe: 23-25 ms against 17-18 ms compiled).
+  const env = {
+    ...process.env,
+    NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').replace('--conditions=@cxr/source', '').trim(),
+  };
   const start = (output: string): Peer =>
-    new Peer(process.execPath, [...process.execArgv, OURS_PEER], `ours ${output}`, 'inherit');
+    new Peer(process.execPath, ['--import', 'tsx/esm', OURS_PEER], `ours ${output}`, 'inherit', env);
   return { stored: start('stored'), preprocess: start('preprocess'), full: start('full') };
 }
 
@@ -323,21 +337,23 @@ async function measureFixture(
       return undefined;
     }
   };
-  // The warm-up, not recorded: every column once (page cache, python imports, wasm compilation),
-  // then each of ours until it has run `warmup` times or for WARMUP_MS: our first calls in a
-  // fresh process are slow (explicit VR LE, 2026-12-07: 34-110 ms for each of the first six,
-  // and some processes stayed at 28 ms for 30-odd calls before settling at 17-20 ms). A worker
-  // screening an archive runs at that steady state.
-  for (const column of COLUMNS) await attempt(column);
-  for (const column of OURS_COLUMNS) {
-    const started = performance.now();
-    for (let i = 1; i < warmup && performance.now() - started < WARMUP_MS; i++) await attempt(column);
-  }
   // Two passes of alternating rounds: our preprocess against the seed's recipe alone, then the
   // other columns. The native tools' and the full-resolution path's big allocations and temp
   // files slowed whatever ran next by about 30 % (both sides: explicit VR BE, ours 19-21 ms and
   // the recipe 37-39 ms as a pair, 20-36 and 39-57 ms with the full path between them).
+  // Each pass starts with its warm-up, not recorded: every column once (page cache, python
+  // imports, wasm compilation), then each of ours until it has run `warmup` times or for
+  // WARMUP_MS: our first calls in a fresh process are slow (explicit VR LE, 2026-12-07: 34-110 ms
+  // for each of the first six, and some processes stayed at 28 ms for 30-odd calls before
+  // settling at 17-20 ms; with 30 calls of warm-up the first file of a run came out at 0.66-0.79
+  // of the recipe, with 80 at 0.53). A worker screening an archive runs at that steady state.
   for (const pass of PASSES) {
+    for (const column of pass) await attempt(column);
+    for (const column of pass) {
+      if (!OURS_COLUMNS.includes(column)) continue;
+      const started = performance.now();
+      for (let i = 1; i < warmup && performance.now() - started < WARMUP_MS; i++) await attempt(column);
+    }
     for (let round = 1; round <= rounds; round++) {
       const order = round % 2 === 0 ? pass : [...pass].reverse();
       for (const column of order) {
@@ -453,7 +469,7 @@ export async function run(args: readonly string[]): Promise<void> {
     args: [...args],
     options: {
       rounds: { type: 'string', default: '5' },
-      warmup: { type: 'string', default: '30' },
+      warmup: { type: 'string', default: '100' },
       only: { type: 'string' },
       images: { type: 'string', default: '16' },
       threads: { type: 'string', default: '1,2' },
