@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { publicDicomPath } from '@cxr/dicom/testing';
+import { median } from './lib/stats.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'services', 'cli', 'bin', 'cxr.js');
@@ -43,12 +44,6 @@ function positiveInteger(value: string | undefined, name: string, fallback: numb
   if (!Number.isInteger(n) || n < 1)
     throw new Error(`bench cli: ${name} must be a positive integer, got ${value}`);
   return n;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 // The children run as a user's shell would run them: without the tsx loader and the @cxr/source

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { delong, evaluate, mulberry32, sortClasses } from '@cxr/evaluation';
 import type { EvaluationCase, EvaluationInput, EvaluationSettings } from '@cxr/evaluation';
 import { delongByDefinition } from '@cxr/evaluation/testing';
+import { median } from './lib/stats.js';
 
 // ChestX-ray14 label prevalences (Wang et al. 2017, NIH): Hernia 0.2% ... Infiltration 18%.
 const PREVALENCES = [0.18, 0.12, 0.1, 0.05, 0.05, 0.05, 0.04, 0.04, 0.03, 0.03, 0.02, 0.02, 0.015, 0.002];
@@ -27,12 +28,6 @@ function positiveInteger(value: string | undefined, name: string, fallback: numb
   if (!Number.isInteger(n) || n < 1)
     throw new Error(`bench evaluate: ${name} must be a positive integer, got ${value}`);
   return n;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 /** Seeded synthetic cases: score = sigmoid(1.6 y + N(0, 1) - 2), a model with AUROC ~ 0.87. */

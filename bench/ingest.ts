@@ -30,6 +30,7 @@ import {
   type RedisConnectionOptions,
 } from '@cxr/queue';
 import { openObjectSource } from '@cxr/storage';
+import { median } from './lib/stats.js';
 
 type RedisClient = ReturnType<typeof createRedisClient>;
 
@@ -106,12 +107,6 @@ async function ingestOnce(
     await cursors.clear(manifestPath, 'bench');
     await Promise.allSettled([source.close(), cursors.close()]);
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 /** Runs the ingest benchmark (see the module comment). */

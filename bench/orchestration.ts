@@ -41,6 +41,7 @@ import { openObjectSource } from '@cxr/storage';
 import { openStore, type ResultStore } from '@cxr/store';
 import pg from 'pg';
 import type { FromWorker, ToWorker, WorkerProcessSpec } from './orchestration/worker-process.js';
+import { median } from './lib/stats.js';
 
 const REDIS_URL = process.env.CXR_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const POSTGRES_URL = process.env.CXR_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -318,12 +319,6 @@ async function measure(
     await drop();
     await rm(manifest, { force: true });
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 function fixed(value: number, digits: number): string {

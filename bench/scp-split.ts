@@ -26,15 +26,9 @@ import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { openReceivedInstanceStore } from '@cxr/storage';
 import { generateSmallSet } from '@cxr/fixtures';
 import { instanceVariant, storescuProfile } from '@cxr/fixtures/pacs';
-import {
-  chestFixtures,
-  freePort,
-  median,
-  option,
-  positiveInteger,
-  startStorescp,
-  timedStorescu,
-} from './lib/dimse-sends.js';
+import { chestFixtures, option, positiveInteger, startStorescp, timedStorescu } from './lib/dimse-sends.js';
+import { median } from './lib/stats.js';
+import { freePort } from '@cxr/storage/testing';
 // The bench package does not depend on @cxr/dicomnet (bench/scp.ts goes through @cxr/ingest).
 import { startStoreScp, type ReceivedInstance } from '../packages/dicomnet/src/index.js';
 

@@ -26,15 +26,9 @@ import { startScpService } from '@cxr/ingest';
 import { ScreenQueue, redisConnectionFromUrl } from '@cxr/queue';
 import { generateBenchSet, generateSmallSet } from '@cxr/fixtures';
 import { instanceVariant, storescuProfile } from '@cxr/fixtures/pacs';
-import {
-  chestFixtures,
-  freePort,
-  median,
-  option,
-  positiveInteger,
-  startStorescp,
-  timedStorescu,
-} from './lib/dimse-sends.js';
+import { chestFixtures, option, positiveInteger, startStorescp, timedStorescu } from './lib/dimse-sends.js';
+import { median } from './lib/stats.js';
+import { freePort } from '@cxr/storage/testing';
 
 /** Runs the SCP benchmark (see the module comment). */
 export async function run(args: readonly string[]): Promise<void> {

@@ -8,6 +8,7 @@ export {
 export { startFaultProxy, type FaultKind, type FaultProxy, type FaultRule } from './fault-proxy.js';
 export {
   ORTHANC_DICOMWEB_PLUGIN,
+  freePort,
   startOrthanc,
   type OrthancModality,
   type OrthancOptions,

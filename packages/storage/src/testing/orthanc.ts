@@ -66,7 +66,7 @@ export interface RunningOrthanc {
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
