@@ -69,6 +69,22 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Pr
   }
 }
 
+/**
+ * Runs the waiting jobs with a worker that publishes no result message, until `completed` jobs
+ * have completed, then stops it (new jobs then stay waiting).
+ */
+async function completeWithoutResults(prefix: string, queue: ScreenQueue, completed: number): Promise<void> {
+  const worker = new ScreenWorker({
+    connection,
+    prefix,
+    maxBatch: 1,
+    process: () => Promise.resolve(),
+    processGroup: () => Promise.resolve({}),
+  });
+  await waitFor(async () => (await queue.counts()).completed === completed, 10_000);
+  await worker.close();
+}
+
 /** Every `screen-objects` job's payload, from the job hashes. */
 async function groupPayloads(prefix: string): Promise<{ id: string; data: ScreenObjectsPayload }[]> {
   const keys = (await redis.keys(`${prefix}:cxr-screen:grp_*`)).filter((k) => !k.endsWith(':logs'));
@@ -219,16 +235,8 @@ describe('multi-object screen jobs (real Redis)', () => {
     const { queue, results, prefix } = openQueues({ retry: { attempts: 1 } });
     const all = payloads(0, 6);
     await queue.enqueueBulk(all, { objectsPerJob: 6 });
-    const worker = new ScreenWorker({
-      connection,
-      prefix,
-      maxBatch: 1,
-      process: () => Promise.resolve(),
-      processGroup: () => Promise.resolve({}),
-    });
-    await waitFor(async () => (await queue.counts()).completed === 1, 10_000);
-    // Stopped: the new job must stay waiting (this processor publishes no result message).
-    await worker.close();
+    // Stopped after: the new job must stay waiting (this processor publishes no result message).
+    await completeWithoutResults(prefix, queue, 1);
     // Object 0's message was stored (completed); object 1's still waits to be stored.
     const consumer = new ResultConsumer({ connection, prefix, consume: () => Promise.resolve() });
     await results.publish([resultMessage(all[0]!)]);
@@ -268,15 +276,7 @@ describe('multi-object screen jobs (real Redis)', () => {
     // The first three objects went through a multi-object job, the fourth through a single job.
     await queue.enqueueBulk(all.slice(0, 3), { objectsPerJob: 3 });
     await queue.enqueueBulk(all.slice(3));
-    const worker = new ScreenWorker({
-      connection,
-      prefix,
-      maxBatch: 1,
-      process: () => Promise.resolve(),
-      processGroup: () => Promise.resolve({}),
-    });
-    await waitFor(async () => (await queue.counts()).completed === 2, 10_000);
-    await worker.close();
+    await completeWithoutResults(prefix, queue, 2);
     // Objects 0, 1 and 3 travel in one screen-results message (published, not yet stored);
     // object 2's outcome never reached the results queue.
     const [group] = await groupPayloads(prefix);
