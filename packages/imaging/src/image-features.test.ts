@@ -127,3 +127,48 @@ describe('decode task features', () => {
     }
   });
 });
+
+describe('drift features of a model input rendered with the box shrink (decodeResolution auto)', () => {
+  // 320 x 256: enough pixels for the code-table renderer (2^16 codes), larger than 2x a 32-pixel
+  // input so the intensity and the box step run fused; pseudo-random 12-bit values.
+  const rows = 256;
+  const columns = 320;
+  const samples = new Uint16Array(rows * columns);
+  let seed = 7;
+  for (let i = 0; i < samples.length; i++) {
+    seed = (seed * 1_103_515_245 + 12_345) >>> 0;
+    samples[i] = (seed >>> 8) % 4096;
+  }
+  const windowed = writeNativeDicom({
+    rows,
+    columns,
+    bitsStored: 12,
+    samples,
+    window: { center: 2000, width: 3000 },
+  });
+  const plain = writeNativeDicom({ rows, columns, bitsStored: 12, samples });
+
+  it.each([
+    ['min-max, whole frame', plain, 'min-max', 'none'],
+    ['file window absent (percentiles), whole frame', plain, 'dicom-window', 'none'],
+    ['file window absent (percentiles), centre square', plain, 'dicom-window', 'center-square'],
+    ['file window present, whole frame', windowed, 'dicom-window', 'none'],
+    ['file window present, centre square', windowed, 'dicom-window', 'center-square'],
+  ] as const)('%s: the same mean and std as the modality output', async (_name, bytes, method, crop) => {
+    const model = {
+      size: 30,
+      channels: 1,
+      layout: 'NHWC',
+      crop,
+      resize: 'bilinear',
+      intensity: { method },
+      normalization: { method: 'unit' },
+    } as const;
+    const expected = (await runDecodeTask(bytes, { output: 'modality' })).features;
+    const actual = (await runDecodeTask(bytes, { output: { model, accept: null } })).features;
+    expect(expected).toBeDefined();
+    expect(actual?.imageMean).toBeCloseTo(expected!.imageMean, 9);
+    expect(actual?.imageStd).toBeCloseTo(expected!.imageStd, 9);
+    expect(actual?.bitsStored).toBe(12);
+  });
+});

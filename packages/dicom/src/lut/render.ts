@@ -257,6 +257,11 @@ interface StoredValueTable {
   readonly table: Float32Array;
   readonly voiUsed: VoiUsed;
   readonly inverted: boolean;
+  /**
+   * The histogram of every code of the frame, when a statistical VOI needed it (a reused scratch
+   * array, valid until the next countCodes call).
+   */
+  readonly counts?: Uint32Array;
 }
 
 function storedValueTable(
@@ -271,16 +276,18 @@ function storedValueTable(
   const table = applyModalityLut(codeValues(view), info.modalityLut, scratchTable('render', view));
 
   let range: ValueRange | undefined;
+  let counts: Uint32Array | undefined;
   if (plan.kind === 'statistics') {
-    const counts = countCodes(view);
+    const histogram = countCodes(view);
+    counts = histogram;
     // Occupied codes ordered by modality output: signed codes, a negative slope or a
     // non-monotonic Modality LUT table all break the code order. (An already sorted array costs
     // one linear pass in V8's TimSort.)
     const occupied: number[] = [];
-    for (let code = 0; code < counts.length; code++) if (counts[code]! > 0) occupied.push(code);
+    for (let code = 0; code < histogram.length; code++) if (histogram[code]! > 0) occupied.push(code);
     occupied.sort((a, b) => table[a]! - table[b]!);
     const values = occupied.map((code) => table[code]!);
-    const weights = occupied.map((code) => counts[code]!);
+    const weights = occupied.map((code) => histogram[code]!);
     if (plan.voi === 'minmax') {
       range = { low: values[0]!, high: values[values.length - 1]! };
     } else {
@@ -291,7 +298,7 @@ function storedValueTable(
   const voiUsed = applyPlanInPlace(table, plan, range);
   const inverted = frame.photometricInterpretation === 'MONOCHROME1';
   if (inverted) invertMonochrome1(table, DISPLAY, table);
-  return { view, table, voiUsed, inverted };
+  return { view, table, voiUsed, inverted, ...(counts === undefined ? {} : { counts }) };
 }
 
 /**
@@ -326,9 +333,9 @@ export interface ShrunkDisplayImage extends DisplayImage {
   readonly width: number;
   readonly height: number;
   /**
-   * With `storedMoments` asked for and a region that is the whole frame with no pixel left over:
-   * mean and population standard deviation of the stored values of every pixel, from a
-   * histogram counted in the same pass.
+   * With `storedMoments` asked for: mean and population standard deviation of the stored values
+   * of every pixel of the frame, from the histogram a statistical VOI counted, else from one
+   * counted in the box pass when the boxes cover the whole frame with no pixel left over.
    */
   readonly storedMoments?: { readonly mean: number; readonly std: number };
 }
@@ -686,7 +693,7 @@ const shrinkCounts = new Map<number, Uint32Array>();
  * VOI and inversion are exactly renderToDisplay's (statistics over the whole frame). Returns
  * undefined where renderMonochromeViaStoredValueLut would (32-bit or tiny frames) and for
  * colour frames: callers fall back to renderToDisplay. `storedMoments`: also return the stored
- * values' moments (see ShrunkDisplayImage) when the boxes cover the whole frame.
+ * values' moments (see ShrunkDisplayImage) when they come at no extra pass.
  */
 export function renderMonochromeShrunk(
   frame: DecodedFrame,
@@ -732,8 +739,10 @@ export function renderMonochromeShrunk(
   const y0 = top + ((height - outHeight * ky) >> 1);
   const values = outputArray(outWidth * outHeight, into);
   const whole = outWidth * kx === frame.columns && outHeight * ky === frame.rows;
+  // A statistical VOI has already counted every code of the frame: the moments come from that
+  // histogram, and the box pass need not count again.
   let counts: Uint32Array | undefined;
-  if (storedMoments && whole) {
+  if (storedMoments && whole && lut.counts === undefined) {
     counts = shrinkCounts.get(lut.view.bits);
     if (counts === undefined) {
       counts = new Uint32Array(1 << lut.view.bits);
@@ -747,6 +756,7 @@ export function renderMonochromeShrunk(
   } else {
     shrink16(lut.view.codes, lut.table, counts, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
   }
+  const histogram = counts ?? (storedMoments ? lut.counts : undefined);
   return {
     values,
     channels: 1,
@@ -754,7 +764,7 @@ export function renderMonochromeShrunk(
     inverted: lut.inverted,
     width: outWidth,
     height: outHeight,
-    ...(counts === undefined ? {} : { storedMoments: momentsOfCounts(counts, codeValues(lut.view)) }),
+    ...(histogram === undefined ? {} : { storedMoments: momentsOfCounts(histogram, codeValues(lut.view)) }),
   };
 }
 
