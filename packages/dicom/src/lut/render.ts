@@ -334,8 +334,8 @@ export interface ShrunkDisplayImage extends DisplayImage {
   readonly height: number;
   /**
    * With `storedMoments` asked for: mean and population standard deviation of the stored values
-   * of every pixel of the frame, from the histogram a statistical VOI counted, else from one
-   * counted in the box pass when the boxes cover the whole frame with no pixel left over.
+   * of every pixel of the frame: from the histogram a statistical VOI counted, else, for unsigned
+   * samples whose boxes cover the whole frame with no pixel left over, from sums of the box pass.
    */
   readonly storedMoments?: { readonly mean: number; readonly std: number };
 }
@@ -347,7 +347,7 @@ export interface ShrunkDisplayImage extends DisplayImage {
 function shrink8(
   codes: Uint8Array,
   table: Float32Array,
-  counts: Uint32Array | undefined,
+  sums: Float64Array | undefined,
   stride: number,
   left: number,
   top: number,
@@ -358,20 +358,20 @@ function shrink8(
   height: number,
 ): void {
   if (kx === 2 && ky === 2) {
-    if (counts === undefined) shrink8By2(codes, table, stride, left, top, out, width, height);
-    else shrink8By2Counting(codes, table, counts, stride, left, top, out, width, height);
+    if (sums === undefined) shrink8By2(codes, table, stride, left, top, out, width, height);
+    else shrink8By2Summing(codes, table, sums, stride, left, top, out, width, height);
     return;
   }
   if (kx === 4) {
-    if (counts === undefined) shrink8By4(codes, table, stride, left, top, ky, out, width, height);
-    else shrink8By4Counting(codes, table, counts, stride, left, top, ky, out, width, height);
+    if (sums === undefined) shrink8By4(codes, table, stride, left, top, ky, out, width, height);
+    else shrink8By4Summing(codes, table, sums, stride, left, top, ky, out, width, height);
     return;
   }
   const scale = 1 / (kx * ky);
   for (let oy = 0; oy < height; oy++) {
     const o = oy * width;
     const base = (top + oy * ky) * stride + left;
-    if (counts === undefined) {
+    if (sums === undefined) {
       for (let ox = 0; ox < width; ox++) {
         let sum = 0;
         let s = base + ox * kx;
@@ -381,18 +381,23 @@ function shrink8(
         out[o + ox] = sum * scale;
       }
     } else {
+      let rowSum = 0;
+      let rowSquares = 0;
       for (let ox = 0; ox < width; ox++) {
         let sum = 0;
         let s = base + ox * kx;
         for (let dy = 0; dy < ky; dy++, s += stride) {
           for (let dx = 0; dx < kx; dx++) {
             const code = codes[s + dx]!;
-            counts[code]!++;
+            rowSum += code;
+            rowSquares += code * code;
             sum += table[code]!;
           }
         }
         out[o + ox] = sum * scale;
       }
+      sums[0]! += rowSum;
+      sums[1]! += rowSquares;
     }
   }
 }
@@ -418,10 +423,10 @@ function shrink8By2(
   }
 }
 
-function shrink8By2Counting(
+function shrink8By2Summing(
   codes: Uint8Array,
   table: Float32Array,
-  counts: Uint32Array,
+  sums: Float64Array,
   stride: number,
   left: number,
   top: number,
@@ -433,17 +438,19 @@ function shrink8By2Counting(
     const o = oy * width;
     let s0 = (top + oy * 2) * stride + left;
     let s1 = s0 + stride;
+    let rowSum = 0;
+    let rowSquares = 0;
     for (let ox = 0; ox < width; ox++, s0 += 2, s1 += 2) {
       const a = codes[s0]!;
       const b = codes[s0 + 1]!;
       const c = codes[s1]!;
       const d = codes[s1 + 1]!;
-      counts[a]!++;
-      counts[b]!++;
-      counts[c]!++;
-      counts[d]!++;
+      rowSum += a + b + c + d;
+      rowSquares += a * a + b * b + c * c + d * d;
       out[o + ox] = (table[a]! + table[b]! + table[c]! + table[d]!) * 0.25;
     }
+    sums[0]! += rowSum;
+    sums[1]! += rowSquares;
   }
 }
 
@@ -473,10 +480,10 @@ function shrink8By4(
   }
 }
 
-function shrink8By4Counting(
+function shrink8By4Summing(
   codes: Uint8Array,
   table: Float32Array,
-  counts: Uint32Array,
+  sums: Float64Array,
   stride: number,
   left: number,
   top: number,
@@ -489,6 +496,8 @@ function shrink8By4Counting(
   for (let oy = 0; oy < height; oy++) {
     const o = oy * width;
     const base = (top + oy * ky) * stride + left;
+    let rowSum = 0;
+    let rowSquares = 0;
     for (let ox = 0; ox < width; ox++) {
       let sum = 0;
       let s = base + ox * 4;
@@ -497,21 +506,21 @@ function shrink8By4Counting(
         const b = codes[s + 1]!;
         const c = codes[s + 2]!;
         const d = codes[s + 3]!;
-        counts[a]!++;
-        counts[b]!++;
-        counts[c]!++;
-        counts[d]!++;
+        rowSum += a + b + c + d;
+        rowSquares += a * a + b * b + c * c + d * d;
         sum += table[a]! + table[b]! + table[c]! + table[d]!;
       }
       out[o + ox] = sum * scale;
     }
+    sums[0]! += rowSum;
+    sums[1]! += rowSquares;
   }
 }
 
 function shrink16(
   codes: Uint16Array,
   table: Float32Array,
-  counts: Uint32Array | undefined,
+  sums: Float64Array | undefined,
   stride: number,
   left: number,
   top: number,
@@ -522,30 +531,37 @@ function shrink16(
   height: number,
 ): void {
   if (kx === 2 && ky === 2) {
-    if (counts === undefined) shrink16By2(codes, table, stride, left, top, out, width, height);
-    else shrink16By2Counting(codes, table, counts, stride, left, top, out, width, height);
+    if (sums === undefined) shrink16By2(codes, table, stride, left, top, out, width, height);
+    else shrink16By2Summing(codes, table, sums, stride, left, top, out, width, height);
     return;
   }
   if (kx === 4) {
-    if (counts === undefined) shrink16By4(codes, table, stride, left, top, ky, out, width, height);
-    else shrink16By4Counting(codes, table, counts, stride, left, top, ky, out, width, height);
+    if (sums === undefined) shrink16By4(codes, table, stride, left, top, ky, out, width, height);
+    else shrink16By4Summing(codes, table, sums, stride, left, top, ky, out, width, height);
     return;
   }
   const scale = 1 / (kx * ky);
   for (let oy = 0; oy < height; oy++) {
     const o = oy * width;
     const base = (top + oy * ky) * stride + left;
+    let rowSum = 0;
+    let rowSquares = 0;
     for (let ox = 0; ox < width; ox++) {
       let sum = 0;
       let s = base + ox * kx;
       for (let dy = 0; dy < ky; dy++, s += stride) {
         for (let dx = 0; dx < kx; dx++) {
           const code = codes[s + dx]!;
-          if (counts !== undefined) counts[code]!++;
+          rowSum += code;
+          rowSquares += code * code;
           sum += table[code]!;
         }
       }
       out[o + ox] = sum * scale;
+    }
+    if (sums !== undefined) {
+      sums[0]! += rowSum;
+      sums[1]! += rowSquares;
     }
   }
 }
@@ -597,10 +613,10 @@ function shrink16By4(
   }
 }
 
-function shrink16By4Counting(
+function shrink16By4Summing(
   codes: Uint16Array,
   table: Float32Array,
-  counts: Uint32Array,
+  sums: Float64Array,
   stride: number,
   left: number,
   top: number,
@@ -613,6 +629,8 @@ function shrink16By4Counting(
   for (let oy = 0; oy < height; oy++) {
     const o = oy * width;
     const base = (top + oy * ky) * stride + left;
+    let rowSum = 0;
+    let rowSquares = 0;
     for (let ox = 0; ox < width; ox++) {
       let sum = 0;
       let s = base + ox * 4;
@@ -621,21 +639,21 @@ function shrink16By4Counting(
         const b = codes[s + 1]!;
         const c = codes[s + 2]!;
         const d = codes[s + 3]!;
-        counts[a]!++;
-        counts[b]!++;
-        counts[c]!++;
-        counts[d]!++;
+        rowSum += a + b + c + d;
+        rowSquares += a * a + b * b + c * c + d * d;
         sum += table[a]! + table[b]! + table[c]! + table[d]!;
       }
       out[o + ox] = sum * scale;
     }
+    sums[0]! += rowSum;
+    sums[1]! += rowSquares;
   }
 }
 
-function shrink16By2Counting(
+function shrink16By2Summing(
   codes: Uint16Array,
   table: Float32Array,
-  counts: Uint32Array,
+  sums: Float64Array,
   stride: number,
   left: number,
   top: number,
@@ -647,17 +665,19 @@ function shrink16By2Counting(
     const o = oy * width;
     let s0 = (top + oy * 2) * stride + left;
     let s1 = s0 + stride;
+    let rowSum = 0;
+    let rowSquares = 0;
     for (let ox = 0; ox < width; ox++, s0 += 2, s1 += 2) {
       const a = codes[s0]!;
       const b = codes[s0 + 1]!;
       const c = codes[s1]!;
       const d = codes[s1 + 1]!;
-      counts[a]!++;
-      counts[b]!++;
-      counts[c]!++;
-      counts[d]!++;
+      rowSum += a + b + c + d;
+      rowSquares += a * a + b * b + c * c + d * d;
       out[o + ox] = (table[a]! + table[b]! + table[c]! + table[d]!) * 0.25;
     }
+    sums[0]! += rowSum;
+    sums[1]! += rowSquares;
   }
 }
 
@@ -684,7 +704,14 @@ function momentsOfCounts(counts: Uint32Array, values: Int32Array): { mean: numbe
   return { mean, std: Math.sqrt(sq / n) };
 }
 
-const shrinkCounts = new Map<number, Uint32Array>();
+/** Sum and sum of squares of the codes, filled by the box pass (one per thread: calls are synchronous). */
+const shrinkSums = new Float64Array(2);
+
+/** Mean and population standard deviation of n values from their sum and sum of squares. */
+function momentsOfSums(sum: number, squares: number, n: number): { mean: number; std: number } {
+  const mean = sum / n;
+  return { mean, std: Math.sqrt(Math.max(0, squares / n - mean * mean)) };
+}
 
 /**
  * The monochrome display rendering of `region`, averaged over kx x ky boxes in the same pass
@@ -740,23 +767,23 @@ export function renderMonochromeShrunk(
   const values = outputArray(outWidth * outHeight, into);
   const whole = outWidth * kx === frame.columns && outHeight * ky === frame.rows;
   // A statistical VOI has already counted every code of the frame: the moments come from that
-  // histogram, and the box pass need not count again.
-  let counts: Uint32Array | undefined;
-  if (storedMoments && whole && lut.counts === undefined) {
-    counts = shrinkCounts.get(lut.view.bits);
-    if (counts === undefined) {
-      counts = new Uint32Array(1 << lut.view.bits);
-      shrinkCounts.set(lut.view.bits, counts);
-    } else {
-      counts.fill(0);
-    }
-  }
+  // histogram. Otherwise the box pass sums the unsigned codes and their squares, which costs far
+  // less than counting a histogram per pixel. The sums are exact integers in float64 below 2^53
+  // (any 12-bit frame of up to 500 million pixels); past that they round at 1e-16 relative.
+  const sums =
+    storedMoments && whole && lut.counts === undefined && !lut.view.signed ? shrinkSums : undefined;
+  sums?.fill(0);
   if (lut.view.bits === 8) {
-    shrink8(lut.view.codes, lut.table, counts, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
+    shrink8(lut.view.codes, lut.table, sums, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
   } else {
-    shrink16(lut.view.codes, lut.table, counts, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
+    shrink16(lut.view.codes, lut.table, sums, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
   }
-  const histogram = counts ?? (storedMoments ? lut.counts : undefined);
+  const moments =
+    sums !== undefined
+      ? momentsOfSums(sums[0]!, sums[1]!, frame.rows * frame.columns)
+      : storedMoments && lut.counts !== undefined
+        ? momentsOfCounts(lut.counts, codeValues(lut.view))
+        : undefined;
   return {
     values,
     channels: 1,
@@ -764,7 +791,7 @@ export function renderMonochromeShrunk(
     inverted: lut.inverted,
     width: outWidth,
     height: outHeight,
-    ...(histogram === undefined ? {} : { storedMoments: momentsOfCounts(histogram, codeValues(lut.view)) }),
+    ...(moments === undefined ? {} : { storedMoments: moments }),
   };
 }
 
