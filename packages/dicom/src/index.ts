@@ -17,6 +17,7 @@ export {
   extractFloatFrame,
   extractNativeFrame,
   interleavePlanes,
+  maskHighBits,
   nativePixelDataLength,
   normalizeStoredValues,
   storedSamplesPerFrame,

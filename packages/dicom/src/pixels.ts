@@ -52,9 +52,14 @@ export function extractNativeFrame(
   pixel: PixelModule,
   layout: NativeLayout,
   buffers?: SampleAllocator,
+  deferHighBitCheck = false,
 ): DecodedFrame {
   const count = storedSamplesPerFrame(pixel);
   const raw = readNativeSamples(pixelData, frameIndex, count, pixel.bitsAllocated, layout, buffers);
+  if (deferHighBitCheck && mayDeferHighBitCheck(raw, pixel)) {
+    // DecodeFrameOptions.deferHighBitCheck: the samples as stored, for a caller that checks them.
+    return { ...monochromeOrPalette(raw, pixel, buffers), highBitsUnchecked: true };
+  }
   const subsampled422 = pixel.samplesPerPixel === 3 && pixel.photometricInterpretation === 'YBR_FULL_422';
   // A byte-swapped or unpacked copy is ours, so masking may overwrite it; a view over the
   // caller's Pixel Data must not be written.
@@ -274,10 +279,45 @@ export function normalizeStoredValues(
 }
 
 /**
+ * Whether normalizeStoredValues would only scan these samples (unsigned monochrome 16-bit, High
+ * Bit at Bits Stored - 1, Bits Stored below 16), so that a caller may do the scan instead.
+ */
+function mayDeferHighBitCheck(raw: StoredSamples, pixel: PixelModule): raw is Uint16Array {
+  return (
+    raw instanceof Uint16Array &&
+    pixel.samplesPerPixel === 1 &&
+    (pixel.photometricInterpretation === 'MONOCHROME1' ||
+      pixel.photometricInterpretation === 'MONOCHROME2') &&
+    pixel.pixelRepresentation === 0 &&
+    pixel.bitsAllocated === 16 &&
+    pixel.bitsStored < 16 &&
+    pixel.highBit === pixel.bitsStored - 1
+  );
+}
+
+/**
+ * A frame with DecodedFrame.highBitsUnchecked made ordinary: its samples as they are when no
+ * sample has a bit at or above Bits Stored, else masked to Bits Stored in a new array (from
+ * `buffers` when given). Other frames are returned unchanged.
+ */
+export function maskHighBits(frame: DecodedFrame, buffers?: SampleAllocator): DecodedFrame {
+  if (frame.highBitsUnchecked !== true) return frame;
+  const { highBitsUnchecked: _unchecked, ...checked } = frame;
+  const samples = frame.samples;
+  if (!(samples instanceof Uint16Array))
+    throw new TypeError('highBitsUnchecked frame without 16-bit samples');
+  if (!hasBitsAbove(samples, frame.bitsStored)) return checked;
+  const out = allocateSamples(Uint16Array, samples.length, buffers);
+  const mask = (1 << frame.bitsStored) - 1;
+  for (let i = 0; i < samples.length; i++) out[i] = samples[i]! & mask;
+  return { ...checked, samples: out };
+}
+
+/**
  * Whether any sample has a bit set at or above `bits`: an OR over the frame, two samples per
  * 32-bit word where the samples are 4-byte aligned (half the loads of a 16-bit scan).
  */
-function hasBitsAbove(samples: Uint16Array, bits: number): boolean {
+export function hasBitsAbove(samples: Uint16Array, bits: number): boolean {
   const n = samples.length;
   let any = 0;
   let i = 0;

@@ -149,6 +149,12 @@ export interface DecodedFrame {
    * columns above are then the reduced ones, each side about 1 / 2^level of the stored image's.
    */
   readonly resolutionLevel?: number;
+  /**
+   * Set only with DecodeFrameOptions.deferHighBitCheck: `samples` are 16-bit values as stored and
+   * may have bits set at or above `bitsStored` (overlays, garbage). Verify or mask (maskHighBits)
+   * before using them.
+   */
+  readonly highBitsUnchecked?: true;
 }
 
 /** What a codec needs to know about the frame it decodes. */

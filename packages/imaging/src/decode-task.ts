@@ -164,7 +164,9 @@ async function decodeAndConvert<O extends DecodeOutput>(
       ? undefined
       : { columns: model.model.size, rows: model.model.size };
   const { info, frame, frameIndex } = await decodeFrame(bytes, {
-    ...(minSize === undefined ? {} : { minSize }),
+    // With 'auto', preprocessForModel's fused box pass checks for bits above Bits Stored on its
+    // way through the samples (it masks the frame itself when it cannot): no separate scan.
+    ...(minSize === undefined ? {} : { minSize, deferHighBitCheck: true }),
     ...(request.frame === undefined ? {} : { frame: request.frame }),
     ...(buffers === undefined ? {} : { buffers }),
     ...(accept === null

@@ -4,6 +4,7 @@
  * the Modality LUT (PS3.3 C.11.1), so a change of scanner calibration, dose or processing shows up
  * as a shift of the input distribution before it shows up in the scores. Numbers only, no pixels.
  */
+import { maskHighBits } from '@cxr/dicom';
 import type { DecodedFrame, FrameSamples, ModalityLut } from '@cxr/dicom';
 
 /** The per-image input features the result message carries. */
@@ -67,7 +68,9 @@ function tableMoments(samples: FrameSamples, n: number, data: Uint16Array, first
  * C.11.1): moments of all stored R, G, B samples. Throws RangeError for an empty frame or a
  * non-finite rescale (the decode path rejects such a file before this runs).
  */
-export function imageFeatures(frame: DecodedFrame, modalityLut: ModalityLut): ImageFeatures {
+export function imageFeatures(unchecked: DecodedFrame, modalityLut: ModalityLut): ImageFeatures {
+  // A frame decoded with deferHighBitCheck is checked (and masked if need be) before any use.
+  const frame = maskHighBits(unchecked);
   const n = Math.min(frame.samples.length, frame.rows * frame.columns * frame.samplesPerPixel);
   if (n === 0) throw new RangeError('imageFeatures: empty frame');
   let m: Moments;

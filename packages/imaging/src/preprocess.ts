@@ -3,7 +3,7 @@
 // `input` block; nothing about a particular model lives here.
 import { performance } from 'node:perf_hooks';
 
-import { renderMonochromeShrunk, renderToDisplay } from '@cxr/dicom';
+import { maskHighBits, renderMonochromeShrunk, renderToDisplay } from '@cxr/dicom';
 import type {
   DecodedFrame,
   DicomImageInfo,
@@ -247,10 +247,11 @@ function writeTensor(planes: readonly Float32Array[], input: ManifestInput): Flo
  * 6. Layout: NHWC (channels interleaved per pixel) or NCHW (one plane per channel).
  */
 export async function preprocessForModel(
-  frame: DecodedFrame,
+  decoded: DecodedFrame,
   info: Pick<DicomImageInfo, 'modalityLut' | 'voi'>,
   input: ManifestInput,
 ): Promise<PreprocessedImage> {
+  let frame = decoded;
   checkInput(input);
   const t0 = performance.now();
   // Step 1's full-frame values (20 MB for 2048x2500) go to a reused buffer (frame-buffers.ts);
@@ -262,7 +263,14 @@ export async function preprocessForModel(
   let t1: number;
   let t2: number;
   try {
-    const fast = await shrinkThenResize(frame, info, input, scratch, t0);
+    // A frame decoded with deferHighBitCheck is checked by the fused pass. When that pass does not
+    // apply, or finds bits above Bits Stored, the frame is checked and masked here, and the same
+    // path runs again on the masked samples, before anything else reads them.
+    let fast = await shrinkThenResize(frame, info, input, scratch, t0);
+    if (fast === undefined && frame.highBitsUnchecked === true) {
+      frame = maskHighBits(frame);
+      fast = await shrinkThenResize(frame, info, input, scratch, t0);
+    }
     if (fast !== undefined) return fast;
     rendered = renderToDisplay(
       frame,

@@ -1,6 +1,7 @@
 // The display rendering used by `cxr dicom render` and by model preprocessing: the grayscale
 // pipeline of PS3.4 Annex N.2.1 (Modality LUT -> VOI LUT -> polarity) producing values in [0, 1].
 import type { DecodedFrame, DicomImageInfo, LookupTable, VoiLutFunction, VoiWindow } from '../types.js';
+import { hasBitsAbove, maskHighBits } from '../pixels.js';
 import { codeValues, codeView, countCodes, mapCodes, scratchTable, type CodeView } from './codes.js';
 import { applyModalityLut, outputArray } from './modality.js';
 import {
@@ -308,11 +309,12 @@ function storedValueTable(
  * Returns undefined for 32-bit samples, or when the image has fewer pixels than codes.
  */
 export function renderMonochromeViaStoredValueLut(
-  frame: DecodedFrame,
+  unchecked: DecodedFrame,
   info: RenderInfo,
   options: RenderOptions,
   into?: Float32Array,
 ): DisplayImage | undefined {
+  const frame = maskHighBits(unchecked);
   const lut = storedValueTable(frame, info, options);
   if (lut === undefined) return undefined;
   const values = outputArray(frame.samples.length, into);
@@ -546,6 +548,7 @@ function shrink16(
     const base = (top + oy * ky) * stride + left;
     let rowSum = 0;
     let rowSquares = 0;
+    let rowBits = 0;
     for (let ox = 0; ox < width; ox++) {
       let sum = 0;
       let s = base + ox * kx;
@@ -554,6 +557,7 @@ function shrink16(
           const code = codes[s + dx]!;
           rowSum += code;
           rowSquares += code * code;
+          rowBits |= code;
           sum += table[code]!;
         }
       }
@@ -562,6 +566,7 @@ function shrink16(
     if (sums !== undefined) {
       sums[0]! += rowSum;
       sums[1]! += rowSquares;
+      sums[2] = sums[2]! | rowBits;
     }
   }
 }
@@ -631,6 +636,7 @@ function shrink16By4Summing(
     const base = (top + oy * ky) * stride + left;
     let rowSum = 0;
     let rowSquares = 0;
+    let rowBits = 0;
     for (let ox = 0; ox < width; ox++) {
       let sum = 0;
       let s = base + ox * 4;
@@ -640,6 +646,7 @@ function shrink16By4Summing(
         const c = codes[s + 2]!;
         const d = codes[s + 3]!;
         rowSum += a + b + c + d;
+        rowBits |= a | b | c | d;
         rowSquares += a * a + b * b + c * c + d * d;
         sum += table[a]! + table[b]! + table[c]! + table[d]!;
       }
@@ -647,6 +654,7 @@ function shrink16By4Summing(
     }
     sums[0]! += rowSum;
     sums[1]! += rowSquares;
+    sums[2] = sums[2]! | rowBits;
   }
 }
 
@@ -667,17 +675,20 @@ function shrink16By2Summing(
     let s1 = s0 + stride;
     let rowSum = 0;
     let rowSquares = 0;
+    let rowBits = 0;
     for (let ox = 0; ox < width; ox++, s0 += 2, s1 += 2) {
       const a = codes[s0]!;
       const b = codes[s0 + 1]!;
       const c = codes[s1]!;
       const d = codes[s1 + 1]!;
       rowSum += a + b + c + d;
+      rowBits |= a | b | c | d;
       rowSquares += a * a + b * b + c * c + d * d;
       out[o + ox] = (table[a]! + table[b]! + table[c]! + table[d]!) * 0.25;
     }
     sums[0]! += rowSum;
     sums[1]! += rowSquares;
+    sums[2] = sums[2]! | rowBits;
   }
 }
 
@@ -704,8 +715,11 @@ function momentsOfCounts(counts: Uint32Array, values: Int32Array): { mean: numbe
   return { mean, std: Math.sqrt(sq / n) };
 }
 
-/** Sum and sum of squares of the codes, filled by the box pass (one per thread: calls are synchronous). */
-const shrinkSums = new Float64Array(2);
+/**
+ * Filled by the box pass: the sum of the codes, the sum of their squares, and (16-bit codes) the
+ * OR of all of them. One per thread: calls are synchronous.
+ */
+const shrinkSums = new Float64Array(3);
 
 /** Mean and population standard deviation of n values from their sum and sum of squares. */
 function momentsOfSums(sum: number, squares: number, n: number): { mean: number; std: number } {
@@ -719,8 +733,10 @@ function momentsOfSums(sum: number, squares: number, n: number): { mean: number;
  * values, the few pixels left over by the division dropped evenly from both sides. The LUT,
  * VOI and inversion are exactly renderToDisplay's (statistics over the whole frame). Returns
  * undefined where renderMonochromeViaStoredValueLut would (32-bit or tiny frames) and for
- * colour frames: callers fall back to renderToDisplay. `storedMoments`: also return the stored
- * values' moments (see ShrunkDisplayImage) when they come at no extra pass.
+ * colour frames: callers fall back to renderToDisplay; also for a frame decoded with
+ * deferHighBitCheck (highBitsUnchecked) that has bits above Bits Stored, which callers mask
+ * (maskHighBits) first. `storedMoments`: also return the stored values' moments (see
+ * ShrunkDisplayImage) when they come at no extra pass.
  */
 export function renderMonochromeShrunk(
   frame: DecodedFrame,
@@ -758,6 +774,7 @@ export function renderMonochromeShrunk(
   if (frame.samples.length !== expected) {
     throw new RangeError(`decoded frame has ${frame.samples.length} samples, expected ${expected}`);
   }
+  const unchecked = frame.highBitsUnchecked === true;
   const lut = storedValueTable(frame, info, options);
   if (lut === undefined) return undefined;
   const outWidth = Math.floor(width / kx);
@@ -771,17 +788,38 @@ export function renderMonochromeShrunk(
   // less than counting a histogram per pixel. The sums are exact integers in float64 below 2^53
   // (any 12-bit frame of up to 500 million pixels); past that they round at 1e-16 relative.
   const sums =
-    storedMoments && whole && lut.counts === undefined && !lut.view.signed ? shrinkSums : undefined;
+    (storedMoments || unchecked) && whole && lut.counts === undefined && !lut.view.signed
+      ? shrinkSums
+      : undefined;
   sums?.fill(0);
+  // A frame decoded with deferHighBitCheck is checked here: from the histogram or the OR of the
+  // box pass when either sees every sample, else by a scan first. With any bit at or above Bits
+  // Stored, the values computed are not the image's: undefined, and the caller masks the frame.
+  if (
+    unchecked &&
+    sums === undefined &&
+    lut.counts === undefined &&
+    hasBitsAbove(frame.samples as Uint16Array, frame.bitsStored)
+  ) {
+    return undefined;
+  }
   if (lut.view.bits === 8) {
     shrink8(lut.view.codes, lut.table, sums, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
   } else {
     shrink16(lut.view.codes, lut.table, sums, frame.columns, x0, y0, kx, ky, values, outWidth, outHeight);
   }
-  const moments =
-    sums !== undefined
+  if (unchecked) {
+    const found =
+      lut.counts !== undefined
+        ? lut.counts.subarray(1 << frame.bitsStored).some((count) => count !== 0)
+        : sums !== undefined && sums[2]! >>> frame.bitsStored !== 0;
+    if (found) return undefined;
+  }
+  const moments = !storedMoments
+    ? undefined
+    : sums !== undefined
       ? momentsOfSums(sums[0]!, sums[1]!, frame.rows * frame.columns)
-      : storedMoments && lut.counts !== undefined
+      : lut.counts !== undefined
         ? momentsOfCounts(lut.counts, codeValues(lut.view))
         : undefined;
   return {
@@ -805,11 +843,13 @@ export function renderMonochromeShrunk(
  * returned `values` is then `into` (or a view of its first pixels when it is longer).
  */
 export function renderToDisplay(
-  frame: DecodedFrame,
+  unchecked: DecodedFrame,
   info: RenderInfo,
   options: RenderOptions = {},
   into?: Float32Array,
 ): DisplayImage {
+  // A frame decoded with deferHighBitCheck is checked (and masked if need be) before any use.
+  const frame = maskHighBits(unchecked);
   const expected = frame.rows * frame.columns * frame.samplesPerPixel;
   if (frame.samples.length !== expected) {
     throw new RangeError(`decoded frame has ${frame.samples.length} samples, expected ${expected}`);
