@@ -71,7 +71,7 @@ export interface DecodeFrameOptions {
   readonly minSize?: { readonly columns: number; readonly rows: number };
   /**
    * For callers that check the samples themselves on their way through them (the model-input
-   * box pass, renderMonochromeShrunk's `verifyBitsStored`): native unsigned monochrome 16-bit
+   * box pass: renderMonochromeShrunk checks a flagged frame): native unsigned monochrome 16-bit
    * samples with Bits Stored below 16 and High Bit at Bits Stored - 1 are returned as stored,
    * without the read-only scan for bits above Bits Stored (3-4 ms on a 2048x2500 frame), and the
    * frame says so with `highBitsUnchecked`. Such a frame may hold overlay or garbage bits above
