@@ -94,25 +94,8 @@ describe('deferHighBitCheck', () => {
         const deferred = await decodeFrame(bytes, { deferHighBitCheck: true });
         const ordinary = await decodeFrame(bytes);
         const options = { voi: 'file' } as const;
-        const fromDeferred = renderMonochromeShrunk(
-          deferred.frame,
-          deferred.info,
-          options,
-          region,
-          kx,
-          ky,
-          undefined,
-          true,
-        );
-        const fromOrdinary = renderMonochromeShrunk(
-          ordinary.frame,
-          ordinary.info,
-          options,
-          region,
-          kx,
-          ky,
-          undefined,
-          true,
+        const [fromDeferred, fromOrdinary] = [deferred, ordinary].map(({ frame, info }) =>
+          renderMonochromeShrunk(frame, info, options, region, kx, ky, undefined, true),
         );
         expect(fromOrdinary).toBeDefined();
         if (overlay) {

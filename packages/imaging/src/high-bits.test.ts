@@ -4,35 +4,25 @@
  * drift features are exactly those of the ordinary decode (masked first) through the same path.
  */
 import { decodeFrame } from '@cxr/dicom';
-import { SopClass, writeNativeImage } from '@cxr/dicom/testing';
 import type { ManifestInput } from '@cxr/model/manifest';
 import { describe, expect, it } from 'vitest';
 import { runDecodeTask } from './decode-task.js';
 import { imageFeatures } from './image-features.js';
 import { preprocessForModel } from './preprocess.js';
+import { writeNativeDicom } from './testing/native-dicom.js';
 
 function cr(rows: number, columns: number, overlay: boolean, window: boolean): Uint8Array {
   const samples = Uint16Array.from({ length: rows * columns }, (_, i) => {
     const value = (i * 37 + (i >> 9) * 11) % 4096;
     return overlay && i % 5 === 0 ? value | 0xf000 : value;
   });
-  return writeNativeImage(
-    {
-      rows,
-      columns,
-      samplesPerPixel: 1,
-      bitsAllocated: 16,
-      bitsStored: 12,
-      pixelRepresentation: 0,
-      photometricInterpretation: 'MONOCHROME2',
-      samples,
-    },
-    {
-      sopClassUid: SopClass.ComputedRadiography,
-      modality: 'CR',
-      ...(window ? { window: { center: 1800, width: 2600 } } : {}),
-    },
-  );
+  return writeNativeDicom({
+    rows,
+    columns,
+    bitsStored: 12,
+    samples,
+    ...(window ? { window: { center: 1800, width: 2600 } } : {}),
+  });
 }
 
 const input = (size: number, crop: ManifestInput['crop']): ManifestInput => ({
