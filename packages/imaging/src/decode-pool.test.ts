@@ -158,8 +158,8 @@ describe('DecodePool with the real decode worker', () => {
     const pool = shared;
     await pool.decode(small, { output: 'stored' }); // worker loaded before measuring
     // On a shared 2-core machine the main thread is sometimes simply not scheduled, which also
-    // shows as delay. Blocking would show in every attempt, starvation rarely does: keep the best
-    // of three. Event-loop utilisation tells blocking from starvation directly.
+    // shows as delay, and other work in this thread (GC, the test runner) as utilisation. Blocking
+    // would show in both, in every attempt; load rarely does: each is the best of up to three.
     const attempts: { maxLagMs: number; utilization: number }[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {
       const histogram = monitorEventLoopDelay({ resolution: 5 });
@@ -172,11 +172,10 @@ describe('DecodePool with the real decode worker', () => {
         maxLagMs: histogram.max / 1e6,
         utilization: performance.eventLoopUtilization(elu).utilization,
       });
-      if (attempts.at(-1)!.maxLagMs < 50) break;
+      if (attempts.at(-1)!.maxLagMs < 50 && attempts.at(-1)!.utilization < 0.3) break;
     }
-    const best = attempts.reduce((a, b) => (b.maxLagMs < a.maxLagMs ? b : a));
-    expect(best.maxLagMs).toBeLessThan(50);
-    expect(best.utilization).toBeLessThan(0.3);
+    expect(Math.min(...attempts.map((a) => a.maxLagMs))).toBeLessThan(50);
+    expect(Math.min(...attempts.map((a) => a.utilization))).toBeLessThan(0.3);
   });
 });
 
