@@ -263,9 +263,7 @@ export function normalizeStoredValues(
   const count = raw.length;
   const out = inPlace ? reinterpret(raw, signed) : allocate(raw.BYTES_PER_ELEMENT, signed, count, buffers);
   if (out instanceof Uint16Array && raw instanceof Uint16Array && !signed && bitsStored < 16) {
-    // The common case (12-16 bit unsigned X-ray data), kept monomorphic for speed.
-    const mask = (1 << bitsStored) - 1;
-    for (let i = 0; i < count; i++) out[i] = (raw[i]! >>> shift) & mask;
+    maskUint16(raw, out, shift, bitsStored);
   } else if (signed) {
     const up = 32 - bitsStored;
     for (let i = 0; i < count; i++) out[i] = ((raw[i]! >>> shift) << up) >> up;
@@ -295,21 +293,26 @@ function mayDeferHighBitCheck(raw: StoredSamples, pixel: PixelModule): raw is Ui
   );
 }
 
+/** out[i] = bits shift .. shift + bitsStored - 1 of raw[i]: the common case (12-16 bit unsigned X-ray data), kept monomorphic for speed. */
+function maskUint16(raw: Uint16Array, out: Uint16Array, shift: number, bitsStored: number): void {
+  const mask = (1 << bitsStored) - 1;
+  for (let i = 0; i < raw.length; i++) out[i] = (raw[i]! >>> shift) & mask;
+}
+
 /**
  * A frame with DecodedFrame.highBitsUnchecked made ordinary: its samples as they are when no
- * sample has a bit at or above Bits Stored, else masked to Bits Stored in a new array (from
- * `buffers` when given). Other frames are returned unchanged.
+ * sample has a bit at or above Bits Stored, else masked to Bits Stored in a new array. Other
+ * frames are returned unchanged.
  */
-export function maskHighBits(frame: DecodedFrame, buffers?: SampleAllocator): DecodedFrame {
+export function maskHighBits(frame: DecodedFrame): DecodedFrame {
   if (frame.highBitsUnchecked !== true) return frame;
   const { highBitsUnchecked: _unchecked, ...checked } = frame;
   const samples = frame.samples;
   if (!(samples instanceof Uint16Array))
     throw new TypeError('highBitsUnchecked frame without 16-bit samples');
   if (!hasBitsAbove(samples, frame.bitsStored)) return checked;
-  const out = allocateSamples(Uint16Array, samples.length, buffers);
-  const mask = (1 << frame.bitsStored) - 1;
-  for (let i = 0; i < samples.length; i++) out[i] = samples[i]! & mask;
+  const out = new Uint16Array(samples.length);
+  maskUint16(samples, out, 0, frame.bitsStored);
   return { ...checked, samples: out };
 }
 

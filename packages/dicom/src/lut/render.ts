@@ -546,24 +546,33 @@ function shrink16(
   for (let oy = 0; oy < height; oy++) {
     const o = oy * width;
     const base = (top + oy * ky) * stride + left;
-    let rowSum = 0;
-    let rowSquares = 0;
-    let rowBits = 0;
-    for (let ox = 0; ox < width; ox++) {
-      let sum = 0;
-      let s = base + ox * kx;
-      for (let dy = 0; dy < ky; dy++, s += stride) {
-        for (let dx = 0; dx < kx; dx++) {
-          const code = codes[s + dx]!;
-          rowSum += code;
-          rowSquares += code * code;
-          rowBits |= code;
-          sum += table[code]!;
+    if (sums === undefined) {
+      for (let ox = 0; ox < width; ox++) {
+        let sum = 0;
+        let s = base + ox * kx;
+        for (let dy = 0; dy < ky; dy++, s += stride) {
+          for (let dx = 0; dx < kx; dx++) sum += table[codes[s + dx]!]!;
         }
+        out[o + ox] = sum * scale;
       }
-      out[o + ox] = sum * scale;
-    }
-    if (sums !== undefined) {
+    } else {
+      let rowSum = 0;
+      let rowSquares = 0;
+      let rowBits = 0;
+      for (let ox = 0; ox < width; ox++) {
+        let sum = 0;
+        let s = base + ox * kx;
+        for (let dy = 0; dy < ky; dy++, s += stride) {
+          for (let dx = 0; dx < kx; dx++) {
+            const code = codes[s + dx]!;
+            rowSum += code;
+            rowSquares += code * code;
+            rowBits |= code;
+            sum += table[code]!;
+          }
+        }
+        out[o + ox] = sum * scale;
+      }
       sums[0]! += rowSum;
       sums[1]! += rowSquares;
       sums[2] = sums[2]! | rowBits;
